@@ -1,0 +1,348 @@
+"""Load, validate and cross-check control files; every error names file, line and field."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from assessor.catalog.schema import (
+    AllOf,
+    AnyOf,
+    Condition,
+    Coverage,
+    Framework,
+    FunctionCheck,
+    Leaf,
+    NotOf,
+    Requirement,
+    Rule,
+)
+from assessor.errors import ControlDefinitionError
+from assessor.resources import data_dir
+
+MAX_CONTROL_FILE = 1 << 20  # 1 MiB: a control file larger than this is refused
+
+Path_ = tuple[str | int, ...]
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _line_map(node: yaml.Node, prefix: Path_, out: dict[Path_, int], file: str) -> None:
+    """Record the 1-based line of every key and item, and reject duplicate keys."""
+    out.setdefault(prefix, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen: set[Any] = set()
+        for key_node, value_node in node.value:
+            key = key_node.value
+            if key in seen:
+                raise ControlDefinitionError(
+                    file, key_node.start_mark.line + 1, str(key), "duplicate key"
+                )
+            seen.add(key)
+            out[(*prefix, key)] = key_node.start_mark.line + 1
+            _line_map(value_node, (*prefix, key), out, file)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            out[(*prefix, i)] = item.start_mark.line + 1
+            _line_map(item, (*prefix, i), out, file)
+
+
+@dataclass(frozen=True, slots=True)
+class YamlDoc:
+    path: Path
+    data: Any
+    lines: dict[Path_, int]
+    raw: bytes
+
+    @property
+    def name(self) -> str:
+        return _display(self.path)
+
+    def line_of(self, loc: Iterable[str | int]) -> tuple[int | None, str]:
+        """The line and dotted field of a pydantic error location, skipping union tags."""
+        real: list[str | int] = []
+        node = self.data
+        for part in loc:
+            if isinstance(node, dict) and part in node:
+                node = node[part]
+                real.append(part)
+            elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+                node = node[part]
+                real.append(part)
+        for n in range(len(real), -1, -1):
+            line = self.lines.get(tuple(real[:n]))
+            if line is not None:
+                break
+        dotted = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in real).replace(
+            ".[", "["
+        )
+        # a missing required field is named by the last part of the loc, not the parent
+        last = list(loc)[-1] if loc else None
+        if isinstance(last, str) and last not in real and last not in {"all", "any", "not"}:
+            dotted = f"{dotted}.{last}" if dotted else last
+        return line, dotted or "(document)"
+
+
+def read_yaml(path: Path) -> YamlDoc:
+    name = _display(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_CONTROL_FILE:
+            raise ControlDefinitionError(name, None, None, f"file is {size} bytes, over the limit")
+        raw = path.read_bytes()
+    except OSError as e:
+        raise ControlDefinitionError(name, None, None, f"cannot read: {e.strerror}") from e
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ControlDefinitionError(name, None, None, "not UTF-8 text") from e
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise ControlDefinitionError(name, 1, None, "empty file")
+        lines: dict[Path_, int] = {}
+        _line_map(node, (), lines, name)
+        data = loader.construct_document(node)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = mark.line + 1 if mark else None
+        raise ControlDefinitionError(name, line, None, f"invalid YAML: {e.problem}") from e
+    except yaml.YAMLError as e:
+        raise ControlDefinitionError(name, None, None, f"invalid YAML: {e}") from e
+    finally:
+        loader.dispose()
+    if not isinstance(data, dict):
+        raise ControlDefinitionError(name, 1, None, "expected a mapping at the top level")
+    return YamlDoc(path, data, lines, raw)
+
+
+def _validation_error(doc: YamlDoc, err: ValidationError) -> ControlDefinitionError:
+    first = err.errors()[0]
+    line, dotted = doc.line_of(first["loc"])
+    msg = first["msg"]
+    if first["type"] == "extra_forbidden":
+        msg = "unknown key"
+    elif first["type"] == "missing":
+        msg = "required field is missing"
+    elif first["type"] == "string_type":
+        msg = f"must be a string (quote it), got {type(first.get('input')).__name__}"
+    return ControlDefinitionError(doc.name, line, dotted, msg.removeprefix("Value error, "))
+
+
+def parse_rule(doc: YamlDoc) -> Rule:
+    try:
+        rule = Rule.model_validate(doc.data)
+    except ValidationError as e:
+        raise _validation_error(doc, e) from None
+    if rule.id != doc.path.stem:
+        line, _ = doc.line_of(["id"])
+        raise ControlDefinitionError(
+            doc.name, line, "id", f"{rule.id!r} differs from the file name {doc.path.stem!r}"
+        )
+    for loc, leaf in _leaves_with_loc(rule):
+        if not any(_path_under(leaf.evidence, e) for e in rule.evidence):
+            line, dotted = doc.line_of(loc)
+            raise ControlDefinitionError(
+                doc.name,
+                line,
+                dotted,
+                f"reads {leaf.evidence!r}, which is not declared under 'evidence'",
+            )
+    if isinstance(rule.check, FunctionCheck):
+        from assessor.evaluate.functions import FUNCTIONS
+
+        if rule.check.function not in FUNCTIONS:
+            line, _ = doc.line_of(["check", "function"])
+            raise ControlDefinitionError(
+                doc.name,
+                line,
+                "check.function",
+                f"no registered evaluator {rule.check.function!r} "
+                f"(known: {', '.join(sorted(FUNCTIONS))})",
+            )
+    return rule
+
+
+def _path_under(path: str, declared: str) -> bool:
+    return path == declared or path.startswith((declared + ".", declared + "["))
+
+
+def _leaves_with_loc(rule: Rule) -> Iterator[tuple[list[str | int], Leaf]]:
+    def walk(node: Condition, loc: list[str | int]) -> Iterator[tuple[list[str | int], Leaf]]:
+        if isinstance(node, AllOf):
+            for i, c in enumerate(node.all):
+                yield from walk(c, [*loc, "all", i])
+        elif isinstance(node, AnyOf):
+            for i, c in enumerate(node.any):
+                yield from walk(c, [*loc, "any", i])
+        elif isinstance(node, NotOf):
+            yield from walk(node.not_, [*loc, "not"])
+        else:
+            yield [*loc, "evidence"], node
+
+    if rule.applies_if is not None:
+        yield from walk(rule.applies_if, ["applies_if"])
+    if rule.check is not None and not isinstance(rule.check, FunctionCheck):
+        yield from walk(rule.check, ["check"])
+
+
+def parse_framework(doc: YamlDoc) -> Framework:
+    try:
+        fw = Framework.model_validate(doc.data)
+    except ValidationError as e:
+        raise _validation_error(doc, e) from None
+    if fw.framework.id != doc.path.stem:
+        line, _ = doc.line_of(["framework", "id"])
+        raise ControlDefinitionError(
+            doc.name,
+            line,
+            "framework.id",
+            f"{fw.framework.id!r} differs from the file name {doc.path.stem!r}",
+        )
+    return fw
+
+
+@dataclass(slots=True)
+class Catalog:
+    """Every rule and framework in scope, cross-checked, with the digest of their files."""
+
+    rules: dict[str, Rule] = field(default_factory=dict)
+    frameworks: dict[str, Framework] = field(default_factory=dict)
+    rule_files: dict[str, str] = field(default_factory=dict)
+    framework_files: dict[str, str] = field(default_factory=dict)
+    digest: str = ""
+    warnings: list[str] = field(default_factory=list)
+    # rule id -> framework id -> requirement ids
+    references: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+
+    def rule(self, rule_id: str) -> Rule:
+        return self.rules[rule_id]
+
+    def coverage(self, req: Requirement) -> Coverage:
+        """Our coverage of a requirement: declared, or derived from its rules."""
+        if req.status is not None:
+            return req.status
+        rules = [self.rules[r] for r in req.rules if r in self.rules]
+        if not rules:
+            return Coverage.NOT_COVERED
+        automated = [r for r in rules if r.automated]
+        if len(automated) == len(rules):
+            return Coverage.AUTOMATED
+        return Coverage.PARTIAL if automated else Coverage.MANUAL
+
+
+def _yaml_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+
+
+def control_dirs(extra: Iterable[Path] = ()) -> list[Path]:
+    return [data_dir("controls"), *extra]
+
+
+def load_catalog(extra_dirs: Iterable[Path] = ()) -> Catalog:
+    """Load the packaged controls plus each organisation folder (``rules/``, ``frameworks/``)."""
+    cat = Catalog()
+    hasher = hashlib.sha256()
+    for base in control_dirs(extra_dirs):
+        if not base.is_dir():
+            raise ControlDefinitionError(_display(base), None, None, "controls folder not found")
+        for sub in ("rules", "frameworks"):
+            folder = base / sub
+            for path in _yaml_files(folder) if folder.is_dir() else []:
+                doc = read_yaml(path)
+                hasher.update(f"{sub}/{path.relative_to(folder).as_posix()}\0".encode())
+                hasher.update(hashlib.sha256(doc.raw).digest())
+                if sub == "rules":
+                    rule = parse_rule(doc)
+                    if rule.id in cat.rules:
+                        raise ControlDefinitionError(
+                            doc.name, doc.line_of(["id"])[0], "id",
+                            f"rule {rule.id!r} is already defined in {cat.rule_files[rule.id]}",
+                        )
+                    if path.parent.name != rule.target.value:
+                        line, _ = doc.line_of(["target"])
+                        raise ControlDefinitionError(
+                            doc.name, line, "target",
+                            f"{rule.target.value!r} rule must live under rules/{rule.target.value}/",
+                        )
+                    cat.rules[rule.id] = rule
+                    cat.rule_files[rule.id] = doc.name
+                else:
+                    fw = parse_framework(doc)
+                    if fw.framework.id in cat.frameworks:
+                        raise ControlDefinitionError(
+                            doc.name, doc.line_of(["framework", "id"])[0], "framework.id",
+                            f"framework {fw.framework.id!r} is already defined in "
+                            f"{cat.framework_files[fw.framework.id]}",
+                        )
+                    cat.frameworks[fw.framework.id] = fw
+                    cat.framework_files[fw.framework.id] = doc.name
+    cat.digest = "sha256:" + hasher.hexdigest()
+    _cross_check(cat)
+    return cat
+
+
+def _cross_check(cat: Catalog) -> None:
+    referenced: set[str] = set()
+    for fw_id, fw in cat.frameworks.items():
+        file = cat.framework_files[fw_id]
+
+        def line_at(loc: list[str | int], file: str = file) -> int | None:
+            # read again only to point at the line of an error
+            return read_yaml(Path(file)).line_of(loc)[0] if Path(file).exists() else None
+
+        for i, req in enumerate(fw.requirements):
+            for j, rule_id in enumerate(req.rules):
+                if rule_id not in cat.rules:
+                    line = line_at(["requirements", i, "rules", j])
+                    raise ControlDefinitionError(
+                        file, line, f"requirements[{i}].rules[{j}]",
+                        f"requirement {req.id!r} references unknown rule {rule_id!r}",
+                    )
+                referenced.add(rule_id)
+                cat.references.setdefault(rule_id, {}).setdefault(fw_id, []).append(req.id)
+            if req.status in ("automated", "partial") and not any(
+                cat.rules[r].automated for r in req.rules
+            ):
+                line = line_at(["requirements", i, "status"])
+                raise ControlDefinitionError(
+                    file, line, f"requirements[{i}].status",
+                    f"requirement {req.id!r} is {req.status.value} but has no automated rule",
+                )
+    for rule_id in sorted(set(cat.rules) - referenced):
+        cat.warnings.append(f"{cat.rule_files[rule_id]}: rule {rule_id!r} is in no framework")
+
+
+def validate_path(path: Path, extra_dirs: Iterable[Path] = ()) -> Catalog:
+    """Validate one rule or framework file, or a controls folder, with the packaged catalog."""
+    if path.is_dir():
+        return load_catalog([*extra_dirs, path])
+    if not path.exists():
+        raise ControlDefinitionError(_display(path), None, None, "no such file")
+    doc = read_yaml(path)
+    cat = load_catalog(extra_dirs)
+    if "framework" in doc.data:
+        fw = parse_framework(doc)
+        cat.frameworks.pop(fw.framework.id, None)
+        cat.frameworks[fw.framework.id] = fw
+        cat.framework_files[fw.framework.id] = doc.name
+    else:
+        rule = parse_rule(doc)
+        cat.rules[rule.id] = rule
+        cat.rule_files[rule.id] = doc.name
+    cat.references.clear()
+    cat.warnings.clear()
+    _cross_check(cat)
+    return cat

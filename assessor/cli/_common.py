@@ -1,0 +1,74 @@
+"""Options and helpers shared by the command modules."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tomllib
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from assessor.errors import AssessorError
+
+if TYPE_CHECKING:
+    from assessor.catalog import Catalog
+    from assessor.store import Store
+
+DB_OPTION = typer.Option(
+    None, "--db", envvar="ASSESSOR_DB", show_envvar=True,
+    help="Database URL (sqlite:///PATH or postgresql+psycopg://...). "
+    "Default: assessor.db in the user data directory.",
+)
+CONTROLS_OPTION = typer.Option(
+    None, "--controls", envvar="ASSESSOR_CONTROLS", show_envvar=True,
+    help="An organisation's controls folder (rules/, frameworks/), added to the built-in ones. "
+    "Repeatable.",
+)
+
+
+@cache
+def config_file() -> dict[str, Any]:
+    """``assessor.toml`` in the working directory (or ASSESSOR_CONFIG): the last fallback."""
+    path = Path(os.environ.get("ASSESSOR_CONFIG", "assessor.toml"))
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise AssessorError(f"{path}: invalid TOML: {e}") from e
+    section = data.get("assessor", data)
+    return section if isinstance(section, dict) else {}
+
+
+def setting(value: Any, name: str) -> Any:
+    """A flag (or its environment variable) when given, else ``assessor.toml``'s value."""
+    if value not in (None, [], ()):
+        return value
+    return config_file().get(name)
+
+
+def open_db(url: str | None) -> Store:
+    from assessor.store import open_store
+
+    return open_store(setting(url, "db"))
+
+
+def load(controls: list[Path] | None) -> Catalog:
+    from assessor.catalog import load_catalog
+
+    dirs = setting(controls, "controls") or []
+    if isinstance(dirs, str):
+        dirs = [dirs]
+    return load_catalog([Path(d) for d in dirs])
+
+
+def print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, sort_keys=False, ensure_ascii=False) + "\n")
+
+
+def interactive() -> bool:
+    return sys.stderr.isatty() and not os.environ.get("CI")

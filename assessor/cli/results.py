@@ -1,0 +1,80 @@
+"""``assessor assessments`` and ``assessor results``: read stored assessments."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+import typer
+
+from assessor.cli._common import DB_OPTION, open_db, print_json
+
+
+class ResultsFormat(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+    CSV = "csv"
+
+
+STATUSES = ("pass", "fail", "not_applicable", "manual", "error")
+
+
+def assessments(
+    db: str = DB_OPTION,
+    fmt: ResultsFormat = typer.Option(ResultsFormat.TABLE, "--format", help="table or json."),
+    limit: int = typer.Option(100, "--limit", min=1, help="Newest first, at most this many."),
+) -> None:
+    """List stored assessments, newest first."""
+    from assessor.cli._output import STATUS_ORDER, assessment_json
+    from assessor.store import queries
+
+    store = open_db(db)
+    try:
+        rows = queries.list_assessments(store, limit)
+    finally:
+        store.close()
+    if fmt is ResultsFormat.JSON:
+        print_json({"assessments": [{**assessment_json(a), "counts": c} for a, c in rows]})
+        return
+    if fmt is ResultsFormat.CSV:
+        raise typer.BadParameter("assessments has no csv format", param_hint="--format")
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table()
+    for col in ("id", "started", "period", "status", "targets", *STATUS_ORDER):
+        table.add_column(col)
+    for a, counts in rows:
+        table.add_row(
+            str(a.id), a.started.strftime("%Y-%m-%d %H:%M:%SZ"), a.period, a.status,
+            ", ".join(a.scope), *(str(counts.get(s, 0)) for s in STATUS_ORDER),
+        )
+    Console(soft_wrap=False).print(table if rows else "no assessments stored yet")
+
+
+def results(
+    assessment: str = typer.Argument(None, metavar="[ASSESSMENT]", help="Id or uuid; default the latest."),
+    status: list[str] = typer.Option(
+        None, "--status", help="Only these statuses (repeatable): " + ", ".join(STATUSES) + "."
+    ),
+    fmt: ResultsFormat = typer.Option(ResultsFormat.TABLE, "--format", help="table, json or csv."),
+    db: str = DB_OPTION,
+) -> None:
+    """Print the results of a stored assessment."""
+    from assessor.cli import _output
+    from assessor.store import queries
+
+    for s in status or []:
+        if s not in STATUSES:
+            raise typer.BadParameter(f"{s!r} is not one of {', '.join(STATUSES)}", param_hint="--status")
+    store = open_db(db)
+    try:
+        a = queries.get_assessment(store, assessment)
+        rows = queries.get_results(store, a.id, status or ())
+    finally:
+        store.close()
+    if fmt is ResultsFormat.JSON:
+        print_json(_output.document(a, rows))
+    elif fmt is ResultsFormat.CSV:
+        _output.print_csv(rows)
+    else:
+        _output.print_table(a, rows)

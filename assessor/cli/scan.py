@@ -1,0 +1,97 @@
+"""``assessor scan``: collect, evaluate and store an assessment of one or more targets."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+import typer
+
+from assessor.cli._common import CONTROLS_OPTION, DB_OPTION, interactive, load, open_db, print_json, setting
+from assessor.errors import EXIT_FINDINGS, EXIT_UNREACHABLE
+
+
+class FailOn(StrEnum):
+    NONE = "none"
+    INFO = "info"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class ScanFormat(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+
+
+SEVERITIES = ("info", "low", "medium", "high", "critical")
+
+
+def scan(
+    targets: list[str] = typer.Argument(
+        None, metavar="[TARGET]...",
+        help="host:/ , host:/some/root , engine:unix:///var/run/docker.sock , engine:tcp://h:2376. "
+        "Default: this host, plus the local engine when its socket exists.",
+    ),
+    period: str = typer.Option(None, "--period", envvar="ASSESSOR_PERIOD",
+                               help="Audit period, YYYY-Qn or YYYY-MM. Default: this quarter."),
+    db: str = DB_OPTION,
+    controls: list[Path] = CONTROLS_OPTION,
+    fail_on: FailOn = typer.Option(
+        None, "--fail-on", envvar="ASSESSOR_FAIL_ON",
+        help="Exit 1 when a fail or error result has this severity or higher. Default: none.",
+    ),
+    fmt: ScanFormat = typer.Option(ScanFormat.TABLE, "--format", help="Output format."),
+    all_results: bool = typer.Option(False, "--all", help="Table: list every result, not only findings."),
+) -> None:
+    """Scan targets, store the assessment, and print its results.
+
+    Exit codes: 0 ok; 1 findings at or above --fail-on; 2 usage or input error;
+    3 a target could not be reached (the others are still stored).
+    """
+    from assessor.pipeline import check_period, current_period, run_scan
+    from assessor.store import queries
+    from assessor.targets import default_targets, parse_target
+
+    parsed = [parse_target(t) for t in targets] if targets else default_targets()
+    period = check_period(setting(period, "period") or current_period())
+    threshold = FailOn(setting(fail_on, "fail_on") or "none")
+    catalog = load(controls)
+    store = open_db(db)
+    try:
+        if interactive():
+            from rich.console import Console
+
+            console = Console(stderr=True)
+            with console.status("scanning") as status:
+                summary = run_scan(store, catalog, parsed, period, lambda m: status.update(m))
+        else:
+            summary = run_scan(store, catalog, parsed, period)
+        assessment = queries.get_assessment(store, str(summary.assessment_id))
+        rows = queries.get_results(store, summary.assessment_id)
+    finally:
+        store.close()
+
+    from assessor.cli import _output
+
+    if fmt is ScanFormat.JSON:
+        print_json(_output.document(assessment, rows))
+    else:
+        shown = rows if all_results else [(r, t) for r, t in rows if r.status in ("fail", "error")]
+        _output.print_table(assessment, shown if shown else [], title=None)
+        if not all_results and len(shown) < len(rows):
+            typer.echo(f"({len(rows) - len(shown)} results not shown: pass, manual, not_applicable; "
+                       f"see 'assessor results {assessment.id}')")
+    for t in summary.unreachable:
+        typer.echo(f"assessor: error: {t.error}", err=True)
+    if summary.unreachable:
+        raise typer.Exit(EXIT_UNREACHABLE)
+    if threshold is not FailOn.NONE:
+        floor = SEVERITIES.index(threshold.value)
+        if any(
+            r.status in ("fail", "error") and r.severity in SEVERITIES
+            and SEVERITIES.index(r.severity) >= floor
+            for r, _ in rows
+        ):
+            raise typer.Exit(EXIT_FINDINGS)

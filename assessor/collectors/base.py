@@ -1,0 +1,25 @@
+"""The collector interface: observe one kind of target, yield evidence, never judge."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+from assessor.evidence import Evidence
+from assessor.targets import Target
+
+
+class Collector(ABC):
+    """Reads one kind of target. Raises TargetUnreachableError when it cannot be reached."""
+
+    # the evidence kinds this collector produces (rules of other kinds don't apply to it)
+    kinds: ClassVar[frozenset[str]]
+
+    @abstractmethod
+    def collect(self, target: Target) -> Iterator[Evidence]:
+        """Yield evidence documents, already redacted."""
+
+    @abstractmethod
+    def identity(self) -> dict[str, Any]:
+        """What identifies the target (host id, engine id and version), after collect()."""

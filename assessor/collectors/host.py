@@ -1,0 +1,268 @@
+"""The host collector: Docker's files, daemon.json, systemd units, audit rules, sysctls, kernel.
+
+``host:/`` reads the live machine; ``host:/some/root`` reads an offline root (a mounted disk or
+a machine image), confined to that root, and marks what only a live machine can show
+(sysctls, kernel features, auditctl) as unavailable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import shlex
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+from assessor.collectors import _proc
+from assessor.collectors._rootfs import RootFS
+from assessor.collectors.base import Collector
+from assessor.errors import TargetUnreachableError
+from assessor.evidence import Evidence, Redactor
+from assessor.targets import Target
+
+# Files CIS sections 1.1 and 3 name, at every path Debian, Ubuntu, RHEL and Docker's own
+# packages install them.
+DOCKER_FILES = (
+    "/etc/docker",
+    "/etc/docker/daemon.json",
+    "/etc/default/docker",
+    "/etc/sysconfig/docker",
+    "/etc/containerd/config.toml",
+    "/var/run/docker.sock",
+    "/run/containerd",
+    "/run/containerd/containerd.sock",
+    "/var/lib/docker",
+    "/usr/bin/dockerd",
+    "/usr/sbin/dockerd",
+    "/usr/bin/containerd",
+    "/usr/bin/containerd-shim",
+    "/usr/bin/containerd-shim-runc-v1",
+    "/usr/bin/containerd-shim-runc-v2",
+    "/usr/bin/runc",
+    "/usr/sbin/runc",
+)
+UNITS = ("docker.service", "docker.socket", "containerd.service")
+UNIT_DIRS = (
+    "/etc/systemd/system",
+    "/run/systemd/system",
+    "/usr/local/lib/systemd/system",
+    "/usr/lib/systemd/system",
+    "/lib/systemd/system",
+)
+SYSCTLS = (
+    "net.ipv4.ip_forward",
+    "net.ipv4.conf.all.forwarding",
+    "net.bridge.bridge-nf-call-iptables",
+    "user.max_user_namespaces",
+    "kernel.unprivileged_userns_clone",
+    "kernel.yama.ptrace_scope",
+    "fs.protected_symlinks",
+    "fs.protected_hardlinks",
+)
+AUDIT_FILES_DIR = "/etc/audit/rules.d"
+AUDIT_FILE = "/etc/audit/audit.rules"
+MAX_AUDIT_RULES = 10_000
+MAX_CERT_FILES = 1_000
+
+
+class HostCollector(Collector):
+    kinds: ClassVar[frozenset[str]] = frozenset({"host"})
+
+    def __init__(self) -> None:
+        self._identity: dict[str, Any] = {}
+
+    def identity(self) -> dict[str, Any]:
+        return self._identity
+
+    def collect(self, target: Target) -> Iterator[Evidence]:
+        root = target.location
+        if not os.path.isdir(root):
+            raise TargetUnreachableError(f"{target}: {root} is not a directory")
+        fs = RootFS(root)
+        red = Redactor()
+        daemon_json, daemon_json_error = _daemon_json(fs, red)
+        files = {p: fs.stat(p) for p in DOCKER_FILES}
+        tls_files = {}
+        if isinstance(daemon_json, dict):
+            for key in ("tlscacert", "tlscert", "tlskey"):
+                value = daemon_json.get(key)
+                if isinstance(value, str) and value.startswith("/"):
+                    tls_files[key] = value
+                    files.setdefault(value, fs.stat(value))
+        data: dict[str, Any] = {
+            "root": root,
+            "live": fs.live,
+            "system": _system(fs),
+            "files": files,
+            "docker": {
+                "daemon_json": daemon_json,
+                "daemon_json_error": daemon_json_error,
+                "tls_files": tls_files,
+                "registry_certs": _registry_certs(fs),
+            },
+            "systemd": {"units": _units(fs)},
+            "audit": _audit(fs),
+            "sysctl": _sysctls() if fs.live else None,
+            "kernel": _kernel() if fs.live else None,
+        }
+        system = data["system"]
+        resource = system.get("hostname") or root
+        self._identity = {
+            "hostname": system.get("hostname"),
+            "machine_id": system.get("machine_id"),
+            "os": system.get("os", {}).get("PRETTY_NAME"),
+            "kernel": (data["kernel"] or {}).get("release"),
+            "root": root,
+        }
+        yield Evidence("host", str(target), str(resource), data, redactions=tuple(red.found))
+
+
+def _read(fs: RootFS, path: str) -> str | None:
+    try:
+        return fs.read_text(path)
+    except OSError:
+        return None
+
+
+def _system(fs: RootFS) -> dict[str, Any]:
+    hostname = (_read(fs, "/etc/hostname") or "").strip() or None
+    if fs.live:
+        hostname = platform.node() or hostname
+    os_release: dict[str, str] = {}
+    for line in (_read(fs, "/etc/os-release") or _read(fs, "/usr/lib/os-release") or "").splitlines():
+        key, sep, value = line.partition("=")
+        if sep and re.fullmatch(r"[A-Z_]+", key):
+            try:
+                parts = shlex.split(value)
+            except ValueError:
+                parts = [value]
+            os_release[key] = parts[0] if parts else ""
+    return {
+        "hostname": hostname,
+        "machine_id": (_read(fs, "/etc/machine-id") or "").strip() or None,
+        "os": {k: os_release[k] for k in ("ID", "VERSION_ID", "PRETTY_NAME") if k in os_release},
+        "arch": platform.machine() if fs.live else None,
+    }
+
+
+def _daemon_json(fs: RootFS, red: Redactor) -> tuple[Any, str | None]:
+    try:
+        text = fs.read_text("/etc/docker/daemon.json")
+    except OSError as e:
+        return None, str(e)
+    if text is None:
+        return None, None
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError as e:
+        return None, f"/etc/docker/daemon.json:{e.lineno}: invalid JSON: {e.msg}"
+    return red.tree(parsed, "docker.daemon_json"), None
+
+
+def _registry_certs(fs: RootFS) -> list[dict[str, Any]]:
+    certs: list[dict[str, Any]] = []
+    for registry in fs.listdir("/etc/docker/certs.d"):
+        for name in fs.listdir(f"/etc/docker/certs.d/{registry}"):
+            certs.append(fs.stat(f"/etc/docker/certs.d/{registry}/{name}"))
+            if len(certs) >= MAX_CERT_FILES:
+                return certs
+    return certs
+
+
+def _units(fs: RootFS) -> dict[str, Any]:
+    units: dict[str, Any] = {}
+    for unit in UNITS:
+        for folder in UNIT_DIRS:
+            path = f"{folder}/{unit}"
+            if not fs.exists(path):
+                continue
+            exec_start: list[str] = []
+            for line in (_read(fs, path) or "").splitlines():
+                key, sep, value = line.strip().partition("=")
+                if sep and key.strip() == "ExecStart" and value.strip():
+                    exec_start.append(value.strip())
+            units[unit] = {"path": path, "file": fs.stat(path), "exec_start": exec_start}
+            break
+    return units
+
+
+_WATCH = re.compile(r"(?:^|\s)-w\s+(\S+)")
+_FIELD_PATH = re.compile(r"(?:^|\s)-F\s+(?:path|dir)=(\S+)")
+
+
+def _parse_audit(lines: list[str]) -> tuple[list[str], list[str]]:
+    rules: list[str] = []
+    watched: list[str] = []
+    for raw in lines[:MAX_AUDIT_RULES]:
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        rules.append(line)
+        for m in (*_WATCH.finditer(line), *_FIELD_PATH.finditer(line)):
+            path = m.group(1).rstrip("/") or "/"
+            if path not in watched:
+                watched.append(path)
+    return rules, watched
+
+
+def _audit(fs: RootFS) -> dict[str, Any]:
+    if fs.live and _proc.which("auditctl"):
+        done = _proc.run(["auditctl", "-l"], timeout=10)
+        if done is not None and done.returncode == 0:
+            rules, watched = _parse_audit(done.stdout.splitlines())
+            return {"source": "auditctl", "rules": rules, "watched": watched}
+    lines: list[str] = []
+    files: list[str] = []
+    for name in fs.listdir(AUDIT_FILES_DIR):
+        if name.endswith(".rules"):
+            files.append(f"{AUDIT_FILES_DIR}/{name}")
+    if fs.exists(AUDIT_FILE):
+        files.append(AUDIT_FILE)
+    for path in files:
+        lines.extend((_read(fs, path) or "").splitlines())
+    rules, watched = _parse_audit(lines)
+    return {"source": "files" if files else "none", "files": files, "rules": rules, "watched": watched}
+
+
+def _sysctls() -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for key in SYSCTLS:
+        path = "/proc/sys/" + key.replace(".", "/")
+        try:
+            with open(path) as f:
+                text = f.read(4096).strip()
+        except OSError:
+            continue
+        values[key] = int(text) if re.fullmatch(r"-?\d+", text) else text
+    return values
+
+
+def _first_line(path: str) -> str | None:
+    try:
+        with open(path) as f:
+            return f.read(4096).strip()
+    except OSError:
+        return None
+
+
+def _kernel() -> dict[str, Any]:
+    lsm = _first_line("/sys/kernel/security/lsm")
+    apparmor = _first_line("/sys/module/apparmor/parameters/enabled")
+    try:
+        with open("/proc/self/status") as f:
+            status = f.read(65536)
+    except OSError:
+        status = ""
+    max_userns = _first_line("/proc/sys/user/max_user_namespaces")
+    return {
+        "release": platform.release(),
+        "cgroup_version": 2 if os.path.exists("/sys/fs/cgroup/cgroup.controllers") else 1,
+        "lsm": lsm.split(",") if lsm else None,
+        "apparmor_enabled": apparmor == "Y" if apparmor is not None else False,
+        "selinux_enabled": os.path.exists("/sys/fs/selinux/enforce"),
+        "seccomp_available": "Seccomp:" in status,
+        "user_namespaces": os.path.exists("/proc/self/ns/user")
+        and (max_userns is None or (max_userns.isdigit() and int(max_userns) > 0)),
+    }

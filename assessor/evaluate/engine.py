@@ -1,0 +1,316 @@
+"""Evaluate rules on evidence: one result per rule and resource.
+
+Condition trees are compiled once per rule into closures; a leaf whose evidence is absent
+(and has no ``default``) makes the result ``error`` rather than a guess, unless another branch
+of an ``any`` already passes or a branch of an ``all`` already fails.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from assessor.catalog.loader import Catalog
+from assessor.catalog.schema import (
+    UNARY_OPS,
+    AllOf,
+    AnyOf,
+    Condition,
+    FunctionCheck,
+    Leaf,
+    NotOf,
+    Op,
+    Rule,
+)
+from assessor.errors import EvaluationError
+from assessor.evaluate.functions import FUNCTIONS, Outcome
+from assessor.evaluate.operators import OPERATORS
+from assessor.evaluate.paths import MISSING, parse_path, resolve
+from assessor.evidence import Evidence
+
+
+class Status(StrEnum):
+    PASS = "pass"  # noqa: S105 - a status, not a password
+    FAIL = "fail"
+    NOT_APPLICABLE = "not_applicable"
+    MANUAL = "manual"
+    ERROR = "error"
+
+
+class MissingEvidenceError(EvaluationError):
+    def __init__(self, path: str) -> None:
+        super().__init__(f"evidence {path!r} is absent")
+        self.path = path
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    rule: str
+    title: str
+    severity: str
+    target: str
+    resource: str
+    status: Status
+    message: str
+    evidence: str | None  # sha256 of the evidence document judged
+    references: dict[str, list[str]] = field(default_factory=dict)
+
+
+# A compiled condition returns (passed, context of the deciding leaf).
+Ctx = dict[str, Any]
+Compiled = Callable[[Any], tuple[bool, Ctx | None]]
+
+
+def _compile(node: Condition) -> Compiled:
+    if isinstance(node, AllOf):
+        children = [_compile(c) for c in node.all]
+
+        def all_of(data: Any) -> tuple[bool, Ctx | None]:
+            missing: MissingEvidenceError | None = None
+            last: Ctx | None = None
+            for child in children:
+                try:
+                    ok, ctx = child(data)
+                except MissingEvidenceError as e:
+                    missing = missing or e
+                    continue
+                if not ok:
+                    return False, ctx
+                last = ctx
+            if missing:
+                raise missing
+            return True, last
+
+        return all_of
+    if isinstance(node, AnyOf):
+        children = [_compile(c) for c in node.any]
+
+        def any_of(data: Any) -> tuple[bool, Ctx | None]:
+            missing: MissingEvidenceError | None = None
+            first_fail: Ctx | None = None
+            for child in children:
+                try:
+                    ok, ctx = child(data)
+                except MissingEvidenceError as e:
+                    missing = missing or e
+                    continue
+                if ok:
+                    return True, ctx
+                first_fail = first_fail or ctx
+            if missing:
+                raise missing
+            return False, first_fail
+
+        return any_of
+    if isinstance(node, NotOf):
+        child = _compile(node.not_)
+
+        def not_of(data: Any) -> tuple[bool, Ctx | None]:
+            ok, ctx = child(data)
+            return not ok, ctx
+
+        return not_of
+    return _compile_leaf(node)
+
+
+def _compile_leaf(leaf: Leaf) -> Compiled:
+    parts = parse_path(leaf.evidence)
+    fn = OPERATORS[leaf.op]
+    expected = leaf.value
+    has_default = leaf.has_default
+    default = leaf.default
+    unary = leaf.op in UNARY_OPS
+    path = leaf.evidence
+    op = leaf.op.value
+
+    def run(data: Any) -> tuple[bool, Ctx | None]:
+        actual = resolve(data, parts)
+        if actual is MISSING:
+            if has_default:
+                actual = default
+            elif unary:
+                actual = None
+            else:
+                raise MissingEvidenceError(path)
+        ok = fn(actual, expected)
+        return ok, {
+            "evidence": path,
+            "value": actual,
+            "expected": expected,
+            "op": op,
+            "message": leaf.message,
+        }
+
+    return run
+
+
+_PLACEHOLDER = re.compile(r"\{([^{}\s]+)\}")
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def render_message(template: str, ctx: Mapping[str, Any], data: Any) -> str:
+    """Fill ``{value}``, ``{expected}``, ``{evidence}``, ``{resource}`` or ``{Any.Path}``."""
+
+    def sub(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if name in ctx:
+            return _show(ctx[name])
+        try:
+            found = resolve(data, parse_path(name))
+        except ValueError:
+            return m.group(0)
+        return m.group(0) if found is MISSING else _show(found)
+
+    return _PLACEHOLDER.sub(sub, template)
+
+
+_DEFAULT_FAIL = {
+    Op.PRESENT.value: "{evidence} is not set",
+    Op.ABSENT.value: "{evidence} is set to {value}",
+    Op.EMPTY.value: "{evidence} is {value}, expected empty",
+    Op.NOT_EMPTY.value: "{evidence} is empty",
+    Op.MODE_AT_MOST.value: "{evidence} is {value}, expected {expected} or more restrictive",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    rule: Rule
+    applies: Compiled | None
+    check: Compiled | None
+    function: Callable[[Any, Mapping[str, Any]], Outcome] | None
+    references: dict[str, list[str]]
+
+
+_cache: dict[int, CompiledRule] = {}
+
+
+def compile_rule(rule: Rule, references: dict[str, list[str]] | None = None) -> CompiledRule:
+    key = id(rule)
+    hit = _cache.get(key)
+    if hit is not None and hit.rule is rule:
+        return hit
+    function = None
+    check = None
+    if isinstance(rule.check, FunctionCheck):
+        function = FUNCTIONS[rule.check.function]
+    elif rule.check is not None:
+        check = _compile(rule.check)
+    compiled = CompiledRule(
+        rule,
+        _compile(rule.applies_if) if rule.applies_if is not None else None,
+        check,
+        function,
+        references or {},
+    )
+    _cache[key] = compiled
+    return compiled
+
+
+def _judge(c: CompiledRule, ev: Evidence) -> tuple[Status, str]:
+    rule = c.rule
+    data = ev.data
+    ctx_base = {"resource": ev.resource}
+    if c.applies is not None:
+        applies, actx = c.applies(data)
+        if not applies:
+            text = "not applicable"
+            if actx:
+                text += ": " + render_message("{evidence} is {value}", {**ctx_base, **actx}, data)
+            return Status.NOT_APPLICABLE, text
+    if c.function is not None:
+        assert isinstance(rule.check, FunctionCheck)
+        outcome = c.function(data, rule.check.args)
+        return Status(outcome.status), outcome.message
+    assert c.check is not None
+    ok, ctx = c.check(data)
+    ctx = {**ctx_base, **(ctx or {})}
+    if ok:
+        return Status.PASS, _pass_text(ctx)
+    template = ctx.get("message") or rule.message
+    if not template:
+        template = _DEFAULT_FAIL.get(ctx.get("op", ""), "{evidence} is {value}, expected {op} {expected}")
+    return Status.FAIL, render_message(template, ctx, data)
+
+
+def _pass_text(ctx: Mapping[str, Any]) -> str:
+    if "evidence" in ctx:
+        return f"{ctx['evidence']} is {_show(ctx['value'])}"
+    return "compliant"
+
+
+def evaluate_rule(
+    rule: Rule, ev: Evidence, references: dict[str, list[str]] | None = None
+) -> Result:
+    """Judge one resource. A rule that raises gives ``error`` for that resource only."""
+    c = compile_rule(rule, references)
+    try:
+        status, message = _judge(c, ev)
+    except EvaluationError as e:
+        status, message = Status.ERROR, e.message
+    except Exception as e:  # a broken evaluator must not stop the scan; the result says why
+        status, message = Status.ERROR, f"evaluator failed: {type(e).__name__}: {e}"
+    return Result(
+        rule.id,
+        rule.title,
+        rule.severity.value,
+        ev.target,
+        ev.resource,
+        status,
+        message,
+        ev.sha256,
+        c.references,
+    )
+
+
+def evaluate(
+    catalog: Catalog,
+    evidence: Iterable[Evidence],
+    scope: Mapping[str, Iterable[str]],
+    rule_ids: Iterable[str] | None = None,
+) -> list[Result]:
+    """Evaluate every rule on the evidence of the kinds each target produces.
+
+    ``scope`` maps each target to the evidence kinds its collector produces, so a target
+    with no resource of a rule's kind gets one ``not_applicable`` result saying so, and a
+    manual rule gets one ``manual`` result per target.
+    """
+    by_target: dict[str, dict[str, list[Evidence]]] = {}
+    for ev in evidence:
+        by_target.setdefault(ev.target, {}).setdefault(ev.kind, []).append(ev)
+    rules = [catalog.rules[r] for r in rule_ids] if rule_ids is not None else list(
+        catalog.rules.values()
+    )
+    results: list[Result] = []
+    for target, kinds in scope.items():
+        kinds = set(kinds)
+        docs = by_target.get(target, {})
+        for rule in rules:
+            kind = rule.target.value
+            if kind not in kinds:
+                continue
+            refs = catalog.references.get(rule.id, {})
+            if rule.manual is not None:
+                results.append(
+                    Result(rule.id, rule.title, rule.severity.value, target, "*",
+                           Status.MANUAL, "manual check: see the rule's procedure", None, refs)
+                )
+                continue
+            resources = docs.get(kind, [])
+            if not resources:
+                results.append(
+                    Result(rule.id, rule.title, rule.severity.value, target, "*",
+                           Status.NOT_APPLICABLE, f"no {kind} found on {target}", None, refs)
+                )
+                continue
+            results.extend(evaluate_rule(rule, ev, refs) for ev in resources)
+    return results

@@ -1,0 +1,113 @@
+"""Registered Python evaluators, for checks a condition tree cannot hold.
+
+A rule names one with ``check: {function: NAME, args: {...}}``. Each takes the evidence
+document's ``data`` and the rule's ``args`` and returns an Outcome; it raises
+EvaluationError when the evidence it needs is absent. No inline code ever comes from YAML.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from assessor.errors import EvaluationError
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    status: str  # pass | fail | not_applicable
+    message: str
+
+
+Evaluator = Callable[[Any, Mapping[str, Any]], Outcome]
+FUNCTIONS: dict[str, Evaluator] = {}
+
+
+def register(name: str) -> Callable[[Evaluator], Evaluator]:
+    def wrap(fn: Evaluator) -> Evaluator:
+        FUNCTIONS[name] = fn
+        return fn
+
+    return wrap
+
+
+def _mounts(data: Any) -> list[dict[str, Any]]:
+    mounts = data.get("Mounts") if isinstance(data, dict) else None
+    if mounts is None:
+        raise EvaluationError("evidence 'Mounts' is absent")
+    return [m for m in mounts if isinstance(m, dict)]
+
+
+def _norm(path: str) -> str:
+    path = "/" + path.strip("/")
+    while "//" in path:
+        path = path.replace("//", "/")
+    return path
+
+
+# Host directories CIS 5.6 names, plus the ones that give the same power.
+SENSITIVE_HOST_PATHS = (
+    "/", "/boot", "/dev", "/etc", "/lib", "/proc", "/sys", "/usr",
+    "/var/lib/docker", "/var/lib/containerd", "/run/containerd", "/root",
+)
+
+
+@register("container_sensitive_mounts")
+def container_sensitive_mounts(data: Any, args: Mapping[str, Any]) -> Outcome:
+    """Fail when a bind mount's host source is a sensitive directory or inside one.
+
+    ``args.paths`` replaces the default list; ``/`` only matches itself (not everything),
+    the others match themselves and any path below them.
+    """
+    paths = [_norm(p) for p in args.get("paths", SENSITIVE_HOST_PATHS)]
+    found: list[str] = []
+    for m in _mounts(data):
+        if m.get("Type") != "bind":
+            continue
+        src = _norm(str(m.get("Source", "")))
+        for p in paths:
+            if src == p or (p != "/" and src.startswith(p + "/")):
+                mode = "rw" if m.get("RW", True) else "ro"
+                found.append(f"{src} -> {m.get('Destination')} ({mode})")
+                break
+    if found:
+        return Outcome("fail", "sensitive host paths mounted: " + ", ".join(found))
+    return Outcome("pass", "no sensitive host path is mounted")
+
+
+DOCKER_SOCKETS = ("/var/run/docker.sock", "/run/docker.sock", "/var/run", "/run")
+
+
+@register("container_docker_socket_mounted")
+def container_docker_socket_mounted(data: Any, args: Mapping[str, Any]) -> Outcome:
+    """Fail when the Docker socket (or the directory holding it) is mounted into the container."""
+    sockets = [_norm(p) for p in args.get("paths", DOCKER_SOCKETS)]
+    found = [
+        f"{_norm(str(m.get('Source', '')))} -> {m.get('Destination')}"
+        for m in _mounts(data)
+        if m.get("Type") == "bind" and _norm(str(m.get("Source", ""))) in sockets
+    ]
+    if found:
+        return Outcome("fail", "Docker socket mounted: " + ", ".join(found))
+    return Outcome("pass", "the Docker socket is not mounted")
+
+
+@register("container_ports_on_all_interfaces")
+def container_ports_on_all_interfaces(data: Any, args: Mapping[str, Any]) -> Outcome:
+    """Fail when a published port is bound to every host interface (0.0.0.0, :: or empty)."""
+    host_config = data.get("HostConfig") if isinstance(data, dict) else None
+    if not isinstance(host_config, dict) or "PortBindings" not in host_config:
+        raise EvaluationError("evidence 'HostConfig.PortBindings' is absent")
+    bindings = host_config.get("PortBindings") or {}
+    wide: list[str] = []
+    for container_port, binds in sorted(bindings.items()):
+        for b in binds or []:
+            ip = (b or {}).get("HostIp", "")
+            if ip in ("", "0.0.0.0", "::"):  # noqa: S104 - the values we look for
+                wide.append(f"{ip or '0.0.0.0'}:{(b or {}).get('HostPort', '')}->{container_port}")
+    if wide:
+        return Outcome("fail", "ports bound to all host interfaces: " + ", ".join(wide))
+    if not bindings:
+        return Outcome("pass", "no published ports")
+    return Outcome("pass", "every published port is bound to a specific interface")

@@ -1,0 +1,103 @@
+"""One scan: for each target, collect, evaluate, and store, one transaction per target.
+
+The assessment row is written first (incomplete); each target lands whole or not at all;
+the assessment is marked complete only when every target was collected.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from assessor.catalog import Catalog
+from assessor.collectors import collector_for
+from assessor.errors import AssessorError, CollectorError, TargetError, TargetUnreachableError
+from assessor.evaluate import Result, evaluate
+from assessor.evidence import Evidence
+from assessor.store import Store
+from assessor.store import queries
+from assessor.targets import Target
+
+PERIOD = re.compile(r"^\d{4}-(Q[1-4]|(0[1-9]|1[0-2]))$")
+
+
+def current_period(now: datetime | None = None) -> str:
+    now = now or datetime.now(UTC)
+    return f"{now.year}-Q{(now.month - 1) // 3 + 1}"
+
+
+def check_period(period: str) -> str:
+    if not PERIOD.match(period):
+        raise TargetError(f"period {period!r}: expected YYYY-Qn (2026-Q4) or YYYY-MM (2026-11)")
+    return period
+
+
+@dataclass
+class TargetOutcome:
+    target: Target
+    status: str  # collected | unreachable | error
+    error: str | None = None
+    evidence: int = 0
+
+
+@dataclass
+class ScanSummary:
+    assessment_id: int
+    status: str
+    results: list[Result] = field(default_factory=list)
+    targets: list[TargetOutcome] = field(default_factory=list)
+
+    @property
+    def unreachable(self) -> list[TargetOutcome]:
+        return [t for t in self.targets if t.status != "collected"]
+
+
+Progress = Callable[[str], None]
+
+
+def run_scan(
+    store: Store,
+    catalog: Catalog,
+    targets: Sequence[Target],
+    period: str,
+    progress: Progress | None = None,
+) -> ScanSummary:
+    say = progress or (lambda _msg: None)
+    assessment_id = queries.create_assessment(
+        store, period, [str(t) for t in targets], catalog.digest
+    )
+    summary = ScanSummary(assessment_id, queries.INCOMPLETE)
+    for target in targets:
+        collector = collector_for(target)
+        say(f"collecting {target}")
+        evidence: list[Evidence] = []
+        try:
+            for ev in collector.collect(target):
+                evidence.append(ev)
+                if ev.kind == "container":
+                    say(f"collecting {target}: {len(evidence) - 1} containers")
+        except (TargetUnreachableError, CollectorError) as e:
+            status = "unreachable" if isinstance(e, TargetUnreachableError) else "error"
+            summary.targets.append(TargetOutcome(target, status, e.message))
+            queries.record_target(
+                store, assessment_id, str(target), target.kind.value,
+                status=status, identity={}, error=e.message,
+            )
+            continue
+        say(f"evaluating {target}")
+        results = evaluate(catalog, evidence, {str(target): collector.kinds})
+        queries.record_target(
+            store, assessment_id, str(target), target.kind.value,
+            status="collected", identity=collector.identity(), evidence=evidence, results=results,
+        )
+        summary.results.extend(results)
+        summary.targets.append(TargetOutcome(target, "collected", evidence=len(evidence)))
+    summary.status = queries.INCOMPLETE if summary.unreachable else queries.COMPLETE
+    note = "; ".join(f"{t.target}: {t.error}" for t in summary.unreachable) or None
+    queries.finish_assessment(store, assessment_id, summary.status, note)
+    return summary
+
+
+__all__ = ["AssessorError", "ScanSummary", "check_period", "current_period", "run_scan"]

@@ -1,0 +1,176 @@
+"""Writes and reads over the store; every write of a target is one transaction."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+import zlib
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+
+from assessor import __version__
+from assessor.errors import NotFoundError
+from assessor.evaluate.engine import Result as EvalResult
+from assessor.evidence import Evidence
+from assessor.store.db import Store
+from assessor.store.models import Assessment, Result, Target, TargetEvidence
+from assessor.store.models import Evidence as EvidenceRow
+
+COMPLETE = "complete"
+INCOMPLETE = "incomplete"
+
+
+def create_assessment(store: Store, period: str, scope: Sequence[str], catalog_digest: str) -> int:
+    """Write the assessment row first, as incomplete, so a killed scan still shows."""
+    with store.session() as s:
+        row = Assessment(
+            uuid=str(uuid.uuid4()),
+            started=datetime.now(UTC),
+            period=period,
+            status=INCOMPLETE,
+            scope=list(scope),
+            tool_version=__version__,
+            catalog_digest=catalog_digest,
+            scanner_host=socket.gethostname(),
+        )
+        s.add(row)
+        s.commit()
+        return row.id
+
+
+def _insert_evidence(s: Any, items: Iterable[Evidence]) -> None:
+    rows = {}
+    for ev in items:
+        body = ev.canonical()
+        rows[ev.sha256] = {"hash": ev.sha256, "kind": ev.kind, "size": len(body),
+                           "body": zlib.compress(body, 6)}
+    if not rows:
+        return
+    dialect = s.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        s.execute(pg_insert(EvidenceRow).on_conflict_do_nothing(), list(rows.values()))
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        s.execute(sqlite_insert(EvidenceRow).on_conflict_do_nothing(), list(rows.values()))
+    else:
+        have = set(s.scalars(select(EvidenceRow.hash).where(EvidenceRow.hash.in_(list(rows)))))
+        s.add_all(EvidenceRow(**r) for h, r in rows.items() if h not in have)
+
+
+def record_target(
+    store: Store,
+    assessment_id: int,
+    uri: str,
+    kind: str,
+    *,
+    status: str,
+    identity: dict[str, Any],
+    error: str | None = None,
+    evidence: Sequence[Evidence] = (),
+    results: Sequence[EvalResult] = (),
+) -> int:
+    """One target's evidence and results, in one transaction."""
+    with store.session() as s:
+        target = Target(assessment_id=assessment_id, uri=uri, kind=kind, status=status,
+                        identity=identity, error=error)
+        s.add(target)
+        s.flush()
+        _insert_evidence(s, evidence)
+        seen: set[str] = set()
+        for ev in evidence:
+            if ev.sha256 in seen:
+                continue
+            seen.add(ev.sha256)
+            s.add(TargetEvidence(target_id=target.id, evidence_hash=ev.sha256,
+                                 resource=ev.resource, collected_at=ev.collected_at))
+        s.add_all(
+            Result(
+                assessment_id=assessment_id, target_id=target.id, rule=r.rule, title=r.title,
+                severity=r.severity, resource=r.resource, status=r.status.value,
+                message=r.message, evidence_hash=r.evidence, references=r.references,
+            )
+            for r in results
+        )
+        s.commit()
+        return target.id
+
+
+def finish_assessment(store: Store, assessment_id: int, status: str, note: str | None = None) -> None:
+    with store.session() as s:
+        row = s.get(Assessment, assessment_id)
+        assert row is not None
+        row.status = status
+        row.finished = datetime.now(UTC)
+        row.note = note
+        s.commit()
+
+
+def list_assessments(store: Store, limit: int = 100) -> list[tuple[Assessment, dict[str, int]]]:
+    with store.session() as s:
+        rows = list(s.scalars(select(Assessment).order_by(Assessment.id.desc()).limit(limit)))
+        counts: dict[int, dict[str, int]] = {r.id: {} for r in rows}
+        if rows:
+            q = (
+                select(Result.assessment_id, Result.status, func.count())
+                .where(Result.assessment_id.in_(list(counts)))
+                .group_by(Result.assessment_id, Result.status)
+            )
+            for aid, status, n in s.execute(q):
+                counts[aid][status] = n
+        return [(r, counts[r.id]) for r in rows]
+
+
+def get_assessment(store: Store, ref: str | None) -> Assessment:
+    """An assessment by id or uuid; the latest when ``ref`` is None."""
+    with store.session() as s:
+        if ref is None:
+            row = s.scalars(select(Assessment).order_by(Assessment.id.desc()).limit(1)).first()
+            if row is None:
+                raise NotFoundError("no assessment stored yet", hint="run 'assessor scan' first")
+            return row
+        row = None
+        if ref.isdigit():
+            row = s.get(Assessment, int(ref))
+        if row is None:
+            row = s.scalars(select(Assessment).where(Assessment.uuid == ref)).first()
+        if row is None:
+            raise NotFoundError(f"no assessment {ref!r}", hint="'assessor assessments' lists them")
+        return row
+
+
+def get_results(
+    store: Store, assessment_id: int, statuses: Sequence[str] = ()
+) -> list[tuple[Result, str]]:
+    """Results with their target URI, in a stable order."""
+    with store.session() as s:
+        q = (
+            select(Result, Target.uri)
+            .join(Target, Result.target_id == Target.id)
+            .where(Result.assessment_id == assessment_id)
+            .order_by(Target.id, Result.rule, Result.resource)
+        )
+        if statuses:
+            q = q.where(Result.status.in_(list(statuses)))
+        return [(r, uri) for r, uri in s.execute(q)]
+
+
+def get_targets(store: Store, assessment_id: int) -> list[Target]:
+    with store.session() as s:
+        return list(s.scalars(select(Target).where(Target.assessment_id == assessment_id).order_by(Target.id)))
+
+
+def get_evidence(store: Store, sha256: str) -> dict[str, Any] | None:
+    import json
+
+    with store.session() as s:
+        row = s.get(EvidenceRow, sha256)
+        if row is None:
+            return None
+        doc: dict[str, Any] = json.loads(zlib.decompress(row.body))
+        return doc

@@ -1,0 +1,73 @@
+"""Target strings (DESIGN section 4) parsed into typed values."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from enum import StrEnum
+from urllib.parse import urlsplit
+
+from assessor.errors import TargetError
+
+DEFAULT_DOCKER_SOCKET = "/var/run/docker.sock"
+
+
+class TargetKind(StrEnum):
+    HOST = "host"
+    ENGINE = "engine"
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A parsed target. ``uri`` is the canonical string stored with every assessment."""
+
+    kind: TargetKind
+    uri: str
+    # host: the root directory; engine: the socket path or host:port
+    location: str
+    scheme: str = ""
+
+    def __str__(self) -> str:
+        return self.uri
+
+
+def parse_target(text: str) -> Target:
+    """Parse ``host:/``, ``host:/some/root``, ``engine:unix:///path`` or ``engine:tcp://h:p``."""
+    text = text.strip()
+    kind, sep, rest = text.partition(":")
+    if not sep or not rest:
+        raise TargetError(
+            f"target {text!r}: expected KIND:LOCATION",
+            hint="examples: host:/  engine:unix:///var/run/docker.sock  engine:tcp://host:2376",
+        )
+    if kind == "host":
+        if not rest.startswith("/"):
+            raise TargetError(f"target {text!r}: a host root must be an absolute path")
+        root = os.path.normpath(rest)
+        return Target(TargetKind.HOST, f"host:{root}", root)
+    if kind == "engine":
+        parts = urlsplit(rest)
+        if parts.scheme == "unix":
+            path = parts.path or ""
+            if not path.startswith("/"):
+                raise TargetError(f"target {text!r}: expected engine:unix:///absolute/path.sock")
+            return Target(TargetKind.ENGINE, f"engine:unix://{path}", path, "unix")
+        if parts.scheme == "tcp":
+            if not parts.hostname or not parts.port:
+                raise TargetError(f"target {text!r}: expected engine:tcp://HOST:PORT")
+            return Target(
+                TargetKind.ENGINE, f"engine:tcp://{parts.hostname}:{parts.port}", parts.netloc, "tcp"
+            )
+        raise TargetError(f"target {text!r}: engine scheme must be unix:// or tcp://")
+    supported = ", ".join(k.value for k in TargetKind)
+    raise TargetError(
+        f"target {text!r}: unknown kind {kind!r} (supported in this version: {supported})"
+    )
+
+
+def default_targets(socket_path: str = DEFAULT_DOCKER_SOCKET) -> list[Target]:
+    """No target given: this host, plus the local engine when its socket exists."""
+    targets = [parse_target("host:/")]
+    if os.path.exists(socket_path):
+        targets.append(parse_target(f"engine:unix://{socket_path}"))
+    return targets
