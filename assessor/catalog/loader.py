@@ -29,6 +29,8 @@ from assessor.resources import data_dir
 MAX_CONTROL_FILE = 1 << 20  # 1 MiB: a control file larger than this is refused
 
 Path_ = tuple[str | int, ...]
+# libyaml's parser when PyYAML has it (about 10 times faster), with the same safe constructor
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _display(path: Path) -> str:
@@ -107,7 +109,7 @@ def read_yaml(path: Path) -> YamlDoc:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise ControlDefinitionError(name, None, None, "not UTF-8 text") from e
-    loader = yaml.SafeLoader(text)
+    loader = _Loader(text)
     try:
         node = loader.get_single_node()
         if node is None:

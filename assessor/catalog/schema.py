@@ -26,7 +26,7 @@ FRAMEWORK_ID = r"^[a-z0-9]+(?:[-.][a-z0-9]+)*$"
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Severity(StrEnum):
@@ -133,7 +133,7 @@ class AnyOf(Strict):
 
 class NotOf(Strict):
     not_: Condition = Field(alias="not")
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 def _condition_tag(v: Any) -> str:

@@ -1,0 +1,46 @@
+# The two commands of the README: `make demo` and `make test`. Also `make bench`, `make lint`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: demo test lint bench venv clean schema
+
+$(BIN)/assessor: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+venv: $(BIN)/assessor
+
+## demo: install into .venv, scan this machine (and its Docker engine) into the default database
+demo: venv
+	$(BIN)/assessor controls validate
+	$(BIN)/assessor scan --all || test $$? -eq 1
+	$(BIN)/assessor assessments --limit 5
+
+## test: install what the tests need (apt, dockerd when root), then run every test
+test: venv
+	bash scripts/test-setup.sh
+	$(BIN)/python -m pytest tests --ignore=tests/bench $(PYTEST_ARGS); rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+lint: venv
+	$(BIN)/ruff check assessor tests migrations tools
+	$(BIN)/ruff format --check assessor tests migrations tools
+	$(BIN)/mypy
+
+## bench: evaluation throughput and scan wall time against docker-bench-security
+bench: venv
+	bash scripts/test-setup.sh
+	$(BIN)/python tests/bench/bench_evaluate.py
+	$(BIN)/python tests/bench/bench_scan.py
+
+## schema: regenerate controls/schema/*.json from the models
+schema: venv
+	$(BIN)/assessor controls schema rule > controls/schema/rule.schema.json
+	$(BIN)/assessor controls schema framework > controls/schema/framework.schema.json
+
+clean:
+	rm -rf $(VENV) dist build .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Install and start what the tests use: Docker's engine (dockerd), busybox-static for test
+# images. As root on Debian this installs with apt; otherwise it only checks.
+set -euo pipefail
+
+PACKAGES=(docker.io busybox-static)
+
+missing=()
+command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
+[ -x /bin/busybox ] || missing+=(busybox-static)
+
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "test-setup: installing ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${PACKAGES[@]}" >/dev/null
+  else
+    echo "test-setup: missing ${missing[*]} (run as root to install them)" >&2
+  fi
+fi
+
+docker_cli() {
+  if [ -x /usr/bin/docker ]; then /usr/bin/docker "$@"; else docker "$@"; fi
+}
+
+if command -v dockerd >/dev/null 2>&1 && ! docker_cli info >/dev/null 2>&1; then
+  if [ "$(id -u)" -eq 0 ]; then
+    echo "test-setup: starting dockerd"
+    setsid dockerd >/tmp/assessor-dockerd.log 2>&1 </dev/null &
+    for _ in $(seq 1 60); do
+      docker_cli info >/dev/null 2>&1 && break
+      sleep 0.5
+    done
+    docker_cli info >/dev/null 2>&1 || { echo "test-setup: dockerd did not start; see /tmp/assessor-dockerd.log" >&2; exit 1; }
+  else
+    echo "test-setup: dockerd is not running (run as root to start it)" >&2
+  fi
+fi
+echo "test-setup: ready"
