@@ -23,7 +23,14 @@ if TYPE_CHECKING:
 
 MAX_RESPONSE = 32 << 20  # one API answer
 MAX_CONTAINERS = 20_000
-TIMEOUT = 20.0
+TIMEOUT = 20.0  # seconds per API call; ASSESSOR_ENGINE_TIMEOUT overrides
+
+
+def _timeout() -> float:
+    try:
+        return float(os.environ.get("ASSESSOR_ENGINE_TIMEOUT", TIMEOUT))
+    except ValueError:
+        return TIMEOUT
 
 # dockerd flags whose daemon.json key is a list (the flag may repeat)
 LIST_FLAGS = {
@@ -119,15 +126,15 @@ class EngineCollector(Collector):
             if not os.path.exists(target.location):
                 raise TargetUnreachableError(f"{target}: socket {target.location} does not exist")
             transport = httpx.HTTPTransport(uds=target.location)
-            return httpx.Client(transport=transport, base_url="http://docker", timeout=TIMEOUT)
+            return httpx.Client(transport=transport, base_url="http://docker", timeout=_timeout())
         cert_path = os.environ.get("DOCKER_CERT_PATH")
         if os.environ.get("DOCKER_TLS_VERIFY") and cert_path:
             import ssl
 
             ctx = ssl.create_default_context(cafile=os.path.join(cert_path, "ca.pem"))
             ctx.load_cert_chain(os.path.join(cert_path, "cert.pem"), os.path.join(cert_path, "key.pem"))
-            return httpx.Client(base_url=f"https://{target.location}", verify=ctx, timeout=TIMEOUT)
-        return httpx.Client(base_url=f"http://{target.location}", timeout=TIMEOUT)
+            return httpx.Client(base_url=f"https://{target.location}", verify=ctx, timeout=_timeout())
+        return httpx.Client(base_url=f"http://{target.location}", timeout=_timeout())
 
     def _get(self, client: httpx.Client, target: Target, path: str) -> Any:
         import httpx

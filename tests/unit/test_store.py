@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import re
+import sqlite3
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from assessor.errors import StoreError
+from assessor.evaluate.engine import Result, Status
+from assessor.evidence import Evidence
+from assessor.store import open_store, queries
+from assessor.store.db import HEAD, REVISIONS, alembic_config, current_revision, make_engine
+from assessor.store.models import Base
+
+
+def test_upgrade_head_on_empty_db_has_no_drift_and_downgrades(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
+    command.upgrade(alembic_config(engine), "head")
+    assert current_revision(engine) == HEAD
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+    assert diff == []
+    command.downgrade(alembic_config(engine), "base")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM sqlite_master WHERE type='table' AND name != 'alembic_version'").scalar() == 0
+
+
+def test_revision_list_matches_migration_scripts() -> None:
+    script = ScriptDirectory.from_config(alembic_config())
+    ordered = [r.revision for r in reversed(list(script.walk_revisions()))]
+    assert tuple(ordered) == REVISIONS
+    assert script.get_current_head() == HEAD
+
+
+def test_sqlite_is_in_wal_mode(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'w.db'}")
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    store.close()
+
+
+def test_newer_database_is_refused_and_left_unchanged(tmp_path: Path) -> None:
+    path = tmp_path / "n.db"
+    open_store(f"sqlite:///{path}").close()
+    con = sqlite3.connect(path)
+    con.execute("UPDATE alembic_version SET version_num='9999'")
+    con.commit()
+    con.close()
+    before = path.read_bytes()
+    with pytest.raises(StoreError, match=r"schema revision 9999, newer than this assessor knows"):
+        open_store(f"sqlite:///{path}")
+    assert path.read_bytes() == before
+
+
+def test_foreign_database_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "f.db"
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE mine (x)")
+    con.commit()
+    con.close()
+    with pytest.raises(StoreError, match="not an assessor database"):
+        open_store(f"sqlite:///{path}")
+
+
+def test_not_a_database(tmp_path: Path) -> None:
+    path = tmp_path / "junk.db"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match="not a readable SQLite database"):
+        open_store(f"sqlite:///{path}")
+
+
+def test_evidence_is_stored_once_and_results_round_trip(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'e.db'}")
+    ev = Evidence("container", "engine:unix:///s", "web (abc)", {"HostConfig": {"Privileged": True}})
+    res = Result("r", "t", "high", "engine:unix:///s", "web (abc)", Status.FAIL, "m", ev.sha256,
+                 {"cis-docker-1.8.0": ["5.5"]})
+    for _ in range(2):
+        aid = queries.create_assessment(store, "2026-Q4", ["engine:unix:///s"], "sha256:x")
+        queries.record_target(store, aid, "engine:unix:///s", "engine", status="collected",
+                              identity={}, evidence=[ev], results=[res])
+        queries.finish_assessment(store, aid, queries.COMPLETE)
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM evidence").scalar() == 1
+        assert conn.exec_driver_sql("SELECT count(*) FROM target_evidence").scalar() == 2
+    rows = queries.get_results(store, aid)
+    assert [(r.rule, r.status, r.references, uri) for r, uri in rows] == [
+        ("r", "fail", {"cis-docker-1.8.0": ["5.5"]}, "engine:unix:///s")]
+    assert queries.get_evidence(store, ev.sha256) == ev.document()
+    latest = queries.get_assessment(store, None)
+    assert latest.id == aid and latest.status == "complete"
+    assert re.fullmatch(r"[0-9a-f-]{36}", latest.uuid)
+    store.close()
