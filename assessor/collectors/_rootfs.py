@@ -37,7 +37,8 @@ class RootFS:
         """The real path of ``path`` (absolute, as seen inside the root), symlinks resolved
         inside the root; None when a component is missing or links loop."""
         if self.live:
-            return os.path.realpath(path)
+            real = os.path.realpath(path)
+            return real if os.path.lexists(real) else None
         parts = list(PurePosixPath("/" + path.lstrip("/")).parts[1:])
         resolved: list[str] = []
         hops = 0

@@ -249,7 +249,10 @@ def _pass_text(ctx: Mapping[str, Any]) -> str:
 
 
 def evaluate_rule(
-    rule: Rule, ev: Evidence, references: dict[str, list[str]] | None = None
+    rule: Rule,
+    ev: Evidence,
+    references: dict[str, list[str]] | None = None,
+    evidence_hash: str | None = None,
 ) -> Result:
     """Judge one resource. A rule that raises gives ``error`` for that resource only."""
     c = compile_rule(rule, references)
@@ -267,7 +270,7 @@ def evaluate_rule(
         ev.resource,
         status,
         message,
-        ev.sha256,
+        evidence_hash or ev.sha256,
         c.references,
     )
 
@@ -285,7 +288,9 @@ def evaluate(
     manual rule gets one ``manual`` result per target.
     """
     by_target: dict[str, dict[str, list[Evidence]]] = {}
+    hashes: dict[int, str] = {}  # each document is hashed once, not once per rule
     for ev in evidence:
+        hashes[id(ev)] = ev.sha256
         by_target.setdefault(ev.target, {}).setdefault(ev.kind, []).append(ev)
     rules = [catalog.rules[r] for r in rule_ids] if rule_ids is not None else list(
         catalog.rules.values()
@@ -312,5 +317,5 @@ def evaluate(
                            Status.NOT_APPLICABLE, f"no {kind} found on {target}", None, refs)
                 )
                 continue
-            results.extend(evaluate_rule(rule, ev, refs) for ev in resources)
+            results.extend(evaluate_rule(rule, ev, refs, hashes[id(ev)]) for ev in resources)
     return results
