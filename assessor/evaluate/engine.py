@@ -47,7 +47,7 @@ class MissingEvidenceError(EvaluationError):
         self.path = path
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: frozen dataclasses cost twice as much to build
 class Result:
     rule: str
     title: str
@@ -60,8 +60,9 @@ class Result:
     references: dict[str, list[str]] = field(default_factory=dict)
 
 
-# A compiled condition returns (passed, context of the deciding leaf).
-Ctx = dict[str, Any]
+# A compiled condition returns (passed, the deciding leaf's (evidence, value, expected, op,
+# message)); a tuple, because building a dict per evaluation costs a third of the time.
+Ctx = tuple[str, Any, Any, str, str | None]
 Compiled = Callable[[Any], tuple[bool, Ctx | None]]
 
 
@@ -136,14 +137,7 @@ def _compile_leaf(leaf: Leaf) -> Compiled:
                 actual = None
             else:
                 raise MissingEvidenceError(path)
-        ok = fn(actual, expected)
-        return ok, {
-            "evidence": path,
-            "value": actual,
-            "expected": expected,
-            "op": op,
-            "message": leaf.message,
-        }
+        return fn(actual, expected), (path, actual, expected, op, leaf.message)
 
     return run
 
@@ -151,9 +145,18 @@ def _compile_leaf(leaf: Leaf) -> Compiled:
 _PLACEHOLDER = re.compile(r"\{([^{}\s]+)\}")
 
 
+_SCALARS: dict[Any, str] = {True: "true", False: "false", None: "null"}
+
+
 def _show(value: Any) -> str:
-    if isinstance(value, str):
-        return value
+    """A value as a message shows it: strings bare, everything else as JSON."""
+    kind = type(value)
+    if kind is str:
+        return value  # type: ignore[no-any-return]
+    if kind is bool or value is None:
+        return _SCALARS[value]
+    if kind is int or kind is float:
+        return repr(value)
     return json.dumps(value, sort_keys=True, default=str)
 
 
@@ -189,6 +192,7 @@ class CompiledRule:
     check: Compiled | None
     function: Callable[[Any, Mapping[str, Any]], Outcome] | None
     references: dict[str, list[str]]
+    severity: str
 
 
 _cache: dict[int, CompiledRule] = {}
@@ -211,6 +215,7 @@ def compile_rule(rule: Rule, references: dict[str, list[str]] | None = None) -> 
         check,
         function,
         references or {},
+        rule.severity.value,
     )
     _cache[key] = compiled
     return compiled
@@ -219,33 +224,28 @@ def compile_rule(rule: Rule, references: dict[str, list[str]] | None = None) -> 
 def _judge(c: CompiledRule, ev: Evidence) -> tuple[Status, str]:
     rule = c.rule
     data = ev.data
-    ctx_base = {"resource": ev.resource}
     if c.applies is not None:
         applies, actx = c.applies(data)
         if not applies:
             text = "not applicable"
             if actx:
-                text += ": " + render_message("{evidence} is {value}", {**ctx_base, **actx}, data)
+                text += f": {actx[0]} is {_show(actx[1])}"
             return Status.NOT_APPLICABLE, text
     if c.function is not None:
         assert isinstance(rule.check, FunctionCheck)
         outcome = c.function(data, rule.check.args)
         return Status(outcome.status), outcome.message
     assert c.check is not None
-    ok, ctx = c.check(data)
-    ctx = {**ctx_base, **(ctx or {})}
+    ok, leaf = c.check(data)
     if ok:
-        return Status.PASS, _pass_text(ctx)
+        return Status.PASS, f"{leaf[0]} is {_show(leaf[1])}" if leaf else "compliant"
+    ctx: dict[str, Any] = {"resource": ev.resource}
+    if leaf:
+        ctx.update(evidence=leaf[0], value=leaf[1], expected=leaf[2], op=leaf[3], message=leaf[4])
     template = ctx.get("message") or rule.message
     if not template:
         template = _DEFAULT_FAIL.get(ctx.get("op", ""), "{evidence} is {value}, expected {op} {expected}")
     return Status.FAIL, render_message(template, ctx, data)
-
-
-def _pass_text(ctx: Mapping[str, Any]) -> str:
-    if "evidence" in ctx:
-        return f"{ctx['evidence']} is {_show(ctx['value'])}"
-    return "compliant"
 
 
 def evaluate_rule(
@@ -255,23 +255,20 @@ def evaluate_rule(
     evidence_hash: str | None = None,
 ) -> Result:
     """Judge one resource. A rule that raises gives ``error`` for that resource only."""
-    c = compile_rule(rule, references)
+    return _run(compile_rule(rule, references), ev, evidence_hash or ev.sha256)
+
+
+def _run(c: CompiledRule, ev: Evidence, evidence_hash: str) -> Result:
     try:
         status, message = _judge(c, ev)
     except EvaluationError as e:
         status, message = Status.ERROR, e.message
     except Exception as e:  # a broken evaluator must not stop the scan; the result says why
         status, message = Status.ERROR, f"evaluator failed: {type(e).__name__}: {e}"
+    rule = c.rule
     return Result(
-        rule.id,
-        rule.title,
-        rule.severity.value,
-        ev.target,
-        ev.resource,
-        status,
-        message,
-        evidence_hash or ev.sha256,
-        c.references,
+        rule.id, rule.title, c.severity, ev.target, ev.resource, status, message,
+        evidence_hash, c.references,
     )
 
 
@@ -317,5 +314,6 @@ def evaluate(
                            Status.NOT_APPLICABLE, f"no {kind} found on {target}", None, refs)
                 )
                 continue
-            results.extend(evaluate_rule(rule, ev, refs, hashes[id(ev)]) for ev in resources)
+            compiled = compile_rule(rule, refs)
+            results.extend(_run(compiled, ev, hashes[id(ev)]) for ev in resources)
     return results

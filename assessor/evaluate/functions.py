@@ -111,3 +111,34 @@ def container_ports_on_all_interfaces(data: Any, args: Mapping[str, Any]) -> Out
     if not bindings:
         return Outcome("pass", "no published ports")
     return Outcome("pass", "every published port is bound to a specific interface")
+
+
+@register("container_mount_propagation_shared")
+def container_mount_propagation_shared(data: Any, args: Mapping[str, Any]) -> Outcome:
+    """Fail when a mount propagates to the host: ``shared`` or ``rshared``."""
+    shared = [
+        f"{m.get('Source') or m.get('Name')} -> {m.get('Destination')} ({m.get('Propagation')})"
+        for m in _mounts(data)
+        if str(m.get("Propagation", "")).lower() in ("shared", "rshared")
+    ]
+    if shared:
+        return Outcome("fail", "mounts with shared propagation: " + ", ".join(shared))
+    return Outcome("pass", "no mount uses shared propagation")
+
+
+@register("container_privileged_ports_mapped")
+def container_privileged_ports_mapped(data: Any, args: Mapping[str, Any]) -> Outcome:
+    """Fail when a published host port is below 1024 (``args.below`` changes the bound)."""
+    below = int(args.get("below", 1024))
+    host_config = data.get("HostConfig") if isinstance(data, dict) else None
+    if not isinstance(host_config, dict) or "PortBindings" not in host_config:
+        raise EvaluationError("evidence 'HostConfig.PortBindings' is absent")
+    low: list[str] = []
+    for container_port, binds in sorted((host_config.get("PortBindings") or {}).items()):
+        for b in binds or []:
+            port = str((b or {}).get("HostPort", "")).split("-")[0]
+            if port.isdigit() and 0 < int(port) < below:
+                low.append(f"{(b or {}).get('HostIp') or '0.0.0.0'}:{port}->{container_port}")
+    if low:
+        return Outcome("fail", f"host ports below {below} mapped: " + ", ".join(low))
+    return Outcome("pass", f"no host port below {below} is mapped")

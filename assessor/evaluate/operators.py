@@ -5,7 +5,7 @@
 | eq / ne | actual equals / differs from value (no type coercion) |
 | in / not_in | actual is one of the listed values; a list actual must be a subset / disjoint |
 | contains / not_contains | a list, string or mapping (keys) actual contains / lacks value; null is empty |
-| regex / not_regex | Python ``re.search`` matches str(actual) (any / no element of a list) |
+| regex / not_regex | Python ``re.search`` matches the text of a scalar (any / no element of a list of scalars) |
 | lt, le, gt, ge | numeric comparison (a non-number is an evaluation error) |
 | mode_at_most | the octal mode (``"0644"``) sets no permission bit beyond value |
 | owner_is | a file's ``user``/``group`` (uid/gid 0 for root when names are unknown) equal value |
@@ -70,13 +70,23 @@ def _not_in(actual: Any, expected: Any) -> bool:
     return actual not in expected
 
 
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool) or value is None:
+        return {True: "true", False: "false", None: "null"}[value]
+    if isinstance(value, int | float):
+        return repr(value)
+    raise EvaluationError(f"operator 'regex' matches text, evidence holds {type(value).__name__}")
+
+
 def _regex_match(actual: Any, expected: Any) -> bool:
     pattern = _regex(expected)
     if isinstance(actual, list):
-        return any(pattern.search(str(a)) for a in actual)
+        return any(pattern.search(_text(a)) for a in actual)
     if actual is None:
         return False
-    return pattern.search(actual if isinstance(actual, str) else str(actual)) is not None
+    return pattern.search(_text(actual)) is not None
 
 
 def _mode_at_most(actual: Any, expected: Any) -> bool:
