@@ -35,7 +35,9 @@ _SECRET_VALUE = re.compile(
     r"\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.)"
 )
 # user:password@ in URLs (proxies, registries).
-_URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/@\s]+):(?P<pw>[^@/\s]+)@")
+_URL_USERINFO = re.compile(
+    r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/@\s]+):(?P<pw>[^@/\s]+)@"
+)
 # --password=VALUE, --token VALUE style arguments on a command line.
 _ARG_SECRET = re.compile(
     r"^(?P<flag>--?[A-Za-z0-9_-]*(?:pass(?:word|wd)?|secret|token|api[_-]?key)[A-Za-z0-9_-]*)=(?P<value>.+)$",
@@ -78,7 +80,8 @@ class Redactor:
         """Redact secrets inside free text (URL passwords, known token shapes)."""
 
         def _url(m: re.Match[str]) -> str:
-            return f"{m['scheme']}{m['user']}:{self._record(location, key or 'url-password', m['pw'])}@"
+            hidden = self._record(location, key or "url-password", m["pw"])
+            return f"{m['scheme']}{m['user']}:{hidden}@"
 
         value = _URL_USERINFO.sub(_url, value)
         if _SECRET_VALUE.search(value):
@@ -126,7 +129,12 @@ class Redactor:
             m = _ARG_SECRET.match(arg)
             if m:
                 out.append(f"{m['flag']}={self._record(location, m['flag'], m['value'])}")
-            elif arg.startswith("-") and "=" not in arg and _SECRET_KEY.search(arg) and arg.lstrip("-"):
+            elif (
+                arg.startswith("-")
+                and "=" not in arg
+                and _SECRET_KEY.search(arg)
+                and arg.lstrip("-")
+            ):
                 out.append(arg)
                 secret_next = arg
             else:

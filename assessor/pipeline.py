@@ -16,8 +16,7 @@ from assessor.collectors import collector_for
 from assessor.errors import AssessorError, CollectorError, TargetError, TargetUnreachableError
 from assessor.evaluate import Result, evaluate
 from assessor.evidence import Evidence
-from assessor.store import Store
-from assessor.store import queries
+from assessor.store import Store, queries
 from assessor.targets import Target
 
 PERIOD = re.compile(r"^\d{4}-(Q[1-4]|(0[1-9]|1[0-2]))$")
@@ -82,15 +81,26 @@ def run_scan(
             status = "unreachable" if isinstance(e, TargetUnreachableError) else "error"
             summary.targets.append(TargetOutcome(target, status, e.message))
             queries.record_target(
-                store, assessment_id, str(target), target.kind.value,
-                status=status, identity={}, error=e.message,
+                store,
+                assessment_id,
+                str(target),
+                target.kind.value,
+                status=status,
+                identity={},
+                error=e.message,
             )
             continue
         say(f"evaluating {target}")
         results = evaluate(catalog, evidence, {str(target): collector.kinds})
         queries.record_target(
-            store, assessment_id, str(target), target.kind.value,
-            status="collected", identity=collector.identity(), evidence=evidence, results=results,
+            store,
+            assessment_id,
+            str(target),
+            target.kind.value,
+            status="collected",
+            identity=collector.identity(),
+            evidence=evidence,
+            results=results,
         )
         summary.results.extend(results)
         summary.targets.append(TargetOutcome(target, "collected", evidence=len(evidence)))

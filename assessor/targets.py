@@ -56,7 +56,10 @@ def parse_target(text: str) -> Target:
             if not parts.hostname or not parts.port:
                 raise TargetError(f"target {text!r}: expected engine:tcp://HOST:PORT")
             return Target(
-                TargetKind.ENGINE, f"engine:tcp://{parts.hostname}:{parts.port}", parts.netloc, "tcp"
+                TargetKind.ENGINE,
+                f"engine:tcp://{parts.hostname}:{parts.port}",
+                parts.netloc,
+                "tcp",
             )
         raise TargetError(f"target {text!r}: engine scheme must be unix:// or tcp://")
     supported = ", ".join(k.value for k in TargetKind)

@@ -38,16 +38,26 @@ class Run:
         return json.loads(self.out)
 
 
-def run_cli(*args: str, db: str | None = None, env: dict[str, str] | None = None,
-            timeout: float = 120, cwd: Path | None = None) -> Run:
+def run_cli(
+    *args: str,
+    db: str | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+    cwd: Path | None = None,
+) -> Run:
     """Run the real command line in a subprocess, as a user would."""
     full_env = {**os.environ, **(env or {})}
     full_env.pop("ASSESSOR_DB", None)
     if db is not None:
         full_env["ASSESSOR_DB"] = db
     proc = subprocess.run(
-        [sys.executable, "-m", "assessor", *args], capture_output=True, text=True,
-        timeout=timeout, env=full_env, cwd=cwd or ROOT, check=False,
+        [sys.executable, "-m", "assessor", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=full_env,
+        cwd=cwd or ROOT,
+        check=False,
     )
     return Run(proc.returncode, proc.stdout, proc.stderr)
 
@@ -72,15 +82,25 @@ class Docker:
         self.label = label
 
     def __call__(self, *args: str, check: bool = True, input: bytes | None = None) -> str:
-        proc = subprocess.run([self.cli, *args], capture_output=True, input=input, timeout=120,
-                              check=False)
+        proc = subprocess.run(
+            [self.cli, *args], capture_output=True, input=input, timeout=120, check=False
+        )
         if check and proc.returncode != 0:
             raise AssertionError(f"docker {' '.join(args)}: {proc.stderr.decode()}")
         return proc.stdout.decode().strip()
 
     def create(self, name: str, *flags: str, start: bool = False, image: str | None = None) -> str:
-        cid = self("create", "--label", f"assessor.test={self.label}", "--name",
-                   f"{name}-{self.label[:8]}", *flags, image or self.image, "sleep", "600")
+        cid = self(
+            "create",
+            "--label",
+            f"assessor.test={self.label}",
+            "--name",
+            f"{name}-{self.label[:8]}",
+            *flags,
+            image or self.image,
+            "sleep",
+            "600",
+        )
         if start:
             self("start", cid)
         return cid
@@ -88,7 +108,9 @@ class Docker:
     image = ""
 
     def cleanup(self) -> None:
-        ids = self("ps", "-aq", "--filter", f"label=assessor.test={self.label}", check=False).split()
+        ids = self(
+            "ps", "-aq", "--filter", f"label=assessor.test={self.label}", check=False
+        ).split()
         if ids:
             self("rm", "-f", *ids, check=False)
         if self.image:
@@ -129,7 +151,14 @@ def docker() -> Iterator[Docker]:
     except AssertionError:
         missing("a running dockerd")
     d.image = f"assessor-test/busybox:{label[:12]}"
-    d("import", "--change", f"LABEL assessor.test={label}", "-", d.image, input=busybox_rootfs_tar())
+    d(
+        "import",
+        "--change",
+        f"LABEL assessor.test={label}",
+        "-",
+        d.image,
+        input=busybox_rootfs_tar(),
+    )
     try:
         yield d
     finally:

@@ -76,10 +76,9 @@ class YamlDoc:
         real: list[str | int] = []
         node = self.data
         for part in loc:
-            if isinstance(node, dict) and part in node:
-                node = node[part]
-                real.append(part)
-            elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            in_dict = isinstance(node, dict) and part in node
+            in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+            if in_dict or in_list:
                 node = node[part]
                 real.append(part)
         for n in range(len(real), -1, -1):
@@ -270,14 +269,18 @@ def load_catalog(extra_dirs: Iterable[Path] = ()) -> Catalog:
                     rule = parse_rule(doc)
                     if rule.id in cat.rules:
                         raise ControlDefinitionError(
-                            doc.name, doc.line_of(["id"])[0], "id",
+                            doc.name,
+                            doc.line_of(["id"])[0],
+                            "id",
                             f"rule {rule.id!r} is already defined in {cat.rule_files[rule.id]}",
                         )
                     if path.parent.name != rule.target.value:
                         line, _ = doc.line_of(["target"])
                         raise ControlDefinitionError(
-                            doc.name, line, "target",
-                            f"{rule.target.value!r} rule must live under rules/{rule.target.value}/",
+                            doc.name,
+                            line,
+                            "target",
+                            f"a {rule.target.value!r} rule must be in rules/{rule.target.value}/",
                         )
                     cat.rules[rule.id] = rule
                     cat.rule_files[rule.id] = doc.name
@@ -285,7 +288,9 @@ def load_catalog(extra_dirs: Iterable[Path] = ()) -> Catalog:
                     fw = parse_framework(doc)
                     if fw.framework.id in cat.frameworks:
                         raise ControlDefinitionError(
-                            doc.name, doc.line_of(["framework", "id"])[0], "framework.id",
+                            doc.name,
+                            doc.line_of(["framework", "id"])[0],
+                            "framework.id",
                             f"framework {fw.framework.id!r} is already defined in "
                             f"{cat.framework_files[fw.framework.id]}",
                         )
@@ -310,7 +315,9 @@ def _cross_check(cat: Catalog) -> None:
                 if rule_id not in cat.rules:
                     line = line_at(["requirements", i, "rules", j])
                     raise ControlDefinitionError(
-                        file, line, f"requirements[{i}].rules[{j}]",
+                        file,
+                        line,
+                        f"requirements[{i}].rules[{j}]",
                         f"requirement {req.id!r} references unknown rule {rule_id!r}",
                     )
                 referenced.add(rule_id)
@@ -320,7 +327,9 @@ def _cross_check(cat: Catalog) -> None:
             ):
                 line = line_at(["requirements", i, "status"])
                 raise ControlDefinitionError(
-                    file, line, f"requirements[{i}].status",
+                    file,
+                    line,
+                    f"requirements[{i}].status",
                     f"requirement {req.id!r} is {req.status.value} but has no automated rule",
                 )
     for rule_id in sorted(set(cat.rules) - referenced):

@@ -142,8 +142,12 @@ def _condition_tag(v: Any) -> str:
             if key in v:
                 return key
         return "leaf"
-    if isinstance(v, BaseModel):
-        return {AllOf: "all", AnyOf: "any", NotOf: "not"}.get(type(v), "leaf")
+    if isinstance(v, AllOf):
+        return "all"
+    if isinstance(v, AnyOf):
+        return "any"
+    if isinstance(v, NotOf):
+        return "not"
     return "leaf"
 
 

@@ -19,12 +19,18 @@ if TYPE_CHECKING:
     from assessor.store import Store
 
 DB_OPTION = typer.Option(
-    None, "--db", envvar="ASSESSOR_DB", show_envvar=True,
+    None,
+    "--db",
+    envvar="ASSESSOR_DB",
+    show_envvar=True,
     help="Database URL (sqlite:///PATH or postgresql+psycopg://...). "
     "Default: assessor.db in the user data directory.",
 )
 CONTROLS_OPTION = typer.Option(
-    None, "--controls", envvar="ASSESSOR_CONTROLS", show_envvar=True,
+    None,
+    "--controls",
+    envvar="ASSESSOR_CONTROLS",
+    show_envvar=True,
     help="An organisation's controls folder (rules/, frameworks/), added to the built-in ones. "
     "Repeatable.",
 )

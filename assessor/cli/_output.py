@@ -11,8 +11,13 @@ from typing import Any
 from assessor.store.models import Assessment, Result
 
 STATUS_ORDER = ("fail", "error", "manual", "pass", "not_applicable")
-STATUS_STYLE = {"fail": "bold red", "error": "magenta", "manual": "yellow", "pass": "green",
-                "not_applicable": "dim"}
+STATUS_STYLE = {
+    "fail": "bold red",
+    "error": "magenta",
+    "manual": "yellow",
+    "pass": "green",
+    "not_applicable": "dim",
+}
 SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
 
 
@@ -59,7 +64,9 @@ def _sort_key(item: tuple[Result, str]) -> tuple[int, int, str, str]:
     return status, sev, r.rule, r.resource
 
 
-def print_table(a: Assessment, rows: Sequence[tuple[Result, str]], *, title: str | None = None) -> None:
+def print_table(
+    a: Assessment, rows: Sequence[tuple[Result, str]], *, title: str | None = None
+) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -73,8 +80,12 @@ def print_table(a: Assessment, rows: Sequence[tuple[Result, str]], *, title: str
     table.add_column("message", overflow="fold")
     for r, _target in sorted(rows, key=_sort_key):
         table.add_row(
-            f"[{STATUS_STYLE.get(r.status, '')}]{r.status}[/]", r.severity, r.rule,
-            r.resource, r.message, )
+            f"[{STATUS_STYLE.get(r.status, '')}]{r.status}[/]",
+            r.severity,
+            r.rule,
+            r.resource,
+            r.message,
+        )
     if rows:
         console.print(table)
     summary = ", ".join(f"{counts[s]} {s}" for s in STATUS_ORDER if counts[s])
@@ -86,7 +97,31 @@ def print_table(a: Assessment, rows: Sequence[tuple[Result, str]], *, title: str
 
 def print_csv(rows: Sequence[tuple[Result, str]]) -> None:
     w = csv.writer(sys.stdout, lineterminator="\n")
-    w.writerow(["rule", "title", "severity", "target", "resource", "status", "message", "evidence", "references"])
+    w.writerow(
+        [
+            "rule",
+            "title",
+            "severity",
+            "target",
+            "resource",
+            "status",
+            "message",
+            "evidence",
+            "references",
+        ]
+    )
     for r, t in rows:
         refs = "; ".join(f"{fw}:{','.join(ids)}" for fw, ids in sorted(r.references.items()))
-        w.writerow([r.rule, r.title, r.severity, t, r.resource, r.status, r.message, r.evidence_hash or "", refs])
+        w.writerow(
+            [
+                r.rule,
+                r.title,
+                r.severity,
+                t,
+                r.resource,
+                r.status,
+                r.message,
+                r.evidence_hash or "",
+                refs,
+            ]
+        )

@@ -34,11 +34,21 @@ def list_(
     rules = [r for r in cat.rules.values() if target is None or r.target.value == target]
     rules.sort(key=lambda r: (r.target.value, r.id))
     if fmt is ListFormat.JSON:
-        print_json({"rules": [
-            {"id": r.id, "title": r.title, "severity": r.severity.value, "target": r.target.value,
-             "automated": r.automated, "references": cat.references.get(r.id, {})}
-            for r in rules
-        ]})
+        print_json(
+            {
+                "rules": [
+                    {
+                        "id": r.id,
+                        "title": r.title,
+                        "severity": r.severity.value,
+                        "target": r.target.value,
+                        "automated": r.automated,
+                        "references": cat.references.get(r.id, {}),
+                    }
+                    for r in rules
+                ]
+            }
+        )
         return
     from rich.console import Console
     from rich.table import Table
@@ -47,8 +57,12 @@ def list_(
     for col in ("rule", "target", "severity", "kind", "references"):
         table.add_column(col, overflow="fold")
     for r in rules:
-        refs = "; ".join(f"{fw} {','.join(ids)}" for fw, ids in sorted(cat.references.get(r.id, {}).items()))
-        table.add_row(r.id, r.target.value, r.severity.value, "automated" if r.automated else "manual", refs)
+        refs = "; ".join(
+            f"{fw} {','.join(ids)}" for fw, ids in sorted(cat.references.get(r.id, {}).items())
+        )
+        table.add_row(
+            r.id, r.target.value, r.severity.value, "automated" if r.automated else "manual", refs
+        )
     console = Console(soft_wrap=False)
     console.print(table)
     console.print(f"{len(rules)} rules; {len(cat.frameworks)} frameworks; catalog {cat.digest}")
@@ -78,9 +92,11 @@ def show(
 
 @app.command("validate")
 def validate(
-    path: Path = typer.Argument(None, metavar="[PATH]",
-                                help="A rule file, framework file or controls folder. "
-                                "Default: the built-in catalog."),
+    path: Path = typer.Argument(
+        None,
+        metavar="[PATH]",
+        help="A rule file, framework file or controls folder. Default: the built-in catalog.",
+    ),
     controls: list[Path] = CONTROLS_OPTION,
 ) -> None:
     """Validate control files (schema, ids, cross-references); exit 2 naming file:line on error."""

@@ -38,5 +38,7 @@ def current(db: str = DB_OPTION) -> None:
         rev = current_revision(engine)
     finally:
         engine.dispose()
-    state = "up to date" if rev == HEAD else ("empty" if rev is None else "needs 'assessor db upgrade'")
+    state = (
+        "up to date" if rev == HEAD else ("empty" if rev is None else "needs 'assessor db upgrade'")
+    )
     typer.echo(f"{_describe(url)}: revision {rev or '-'} (head {HEAD}, {state})")

@@ -45,14 +45,20 @@ def assessments(
         table.add_column(col)
     for a, counts in rows:
         table.add_row(
-            str(a.id), a.started.strftime("%Y-%m-%d %H:%M:%SZ"), a.period, a.status,
-            ", ".join(a.scope), *(str(counts.get(s, 0)) for s in STATUS_ORDER),
+            str(a.id),
+            a.started.strftime("%Y-%m-%d %H:%M:%SZ"),
+            a.period,
+            a.status,
+            ", ".join(a.scope),
+            *(str(counts.get(s, 0)) for s in STATUS_ORDER),
         )
     Console(soft_wrap=False).print(table if rows else "no assessments stored yet")
 
 
 def results(
-    assessment: str = typer.Argument(None, metavar="[ASSESSMENT]", help="Id or uuid; default the latest."),
+    assessment: str = typer.Argument(
+        None, metavar="[ASSESSMENT]", help="Id or uuid; default the latest."
+    ),
     status: list[str] = typer.Option(
         None, "--status", help="Only these statuses (repeatable): " + ", ".join(STATUSES) + "."
     ),
@@ -65,7 +71,9 @@ def results(
 
     for s in status or []:
         if s not in STATUSES:
-            raise typer.BadParameter(f"{s!r} is not one of {', '.join(STATUSES)}", param_hint="--status")
+            raise typer.BadParameter(
+                f"{s!r} is not one of {', '.join(STATUSES)}", param_hint="--status"
+            )
     store = open_db(db)
     try:
         a = queries.get_assessment(store, assessment)

@@ -7,7 +7,15 @@ from pathlib import Path
 
 import typer
 
-from assessor.cli._common import CONTROLS_OPTION, DB_OPTION, interactive, load, open_db, print_json, setting
+from assessor.cli._common import (
+    CONTROLS_OPTION,
+    DB_OPTION,
+    interactive,
+    load,
+    open_db,
+    print_json,
+    setting,
+)
 from assessor.errors import EXIT_FINDINGS, EXIT_UNREACHABLE
 
 
@@ -30,20 +38,29 @@ SEVERITIES = ("info", "low", "medium", "high", "critical")
 
 def scan(
     targets: list[str] = typer.Argument(
-        None, metavar="[TARGET]...",
+        None,
+        metavar="[TARGET]...",
         help="host:/ , host:/some/root , engine:unix:///var/run/docker.sock , engine:tcp://h:2376. "
         "Default: this host, plus the local engine when its socket exists.",
     ),
-    period: str = typer.Option(None, "--period", envvar="ASSESSOR_PERIOD",
-                               help="Audit period, YYYY-Qn or YYYY-MM. Default: this quarter."),
+    period: str = typer.Option(
+        None,
+        "--period",
+        envvar="ASSESSOR_PERIOD",
+        help="Audit period, YYYY-Qn or YYYY-MM. Default: this quarter.",
+    ),
     db: str = DB_OPTION,
     controls: list[Path] = CONTROLS_OPTION,
     fail_on: FailOn = typer.Option(
-        None, "--fail-on", envvar="ASSESSOR_FAIL_ON",
+        None,
+        "--fail-on",
+        envvar="ASSESSOR_FAIL_ON",
         help="Exit 1 when a fail or error result has this severity or higher. Default: none.",
     ),
     fmt: ScanFormat = typer.Option(ScanFormat.TABLE, "--format", help="Output format."),
-    all_results: bool = typer.Option(False, "--all", help="Table: list every result, not only findings."),
+    all_results: bool = typer.Option(
+        False, "--all", help="Table: list every result, not only findings."
+    ),
 ) -> None:
     """Scan targets, store the assessment, and print its results.
 
@@ -81,8 +98,10 @@ def scan(
         shown = rows if all_results else [(r, t) for r, t in rows if r.status in ("fail", "error")]
         _output.print_table(assessment, shown if shown else [], title=None)
         if not all_results and len(shown) < len(rows):
-            typer.echo(f"({len(rows) - len(shown)} results not shown: pass, manual, not_applicable; "
-                       f"see 'assessor results {assessment.id}')")
+            typer.echo(
+                f"({len(rows) - len(shown)} results not shown: pass, manual, not_applicable; "
+                f"see 'assessor results {assessment.id}')"
+            )
     for t in summary.unreachable:
         typer.echo(f"assessor: error: {t.error}", err=True)
     if summary.unreachable:
@@ -90,7 +109,8 @@ def scan(
     if threshold is not FailOn.NONE:
         floor = SEVERITIES.index(threshold.value)
         if any(
-            r.status in ("fail", "error") and r.severity in SEVERITIES
+            r.status in ("fail", "error")
+            and r.severity in SEVERITIES
             and SEVERITIES.index(r.severity) >= floor
             for r, _ in rows
         ):

@@ -23,7 +23,7 @@ def which(name: str) -> str | None:
 def run(argv: list[str], timeout: float = 15.0) -> Completed | None:
     """Run ``argv``; None when the program is missing, times out, or cannot start."""
     try:
-        proc = subprocess.run(  # noqa: S603 - argv list, no shell
+        proc = subprocess.run(
             argv, capture_output=True, timeout=timeout, check=False, stdin=subprocess.DEVNULL
         )
     except (OSError, subprocess.TimeoutExpired):

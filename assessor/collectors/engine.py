@@ -32,6 +32,7 @@ def _timeout() -> float:
     except ValueError:
         return TIMEOUT
 
+
 # dockerd flags whose daemon.json key is a list (the flag may repeat)
 LIST_FLAGS = {
     "insecure-registry": "insecure-registries",
@@ -50,9 +51,24 @@ LIST_FLAGS = {
 }
 SHORT_FLAGS = {"H": "host", "D": "debug", "l": "log-level", "G": "group", "s": "storage-driver"}
 BOOL_FLAGS = {
-    "icc", "iptables", "ip6tables", "ip-forward", "ip-masq", "live-restore", "userland-proxy",
-    "no-new-privileges", "selinux-enabled", "experimental", "debug", "tls", "tlsverify",
-    "ipv6", "rootless", "init", "raw-logs", "disable-legacy-registry",
+    "icc",
+    "iptables",
+    "ip6tables",
+    "ip-forward",
+    "ip-masq",
+    "live-restore",
+    "userland-proxy",
+    "no-new-privileges",
+    "selinux-enabled",
+    "experimental",
+    "debug",
+    "tls",
+    "tlsverify",
+    "ipv6",
+    "rootless",
+    "init",
+    "raw-logs",
+    "disable-legacy-registry",
 }
 
 
@@ -132,8 +148,12 @@ class EngineCollector(Collector):
             import ssl
 
             ctx = ssl.create_default_context(cafile=os.path.join(cert_path, "ca.pem"))
-            ctx.load_cert_chain(os.path.join(cert_path, "cert.pem"), os.path.join(cert_path, "key.pem"))
-            return httpx.Client(base_url=f"https://{target.location}", verify=ctx, timeout=_timeout())
+            ctx.load_cert_chain(
+                os.path.join(cert_path, "cert.pem"), os.path.join(cert_path, "key.pem")
+            )
+            return httpx.Client(
+                base_url=f"https://{target.location}", verify=ctx, timeout=_timeout()
+            )
         return httpx.Client(base_url=f"http://{target.location}", timeout=_timeout())
 
     def _get(self, client: httpx.Client, target: Target, path: str) -> Any:
@@ -146,11 +166,15 @@ class EngineCollector(Collector):
                 for chunk in resp.iter_bytes():
                     size += len(chunk)
                     if size > MAX_RESPONSE:
-                        raise CollectorError(f"{target}: {path} answered more than {MAX_RESPONSE} bytes")
+                        raise CollectorError(
+                            f"{target}: {path} answered more than {MAX_RESPONSE} bytes"
+                        )
                     chunks.append(chunk)
                 if resp.status_code != 200:
                     detail = b"".join(chunks)[:200].decode("utf-8", "replace").strip()
-                    raise CollectorError(f"{target}: GET {path} returned {resp.status_code}: {detail}")
+                    raise CollectorError(
+                        f"{target}: GET {path} returned {resp.status_code}: {detail}"
+                    )
         except (httpx.TransportError, OSError) as e:
             raise TargetUnreachableError(f"{target}: cannot reach the engine: {e}") from e
         try:
@@ -163,7 +187,11 @@ class EngineCollector(Collector):
             version = self._get(client, target, "/version")
             info = self._get(client, target, "/info")
             listing = self._get(client, target, "/containers/json?all=1")
-            if not isinstance(info, dict) or not isinstance(version, dict) or not isinstance(listing, list):
+            if (
+                not isinstance(info, dict)
+                or not isinstance(version, dict)
+                or not isinstance(listing, list)
+            ):
                 raise CollectorError(f"{target}: the engine's answers are not Engine API objects")
             red = Redactor()
             engine_data: dict[str, Any] = {
@@ -215,7 +243,10 @@ def _container_evidence(target: Target, inspect: dict[str, Any]) -> Evidence:
         log = host_config["LogConfig"]
         inspect["HostConfig"] = {
             **host_config,
-            "LogConfig": {**log, "Config": red.mapping(log.get("Config") or {}, "HostConfig.LogConfig.Config")},
+            "LogConfig": {
+                **log,
+                "Config": red.mapping(log.get("Config") or {}, "HostConfig.LogConfig.Config"),
+            },
         }
     name = str(inspect.get("Name", "")).lstrip("/") or "?"
     resource = f"{name} ({str(inspect.get('Id', ''))[:12]})"

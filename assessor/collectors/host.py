@@ -131,7 +131,9 @@ def _system(fs: RootFS) -> dict[str, Any]:
     if fs.live:
         hostname = platform.node() or hostname
     os_release: dict[str, str] = {}
-    for line in (_read(fs, "/etc/os-release") or _read(fs, "/usr/lib/os-release") or "").splitlines():
+    for line in (
+        _read(fs, "/etc/os-release") or _read(fs, "/usr/lib/os-release") or ""
+    ).splitlines():
         key, sep, value = line.partition("=")
         if sep and re.fullmatch(r"[A-Z_]+", key):
             try:
@@ -214,16 +216,18 @@ def _audit(fs: RootFS) -> dict[str, Any]:
             rules, watched = _parse_audit(done.stdout.splitlines())
             return {"source": "auditctl", "rules": rules, "watched": watched}
     lines: list[str] = []
-    files: list[str] = []
-    for name in fs.listdir(AUDIT_FILES_DIR):
-        if name.endswith(".rules"):
-            files.append(f"{AUDIT_FILES_DIR}/{name}")
+    files = [f"{AUDIT_FILES_DIR}/{n}" for n in fs.listdir(AUDIT_FILES_DIR) if n.endswith(".rules")]
     if fs.exists(AUDIT_FILE):
         files.append(AUDIT_FILE)
     for path in files:
         lines.extend((_read(fs, path) or "").splitlines())
     rules, watched = _parse_audit(lines)
-    return {"source": "files" if files else "none", "files": files, "rules": rules, "watched": watched}
+    return {
+        "source": "files" if files else "none",
+        "files": files,
+        "rules": rules,
+        "watched": watched,
+    }
 
 
 def _sysctls() -> dict[str, Any]:

@@ -244,7 +244,9 @@ def _judge(c: CompiledRule, ev: Evidence) -> tuple[Status, str]:
         ctx.update(evidence=leaf[0], value=leaf[1], expected=leaf[2], op=leaf[3], message=leaf[4])
     template = ctx.get("message") or rule.message
     if not template:
-        template = _DEFAULT_FAIL.get(ctx.get("op", ""), "{evidence} is {value}, expected {op} {expected}")
+        template = _DEFAULT_FAIL.get(
+            ctx.get("op", ""), "{evidence} is {value}, expected {op} {expected}"
+        )
     return Status.FAIL, render_message(template, ctx, data)
 
 
@@ -267,8 +269,15 @@ def _run(c: CompiledRule, ev: Evidence, evidence_hash: str) -> Result:
         status, message = Status.ERROR, f"evaluator failed: {type(e).__name__}: {e}"
     rule = c.rule
     return Result(
-        rule.id, rule.title, c.severity, ev.target, ev.resource, status, message,
-        evidence_hash, c.references,
+        rule.id,
+        rule.title,
+        c.severity,
+        ev.target,
+        ev.resource,
+        status,
+        message,
+        evidence_hash,
+        c.references,
     )
 
 
@@ -289,8 +298,10 @@ def evaluate(
     for ev in evidence:
         hashes[id(ev)] = ev.sha256
         by_target.setdefault(ev.target, {}).setdefault(ev.kind, []).append(ev)
-    rules = [catalog.rules[r] for r in rule_ids] if rule_ids is not None else list(
-        catalog.rules.values()
+    rules = (
+        [catalog.rules[r] for r in rule_ids]
+        if rule_ids is not None
+        else list(catalog.rules.values())
     )
     results: list[Result] = []
     for target, kinds in scope.items():
@@ -303,15 +314,33 @@ def evaluate(
             refs = catalog.references.get(rule.id, {})
             if rule.manual is not None:
                 results.append(
-                    Result(rule.id, rule.title, rule.severity.value, target, "*",
-                           Status.MANUAL, "manual check: see the rule's procedure", None, refs)
+                    Result(
+                        rule.id,
+                        rule.title,
+                        rule.severity.value,
+                        target,
+                        "*",
+                        Status.MANUAL,
+                        "manual check: see the rule's procedure",
+                        None,
+                        refs,
+                    )
                 )
                 continue
             resources = docs.get(kind, [])
             if not resources:
                 results.append(
-                    Result(rule.id, rule.title, rule.severity.value, target, "*",
-                           Status.NOT_APPLICABLE, f"no {kind} found on {target}", None, refs)
+                    Result(
+                        rule.id,
+                        rule.title,
+                        rule.severity.value,
+                        target,
+                        "*",
+                        Status.NOT_APPLICABLE,
+                        f"no {kind} found on {target}",
+                        None,
+                        refs,
+                    )
                 )
                 continue
             compiled = compile_rule(rule, refs)

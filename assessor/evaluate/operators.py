@@ -4,8 +4,8 @@
 |---|---|
 | eq / ne | actual equals / differs from value (no type coercion) |
 | in / not_in | actual is one of the listed values; a list actual must be a subset / disjoint |
-| contains / not_contains | a list, string or mapping (keys) actual contains / lacks value; null is empty |
-| regex / not_regex | Python ``re.search`` matches the text of a scalar (any / no element of a list of scalars) |
+| contains / not_contains | a list, string or mapping (keys) contains / lacks value; null is empty |
+| regex / not_regex | ``re.search`` matches a scalar's text (any / no element of a list) |
 | lt, le, gt, ge | numeric comparison (a non-number is an evaluation error) |
 | mode_at_most | the octal mode (``"0644"``) sets no permission bit beyond value |
 | owner_is | a file's ``user``/``group`` (uid/gid 0 for root when names are unknown) equal value |

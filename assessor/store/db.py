@@ -49,7 +49,9 @@ def _store_error(url: str, e: Exception) -> StoreError:
     text_ = str(getattr(e, "orig", e)).strip().splitlines()[0] if str(e) else type(e).__name__
     where = _describe(url)
     if "locked" in text_:
-        return StoreError(f"database {where} is locked by another process", hint="retry when it ends")
+        return StoreError(
+            f"database {where} is locked by another process", hint="retry when it ends"
+        )
     if "not a database" in text_ or "malformed" in text_:
         return StoreError(f"database {where} is not a readable SQLite database: {text_}")
     return StoreError(f"database {where}: {text_}")
@@ -146,7 +148,9 @@ def open_store(url: str | None = None, *, migrate: bool = True) -> Store:
         if migrate:
             upgrade(engine)
         elif current_revision(engine) != HEAD:
-            raise StoreError(f"database {_describe(url)} is not at schema {HEAD}; run 'assessor db upgrade'")
+            raise StoreError(
+                f"database {_describe(url)} is not at schema {HEAD}; run 'assessor db upgrade'"
+            )
     except (OperationalError, DatabaseError) as e:
         engine.dispose()
         raise _store_error(url, e) from e

@@ -68,15 +68,21 @@ class Assessment(Base):
     scanner_host: Mapped[str | None] = mapped_column(String(255))
     note: Mapped[str | None] = mapped_column(Text)
 
-    targets: Mapped[list[Target]] = relationship(back_populates="assessment", cascade="all, delete-orphan")
-    results: Mapped[list[Result]] = relationship(back_populates="assessment", cascade="all, delete-orphan")
+    targets: Mapped[list[Target]] = relationship(
+        back_populates="assessment", cascade="all, delete-orphan"
+    )
+    results: Mapped[list[Result]] = relationship(
+        back_populates="assessment", cascade="all, delete-orphan"
+    )
 
 
 class Target(Base):
     __tablename__ = "target"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    assessment_id: Mapped[int] = mapped_column(ForeignKey("assessment.id", ondelete="CASCADE"), index=True)
+    assessment_id: Mapped[int] = mapped_column(
+        ForeignKey("assessment.id", ondelete="CASCADE"), index=True
+    )
     uri: Mapped[str] = mapped_column(String(1024))
     kind: Mapped[str] = mapped_column(String(16))
     # collected | unreachable | error
@@ -103,8 +109,12 @@ class Evidence(Base):
 class TargetEvidence(Base):
     __tablename__ = "target_evidence"
 
-    target_id: Mapped[int] = mapped_column(ForeignKey("target.id", ondelete="CASCADE"), primary_key=True)
-    evidence_hash: Mapped[str] = mapped_column(ForeignKey("evidence.hash"), primary_key=True, index=True)
+    target_id: Mapped[int] = mapped_column(
+        ForeignKey("target.id", ondelete="CASCADE"), primary_key=True
+    )
+    evidence_hash: Mapped[str] = mapped_column(
+        ForeignKey("evidence.hash"), primary_key=True, index=True
+    )
     resource: Mapped[str] = mapped_column(String(1024))
     collected_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

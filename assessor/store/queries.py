@@ -45,8 +45,12 @@ def _insert_evidence(s: Any, items: Iterable[Evidence]) -> None:
     rows = {}
     for ev in items:
         body = ev.canonical()
-        rows[ev.sha256] = {"hash": ev.sha256, "kind": ev.kind, "size": len(body),
-                           "body": zlib.compress(body, 6)}
+        rows[ev.sha256] = {
+            "hash": ev.sha256,
+            "kind": ev.kind,
+            "size": len(body),
+            "body": zlib.compress(body, 6),
+        }
     if not rows:
         return
     dialect = s.get_bind().dialect.name
@@ -77,8 +81,14 @@ def record_target(
 ) -> int:
     """One target's evidence and results, in one transaction."""
     with store.session() as s:
-        target = Target(assessment_id=assessment_id, uri=uri, kind=kind, status=status,
-                        identity=identity, error=error)
+        target = Target(
+            assessment_id=assessment_id,
+            uri=uri,
+            kind=kind,
+            status=status,
+            identity=identity,
+            error=error,
+        )
         s.add(target)
         s.flush()
         _insert_evidence(s, evidence)
@@ -87,13 +97,26 @@ def record_target(
             if ev.sha256 in seen:
                 continue
             seen.add(ev.sha256)
-            s.add(TargetEvidence(target_id=target.id, evidence_hash=ev.sha256,
-                                 resource=ev.resource, collected_at=ev.collected_at))
+            s.add(
+                TargetEvidence(
+                    target_id=target.id,
+                    evidence_hash=ev.sha256,
+                    resource=ev.resource,
+                    collected_at=ev.collected_at,
+                )
+            )
         s.add_all(
             Result(
-                assessment_id=assessment_id, target_id=target.id, rule=r.rule, title=r.title,
-                severity=r.severity, resource=r.resource, status=r.status.value,
-                message=r.message, evidence_hash=r.evidence, references=r.references,
+                assessment_id=assessment_id,
+                target_id=target.id,
+                rule=r.rule,
+                title=r.title,
+                severity=r.severity,
+                resource=r.resource,
+                status=r.status.value,
+                message=r.message,
+                evidence_hash=r.evidence,
+                references=r.references,
             )
             for r in results
         )
@@ -101,7 +124,9 @@ def record_target(
         return target.id
 
 
-def finish_assessment(store: Store, assessment_id: int, status: str, note: str | None = None) -> None:
+def finish_assessment(
+    store: Store, assessment_id: int, status: str, note: str | None = None
+) -> None:
     with store.session() as s:
         row = s.get(Assessment, assessment_id)
         assert row is not None
@@ -162,7 +187,11 @@ def get_results(
 
 def get_targets(store: Store, assessment_id: int) -> list[Target]:
     with store.session() as s:
-        return list(s.scalars(select(Target).where(Target.assessment_id == assessment_id).order_by(Target.id)))
+        return list(
+            s.scalars(
+                select(Target).where(Target.assessment_id == assessment_id).order_by(Target.id)
+            )
+        )
 
 
 def get_evidence(store: Store, sha256: str) -> dict[str, Any] | None:

@@ -26,21 +26,42 @@ def container(i: int, rng: random.Random) -> dict[str, object]:
     return {
         "Id": f"{i:064x}",
         "Name": f"/c{i}",
-        "Config": {"Image": "app:1", "User": "" if bad else "1000", "Env": ["PATH=/bin"],
-                   "Labels": {"team": "x"}, "Healthcheck": None},
+        "Config": {
+            "Image": "app:1",
+            "User": "" if bad else "1000",
+            "Env": ["PATH=/bin"],
+            "Labels": {"team": "x"},
+            "Healthcheck": None,
+        },
         "HostConfig": {
             "Privileged": bad and rng.random() < 0.3,
             "PidMode": "host" if bad and rng.random() < 0.3 else "",
             "NetworkMode": "host" if bad and rng.random() < 0.3 else "bridge",
-            "IpcMode": "private", "UTSMode": "", "UsernsMode": "",
-            "CapAdd": ["NET_ADMIN"] if bad else None, "CapDrop": None if bad else ["ALL"],
-            "Memory": 0 if bad else 67108864, "PidsLimit": None if bad else 64,
-            "ReadonlyRootfs": not bad, "SecurityOpt": None if bad else ["no-new-privileges"],
-            "PortBindings": {"80/tcp": [{"HostIp": "" if bad else "127.0.0.1", "HostPort": "8080"}]},
-            "Devices": [], "CpuShares": 0, "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
+            "IpcMode": "private",
+            "UTSMode": "",
+            "UsernsMode": "",
+            "CapAdd": ["NET_ADMIN"] if bad else None,
+            "CapDrop": None if bad else ["ALL"],
+            "Memory": 0 if bad else 67108864,
+            "PidsLimit": None if bad else 64,
+            "ReadonlyRootfs": not bad,
+            "SecurityOpt": None if bad else ["no-new-privileges"],
+            "PortBindings": {
+                "80/tcp": [{"HostIp": "" if bad else "127.0.0.1", "HostPort": "8080"}]
+            },
+            "Devices": [],
+            "CpuShares": 0,
+            "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
         },
-        "Mounts": [{"Type": "bind", "Source": "/etc" if bad else "/srv/data",
-                    "Destination": "/data", "RW": True, "Propagation": "rprivate"}],
+        "Mounts": [
+            {
+                "Type": "bind",
+                "Source": "/etc" if bad else "/srv/data",
+                "Destination": "/data",
+                "RW": True,
+                "Propagation": "rprivate",
+            }
+        ],
         "State": {"Running": True, "Status": "running"},
     }
 
@@ -76,11 +97,15 @@ def main() -> None:
 
     rate = n / engine_s
     print(f"rules: {len(rules)} container rules x {N_CONTAINERS} containers = {n} evaluations")
-    print(f"rule engine: {rate:,.0f} evaluations/s on one core "
-          f"({'meets' if rate >= 100_000 else 'BELOW'} the 100,000/s goal)")
+    print(
+        f"rule engine: {rate:,.0f} evaluations/s on one core "
+        f"({'meets' if rate >= 100_000 else 'BELOW'} the 100,000/s goal)"
+    )
     print(f"evaluate() incl. SHA-256 of each document: {full_n / full_s:,.0f} evaluations/s")
-    print(f"baseline json.loads of the same documents: {N_CONTAINERS / base_s:,.0f} documents/s; "
-          f"engine time per document = {engine_s / base_s:.1f}x one json.loads")
+    print(
+        f"baseline json.loads of the same documents: {N_CONTAINERS / base_s:,.0f} documents/s; "
+        f"engine time per document = {engine_s / base_s:.1f}x one json.loads"
+    )
 
 
 if __name__ == "__main__":

@@ -21,12 +21,17 @@ ROOT = Path(__file__).resolve().parents[2]
 PEER = Path(os.environ.get("PEER_DIR", ROOT.parent / "shared/peers/docker-bench-security"))
 REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))
 SOCKET = "/var/run/docker.sock"
-DOCKER = "/usr/bin/docker" if os.path.exists("/usr/bin/docker") else shutil.which("docker") or "docker"
+DOCKER = (
+    "/usr/bin/docker" if os.path.exists("/usr/bin/docker") else shutil.which("docker") or "docker"
+)
 
 
 def docker(*args: str, input: bytes | None = None) -> str:
-    return subprocess.run([DOCKER, *args], check=True, capture_output=True, input=input,
-                          timeout=120).stdout.decode().strip()
+    return (
+        subprocess.run([DOCKER, *args], check=True, capture_output=True, input=input, timeout=120)
+        .stdout.decode()
+        .strip()
+    )
 
 
 def timed(argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> float:
@@ -46,20 +51,56 @@ def main() -> None:
 
     label = uuid.uuid4().hex
     image = f"assessor-bench/busybox:{label[:12]}"
-    docker("import", "--change", f"LABEL assessor.test={label}", "-", image, input=busybox_rootfs_tar())
+    docker(
+        "import", "--change", f"LABEL assessor.test={label}", "-", image, input=busybox_rootfs_tar()
+    )
     try:
-        for i, flags in enumerate([[], ["--pid=host"], ["--net=host"], ["--read-only", "--memory", "64m"],
-                                   ["--cap-add", "NET_ADMIN"], ["-p", "18090:80"], [], [], [], []]):
-            docker("run", "-d", "--label", f"assessor.test={label}", "--name", f"bench{i}-{label[:8]}",
-                   *flags, image, "sleep", "600")
+        for i, flags in enumerate(
+            [
+                [],
+                ["--pid=host"],
+                ["--net=host"],
+                ["--read-only", "--memory", "64m"],
+                ["--cap-add", "NET_ADMIN"],
+                ["-p", "18090:80"],
+                [],
+                [],
+                [],
+                [],
+            ]
+        ):
+            docker(
+                "run",
+                "-d",
+                "--label",
+                f"assessor.test={label}",
+                "--name",
+                f"bench{i}-{label[:8]}",
+                *flags,
+                image,
+                "sleep",
+                "600",
+            )
         containers = len(docker("ps", "-aq").split())
         with tempfile.TemporaryDirectory() as tmp:
             env = {**os.environ, "ASSESSOR_DB": f"sqlite:///{tmp}/bench.db"}
-            ours = [timed([sys.executable, "-m", "assessor", "scan", "host:/", f"engine:unix://{SOCKET}"],
-                          ROOT, env) for _ in range(REPEAT)]
+            ours = [
+                timed(
+                    [sys.executable, "-m", "assessor", "scan", "host:/", f"engine:unix://{SOCKET}"],
+                    ROOT,
+                    env,
+                )
+                for _ in range(REPEAT)
+            ]
             peer_env = {**os.environ, "PATH": f"{Path(DOCKER).parent}:{os.environ.get('PATH', '')}"}
-            theirs = [timed(["bash", "./docker-bench-security.sh", "-b", "-l", f"{tmp}/peer{i}.log"],
-                            PEER, peer_env) for i in range(REPEAT)]
+            theirs = [
+                timed(
+                    ["bash", "./docker-bench-security.sh", "-b", "-l", f"{tmp}/peer{i}.log"],
+                    PEER,
+                    peer_env,
+                )
+                for i in range(REPEAT)
+            ]
     finally:
         ids = docker("ps", "-aq", "--filter", f"label=assessor.test={label}").split()
         if ids:
@@ -67,8 +108,12 @@ def main() -> None:
         docker("rmi", "-f", image)
     a, b = statistics.median(ours), statistics.median(theirs)
     print(f"containers on the daemon: {containers}; runs per tool: {REPEAT}")
-    print(f"assessor scan host:/ engine:unix://{SOCKET}: median {a:.2f} s ({', '.join(f'{x:.2f}' for x in ours)})")
-    print(f"docker-bench-security (same daemon): median {b:.2f} s ({', '.join(f'{x:.2f}' for x in theirs)})")
+    print(
+        f"assessor scan host:/ engine:unix://{SOCKET}: median {a:.2f} s ({', '.join(f'{x:.2f}' for x in ours)})"
+    )
+    print(
+        f"docker-bench-security (same daemon): median {b:.2f} s ({', '.join(f'{x:.2f}' for x in theirs)})"
+    )
     print(f"ratio: assessor is {b / a:.1f}x faster than docker-bench-security")
 
 

@@ -24,7 +24,9 @@ def make_root(tmp_path: Path) -> Path:
     root = tmp_path / "root"
     (root / "etc/docker").mkdir(parents=True)
     (root / "lib/systemd/system").mkdir(parents=True)
-    (root / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/sh\nbob:x:1000:1000::/home/bob:/bin/sh\n")
+    (root / "etc/passwd").write_text(
+        "root:x:0:0:root:/root:/bin/sh\nbob:x:1000:1000::/home/bob:/bin/sh\n"
+    )
     (root / "etc/group").write_text("root:x:0:\ndocker:x:999:\nbob:x:1000:\n")
     (root / "etc/hostname").write_text("offline-host\n")
     daemon = root / "etc/docker/daemon.json"
@@ -69,11 +71,16 @@ def test_malformed_rule_file_gives_exit_2_with_file_line_field(tmp_path: Path) -
         "target: container\nevidence: [HostConfig.Privileged]\ncheck:\n"
         "  evidence: HostConfig.Privileged\n  op: equals\n  value: false\n"
     )
-    for args in (["controls", "validate", str(bad)], ["scan", "host:/", "--controls", str(tmp_path / "org")]):
+    for args in (
+        ["controls", "validate", str(bad)],
+        ["scan", "host:/", "--controls", str(tmp_path / "org")],
+    ):
         run = run_cli(*args, db=f"sqlite:///{tmp_path / 'x.db'}")
         assert run.code == 2, run
         assert "Traceback" not in run.err
-        assert run.err.startswith(f"assessor: error: {bad}:10: check.op: Input should be 'eq'"), run.err
+        assert run.err.startswith(f"assessor: error: {bad}:10: check.op: Input should be 'eq'"), (
+            run.err
+        )
         assert len(run.err.strip().splitlines()) == 1
 
 
@@ -91,7 +98,8 @@ def test_organisation_rule_is_evaluated(tmp_path: Path, db: str) -> None:
     assert run.code == 0, run.err
     mine = [r for r in run.json()["results"] if r["rule"] == "org-hostname-set"]
     assert [(r["status"], r["message"]) for r in mine] == [
-        ("fail", "hostname offline-host does not start with prod-")]
+        ("fail", "hostname offline-host does not start with prod-")
+    ]
 
 
 def test_offline_root_scan_judges_files_and_redacts(tmp_path: Path, db: str) -> None:
@@ -99,8 +107,15 @@ def test_offline_root_scan_judges_files_and_redacts(tmp_path: Path, db: str) -> 
     run = run_cli("scan", f"host:{root}", "--format", "json", db=db)
     assert run.code == 0, run.err
     doc = run.json()
-    assert set(doc["assessment"]) >= {"id", "started", "finished", "period", "status",
-                                      "catalog_digest", "tool_version"}
+    assert set(doc["assessment"]) >= {
+        "id",
+        "started",
+        "finished",
+        "period",
+        "status",
+        "catalog_digest",
+        "tool_version",
+    }
     assert doc["assessment"]["status"] == "complete"
     by_rule = {r["rule"]: r for r in doc["results"]}
     assert by_rule["host-daemon-json-mode-644"]["status"] == "fail"
@@ -108,8 +123,17 @@ def test_offline_root_scan_judges_files_and_redacts(tmp_path: Path, db: str) -> 
     assert by_rule["host-docker-service-mode-644"]["status"] == "pass"
     assert by_rule["host-etc-docker-mode-755"]["status"] == "pass"
     for r in doc["results"]:
-        assert set(r) == {"rule", "title", "severity", "target", "resource", "status", "message",
-                          "evidence", "references"}
+        assert set(r) == {
+            "rule",
+            "title",
+            "severity",
+            "target",
+            "resource",
+            "status",
+            "message",
+            "evidence",
+            "references",
+        }
         assert r["target"] == f"host:{root}"
     con = sqlite3.connect(db.removeprefix("sqlite:///"))
     import zlib
@@ -150,8 +174,13 @@ def test_fail_on_threshold(tmp_path: Path, db: str) -> None:
 
 
 def test_usage_errors_exit_2_without_traceback(tmp_path: Path, db: str) -> None:
-    for args in (["scan", "printer:/dev/lp0"], ["scan", "host:/", "--period", "Q4"],
-                 ["results", "999"], ["results", "--status", "nope"], ["frobnicate"]):
+    for args in (
+        ["scan", "printer:/dev/lp0"],
+        ["scan", "host:/", "--period", "Q4"],
+        ["results", "999"],
+        ["results", "--status", "nope"],
+        ["frobnicate"],
+    ):
         run = run_cli(*args, db=db)
         assert run.code == 2, (args, run)
         assert "Traceback" not in run.err
@@ -159,7 +188,9 @@ def test_usage_errors_exit_2_without_traceback(tmp_path: Path, db: str) -> None:
 
 def test_unreachable_engine_exits_3_and_keeps_other_targets(tmp_path: Path, db: str) -> None:
     root = make_root(tmp_path)
-    run = run_cli("scan", f"host:{root}", f"engine:unix://{tmp_path}/nope.sock", "--format", "json", db=db)
+    run = run_cli(
+        "scan", f"host:{root}", f"engine:unix://{tmp_path}/nope.sock", "--format", "json", db=db
+    )
     assert run.code == 3, run
     assert f"{tmp_path}/nope.sock does not exist" in run.err
     doc = run.json()
@@ -195,9 +226,12 @@ def stalling_socket(tmp_path: Path) -> Iterator[Path]:
     server.close()
 
 
-def test_stalling_engine_times_out_as_unreachable(tmp_path: Path, db: str, stalling_socket: Path) -> None:
-    run = run_cli("scan", f"engine:unix://{stalling_socket}", db=db,
-                  env={"ASSESSOR_ENGINE_TIMEOUT": "1"})
+def test_stalling_engine_times_out_as_unreachable(
+    tmp_path: Path, db: str, stalling_socket: Path
+) -> None:
+    run = run_cli(
+        "scan", f"engine:unix://{stalling_socket}", db=db, env={"ASSESSOR_ENGINE_TIMEOUT": "1"}
+    )
     assert run.code == 3, run
     assert "cannot reach the engine" in run.err
 
@@ -208,8 +242,18 @@ def test_killed_scan_leaves_readable_db_and_incomplete_assessment(
     root = make_root(tmp_path)
     env = {**os.environ, "ASSESSOR_DB": db, "ASSESSOR_ENGINE_TIMEOUT": "120"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "assessor", "scan", f"host:{root}", f"engine:unix://{stalling_socket}"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "assessor",
+            "scan",
+            f"host:{root}",
+            f"engine:unix://{stalling_socket}",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     path = db.removeprefix("sqlite:///")
     deadline = time.monotonic() + 60
@@ -277,8 +321,9 @@ def test_config_file_and_env(tmp_path: Path) -> None:
     (tmp_path / "assessor.toml").write_text(
         f'[assessor]\ndb = "sqlite:///{tmp_path}/from-toml.db"\nperiod = "2026-Q3"\n'
     )
-    run = run_cli("scan", f"host:{root}", "--format", "json", cwd=tmp_path,
-                  env={"PYTHONPATH": str(ROOT)})
+    run = run_cli(
+        "scan", f"host:{root}", "--format", "json", cwd=tmp_path, env={"PYTHONPATH": str(ROOT)}
+    )
     assert run.code == 0, run.err
     assert run.json()["assessment"]["period"] == "2026-Q3"
     assert (tmp_path / "from-toml.db").exists()

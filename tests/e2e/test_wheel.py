@@ -16,8 +16,20 @@ from tests.conftest import ROOT
 def test_wheel_in_fresh_venv_validates_and_scans(tmp_path: Path) -> None:
     dist = tmp_path / "dist"
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", str(dist), str(ROOT)], check=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(dist),
+            str(ROOT),
+        ],
+        check=True,
+        timeout=300,
     )
     [wheel] = list(dist.glob("assessor-*.whl"))
     import zipfile
@@ -32,24 +44,45 @@ def test_wheel_in_fresh_venv_validates_and_scans(tmp_path: Path) -> None:
     # a fresh venv; dependencies come from this interpreter's site (no network needed)
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
     vpy = venv / "bin/python"
-    site = subprocess.run([sys.executable, "-c", "import sqlalchemy,os;print(os.path.dirname(os.path.dirname(sqlalchemy.__file__)))"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    site = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sqlalchemy,os;print(os.path.dirname(os.path.dirname(sqlalchemy.__file__)))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     (venv / "lib").mkdir(exist_ok=True)
     pth = next((venv / "lib").glob("python3*/site-packages"))
     (pth / "deps.pth").write_text(site + "\n")
-    subprocess.run([str(vpy), "-m", "pip", "install", "--no-deps", "-q", str(wheel)], check=True, timeout=300)
+    subprocess.run(
+        [str(vpy), "-m", "pip", "install", "--no-deps", "-q", str(wheel)], check=True, timeout=300
+    )
     exe = venv / "bin/assessor"
     cwd = tmp_path  # away from the checkout, so nothing is imported from it
-    where = subprocess.run([str(vpy), "-c", "import assessor.resources as r; print(r.data_dir('controls'))"],
-                           capture_output=True, text=True, cwd=cwd, check=True).stdout
+    where = subprocess.run(
+        [str(vpy), "-c", "import assessor.resources as r; print(r.data_dir('controls'))"],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        check=True,
+    ).stdout
     assert str(venv) in where, where
-    validate = subprocess.run([str(exe), "controls", "validate"], capture_output=True, text=True, cwd=cwd)
+    validate = subprocess.run(
+        [str(exe), "controls", "validate"], capture_output=True, text=True, cwd=cwd
+    )
     assert validate.returncode == 0, validate.stderr
     root = tmp_path / "root/etc/docker"
     root.mkdir(parents=True)
     db = f"sqlite:///{tmp_path / 'w.db'}"
-    scan = subprocess.run([str(exe), "scan", f"host:{tmp_path / 'root'}", "--db", db, "--format", "json"],
-                          capture_output=True, text=True, cwd=cwd)
+    scan = subprocess.run(
+        [str(exe), "scan", f"host:{tmp_path / 'root'}", "--db", db, "--format", "json"],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+    )
     assert scan.returncode == 0, scan.stderr
     doc = json.loads(scan.stdout)
     assert doc["assessment"]["status"] == "complete" and doc["results"]

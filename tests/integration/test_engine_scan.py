@@ -19,13 +19,33 @@ def scanned(docker: Docker, tmp_path_factory: pytest.TempPathFactory) -> dict[st
     docker.create("hostpid", "--pid=host", start=True)
     docker.create("hostnet", "--net=host", "--ipc=host", "--uts=host", start=True)
     docker.create(
-        "sockmount", "-v", f"{SOCKET}:/var/run/docker.sock", "-v", "/etc:/host-etc:ro",
-        "--cap-add", "NET_ADMIN", "-p", "18080:80", "--security-opt", "seccomp=unconfined",
+        "sockmount",
+        "-v",
+        f"{SOCKET}:/var/run/docker.sock",
+        "-v",
+        "/etc:/host-etc:ro",
+        "--cap-add",
+        "NET_ADMIN",
+        "-p",
+        "18080:80",
+        "--security-opt",
+        "seccomp=unconfined",
         start=True,
     )
     docker.create(
-        "good", "--read-only", "--memory", "64m", "--pids-limit", "64", "--cap-drop", "ALL",
-        "--security-opt", "no-new-privileges", "-p", "127.0.0.1:18081:80", start=True,
+        "good",
+        "--read-only",
+        "--memory",
+        "64m",
+        "--pids-limit",
+        "64",
+        "--cap-drop",
+        "ALL",
+        "--security-opt",
+        "no-new-privileges",
+        "-p",
+        "127.0.0.1:18081:80",
+        start=True,
     )
     db = f"sqlite:///{tmp_path_factory.mktemp('engine') / 'a.db'}"
     run = run_cli("scan", ENGINE, "--format", "json", db=db)
@@ -48,7 +68,8 @@ def test_stopped_privileged_container_fails_cis_5_5(scanned: dict[str, Any]) -> 
     v = _of(scanned, "privileged")
     assert v["container-privileged-disabled"] == "fail"
     result = next(
-        r for r in scanned["doc"]["results"]
+        r
+        for r in scanned["doc"]["results"]
         if r["rule"] == "container-privileged-disabled" and r["resource"].startswith("privileged-")
     )
     assert "5.5" in result["references"]["cis-docker-1.8.0"]
@@ -81,20 +102,29 @@ def test_mounts_caps_ports_seccomp(scanned: dict[str, Any]) -> None:
 def test_well_configured_container_passes(scanned: dict[str, Any]) -> None:
     v = _of(scanned, "good")
     for rule in (
-        "container-privileged-disabled", "container-host-pid-not-shared",
-        "container-host-network-not-shared", "container-host-ipc-not-shared",
-        "container-host-uts-not-shared", "container-host-userns-not-shared",
-        "container-capabilities-restricted", "container-docker-socket-not-mounted",
-        "container-sensitive-host-paths-not-mounted", "container-memory-limited",
-        "container-no-new-privileges", "container-rootfs-read-only",
-        "container-seccomp-not-unconfined", "container-ports-bound-to-interface",
+        "container-privileged-disabled",
+        "container-host-pid-not-shared",
+        "container-host-network-not-shared",
+        "container-host-ipc-not-shared",
+        "container-host-uts-not-shared",
+        "container-host-userns-not-shared",
+        "container-capabilities-restricted",
+        "container-docker-socket-not-mounted",
+        "container-sensitive-host-paths-not-mounted",
+        "container-memory-limited",
+        "container-no-new-privileges",
+        "container-rootfs-read-only",
+        "container-seccomp-not-unconfined",
+        "container-ports-bound-to-interface",
         "container-pids-limited",
     ):
         assert v[rule] == "pass", f"{rule}: {v[rule]}"
 
 
 def test_every_container_judged_running_or_stopped(scanned: dict[str, Any], docker: Docker) -> None:
-    ids = docker("ps", "-aq", "--no-trunc", "--filter", f"label=assessor.test={docker.label}").split()
+    ids = docker(
+        "ps", "-aq", "--no-trunc", "--filter", f"label=assessor.test={docker.label}"
+    ).split()
     assert len(ids) == 5
     resources = scanned["verdicts"]
     for cid in ids:

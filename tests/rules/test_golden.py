@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from assessor.catalog import Catalog, load_catalog
+from assessor.catalog import load_catalog
 from assessor.evaluate import evaluate_rule
 from assessor.evidence import Evidence
 
@@ -42,15 +42,17 @@ def test_fixture_names_are_statuses() -> None:
         assert any(path.name.startswith(s + "-") for s in STATUSES), path
 
 
-def test_every_automated_rule_has_pass_and_fail_fixtures(catalog: Catalog = CATALOG) -> None:
+def test_every_automated_rule_has_pass_and_fail_fixtures() -> None:
     missing = []
-    for rule in catalog.rules.values():
+    for rule in CATALOG.rules.values():
         if not rule.automated:
             continue
         names = [p.name for p in (HERE / rule.id).glob("*.json")]
-        for status in ("pass", "fail"):
-            if not any(n.startswith(status + "-") for n in names):
-                missing.append(f"{rule.id}: no {status}-*.json")
+        missing.extend(
+            f"{rule.id}: no {status}-*.json"
+            for status in ("pass", "fail")
+            if not any(n.startswith(status + "-") for n in names)
+        )
     assert not missing, "\n".join(missing)
 
 

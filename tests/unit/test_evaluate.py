@@ -12,8 +12,13 @@ from assessor.evidence import Evidence
 
 def rule(**over: Any) -> Rule:
     base: dict[str, Any] = {
-        "id": "container-test", "title": "t", "description": "d", "rationale": "r",
-        "severity": "high", "target": "container", "evidence": ["HostConfig"],
+        "id": "container-test",
+        "title": "t",
+        "description": "d",
+        "rationale": "r",
+        "severity": "high",
+        "target": "container",
+        "evidence": ["HostConfig"],
     }
     base.update(over)
     return Rule.model_validate(base)
@@ -34,8 +39,10 @@ def test_paths() -> None:
 
 
 def test_leaf_pass_and_fail_with_message() -> None:
-    r = rule(check={"evidence": "HostConfig.Privileged", "op": "eq", "value": False},
-             message="{resource} runs privileged (HostConfig.Privileged={value})")
+    r = rule(
+        check={"evidence": "HostConfig.Privileged", "op": "eq", "value": False},
+        message="{resource} runs privileged (HostConfig.Privileged={value})",
+    )
     assert evaluate_rule(r, ev({"HostConfig": {"Privileged": False}})).status is Status.PASS
     res = evaluate_rule(r, ev({"HostConfig": {"Privileged": True}}))
     assert res.status is Status.FAIL
@@ -55,16 +62,24 @@ def test_default_used_when_absent() -> None:
 
 
 def test_any_passes_despite_missing_branch_and_all_fails_despite_missing() -> None:
-    r_any = rule(check={"any": [
-        {"evidence": "HostConfig.Missing", "op": "eq", "value": 1},
-        {"evidence": "HostConfig.Memory", "op": "gt", "value": 0},
-    ]})
+    r_any = rule(
+        check={
+            "any": [
+                {"evidence": "HostConfig.Missing", "op": "eq", "value": 1},
+                {"evidence": "HostConfig.Memory", "op": "gt", "value": 0},
+            ]
+        }
+    )
     assert evaluate_rule(r_any, ev({"HostConfig": {"Memory": 5}})).status is Status.PASS
     assert evaluate_rule(r_any, ev({"HostConfig": {"Memory": 0}})).status is Status.ERROR
-    r_all = rule(check={"all": [
-        {"evidence": "HostConfig.Missing", "op": "eq", "value": 1},
-        {"evidence": "HostConfig.Memory", "op": "gt", "value": 0},
-    ]})
+    r_all = rule(
+        check={
+            "all": [
+                {"evidence": "HostConfig.Missing", "op": "eq", "value": 1},
+                {"evidence": "HostConfig.Memory", "op": "gt", "value": 0},
+            ]
+        }
+    )
     assert evaluate_rule(r_all, ev({"HostConfig": {"Memory": 0}})).status is Status.FAIL
 
 
@@ -73,12 +88,22 @@ def test_not_and_applies_if() -> None:
         applies_if={"evidence": "HostConfig.Kind", "op": "eq", "value": "yes"},
         check={"not": {"evidence": "HostConfig.PidMode", "op": "eq", "value": "host"}},
     )
-    assert evaluate_rule(r, ev({"HostConfig": {"Kind": "no", "PidMode": "host"}})).status is Status.NOT_APPLICABLE
-    assert evaluate_rule(r, ev({"HostConfig": {"Kind": "yes", "PidMode": "host"}})).status is Status.FAIL
-    assert evaluate_rule(r, ev({"HostConfig": {"Kind": "yes", "PidMode": ""}})).status is Status.PASS
+    assert (
+        evaluate_rule(r, ev({"HostConfig": {"Kind": "no", "PidMode": "host"}})).status
+        is Status.NOT_APPLICABLE
+    )
+    assert (
+        evaluate_rule(r, ev({"HostConfig": {"Kind": "yes", "PidMode": "host"}})).status
+        is Status.FAIL
+    )
+    assert (
+        evaluate_rule(r, ev({"HostConfig": {"Kind": "yes", "PidMode": ""}})).status is Status.PASS
+    )
 
 
-def test_raising_evaluator_gives_error_for_that_resource_only(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_raising_evaluator_gives_error_for_that_resource_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from assessor.catalog.loader import Catalog
     from assessor.evaluate import functions
 
@@ -90,7 +115,10 @@ def test_raising_evaluator_gives_error_for_that_resource_only(monkeypatch: pytes
     monkeypatch.setitem(functions.FUNCTIONS, "test_boom", boom)
     r = rule(check={"function": "test_boom"})
     cat = Catalog(rules={r.id: r})
-    docs = [ev({"boom": True}), Evidence("container", "engine:unix:///x.sock", "b", {"boom": False})]
+    docs = [
+        ev({"boom": True}),
+        Evidence("container", "engine:unix:///x.sock", "b", {"boom": False}),
+    ]
     results = evaluate(cat, docs, {"engine:unix:///x.sock": {"container"}})
     assert [x.status for x in results] == [Status.ERROR, Status.PASS]
     assert "kaput" in results[0].message
@@ -102,6 +130,10 @@ def test_no_resource_of_kind_gives_one_not_applicable_and_manual_rules_manual() 
     auto = rule(check={"evidence": "HostConfig.Memory", "op": "gt", "value": 0})
     manual = rule(id="container-manual", manual={"procedure": "look"})
     cat = Catalog(rules={auto.id: auto, manual.id: manual})
-    results = evaluate(cat, [], {"engine:unix:///x.sock": {"engine", "container"}, "host:/": {"host"}})
+    results = evaluate(
+        cat, [], {"engine:unix:///x.sock": {"engine", "container"}, "host:/": {"host"}}
+    )
     assert [(r.rule, r.status) for r in results] == [
-        ("container-test", Status.NOT_APPLICABLE), ("container-manual", Status.MANUAL)]
+        ("container-test", Status.NOT_APPLICABLE),
+        ("container-manual", Status.MANUAL),
+    ]

@@ -15,8 +15,16 @@ def test_canonical_json_and_hash_are_stable() -> None:
 
 def test_env_redaction_keeps_key_and_fingerprint() -> None:
     red = Redactor()
-    out = red.env(["DB_PASSWORD=hunter2", "PATH=/bin", "AWS_KEY=AKIAABCDEFGHIJKLMNOP",
-                   "REGISTRY_AUTH=dXNlcjpwYXNz", "EMPTY_TOKEN="], "Config.Env")
+    out = red.env(
+        [
+            "DB_PASSWORD=hunter2",
+            "PATH=/bin",
+            "AWS_KEY=AKIAABCDEFGHIJKLMNOP",
+            "REGISTRY_AUTH=dXNlcjpwYXNz",
+            "EMPTY_TOKEN=",
+        ],
+        "Config.Env",
+    )
     assert out[0].startswith("DB_PASSWORD=<redacted sha256:")
     assert "hunter2" not in "".join(out)
     assert out[1] == "PATH=/bin"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -69,26 +68,44 @@ def test_organisation_rules_and_frameworks_are_added(tmp_path: Path) -> None:
     ("text", "line", "needle"),
     [
         (GOOD_RULE.format(id="org-rule") + "colour: red\n", 12, "colour: unknown key"),
-        (GOOD_RULE.format(id="org-rule").replace("severity: high", "severity: severe"), 5, "severity:"),
+        (
+            GOOD_RULE.format(id="org-rule").replace("severity: high", "severity: severe"),
+            5,
+            "severity:",
+        ),
         (GOOD_RULE.format(id="org-rule").replace("  op: eq", "  op: equals"), 10, "check"),
         (GOOD_RULE.format(id="org-rule").replace("  value: false\n", ""), 8, "needs a 'value'"),
         (GOOD_RULE.format(id="other-id"), 1, "id: 'other-id' differs from the file name"),
-        (GOOD_RULE.format(id="org-rule").replace("evidence: [HostConfig.Privileged]",
-                                                 "evidence: [HostConfig.Memory]"), 9,
-         "not declared under 'evidence'"),
+        (
+            GOOD_RULE.format(id="org-rule").replace(
+                "evidence: [HostConfig.Privileged]", "evidence: [HostConfig.Memory]"
+            ),
+            9,
+            "not declared under 'evidence'",
+        ),
         ("id: org-rule\ntitle: [unclosed\n", 3, "invalid YAML"),
         (GOOD_RULE.format(id="org-rule") + "title: again\n", 12, "title: duplicate key"),
-        (GOOD_RULE.format(id="org-rule").replace("check:\n  evidence: HostConfig.Privileged\n  op: eq\n  value: false\n",
-                                                 "check: {function: no_such_fn}\n"), 8, "no registered evaluator"),
+        (
+            GOOD_RULE.format(id="org-rule").replace(
+                "check:\n  evidence: HostConfig.Privileged\n  op: eq\n  value: false\n",
+                "check: {function: no_such_fn}\n",
+            ),
+            8,
+            "no registered evaluator",
+        ),
     ],
 )
-def test_malformed_rule_names_file_line_field(tmp_path: Path, text: str, line: int, needle: str) -> None:
+def test_malformed_rule_names_file_line_field(
+    tmp_path: Path, text: str, line: int, needle: str
+) -> None:
     d = org(tmp_path, text)
     with pytest.raises(ControlDefinitionError) as exc:
         load_catalog([d])
     msg = exc.value.message
-    assert msg.startswith(f"{d / 'rules/container/org-rule.yaml'}:{line}:") or \
-        f"org-rule.yaml:{line}:" in msg, msg
+    assert (
+        msg.startswith(f"{d / 'rules/container/org-rule.yaml'}:{line}:")
+        or f"org-rule.yaml:{line}:" in msg
+    ), msg
     assert needle in msg, msg
 
 
@@ -97,7 +114,9 @@ def test_non_string_requirement_id_rejected(tmp_path: Path) -> None:
     d = org(tmp_path, GOOD_RULE.format(id="org-rule"), fw=fw)
     with pytest.raises(ControlDefinitionError) as exc:
         load_catalog([d])
-    assert "org-baseline.yaml:7: requirements[0].id: must be a string (quote it)" in exc.value.message
+    assert (
+        "org-baseline.yaml:7: requirements[0].id: must be a string (quote it)" in exc.value.message
+    )
 
 
 def test_framework_referencing_missing_rule_rejected(tmp_path: Path) -> None:

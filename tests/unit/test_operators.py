@@ -37,7 +37,12 @@ from assessor.evaluate.operators import OPERATORS
         (Op.MODE_AT_MOST, "0600", "0644", True),
         (Op.MODE_AT_MOST, "0664", "0644", False),
         (Op.MODE_AT_MOST, "4755", "0755", False),  # setuid is beyond 0755
-        (Op.OWNER_IS, {"user": "root", "group": "docker", "uid": 0, "gid": 999}, "root:docker", True),
+        (
+            Op.OWNER_IS,
+            {"user": "root", "group": "docker", "uid": 0, "gid": 999},
+            "root:docker",
+            True,
+        ),
         (Op.OWNER_IS, {"user": "bob", "group": "root", "uid": 1000, "gid": 0}, "root:root", False),
         (Op.OWNER_IS, {"user": None, "group": None, "uid": 0, "gid": 0}, "root:root", True),
         (Op.PRESENT, "x", None, True),

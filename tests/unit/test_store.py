@@ -23,11 +23,18 @@ def test_upgrade_head_on_empty_db_has_no_drift_and_downgrades(tmp_path: Path) ->
     command.upgrade(alembic_config(engine), "head")
     assert current_revision(engine) == HEAD
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+        diff = compare_metadata(
+            MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata
+        )
     assert diff == []
     command.downgrade(alembic_config(engine), "base")
     with engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT count(*) FROM sqlite_master WHERE type='table' AND name != 'alembic_version'").scalar() == 0
+        assert (
+            conn.exec_driver_sql(
+                "SELECT count(*) FROM sqlite_master WHERE type='table' AND name != 'alembic_version'"
+            ).scalar()
+            == 0
+        )
 
 
 def test_revision_list_matches_migration_scripts() -> None:
@@ -76,20 +83,40 @@ def test_not_a_database(tmp_path: Path) -> None:
 
 def test_evidence_is_stored_once_and_results_round_trip(tmp_path: Path) -> None:
     store = open_store(f"sqlite:///{tmp_path / 'e.db'}")
-    ev = Evidence("container", "engine:unix:///s", "web (abc)", {"HostConfig": {"Privileged": True}})
-    res = Result("r", "t", "high", "engine:unix:///s", "web (abc)", Status.FAIL, "m", ev.sha256,
-                 {"cis-docker-1.8.0": ["5.5"]})
+    ev = Evidence(
+        "container", "engine:unix:///s", "web (abc)", {"HostConfig": {"Privileged": True}}
+    )
+    res = Result(
+        "r",
+        "t",
+        "high",
+        "engine:unix:///s",
+        "web (abc)",
+        Status.FAIL,
+        "m",
+        ev.sha256,
+        {"cis-docker-1.8.0": ["5.5"]},
+    )
     for _ in range(2):
         aid = queries.create_assessment(store, "2026-Q4", ["engine:unix:///s"], "sha256:x")
-        queries.record_target(store, aid, "engine:unix:///s", "engine", status="collected",
-                              identity={}, evidence=[ev], results=[res])
+        queries.record_target(
+            store,
+            aid,
+            "engine:unix:///s",
+            "engine",
+            status="collected",
+            identity={},
+            evidence=[ev],
+            results=[res],
+        )
         queries.finish_assessment(store, aid, queries.COMPLETE)
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM evidence").scalar() == 1
         assert conn.exec_driver_sql("SELECT count(*) FROM target_evidence").scalar() == 2
     rows = queries.get_results(store, aid)
     assert [(r.rule, r.status, r.references, uri) for r, uri in rows] == [
-        ("r", "fail", {"cis-docker-1.8.0": ["5.5"]}, "engine:unix:///s")]
+        ("r", "fail", {"cis-docker-1.8.0": ["5.5"]}, "engine:unix:///s")
+    ]
     assert queries.get_evidence(store, ev.sha256) == ev.document()
     latest = queries.get_assessment(store, None)
     assert latest.id == aid and latest.status == "complete"

@@ -14,8 +14,18 @@ def test_parse_targets() -> None:
     assert parse_target("engine:tcp://10.0.0.1:2376").uri == "engine:tcp://10.0.0.1:2376"
 
 
-@pytest.mark.parametrize("text", ["", "host", "host:relative", "engine:http://x", "engine:tcp://h",
-                                  "printer:/dev/lp0", "engine:unix://relative.sock"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "host",
+        "host:relative",
+        "engine:http://x",
+        "engine:tcp://h",
+        "printer:/dev/lp0",
+        "engine:unix://relative.sock",
+    ],
+)
 def test_bad_targets(text: str) -> None:
     with pytest.raises(TargetError):
         parse_target(text)
