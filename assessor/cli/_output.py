@@ -6,7 +6,10 @@ import csv
 import sys
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 from assessor.store.models import Assessment, Result
 
@@ -64,18 +67,33 @@ def _sort_key(item: tuple[Result, str]) -> tuple[int, int, str, str]:
     return status, sev, r.rule, r.resource
 
 
-def print_table(
-    a: Assessment, rows: Sequence[tuple[Result, str]], *, title: str | None = None
-) -> None:
+def console() -> Console:
+    """A rich console; when piped, wide enough that rule ids and resources stay whole."""
+    import shutil
+    import sys
+
     from rich.console import Console
+
+    width = None if sys.stdout.isatty() else max(160, shutil.get_terminal_size().columns)
+    return Console(soft_wrap=False, width=width)
+
+
+def print_table(
+    a: Assessment,
+    rows: Sequence[tuple[Result, str]],
+    *,
+    title: str | None = None,
+    counted: Sequence[tuple[Result, str]] | None = None,
+) -> None:
+    """The rows as a table, then a summary line counting ``counted`` (default: the rows)."""
     from rich.table import Table
 
-    console = Console(soft_wrap=False)
-    counts = Counter(r.status for r, _ in rows)
+    out = console()
+    counts = Counter(r.status for r, _ in (rows if counted is None else counted))
     table = Table(title=title, show_lines=False, expand=False)
-    table.add_column("status")
-    table.add_column("severity")
-    table.add_column("rule")
+    table.add_column("status", no_wrap=True)
+    table.add_column("severity", no_wrap=True)
+    table.add_column("rule", no_wrap=True)
     table.add_column("resource", overflow="fold")
     table.add_column("message", overflow="fold")
     for r, _target in sorted(rows, key=_sort_key):
@@ -87,9 +105,9 @@ def print_table(
             r.message,
         )
     if rows:
-        console.print(table)
+        out.print(table)
     summary = ", ".join(f"{counts[s]} {s}" for s in STATUS_ORDER if counts[s])
-    console.print(
+    out.print(
         f"assessment {a.id} ({a.period}, {a.status}): {summary or 'no results'}",
         highlight=False,
     )

@@ -50,8 +50,9 @@ def list_(
             }
         )
         return
-    from rich.console import Console
     from rich.table import Table
+
+    from assessor.cli._output import console
 
     table = Table()
     for col in ("rule", "target", "severity", "kind", "references"):
@@ -63,9 +64,9 @@ def list_(
         table.add_row(
             r.id, r.target.value, r.severity.value, "automated" if r.automated else "manual", refs
         )
-    console = Console(soft_wrap=False)
-    console.print(table)
-    console.print(f"{len(rules)} rules; {len(cat.frameworks)} frameworks; catalog {cat.digest}")
+    out = console()
+    out.print(table)
+    out.print(f"{len(rules)} rules; {len(cat.frameworks)} frameworks; catalog {cat.digest}")
 
 
 @app.command("show")

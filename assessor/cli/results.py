@@ -37,12 +37,13 @@ def assessments(
         return
     if fmt is ResultsFormat.CSV:
         raise typer.BadParameter("assessments has no csv format", param_hint="--format")
-    from rich.console import Console
     from rich.table import Table
+
+    from assessor.cli._output import console
 
     table = Table()
     for col in ("id", "started", "period", "status", "targets", *STATUS_ORDER):
-        table.add_column(col)
+        table.add_column(col, no_wrap=col != "targets", overflow="fold")
     for a, counts in rows:
         table.add_row(
             str(a.id),
@@ -52,7 +53,7 @@ def assessments(
             ", ".join(a.scope),
             *(str(counts.get(s, 0)) for s in STATUS_ORDER),
         )
-    Console(soft_wrap=False).print(table if rows else "no assessments stored yet")
+    console().print(table if rows else "no assessments stored yet")
 
 
 def results(

@@ -96,7 +96,7 @@ def scan(
         print_json(_output.document(assessment, rows))
     else:
         shown = rows if all_results else [(r, t) for r, t in rows if r.status in ("fail", "error")]
-        _output.print_table(assessment, shown if shown else [], title=None)
+        _output.print_table(assessment, shown, counted=rows)
         if not all_results and len(shown) < len(rows):
             typer.echo(
                 f"({len(rows) - len(shown)} results not shown: pass, manual, not_applicable; "
