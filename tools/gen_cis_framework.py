@@ -1,7 +1,7 @@
 """Generate controls/frameworks/cis-docker-1.8.0.yaml from shared/reference/cis-docker-1.8.0.csv.
 
-Run once when the reference changes; the rule lists are kept from the existing file, so a
-regeneration never loses which rules meet which recommendation:
+Run once when the reference changes; the rule lists, statuses and notes are kept from the
+existing file, so a regeneration never loses which rules meet which recommendation:
 
     python tools/gen_cis_framework.py ../shared/reference/cis-docker-1.8.0.csv
 """
@@ -31,10 +31,10 @@ def q(s: str) -> str:
 
 
 def main(csv_path: str) -> None:
-    existing: dict[str, list[str]] = {}
+    existing: dict[str, dict[str, object]] = {}
     if OUT.exists():
         for req in yaml.safe_load(OUT.read_text())["requirements"]:
-            existing[req["id"]] = req.get("rules", [])
+            existing[req["id"]] = req
     with open(csv_path, encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     lines = [
@@ -71,8 +71,14 @@ def main(csv_path: str) -> None:
             f"    profile: {q(r['profile'])}",
             f"    assessment: {r['assessment'].lower()}",
         ]
-        rules = existing.get(rid, [])
-        lines.append("    rules: [" + ", ".join(rules) + "]")
+        kept = existing.get(rid, {})
+        rules = kept.get("rules") or []
+        assert isinstance(rules, list)
+        lines.append("    rules: [" + ", ".join(str(r) for r in rules) + "]")
+        if kept.get("status"):
+            lines.append(f"    status: {kept['status']}")
+        if kept.get("notes"):
+            lines.append(f"    notes: {q(str(kept['notes']))}")
         if prev:
             lines.append(
                 "    previous_ids: {" + ", ".join(f"{q(k)}: {q(v)}" for k, v in prev.items()) + "}"
