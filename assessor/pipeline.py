@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from assessor.catalog import Catalog
 from assessor.collectors import collector_for
-from assessor.errors import AssessorError, CollectorError, TargetError, TargetUnreachableError
+from assessor.errors import CollectorError, TargetError, TargetUnreachableError
 from assessor.evaluate import Result, evaluate
 from assessor.evidence import Evidence
 from assessor.store import Store, queries
@@ -110,4 +110,4 @@ def run_scan(
     return summary
 
 
-__all__ = ["AssessorError", "ScanSummary", "check_period", "current_period", "run_scan"]
+__all__ = ["ScanSummary", "check_period", "current_period", "run_scan"]

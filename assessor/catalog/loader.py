@@ -228,9 +228,6 @@ class Catalog:
     # rule id -> framework id -> requirement ids
     references: dict[str, dict[str, list[str]]] = field(default_factory=dict)
 
-    def rule(self, rule_id: str) -> Rule:
-        return self.rules[rule_id]
-
     def coverage(self, req: Requirement) -> Coverage:
         """Our coverage of a requirement: declared, or derived from its rules."""
         if req.status is not None:

@@ -312,23 +312,14 @@ def evaluate(
             if kind not in kinds:
                 continue
             refs = catalog.references.get(rule.id, {})
-            if rule.manual is not None:
-                results.append(
-                    Result(
-                        rule.id,
-                        rule.title,
-                        rule.severity.value,
-                        target,
-                        "*",
-                        Status.MANUAL,
-                        "manual check: see the rule's procedure",
-                        None,
-                        refs,
-                    )
-                )
-                continue
             resources = docs.get(kind, [])
-            if not resources:
+            if rule.manual is not None or not resources:
+                # one result about the target as a whole (resource "*")
+                status, message = (
+                    (Status.MANUAL, "manual check: see the rule's procedure")
+                    if rule.manual is not None
+                    else (Status.NOT_APPLICABLE, f"no {kind} found on {target}")
+                )
                 results.append(
                     Result(
                         rule.id,
@@ -336,8 +327,8 @@ def evaluate(
                         rule.severity.value,
                         target,
                         "*",
-                        Status.NOT_APPLICABLE,
-                        f"no {kind} found on {target}",
+                        status,
+                        message,
                         None,
                         refs,
                     )
