@@ -265,7 +265,14 @@ class Requirement(Strict):
     title: Annotated[str, Field(min_length=1)]
     section: str
     section_title: str = ""
-    text: str = ""
+    text: str = Field(default="", description="The framework's own words (a quote).")
+    summary: str = Field(
+        default="",
+        description="Our summary of the requirement, shown as a summary, never as a quote.",
+    )
+    modality: Literal["must", "should", "may"] | None = Field(
+        default=None, description="The framework's modality, where it states one."
+    )
     level: int | None = None
     profile: str = ""
     assessment: Literal["automated", "manual"] | None = None
