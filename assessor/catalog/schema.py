@@ -283,7 +283,15 @@ class Requirement(Strict):
         "when the rules cover only part of the requirement.",
     )
     mapping: Mapping | None = None
-    previous_ids: dict[str, str] = Field(default_factory=dict)
+    previous_ids: dict[str, str] = Field(
+        default_factory=dict,
+        description="The same requirement's id in earlier versions of the framework, by version.",
+    )
+    later_ids: dict[str, str] = Field(
+        default_factory=dict,
+        description="The same requirement's id in later versions of the framework, by version "
+        "(the counterpart of previous_ids, for a file describing an older version).",
+    )
     notes: str = ""
 
     @field_validator("rules")

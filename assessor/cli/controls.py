@@ -1,4 +1,4 @@
-"""``assessor controls``: list, show, validate and publish the schema of the control catalog."""
+"""``assessor controls``: list, show and validate the catalog; coverage and diff of frameworks."""
 
 from __future__ import annotations
 
@@ -16,6 +16,15 @@ app = typer.Typer(help="The control catalog: rules and frameworks.", no_args_is_
 class ListFormat(StrEnum):
     TABLE = "table"
     JSON = "json"
+
+
+COVERAGE_STYLE = {
+    "automated": "green",
+    "partial": "yellow",
+    "manual": "cyan",
+    "not_applicable": "dim",
+    "not_covered": "red",
+}
 
 
 class SchemaKind(StrEnum):
@@ -118,3 +127,125 @@ def schema(
     from assessor.catalog.schema import framework_json_schema, rule_json_schema
 
     print_json(rule_json_schema() if kind is SchemaKind.RULE else framework_json_schema())
+
+
+@app.command("coverage")
+def coverage(
+    framework: list[str] = typer.Option(
+        None, "--framework", metavar="ID", help="Only this framework (repeatable). Default: all."
+    ),
+    controls: list[Path] = CONTROLS_OPTION,
+    fmt: ListFormat = typer.Option(ListFormat.TABLE, "--format", help="table or json."),
+) -> None:
+    """Show, per framework, which requirements are automated, partial, manual, not_applicable
+    or not_covered by the rules, with the rules meeting each."""
+    from assessor.catalog.compare import (
+        coverage_document,
+        coverage_summary,
+        get_framework,
+        sorted_frameworks,
+    )
+
+    cat = load(controls)
+    if framework:
+        chosen = [get_framework(cat, f) for f in dict.fromkeys(framework)]
+    else:
+        chosen = sorted_frameworks(cat)
+    if fmt is ListFormat.JSON:
+        print_json(coverage_document(cat, chosen))
+        return
+    from rich.table import Table
+
+    from assessor.catalog.schema import Coverage
+    from assessor.cli._output import console
+
+    out = console()
+    summary = Table(title="coverage by framework")
+    summary.add_column("framework", no_wrap=True)
+    summary.add_column("title", overflow="fold")
+    summary.add_column("requirements", justify="right")
+    for c in Coverage:
+        summary.add_column(c.value, justify="right")
+    for fw in chosen:
+        counts = coverage_summary(cat, fw)
+        summary.add_row(
+            fw.framework.id,
+            f"{fw.framework.title} {fw.framework.version}".strip(),
+            str(len(fw.requirements)),
+            *(str(counts[c.value]) for c in Coverage),
+        )
+    out.print(summary)
+    for fw in chosen:
+        table = Table(title=f"{fw.framework.id}: {fw.framework.title} {fw.framework.version}")
+        table.add_column("requirement", no_wrap=True)
+        table.add_column("coverage", no_wrap=True)
+        table.add_column("title", overflow="fold")
+        table.add_column("rules", overflow="fold")
+        for req in fw.requirements:
+            cov = cat.coverage(req).value
+            table.add_row(
+                req.id, f"[{COVERAGE_STYLE[cov]}]{cov}[/]", req.title, ", ".join(req.rules)
+            )
+        out.print()
+        out.print(table)
+
+
+@app.command("diff")
+def diff(
+    old: str = typer.Argument(..., metavar="A", help="A framework id, e.g. cis-docker-1.6.0."),
+    new: str = typer.Argument(..., metavar="B", help="A framework id, e.g. cis-docker-1.8.0."),
+    controls: list[Path] = CONTROLS_OPTION,
+    fmt: ListFormat = typer.Option(ListFormat.TABLE, "--format", help="table or json."),
+) -> None:
+    """Compare two frameworks: requirements renumbered (same one, new id), added (in B only),
+    removed (in A only) and retitled. Requirements are matched through previous_ids/later_ids
+    keyed by the other framework's version, then by identical title (then by equal id when
+    neither file links to the other)."""
+    from assessor.catalog.compare import diff_frameworks, get_framework
+
+    cat = load(controls)
+    a, b = get_framework(cat, old), get_framework(cat, new)
+    result = diff_frameworks(a, b)
+    if fmt is ListFormat.JSON:
+        print_json(result.to_json())
+        return
+    from rich.table import Table
+
+    from assessor.cli._output import console
+
+    out = console()
+    sections: list[tuple[str, list[str], list[tuple[str, ...]]]] = [
+        (
+            "renumbered",
+            ["from", "to", "title"],
+            [(p.old.id, p.new.id, p.new.title) for p in result.renumbered],
+        ),
+        ("added", ["id", "title"], [(r.id, r.title) for r in result.added]),
+        ("removed", ["id", "title"], [(r.id, r.title) for r in result.removed]),
+        (
+            "retitled",
+            ["from", "to", "old title", "new title"],
+            [(p.old.id, p.new.id, p.old.title, p.new.title) for p in result.retitled],
+        ),
+    ]
+    where = {
+        "renumbered": f"{a.framework.id} -> {b.framework.id}",
+        "added": f"in {b.framework.id} only",
+        "removed": f"in {a.framework.id} only",
+        "retitled": f"{a.framework.id} -> {b.framework.id}",
+    }
+    for name, columns, rows in sections:
+        if not rows:
+            continue
+        table = Table(title=f"{name} ({len(rows)}): {where[name]}")
+        for col in columns:
+            table.add_column(col, overflow="fold", no_wrap=col in ("from", "to", "id"))
+        for row in rows:
+            table.add_row(*row)
+        out.print(table)
+    counts = result.to_json()["summary"]
+    out.print(
+        f"{a.framework.id} -> {b.framework.id}: "
+        + ", ".join(f"{n} {k}" for k, n in counts.items()),
+        highlight=False,
+    )

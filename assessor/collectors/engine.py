@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
 
+from assessor.collectors import _dockerd
 from assessor.collectors.base import Collector
 from assessor.errors import CollectorError, TargetUnreachableError
 from assessor.evidence import Evidence, Redactor
@@ -23,6 +25,8 @@ if TYPE_CHECKING:
 
 MAX_RESPONSE = 32 << 20  # one API answer
 MAX_CONTAINERS = 20_000
+MAX_LIST = 10_000  # networks, images, processes
+MAX_EXECS = 100
 TIMEOUT = 20.0  # seconds per API call; ASSESSOR_ENGINE_TIMEOUT overrides
 
 
@@ -31,99 +35,6 @@ def _timeout() -> float:
         return float(os.environ.get("ASSESSOR_ENGINE_TIMEOUT", TIMEOUT))
     except ValueError:
         return TIMEOUT
-
-
-# dockerd flags whose daemon.json key is a list (the flag may repeat)
-LIST_FLAGS = {
-    "insecure-registry": "insecure-registries",
-    "registry-mirror": "registry-mirrors",
-    "authorization-plugin": "authorization-plugins",
-    "host": "hosts",
-    "dns": "dns",
-    "dns-opt": "dns-opts",
-    "dns-search": "dns-search",
-    "default-ulimit": "default-ulimits",
-    "label": "labels",
-    "log-opt": "log-opts",
-    "storage-opt": "storage-opts",
-    "exec-opt": "exec-opts",
-    "add-runtime": "runtimes",
-}
-SHORT_FLAGS = {"H": "host", "D": "debug", "l": "log-level", "G": "group", "s": "storage-driver"}
-BOOL_FLAGS = {
-    "icc",
-    "iptables",
-    "ip6tables",
-    "ip-forward",
-    "ip-masq",
-    "live-restore",
-    "userland-proxy",
-    "no-new-privileges",
-    "selinux-enabled",
-    "experimental",
-    "debug",
-    "tls",
-    "tlsverify",
-    "ipv6",
-    "rootless",
-    "init",
-    "raw-logs",
-    "disable-legacy-registry",
-}
-
-
-def parse_dockerd_args(argv: list[str]) -> dict[str, Any]:
-    """dockerd's command-line flags as daemon.json keys and typed values."""
-    flags: dict[str, Any] = {}
-    args = argv[1:]
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        i += 1
-        if not arg.startswith("-") or arg == "-":
-            continue
-        name, sep, value = arg.lstrip("-").partition("=")
-        name = SHORT_FLAGS.get(name, name) if not arg.startswith("--") else name
-        if not sep:
-            if name in BOOL_FLAGS:
-                value = "true"
-            elif i < len(args) and not args[i].startswith("-"):
-                value = args[i]
-                i += 1
-            else:
-                value = "true"
-        if name in LIST_FLAGS:
-            key = LIST_FLAGS[name]
-            if key == "log-opts":
-                k, _, v = value.partition("=")
-                flags.setdefault(key, {})[k] = v
-            else:
-                flags.setdefault(key, []).append(value)
-        elif name in BOOL_FLAGS:
-            flags[name] = value.lower() in ("true", "1", "yes")
-        else:
-            flags[name] = value
-    return flags
-
-
-def _find_dockerd() -> tuple[int, list[str]] | None:
-    """The dockerd process on this machine (its pid and argv), when one runs."""
-    found: list[tuple[int, list[str]]] = []
-    try:
-        pids = [int(p) for p in os.listdir("/proc") if p.isdigit()]
-    except OSError:
-        return None
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/comm") as f:
-                if f.read().strip() != "dockerd":
-                    continue
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                argv = [a.decode("utf-8", "replace") for a in f.read(1 << 16).split(b"\0") if a]
-        except OSError:
-            continue
-        found.append((pid, argv))
-    return min(found) if found else None
 
 
 class EngineCollector(Collector):
@@ -182,6 +93,15 @@ class EngineCollector(Collector):
         except ValueError as e:
             raise CollectorError(f"{target}: {path} did not answer JSON") from e
 
+    def _try(self, client: httpx.Client, target: Target, path: str) -> Any:
+        """An optional endpoint: None when the engine does not serve it (Podman, old API)."""
+        try:
+            return self._get(client, target, path)
+        except CollectorError as e:
+            if " returned " in e.message:
+                return None
+            raise
+
     def collect(self, target: Target) -> Iterator[Evidence]:
         with self._client(target) as client:
             version = self._get(client, target, "/version")
@@ -193,34 +113,113 @@ class EngineCollector(Collector):
                 or not isinstance(listing, list)
             ):
                 raise CollectorError(f"{target}: the engine's answers are not Engine API objects")
+            listing = [c for c in listing[:MAX_CONTAINERS] if isinstance(c, dict) and c.get("Id")]
+            networks = self._try(client, target, "/networks")
+            networks = [n for n in networks or [] if isinstance(n, dict)][:MAX_LIST]
+            images = self._try(client, target, "/images/json")
+            images = [i for i in images or [] if isinstance(i, dict)][:MAX_LIST]
             red = Redactor()
+            swarm = self._swarm(client, target, info)
             engine_data: dict[str, Any] = {
                 "version": version,
+                "product": _product(version),
+                "connection": {
+                    "scheme": target.scheme,
+                    "tls": str(client.base_url).startswith("https"),
+                },
                 "info": red.tree(info, "info"),
-                "daemon": _daemon(target, red),
-                "containers": len(listing),
+                "daemon": _daemon(target, info, networks, red),
+                "swarm": swarm,
+                "networks": [_network(n) for n in networks],
+                "images": _images(images, listing),
+                "containers": {
+                    "total": len(listing),
+                    "running": sum(1 for c in listing if c.get("State") == "running"),
+                    "stopped": sum(1 for c in listing if c.get("State") != "running"),
+                },
             }
             name = str(info.get("Name") or target.location)
             self._identity = {
                 "engine_id": info.get("ID"),
                 "name": info.get("Name"),
+                "product": engine_data["product"],
                 "server_version": version.get("Version"),
                 "api_version": version.get("ApiVersion"),
                 "os": info.get("OperatingSystem"),
                 "kernel": info.get("KernelVersion"),
             }
             yield Evidence("engine", str(target), name, engine_data, redactions=tuple(red.found))
-            for summary in listing[:MAX_CONTAINERS]:
-                cid = str(summary.get("Id", "")) if isinstance(summary, dict) else ""
-                if not cid:
-                    continue
+            own = own_container_ids() if target.scheme == "unix" else set()
+            for summary in listing:
+                cid = str(summary["Id"])
                 try:
                     inspect = self._get(client, target, f"/containers/{quote(cid, safe='')}/json")
                 except CollectorError as e:
                     if "returned 404" in e.message:  # removed while we were scanning
                         continue
                     raise
-                yield _container_evidence(target, inspect)
+                if not isinstance(inspect, dict):
+                    raise CollectorError(f"{target}: container {cid[:12]} is not an object")
+                observed = self._observed(client, target, inspect)
+                observed["Self"] = cid in own
+                yield _container_evidence(target, {**inspect, "Assessor": observed})
+
+    def _swarm(self, client: httpx.Client, target: Target, info: dict[str, Any]) -> dict[str, Any]:
+        """Swarm state; the cluster settings when this node is a manager (tokens dropped)."""
+        swarm = info.get("Swarm")
+        node: dict[str, Any] = swarm if isinstance(swarm, dict) else {}
+        state = str(node.get("LocalNodeState") or "inactive")
+        out: dict[str, Any] = {
+            "state": state,
+            "active": state == "active",
+            "manager": bool(node.get("ControlAvailable")),
+            "managers": node.get("Managers"),
+            "nodes": node.get("Nodes"),
+            "node_addr": node.get("NodeAddr"),
+        }
+        if out["active"] and out["manager"]:
+            cluster = self._try(client, target, "/swarm")
+            if isinstance(cluster, dict):
+                cluster = {k: v for k, v in cluster.items() if k != "JoinTokens"}
+                spec = cluster.get("Spec") or {}
+                out["cluster"] = cluster
+                out["autolock"] = bool((spec.get("EncryptionConfig") or {}).get("AutoLockManagers"))
+                out["node_cert_expiry_hours"] = _hours(
+                    (spec.get("CAConfig") or {}).get("NodeCertExpiry")
+                )
+        return out
+
+    def _observed(
+        self, client: httpx.Client, target: Target, inspect: dict[str, Any]
+    ) -> dict[str, Any]:
+        """What inspect does not show: a running container's processes and its exec sessions."""
+        cid = quote(str(inspect.get("Id", "")), safe="")
+        observed: dict[str, Any] = {"Processes": None, "Execs": []}
+        if (inspect.get("State") or {}).get("Running"):
+            top = self._try(client, target, f"/containers/{cid}/top")
+            if isinstance(top, dict):
+                titles = [str(t) for t in top.get("Titles") or []]
+                col = titles.index("CMD") if "CMD" in titles else len(titles) - 1
+                observed["Processes"] = [
+                    _process_name(str(row[col]))
+                    for row in (top.get("Processes") or [])[:MAX_LIST]
+                    if isinstance(row, list) and len(row) > col >= 0
+                ]
+        for exec_id in (inspect.get("ExecIDs") or [])[:MAX_EXECS]:
+            detail = self._try(client, target, f"/exec/{quote(str(exec_id), safe='')}/json")
+            if not isinstance(detail, dict):
+                continue
+            process = detail.get("ProcessConfig") or {}
+            observed["Execs"].append(
+                {
+                    "ID": str(detail.get("ID", exec_id))[:12],
+                    "Privileged": bool(process.get("privileged") or detail.get("Privileged")),
+                    "User": str(process.get("user") or ""),
+                    "Running": bool(detail.get("Running")),
+                    "Program": _process_name(str(process.get("entrypoint") or "")),
+                }
+            )
+        return observed
 
 
 def _container_evidence(target: Target, inspect: dict[str, Any]) -> Evidence:
@@ -253,42 +252,99 @@ def _container_evidence(target: Target, inspect: dict[str, Any]) -> Evidence:
     return Evidence("container", str(target), resource, inspect, redactions=tuple(red.found))
 
 
-def _daemon(target: Target, red: Redactor) -> dict[str, Any] | None:
-    """The local dockerd's flags and daemon.json, merged; None for a remote engine."""
-    if target.scheme != "unix":
-        return None
-    proc = _find_dockerd()
-    if proc is None:
-        return {"found": False}
-    pid, argv = proc
-    flags = parse_dockerd_args(argv)
-    config_file = str(flags.get("config-file", "/etc/docker/daemon.json"))
-    daemon_json: Any = None
-    error: str | None = None
-    try:
-        with open(config_file, "rb") as f:
-            raw = f.read(1 << 20)
-        daemon_json = json.loads(raw) if raw.strip() else {}
-    except FileNotFoundError:
-        daemon_json = None
-    except OSError as e:
-        error = f"{config_file}: {e.strerror}"
-    except ValueError as e:
-        error = f"{config_file}: invalid JSON: {e}"
-    effective: dict[str, Any] = dict(daemon_json) if isinstance(daemon_json, dict) else {}
-    conflicts = []
-    for key, value in flags.items():
-        if key in effective and effective[key] != value:
-            conflicts.append({"key": key, "flag": value, "daemon_json": effective[key]})
-        effective[key] = value
+def _product(version: dict[str, Any]) -> str:
+    """docker or podman (Podman's compatible API names its component "Podman Engine")."""
+    names = [str(c.get("Name", "")) for c in version.get("Components") or [] if isinstance(c, dict)]
+    platform = str((version.get("Platform") or {}).get("Name", ""))
+    if any("podman" in n.lower() for n in names) or "podman" in platform.lower():
+        return "podman"
+    return "docker"
+
+
+def _hours(nanoseconds: Any) -> float | None:
+    return round(nanoseconds / 3.6e12, 2) if isinstance(nanoseconds, int) else None
+
+
+def _process_name(cmd: str) -> str:
+    """The program of a command line, without its arguments (which may hold secrets)."""
+    first = cmd.strip().split(" ", 1)[0] if cmd.strip() else ""
+    return first.rsplit("/", 1)[-1][:200]
+
+
+def _network(n: dict[str, Any]) -> dict[str, Any]:
     return {
-        "found": True,
-        "pid": pid,
-        "argv": red.args(argv, "daemon.argv"),
-        "flags": red.tree(flags, "daemon.flags"),
-        "config_file": config_file,
-        "daemon_json": red.tree(daemon_json, "daemon.daemon_json"),
-        "daemon_json_error": error,
-        "effective": red.tree(effective, "daemon.effective"),
-        "conflicts": red.tree(conflicts, "daemon.conflicts"),
+        "Name": n.get("Name"),
+        "Id": str(n.get("Id", ""))[:12],
+        "Driver": n.get("Driver"),
+        "Scope": n.get("Scope"),
+        "Internal": n.get("Internal"),
+        "Options": n.get("Options") or {},
     }
+
+
+def _images(images: list[dict[str, Any]], containers: list[dict[str, Any]]) -> dict[str, Any]:
+    used = {str(c.get("ImageID", "")) for c in containers}
+    unused = [
+        ", ".join(i.get("RepoTags") or []) or str(i.get("Id", ""))[:19]
+        for i in images
+        if str(i.get("Id", "")) not in used
+    ]
+    return {
+        "total": len(images),
+        "in_use": len(images) - len(unused),
+        "unused": sorted(unused)[:1000],
+        "unused_count": len(unused),
+    }
+
+
+_OWN_ID = re.compile(r"(?:docker|libpod|containers|overlay-containers)[-/]([0-9a-f]{64})")
+
+
+def own_container_ids(cgroup: str | None = None, mountinfo: str | None = None) -> set[str]:
+    """The ids of the container assessor itself runs in (empty on a plain host)."""
+    texts = []
+    for text, path in ((cgroup, "/proc/self/cgroup"), (mountinfo, "/proc/self/mountinfo")):
+        if text is None:
+            try:
+                with open(path) as f:
+                    text = f.read(1 << 20)
+            except OSError:
+                text = ""
+        texts.append(text)
+    return {m.group(1) for text in texts for m in _OWN_ID.finditer(text)}
+
+
+def _daemon(
+    target: Target, info: dict[str, Any], networks: list[dict[str, Any]], red: Redactor
+) -> dict[str, Any]:
+    """The daemon's effective settings: what the engine reports, merged with dockerd's
+    flags and daemon.json when the engine is a local dockerd."""
+    bridge = next(
+        (n for n in networks if n.get("Name") == "bridge" and n.get("Driver") == "bridge"), None
+    )
+    running = _dockerd.running_from_info(info, (bridge or {}).get("Options"))
+    local = _dockerd.local_daemon(target.location) if target.scheme == "unix" else None
+    out: dict[str, Any] = {"found": False, "source": "api", "running": running}
+    flags = daemon_json = None
+    if local is not None:
+        process = local["process"]
+        out["process"] = {k: process.get(k) for k in ("pid", "program", "uid")}
+        if process["program"] == "dockerd":
+            flags = local["flags"]
+            daemon_json = local["daemon_json"] or {}
+            out.update(
+                found=True,
+                source="process",
+                pid=process["pid"],
+                argv=red.args(process["argv"], "daemon.argv"),
+                flags=red.tree(flags, "daemon.flags"),
+                config_file=local["config_file"],
+                daemon_json=red.tree(local["daemon_json"], "daemon.daemon_json"),
+                daemon_json_error=local["daemon_json_error"],
+                daemon_json_changed_since_start=local["daemon_json_changed_since_start"],
+            )
+    values, origin, conflicts = _dockerd.effective(daemon_json, flags, running)
+    out["effective"] = red.tree(values, "daemon.effective")
+    out["origin"] = origin
+    out["conflicts"] = red.tree(conflicts, "daemon.conflicts")
+    return out

@@ -15,7 +15,7 @@ import shlex
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
-from assessor.collectors import _proc
+from assessor.collectors import _dockerd, _proc
 from assessor.collectors._rootfs import RootFS
 from assessor.collectors.base import Collector
 from assessor.errors import TargetUnreachableError
@@ -34,14 +34,18 @@ DOCKER_FILES = (
     "/run/containerd",
     "/run/containerd/containerd.sock",
     "/var/lib/docker",
-    "/usr/bin/dockerd",
-    "/usr/sbin/dockerd",
-    "/usr/bin/containerd",
-    "/usr/bin/containerd-shim",
-    "/usr/bin/containerd-shim-runc-v1",
-    "/usr/bin/containerd-shim-runc-v2",
-    "/usr/bin/runc",
-    "/usr/sbin/runc",
+    *(
+        f"{d}/{p}"
+        for p in (
+            "dockerd",
+            "containerd",
+            "containerd-shim",
+            "containerd-shim-runc-v1",
+            "containerd-shim-runc-v2",
+            "runc",
+        )
+        for d in ("/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin")
+    ),
 )
 UNITS = ("docker.service", "docker.socket", "containerd.service")
 UNIT_DIRS = (
@@ -84,13 +88,18 @@ class HostCollector(Collector):
         red = Redactor()
         daemon_json, daemon_json_error = _daemon_json(fs, red)
         files = {p: fs.stat(p) for p in DOCKER_FILES}
-        tls_files = {}
-        if isinstance(daemon_json, dict):
-            for key in ("tlscacert", "tlscert", "tlskey"):
-                value = daemon_json.get(key)
-                if isinstance(value, str) and value.startswith("/"):
-                    tls_files[key] = value
-                    files.setdefault(value, fs.stat(value))
+        # the daemon's settings that name host paths: from daemon.json, and on a live
+        # machine from the running dockerd's flags too
+        config: dict[str, Any] = dict(daemon_json) if isinstance(daemon_json, dict) else {}
+        local = _dockerd.local_daemon("/var/run/docker.sock") if fs.live else None
+        if local and local.get("flags"):
+            config.update(local["flags"])
+        tls_files = _dockerd.tls_paths(config)
+        for path in tls_files.values():
+            files.setdefault(path, fs.stat(path))
+        data_root = str(config.get("data-root") or config.get("graph") or "/var/lib/docker")
+        files.setdefault(data_root, fs.stat(data_root))
+        mounts = _mounts(fs)
         data: dict[str, Any] = {
             "root": root,
             "live": fs.live,
@@ -101,9 +110,14 @@ class HostCollector(Collector):
                 "daemon_json_error": daemon_json_error,
                 "tls_files": tls_files,
                 "registry_certs": _registry_certs(fs),
+                "data_root": data_root,
+                "data_root_mount": _mount_point(mounts, data_root),
             },
+            "mounts": mounts,
+            "groups": {"docker": _group_members(fs, "docker")},
+            "listening": _listening() if fs.live else None,
             "systemd": {"units": _units(fs)},
-            "audit": _audit(fs),
+            "audit": _audit(fs, files),
             "sysctl": _sysctls() if fs.live else None,
             "kernel": _kernel() if fs.live else None,
         }
@@ -209,22 +223,32 @@ def _parse_audit(lines: list[str]) -> tuple[list[str], list[str]]:
     return rules, watched
 
 
-def _audit(fs: RootFS) -> dict[str, Any]:
-    if fs.live and _proc.which("auditctl"):
+def _audit(fs: RootFS, files: dict[str, Any]) -> dict[str, Any]:
+    """Audit rules: the loaded ones (auditctl -l) while auditd runs, else the rule files."""
+    running = bool(_dockerd.processes(("auditd",))) if fs.live else None
+    if running and _proc.which("auditctl"):
         done = _proc.run(["auditctl", "-l"], timeout=10)
         if done is not None and done.returncode == 0:
             rules, watched = _parse_audit(done.stdout.splitlines())
-            return {"source": "auditctl", "rules": rules, "watched": watched}
+            return {
+                "source": "auditctl",
+                "auditd_running": True,
+                "rules": rules,
+                "watched": watched,
+            }
     lines: list[str] = []
-    files = [f"{AUDIT_FILES_DIR}/{n}" for n in fs.listdir(AUDIT_FILES_DIR) if n.endswith(".rules")]
+    rule_files = [
+        f"{AUDIT_FILES_DIR}/{n}" for n in fs.listdir(AUDIT_FILES_DIR) if n.endswith(".rules")
+    ]
     if fs.exists(AUDIT_FILE):
-        files.append(AUDIT_FILE)
-    for path in files:
+        rule_files.append(AUDIT_FILE)
+    for path in rule_files:
         lines.extend((_read(fs, path) or "").splitlines())
     rules, watched = _parse_audit(lines)
     return {
-        "source": "files" if files else "none",
-        "files": files,
+        "source": "files" if rule_files else "none",
+        "auditd_running": running,
+        "files": rule_files,
         "rules": rules,
         "watched": watched,
     }
@@ -270,3 +294,80 @@ def _kernel() -> dict[str, Any]:
         "user_namespaces": os.path.exists("/proc/self/ns/user")
         and (max_userns is None or (max_userns.isdigit() and int(max_userns) > 0)),
     }
+
+
+MAX_MOUNTS = 10_000
+
+
+def _unescape(field: str) -> str:
+    """Octal escapes of mountinfo and fstab (a space is \\040)."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
+
+
+def _mounts(fs: RootFS) -> dict[str, Any]:
+    """Mount points: the live mount table, or an offline root's /etc/fstab."""
+    points: list[str] = []
+    if fs.live:
+        source = "mountinfo"
+        text = _first_line_all("/proc/self/mountinfo") or ""
+        for line in text.splitlines()[:MAX_MOUNTS]:
+            parts = line.split()
+            if len(parts) > 4:
+                points.append(_unescape(parts[4]))
+    else:
+        source = "fstab"
+        for line in (_read(fs, "/etc/fstab") or "").splitlines()[:MAX_MOUNTS]:
+            parts = line.split()
+            if len(parts) > 1 and not parts[0].startswith("#") and parts[1].startswith("/"):
+                points.append(_unescape(parts[1]))
+    return {"source": source, "points": sorted(set(points))}
+
+
+def _mount_point(mounts: dict[str, Any], path: str) -> str:
+    """The mount point holding ``path`` (the longest mount point that is a prefix)."""
+    best = "/"
+    for point in mounts["points"]:
+        if (path == point or path.startswith(point.rstrip("/") + "/")) and len(point) > len(best):
+            best = point
+    return best
+
+
+def _group_members(fs: RootFS, group: str) -> list[str] | None:
+    """The members of ``group`` in /etc/group (None when the group does not exist)."""
+    for line in (_read(fs, "/etc/group") or "").splitlines():
+        fields = line.split(":")
+        if len(fields) >= 4 and fields[0] == group:
+            return [m for m in fields[3].split(",") if m]
+    return None
+
+
+def _first_line_all(path: str) -> str | None:
+    try:
+        with open(path) as f:
+            return f.read(4 << 20)
+    except OSError:
+        return None
+
+
+def _listening() -> list[dict[str, Any]]:
+    """TCP sockets listening on this machine (from /proc/net/tcp and tcp6)."""
+    found: list[dict[str, Any]] = []
+    for path, v6 in (("/proc/net/tcp", False), ("/proc/net/tcp6", True)):
+        for line in (_first_line_all(path) or "").splitlines()[1:MAX_MOUNTS]:
+            parts = line.split()
+            if len(parts) < 4 or parts[3] != "0A":  # 0A: LISTEN
+                continue
+            addr_hex, _, port_hex = parts[1].partition(":")
+            found.append({"address": _address(addr_hex, v6), "port": int(port_hex, 16)})
+    return sorted(found, key=lambda s: (s["port"], s["address"]))
+
+
+def _address(hex_addr: str, v6: bool) -> str:
+    import ipaddress
+
+    raw = bytes.fromhex(hex_addr)
+    if not v6:
+        return str(ipaddress.IPv4Address(raw[::-1]))
+    # four host-order 32-bit words
+    words = b"".join(raw[i : i + 4][::-1] for i in range(0, 16, 4))
+    return str(ipaddress.IPv6Address(words))

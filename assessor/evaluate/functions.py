@@ -11,7 +11,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from assessor.catalog.schema import Op
 from assessor.errors import EvaluationError
+from assessor.evaluate.operators import OPERATORS
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,3 +156,160 @@ def container_privileged_ports_mapped(data: Any, args: Mapping[str, Any]) -> Out
     if low:
         return Outcome("fail", f"host ports below {below} mapped: " + ", ".join(low))
     return Outcome("pass", f"no host port below {below} is mapped")
+
+
+def _files(data: Any) -> dict[str, Any]:
+    files = data.get("files") if isinstance(data, dict) else None
+    if not isinstance(files, dict):
+        raise EvaluationError("evidence 'files' is absent")
+    return files
+
+
+def _candidate_paths(data: Any, args: Mapping[str, Any]) -> list[str]:
+    """The host paths a rule names: ``paths``, systemd ``units``, ``data_root``, ``tls`` keys."""
+    paths = [str(p) for p in args.get("paths", [])]
+    units = ((data.get("systemd") or {}).get("units") or {}) if isinstance(data, dict) else {}
+    paths.extend(
+        str(units[u]["path"])
+        for u in args.get("units", [])
+        if isinstance(units.get(u), dict) and units[u].get("path")
+    )
+    docker = (data.get("docker") or {}) if isinstance(data, dict) else {}
+    if args.get("data_root") and docker.get("data_root"):
+        paths.append(str(docker["data_root"]))
+    for key in args.get("tls", []):
+        value = (docker.get("tls_files") or {}).get(key)
+        if value:
+            paths.append(str(value))
+    return paths
+
+
+@register("host_audit_watched")
+def host_audit_watched(data: Any, args: Mapping[str, Any]) -> Outcome:
+    """Every installed copy of a file (at any of ``paths``) is watched by an audit rule.
+
+    A watch on the file, on the target of a symbolic link to it, or on a directory above it
+    (auditctl watches directories recursively) counts. Not applicable when none is installed.
+    """
+    files = _files(data)
+    audit = data.get("audit")
+    if not isinstance(audit, dict) or "watched" not in audit:
+        raise EvaluationError("evidence 'audit.watched' is absent")
+    watched = {_norm(str(w)) for w in audit.get("watched") or []}
+    present: dict[str, list[str]] = {}  # real file -> its installed names
+    for path in _candidate_paths(data, args):
+        stat = files.get(path) or {}
+        if stat.get("exists"):
+            real = _norm(str(stat.get("link_target") or path))
+            present.setdefault(real, []).append(_norm(path))
+    if not present:
+        return Outcome("not_applicable", "not installed at " + ", ".join(args.get("paths", [])))
+
+    def covered(path: str) -> bool:
+        return any(path == w or path.startswith(w.rstrip("/") + "/") for w in watched)
+
+    missing = [
+        " = ".join(names)
+        for real, names in present.items()
+        if not any(map(covered, [*names, real]))
+    ]
+    source = audit.get("source")
+    if missing:
+        return Outcome("fail", f"no audit rule ({source}) watches " + ", ".join(missing))
+    return Outcome("pass", "audited: " + ", ".join(n for ns in present.values() for n in ns))
+
+
+def _owner(stat: Mapping[str, Any]) -> str:
+    return f"{stat.get('user', stat.get('uid'))}:{stat.get('group', stat.get('gid'))}"
+
+
+@register("host_file_permissions")
+def host_file_permissions(data: Any, args: Mapping[str, Any]) -> Outcome:
+    """Each existing file the rule names (``paths``, ``units``, ``tls`` keys, or every file
+    under /etc/docker/certs.d with ``registry_certs``) has at most ``max_mode`` and one of the
+    ``owners`` (``user:group``). Not applicable when none exists. Messages name file and mode."""
+    files = _files(data)
+    stats = [files.get(p) or {"path": p} for p in _candidate_paths(data, args)]
+    if args.get("registry_certs"):
+        docker = data.get("docker") or {}
+        if "registry_certs" not in docker:
+            raise EvaluationError("evidence 'docker.registry_certs' is absent")
+        stats.extend(c for c in docker.get("registry_certs") or [] if isinstance(c, dict))
+    existing = [s for s in stats if s.get("exists")]
+    if not existing:
+        names = [str(s.get("path")) for s in stats] or ["/etc/docker/certs.d/*"]
+        return Outcome("not_applicable", "no such file: " + ", ".join(names))
+    max_mode = args.get("max_mode")
+    owners = [str(o) for o in args.get("owners", [])]
+
+    bad: list[str] = []
+    for s in existing:
+        problems = []
+        if max_mode and not OPERATORS[Op.MODE_AT_MOST](s.get("mode"), max_mode):
+            problems.append(f"mode {s.get('mode')} (at most {max_mode})")
+        if owners and not any(OPERATORS[Op.OWNER_IS](s, o) for o in owners):
+            problems.append(f"owner {_owner(s)} (expected {' or '.join(owners)})")
+        if problems:
+            bad.append(f"{s.get('path')}: " + ", ".join(problems))
+    if bad:
+        return Outcome("fail", "; ".join(bad))
+    shown = ", ".join(f"{s.get('path')} {s.get('mode')} {_owner(s)}" for s in existing[:5])
+    more = f" and {len(existing) - 5} more" if len(existing) > 5 else ""
+    return Outcome("pass", f"{shown}{more}")
+
+
+@register("container_execs")
+def container_execs(data: Any, args: Mapping[str, Any]) -> Outcome:
+    """Fail when an exec session the engine still knows ran privileged (``privileged: true``)
+    or as root (``root: true``). Not applicable when the engine remembers none."""
+    observed = data.get("Assessor") if isinstance(data, dict) else None
+    if not isinstance(observed, dict) or "Execs" not in observed:
+        raise EvaluationError("evidence 'Assessor.Execs' is absent")
+    execs = [e for e in observed.get("Execs") or [] if isinstance(e, dict)]
+    if not execs:
+        return Outcome("not_applicable", "the engine holds no exec session for this container")
+    bad = []
+    for e in execs:
+        user = str(e.get("User") or "")
+        if args.get("privileged") and e.get("Privileged"):
+            bad.append(f"exec {e.get('ID')} ({e.get('Program')}) ran --privileged")
+        if args.get("root") and user.split(":")[0] in ("", "root", "0"):
+            who = user or "the image's default user (root unless the image sets USER)"
+            bad.append(f"exec {e.get('ID')} ({e.get('Program')}) ran as {who}")
+    if bad:
+        return Outcome("fail", "; ".join(bad))
+    return Outcome("pass", f"{len(execs)} exec session(s), none as flagged")
+
+
+@register("engine_overlay_networks_encrypted")
+def engine_overlay_networks_encrypted(data: Any, args: Mapping[str, Any]) -> Outcome:
+    """Every overlay network sets the ``encrypted`` option."""
+    networks = data.get("networks") if isinstance(data, dict) else None
+    if not isinstance(networks, list):
+        raise EvaluationError("evidence 'networks' is absent")
+    overlay = [n for n in networks if isinstance(n, dict) and n.get("Driver") == "overlay"]
+    if not overlay:
+        return Outcome("not_applicable", "no overlay network")
+    plain = [str(n.get("Name")) for n in overlay if "encrypted" not in (n.get("Options") or {})]
+    if plain:
+        return Outcome("fail", "overlay networks not encrypted: " + ", ".join(plain))
+    return Outcome(
+        "pass",
+        "every overlay network is encrypted: " + ", ".join(str(n.get("Name")) for n in overlay),
+    )
+
+
+@register("host_port_bound_to_interface")
+def host_port_bound_to_interface(data: Any, args: Mapping[str, Any]) -> Outcome:
+    """A listener on ``port`` must not bind every interface (0.0.0.0 or ::)."""
+    listening = data.get("listening") if isinstance(data, dict) else None
+    if listening is None:
+        raise EvaluationError("evidence 'listening' is absent (only a live host shows it)")
+    port = int(args["port"])
+    found = [s for s in listening if isinstance(s, dict) and s.get("port") == port]
+    if not found:
+        return Outcome("not_applicable", f"nothing listens on port {port}")
+    wide = [str(s.get("address")) for s in found if s.get("address") in ("0.0.0.0", "::")]  # noqa: S104
+    if wide:
+        return Outcome("fail", f"port {port} listens on every interface ({', '.join(wide)})")
+    return Outcome("pass", f"port {port} listens on " + ", ".join(str(s["address"]) for s in found))
