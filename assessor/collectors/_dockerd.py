@@ -130,7 +130,7 @@ def _normalize_json(config: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _security_options(info: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+def security_options(info: Mapping[str, Any]) -> dict[str, dict[str, str]]:
     options: dict[str, dict[str, str]] = {}
     for item in info.get("SecurityOptions") or []:
         fields = dict(part.partition("=")[::2] for part in str(item).split(","))
@@ -161,7 +161,7 @@ def running_from_info(
     for field, key in simple.items():
         if field in info and info[field] is not None:
             running[key] = info[field]
-    options = _security_options(info)
+    options = security_options(info)
     if "SecurityOptions" in info:
         running["rootless"] = "rootless" in options
         running["selinux-enabled"] = "selinux" in options

@@ -150,6 +150,7 @@ class EngineCollector(Collector):
             }
             yield Evidence("engine", str(target), name, engine_data, redactions=tuple(red.found))
             own = own_container_ids() if target.scheme == "unix" else set()
+            security = sorted(_dockerd.security_options(info))
             for summary in listing:
                 cid = str(summary["Id"])
                 try:
@@ -162,6 +163,7 @@ class EngineCollector(Collector):
                     raise CollectorError(f"{target}: container {cid[:12]} is not an object")
                 observed = self._observed(client, target, inspect)
                 observed["Self"] = cid in own
+                observed["EngineSecurity"] = security
                 yield _container_evidence(target, {**inspect, "Assessor": observed})
 
     def _swarm(self, client: httpx.Client, target: Target, info: dict[str, Any]) -> dict[str, Any]:
