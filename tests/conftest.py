@@ -89,7 +89,14 @@ class Docker:
             raise AssertionError(f"docker {' '.join(args)}: {proc.stderr.decode()}")
         return proc.stdout.decode().strip()
 
-    def create(self, name: str, *flags: str, start: bool = False, image: str | None = None) -> str:
+    def create(
+        self,
+        name: str,
+        *flags: str,
+        start: bool = False,
+        image: str | None = None,
+        command: tuple[str, ...] = ("sleep", "600"),
+    ) -> str:
         cid = self(
             "create",
             "--label",
@@ -98,8 +105,7 @@ class Docker:
             f"{name}-{self.label[:8]}",
             *flags,
             image or self.image,
-            "sleep",
-            "600",
+            *command,
         )
         if start:
             self("start", cid)
@@ -124,7 +130,7 @@ def busybox_rootfs_tar() -> bytes:
         missing("busybox-static (/bin/busybox)")
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
-        for d in ("bin", "tmp", "etc"):
+        for d in ("bin", "tmp", "etc", "usr", "usr/sbin"):
             info = tarfile.TarInfo(d)
             info.type = tarfile.DIRTYPE
             info.mode = 0o755
@@ -135,6 +141,12 @@ def busybox_rootfs_tar() -> bytes:
             link.type = tarfile.SYMTYPE
             link.linkname = "busybox"
             tar.addfile(link)
+        # stands in for an SSH daemon: the kernel names the script's shell "sshd"
+        script = b"#!/bin/sh\nwhile :; do sleep 60; done\n"
+        info = tarfile.TarInfo("usr/sbin/sshd")
+        info.mode = 0o755
+        info.size = len(script)
+        tar.addfile(info, io.BytesIO(script))
     return buf.getvalue()
 
 

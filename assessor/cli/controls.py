@@ -137,8 +137,11 @@ def coverage(
     controls: list[Path] = CONTROLS_OPTION,
     fmt: ListFormat = typer.Option(ListFormat.TABLE, "--format", help="table or json."),
 ) -> None:
-    """Show, per framework, which requirements are automated, partial, manual, not_applicable
-    or not_covered by the rules, with the rules meeting each."""
+    """Per framework: each requirement's coverage and the rules meeting it.
+
+    Coverage is automated, partial, manual, not_applicable or not_covered. The table starts
+    with the counts per framework; --framework ID (repeatable) keeps only those frameworks.
+    """
     from assessor.catalog.compare import (
         coverage_document,
         coverage_summary,
@@ -154,6 +157,7 @@ def coverage(
     if fmt is ListFormat.JSON:
         print_json(coverage_document(cat, chosen))
         return
+    from rich.markup import escape
     from rich.table import Table
 
     from assessor.catalog.schema import Coverage
@@ -169,14 +173,15 @@ def coverage(
     for fw in chosen:
         counts = coverage_summary(cat, fw)
         summary.add_row(
-            fw.framework.id,
-            f"{fw.framework.title} {fw.framework.version}".strip(),
+            escape(fw.framework.id),
+            escape(f"{fw.framework.title} {fw.framework.version}".strip()),
             str(len(fw.requirements)),
             *(str(counts[c.value]) for c in Coverage),
         )
     out.print(summary)
     for fw in chosen:
-        table = Table(title=f"{fw.framework.id}: {fw.framework.title} {fw.framework.version}")
+        info = fw.framework
+        table = Table(title=escape(f"{info.id}: {info.title} {info.version}"))
         table.add_column("requirement", no_wrap=True)
         table.add_column("coverage", no_wrap=True)
         table.add_column("title", overflow="fold")
@@ -184,7 +189,10 @@ def coverage(
         for req in fw.requirements:
             cov = cat.coverage(req).value
             table.add_row(
-                req.id, f"[{COVERAGE_STYLE[cov]}]{cov}[/]", req.title, ", ".join(req.rules)
+                escape(req.id),
+                f"[{COVERAGE_STYLE[cov]}]{cov}[/]",
+                escape(req.title),
+                ", ".join(req.rules),
             )
         out.print()
         out.print(table)
@@ -197,10 +205,13 @@ def diff(
     controls: list[Path] = CONTROLS_OPTION,
     fmt: ListFormat = typer.Option(ListFormat.TABLE, "--format", help="table or json."),
 ) -> None:
-    """Compare two frameworks: requirements renumbered (same one, new id), added (in B only),
-    removed (in A only) and retitled. Requirements are matched through previous_ids/later_ids
-    keyed by the other framework's version, then by identical title (then by equal id when
-    neither file links to the other)."""
+    """Requirements renumbered, added, removed or retitled from framework A to B.
+
+    Renumbered: the same requirement under another id. Added: in B only. Removed: in A only.
+    Requirements are matched through previous_ids/later_ids keyed by the other framework's
+    version, in either file, then by identical title (then by equal id when neither file
+    links to the other).
+    """
     from assessor.catalog.compare import diff_frameworks, get_framework
 
     cat = load(controls)
@@ -209,6 +220,7 @@ def diff(
     if fmt is ListFormat.JSON:
         print_json(result.to_json())
         return
+    from rich.markup import escape
     from rich.table import Table
 
     from assessor.cli._output import console
@@ -237,15 +249,15 @@ def diff(
     for name, columns, rows in sections:
         if not rows:
             continue
-        table = Table(title=f"{name} ({len(rows)}): {where[name]}")
+        table = Table(title=escape(f"{name} ({len(rows)}): {where[name]}"))
         for col in columns:
             table.add_column(col, overflow="fold", no_wrap=col in ("from", "to", "id"))
         for row in rows:
-            table.add_row(*row)
+            table.add_row(*(escape(v) for v in row))
         out.print(table)
     counts = result.to_json()["summary"]
     out.print(
-        f"{a.framework.id} -> {b.framework.id}: "
+        escape(f"{a.framework.id} -> {b.framework.id}: ")
         + ", ".join(f"{n} {k}" for k, n in counts.items()),
         highlight=False,
     )

@@ -198,10 +198,16 @@ class EngineCollector(Collector):
         cid = quote(str(inspect.get("Id", "")), safe="")
         observed: dict[str, Any] = {"Processes": None, "Execs": []}
         if (inspect.get("State") or {}).get("Running"):
-            top = self._try(client, target, f"/containers/{cid}/top")
+            # the host's ps, run by the engine on the container's processes: the kernel's
+            # process names (comm), never their arguments; Podman takes only its default
+            top = self._try(client, target, f"/containers/{cid}/top?ps_args=-eo%20pid,comm")
+            if not isinstance(top, dict):
+                top = self._try(client, target, f"/containers/{cid}/top")
             if isinstance(top, dict):
                 titles = [str(t) for t in top.get("Titles") or []]
-                col = titles.index("CMD") if "CMD" in titles else len(titles) - 1
+                col = next(
+                    (titles.index(t) for t in ("COMMAND", "CMD") if t in titles), len(titles) - 1
+                )
                 observed["Processes"] = [
                     _process_name(str(row[col]))
                     for row in (top.get("Processes") or [])[:MAX_LIST]

@@ -1,0 +1,158 @@
+"""The daemon's effective configuration, and the collectors' small parsers."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from assessor.collectors import _dockerd
+from assessor.collectors.engine import own_container_ids
+from assessor.collectors.host import _address, _mount_point
+
+ROOT = Path(__file__).resolve().parents[2]
+
+INFO = {
+    "LiveRestoreEnabled": False,
+    "Driver": "overlay2",
+    "LoggingDriver": "json-file",
+    "SecurityOptions": ["name=seccomp,profile=builtin", "name=userns"],
+    "Plugins": {"Authorization": None},
+    "RegistryConfig": {
+        "InsecureRegistryCIDRs": ["127.0.0.0/8", "10.0.0.0/8"],
+        "IndexConfigs": {
+            "docker.io": {"Secure": True},
+            "reg.local:5000": {"Secure": False},
+        },
+    },
+}
+
+
+def test_parse_args_lists_bools_and_ulimits() -> None:
+    flags = _dockerd.parse_args(
+        [
+            "dockerd",
+            "-H",
+            "fd://",
+            "--icc=false",
+            "--live-restore",
+            "--insecure-registry",
+            "a:5000",
+            "--default-ulimit",
+            "nofile=100:200",
+            "--log-level=debug",
+        ]
+    )
+    assert flags == {
+        "hosts": ["fd://"],
+        "icc": False,
+        "live-restore": True,
+        "insecure-registries": ["a:5000"],
+        "default-ulimits": {"nofile": "100:200"},
+        "log-level": "debug",
+    }
+
+
+def test_running_from_info() -> None:
+    running = _dockerd.running_from_info(INFO, {"com.docker.network.bridge.enable_icc": "false"})
+    assert running["seccomp-profile"] == ""
+    assert running["userns-remap"] is True
+    assert running["rootless"] is False
+    assert running["authorization-plugins"] == []
+    assert running["insecure-registries"] == ["10.0.0.0/8", "reg.local:5000"]
+    assert running["icc"] is False
+
+
+def test_effective_precedence_and_origin() -> None:
+    running = _dockerd.running_from_info(INFO, {"com.docker.network.bridge.enable_icc": "false"})
+    values, origin, conflicts = _dockerd.effective(
+        {
+            "icc": False,
+            "userns-remap": "default",
+            "insecure-registries": ["10.0.0.0/8", "reg.local:5000"],
+        },
+        {"hosts": ["fd://"]},
+        running,
+    )
+    assert values["icc"] is False and origin["icc"] == "running"
+    assert values["userland-proxy"] is True and origin["userland-proxy"] == "default"
+    assert values["hosts"] == ["fd://"] and origin["hosts"] == "flag"
+    assert conflicts == []
+
+
+def test_effective_reports_file_edited_but_not_applied() -> None:
+    running = _dockerd.running_from_info({"LiveRestoreEnabled": False})
+    values, _, conflicts = _dockerd.effective({"live-restore": True}, {}, running)
+    assert values["live-restore"] is False
+    assert conflicts == [
+        {
+            "key": "live-restore",
+            "values": {"daemon.json": True, "running": False},
+            "effective": False,
+        }
+    ]
+
+
+def test_effective_reports_running_value_differing_from_default() -> None:
+    # nothing configures icc, yet the running bridge has it off: the config does not explain it
+    running = _dockerd.running_from_info({}, {"com.docker.network.bridge.enable_icc": "false"})
+    _, _, conflicts = _dockerd.effective({}, {}, running)
+    assert [c["key"] for c in conflicts] == ["icc"]
+    assert conflicts[0]["values"] == {"default": True, "running": False}
+
+
+def test_remote_engine_has_no_guessed_defaults() -> None:
+    values, origin, conflicts = _dockerd.effective(None, None, {"live-restore": True})
+    assert values == {"live-restore": True}
+    assert "userland-proxy" not in values and conflicts == []
+    assert origin == {"live-restore": "running"}
+
+
+def test_tls_paths_defaults_when_tls_on() -> None:
+    assert _dockerd.tls_paths({}) == {}
+    assert _dockerd.tls_paths({"tlsverify": True, "tlscacert": "/etc/docker/ca.pem"}) == {
+        "tlscacert": "/etc/docker/ca.pem",
+        "tlscert": "/root/.docker/cert.pem",
+        "tlskey": "/root/.docker/key.pem",
+    }
+
+
+def test_read_config_errors_name_file_and_line(tmp_path: Path) -> None:
+    bad = tmp_path / "daemon.json"
+    bad.write_text('{\n  "icc": false,\n}\n')
+    config, error, _ = _dockerd.read_config(str(bad))
+    assert config is None and error is not None
+    assert error.startswith(f"{bad}:3: invalid JSON")
+    assert _dockerd.read_config(str(tmp_path / "absent.json"))[:2] == (None, None)
+
+
+def test_own_container_ids() -> None:
+    cid = "a" * 64
+    assert own_container_ids(f"0::/system.slice/docker-{cid}.scope\n", "") == {cid}
+    mountinfo = f"1 2 0:1 /var/lib/docker/containers/{cid}/hostname /etc/hostname rw - ext4 x rw\n"
+    assert own_container_ids("0::/\n", mountinfo) == {cid}
+    assert own_container_ids("0::/user.slice\n", "1 2 0:1 / / rw - ext4 x rw\n") == set()
+
+
+def test_mount_point_and_addresses() -> None:
+    mounts = {"source": "mountinfo", "points": ["/", "/var", "/var/lib/docker2"]}
+    assert _mount_point(mounts, "/var/lib/docker") == "/var"
+    assert _mount_point({"points": ["/"]}, "/var/lib/docker") == "/"
+    assert _address("0100007F", False) == "127.0.0.1"
+    assert _address("00000000000000000000000000000000", True) == "::"
+    assert _address("00000000000000000000000001000000", True) == "::1"
+
+
+def test_cis_rules_lists_follow_rule_tags() -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "tools/wire_framework_rules.py"),
+            "cis-docker-1.8.0",
+            "--check",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
