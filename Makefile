@@ -1,10 +1,10 @@
-# The two commands of the README: `make demo` and `make test`. Also `make bench`, `make lint`.
+# The two commands of the README: `make demo` and `make test`. Also `make bench`, `make lint`, `make docs`.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test lint bench venv clean schema
+.PHONY: demo test lint bench venv clean schema docs
 
 $(BIN)/assessor: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,12 @@ bench: venv
 schema: venv
 	$(BIN)/assessor controls schema rule > controls/schema/rule.schema.json
 	$(BIN)/assessor controls schema framework > controls/schema/framework.schema.json
+
+## docs: regenerate controls/frameworks/cis-docker-1.6.0.yaml from the 1.8.0 file, then docs/controls.md
+docs: venv
+	$(BIN)/python tools/wire_framework_rules.py cis-docker-1.8.0
+	$(BIN)/python tools/gen_cis_framework.py
+	$(BIN)/python tools/gen_docs.py
 
 clean:
 	rm -rf $(VENV) dist build .pytest_cache .mypy_cache .ruff_cache

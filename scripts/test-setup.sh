@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Install and start what the tests use: Docker's engine (dockerd), busybox-static for test
-# images. As root on Debian this installs with apt; otherwise it only checks.
+# Install and start what the tests use: Docker's engine (dockerd), Podman (its Docker-compatible
+# API service), busybox-static for test images. As root on Debian this installs with apt;
+# otherwise it only checks.
 set -euo pipefail
 
-PACKAGES=(docker.io busybox-static)
+PACKAGES=(docker.io podman busybox-static)
 
 missing=()
 command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
+command -v podman >/dev/null 2>&1 || missing+=(podman)
 [ -x /bin/busybox ] || missing+=(busybox-static)
 
 if [ ${#missing[@]} -gt 0 ]; then

@@ -1,20 +1,37 @@
-"""Generate controls/frameworks/cis-docker-1.8.0.yaml from shared/reference/cis-docker-1.8.0.csv.
+"""Generate the CIS Docker Benchmark framework files.
 
-Run once when the reference changes; the rule lists, statuses and notes are kept from the
-existing file, so a regeneration never loses which rules meet which recommendation:
+``controls/frameworks/cis-docker-1.8.0.yaml`` comes from shared/reference/cis-docker-1.8.0.csv;
+its rule lists, statuses, notes, summaries and mappings are kept from the existing file, so a
+regeneration never loses which rules meet which recommendation.
 
-    python tools/gen_cis_framework.py ../shared/reference/cis-docker-1.8.0.csv
+``controls/frameworks/cis-docker-1.6.0.yaml`` is derived from cis-docker-1.8.0.yaml: the same
+recommendations under their v1.6.0 ids (the CSV's ``v1_6_0_id`` column, kept in the 1.8.0 file
+as ``previous_ids``), with the CSV's titles, levels and Automated/Manual as carried by the 1.8.0
+file, corrected by the v1.6.0 differences listed in shared/reference/cis-docker-versions.md.
+Each requirement takes ``rules``, ``status``, ``notes``, ``summary`` and ``mapping`` from its
+v1.8.0 counterpart, and links to it with ``later_ids``. v1.8.0 2.7 (devicemapper) is new and
+has no v1.6.0 id. Deriving it from the committed 1.8.0 file (not the CSV, which lives outside
+the repository) lets ``--check`` run anywhere, CI included.
+
+    python tools/gen_cis_framework.py ../shared/reference/cis-docker-1.8.0.csv  # both files
+    python tools/gen_cis_framework.py          # cis-docker-1.6.0.yaml only (after editing 1.8.0)
+    python tools/gen_cis_framework.py --check  # exit 1 when cis-docker-1.6.0.yaml is stale
 """
 
 from __future__ import annotations
 
+import argparse
 import csv
+import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import yaml
 
-OUT = Path(__file__).resolve().parent.parent / "controls/frameworks/cis-docker-1.8.0.yaml"
+FRAMEWORKS = Path(__file__).resolve().parent.parent / "controls/frameworks"
+V180 = "cis-docker-1.8.0.yaml"
+V160 = "cis-docker-1.6.0.yaml"
 SECTIONS = {
     "1": "Host Configuration",
     "2": "Docker daemon configuration",
@@ -24,16 +41,48 @@ SECTIONS = {
     "6": "Docker Security Operations",
     "7": "Docker Swarm Configuration",
 }
+# Where v1.6.0 differs from v1.7.0/v1.8.0 for the same recommendation, keyed by v1.6.0 id
+# (shared/reference/cis-docker-versions.md, "v1.6.0 -> v1.7.0"; also aquasecurity/docker-bench
+# cfg/cis-1.6.0/definitions.yaml).
+V160_TITLES = {
+    "1.1.9": "Ensure auditing is configured for Docker files and directories - docker.socket",
+}
+V160_ASSESSMENT = {
+    "1.1.4": "automated",
+    "1.1.15": "manual",
+    "1.1.17": "manual",
+    "1.1.18": "manual",
+}
+# Our fields (not the benchmark's): kept when the 1.8.0 file is regenerated from the CSV, and
+# taken by a v1.6.0 requirement from its v1.8.0 counterpart.
+CARRIED = ("status", "notes", "summary", "mapping")
 
 
 def q(s: str) -> str:
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def main(csv_path: str) -> None:
-    existing: dict[str, dict[str, object]] = {}
-    if OUT.exists():
-        for req in yaml.safe_load(OUT.read_text())["requirements"]:
+def flow(value: Any) -> str:
+    """A YAML flow value: strings quoted, mappings and lists inline."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{q(str(k))}: {flow(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(flow(v) for v in value) + "]"
+    if isinstance(value, bool) or value is None:
+        return {True: "true", False: "false", None: "null"}[value]
+    if isinstance(value, int):
+        return str(value)
+    return q(str(value))
+
+
+def id_key(rid: str) -> tuple[int | str, ...]:
+    return tuple(int(p) if p.isdigit() else p for p in re.split(r"[.]", rid))
+
+
+def render_v180(csv_path: Path, existing_text: str | None) -> str:
+    existing: dict[str, dict[str, Any]] = {}
+    if existing_text:
+        for req in yaml.safe_load(existing_text)["requirements"]:
             existing[req["id"]] = req
     with open(csv_path, encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
@@ -75,16 +124,120 @@ def main(csv_path: str) -> None:
         rules = kept.get("rules") or []
         assert isinstance(rules, list)
         lines.append("    rules: [" + ", ".join(str(r) for r in rules) + "]")
-        if kept.get("status"):
-            lines.append(f"    status: {kept['status']}")
-        if kept.get("notes"):
-            lines.append(f"    notes: {q(str(kept['notes']))}")
+        for key in CARRIED:
+            if kept.get(key):
+                value = kept[key]
+                lines.append(f"    {key}: {value if key == 'status' else flow(value)}")
         if prev:
             lines.append(
                 "    previous_ids: {" + ", ".join(f"{q(k)}: {q(v)}" for k, v in prev.items()) + "}"
             )
-    OUT.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return "\n".join(lines) + "\n"
+
+
+def render_v160(v180_text: str) -> str:
+    """cis-docker-1.6.0.yaml from the text of cis-docker-1.8.0.yaml."""
+    doc = yaml.safe_load(v180_text)
+    by_v160: dict[str, dict[str, Any]] = {}
+    for req in doc["requirements"]:
+        old = (req.get("previous_ids") or {}).get("1.6.0")
+        if not old:
+            continue
+        if old in by_v160:
+            sys.exit(f"{V180}: v1.6.0 id {old} is given for {by_v160[old]['id']} and {req['id']}")
+        by_v160[old] = req
+    lines = [
+        "# CIS Docker Benchmark v1.6.0: the 117 recommendations under their v1.6.0 ids.",
+        "# Generated by tools/gen_cis_framework.py from cis-docker-1.8.0.yaml; do not edit:",
+        "# change the rule lists in cis-docker-1.8.0.yaml, then run the tool (or `make docs`).",
+        "# Each requirement has the rules, status and notes of the v1.8.0 requirement named in",
+        "# `later_ids`; titles, levels and Automated/Manual are v1.6.0's (see",
+        "# shared/reference/cis-docker-versions.md), from third-party extractions of the CIS PDF.",
+        "framework:",
+        "  id: cis-docker-1.6.0",
+        "  title: CIS Docker Benchmark",
+        '  version: "1.6.0"',
+        "  source: https://www.cisecurity.org/benchmark/docker",
+        '  published: "2023-06-14"',
+        "  levels:",
+        '    - {id: "1", title: "Level 1 - Docker - Linux"}',
+        '    - {id: "2", title: "Level 2 - Docker - Linux", inherits: "1"}',
+        "  notes: "
+        + q(
+            "Superseded by v1.8.0 (cis-docker-1.8.0), which inserts 2.7 (devicemapper) and "
+            "renumbers v1.6.0 2.7-2.18 as 2.8-2.19."
+        ),
+        "requirements:",
+    ]
+    for old in sorted(by_v160, key=id_key):
+        new = by_v160[old]
+        section = old.split(".")[0]
+        lines += [
+            f"  - id: {q(old)}",
+            f"    title: {q(V160_TITLES.get(old, new['title']))}",
+            f"    section: {q(section)}",
+        ]
+        if new.get("section_title"):
+            lines.append(f"    section_title: {q(new['section_title'])}")
+        for key in ("level", "profile"):
+            if new.get(key) is not None and new.get(key) != "":
+                lines.append(f"    {key}: {flow(new[key])}")
+        assessment = V160_ASSESSMENT.get(old, new.get("assessment"))
+        if assessment:
+            lines.append(f"    assessment: {assessment}")
+        lines.append("    rules: [" + ", ".join(str(r) for r in new.get("rules") or []) + "]")
+        for key in CARRIED:
+            if new.get(key):
+                value = new[key]
+                lines.append(f"    {key}: {value if key == 'status' else flow(value)}")
+        prev = {k: v for k, v in (new.get("previous_ids") or {}).items() if k != "1.6.0"}
+        if prev:
+            lines.append(f"    previous_ids: {flow(prev)}")
+        lines.append(f"    later_ids: {flow({'1.8.0': new['id']})}")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "csv", nargs="?", type=Path, help="cis-docker-1.8.0.csv: regenerate the 1.8.0 file too"
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 when the 1.6.0 file is stale"
+    )
+    parser.add_argument("--frameworks", type=Path, default=FRAMEWORKS, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    v180_path = args.frameworks / V180
+    v160_path = args.frameworks / V160
+    v180_text = v180_path.read_text(encoding="utf-8") if v180_path.exists() else None
+    if args.csv is not None:
+        fresh = render_v180(args.csv, v180_text)
+        if args.check:
+            if fresh != v180_text:
+                print(f"{v180_path} is stale: run tools/gen_cis_framework.py CSV", file=sys.stderr)
+                return 1
+        else:
+            v180_path.write_text(fresh, encoding="utf-8")
+        v180_text = fresh
+    if v180_text is None:
+        print(f"{v180_path}: not found", file=sys.stderr)
+        return 1
+    v160 = render_v160(v180_text)
+    current = v160_path.read_text(encoding="utf-8") if v160_path.exists() else None
+    if args.check:
+        if v160 != current:
+            print(
+                f"{v160_path} is stale (cis-docker-1.8.0.yaml changed): "
+                "run python tools/gen_cis_framework.py",
+                file=sys.stderr,
+            )
+            return 1
+        return 0
+    if v160 != current:
+        v160_path.write_text(v160, encoding="utf-8")
+        print(f"wrote {v160_path}")
+    return 0
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    sys.exit(main())

@@ -97,10 +97,10 @@ class EngineCollector(Collector):
         """An optional endpoint: None when the engine does not serve it (Podman, old API)."""
         try:
             return self._get(client, target, path)
-        except CollectorError as e:
-            if " returned " in e.message:
-                return None
+        except TargetUnreachableError:
             raise
+        except CollectorError:
+            return None
 
     def collect(self, target: Target) -> Iterator[Evidence]:
         with self._client(target) as client:
@@ -161,7 +161,7 @@ class EngineCollector(Collector):
                     raise
                 if not isinstance(inspect, dict):
                     raise CollectorError(f"{target}: container {cid[:12]} is not an object")
-                observed = self._observed(client, target, inspect)
+                observed = self._observed(client, target, inspect, engine_data["product"])
                 observed["Self"] = cid in own
                 observed["EngineSecurity"] = security
                 yield _container_evidence(target, {**inspect, "Assessor": observed})
@@ -192,17 +192,16 @@ class EngineCollector(Collector):
         return out
 
     def _observed(
-        self, client: httpx.Client, target: Target, inspect: dict[str, Any]
+        self, client: httpx.Client, target: Target, inspect: dict[str, Any], product: str
     ) -> dict[str, Any]:
         """What inspect does not show: a running container's processes and its exec sessions."""
         cid = quote(str(inspect.get("Id", "")), safe="")
         observed: dict[str, Any] = {"Processes": None, "Execs": []}
-        if (inspect.get("State") or {}).get("Running"):
-            # the host's ps, run by the engine on the container's processes: the kernel's
-            # process names (comm), never their arguments; Podman takes only its default
+        # dockerd runs the host's ps on the container's processes: the kernel's process names
+        # (comm), never their arguments. Podman is not asked: for ps options it cannot serve
+        # itself it runs ps inside the container, and nothing may execute in a target.
+        if (inspect.get("State") or {}).get("Running") and product == "docker":
             top = self._try(client, target, f"/containers/{cid}/top?ps_args=-eo%20pid,comm")
-            if not isinstance(top, dict):
-                top = self._try(client, target, f"/containers/{cid}/top")
             if isinstance(top, dict):
                 titles = [str(t) for t in top.get("Titles") or []]
                 col = next(
@@ -305,21 +304,38 @@ def _images(images: list[dict[str, Any]], containers: list[dict[str, Any]]) -> d
     }
 
 
-_OWN_ID = re.compile(r"(?:docker|libpod|containers|overlay-containers)[-/]([0-9a-f]{64})")
+_OWN_CGROUP = re.compile(r"(?:docker|libpod)[-/]([0-9a-f]{64})")
+_OWN_MOUNT = re.compile(r"/([0-9a-f]{64})/(?:userdata/)?(?:hostname|hosts|resolv\.conf)$")
+_CONTAINER_FILES = ("/etc/hostname", "/etc/hosts", "/etc/resolv.conf")
 
 
 def own_container_ids(cgroup: str | None = None, mountinfo: str | None = None) -> set[str]:
-    """The ids of the container assessor itself runs in (empty on a plain host)."""
-    texts = []
-    for text, path in ((cgroup, "/proc/self/cgroup"), (mountinfo, "/proc/self/mountinfo")):
-        if text is None:
-            try:
-                with open(path) as f:
-                    text = f.read(1 << 20)
-            except OSError:
-                text = ""
-        texts.append(text)
-    return {m.group(1) for text in texts for m in _OWN_ID.finditer(text)}
+    """The ids of the container assessor itself runs in (empty on a plain host).
+
+    Read from our cgroup path, and from the files an engine bind-mounts into each container
+    (/etc/hostname, /etc/hosts, /etc/resolv.conf) whose source path names the container. A
+    host's mount table also lists its containers' mounts, so only those three count.
+    """
+    if cgroup is None:
+        cgroup = _read_proc("/proc/self/cgroup")
+    if mountinfo is None:
+        mountinfo = _read_proc("/proc/self/mountinfo")
+    ids = {m.group(1) for m in _OWN_CGROUP.finditer(cgroup)}
+    for line in mountinfo.splitlines():
+        fields = line.split()
+        if len(fields) > 4 and fields[4] in _CONTAINER_FILES:
+            m = _OWN_MOUNT.search(fields[3])
+            if m:
+                ids.add(m.group(1))
+    return ids
+
+
+def _read_proc(path: str) -> str:
+    try:
+        with open(path) as f:
+            return f.read(1 << 20)
+    except OSError:
+        return ""
 
 
 def _daemon(

@@ -33,6 +33,7 @@ DOCKER_FILES = (
     "/var/run/docker.sock",
     "/run/containerd",
     "/run/containerd/containerd.sock",
+    "/run/docker/containerd/containerd.sock",
     "/var/lib/docker",
     *(
         f"{d}/{p}"

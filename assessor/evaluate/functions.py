@@ -197,13 +197,20 @@ def host_audit_watched(data: Any, args: Mapping[str, Any]) -> Outcome:
         raise EvaluationError("evidence 'audit.watched' is absent")
     watched = {_norm(str(w)) for w in audit.get("watched") or []}
     present: dict[str, list[str]] = {}  # real file -> its installed names
+    units = ((data.get("systemd") or {}).get("units") or {}) if isinstance(data, dict) else {}
+    unit_files = {
+        str(u["path"]): u.get("file") or {} for u in units.values() if isinstance(u, dict)
+    }
     for path in _candidate_paths(data, args):
-        stat = files.get(path) or {}
+        stat = files.get(path) or unit_files.get(path) or {}
         if stat.get("exists"):
             real = _norm(str(stat.get("link_target") or path))
             present.setdefault(real, []).append(_norm(path))
     if not present:
-        return Outcome("not_applicable", "not installed at " + ", ".join(args.get("paths", [])))
+        where = [*args.get("paths", []), *(f"unit {u}" for u in args.get("units", []))]
+        if args.get("data_root"):
+            where.append("Docker's data root")
+        return Outcome("not_applicable", "not installed: " + ", ".join(where))
 
     def covered(path: str) -> bool:
         return any(path == w or path.startswith(w.rstrip("/") + "/") for w in watched)

@@ -156,3 +156,15 @@ def test_cis_rules_lists_follow_rule_tags() -> None:
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_host_mount_table_listing_containers_is_not_self() -> None:
+    cid = "b" * 64
+    host = (
+        f"100 1 0:5 / /var/lib/docker/containers/{cid}/mounts/shm rw - tmpfs shm rw\n"
+        f"101 1 0:6 / /var/lib/containers/storage/overlay-containers/{cid}/userdata/shm rw"
+        " - tmpfs shm rw\n"
+    )
+    assert own_container_ids("0::/user.slice/user-0.slice\n", host) == set()
+    inside = f"200 1 8:1 /containers/storage/overlay-containers/{cid}/userdata/hosts /etc/hosts rw - ext4 x rw\n"
+    assert own_container_ids("0::/\n", inside) == {cid}
