@@ -44,14 +44,16 @@ def main(framework: str, check: bool) -> int:
         m = re.match(r'^  - id: "([^"]+)"', line)
         if m:
             current = m.group(1)
-        if current is not None and re.match(r"^    rules: \[.*\]$", line.rstrip("\n")):
+        rules_line = re.match(r"^    rules: \[.*\]$", line.rstrip("\n"))
+        if current is not None and rules_line:
             ids = sorted(rules.get(current, []))
             line = f"    rules: [{', '.join(ids)}]\n"
         out.append(line)
     new = "".join(out)
     if check:
         if new != text:
-            print(f"{path.relative_to(ROOT)} is stale: run python tools/wire_framework_rules.py {framework}")
+            fix = f"python tools/wire_framework_rules.py {framework}"
+            print(f"{path.relative_to(ROOT)} is stale: run {fix}")
             return 1
         return 0
     path.write_text(new)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +13,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from assessor import __version__
 from assessor.catalog.schema import (
     AllOf,
     AnyOf,
@@ -249,8 +252,99 @@ def control_dirs(extra: Iterable[Path] = ()) -> list[Path]:
     return [data_dir("controls"), *extra]
 
 
+def _control_files(extra_dirs: Iterable[Path]) -> list[tuple[str, Path, Path]]:
+    """(kind, folder, file) of every control file in scope, in load order."""
+    found: list[tuple[str, Path, Path]] = []
+    for base in control_dirs(extra_dirs):
+        if not base.is_dir():
+            raise ControlDefinitionError(_display(base), None, None, "controls folder not found")
+        for sub in ("rules", "frameworks"):
+            folder = base / sub
+            found.extend((sub, folder, p) for p in (_yaml_files(folder) if folder.is_dir() else []))
+    return found
+
+
+def _cache_path(files: list[tuple[str, Path, Path]]) -> Path | None:
+    """Where the validated catalog for exactly these file contents is cached, if anywhere.
+
+    The key is the hash of every file's name and bytes (read again on each load, which is
+    cheap), this assessor's version and Python's, so an edited file or an upgrade never
+    reuses a stale catalog. ``ASSESSOR_CACHE_DIR=`` (empty) turns the cache off.
+    """
+    folder = os.environ.get("ASSESSOR_CACHE_DIR")
+    if folder == "":
+        return None
+    if folder is None:
+        from platformdirs import user_cache_dir
+
+        folder = user_cache_dir("assessor")
+    key = hashlib.sha256(f"{__version__}\0{sys.version}\0".encode())
+    for _, _, path in files:
+        key.update(str(path.resolve()).encode() + b"\0")
+        try:
+            key.update(hashlib.sha256(path.read_bytes()).digest())
+        except OSError:
+            return None
+    return Path(folder) / f"catalog-{key.hexdigest()[:32]}.pickle"
+
+
+def _trusted(path: Path) -> bool:
+    """A cache file we may unpickle: ours, and writable by nobody else (nor its folder)."""
+    try:
+        for p in (path, path.parent):
+            st = p.stat()
+            if st.st_uid != os.geteuid() or st.st_mode & 0o022:
+                return False
+    except OSError:
+        return False
+    return True
+
+
+def _read_cache(path: Path | None) -> Catalog | None:
+    if path is None or not path.exists() or not _trusted(path):
+        return None
+    import pickle
+
+    try:
+        cat = pickle.loads(path.read_bytes())  # noqa: S301 - our own file, checked by _trusted
+    except Exception:  # a truncated or foreign file is ignored and rewritten
+        return None
+    return cat if isinstance(cat, Catalog) else None
+
+
+def _write_cache(path: Path | None, cat: Catalog) -> None:
+    if path is None:
+        return
+    import pickle
+    import tempfile
+
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".catalog-")
+        with os.fdopen(fd, "wb") as f:
+            f.write(pickle.dumps(cat, protocol=pickle.HIGHEST_PROTOCOL))
+        os.replace(tmp, path)
+    except OSError:  # a read-only home only costs speed
+        return
+
+
 def load_catalog(extra_dirs: Iterable[Path] = ()) -> Catalog:
-    """Load the packaged controls plus each organisation folder (``rules/``, ``frameworks/``)."""
+    """Load the packaged controls plus each organisation folder (``rules/``, ``frameworks/``).
+
+    A validated catalog is cached per exact file contents (see :func:`_cache_path`).
+    """
+    extra_dirs = list(extra_dirs)
+    files = _control_files(extra_dirs)
+    cache = _cache_path(files)
+    cached = _read_cache(cache)
+    if cached is not None:
+        return cached
+    cat = _parse_catalog(extra_dirs)
+    _write_cache(cache, cat)
+    return cat
+
+
+def _parse_catalog(extra_dirs: Iterable[Path]) -> Catalog:
     cat = Catalog()
     hasher = hashlib.sha256()
     for base in control_dirs(extra_dirs):

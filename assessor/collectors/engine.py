@@ -52,8 +52,14 @@ class EngineCollector(Collector):
         if target.scheme == "unix":
             if not os.path.exists(target.location):
                 raise TargetUnreachableError(f"{target}: socket {target.location} does not exist")
-            transport = httpx.HTTPTransport(uds=target.location)
-            return httpx.Client(transport=transport, base_url="http://docker", timeout=_timeout())
+            # no TLS on a unix socket: skip building a CA store (0.05 s of every scan)
+            transport = httpx.HTTPTransport(uds=target.location, verify=False)
+            return httpx.Client(
+                transport=transport,
+                base_url="http://docker",
+                timeout=_timeout(),
+                verify=False,  # noqa: S501 - plain HTTP over a local socket
+            )
         cert_path = os.environ.get("DOCKER_CERT_PATH")
         if os.environ.get("DOCKER_TLS_VERIFY") and cert_path:
             import ssl
