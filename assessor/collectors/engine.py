@@ -27,6 +27,7 @@ MAX_RESPONSE = 32 << 20  # one API answer
 MAX_CONTAINERS = 20_000
 MAX_LIST = 10_000  # networks, images, processes
 MAX_EXECS = 100
+PARALLEL = 8  # API calls in flight to one engine
 TIMEOUT = 20.0  # seconds per API call; ASSESSOR_ENGINE_TIMEOUT overrides
 
 
@@ -157,20 +158,30 @@ class EngineCollector(Collector):
             yield Evidence("engine", str(target), name, engine_data, redactions=tuple(red.found))
             own = own_container_ids() if target.scheme == "unix" else set()
             security = sorted(_dockerd.security_options(info))
-            for summary in listing:
-                cid = str(summary["Id"])
+            product = engine_data["product"]
+
+            def fetch(cid: str) -> dict[str, Any] | None:
                 try:
                     inspect = self._get(client, target, f"/containers/{quote(cid, safe='')}/json")
                 except CollectorError as e:
                     if "returned 404" in e.message:  # removed while we were scanning
-                        continue
+                        return None
                     raise
                 if not isinstance(inspect, dict):
                     raise CollectorError(f"{target}: container {cid[:12]} is not an object")
-                observed = self._observed(client, target, inspect, engine_data["product"])
+                observed = self._observed(client, target, inspect, product)
                 observed["Self"] = cid in own
                 observed["EngineSecurity"] = security
-                yield _container_evidence(target, {**inspect, "Assessor": observed})
+                return {**inspect, "Assessor": observed}
+
+            # the engine answers several containers at once (its top runs ps per container);
+            # results keep the listing's order
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
+                for doc in pool.map(fetch, [str(c["Id"]) for c in listing]):
+                    if doc is not None:
+                        yield _container_evidence(target, doc)
 
     def _swarm(self, client: httpx.Client, target: Target, info: dict[str, Any]) -> dict[str, Any]:
         """Swarm state; the cluster settings when this node is a manager (tokens dropped)."""
