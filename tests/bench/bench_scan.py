@@ -18,7 +18,9 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PEER = Path(os.environ.get("PEER_DIR", ROOT.parent / "shared/peers/docker-bench-security"))
+sys.path.insert(0, str(ROOT))
+from tests.peer.peer import PEER_DIR as PEER  # noqa: E402 - the same lookup as the peer test
+
 REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))
 SOCKET = "/var/run/docker.sock"
 DOCKER = (

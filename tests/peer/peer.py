@@ -44,13 +44,19 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-PEER_DIR = Path(
-    os.environ.get("PEER_DIR", ROOT.parent / "shared" / "peers" / "docker-bench-security")
-)
+
+
+def shared_dir() -> Path:
+    """The team's shared folder: beside the checkout, above it, or at /work/shared."""
+    for candidate in (*(p / "shared" for p in ROOT.parents), Path("/work/shared")):
+        if (candidate / "peers").is_dir():
+            return candidate
+    return ROOT.parent / "shared"
+
+
+PEER_DIR = Path(os.environ.get("PEER_DIR", shared_dir() / "peers" / "docker-bench-security"))
 REFERENCE_CSV = Path(
-    os.environ.get(
-        "CIS_REFERENCE_CSV", ROOT.parent / "shared" / "reference" / "cis-docker-1.8.0.csv"
-    )
+    os.environ.get("CIS_REFERENCE_CSV", shared_dir() / "reference" / "cis-docker-1.8.0.csv")
 )
 FRAMEWORK_FILE = ROOT / "controls" / "frameworks" / "cis-docker-1.8.0.yaml"
 VERDICTS_FILE = Path(__file__).resolve().parent / "verdicts.json"
