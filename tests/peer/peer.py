@@ -43,6 +43,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.conftest import docker_cli
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -163,14 +165,6 @@ def framework_rule_map() -> dict[str, list[str]]:
 
 # --------------------------------------------------------------------------------------------
 # docker CLI and the scenario
-
-
-def docker_cli() -> str | None:
-    """Debian's client first (the version docker-bench's text parsing was written against)."""
-    for candidate in ("/usr/bin/docker", shutil.which("docker")):
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    return None
 
 
 class Docker:
