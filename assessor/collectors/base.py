@@ -23,3 +23,12 @@ class Collector(ABC):
     @abstractmethod
     def identity(self) -> dict[str, Any]:
         """What identifies the target (host id, engine id and version), after collect()."""
+
+
+def read_live(path: str, limit: int = 4 << 20) -> str | None:
+    """A live machine file (/proc, /sys), at most ``limit`` characters; None if unreadable."""
+    try:
+        with open(path) as f:
+            return f.read(limit)
+    except OSError:
+        return None

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
 
 from assessor.collectors import _dockerd
-from assessor.collectors.base import Collector
+from assessor.collectors.base import Collector, read_live
 from assessor.errors import CollectorError, TargetUnreachableError
 from assessor.evidence import Evidence, Redactor
 from assessor.targets import Target
@@ -334,9 +334,9 @@ def own_container_ids(cgroup: str | None = None, mountinfo: str | None = None) -
     host's mount table also lists its containers' mounts, so only those three count.
     """
     if cgroup is None:
-        cgroup = _read_proc("/proc/self/cgroup")
+        cgroup = read_live("/proc/self/cgroup", 1 << 20) or ""
     if mountinfo is None:
-        mountinfo = _read_proc("/proc/self/mountinfo")
+        mountinfo = read_live("/proc/self/mountinfo", 1 << 20) or ""
     ids = {m.group(1) for m in _OWN_CGROUP.finditer(cgroup)}
     for line in mountinfo.splitlines():
         fields = line.split()
@@ -345,14 +345,6 @@ def own_container_ids(cgroup: str | None = None, mountinfo: str | None = None) -
             if m:
                 ids.add(m.group(1))
     return ids
-
-
-def _read_proc(path: str) -> str:
-    try:
-        with open(path) as f:
-            return f.read(1 << 20)
-    except OSError:
-        return ""
 
 
 def _daemon(

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 from assessor.collectors import _dockerd, _proc
 from assessor.collectors._rootfs import RootFS
-from assessor.collectors.base import Collector
+from assessor.collectors.base import Collector, read_live
 from assessor.errors import TargetUnreachableError
 from assessor.evidence import Evidence, Redactor
 from assessor.targets import Target
@@ -269,11 +269,8 @@ def _sysctls() -> dict[str, Any]:
 
 
 def _first_line(path: str) -> str | None:
-    try:
-        with open(path) as f:
-            return f.read(4096).strip()
-    except OSError:
-        return None
+    text = read_live(path, 4096)
+    return text.strip() if text is not None else None
 
 
 def _kernel() -> dict[str, Any]:
@@ -310,7 +307,7 @@ def _mounts(fs: RootFS) -> dict[str, Any]:
     points: list[str] = []
     if fs.live:
         source = "mountinfo"
-        text = _first_line_all("/proc/self/mountinfo") or ""
+        text = read_live("/proc/self/mountinfo") or ""
         for line in text.splitlines()[:MAX_MOUNTS]:
             parts = line.split()
             if len(parts) > 4:
@@ -342,19 +339,11 @@ def _group_members(fs: RootFS, group: str) -> list[str] | None:
     return None
 
 
-def _first_line_all(path: str) -> str | None:
-    try:
-        with open(path) as f:
-            return f.read(4 << 20)
-    except OSError:
-        return None
-
-
 def _listening() -> list[dict[str, Any]]:
     """TCP sockets listening on this machine (from /proc/net/tcp and tcp6)."""
     found: list[dict[str, Any]] = []
     for path, v6 in (("/proc/net/tcp", False), ("/proc/net/tcp6", True)):
-        for line in (_first_line_all(path) or "").splitlines()[1:MAX_MOUNTS]:
+        for line in (read_live(path) or "").splitlines()[1:MAX_MOUNTS]:
             parts = line.split()
             if len(parts) < 4 or parts[3] != "0A":  # 0A: LISTEN
                 continue
