@@ -216,13 +216,16 @@ def host_audit_watched(data: Any, args: Mapping[str, Any]) -> Outcome:
         return any(path == w or path.startswith(w.rstrip("/") + "/") for w in watched)
 
     missing = [
-        " = ".join(names)
+        ", ".join(names) + ("" if real in names else f" (a link to {real})")
         for real, names in present.items()
         if not any(map(covered, [*names, real]))
     ]
     source = audit.get("source")
     if missing:
-        return Outcome("fail", f"no audit rule ({source}) watches " + ", ".join(missing))
+        read_from = {"auditctl": "auditctl -l", "files": "/etc/audit rule files"}.get(
+            str(source), "no audit rules found"
+        )
+        return Outcome("fail", f"no audit rule watches {'; '.join(missing)} (read: {read_from})")
     return Outcome("pass", "audited: " + ", ".join(n for ns in present.values() for n in ns))
 
 
