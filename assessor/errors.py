@@ -61,3 +61,7 @@ class StoreError(AssessorError):
 
 class NotFoundError(AssessorError):
     """A requested assessment, rule or framework does not exist."""
+
+
+class ImageError(CollectorError):
+    """An image is malformed, hostile or over a limit: that image is not analysed."""

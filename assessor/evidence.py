@@ -34,6 +34,10 @@ _SECRET_VALUE = re.compile(
     r"\bglpat-[A-Za-z0-9_-]{20,}|\bxox[abpors]-[A-Za-z0-9-]{10,}|"
     r"\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.)"
 )
+# PASSWORD_FILE=/run/secrets/db names where a secret is, not the secret
+_PATH_KEY = re.compile(r"(_FILE|_PATH|_DIR)$", re.IGNORECASE)
+SECRET_KEY_NAME = _SECRET_KEY  # public names for collectors that look for secrets themselves
+SECRET_VALUE = _SECRET_VALUE
 # user:password@ in URLs (proxies, registries).
 _URL_USERINFO = re.compile(
     r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/@\s]+):(?P<pw>[^@/\s]+)@"
@@ -43,6 +47,10 @@ _ARG_SECRET = re.compile(
     r"^(?P<flag>--?[A-Za-z0-9_-]*(?:pass(?:word|wd)?|secret|token|api[_-]?key)[A-Za-z0-9_-]*)=(?P<value>.+)$",
     re.IGNORECASE,
 )
+
+
+def _is_path_setting(key: str, value: str) -> bool:
+    return bool(_PATH_KEY.search(key)) and value.startswith("/") and " " not in value
 
 
 def fingerprint(value: str) -> str:
@@ -90,7 +98,7 @@ class Redactor:
 
     def key_value(self, key: str, value: str, location: str) -> str:
         """Redact a value whose key names a secret, or whose text looks like one."""
-        if value and _SECRET_KEY.search(key):
+        if value and _SECRET_KEY.search(key) and not _is_path_setting(key, value):
             return self._record(location, key, value)
         return self.text(value, location, key)
 
@@ -101,7 +109,7 @@ class Redactor:
             key, sep, value = entry.partition("=")
             if not sep:
                 out.append(entry)
-            elif value and _ENV_AUTH.search(key):
+            elif value and _ENV_AUTH.search(key) and not _is_path_setting(key, value):
                 out.append(f"{key}={self._record(f'{location}.{key}', key, value)}")
             else:
                 out.append(f"{key}={self.key_value(key, value, f'{location}.{key}')}")

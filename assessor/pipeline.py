@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from assessor.catalog import Catalog
 from assessor.collectors import collector_for
@@ -18,6 +19,9 @@ from assessor.evaluate import Result, evaluate
 from assessor.evidence import Evidence
 from assessor.store import Store, queries
 from assessor.targets import Target
+
+if TYPE_CHECKING:
+    from assessor.collectors.image import ImageOptions
 
 PERIOD = re.compile(r"^\d{4}-(Q[1-4]|(0[1-9]|1[0-2]))$")
 
@@ -62,6 +66,7 @@ def run_scan(
     targets: Sequence[Target],
     period: str,
     progress: Progress | None = None,
+    options: ImageOptions | None = None,
 ) -> ScanSummary:
     say = progress or (lambda _msg: None)
     assessment_id = queries.create_assessment(
@@ -69,14 +74,14 @@ def run_scan(
     )
     summary = ScanSummary(assessment_id, queries.INCOMPLETE)
     for target in targets:
-        collector = collector_for(target)
+        collector = collector_for(target, options)
         say(f"collecting {target}")
         evidence: list[Evidence] = []
         try:
             for ev in collector.collect(target):
                 evidence.append(ev)
-                if ev.kind == "container":
-                    say(f"collecting {target}: {len(evidence) - 1} containers")
+                if ev.kind in ("container", "image"):
+                    say(f"collecting {target}: {ev.kind} {ev.resource}")
         except (TargetUnreachableError, CollectorError) as e:
             status = "unreachable" if isinstance(e, TargetUnreachableError) else "error"
             summary.targets.append(TargetOutcome(target, status, e.message))

@@ -15,6 +15,10 @@ DEFAULT_DOCKER_SOCKET = "/var/run/docker.sock"
 class TargetKind(StrEnum):
     HOST = "host"
     ENGINE = "engine"
+    IMAGE = "image"
+
+
+IMAGE_TRANSPORTS = ("docker-archive", "oci", "docker-daemon", "docker")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,13 +36,14 @@ class Target:
 
 
 def parse_target(text: str) -> Target:
-    """Parse ``host:/``, ``host:/some/root``, ``engine:unix:///path`` or ``engine:tcp://h:p``."""
+    """Parse ``host:/ROOT``, ``engine:unix:///path``, ``engine:tcp://h:p`` or ``image:...``."""
     text = text.strip()
     kind, sep, rest = text.partition(":")
     if not sep or not rest:
         raise TargetError(
             f"target {text!r}: expected KIND:LOCATION",
-            hint="examples: host:/  engine:unix:///var/run/docker.sock  engine:tcp://host:2376",
+            hint="examples: host:/  engine:unix:///var/run/docker.sock  engine:tcp://host:2376  "
+            "image:docker-archive:app.tar",
         )
     if kind == "host":
         if not rest.startswith("/"):
@@ -62,10 +67,30 @@ def parse_target(text: str) -> Target:
                 "tcp",
             )
         raise TargetError(f"target {text!r}: engine scheme must be unix:// or tcp://")
+    if kind == "image":
+        return _image_target(text, rest)
     supported = ", ".join(k.value for k in TargetKind)
     raise TargetError(
         f"target {text!r}: unknown kind {kind!r} (supported in this version: {supported})"
     )
+
+
+def _image_target(text: str, rest: str) -> Target:
+    transport, sep, location = rest.partition(":")
+    if not sep or transport not in IMAGE_TRANSPORTS or not location:
+        raise TargetError(
+            f"target {text!r}: expected image:TRANSPORT:LOCATION",
+            hint="transports: docker-archive:PATH[:REF]  oci:DIR[:TAG]  "
+            "docker-daemon:NAME:TAG  docker://HOST[:PORT]/REPO:TAG",
+        )
+    if transport in ("docker-archive", "oci"):
+        path, colon, ref = location.partition(":")
+        if not path:
+            raise TargetError(f"target {text!r}: no path")
+        location = os.path.abspath(path) + (f":{ref}" if colon and ref else "")
+    elif transport == "docker" and (not location.startswith("//") or len(location) <= 2):
+        raise TargetError(f"target {text!r}: expected image:docker://HOST[:PORT]/REPO:TAG")
+    return Target(TargetKind.IMAGE, f"image:{transport}:{location}", location, transport)
 
 
 def default_targets(socket_path: str = DEFAULT_DOCKER_SOCKET) -> list[Target]:

@@ -4,12 +4,14 @@
 # otherwise it only checks.
 set -euo pipefail
 
-PACKAGES=(docker.io podman busybox-static)
+PACKAGES=(docker.io podman busybox-static docker-registry skopeo)
 
 missing=()
 command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
 command -v podman >/dev/null 2>&1 || missing+=(podman)
 [ -x /bin/busybox ] || missing+=(busybox-static)
+command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
+command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
 
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -16,7 +16,7 @@ from assessor.cli._common import (
     print_json,
     setting,
 )
-from assessor.errors import EXIT_FINDINGS, EXIT_UNREACHABLE
+from assessor.errors import EXIT_FINDINGS, EXIT_UNREACHABLE, EXIT_USAGE, TargetError
 
 
 class FailOn(StrEnum):
@@ -40,8 +40,10 @@ def scan(
     targets: list[str] = typer.Argument(
         None,
         metavar="[TARGET]...",
-        help="host:/ , host:/some/root , engine:unix:///var/run/docker.sock , engine:tcp://h:2376. "
-        "Default: this host, plus the local engine when its socket exists.",
+        help="host:/ , host:/some/root , engine:unix:///var/run/docker.sock , "
+        "engine:tcp://h:2376 , image:docker-archive:PATH[:REF] , image:oci:DIR[:TAG] , "
+        "image:docker-daemon:NAME:TAG , image:docker://HOST[:PORT]/REPO:TAG. "
+        "Default: this host, plus the local engine (and its images) when its socket exists.",
     ),
     period: str = typer.Option(
         None,
@@ -61,18 +63,66 @@ def scan(
     all_results: bool = typer.Option(
         False, "--all", help="Table: list every result, not only findings."
     ),
+    platform: str = typer.Option(
+        None,
+        "--platform",
+        envvar="ASSESSOR_PLATFORM",
+        help="Images: the platform picked from a multi-platform index, OS/ARCH[/VARIANT]. "
+        "Default: linux/amd64.",
+    ),
+    image_limits: list[str] = typer.Option(
+        None,
+        "--image-limit",
+        envvar="ASSESSOR_IMAGE_LIMITS",
+        metavar="NAME=VALUE",
+        help="Images: raise or lower one bound of the image reader (repeatable), e.g. "
+        "max_ratio=500, max_entries=3000000, max_layer_bytes=32G. See docs/images.md.",
+    ),
+    creds: str = typer.Option(
+        None,
+        "--creds",
+        envvar="ASSESSOR_REGISTRY_CREDS",
+        metavar="USER:PASSWORD",
+        help="Registry images: credentials (else ~/.docker/config.json or --authfile).",
+    ),
+    authfile: Path = typer.Option(
+        None, "--authfile", help="Registry images: a Docker config.json holding credentials."
+    ),
+    cert_dir: Path = typer.Option(
+        None,
+        "--cert-dir",
+        help="Registry images: a directory of *.crt CA certificates to trust "
+        "(default /etc/docker/certs.d/HOST:PORT).",
+    ),
+    insecure: bool = typer.Option(
+        False,
+        "--insecure",
+        help="Registry images: plain HTTP or unverified TLS, for a loopback registry only.",
+    ),
 ) -> None:
     """Scan targets, store the assessment, and print its results.
 
-    Exit codes: 0 ok; 1 findings at or above --fail-on; 2 usage or input error;
-    3 a target could not be reached (the others are still stored).
+    Exit codes: 0 ok; 1 findings at or above --fail-on; 2 usage or input error, or a
+    target's content is invalid (a corrupt or hostile image); 3 a target could not be
+    reached. The other targets are still stored.
     """
+    from assessor.collectors.image import ImageOptions
+    from assessor.collectors.image.limits import parse_limits
     from assessor.pipeline import check_period, current_period, run_scan
     from assessor.store import queries
     from assessor.targets import default_targets, parse_target
 
     parsed = [parse_target(t) for t in targets] if targets else default_targets()
     period = check_period(setting(period, "period") or current_period())
+    limits = setting(image_limits, "image_limits") or []
+    options = ImageOptions(
+        limits=parse_limits([limits] if isinstance(limits, str) else list(limits)),
+        platform=_platform(setting(platform, "platform") or "linux/amd64"),
+        insecure=insecure,
+        creds=creds,
+        authfile=str(authfile) if authfile else None,
+        cert_dir=str(cert_dir) if cert_dir else None,
+    )
     threshold = FailOn(setting(fail_on, "fail_on") or "none")
     catalog = load(controls)
     store = open_db(db)
@@ -82,9 +132,11 @@ def scan(
 
             console = Console(stderr=True)
             with console.status("scanning") as status:
-                summary = run_scan(store, catalog, parsed, period, lambda m: status.update(m))
+                summary = run_scan(
+                    store, catalog, parsed, period, lambda m: status.update(m), options
+                )
         else:
-            summary = run_scan(store, catalog, parsed, period)
+            summary = run_scan(store, catalog, parsed, period, options=options)
         assessment = queries.get_assessment(store, str(summary.assessment_id))
         rows = queries.get_results(store, summary.assessment_id)
     finally:
@@ -104,8 +156,10 @@ def scan(
             )
     for t in summary.unreachable:
         typer.echo(f"assessor: error: {t.error}", err=True)
-    if summary.unreachable:
+    if any(t.status == "unreachable" for t in summary.unreachable):
         raise typer.Exit(EXIT_UNREACHABLE)
+    if summary.unreachable:  # a target was reached but its content is invalid or hostile
+        raise typer.Exit(EXIT_USAGE)
     if threshold is not FailOn.NONE:
         floor = SEVERITIES.index(threshold.value)
         if any(
@@ -115,3 +169,10 @@ def scan(
             for r, _ in rows
         ):
             raise typer.Exit(EXIT_FINDINGS)
+
+
+def _platform(text: str) -> str:
+    parts = text.strip().split("/")
+    if len(parts) not in (2, 3) or not all(parts):
+        raise TargetError(f"--platform {text!r}: expected OS/ARCH[/VARIANT], e.g. linux/amd64")
+    return text.strip()

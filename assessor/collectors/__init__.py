@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from assessor.collectors.base import Collector
 from assessor.targets import Target, TargetKind
 
+if TYPE_CHECKING:
+    from assessor.collectors.image import ImageOptions
 
-def collector_for(target: Target) -> Collector:
+
+def collector_for(target: Target, options: ImageOptions | None = None) -> Collector:
     if target.kind is TargetKind.HOST:
         from assessor.collectors.host import HostCollector
 
@@ -14,7 +19,11 @@ def collector_for(target: Target) -> Collector:
     if target.kind is TargetKind.ENGINE:
         from assessor.collectors.engine import EngineCollector
 
-        return EngineCollector()
+        return EngineCollector(options)
+    if target.kind is TargetKind.IMAGE:
+        from assessor.collectors.image import ImageCollector
+
+        return ImageCollector(options)
     raise AssertionError(f"no collector for {target.kind}")  # parse_target admits no other
 
 

@@ -23,6 +23,8 @@ from assessor.targets import Target
 if TYPE_CHECKING:
     import httpx
 
+    from assessor.collectors.image import ImageOptions
+
 MAX_RESPONSE = 32 << 20  # one API answer
 MAX_CONTAINERS = 20_000
 MAX_LIST = 10_000  # networks, images, processes
@@ -39,10 +41,11 @@ def _timeout() -> float:
 
 
 class EngineCollector(Collector):
-    kinds: ClassVar[frozenset[str]] = frozenset({"engine", "container"})
+    kinds: ClassVar[frozenset[str]] = frozenset({"engine", "container", "image"})
 
-    def __init__(self) -> None:
+    def __init__(self, options: ImageOptions | None = None) -> None:
         self._identity: dict[str, Any] = {}
+        self._image_options = options
 
     def identity(self) -> dict[str, Any]:
         return self._identity
@@ -182,6 +185,13 @@ class EngineCollector(Collector):
                 for doc in pool.map(fetch, [str(c["Id"]) for c in listing]):
                     if doc is not None:
                         yield _container_evidence(target, doc)
+
+            # every local image, streamed from one export (CIS section 4 on what is here)
+            from assessor.collectors.image import ImageOptions, engine_images
+
+            yield from engine_images(
+                client, str(target), images, self._image_options or ImageOptions()
+            )
 
     def _swarm(self, client: httpx.Client, target: Target, info: dict[str, Any]) -> dict[str, Any]:
         """Swarm state; the cluster settings when this node is a manager (tokens dropped)."""

@@ -224,6 +224,8 @@ def compile_rule(rule: Rule, references: dict[str, list[str]] | None = None) -> 
 def _judge(c: CompiledRule, ev: Evidence) -> tuple[Status, str]:
     rule = c.rule
     data = ev.data
+    if "collection_error" in data:  # the resource was found but could not be read
+        return Status.ERROR, f"not assessed: {data['collection_error']}"
     if c.applies is not None:
         applies, actx = c.applies(data)
         if not applies:

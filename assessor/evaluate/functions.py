@@ -323,3 +323,7 @@ def host_port_bound_to_interface(data: Any, args: Mapping[str, Any]) -> Outcome:
     if wide:
         return Outcome("fail", f"port {port} listens on every interface ({', '.join(wide)})")
     return Outcome("pass", f"port {port} listens on " + ", ".join(str(s["address"]) for s in found))
+
+
+# evaluators of other evidence kinds register themselves on import
+from assessor.evaluate import image as _image  # noqa: E402, F401

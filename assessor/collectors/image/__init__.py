@@ -1,0 +1,271 @@
+"""The image collector: config, history and every layer of an image, streamed, never extracted.
+
+Transports use skopeo's names: ``docker-archive:PATH[:REF]``, ``oci:DIR[:TAG]``,
+``docker-daemon:NAME:TAG`` and ``docker://HOST/REPO:TAG``. One target may hold several
+images (a ``docker save`` of many, an OCI layout with many tags); each is one resource.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from assessor.collectors.base import Collector
+from assessor.collectors.image.limits import Limits
+from assessor.errors import ImageError, TargetError, TargetUnreachableError
+from assessor.evidence import Evidence
+from assessor.targets import Target
+
+if TYPE_CHECKING:
+    import httpx
+
+    from assessor.collectors.image.archive import ArchiveImage
+
+
+@dataclass
+class ImageOptions:
+    """How images are read: limits, platform, registry access."""
+
+    limits: Limits = field(default_factory=Limits)
+    platform: str = "linux/amd64"
+    insecure: bool = False
+    creds: str | None = None
+    authfile: str | None = None
+    cert_dir: str | None = None
+
+
+def collection_error(target: str, resource: str, message: str) -> Evidence:
+    """A resource that could not be read: every rule on it reports ``error`` with the message."""
+    return Evidence("image", target, resource, {"collection_error": message, "reference": resource})
+
+
+def split_ref(location: str) -> tuple[str, str | None]:
+    """``PATH[:REF]`` as skopeo splits it: at the first colon."""
+    path, sep, ref = location.partition(":")
+    return path, (ref or None) if sep else None
+
+
+def _archive_evidence(
+    target: str, prefix: str, images: list[ArchiveImage], ref: str | None, options: ImageOptions
+) -> Iterator[Evidence]:
+    from assessor.collectors.image.analyze import image_evidence
+
+    chosen = images
+    if ref is not None:
+        chosen = [i for i in images if ref in i.repo_tags]
+        if not chosen and len(images) == 1 and not images[0].repo_tags:
+            chosen = images
+        if not chosen:
+            tags = ", ".join(t for i in images for t in i.repo_tags)[:300] or "none"
+            raise ImageError(f"{target}: no image tagged {ref!r} in the archive (tags: {tags})")
+    for img in chosen:
+        name = (
+            ref if ref is not None else (img.repo_tags[0] if img.repo_tags else img.config_digest)
+        )
+        yield image_evidence(
+            target=target,
+            resource=f"{prefix}:{name}",
+            transport=prefix.partition(":")[0],
+            config=img.config,
+            config_digest=img.config_digest,
+            manifest_digest=None,
+            scans=img.scans,
+            limits=options.limits,
+            repo_tags=img.repo_tags,
+        )
+
+
+def engine_images(
+    client: httpx.Client, target: str, images: list[dict[str, Any]], options: ImageOptions
+) -> Iterator[Evidence]:
+    """Every local image of an engine, from one export; a bad image is an error on its own."""
+    from assessor.collectors.image.daemon import export
+
+    ids = [str(i["Id"]) for i in images if isinstance(i.get("Id"), str)]
+    if not ids:
+        return
+    try:
+        exported = export(client, ids, options.limits, f"{target}: image export")
+    except ImageError:
+        exported = None
+    by_id = {img.config_digest: img for img in exported or []}
+    if exported is not None and all(i in by_id for i in ids):
+        for info in images:
+            yield from _one_engine_image(target, info, by_id[str(info["Id"])], options)
+        return
+    for info in images:  # one image at a time, so the bad one is named
+        image_id = str(info["Id"])
+        resource = _engine_resource(info)
+        try:
+            (img,) = export(client, [image_id], options.limits, f"{target}: {resource}")
+            yield from _one_engine_image(target, info, img, options)
+        except ImageError as e:
+            yield collection_error(target, resource, e.message)
+
+
+def _engine_resource(info: dict[str, Any]) -> str:
+    tags = [t for t in info.get("RepoTags") or [] if isinstance(t, str) and t != "<none>:<none>"]
+    return f"docker-daemon:{sorted(tags)[0] if tags else info['Id']}"
+
+
+def _one_engine_image(
+    target: str, info: dict[str, Any], img: ArchiveImage, options: ImageOptions
+) -> Iterator[Evidence]:
+    from assessor.collectors.image.analyze import image_evidence
+
+    resource = _engine_resource(info)
+    tags = [t for t in info.get("RepoTags") or [] if isinstance(t, str) and t != "<none>:<none>"]
+    try:
+        yield image_evidence(
+            target=target,
+            resource=resource,
+            transport="docker-daemon",
+            config=img.config,
+            config_digest=img.config_digest,
+            manifest_digest=None,
+            scans=img.scans,
+            limits=options.limits,
+            repo_tags=tags,
+        )
+    except ImageError as e:
+        yield collection_error(target, resource, e.message)
+
+
+class ImageCollector(Collector):
+    kinds: ClassVar[frozenset[str]] = frozenset({"image"})
+
+    def __init__(self, options: ImageOptions | None = None) -> None:
+        self.options = options or ImageOptions()
+        self._identity: dict[str, Any] = {}
+
+    def identity(self) -> dict[str, Any]:
+        return self._identity
+
+    def collect(self, target: Target) -> Iterator[Evidence]:
+        transport = target.scheme
+        images: list[dict[str, Any]] = []
+        self._identity = {"transport": transport, "reference": target.location, "images": images}
+        collect = {
+            "docker-archive": self._archive,
+            "oci": self._layout,
+            "docker-daemon": self._daemon,
+            "docker": self._registry,
+        }[transport]
+        evidence = list(collect(target))
+        failed = [e for e in evidence if "collection_error" in e.data]
+        if failed and len(failed) == len(evidence) == 1:
+            raise ImageError(str(failed[0].data["collection_error"]))
+        images.extend(
+            {k: ev.data.get(k) for k in ("reference", "id", "digest", "platform")}
+            for ev in evidence
+        )
+        yield from evidence
+
+    def _archive(self, target: Target) -> Iterator[Evidence]:
+        from assessor.collectors.image.archive import read_archive
+
+        path, ref = split_ref(target.location)
+        if os.path.isdir(path):
+            raise ImageError(f"{target}: {path} is a directory (for an OCI layout use image:oci:)")
+        try:
+            f = open(path, "rb")  # noqa: SIM115 - closed below; a FIFO (docker save |) works
+        except OSError as e:
+            raise TargetUnreachableError(f"{target}: cannot open {path}: {e.strerror}") from None
+        with f:
+            images = read_archive(f.read, self.options.limits, str(target))
+        yield from _archive_evidence(
+            str(target), f"docker-archive:{path}", images, ref, self.options
+        )
+
+    def _layout(self, target: Target) -> Iterator[Evidence]:
+        from assessor.collectors.image.analyze import image_evidence
+        from assessor.collectors.image.layout import read_layout
+        from assessor.collectors.image.resolve import Platform
+
+        root, tag = split_ref(target.location)
+        platform = Platform.parse(self.options.platform)
+        for item in read_layout(root, tag, platform, self.options.limits, str(target)):
+            if isinstance(item, ImageError):
+                yield collection_error(str(target), f"oci:{root}:{tag or '?'}", item.message)
+                continue
+            r = item.resolved
+            resource = f"oci:{root}:{item.name}"
+            try:
+                yield image_evidence(
+                    target=str(target),
+                    resource=resource,
+                    transport="oci",
+                    config=r.config,
+                    config_digest=r.config_digest,
+                    manifest_digest=r.manifest_digest,
+                    scans=item.scans,
+                    limits=self.options.limits,
+                    platform=r.platform,
+                )
+            except ImageError as e:
+                yield collection_error(str(target), resource, e.message)
+
+    def _daemon(self, target: Target) -> Iterator[Evidence]:
+        from assessor.collectors.engine import EngineCollector
+        from assessor.collectors.image.daemon import export
+        from assessor.targets import DEFAULT_DOCKER_SOCKET, parse_target
+
+        host = os.environ.get("DOCKER_HOST") or f"unix://{DEFAULT_DOCKER_SOCKET}"
+        engine = parse_target(f"engine:{host}")
+        name = target.location
+        with EngineCollector()._client(engine) as client:
+            images = export(client, [name], self.options.limits, str(target))
+        if len(images) != 1:
+            raise ImageError(f"{target}: the engine exported {len(images)} images for one name")
+        yield from _archive_evidence(str(target), "docker-daemon", images, None, self.options)
+
+    def _registry(self, target: Target) -> Iterator[Evidence]:
+        from assessor.collectors.image.analyze import image_evidence
+        from assessor.collectors.image.registry import RegistryClient, RegistryOptions, parse_ref
+        from assessor.collectors.image.resolve import Platform, resolve
+        from assessor.collectors.image.stream import Budget, short
+
+        ref = parse_ref(target.location.removeprefix("//"))
+        opts = self.options
+        client = RegistryClient(
+            ref,
+            RegistryOptions(opts.insecure, opts.creds, opts.authfile, opts.cert_dir),
+            opts.limits,
+        )
+        try:
+            data, digest, media = client.manifest(ref.reference)
+            what = f"docker://{ref}"
+            r = resolve(
+                client, data, digest, media, Platform.parse(opts.platform), opts.limits, what
+            )
+            budget = Budget(opts.limits)
+            scans = [
+                client.scan(d, i, budget, f"{what}: layer {i + 1} ({short(d['digest'])})")
+                for i, d in enumerate(r.layers)
+            ]
+            signatures = client.signatures(digest)
+        finally:
+            client.close()
+        yield image_evidence(
+            target=str(target),
+            resource=f"docker://{ref}",
+            transport="docker",
+            config=r.config,
+            config_digest=r.config_digest,
+            manifest_digest=digest,
+            scans=scans,
+            limits=opts.limits,
+            platform=r.platform,
+            signatures=signatures,
+        )
+
+
+__all__ = [
+    "ImageCollector",
+    "ImageOptions",
+    "TargetError",
+    "collection_error",
+    "engine_images",
+]

@@ -1,0 +1,91 @@
+"""One image's evidence: config facts, build steps, the final filesystem, secrets found."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from assessor.collectors.image import fs, meta
+from assessor.collectors.image.layer import LayerScan
+from assessor.collectors.image.limits import Limits
+from assessor.collectors.image.stream import short
+from assessor.errors import ImageError
+from assessor.evidence import Evidence, Redactor
+
+NOT_CHECKED = {
+    "checked": False,
+    "reason": "only images read from a registry (docker://) are checked",
+}
+
+
+def check_layers(config: dict[str, Any], scans: list[LayerScan], where: str) -> None:
+    """The config's diff_ids must be exactly the uncompressed layers that were read."""
+    ids = meta.diff_ids(config, where)
+    if len(ids) != len(scans):
+        raise ImageError(f"{where}: the config lists {len(ids)} layers, the manifest {len(scans)}")
+    for i, (want, scan) in enumerate(zip(ids, scans, strict=True)):
+        if want != scan.diff_id:
+            raise ImageError(
+                f"{where}: layer {i + 1}: uncompressed content is {short(scan.diff_id)}, "
+                f"the config says {short(want)} (diff_id mismatch)"
+            )
+
+
+def image_evidence(
+    *,
+    target: str,
+    resource: str,
+    transport: str,
+    config: dict[str, Any],
+    config_digest: str,
+    manifest_digest: str | None,
+    scans: list[LayerScan],
+    limits: Limits,
+    platform: str = "",
+    repo_tags: list[str] | None = None,
+    signatures: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> Evidence:
+    check_layers(config, scans, resource)
+    redactor = Redactor()
+    data: dict[str, Any] = {
+        "reference": resource,
+        "transport": transport,
+        "id": config_digest,
+        "digest": manifest_digest,
+        "repo_tags": sorted(repo_tags or []),
+    }
+    data.update(meta.config_evidence(config, redactor, resource, now))
+    data["platform"] = platform or "/".join(
+        p for p in (data["os"], data["architecture"], data["variant"]) if p
+    )
+    final = fs.merge(scans)
+    data.update(fs.file_evidence(scans, final, limits))
+    data["layers"] = [
+        {
+            "digest": s.digest,
+            "diff_id": s.diff_id,
+            "compression": s.compression,
+            "stored_bytes": s.stored_bytes,
+            "size": s.size,
+            "entries": len(s.entries),
+        }
+        for s in scans
+    ]
+    items: list[dict[str, Any]] = [
+        {"where": r.location, "key": r.key, "kind": "config", "fingerprint": r.fingerprint}
+        for r in redactor.found
+    ]
+    items.extend(
+        {
+            "where": f["path"],
+            "key": f["detail"],
+            "kind": f["kind"],
+            "fingerprint": f["fingerprint"],
+            "layer": f["layer"],
+        }
+        for f in data.pop("file_secrets")["items"]
+    )
+    data["secrets"] = {"count": len(items), "items": items[: limits.max_findings]}
+    data["signatures"] = signatures or NOT_CHECKED
+    return Evidence("image", target, resource, data, redactions=tuple(redactor.found))

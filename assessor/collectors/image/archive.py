@@ -1,0 +1,171 @@
+"""``docker save`` archives, from a file or streamed from the Engine API, read in one pass.
+
+The archive is a tar of tars. Its members are read in the order they arrive: small JSON
+documents are kept (bounded), every layer is scanned as it streams past, and only at the
+end does ``manifest.json`` say which layers, in which order, make which image. Both the
+Docker 20.10 layout (``<id>/layer.tar``) and the OCI layout Docker 25 writes
+(``blobs/sha256/<hex>``, still with a ``manifest.json``) are read; a gzip-compressed archive
+(``docker save | gzip``) too.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import tarfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from assessor.collectors.image.layer import LayerScan, member_path, scan_layer
+from assessor.collectors.image.limits import Limits
+from assessor.collectors.image.resolve import parse_object
+from assessor.collectors.image.stream import Blob, Budget, Plain, decoder, digest_of
+from assessor.errors import ImageError
+
+_BLOB = re.compile(r"^blobs/(sha256|sha512)/([0-9a-f]{64}|[0-9a-f]{128})$")
+_CONFIG_NAME = re.compile(r"^([0-9a-f]{64})\.json$")
+_JSON_NAMES = ("manifest.json", "index.json", "repositories", "oci-layout")
+
+
+@dataclass
+class ArchiveImage:
+    config: dict[str, Any]
+    config_digest: str
+    repo_tags: list[str]
+    scans: list[LayerScan]
+
+
+@dataclass
+class _Contents:
+    docs: dict[str, bytes] = field(default_factory=dict)
+    layers: dict[str, LayerScan] = field(default_factory=dict)
+    links: dict[str, str] = field(default_factory=dict)  # member -> member it links to
+    doc_bytes: int = 0
+
+
+def _is_json_name(path: str) -> bool:
+    return path in _JSON_NAMES or path.endswith(".json") or path.endswith("/json")
+
+
+def _read_members(read: Callable[[int], bytes], limits: Limits, what: str) -> _Contents:
+    outer = Blob(read, digest=None, size=None, limit=limits.max_image_bytes, what=what)
+    _, decoded = decoder(outer)
+    plain = Plain(decoded, outer, Budget(limits), what)
+    budget = Budget(limits)
+    out = _Contents()
+    tf = tarfile.TarFile(fileobj=plain, mode="r")  # type: ignore[arg-type]
+    while True:
+        ti = tf.next()
+        tf.members.clear()  # type: ignore[attr-defined]  # tarfile keeps every member
+        if ti is None:
+            break
+        budget.add_entry(what)
+        path = member_path(ti.name, what)
+        if ti.issym() or ti.islnk():
+            # docker save links a layer.tar shared by two images to the first copy
+            base = posixpath.dirname(path) if ti.issym() else ""
+            target = member_path(posixpath.join(base, ti.linkname), f"{what}: link {path}")
+            out.links[path] = target
+            continue
+        if not ti.isfile():
+            continue
+        blob = _BLOB.match(path)
+        f = tf.extractfile(ti)
+        assert f is not None
+        is_json = _is_json_name(path)
+        if blob and not is_json:
+            is_json = f.peek(1)[:1].lstrip() in (b"{", b"[")  # type: ignore[attr-defined]
+        if is_json:
+            if ti.size > limits.max_config_bytes:
+                raise ImageError(
+                    f"{what}: {path}: a JSON document of {ti.size} bytes exceeds "
+                    f"max_config_bytes ({limits.max_config_bytes})"
+                )
+            out.doc_bytes += ti.size
+            if out.doc_bytes > 8 * limits.max_config_bytes:
+                raise ImageError(f"{what}: too many JSON documents (over 8 x max_config_bytes)")
+            out.docs[path] = f.read(ti.size)
+        elif blob or path.endswith("/layer.tar"):
+            digest = f"{blob.group(1)}:{blob.group(2)}" if blob else None
+            out.layers[path] = scan_layer(
+                f.read,
+                index=len(out.layers),
+                digest=digest,
+                size=ti.size,
+                budget=budget,
+                what=f"{what}: {path}",
+            )
+    if not plain.rest_is_zero():
+        raise ImageError(f"{what}: invalid tar header or data after the end of the archive")
+    outer.drain()
+    return out
+
+
+def _resolve_member(out: _Contents, name: Any, what: str) -> str:
+    if not isinstance(name, str):
+        raise ImageError(f"{what}: manifest.json names a member that is not a string")
+    path = member_path(name, f"{what}: manifest.json")
+    seen = 0
+    while path in out.links:
+        path = out.links[path]
+        seen += 1
+        if seen > 8:
+            raise ImageError(f"{what}: link loop at {name[:200]}")
+    return path
+
+
+def read_archive(read: Callable[[int], bytes], limits: Limits, what: str) -> list[ArchiveImage]:
+    """Every image in the archive, each with its layers scanned and verified."""
+    try:
+        out = _read_members(read, limits, what)
+    except (tarfile.TarError, EOFError) as e:
+        raise ImageError(f"{what}: corrupt or truncated archive: {e}") from None
+    except (OSError, ValueError) as e:
+        raise ImageError(f"{what}: corrupt archive: {type(e).__name__}: {e}") from None
+    raw = out.docs.get("manifest.json")
+    if raw is None:
+        raise ImageError(f"{what}: not a docker-archive (no manifest.json)")
+    try:
+        import json
+
+        entries = json.loads(raw)
+    except ValueError as e:
+        raise ImageError(f"{what}: manifest.json is not valid JSON: {str(e)[:120]}") from None
+    if not isinstance(entries, list) or not entries:
+        raise ImageError(f"{what}: manifest.json lists no images")
+    images: list[ArchiveImage] = []
+    for n, entry in enumerate(entries):
+        where = f"{what}: manifest.json[{n}]"
+        if not isinstance(entry, dict):
+            raise ImageError(f"{where}: not an object")
+        config_path = _resolve_member(out, entry.get("Config"), where)
+        data = out.docs.get(config_path)
+        if data is None:
+            raise ImageError(f"{where}: config {config_path[:200]} is not in the archive")
+        expected = None
+        if m := _BLOB.match(config_path):
+            expected = f"{m.group(1)}:{m.group(2)}"
+        elif m := _CONFIG_NAME.match(posixpath.basename(config_path)):
+            expected = f"sha256:{m.group(1)}"
+        digest = digest_of(data, expected.partition(":")[0] if expected else "sha256")
+        if expected and digest != expected:
+            raise ImageError(f"{where}: config {config_path} does not match its digest name")
+        config = parse_object(data, f"{where}: config")
+        layer_names = entry.get("Layers")
+        if not isinstance(layer_names, list):
+            raise ImageError(f"{where}: Layers is not a list")
+        if len(layer_names) > limits.max_layers:
+            raise ImageError(f"{where}: more than max_layers ({limits.max_layers}) layers")
+        scans: list[LayerScan] = []
+        for name in layer_names:
+            path = _resolve_member(out, name, where)
+            scan = out.layers.get(path)
+            if scan is None:
+                raise ImageError(f"{where}: layer {path[:200]} is not in the archive")
+            scans.append(scan)
+        tags = entry.get("RepoTags") or []
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            raise ImageError(f"{where}: RepoTags is not a list of strings")
+        images.append(ArchiveImage(config, digest, tags, scans))
+    return images

@@ -1,0 +1,202 @@
+"""One layer, streamed once: every tar member checked and indexed, nothing written anywhere.
+
+The tar format is parsed by the standard library's tarfile, over a forward-only stream
+(`stream.Plain`), with a TarInfo subclass that refuses oversized pax and GNU long-name
+headers before they are read. What a layer yields is a `LayerScan`: its members (path,
+type, mode, owner, size, link), its whiteouts, and what was found in the few files whose
+content is read (secrets, package databases). Layers are merged into the final filesystem
+by `fs.merge`.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import tarfile
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from assessor.collectors.image import content
+from assessor.collectors.image.stream import CHUNK, Blob, Budget, Plain, decoder, short
+from assessor.errors import ImageError
+
+OPAQUE = ".wh..wh..opq"
+WHITEOUT = ".wh."
+
+_TYPES = {
+    tarfile.REGTYPE: "f",
+    tarfile.AREGTYPE: "f",
+    tarfile.CONTTYPE: "f",
+    tarfile.GNUTYPE_SPARSE: "f",
+    tarfile.DIRTYPE: "d",
+    tarfile.SYMTYPE: "l",
+    tarfile.LNKTYPE: "h",
+    tarfile.CHRTYPE: "c",
+    tarfile.BLKTYPE: "b",
+    tarfile.FIFOTYPE: "p",
+}
+_HEADERS = (
+    tarfile.XHDTYPE,
+    tarfile.XGLTYPE,
+    tarfile.SOLARIS_XHDTYPE,
+    tarfile.GNUTYPE_LONGNAME,
+    tarfile.GNUTYPE_LONGLINK,
+)
+
+
+class Entry(NamedTuple):
+    kind: str  # f d l h c b p
+    mode: int
+    uid: int
+    gid: int
+    size: int
+    link: str  # symlink target as written, or hard link target path
+    layer: int
+
+
+@dataclass
+class LayerScan:
+    index: int
+    digest: str  # as stored (compressed) digest, verified
+    diff_id: str  # sha256 of the uncompressed tar, computed
+    compression: str
+    stored_bytes: int
+    size: int
+    entries: dict[str, Entry] = field(default_factory=dict)
+    whiteouts: set[str] = field(default_factory=set)
+    opaque: set[str] = field(default_factory=set)
+    found: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # path -> findings
+    # hard links whose target is not earlier in this layer: it must be in a lower one
+    pending_links: dict[str, str] = field(default_factory=dict)
+
+
+def _bounded_tarinfo(max_header: int, what: str) -> type[tarfile.TarInfo]:
+    class BoundedTarInfo(tarfile.TarInfo):
+        def _proc_member(self, tf: tarfile.TarFile) -> tarfile.TarInfo:
+            if self.type in _HEADERS and self.size > max_header:
+                raise ImageError(
+                    f"{what}: a tar extended header of {self.size} bytes exceeds "
+                    f"max_header_bytes ({max_header})"
+                )
+            return super()._proc_member(tf)  # type: ignore[misc,no-any-return]
+
+    return BoundedTarInfo
+
+
+def member_path(name: str, what: str) -> str:
+    """The member's path in the image root; absolute or escaping names are refused."""
+    if "\x00" in name:
+        raise ImageError(f"{what}: member name contains a NUL byte")
+    if name.startswith("/"):
+        raise ImageError(f"{what}: absolute member path {name[:200]!r}")
+    path = posixpath.normpath(name)
+    if path == ".." or path.startswith("../"):
+        raise ImageError(f"{what}: member path {name[:200]!r} escapes the image root")
+    return "" if path == "." else path
+
+
+def scan_layer(
+    read: Any,
+    *,
+    index: int,
+    digest: str | None,
+    size: int | None,
+    budget: Budget,
+    what: str,
+) -> LayerScan:
+    """Stream one layer blob (``read(n) -> bytes``) and index it. Raises ImageError."""
+    limits = budget.limits
+    blob = Blob(read, digest=digest, size=size, limit=limits.max_layer_bytes, what=what)
+    try:
+        compression, decoded = decoder(blob)
+        plain = Plain(decoded, blob, budget, what)
+        scan = _members(plain, index, what, budget)
+        if not plain.rest_is_zero():
+            raise ImageError(f"{what}: invalid tar header or data after the end of the archive")
+        blob.drain()
+    except ImageError:
+        raise
+    except (tarfile.TarError, EOFError) as e:
+        raise ImageError(f"{what}: corrupt or truncated layer: {e}") from None
+    except (OSError, ValueError, RuntimeError) as e:
+        # isal, zlib and zstd report corrupt streams as these; tarfile as ValueError at times
+        raise ImageError(f"{what}: corrupt layer: {type(e).__name__}: {e}") from None
+    assert blob.digest is not None
+    scan.digest = blob.digest
+    scan.diff_id = plain.diff_id
+    scan.compression = compression
+    scan.stored_bytes = blob.count
+    scan.size = plain.pos
+    return scan
+
+
+def _members(plain: Plain, index: int, what: str, budget: Budget) -> LayerScan:
+    limits = budget.limits
+    scan = LayerScan(index, "", "", "", 0, 0)
+    tf = tarfile.TarFile(
+        fileobj=plain,  # type: ignore[arg-type]
+        mode="r",
+        tarinfo=_bounded_tarinfo(limits.max_header_bytes, what),
+    )
+    entries = scan.entries
+    while True:
+        ti = tf.next()
+        tf.members.clear()  # type: ignore[attr-defined]  # tarfile keeps every member; not us
+        if ti is None:
+            break
+        budget.add_entry(what)
+        if len(ti.name) > limits.max_path_length or len(ti.linkname) > limits.max_path_length:
+            raise ImageError(
+                f"{what}: member path longer than max_path_length ({limits.max_path_length})"
+            )
+        path = member_path(ti.name, what)
+        if not path:
+            continue  # the root directory itself
+        parent, base = posixpath.split(path)
+        if base.startswith(WHITEOUT):
+            if base == OPAQUE:
+                scan.opaque.add(parent)
+            elif not base.startswith(WHITEOUT + WHITEOUT):  # .wh..wh.* are aufs internals
+                scan.whiteouts.add(posixpath.join(parent, base[len(WHITEOUT) :]))
+            continue
+        kind = _TYPES.get(ti.type)
+        if kind is None:
+            raise ImageError(f"{what}: {path}: unsupported tar member type {ti.type!r}")
+        link = ""
+        if kind == "l":
+            link = ti.linkname
+            if not link.startswith("/"):
+                resolved = posixpath.normpath(posixpath.join(parent, link))
+                if resolved == ".." or resolved.startswith("../"):
+                    raise ImageError(
+                        f"{what}: symlink {path} -> {link[:200]} escapes the image root"
+                    )
+        elif kind == "h":
+            if ti.linkname.startswith("/"):
+                raise ImageError(f"{what}: hard link {path} -> absolute {ti.linkname[:200]}")
+            target = posixpath.normpath(ti.linkname)
+            if target == ".." or target.startswith("../"):
+                raise ImageError(
+                    f"{what}: hard link {path} -> {ti.linkname[:200]} escapes the image root"
+                )
+            link = target
+            if target not in entries:
+                scan.pending_links[path] = target
+        mode = ti.mode & 0o7777
+        entries[path] = Entry(kind, mode, ti.uid, ti.gid, ti.size, link, index)
+        if kind == "f":
+            reader = content.reader_for(path, ti.size, limits)
+            if reader is not None:
+                f = tf.extractfile(ti)
+                assert f is not None
+                data = f.read(reader.limit)
+                found = reader.analyse(path, data, ti.size)
+                if found:
+                    scan.found[path] = found
+    return scan
+
+
+def describe(digest: str | None, index: int) -> str:
+    return f"layer {index + 1} ({short(digest)})" if digest else f"layer {index + 1}"
+
+
+__all__ = ["CHUNK", "Entry", "LayerScan", "describe", "member_path", "scan_layer"]

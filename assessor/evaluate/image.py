@@ -1,0 +1,170 @@
+"""Evaluators for image evidence (CIS section 4): each names the offending items."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from assessor.errors import EvaluationError
+from assessor.evaluate.functions import Outcome, register
+
+SHOWN = 10  # items named in a message; the evidence holds them all
+_ROOT_USER = re.compile(r"^((root|0)(:.*)?)?$")
+# package index refreshes: alone in a step they leave a stale index in a cached layer
+_UPDATE = re.compile(
+    r"\b(?:apt-get|apt)\s+(?:-\S+\s+)*update\b|\bapk\s+(?:-\S+\s+)*update\b|"
+    r"\b(?:yum|dnf|microdnf)\s+(?:-\S+\s+)*(?:makecache|check-update)\b|"
+    r"\bzypper\s+(?:-\S+\s+)*(?:refresh|ref)\b"
+)
+_INSTALL = re.compile(
+    r"\b(?:install|upgrade|dist-upgrade|full-upgrade|add)\b|\b(?:yum|dnf|microdnf)\s+(?:-\S+\s+)*update\b"
+)
+
+
+def _get(data: Any, path: str) -> Any:
+    value = data
+    for part in path.split("."):
+        if not isinstance(value, dict) or part not in value:
+            raise EvaluationError(f"evidence {path!r} is absent")
+        value = value[part]
+    return value
+
+
+def _items(data: Any, path: str) -> tuple[list[Any], int]:
+    value = _get(data, path)
+    if isinstance(value, dict) and "items" in value:
+        items = value.get("items") or []
+        return list(items), int(value.get("count", len(items)))
+    if isinstance(value, list):
+        return value, len(value)
+    raise EvaluationError(f"evidence {path!r} is not a list")
+
+
+def _show(item: Any) -> str:
+    if not isinstance(item, dict):
+        return str(item)
+    if "mode" in item:  # a file
+        extra = f", {item['bits']}" if item.get("bits") else ""
+        owner = f"uid {item['uid']}:{item['gid']}"
+        return f"{item['path']} ({item['type']} {item['mode']}, {owner}{extra})"
+    if "fingerprint" in item:  # a secret: where, what, and a fingerprint, never the value
+        layer = f", layer {str(item['layer'])[:19]}" if item.get("layer") else ""
+        return f"{item['where']} ({item['key']}, {item['fingerprint']}{layer})"
+    return ", ".join(f"{k}={v}" for k, v in item.items())
+
+
+def _listing(items: list[Any], count: int) -> str:
+    shown = "; ".join(_show(i) for i in items[:SHOWN])
+    more = count - min(len(items), SHOWN)
+    return shown + (f"; and {more} more" if more > 0 else "")
+
+
+@register("image_none_found")
+def image_none_found(data: Any, args: Mapping[str, Any]) -> Outcome:
+    """Fail when the list at ``args.evidence`` has items, naming them after ``args.found``."""
+    items, count = _items(data, str(args["evidence"]))
+    if count:
+        return Outcome("fail", f"{count} {args['found']}: {_listing(items, count)}")
+    return Outcome("pass", str(args.get("none", f"no {args['found']}")))
+
+
+@register("image_user_not_root")
+def image_user_not_root(data: Any, args: Mapping[str, Any]) -> Outcome:
+    user = _get(data, "config.User")
+    if not isinstance(user, str):
+        raise EvaluationError("evidence 'config.User' is not a string")
+    if not user:
+        return Outcome("fail", "no USER instruction: containers of this image run as root")
+    if _ROOT_USER.match(user):
+        return Outcome("fail", f"USER is {user!r}: containers of this image run as root")
+    return Outcome("pass", f"USER is {user!r}")
+
+
+@register("image_healthcheck")
+def image_healthcheck(data: Any, args: Mapping[str, Any]) -> Outcome:
+    check = _get(data, "config.Healthcheck")
+    if check is None:
+        return Outcome("fail", "no HEALTHCHECK instruction")
+    test = check.get("Test") if isinstance(check, dict) else None
+    if not test or test[0] == "NONE":
+        return Outcome("fail", "HEALTHCHECK NONE: the health check is disabled")
+    return Outcome("pass", "HEALTHCHECK " + " ".join(str(t) for t in test)[:200])
+
+
+def _steps(data: Any) -> list[dict[str, Any]]:
+    steps = _get(data, "history")
+    if not isinstance(steps, list):
+        raise EvaluationError("evidence 'history' is not a list")
+    return [s for s in steps if isinstance(s, dict)]
+
+
+def _step(s: dict[str, Any]) -> str:
+    return f"step {s.get('step')}: {str(s.get('created_by', ''))[:160]}"
+
+
+@register("image_update_alone")
+def image_update_alone(data: Any, args: Mapping[str, Any]) -> Outcome:
+    steps = _steps(data)
+    alone = [
+        s
+        for s in steps
+        if s.get("instruction") == "RUN"
+        and _UPDATE.search(str(s.get("run", "")))
+        and not _INSTALL.search(str(s.get("run", "")))
+    ]
+    if alone:
+        return Outcome(
+            "fail",
+            f"{len(alone)} package index update(s) without an install in the same step: "
+            + "; ".join(_step(s) for s in alone[:SHOWN]),
+        )
+    if not steps:
+        return Outcome("pass", "the image records no build history")
+    return Outcome("pass", f"no update step alone in {len(steps)} recorded build steps")
+
+
+@register("image_copy_not_add")
+def image_copy_not_add(data: Any, args: Mapping[str, Any]) -> Outcome:
+    adds = [s for s in _steps(data) if s.get("instruction") == "ADD"]
+    remote = [s for s in adds if (s.get("add") or {}).get("source") == "remote"]
+    local = [s for s in adds if (s.get("add") or {}).get("source") == "local"]
+    if remote or local:
+        parts = []
+        if remote:
+            parts.append(
+                f"{len(remote)} ADD of a remote URL: " + "; ".join(_step(s) for s in remote[:SHOWN])
+            )
+        if local:
+            parts.append(
+                f"{len(local)} ADD of local files where COPY would do: "
+                + "; ".join(_step(s) for s in local[:SHOWN])
+            )
+        return Outcome("fail", " | ".join(parts))
+    kept = [
+        s for s in adds if (s.get("add") or {}).get("source") in ("base-rootfs", "local-archive")
+    ]
+    if kept:
+        return Outcome(
+            "pass",
+            f"ADD only unpacks archives ({len(kept)} step(s), "
+            "e.g. the base image's root filesystem)",
+        )
+    return Outcome("pass", "no ADD instruction in the recorded build steps")
+
+
+@register("image_age")
+def image_age(data: Any, args: Mapping[str, Any]) -> Outcome:
+    max_days = int(args.get("max_days", 180))
+    created = _get(data, "created")
+    age = data.get("age_days")
+    if not created or age is None or str(created) < "1980":
+        return Outcome(
+            "not_applicable",
+            "the image records no build time (or the epoch, as reproducible builds do)",
+        )
+    if age > max_days:
+        return Outcome(
+            "fail", f"built {age} days ago ({created}); rebuild at least every {max_days} days"
+        )
+    return Outcome("pass", f"built {age} days ago ({created})")
