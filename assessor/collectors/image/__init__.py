@@ -156,7 +156,13 @@ class ImageCollector(Collector):
         evidence = list(collect(target))
         failed = [e for e in evidence if "collection_error" in e.data]
         if failed and len(failed) == len(evidence) == 1:
-            raise ImageError(str(failed[0].data["collection_error"]))
+            # one image, unreadable: the target's error, named as the user wrote the target
+            message, resource = str(failed[0].data["collection_error"]), failed[0].resource
+            if message.startswith(resource):
+                message = str(target) + message[len(resource) :]
+            elif not message.startswith(str(target)):
+                message = f"{target}: {message}"
+            raise ImageError(message)
         images.extend(
             {k: ev.data.get(k) for k in ("reference", "id", "digest", "platform")}
             for ev in evidence

@@ -16,7 +16,15 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from assessor.collectors.image import content
-from assessor.collectors.image.stream import CHUNK, Blob, Budget, Plain, decoder, short
+from assessor.collectors.image.stream import (
+    CHUNK,
+    Blob,
+    Budget,
+    Plain,
+    decode_errors,
+    decoder,
+    short,
+)
 from assessor.errors import ImageError
 
 OPAQUE = ".wh..wh..opq"
@@ -117,8 +125,8 @@ def scan_layer(
         raise
     except (tarfile.TarError, EOFError) as e:
         raise ImageError(f"{what}: corrupt or truncated layer: {e}") from None
-    except (OSError, ValueError, RuntimeError) as e:
-        # isal, zlib and zstd report corrupt streams as these; tarfile as ValueError at times
+    except (OSError, ValueError, RuntimeError, *decode_errors()) as e:
+        # gzip and zlib report corrupt streams as these; tarfile as ValueError at times
         raise ImageError(f"{what}: corrupt layer: {type(e).__name__}: {e}") from None
     assert blob.digest is not None
     scan.digest = blob.digest

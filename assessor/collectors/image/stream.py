@@ -178,6 +178,20 @@ class _Zstd:
         return out
 
 
+def decode_errors() -> tuple[type[Exception], ...]:
+    """What the decompressors raise on corrupt input (none of them is an OSError)."""
+    import zlib
+
+    errors: list[type[Exception]] = [zlib.error, EOFError]
+    try:
+        from isal.isal_zlib import error as isal_error
+
+        errors.append(isal_error)
+    except ImportError:  # pragma: no cover
+        pass
+    return tuple(errors)
+
+
 def decoder(blob: Blob) -> tuple[str, Readable]:
     """Pick the decoder from the stream's first bytes: gzip, zstd, or a plain tar."""
     buffered = io.BufferedReader(blob, CHUNK)
