@@ -68,10 +68,9 @@ def write_layout(root: Path, total_mib: int) -> tuple[list[Path], int]:
 
     total = total_mib << 20
     small = [(f"usr/lib/small/f{i:06d}", 4096) for i in range(min(20000, total // 4 // 4096))]
-    layers_files = [small]
     rest = total - sum(s for _, s in small)
-    for n in range(3):
-        layers_files.append([(f"opt/big{n}/part{k}", rest // 12) for k in range(4)])
+    big = [[(f"opt/big{n}/part{k}", rest // 12) for k in range(4)] for n in range(3)]
+    layers_files = [small, *big]
     layer_paths: list[Path] = []
     layers, diff_ids, uncompressed = [], [], 0
     for n, files in enumerate(layers_files):

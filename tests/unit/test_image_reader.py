@@ -83,8 +83,8 @@ def test_digest_mismatch_and_truncation_are_errors() -> None:
     raw = gzip.compress(tar_bytes(f("a", data=b"hello")))
     with pytest.raises(ImageError, match="digest mismatch"):
         scan(raw, digest="sha256:" + "0" * 64)
-    with pytest.raises(ImageError, match="truncated|corrupt"):
-        cut = raw[: len(raw) // 2]
+    cut = raw[: len(raw) // 2]
+    with pytest.raises(ImageError, match=r"truncated|corrupt"):
         scan(cut, digest=digest_of(cut), size=len(cut))
     with pytest.raises(ImageError, match="truncated: 10 of"):
         scan(raw[:10], size=len(raw))
@@ -228,7 +228,7 @@ def test_limits_are_enforced_and_named() -> None:
     with pytest.raises(ImageError, match="max_image_bytes"):
         scan(big, parse_limits(["max_image_bytes=1M"]))
     long_name = tar_bytes(f("d/" + "x" * 5000))
-    with pytest.raises(ImageError, match="max_header_bytes|max_path_length"):
+    with pytest.raises(ImageError, match=r"max_header_bytes|max_path_length"):
         scan(long_name, parse_limits(["max_header_bytes=1K"]))
     with pytest.raises(ImageError, match="max_path_length"):
         scan(long_name)
