@@ -197,8 +197,21 @@ def _packages(
     }
 
 
+_CREDENTIAL_BASENAMES = frozenset(posixpath.basename(s) for s in _CREDENTIAL_FILES)
+_PACKAGE_PREFIXES = ("var/lib/dpkg/", "lib/apk/", "var/lib/rpm/", "usr/lib/sysimage/")
+
+
 def reader_for(path: str, size: int, limits: Limits) -> Reader | None:
-    """Which analysis, if any, a regular file at ``path`` gets."""
+    """Which analysis, if any, a regular file at ``path`` gets (called for every file)."""
+    base = path.rpartition("/")[2]
+    if not (
+        base in _CREDENTIAL_BASENAMES
+        or base in _SSH_KEY_NAMES
+        or base.startswith((".env", "ssh_host_"))
+        or base.endswith((*_KEY_SUFFIXES, *_KEYSTORE_SUFFIXES, ".env"))
+        or path.startswith(_PACKAGE_PREFIXES)
+    ):
+        return None
     secret_limit = limits.max_secret_file_bytes
     if path == DPKG_STATUS or path.startswith(DPKG_STATUS_D):
         return Reader(limits.max_package_db_bytes, _dpkg)

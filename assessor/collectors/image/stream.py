@@ -220,29 +220,46 @@ class Plain:
         self._limits = budget.limits
         self.what = what
         self._hash = hashlib.sha256()
-        self.pos = 0
+        self.pos = 0  # bytes handed to the consumer
         self.mode = "rb"
+        # read ahead in large chunks: tar headers are read 512 bytes at a time
+        self._buf = b""
+        self._off = 0
+        self._decoded = 0  # bytes taken from the decoder (and hashed, and counted)
 
     @property
     def diff_id(self) -> str:
         return f"sha256:{self._hash.hexdigest()}"
 
+    def _fill(self) -> bool:
+        data = self._src.read(CHUNK)
+        if not data:
+            return False
+        n = len(data)
+        self._decoded += n
+        self._hash.update(data)
+        self._budget.add_bytes(n, self.what)
+        floor = self._limits.ratio_floor
+        if self._decoded > floor and self._decoded > self._limits.max_ratio * max(
+            self._blob.count, 1
+        ):
+            raise ImageError(
+                f"{self.what}: decompresses more than max_ratio "
+                f"({self._limits.max_ratio}:1); a compression bomb?"
+            )
+        self._buf = self._buf[self._off :] + data if self._off < len(self._buf) else data
+        self._off = 0
+        return True
+
     def read(self, size: int | None = -1, /) -> bytes:
         if size is None or size < 0:
             size = CHUNK
-        data = self._src.read(size)
-        if data:
-            n = len(data)
-            self.pos += n
-            self._hash.update(data)
-            self._budget.add_bytes(n, self.what)
-            floor = self._limits.ratio_floor
-            if self.pos > floor and self.pos > self._limits.max_ratio * max(self._blob.count, 1):
-                raise ImageError(
-                    f"{self.what}: decompresses more than max_ratio "
-                    f"({self._limits.max_ratio}:1); a compression bomb?"
-                )
-        return data
+        while len(self._buf) - self._off < size and self._fill():
+            pass
+        out = self._buf[self._off : self._off + size]
+        self._off += len(out)
+        self.pos += len(out)
+        return out
 
     def tell(self) -> int:
         return self.pos
@@ -257,9 +274,15 @@ class Plain:
             raise ImageError(f"{self.what}: the tar reader asked to seek from the end")
         if pos < self.pos:
             raise ImageError(f"{self.what}: the tar reader asked to seek backwards")
-        while self.pos < pos:
-            if not self.read(min(CHUNK, pos - self.pos)):
-                raise ImageError(f"{self.what}: layer ended inside a file's data (truncated)")
+        while self.pos < pos:  # skip: consume the buffer, never copy it
+            available = len(self._buf) - self._off
+            if available == 0:
+                if not self._fill():
+                    raise ImageError(f"{self.what}: layer ended inside a file's data (truncated)")
+                continue
+            step = min(available, pos - self.pos)
+            self._off += step
+            self.pos += step
         return self.pos
 
     def rest_is_zero(self) -> bool:
