@@ -20,7 +20,7 @@ from typing import Any
 from assessor.collectors.image.layer import LayerScan, member_path, scan_layer
 from assessor.collectors.image.limits import Limits
 from assessor.collectors.image.resolve import parse_object
-from assessor.collectors.image.stream import Blob, Budget, Plain, decode_errors, decoder, digest_of
+from assessor.collectors.image.stream import CORRUPT, Blob, Budget, Plain, decoder, digest_of
 from assessor.errors import ImageError
 
 _BLOB = re.compile(r"^blobs/(sha256|sha512)/([0-9a-f]{64}|[0-9a-f]{128})$")
@@ -121,7 +121,7 @@ def read_archive(read: Callable[[int], bytes], limits: Limits, what: str) -> lis
         out = _read_members(read, limits, what)
     except (tarfile.TarError, EOFError) as e:
         raise ImageError(f"{what}: corrupt or truncated archive: {e}") from None
-    except (OSError, ValueError, *decode_errors()) as e:
+    except CORRUPT as e:
         raise ImageError(f"{what}: corrupt archive: {type(e).__name__}: {e}") from None
     raw = out.docs.get("manifest.json")
     if raw is None:

@@ -14,15 +14,15 @@ import posixpath
 import struct
 import tarfile
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Self
 
 from assessor.collectors.image import content
 from assessor.collectors.image.stream import (
     CHUNK,
+    CORRUPT,
     Blob,
     Budget,
     Plain,
-    decode_errors,
     decoder,
     short,
 )
@@ -96,7 +96,7 @@ def _text(field: bytes, encoding: str, errors: str) -> str:
 def _bounded_tarinfo(max_header: int, what: str) -> type[tarfile.TarInfo]:
     class BoundedTarInfo(tarfile.TarInfo):
         @classmethod
-        def frombuf(cls, buf: bytes, encoding: str, errors: str) -> tarfile.TarInfo:
+        def frombuf(cls, buf: bytes | bytearray, encoding: str, errors: str) -> Self:
             """tarfile's header decoding, made faster for the common case.
 
             Headers with base-256 numbers, old GNU sparse entries, signed checksums or
@@ -104,7 +104,7 @@ def _bounded_tarinfo(max_header: int, what: str) -> type[tarfile.TarInfo]:
             """
             fields = _USTAR.unpack(buf) if len(buf) == tarfile.BLOCKSIZE else None
             if fields is None or fields[7] == tarfile.GNUTYPE_SPARSE or buf.count(0) == 512:
-                return super().frombuf(buf, encoding, errors)  # type: ignore[misc,no-any-return]
+                return super().frombuf(buf, encoding, errors)
             (
                 name,
                 mode,
@@ -124,9 +124,9 @@ def _bounded_tarinfo(max_header: int, what: str) -> type[tarfile.TarInfo]:
             try:
                 numbers = [_octal(f) for f in (chksum, mode, uid, gid, size, mtime, dmaj, dmin)]
             except ValueError:
-                return super().frombuf(buf, encoding, errors)  # type: ignore[misc,no-any-return]
+                return super().frombuf(buf, encoding, errors)
             if numbers[0] != sum(buf) - sum(buf[148:156]) + 256:
-                return super().frombuf(buf, encoding, errors)  # type: ignore[misc,no-any-return]
+                return super().frombuf(buf, encoding, errors)
             obj = cls()
             obj.name = _text(name, encoding, errors)
             obj.chksum, obj.mode, obj.uid, obj.gid, obj.size, obj.mtime = numbers[:6]
@@ -190,7 +190,7 @@ def scan_layer(
         raise
     except (tarfile.TarError, EOFError) as e:
         raise ImageError(f"{what}: corrupt or truncated layer: {e}") from None
-    except (OSError, ValueError, RuntimeError, *decode_errors()) as e:
+    except CORRUPT as e:
         # gzip and zlib report corrupt streams as these; tarfile as ValueError at times
         raise ImageError(f"{what}: corrupt layer: {type(e).__name__}: {e}") from None
     assert blob.digest is not None

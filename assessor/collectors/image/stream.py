@@ -16,7 +16,7 @@ import io
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, cast
 
 from assessor.collectors.image.limits import Limits
 from assessor.errors import ImageError
@@ -186,10 +186,14 @@ def decode_errors() -> tuple[type[Exception], ...]:
     try:
         from isal.isal_zlib import error as isal_error
 
-        errors.append(isal_error)
+        errors.append(cast("type[Exception]", isal_error))
     except ImportError:  # pragma: no cover
         pass
     return tuple(errors)
+
+
+# what a corrupt layer or archive raises from the decoders and tarfile
+CORRUPT: tuple[type[Exception], ...] = (OSError, ValueError, RuntimeError, *decode_errors())
 
 
 def decoder(blob: Blob) -> tuple[str, Readable]:
