@@ -14,10 +14,14 @@ $(BIN)/assessor: pyproject.toml
 
 venv: $(BIN)/assessor
 
-## demo: install into .venv, scan this machine (and its Docker engine) into the default database
+## demo: install into .venv, scan this machine (its Docker engine and images) and a bundled
+## sample image into the default database
 demo: venv
 	$(BIN)/assessor controls validate
-	$(BIN)/assessor scan --all || test $$? -eq 1
+	$(BIN)/python tools/sample_image.py build/sample-image
+	targets="host:/ image:oci:build/sample-image"; \
+	  if [ -S /var/run/docker.sock ]; then targets="$$targets engine:unix:///var/run/docker.sock"; fi; \
+	  $(BIN)/assessor scan $$targets --all || test $$? -eq 1
 	$(BIN)/assessor assessments --limit 5
 
 ## test: install what the tests need (apt, dockerd when root), then run every test
@@ -36,6 +40,7 @@ bench: venv
 	bash scripts/test-setup.sh
 	$(BIN)/python tests/bench/bench_evaluate.py
 	$(BIN)/python tests/bench/bench_scan.py
+	$(BIN)/python tests/bench/bench_image.py
 
 ## schema: regenerate controls/schema/*.json from the models
 schema: venv
