@@ -59,7 +59,11 @@ def write(out: Path) -> str:
             ("bin", 0o755, None),
             ("bin/sh", 0o755, b"#!placeholder shell, never executed\n"),
             ("etc", 0o755, None),
-            ("etc/passwd", 0o644, b"root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/app:/bin/sh\n"),
+            (
+                "etc/passwd",
+                0o644,
+                b"root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/app:/bin/sh\n",
+            ),
             ("tmp", 0o1777, None),
             ("usr/bin/passwd", 0o4755, b"placeholder setuid helper\n"),
         ]

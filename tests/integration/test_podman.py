@@ -153,3 +153,14 @@ def test_podman_engine_evidence_is_stored(podman: dict[str, Any]) -> None:
     assert run.code == 0, run.err
     assert run.json()["assessment"]["status"] == "complete"
     assert Path(podman["db"].removeprefix("sqlite:///")).stat().st_size > 0
+
+
+def test_podman_images_are_read_from_its_export(podman: dict[str, Any]) -> None:
+    """Podman's export names layers <digest>.tar; every local image is judged, none in error."""
+    images = {res: v for res, v in podman["verdicts"].items() if res.startswith("docker-daemon:")}
+    assert images, sorted(podman["verdicts"])
+    for res, verdicts in images.items():
+        errors = {rule: v for rule, v in verdicts.items() if v[0] == "error"}
+        assert not errors, (res, errors)
+    ours = [v for res, v in images.items() if "assessor-test" in res]
+    assert ours and ours[0]["image-no-ssh-server"][0] == "fail"  # the busybox stand-in sshd

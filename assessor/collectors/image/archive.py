@@ -4,8 +4,8 @@ The archive is a tar of tars. Its members are read in the order they arrive: sma
 documents are kept (bounded), every layer is scanned as it streams past, and only at the
 end does ``manifest.json`` say which layers, in which order, make which image. Both the
 Docker 20.10 layout (``<id>/layer.tar``) and the OCI layout Docker 25 writes
-(``blobs/sha256/<hex>``, still with a ``manifest.json``) are read; a gzip-compressed archive
-(``docker save | gzip``) too.
+(``blobs/sha256/<hex>``, still with a ``manifest.json``) are read, and Podman's
+(``<digest>.tar``); a gzip-compressed archive (``docker save | gzip``) too.
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def _read_members(read: Callable[[int], bytes], limits: Limits, what: str) -> _C
             if out.doc_bytes > 8 * limits.max_config_bytes:
                 raise ImageError(f"{what}: too many JSON documents (over 8 x max_config_bytes)")
             out.docs[path] = f.read(ti.size)
-        elif blob or path.endswith("/layer.tar"):
+        elif blob or path.endswith(".tar"):  # <id>/layer.tar (Docker), <digest>.tar (Podman)
             digest = f"{blob.group(1)}:{blob.group(2)}" if blob else None
             out.layers[path] = scan_layer(
                 f.read,
