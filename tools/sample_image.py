@@ -20,6 +20,7 @@ import tarfile
 from pathlib import Path
 
 MTIME = 1_767_225_600  # 2026-01-01T00:00:00Z
+PASSWD = b"root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/app:/bin/sh\n"
 
 
 def _layer(files: list[tuple[str, int, bytes | None]]) -> tuple[bytes, bytes]:

@@ -94,10 +94,9 @@ CONTAINER_FIELDS = {"docker_bench": "docker-bench", "assessor": "assessor"}
 # (other test sessions' images and containers): a change there is reported, not failed on.
 AMBIENT = {
     # image rules judge every local image, and other tests leave theirs on the daemon
-    **{
-        cis: "judges every image on the daemon"
-        for cis in ("4.3", "4.4", "4.6", "4.7", "4.8", "4.9", "4.10")
-    },
+    **dict.fromkeys(
+        ("4.3", "4.4", "4.6", "4.7", "4.8", "4.9", "4.10"), "judges every image on the daemon"
+    ),
     "6.1": "counts every image on the daemon",
     "6.2": "counts every container on the daemon",
 }
