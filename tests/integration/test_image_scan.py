@@ -22,7 +22,13 @@ from typing import Any
 import pytest
 
 from tests.conftest import Docker, missing, run_cli
-from tests.registry import ComponentMissing, Registry, skopeo_copy, start_registry
+from tests.registry import (
+    ComponentMissing,
+    Registry,
+    skopeo_copy,
+    start_registry,
+    write_oci_layout,
+)
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -245,6 +251,22 @@ def test_registry(images: dict[str, str], registry: Registry, db: str) -> None:
     # registry images are checked for signatures; none were pushed
     assert verdicts[good]["image-signed"][0] == "fail"
     _assert_secret_absent(db)
+
+    # a cosign-style signature (an artifact tagged sha256-<digest>.sig) is found
+    import subprocess
+
+    digest = subprocess.run(
+        ["skopeo", "inspect", "--cert-dir", str(registry.cert_dir), "--creds", creds,
+         "--format", "{{.Digest}}", good],
+        capture_output=True, text=True, check=True, timeout=60,
+    ).stdout.strip()  # fmt: skip
+    signature = Path(images["work"]) / "signature"
+    write_oci_layout(signature, {"payload.json": b'{"critical": {}}'}, tag="sig")
+    sig_tag = digest.replace(":", "-") + ".sig"
+    skopeo_copy(f"oci:{signature}:sig", f"docker://{registry.host}/app/good:{sig_tag}", registry)
+    doc = _scan(db, f"image:docker://{registry.host}/app/good:1", *args)
+    status, message = _verdicts(doc)[good]["image-signed"]
+    assert status == "pass", message
 
     # TLS is verified: without the test CA the registry is refused
     run = run_cli("scan", f"image:docker://{registry.host}/app/good:1", "--creds", creds, db=db)

@@ -334,3 +334,41 @@ def test_the_fingerprint_is_not_the_value() -> None:
         content.file_fingerprint(b"secret")
         == "sha256:" + hashlib.sha256(b"secret").hexdigest()[:12]
     )
+
+
+def test_platform_is_picked_from_an_index() -> None:
+    from assessor.collectors.image.resolve import Platform, select
+
+    def d(arch: str, variant: str = "") -> dict[str, Any]:
+        platform = {
+            "os": "linux",
+            "architecture": arch,
+            **({"variant": variant} if variant else {}),
+        }
+        return {
+            "digest": "sha256:" + hashlib.sha256(arch.encode()).hexdigest(),
+            "platform": platform,
+        }
+
+    index = {"manifests": [d("arm64", "v8"), d("amd64"), d("arm", "v7")]}
+    assert select(index, Platform(), "img")["platform"]["architecture"] == "amd64"
+    chosen = select(index, Platform.parse("linux/arm/v7"), "img")
+    assert chosen["platform"]["variant"] == "v7"
+    with pytest.raises(
+        ImageError, match=r"no image for platform linux/s390x \(offered: linux/amd64"
+    ):
+        select(index, Platform.parse("linux/s390x"), "img")
+    with pytest.raises(ImageError, match="expected OS/ARCH"):
+        Platform.parse("amd64")
+
+
+def test_base_image_is_read_from_annotations_or_labels() -> None:
+    from assessor.collectors.image.analyze import BASE_DIGEST, BASE_NAME, base_image
+
+    assert base_image({}, {BASE_NAME: "debian:12", BASE_DIGEST: "sha256:ab"}) == {
+        "recorded": True,
+        "name": "debian:12",
+        "digest": "sha256:ab",
+    }
+    assert base_image({BASE_NAME: "alpine:3.20"}, {})["name"] == "alpine:3.20"
+    assert base_image({}, {}) == {"recorded": False}

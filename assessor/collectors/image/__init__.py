@@ -133,6 +133,11 @@ def _one_engine_image(
         yield collection_error(target, resource, e.message)
 
 
+def _annotations(manifest: dict[str, Any]) -> dict[str, Any]:
+    found = manifest.get("annotations")
+    return found if isinstance(found, dict) else {}
+
+
 class ImageCollector(Collector):
     kinds: ClassVar[frozenset[str]] = frozenset({"image"})
 
@@ -209,6 +214,7 @@ class ImageCollector(Collector):
                     scans=item.scans,
                     limits=self.options.limits,
                     platform=r.platform,
+                    annotations=_annotations(r.manifest),
                 )
             except ImageError as e:
                 yield collection_error(str(target), resource, e.message)
@@ -265,6 +271,7 @@ class ImageCollector(Collector):
             limits=opts.limits,
             platform=r.platform,
             signatures=signatures,
+            annotations=_annotations(r.manifest),
         )
 
 

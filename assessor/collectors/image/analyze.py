@@ -18,6 +18,20 @@ NOT_CHECKED = {
 }
 
 
+BASE_NAME = "org.opencontainers.image.base.name"
+BASE_DIGEST = "org.opencontainers.image.base.digest"
+
+
+def base_image(labels: dict[str, Any], annotations: dict[str, Any]) -> dict[str, Any]:
+    """The base image the builder recorded (OCI annotations or labels), if any."""
+    found = {}
+    for key, name in ((BASE_NAME, "name"), (BASE_DIGEST, "digest")):
+        value = annotations.get(key) or labels.get(key)
+        if isinstance(value, str) and value:
+            found[name] = value[:300]
+    return {"recorded": bool(found), **found}
+
+
 def check_layers(config: dict[str, Any], scans: list[LayerScan], where: str) -> None:
     """The config's diff_ids must be exactly the uncompressed layers that were read."""
     ids = meta.diff_ids(config, where)
@@ -44,6 +58,7 @@ def image_evidence(
     platform: str = "",
     repo_tags: list[str] | None = None,
     signatures: dict[str, Any] | None = None,
+    annotations: dict[str, Any] | None = None,
     now: datetime | None = None,
 ) -> Evidence:
     check_layers(config, scans, resource)
@@ -88,4 +103,5 @@ def image_evidence(
     )
     data["secrets"] = {"count": len(items), "items": items[: limits.max_findings]}
     data["signatures"] = signatures or NOT_CHECKED
+    data["base_image"] = base_image(data["config"]["Labels"], annotations or {})
     return Evidence("image", target, resource, data, redactions=tuple(redactor.found))
