@@ -120,7 +120,7 @@ def _crypto_ca(directory: Path) -> _KeyPair:
     import datetime
 
     from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
 
@@ -153,7 +153,14 @@ def _crypto_ca(directory: Path) -> _KeyPair:
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
-    pair = _KeyPair(directory / "ca.key", directory / "ca.crt")
+    return _write_pair(directory, "ca", key, cert)
+
+
+def _write_pair(directory: Path, name: str, key: Any, cert: Any) -> _KeyPair:
+    """Write a private key (PKCS#8 PEM) and its certificate as NAME.key and NAME.crt."""
+    from cryptography.hazmat.primitives import serialization
+
+    pair = _KeyPair(directory / f"{name}.key", directory / f"{name}.crt")
     pair.key.write_bytes(
         key.private_bytes(
             serialization.Encoding.PEM,
@@ -219,16 +226,7 @@ def _crypto_leaf(
             critical=False,
         ).add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
     cert = builder.sign(ca_key, hashes.SHA256())
-    pair = _KeyPair(directory / f"{name}.key", directory / f"{name}.crt")
-    pair.key.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    pair.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return pair
+    return _write_pair(directory, name, key, cert)
 
 
 def _openssl(*args: str, cwd: Path, input: bytes | None = None) -> bytes:
