@@ -372,3 +372,17 @@ def test_base_image_is_read_from_annotations_or_labels() -> None:
     }
     assert base_image({BASE_NAME: "alpine:3.20"}, {})["name"] == "alpine:3.20"
     assert base_image({}, {}) == {"recorded": False}
+
+
+def test_credentials_on_build_command_lines_are_redacted() -> None:
+    red = Redactor()
+    steps = [
+        "/bin/sh -c docker login -u me --password hunter2 reg.example.com",
+        'RUN curl -H "Authorization: Bearer abc.def" https://x/y # buildkit',
+        "/bin/sh -c tool --db-password=s3cr3t --passive --tokenizer-path /m",
+    ]
+    out = [meta.redact_step(s, red, f"history[{i}]") for i, s in enumerate(steps)]
+    for secret in ("hunter2", "abc.def", "s3cr3t"):
+        assert secret not in str(out)
+    assert "--passive --tokenizer-path /m" in out[2]  # look-alike flags are left alone
+    assert [r.key for r in red.found] == ["--password", "authorization-token", "--db-password"]

@@ -28,6 +28,15 @@ _ADD_CLASSIC_LOCAL = re.compile(r"^(?:file|dir|multi):[0-9a-f]+ in (?P<dest>\S+)
 _ADD_CLASSIC_REMOTE = re.compile(r"^[0-9a-f]{64} in (?P<dest>\S+)")
 _URL = re.compile(r"^(?:--\S+\s+)*(?P<url>https?://\S+|git@\S+)", re.IGNORECASE)
 _ARCHIVE = re.compile(r"\.(tar|tar\.gz|tgz|tar\.bz2|tbz2?|tar\.xz|txz|tar\.zst)$", re.IGNORECASE)
+# credentials on a build step's command line: --password x, --token=x, -H "Authorization: Bearer x"
+_FLAG_SECRET = re.compile(
+    r"(?P<flag>--?(?:[A-Za-z0-9_-]*[-_])?(?:password|passwd|pass|secret|token|api[_-]?key))"
+    r"(?P<sep>=|\s+)(?P<value>\"[^\"]*\"|'[^']*'|[^\s\"';&|<>]+)",
+    re.IGNORECASE,
+)
+_AUTH_HEADER = re.compile(
+    r"(?P<head>Authorization:\s*(?:Bearer|Basic|token)\s+)(?P<value>[^\s\"']+)", re.IGNORECASE
+)
 # KEY=VALUE words with a secret-looking key, in a step's text
 _ASSIGNMENT = re.compile(r"(?P<key>\b[A-Za-z_][A-Za-z0-9_]*)=(?P<value>\"[^\"]*\"|'[^']*'|\S+)")
 REMOTE_SHELL_PORTS = {
@@ -77,11 +86,19 @@ def redact_step(text: str, redactor: Redactor, location: str) -> str:
 
     def sub(m: re.Match[str]) -> str:
         key, value = m["key"], m["value"]
-        if SECRET_KEY_NAME.search(key) and value.strip("'\""):
+        if SECRET_KEY_NAME.search(key) and value.strip("'\"") and not value.startswith("<redacted"):
             return f"{key}={redactor.key_value(key, value, f'{location}.{key}')}"
         return m.group(0)
 
-    return redactor.text(_ASSIGNMENT.sub(sub, text), location)
+    def flag(m: re.Match[str]) -> str:
+        hidden = redactor.key_value(m["flag"], m["value"], f"{location}.{m['flag']}")
+        return f"{m['flag']}{m['sep']}{hidden}"
+
+    def header(m: re.Match[str]) -> str:
+        return m["head"] + redactor.key_value("authorization-token", m["value"], location)
+
+    text = _ASSIGNMENT.sub(sub, _AUTH_HEADER.sub(header, _FLAG_SECRET.sub(flag, text)))
+    return redactor.text(text, location)
 
 
 def parse_step(created_by: str) -> tuple[str, str]:
