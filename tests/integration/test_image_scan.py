@@ -302,3 +302,29 @@ def test_engine_scan_includes_local_images(images: dict[str, str], db: str) -> N
     assert risky["image-setuid-removed"][0] == "fail"
     assert verdicts[f"docker-daemon:{images['good']}"]["image-user-not-root"][0] == "pass"
     _assert_secret_absent(db)
+
+
+def test_registry_with_token_auth(
+    images: dict[str, str], db: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Docker token auth: assessor answers the Bearer challenge with the token server's token."""
+    try:
+        reg = start_registry(tmp_path_factory.mktemp("token-registry"), tls=True, auth="token")
+    except ComponentMissing as e:
+        missing(str(e))
+        raise
+    try:
+        skopeo_copy(f"docker-daemon:{images['good']}", f"docker://{reg.host}/app/good:1", reg)
+        assert reg.cert_dir is not None
+        ref = f"docker://{reg.host}/app/good:1"
+        args = ["--cert-dir", str(reg.cert_dir), "--creds", f"{reg.username}:{reg.password}"]
+        doc = _scan(db, f"image:{ref}", *args)
+        assert _verdicts(doc)[ref]["image-user-not-root"][0] == "pass"
+        empty = tmp_path_factory.mktemp("no-docker-config")  # no credentials to fall back on
+        run = run_cli(
+            "scan", f"image:{ref}", "--cert-dir", str(reg.cert_dir), db=db,
+            env={"DOCKER_CONFIG": str(empty)},
+        )  # fmt: skip
+        assert run.code == 2 and "access denied (401, no credentials)" in run.err, run.err
+    finally:
+        reg.stop()
