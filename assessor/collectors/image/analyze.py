@@ -91,6 +91,8 @@ def image_evidence(
         {"where": r.location, "key": r.key, "kind": "config", "fingerprint": r.fingerprint}
         for r in redactor.found
     ]
+    file_secrets = data.pop("file_secrets")
+    count = len(items) + file_secrets["count"]
     items.extend(
         {
             "where": f["path"],
@@ -99,9 +101,9 @@ def image_evidence(
             "fingerprint": f["fingerprint"],
             "layer": f["layer"],
         }
-        for f in data.pop("file_secrets")["items"]
+        for f in file_secrets["items"]
     )
-    data["secrets"] = {"count": len(items), "items": items[: limits.max_findings]}
+    data["secrets"] = {"count": count, "items": items[: limits.max_findings]}
     data["signatures"] = signatures or NOT_CHECKED
     data["base_image"] = base_image(data["config"]["Labels"], annotations or {})
     return Evidence("image", target, resource, data, redactions=tuple(redactor.found))

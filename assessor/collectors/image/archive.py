@@ -10,6 +10,7 @@ Docker 20.10 layout (``<id>/layer.tar``) and the OCI layout Docker 25 writes
 
 from __future__ import annotations
 
+import json
 import posixpath
 import re
 import tarfile
@@ -127,8 +128,6 @@ def read_archive(read: Callable[[int], bytes], limits: Limits, what: str) -> lis
     if raw is None:
         raise ImageError(f"{what}: not a docker-archive (no manifest.json)")
     try:
-        import json
-
         entries = json.loads(raw)
     except ValueError as e:
         raise ImageError(f"{what}: manifest.json is not valid JSON: {str(e)[:120]}") from None

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from assessor.errors import ImageError
-from assessor.evidence import Redactor
+from assessor.evidence import SECRET_KEY_NAME, Redactor
 
 # a classic-builder step: optional "|N ARG=v ..." build arguments, then the shell form
 _CLASSIC = re.compile(r"^(?:\|\d+\s+(?P<args>.*?)\s+)?/bin/sh -c (?P<rest>.*)$", re.DOTALL)
@@ -82,7 +82,6 @@ def _created(text: Any) -> datetime | None:
 
 def redact_step(text: str, redactor: Redactor, location: str) -> str:
     """A build step's text with secret-looking ``KEY=VALUE`` values and tokens redacted."""
-    from assessor.evidence import SECRET_KEY_NAME
 
     def sub(m: re.Match[str]) -> str:
         key, value = m["key"], m["value"]

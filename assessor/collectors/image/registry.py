@@ -29,7 +29,14 @@ import httpx
 from assessor.collectors.image.layer import LayerScan, scan_layer
 from assessor.collectors.image.limits import Limits
 from assessor.collectors.image.resolve import ACCEPT, OCI_INDEX
-from assessor.collectors.image.stream import CHUNK, Budget, digest_of, iter_reader, short
+from assessor.collectors.image.stream import (
+    CHUNK,
+    Budget,
+    check_digest,
+    digest_of,
+    iter_reader,
+    short,
+)
 from assessor.errors import ImageError, TargetError, TargetUnreachableError
 
 DOCKER_HUB = "docker.io"
@@ -72,8 +79,6 @@ def parse_ref(text: str) -> ImageRef:
     digest = None
     if "@" in rest:
         rest, _, digest = rest.partition("@")
-        from assessor.collectors.image.stream import check_digest
-
         try:
             check_digest(digest, "digest")
         except ImageError:
