@@ -239,18 +239,27 @@ class EngineCollector(Collector):
                     for row in (top.get("Processes") or [])[:MAX_LIST]
                     if isinstance(row, list) and len(row) > col >= 0
                 ]
+        probe = _health_probe(inspect)
         for exec_id in (inspect.get("ExecIDs") or [])[:MAX_EXECS]:
             detail = self._try(client, target, f"/exec/{quote(str(exec_id), safe='')}/json")
             if not isinstance(detail, dict):
                 continue
             process = detail.get("ProcessConfig") or {}
+            privileged = bool(process.get("privileged") or detail.get("Privileged"))
+            user = str(process.get("user") or "")
+            command = [str(process.get("entrypoint") or ""), *map(str, process.get("arguments") or [])]
             observed["Execs"].append(
                 {
                     "ID": str(detail.get("ID", exec_id))[:12],
-                    "Privileged": bool(process.get("privileged") or detail.get("Privileged")),
-                    "User": str(process.get("user") or ""),
+                    "Privileged": privileged,
+                    "User": user,
                     "Running": bool(detail.get("Running")),
-                    "Program": _process_name(str(process.get("entrypoint") or "")),
+                    "Program": _process_name(command[0]),
+                    # dockerd runs each HEALTHCHECK probe as an exec session while it lasts
+                    "HealthCheck": probe is not None
+                    and command == probe[0]
+                    and user == probe[1]
+                    and not privileged,
                 }
             )
         return observed
@@ -297,6 +306,23 @@ def _product(version: dict[str, Any]) -> str:
 
 def _hours(nanoseconds: Any) -> float | None:
     return round(nanoseconds / 3.6e12, 2) if isinstance(nanoseconds, int) else None
+
+
+def _health_probe(inspect: dict[str, Any]) -> tuple[list[str], str] | None:
+    """The command and user dockerd gives the exec session of a health probe (daemon/health.go):
+    ``CMD-SHELL x`` runs ``/bin/sh -c x``, ``CMD a b`` runs ``a b``, as the container's user."""
+    config = inspect.get("Config") or {}
+    test = (config.get("Healthcheck") or {}).get("Test") if isinstance(config, dict) else None
+    if not isinstance(test, list) or len(test) < 2:
+        return None
+    words = [str(t) for t in test]
+    if words[0] == "CMD-SHELL":
+        command = ["/bin/sh", "-c", words[1]]
+    elif words[0] == "CMD":
+        command = words[1:]
+    else:
+        return None
+    return command, str(config.get("User") or "")
 
 
 def _process_name(cmd: str) -> str:

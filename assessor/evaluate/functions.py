@@ -275,9 +275,15 @@ def container_execs(data: Any, args: Mapping[str, Any]) -> Outcome:
     observed = data.get("Assessor") if isinstance(data, dict) else None
     if not isinstance(observed, dict) or "Execs" not in observed:
         raise EvaluationError("evidence 'Assessor.Execs' is absent")
-    execs = [e for e in observed.get("Execs") or [] if isinstance(e, dict)]
+    sessions = [e for e in observed.get("Execs") or [] if isinstance(e, dict)]
+    # a HEALTHCHECK probe is dockerd's own exec, with the container's user and no privilege
+    execs = [e for e in sessions if not e.get("HealthCheck")]
+    probes = len(sessions) - len(execs)
+    aside = f" ({probes} health-check probe(s) set aside)" if probes else ""
     if not execs:
-        return Outcome("not_applicable", "the engine holds no exec session for this container")
+        return Outcome(
+            "not_applicable", f"the engine holds no exec session for this container{aside}"
+        )
     bad = []
     for e in execs:
         user = str(e.get("User") or "")
@@ -288,7 +294,7 @@ def container_execs(data: Any, args: Mapping[str, Any]) -> Outcome:
             bad.append(f"exec {e.get('ID')} ({e.get('Program')}) ran as {who}")
     if bad:
         return Outcome("fail", "; ".join(bad))
-    return Outcome("pass", f"{len(execs)} exec session(s), none as flagged")
+    return Outcome("pass", f"{len(execs)} exec session(s), none as flagged{aside}")
 
 
 @register("engine_overlay_networks_encrypted")
