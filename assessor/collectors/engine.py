@@ -247,7 +247,8 @@ class EngineCollector(Collector):
             process = detail.get("ProcessConfig") or {}
             privileged = bool(process.get("privileged") or detail.get("Privileged"))
             user = str(process.get("user") or "")
-            command = [str(process.get("entrypoint") or ""), *map(str, process.get("arguments") or [])]
+            arguments = [str(a) for a in process.get("arguments") or []]
+            command = [str(process.get("entrypoint") or ""), *arguments]
             observed["Execs"].append(
                 {
                     "ID": str(detail.get("ID", exec_id))[:12],
