@@ -21,7 +21,7 @@ from assessor.store import Store, queries
 from assessor.targets import Target
 
 if TYPE_CHECKING:
-    from assessor.collectors.image import ImageOptions
+    from assessor.collectors.options import CollectOptions
 
 PERIOD = re.compile(r"^\d{4}-(Q[1-4]|(0[1-9]|1[0-2]))$")
 
@@ -66,7 +66,7 @@ def run_scan(
     targets: Sequence[Target],
     period: str,
     progress: Progress | None = None,
-    options: ImageOptions | None = None,
+    options: CollectOptions | None = None,
 ) -> ScanSummary:
     say = progress or (lambda _msg: None)
     assessment_id = queries.create_assessment(

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import datetime
 import gzip
 import hashlib
 import http.client
@@ -59,6 +60,8 @@ TOKEN_SERVICE = "assessor-test-registry"
 TOKEN_ISSUER = "assessor-test-token-issuer"
 TOKEN_TTL = 300
 AUTH_MODES = ("none", "basic", "token")
+CERT_MODES = ("valid", "expired", "expiring", "wrong-host", "self-signed")
+TLS_VERSIONS = ("tls1.0", "tls1.1", "tls1.2", "tls1.3")  # http.tls.minimumtls values
 
 
 class ComponentMissing(RuntimeError):
@@ -105,6 +108,39 @@ class _Pki:
             return _crypto_leaf(self.dir, name, self.ca, server_ip=server_ip, rsa=rsa)
         return _openssl_leaf(self.dir, name, self.ca, server_ip=server_ip, rsa=rsa)
 
+    def server(self, cert: str) -> _KeyPair:
+        """The registry's TLS certificate for a `start_registry(cert=...)` mode."""
+        if cert == "valid":
+            return self.issue("server", server_ip="127.0.0.1", rsa=False)
+        if not _have_cryptography():
+            raise ComponentMissing("cryptography", f"needed for cert={cert!r}: pip install it")
+        now = datetime.datetime.now(datetime.UTC).replace(microsecond=0)  # X.509 has seconds
+        day = datetime.timedelta(days=1)
+        validity = {
+            "expired": (now - 400 * day, now - 30 * day),
+            "expiring": (now - datetime.timedelta(minutes=5), now + 10 * day),
+        }.get(cert)
+        return _crypto_leaf(
+            self.dir,
+            f"server-{cert}",
+            None if cert == "self-signed" else self.ca,
+            server_ip=None if cert == "wrong-host" else "127.0.0.1",
+            dns_name="registry.invalid" if cert == "wrong-host" else None,
+            rsa=False,
+            validity=validity,
+        )
+
+
+def _cert_not_after(cert: Path) -> datetime.datetime:
+    """The notAfter of a PEM certificate, UTC-aware."""
+    if _have_cryptography():
+        from cryptography import x509
+
+        return x509.load_pem_x509_certificate(cert.read_bytes()).not_valid_after_utc
+    out = _openssl("x509", "-in", str(cert), "-noout", "-enddate", cwd=cert.parent).decode()
+    seconds = ssl.cert_time_to_seconds(out.strip().removeprefix("notAfter="))
+    return datetime.datetime.fromtimestamp(seconds, datetime.UTC)
+
 
 def _have_cryptography() -> bool:
     if os.environ.get("ASSESSOR_TEST_PKI") == "openssl":  # lets a test force the other path
@@ -117,8 +153,6 @@ def _have_cryptography() -> bool:
 
 
 def _crypto_ca(directory: Path) -> _KeyPair:
-    import datetime
-
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -173,9 +207,20 @@ def _write_pair(directory: Path, name: str, key: Any, cert: Any) -> _KeyPair:
 
 
 def _crypto_leaf(
-    directory: Path, name: str, ca: _KeyPair, *, server_ip: str | None, rsa: bool
+    directory: Path,
+    name: str,
+    ca: _KeyPair | None,
+    *,
+    server_ip: str | None,
+    rsa: bool,
+    dns_name: str | None = None,
+    validity: tuple[datetime.datetime, datetime.datetime] | None = None,
 ) -> _KeyPair:
-    import datetime
+    """A leaf signed by `ca`, or self-signed when `ca` is None; `validity` is (notBefore, notAfter).
+
+    The subject alternative names are `server_ip` and `dns_name` (either may be None); with
+    either, the certificate also gets the serverAuth extended key usage.
+    """
     import ipaddress
 
     from cryptography import x509
@@ -184,22 +229,29 @@ def _crypto_leaf(
     from cryptography.hazmat.primitives.asymmetric import rsa as rsa_keys
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-    ca_key = serialization.load_pem_private_key(ca.key.read_bytes(), password=None)
-    ca_cert = x509.load_pem_x509_certificate(ca.cert.read_bytes())
     key: Any = (
         rsa_keys.generate_private_key(public_exponent=65537, key_size=2048)
         if rsa
         else ec.generate_private_key(ec.SECP256R1())
     )
-    now = datetime.datetime.now(datetime.UTC)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, server_ip or dns_name or name)])
+    if ca is None:
+        signing_key, issuer, issuer_public = key, subject, key.public_key()
+    else:
+        signing_key = serialization.load_pem_private_key(ca.key.read_bytes(), password=None)
+        ca_cert = x509.load_pem_x509_certificate(ca.cert.read_bytes())
+        issuer, issuer_public = ca_cert.subject, ca_cert.public_key()
+    if validity is None:
+        now = datetime.datetime.now(datetime.UTC)
+        validity = (now - datetime.timedelta(minutes=5), now + datetime.timedelta(days=2))
     builder = (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, server_ip or name)]))
-        .issuer_name(ca_cert.subject)
+        .subject_name(subject)
+        .issuer_name(issuer)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=2))
+        .not_valid_before(validity[0])
+        .not_valid_after(validity[1])
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(
@@ -216,16 +268,20 @@ def _crypto_leaf(
             critical=True,
         )
         .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()),
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_public),
             critical=False,
         )
     )
+    names: list[x509.GeneralName] = []
     if server_ip is not None:
+        names.append(x509.IPAddress(ipaddress.ip_address(server_ip)))
+    if dns_name is not None:
+        names.append(x509.DNSName(dns_name))
+    if names:
         builder = builder.add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(server_ip))]),
-            critical=False,
+            x509.SubjectAlternativeName(names), critical=False
         ).add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-    cert = builder.sign(ca_key, hashes.SHA256())
+    cert = builder.sign(signing_key, hashes.SHA256())
     return _write_pair(directory, name, key, cert)
 
 
@@ -512,7 +568,7 @@ class Registry:
     host: str  # "127.0.0.1:PORT"
     url: str  # "http://127.0.0.1:PORT" or "https://127.0.0.1:PORT"
     tls: bool
-    ca_file: Path | None  # PEM of the test CA that signed the server certificate
+    ca_file: Path | None  # PEM to trust: the test CA, or with cert="self-signed" the cert itself
     cert_dir: Path | None  # for skopeo --dest-cert-dir / --src-cert-dir: holds ca.crt
     username: str | None
     password: str | None
@@ -521,6 +577,9 @@ class Registry:
     token_service: str | None = None
     workdir: Path | None = None
     log_file: Path | None = None
+    cert: str | None = None  # tls: the `cert=` mode of the server certificate
+    cert_not_after: datetime.datetime | None = None  # tls: the server certificate's notAfter
+    min_tls: str | None = None  # the http.tls.minimumtls the registry was started with
     _proc: subprocess.Popen[bytes] | None = field(default=None, repr=False, compare=False)
     _token_server: _TokenServer | None = field(default=None, repr=False, compare=False)
     _finalizer: weakref.finalize | None = field(default=None, repr=False, compare=False)
@@ -581,25 +640,43 @@ def _answers(port: int, ctx: ssl.SSLContext | None) -> bool:
     return True
 
 
-def start_registry(workdir: Path, *, tls: bool = False, auth: str = "none") -> Registry:
+def start_registry(
+    workdir: Path,
+    *,
+    tls: bool = False,
+    auth: str = "none",
+    cert: str = "valid",
+    min_tls: str | None = None,
+) -> Registry:
     """Start `docker-registry serve` on 127.0.0.1 with its own config and storage under workdir.
 
+    `cert` (one of CERT_MODES) and `min_tls` (one of TLS_VERSIONS) apply only with tls=True.
     Returns once GET /v2/ answers. The caller must call `stop()` (or use it as a context manager).
     """
     if auth not in AUTH_MODES:
         raise ValueError(f"auth must be one of {AUTH_MODES}, not {auth!r}")
+    if cert not in CERT_MODES:
+        raise ValueError(f"cert must be one of {CERT_MODES}, not {cert!r}")
+    if min_tls is not None and min_tls not in TLS_VERSIONS:
+        raise ValueError(f"min_tls must be one of {TLS_VERSIONS} or None, not {min_tls!r}")
+    if not tls and (min_tls is not None or cert != "valid"):
+        raise ValueError("cert and min_tls need tls=True")
     exe = _which(REGISTRY_BIN, "docker-registry")
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "storage").mkdir(exist_ok=True)
 
     pki = _Pki(workdir / "pki") if tls or auth == "token" else None
-    server_pair = pki.issue("server", server_ip="127.0.0.1", rsa=False) if pki and tls else None
+    server_pair = pki.server(cert) if pki is not None and tls else None
+    not_after = _cert_not_after(server_pair.cert) if server_pair is not None else None
+    # what a client should trust: the test CA, or the self-signed certificate itself
+    trust: Path | None = None
     cert_dir: Path | None = None
-    if pki is not None and tls:
+    if pki is not None and server_pair is not None:
+        trust = server_pair.cert if cert == "self-signed" else pki.ca.cert
         cert_dir = workdir / "certs.d"
         cert_dir.mkdir(exist_ok=True)
-        shutil.copyfile(pki.ca.cert, cert_dir / "ca.crt")
+        shutil.copyfile(trust, cert_dir / "ca.crt")
 
     username = password = None
     if auth != "none":
@@ -620,6 +697,8 @@ def start_registry(workdir: Path, *, tls: bool = False, auth: str = "none") -> R
             "certificate": str(server_pair.cert),
             "key": str(server_pair.key),
         }
+        if min_tls is not None:
+            config["http"]["tls"]["minimumtls"] = min_tls
 
     token_server: _TokenServer | None = None
     proc: subprocess.Popen[bytes] | None = None
@@ -643,8 +722,12 @@ def start_registry(workdir: Path, *, tls: bool = False, auth: str = "none") -> R
             }
 
         ctx: ssl.SSLContext | None = None
-        if pki is not None and tls:
-            ctx = ssl.create_default_context(cafile=str(pki.ca.cert))
+        if trust is not None and cert == "valid":
+            ctx = ssl.create_default_context(cafile=str(trust))
+        elif trust is not None:  # readiness must not depend on a certificate meant to fail
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
 
         log_file = workdir / "registry.log"
         config_file = workdir / "config.yml"
@@ -688,7 +771,7 @@ def start_registry(workdir: Path, *, tls: bool = False, auth: str = "none") -> R
         host=f"127.0.0.1:{port}",
         url=f"{scheme}://127.0.0.1:{port}",
         tls=tls,
-        ca_file=pki.ca.cert if pki is not None and tls else None,
+        ca_file=trust,
         cert_dir=cert_dir,
         username=username,
         password=password,
@@ -697,6 +780,9 @@ def start_registry(workdir: Path, *, tls: bool = False, auth: str = "none") -> R
         token_service=TOKEN_SERVICE if token_server is not None else None,
         workdir=workdir,
         log_file=log_file,
+        cert=cert if tls else None,
+        cert_not_after=not_after,
+        min_tls=min_tls,
         _proc=proc,
         _token_server=token_server,
     )

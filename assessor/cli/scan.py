@@ -106,7 +106,7 @@ def scan(
     target's content is invalid (a corrupt or hostile image); 3 a target could not be
     reached. The other targets are still stored.
     """
-    from assessor.collectors.image import ImageOptions
+    from assessor.collectors.options import CollectOptions
     from assessor.collectors.image.limits import parse_limits
     from assessor.pipeline import check_period, current_period, run_scan
     from assessor.store import queries
@@ -115,7 +115,7 @@ def scan(
     parsed = [parse_target(t) for t in targets] if targets else default_targets()
     period = check_period(setting(period, "period") or current_period())
     limits = setting(image_limits, "image_limits") or []
-    options = ImageOptions(
+    options = CollectOptions(
         limits=parse_limits([limits] if isinstance(limits, str) else list(limits)),
         platform=_platform(setting(platform, "platform") or "linux/amd64"),
         insecure=insecure,

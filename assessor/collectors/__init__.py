@@ -8,10 +8,10 @@ from assessor.collectors.base import Collector
 from assessor.targets import Target, TargetKind
 
 if TYPE_CHECKING:
-    from assessor.collectors.image import ImageOptions
+    from assessor.collectors.options import CollectOptions
 
 
-def collector_for(target: Target, options: ImageOptions | None = None) -> Collector:
+def collector_for(target: Target, options: CollectOptions | None = None) -> Collector:
     if target.kind is TargetKind.HOST:
         from assessor.collectors.host import HostCollector
 

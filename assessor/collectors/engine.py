@@ -23,7 +23,7 @@ from assessor.targets import Target
 if TYPE_CHECKING:
     import httpx
 
-    from assessor.collectors.image import ImageOptions
+    from assessor.collectors.options import CollectOptions
 
 MAX_RESPONSE = 32 << 20  # one API answer
 MAX_CONTAINERS = 20_000
@@ -43,7 +43,7 @@ def _timeout() -> float:
 class EngineCollector(Collector):
     kinds: ClassVar[frozenset[str]] = frozenset({"engine", "container", "image"})
 
-    def __init__(self, options: ImageOptions | None = None) -> None:
+    def __init__(self, options: CollectOptions | None = None) -> None:
         self._identity: dict[str, Any] = {}
         self._image_options = options
 
@@ -187,10 +187,11 @@ class EngineCollector(Collector):
                         yield _container_evidence(target, doc)
 
             # every local image, streamed from one export (CIS section 4 on what is here)
-            from assessor.collectors.image import ImageOptions, engine_images
+            from assessor.collectors.image import engine_images
+            from assessor.collectors.options import CollectOptions
 
             yield from engine_images(
-                client, str(target), images, self._image_options or ImageOptions()
+                client, str(target), images, self._image_options or CollectOptions()
             )
 
     def _swarm(self, client: httpx.Client, target: Target, info: dict[str, Any]) -> dict[str, Any]:

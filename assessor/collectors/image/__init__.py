@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from assessor.collectors.base import Collector
-from assessor.collectors.image.limits import Limits
 from assessor.errors import ImageError, TargetError, TargetUnreachableError
 from assessor.evidence import Evidence
 from assessor.targets import Target
@@ -22,18 +20,8 @@ if TYPE_CHECKING:
     import httpx
 
     from assessor.collectors.image.archive import ArchiveImage
-
-
-@dataclass
-class ImageOptions:
-    """How images are read: limits, platform, registry access."""
-
-    limits: Limits = field(default_factory=Limits)
-    platform: str = "linux/amd64"
-    insecure: bool = False
-    creds: str | None = None
-    authfile: str | None = None
-    cert_dir: str | None = None
+    from assessor.collectors.image.registry import RegistryClient
+    from assessor.collectors.options import CollectOptions
 
 
 def collection_error(target: str, resource: str, message: str) -> Evidence:
@@ -48,7 +36,7 @@ def split_ref(location: str) -> tuple[str, str | None]:
 
 
 def _archive_evidence(
-    target: str, prefix: str, images: list[ArchiveImage], ref: str | None, options: ImageOptions
+    target: str, prefix: str, images: list[ArchiveImage], ref: str | None, options: CollectOptions
 ) -> Iterator[Evidence]:
     from assessor.collectors.image.analyze import image_evidence
 
@@ -78,7 +66,7 @@ def _archive_evidence(
 
 
 def engine_images(
-    client: httpx.Client, target: str, images: list[dict[str, Any]], options: ImageOptions
+    client: httpx.Client, target: str, images: list[dict[str, Any]], options: CollectOptions
 ) -> Iterator[Evidence]:
     """Every local image of an engine, from one export; a bad image is an error on its own."""
     from assessor.collectors.image.daemon import export
@@ -111,7 +99,7 @@ def _engine_resource(info: dict[str, Any]) -> str:
 
 
 def _one_engine_image(
-    target: str, info: dict[str, Any], img: ArchiveImage, options: ImageOptions
+    target: str, info: dict[str, Any], img: ArchiveImage, options: CollectOptions
 ) -> Iterator[Evidence]:
     from assessor.collectors.image.analyze import image_evidence
 
@@ -141,8 +129,10 @@ def _annotations(manifest: dict[str, Any]) -> dict[str, Any]:
 class ImageCollector(Collector):
     kinds: ClassVar[frozenset[str]] = frozenset({"image"})
 
-    def __init__(self, options: ImageOptions | None = None) -> None:
-        self.options = options or ImageOptions()
+    def __init__(self, options: CollectOptions | None = None) -> None:
+        from assessor.collectors.options import CollectOptions
+
+        self.options = options or CollectOptions()
         self._identity: dict[str, Any] = {}
 
     def identity(self) -> dict[str, Any]:
@@ -234,50 +224,56 @@ class ImageCollector(Collector):
         yield from _archive_evidence(str(target), "docker-daemon", images, None, self.options)
 
     def _registry(self, target: Target) -> Iterator[Evidence]:
-        from assessor.collectors.image.analyze import image_evidence
-        from assessor.collectors.image.registry import RegistryClient, RegistryOptions, parse_ref
-        from assessor.collectors.image.resolve import Platform, resolve
-        from assessor.collectors.image.stream import Budget, short
+        from assessor.collectors.image.registry import RegistryOptions, open_image, parse_ref
 
         ref = parse_ref(target.location.removeprefix("//"))
         opts = self.options
-        client = RegistryClient(
+        client = open_image(
             ref,
-            RegistryOptions(opts.insecure, opts.creds, opts.authfile, opts.cert_dir),
+            RegistryOptions(opts.insecure, opts.creds, opts.authfile, opts.cert_dir, opts.timeout),
             opts.limits,
         )
         try:
-            data, digest, media = client.manifest(ref.reference)
-            what = f"docker://{ref}"
-            r = resolve(
-                client, data, digest, media, Platform.parse(opts.platform), opts.limits, what
-            )
-            budget = Budget(opts.limits)
-            scans = [
-                client.scan(d, i, budget, f"{what}: layer {i + 1} ({short(d['digest'])})")
-                for i, d in enumerate(r.layers)
-            ]
-            signatures = client.signatures(digest)
+            yield registry_image(client, str(target), opts)
         finally:
             client.close()
-        yield image_evidence(
-            target=str(target),
-            resource=f"docker://{ref}",
-            transport="docker",
-            config=r.config,
-            config_digest=r.config_digest,
-            manifest_digest=digest,
-            scans=scans,
-            limits=opts.limits,
-            platform=r.platform,
-            signatures=signatures,
-            annotations=_annotations(r.manifest),
-        )
+
+
+def registry_image(client: RegistryClient, target: str, options: CollectOptions) -> Evidence:
+    """One image of a registry, read through ``client``: its manifest, config, every layer
+    streamed, and the signatures attached to it. Raises ImageError when it cannot be read."""
+    from assessor.collectors.image.analyze import image_evidence
+    from assessor.collectors.image.resolve import Platform, resolve
+    from assessor.collectors.image.stream import Budget, short
+
+    ref = client.ref
+    what = f"docker://{ref}"
+    data, digest, media = client.manifest(ref.reference)
+    r = resolve(client, data, digest, media, Platform.parse(options.platform), options.limits, what)
+    budget = Budget(options.limits)
+    scans = [
+        client.scan(d, i, budget, f"{what}: layer {i + 1} ({short(d['digest'])})")
+        for i, d in enumerate(r.layers)
+    ]
+    signatures = client.signatures(digest)
+    return image_evidence(
+        target=target,
+        resource=f"docker://{ref}",
+        transport="docker",
+        config=r.config,
+        config_digest=r.config_digest,
+        manifest_digest=digest,
+        scans=scans,
+        limits=options.limits,
+        platform=r.platform,
+        signatures=signatures,
+        annotations=_annotations(r.manifest),
+    )
 
 
 __all__ = [
     "ImageCollector",
-    "ImageOptions",
+    "CollectOptions",
     "TargetError",
     "collection_error",
     "engine_images",

@@ -17,6 +17,7 @@ import json
 import os
 import re
 import ssl
+import time
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -121,9 +122,25 @@ class RegistryOptions:
     authfile: str | None = None
     cert_dir: str | None = None
     timeout: float = TIMEOUT
+    anonymous: bool = False  # send no credentials at all (the registry collector's probes)
 
 
-def _docker_config_creds(path: str | None, host: str) -> tuple[str, str] | None:
+def registry_creds(options: RegistryOptions, host: str) -> tuple[tuple[str, str] | None, str]:
+    """The credentials for ``host`` and where they came from (never the values themselves)."""
+    if options.anonymous:
+        return None, "none (anonymous probe)"
+    if options.creds:
+        user, sep, password = options.creds.partition(":")
+        if not sep:
+            raise TargetError("--creds: expected USER:PASSWORD")
+        return (user, password), "--creds or ASSESSOR_REGISTRY_CREDS"
+    found = _docker_config_creds(options.authfile, host)
+    if found is None:
+        return None, "none"
+    return found[0], found[1]
+
+
+def _docker_config_creds(path: str | None, host: str) -> tuple[tuple[str, str], str] | None:
     if path is None:
         base = os.environ.get("DOCKER_CONFIG") or os.path.join(os.path.expanduser("~"), ".docker")
         path = os.path.join(base, "config.json")
@@ -148,7 +165,7 @@ def _docker_config_creds(path: str | None, host: str) -> tuple[str, str] | None:
             except (ValueError, UnicodeDecodeError):
                 raise TargetError(f"{path}: auths[{key!r}].auth is not base64 USER:PASS") from None
             if sep:
-                return user, password
+                return (user, password), f"{path} (auths[{key!r}])"
     return None
 
 
@@ -203,58 +220,40 @@ class ChallengeAuth(httpx.Auth):
         yield request
 
 
-@dataclass
-class RegistryClient:
-    ref: ImageRef
-    options: RegistryOptions
-    limits: Limits
-    scheme: str = "https"
-    _client: Any = field(default=None, repr=False)
-    _auth: ChallengeAuth | None = field(default=None, repr=False)
+class Registry:
+    """One connection to a registry: TLS, credentials, bounded reads. ``repository()`` gives
+    the view of one repository that the image reader uses."""
 
-    def __post_init__(self) -> None:
-        host = self.ref.api_host
-        if self.options.insecure and not is_loopback(host):
+    def __init__(
+        self, host: str, options: RegistryOptions, limits: Limits, *, scheme: str | None = None
+    ) -> None:
+        self.host = host
+        self.options = options
+        self.limits = limits
+        name = f"registry {host}"
+        if options.insecure and not is_loopback(host):
             raise TargetError(
-                f"docker://{self.ref}: --insecure is allowed only for a loopback registry "
+                f"{name}: --insecure is allowed only for a loopback registry "
                 "(127.0.0.1, ::1, localhost); give the CA with --cert-dir instead"
             )
-        creds = None
-        if self.options.creds:
-            user, sep, password = self.options.creds.partition(":")
-            if not sep:
-                raise TargetError("--creds: expected USER:PASSWORD")
-            creds = (user, password)
-        else:
-            creds = _docker_config_creds(self.options.authfile, self.ref.host)
-        self._auth = ChallengeAuth(creds)
-        verify: ssl.SSLContext | bool = self._ssl_context(host)
-        if self.options.insecure:
+        creds, self.creds_source = registry_creds(options, host)
+        self.auth = ChallengeAuth(creds)
+        verify: ssl.SSLContext | bool = ssl_context(host, options.cert_dir)
+        self.scheme = scheme or "https"
+        if options.insecure:
             verify = False
-            self.scheme = self._probe_scheme(host)
-        self._client = httpx.Client(
+            if scheme is None:
+                self.scheme = self._probe_scheme(host)
+        self.http = httpx.Client(
             base_url=f"{self.scheme}://{host}",
             verify=verify,
-            timeout=self.options.timeout,
+            timeout=httpx.Timeout(options.timeout, connect=min(options.timeout, 10.0)),
             follow_redirects=True,
             max_redirects=5,
-            auth=self._auth,
+            auth=self.auth,
             headers={"User-Agent": "assessor"},
             trust_env=False,
         )
-
-    def _ssl_context(self, host: str) -> ssl.SSLContext:
-        context = ssl.create_default_context()
-        cert_dir = self.options.cert_dir or f"/etc/docker/certs.d/{host}"
-        if os.path.isdir(cert_dir):
-            for crt in sorted(Path(cert_dir).glob("*.crt")):
-                try:
-                    context.load_verify_locations(cafile=str(crt))
-                except (OSError, ssl.SSLError) as e:
-                    raise TargetError(f"{crt}: not a PEM CA certificate: {e}") from None
-        elif self.options.cert_dir:
-            raise TargetError(f"--cert-dir {cert_dir}: not a directory")
-        return context
 
     def _probe_scheme(self, host: str) -> str:
         """A loopback test registry with --insecure: HTTPS unverified if it answers, else HTTP."""
@@ -265,43 +264,136 @@ class RegistryClient:
         except httpx.HTTPError:
             return "http"
 
-    def close(self) -> None:
-        self._client.close()
+    def repository(self, ref: ImageRef) -> RegistryClient:
+        return RegistryClient(ref, self)
 
-    def _fail(self, e: Exception) -> TargetUnreachableError:
-        return TargetUnreachableError(f"registry {self.ref.host}: {type(e).__name__}: {e}")
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> Registry:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def fail(self, e: Exception) -> TargetUnreachableError:
+        return TargetUnreachableError(f"registry {self.host}: {describe_http_error(e)}")
 
     @contextmanager
-    def _stream(self, path: str, accept: str | None = None) -> Iterator[httpx.Response]:
+    def stream(
+        self, path: str, accept: str | None = None, method: str = "GET"
+    ) -> Iterator[httpx.Response]:
         headers = {"Accept": accept} if accept else {}
         try:
-            with self._client.stream("GET", path, headers=headers) as r:
+            with self.http.stream(method, path, headers=headers) as r:
                 yield r
         except httpx.HTTPError as e:
-            raise self._fail(e) from None
+            raise self.fail(e) from None
 
-    def _check(self, r: httpx.Response, what: str) -> None:
-        if r.status_code == 200:
-            return
-        if r.status_code in (401, 403):
-            how = "credentials refused" if self._auth and self._auth.basic else "no credentials"
-            raise ImageError(
-                f"registry {self.ref.host}: {what}: access denied ({r.status_code}, {how})"
-            )
-        if r.status_code == 404:
-            raise ImageError(f"registry {self.ref.host}: {what}: not found (404)")
-        raise ImageError(f"registry {self.ref.host}: {what}: HTTP {r.status_code}")
-
-    def _read(self, r: httpx.Response, limit: int, what: str, name: str) -> bytes:
+    def read(self, r: httpx.Response, limit: int, what: str, name: str) -> bytes:
+        """The body, at most ``limit`` bytes, within one timeout overall (a trickle is a stall)."""
+        deadline = time.monotonic() + self.options.timeout
         data = bytearray()
         try:
             for chunk in r.iter_bytes(CHUNK):
                 data += chunk
                 if len(data) > limit:
                     raise ImageError(f"{what}: larger than {name} ({limit} bytes)")
+                if time.monotonic() > deadline:
+                    raise TargetUnreachableError(
+                        f"registry {self.host}: {what}: the response did not complete within "
+                        f"{self.options.timeout:g} s"
+                    )
         except httpx.HTTPError as e:
-            raise self._fail(e) from None
+            raise self.fail(e) from None
         return bytes(data)
+
+    def check(self, r: httpx.Response, what: str) -> None:
+        if r.status_code == 200:
+            return
+        if r.status_code in (401, 403):
+            how = "credentials refused" if self.auth.basic else "no credentials"
+            raise ImageError(
+                f"registry {self.host}: {what}: access denied ({r.status_code}, {how})"
+            )
+        if r.status_code == 404:
+            raise ImageError(f"registry {self.host}: {what}: not found (404)")
+        if r.status_code == 429:
+            after = r.headers.get("Retry-After")
+            wait = f", retry after {after[:20]} s" if after else ""
+            raise ImageError(f"registry {self.host}: {what}: rate limited (429{wait})")
+        raise ImageError(f"registry {self.host}: {what}: HTTP {r.status_code}")
+
+
+def describe_http_error(e: Exception) -> str:
+    """One line for a transport failure: what happened, in the words a user searches for."""
+    if isinstance(e, httpx.ConnectTimeout):
+        return "connection timed out"
+    if isinstance(e, httpx.ReadTimeout | httpx.WriteTimeout | httpx.PoolTimeout):
+        return "no response within the timeout (the registry stalled)"
+    if isinstance(e, httpx.TooManyRedirects):
+        return "too many redirects (a redirect loop?)"
+    if isinstance(e, httpx.ConnectError):
+        text = str(e)
+        if "CERTIFICATE_VERIFY_FAILED" in text:
+            return "TLS certificate not trusted: " + text.split("certificate verify failed:")[
+                -1
+            ].strip(" )")
+        if "SSL" in text or "TLS" in text:
+            return f"TLS handshake failed: {text[:200]}"
+        if "Connection refused" in text or "Errno 111" in text:
+            return "connection refused"
+        return f"cannot connect: {text[:200]}"
+    if isinstance(e, httpx.RemoteProtocolError | httpx.ReadError):
+        return f"connection closed or reset by the registry ({type(e).__name__}: {str(e)[:120]})"
+    return f"{type(e).__name__}: {str(e)[:200]}"
+
+
+def ssl_context(host: str, cert_dir: str | None) -> ssl.SSLContext:
+    """The system's CAs plus ``*.crt`` in ``cert_dir`` (default /etc/docker/certs.d/HOST)."""
+    context = ssl.create_default_context()
+    directory = cert_dir or f"/etc/docker/certs.d/{host}"
+    if os.path.isdir(directory):
+        for crt in sorted(Path(directory).glob("*.crt")):
+            try:
+                context.load_verify_locations(cafile=str(crt))
+            except (OSError, ssl.SSLError) as e:
+                raise TargetError(f"{crt}: not a PEM CA certificate: {e}") from None
+    elif cert_dir:
+        raise TargetError(f"--cert-dir {cert_dir}: not a directory")
+    return context
+
+
+def open_image(ref: ImageRef, options: RegistryOptions, limits: Limits) -> RegistryClient:
+    """A connection to the image's registry and the view of its repository."""
+    return Registry(ref.api_host, options, limits).repository(ref)
+
+
+@dataclass
+class RegistryClient:
+    """One repository of a registry, as the image reader sees it."""
+
+    ref: ImageRef
+    registry: Registry
+
+    @property
+    def limits(self) -> Limits:
+        return self.registry.limits
+
+    def close(self) -> None:
+        self.registry.close()
+
+    def _stream(self, path: str, accept: str | None = None) -> Any:
+        return self.registry.stream(path, accept)
+
+    def _check(self, r: httpx.Response, what: str) -> None:
+        self.registry.check(r, what)
+
+    def _read(self, r: httpx.Response, limit: int, what: str, name: str) -> bytes:
+        return self.registry.read(r, limit, what, name)
+
+    def _fail(self, e: Exception) -> TargetUnreachableError:
+        return self.registry.fail(e)
 
     def manifest(self, reference: str) -> tuple[bytes, str, str]:
         """(bytes, digest, media type) of the manifest or index at a tag or digest."""
@@ -356,7 +448,7 @@ class RegistryClient:
         for suffix in ("sig", "att", "sbom"):
             tag = f"{algorithm}-{hexpart}.{suffix}"
             try:
-                r = self._client.head(
+                r = self.registry.http.head(
                     f"/v2/{self.ref.repository}/manifests/{tag}", headers={"Accept": ACCEPT}
                 )
             except httpx.HTTPError as e:

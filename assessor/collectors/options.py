@@ -1,0 +1,28 @@
+"""What the user set for collection: image limits, registry access and registry checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from assessor.collectors.image.limits import Limits
+
+DEFAULT_TIMEOUT = 30.0
+
+
+@dataclass
+class CollectOptions:
+    """Options the collectors share: how images are read and how registries are reached."""
+
+    limits: Limits = field(default_factory=Limits)
+    platform: str = "linux/amd64"
+    # registry access (image:docker:// and registry: targets)
+    insecure: bool = False
+    creds: str | None = None
+    authfile: str | None = None
+    cert_dir: str | None = None
+    timeout: float = DEFAULT_TIMEOUT  # seconds per request, and per response body overall
+    # registry: targets
+    deep: bool = False  # every tag's image through the image reader
+    max_images: int = 20  # bound on --deep
+    max_tags: int = 1000  # tags whose manifest and config are read (age, signatures)
+    push_probe: bool = True  # start (and cancel) an anonymous blob upload
