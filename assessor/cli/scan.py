@@ -106,8 +106,8 @@ def scan(
     target's content is invalid (a corrupt or hostile image); 3 a target could not be
     reached. The other targets are still stored.
     """
-    from assessor.collectors.options import CollectOptions
     from assessor.collectors.image.limits import parse_limits
+    from assessor.collectors.options import CollectOptions
     from assessor.pipeline import check_period, current_period, run_scan
     from assessor.store import queries
     from assessor.targets import default_targets, parse_target

@@ -273,7 +273,6 @@ def registry_image(client: RegistryClient, target: str, options: CollectOptions)
 
 __all__ = [
     "ImageCollector",
-    "CollectOptions",
     "TargetError",
     "collection_error",
     "engine_images",
