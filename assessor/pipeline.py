@@ -85,6 +85,9 @@ def run_scan(
         except (TargetUnreachableError, CollectorError) as e:
             status = "unreachable" if isinstance(e, TargetUnreachableError) else "error"
             summary.targets.append(TargetOutcome(target, status, e.message))
+            failed = collector.failure_evidence(target, e.message)
+            kinds = {str(target): frozenset(ev.kind for ev in failed)}
+            results = evaluate(catalog, failed, kinds) if failed else []
             queries.record_target(
                 store,
                 assessment_id,
@@ -93,7 +96,10 @@ def run_scan(
                 status=status,
                 identity={},
                 error=e.message,
+                evidence=failed,
+                results=results,
             )
+            summary.results.extend(results)
             continue
         say(f"evaluating {target}")
         results = evaluate(catalog, evidence, {str(target): collector.kinds})

@@ -16,6 +16,7 @@ class TargetKind(StrEnum):
     HOST = "host"
     ENGINE = "engine"
     IMAGE = "image"
+    REGISTRY = "registry"
 
 
 IMAGE_TRANSPORTS = ("docker-archive", "oci", "docker-daemon", "docker")
@@ -36,14 +37,15 @@ class Target:
 
 
 def parse_target(text: str) -> Target:
-    """Parse ``host:/ROOT``, ``engine:unix:///path``, ``engine:tcp://h:p`` or ``image:...``."""
+    """Parse ``host:/ROOT``, ``engine:unix:///path``, ``engine:tcp://h:p``, ``image:...`` or
+    ``registry:https://HOST[:PORT]``."""
     text = text.strip()
     kind, sep, rest = text.partition(":")
     if not sep or not rest:
         raise TargetError(
             f"target {text!r}: expected KIND:LOCATION",
             hint="examples: host:/  engine:unix:///var/run/docker.sock  engine:tcp://host:2376  "
-            "image:docker-archive:app.tar",
+            "image:docker-archive:app.tar  registry:https://registry.example:5000",
         )
     if kind == "host":
         if not rest.startswith("/"):
@@ -69,6 +71,8 @@ def parse_target(text: str) -> Target:
         raise TargetError(f"target {text!r}: engine scheme must be unix:// or tcp://")
     if kind == "image":
         return _image_target(text, rest)
+    if kind == "registry":
+        return _registry_target(text, rest)
     supported = ", ".join(k.value for k in TargetKind)
     raise TargetError(
         f"target {text!r}: unknown kind {kind!r} (supported in this version: {supported})"
@@ -91,6 +95,33 @@ def _image_target(text: str, rest: str) -> Target:
     elif transport == "docker" and (not location.startswith("//") or len(location) <= 2):
         raise TargetError(f"target {text!r}: expected image:docker://HOST[:PORT]/REPO:TAG")
     return Target(TargetKind.IMAGE, f"image:{transport}:{location}", location, transport)
+
+
+def _registry_target(text: str, rest: str) -> Target:
+    """``registry:https://HOST[:PORT]`` or ``registry:http://HOST[:PORT]``, nothing more."""
+    parts = urlsplit(rest)
+    try:
+        port = parts.port
+    except ValueError:
+        raise TargetError(f"target {text!r}: invalid port") from None
+    if (
+        parts.scheme not in ("https", "http")
+        or not parts.hostname
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or parts.username is not None
+    ):
+        raise TargetError(
+            f"target {text!r}: expected registry:https://HOST[:PORT] or registry:http://HOST[:PORT]",
+            hint="credentials go in --creds or ~/.docker/config.json, never in the target",
+        )
+    host = parts.hostname
+    shown = f"[{host}]" if ":" in host else host
+    endpoint = f"{shown}:{port}" if port is not None else shown
+    return Target(
+        TargetKind.REGISTRY, f"registry:{parts.scheme}://{endpoint}", endpoint, parts.scheme
+    )
 
 
 def default_targets(socket_path: str = DEFAULT_DOCKER_SOCKET) -> list[Target]:

@@ -42,7 +42,8 @@ def scan(
         metavar="[TARGET]...",
         help="host:/ , host:/some/root , engine:unix:///var/run/docker.sock , "
         "engine:tcp://h:2376 , image:docker-archive:PATH[:REF] , image:oci:DIR[:TAG] , "
-        "image:docker-daemon:NAME:TAG , image:docker://HOST[:PORT]/REPO:TAG. "
+        "image:docker-daemon:NAME:TAG , image:docker://HOST[:PORT]/REPO:TAG , "
+        "registry:https://HOST[:PORT] , registry:http://HOST[:PORT]. "
         "Default: this host, plus the local engine (and its images) when its socket exists.",
     ),
     period: str = typer.Option(
@@ -99,6 +100,37 @@ def scan(
         "--insecure",
         help="Registry images: plain HTTP or unverified TLS, for a loopback registry only.",
     ),
+    timeout: float = typer.Option(
+        None,
+        "--timeout",
+        envvar="ASSESSOR_TIMEOUT",
+        min=0.5,
+        help="Registries: seconds to wait for a connection, a response, and a whole JSON body. "
+        "Default: 30.",
+    ),
+    deep: bool = typer.Option(
+        False,
+        "--deep",
+        help="Registry targets: also read every tag's image (up to --max-images) and judge it "
+        "with the image rules.",
+    ),
+    max_images: int = typer.Option(
+        20, "--max-images", min=0, help="Registry targets with --deep: at most this many images."
+    ),
+    stale_days: int = typer.Option(
+        None,
+        "--stale-days",
+        envvar="ASSESSOR_STALE_DAYS",
+        min=1,
+        help="Registry targets: a tag whose image is older than this many days is stale. "
+        "Default: 90.",
+    ),
+    push_probe: bool = typer.Option(
+        True,
+        "--push-probe/--no-push-probe",
+        help="Registry targets: try an anonymous blob upload (cancelled at once, never "
+        "completed) to learn whether anyone may write.",
+    ),
 ) -> None:
     """Scan targets, store the assessment, and print its results.
 
@@ -122,6 +154,11 @@ def scan(
         creds=creds,
         authfile=str(authfile) if authfile else None,
         cert_dir=str(cert_dir) if cert_dir else None,
+        timeout=float(setting(timeout, "timeout") or 30.0),
+        deep=deep,
+        max_images=max_images,
+        stale_days=int(setting(stale_days, "stale_days") or 90),
+        push_probe=push_probe,
     )
     threshold = FailOn(setting(fail_on, "fail_on") or "none")
     catalog = load(controls)

@@ -24,6 +24,10 @@ def collector_for(target: Target, options: CollectOptions | None = None) -> Coll
         from assessor.collectors.image import ImageCollector
 
         return ImageCollector(options)
+    if target.kind is TargetKind.REGISTRY:
+        from assessor.collectors.registry import RegistryCollector
+
+        return RegistryCollector(options)
     raise AssertionError(f"no collector for {target.kind}")  # parse_target admits no other
 
 

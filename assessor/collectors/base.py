@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import Any
 
 from assessor.evidence import Evidence
 from assessor.targets import Target
@@ -14,7 +14,7 @@ class Collector(ABC):
     """Reads one kind of target. Raises TargetUnreachableError when it cannot be reached."""
 
     # the evidence kinds this collector produces (rules of other kinds don't apply to it)
-    kinds: ClassVar[frozenset[str]]
+    kinds: frozenset[str]
 
     @abstractmethod
     def collect(self, target: Target) -> Iterator[Evidence]:
@@ -23,6 +23,12 @@ class Collector(ABC):
     @abstractmethod
     def identity(self) -> dict[str, Any]:
         """What identifies the target (host id, engine id and version), after collect()."""
+
+    def failure_evidence(self, target: Target, message: str) -> list[Evidence]:
+        """When collect() failed as a whole: evidence whose every rule reports ``error`` with
+        the cause, so the failure shows among the results. None by default (the target is
+        listed as unreachable)."""
+        return []
 
 
 def read_live(path: str, limit: int = 4 << 20) -> str | None:

@@ -11,7 +11,7 @@ import json
 import os
 import re
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from assessor.collectors import _dockerd
@@ -41,7 +41,7 @@ def _timeout() -> float:
 
 
 class EngineCollector(Collector):
-    kinds: ClassVar[frozenset[str]] = frozenset({"engine", "container", "image"})
+    kinds = frozenset({"engine", "container", "image"})
 
     def __init__(self, options: CollectOptions | None = None) -> None:
         self._identity: dict[str, Any] = {}

@@ -13,7 +13,7 @@ import platform
 import re
 import shlex
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import Any
 
 from assessor.collectors import _dockerd, _proc
 from assessor.collectors._rootfs import RootFS
@@ -73,7 +73,7 @@ MAX_CERT_FILES = 1_000
 
 
 class HostCollector(Collector):
-    kinds: ClassVar[frozenset[str]] = frozenset({"host"})
+    kinds = frozenset({"host"})
 
     def __init__(self) -> None:
         self._identity: dict[str, Any] = {}

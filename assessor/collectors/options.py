@@ -26,3 +26,4 @@ class CollectOptions:
     max_images: int = 20  # bound on --deep
     max_tags: int = 1000  # tags whose manifest and config are read (age, signatures)
     push_probe: bool = True  # start (and cancel) an anonymous blob upload
+    stale_days: int = 90  # a tag's image older than this is stale (SP 800-190 4.2.2)

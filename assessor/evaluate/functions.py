@@ -333,3 +333,4 @@ def host_port_bound_to_interface(data: Any, args: Mapping[str, Any]) -> Outcome:
 
 # evaluators of other evidence kinds register themselves on import
 from assessor.evaluate import image as _image  # noqa: E402, F401
+from assessor.evaluate import registry as _registry  # noqa: E402, F401

@@ -127,7 +127,7 @@ def _annotations(manifest: dict[str, Any]) -> dict[str, Any]:
 
 
 class ImageCollector(Collector):
-    kinds: ClassVar[frozenset[str]] = frozenset({"image"})
+    kinds = frozenset({"image"})
 
     def __init__(self, options: CollectOptions | None = None) -> None:
         from assessor.collectors.options import CollectOptions

@@ -225,8 +225,17 @@ class Registry:
     the view of one repository that the image reader uses."""
 
     def __init__(
-        self, host: str, options: RegistryOptions, limits: Limits, *, scheme: str | None = None
+        self,
+        host: str,
+        options: RegistryOptions,
+        limits: Limits,
+        *,
+        scheme: str | None = None,
+        verify: bool = True,
     ) -> None:
+        """``verify=False`` is for the registry collector's anonymous probes of an endpoint
+        whose certificate did not verify (the transport rules judge it): never with
+        credentials."""
         self.host = host
         self.options = options
         self.limits = limits
@@ -238,15 +247,17 @@ class Registry:
             )
         creds, self.creds_source = registry_creds(options, host)
         self.auth = ChallengeAuth(creds)
-        verify: ssl.SSLContext | bool = ssl_context(host, options.cert_dir)
+        if not verify and creds is not None:
+            raise TargetError(f"{name}: credentials are never sent over unverified TLS")
+        context: ssl.SSLContext | bool = ssl_context(host, options.cert_dir) if verify else False
         self.scheme = scheme or "https"
         if options.insecure:
-            verify = False
+            context = False
             if scheme is None:
                 self.scheme = self._probe_scheme(host)
         self.http = httpx.Client(
             base_url=f"{self.scheme}://{host}",
-            verify=verify,
+            verify=context,
             timeout=httpx.Timeout(options.timeout, connect=min(options.timeout, 10.0)),
             follow_redirects=True,
             max_redirects=5,
