@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from assessor.collectors.base import Collector
 from assessor.errors import ImageError, TargetError, TargetUnreachableError
