@@ -22,7 +22,7 @@ def _section(data: Any, *path: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise EvaluationError(f"evidence {'.'.join(path)!r} is not an object")
     if value.get("error"):
-        raise EvaluationError(f"{'.'.join(path)}: {value['error']}")
+        raise EvaluationError(f"{'.'.join(path)} could not be observed: {value['error']}")
     return value
 
 
@@ -259,9 +259,8 @@ def registry_stale_images(data: Any, args: Mapping[str, Any]) -> Outcome:
         )
     newest = min(int(t["age_days"]) for t in dated)
     oldest = max(int(t["age_days"]) for t in dated)
-    return Outcome(
-        "pass", f"{len(dated)} tag(s) built {newest} to {oldest} days ago (limit {limit}){note}"
-    )
+    span = f"{newest}" if newest == oldest else f"{newest} to {oldest}"
+    return Outcome("pass", f"{len(dated)} tag(s) built {span} days ago (limit {limit}){note}")
 
 
 @register("registry_latest_current")
