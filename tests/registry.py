@@ -17,9 +17,29 @@ Modes:
   `x5c` chain (the signing certificate, issued by the test CA that is the registry's
   `rootcertbundle`). Anonymous requests get a token with no access; wrong credentials get 401.
 
+TLS server certificates (tls=True), by `cert=`; `Registry.cert_not_after` is the notAfter:
+- "valid": for IP 127.0.0.1, signed by the test CA, valid from 5 minutes ago for 90 days.
+- "expired": as "valid", but notBefore = now - 400 days and notAfter = now - 30 days.
+- "expiring": as "valid", but notAfter = now + 10 days.
+- "wrong-host": as "valid", but the only subject alternative name is DNS:registry.invalid.
+- "self-signed": for IP 127.0.0.1, its own issuer; `ca_file` and `cert_dir` hold it, not the CA.
+The token server (auth="token", tls=True) serves the same certificate as the registry. Startup
+checks only that the registry answers, not its certificate, except in the "valid" mode.
+
+`min_tls` sets distribution's `http.tls.minimumtls`: "tls1.0", "tls1.1", "tls1.2" or "tls1.3"
+(lower case only; anything else makes distribution 2.8 exit with "unknown minimum TLS level").
+Observed with distribution 2.8.2 (Debian) and `openssl s_client`: unset, the minimum is TLS 1.2
+(TLS 1.0 and 1.1 get a protocol_version alert; 1.2 and 1.3 connect). With "tls1.0" or "tls1.1"
+the older versions are allowed but still fail, with a handshake_failure alert: the default
+cipher suites have none that TLS 1.0 or 1.1 can use (ECDHE with AES-GCM or ChaCha20-Poly1305 is
+accepted, ECDHE-ECDSA-AES128-SHA is refused even over TLS 1.2). With a CBC suite added through
+the registry's `ciphersuites` key (not set here), TLS 1.0 and 1.1 connect. With "tls1.3", a
+TLS 1.2 client gets a protocol_version alert.
+
 Keys and certificates come from the `cryptography` package when it is importable, otherwise from
-the `openssl` command. A missing binary (docker-registry, skopeo, openssl, a bcrypt
-implementation) raises ComponentMissing; tests turn that into `tests.conftest.missing(name)`.
+the `openssl` command (which makes only the "valid" certificate: other modes need
+`cryptography`). A missing binary (docker-registry, skopeo, openssl, a bcrypt implementation)
+or library raises ComponentMissing; tests turn that into `tests.conftest.missing(name)`.
 """
 
 from __future__ import annotations
@@ -168,7 +188,7 @@ def _crypto_ca(directory: Path) -> _KeyPair:
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=2))
+        .not_valid_after(now + datetime.timedelta(days=90))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
             x509.KeyUsage(
@@ -243,7 +263,7 @@ def _crypto_leaf(
         issuer, issuer_public = ca_cert.subject, ca_cert.public_key()
     if validity is None:
         now = datetime.datetime.now(datetime.UTC)
-        validity = (now - datetime.timedelta(minutes=5), now + datetime.timedelta(days=2))
+        validity = (now - datetime.timedelta(minutes=5), now + datetime.timedelta(days=90))
     builder = (
         x509.CertificateBuilder()
         .subject_name(subject)
@@ -321,7 +341,7 @@ def _openssl_ca(directory: Path) -> _KeyPair:
     _openssl(
         "req", "-x509", "-config", cnf.name, "-extensions", "ext", "-newkey", "ec",
         "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", pair.key.name,
-        "-out", pair.cert.name, "-days", "2",
+        "-out", pair.cert.name, "-days", "90",
         cwd=directory,
     )  # fmt: skip
     return pair
@@ -350,7 +370,7 @@ def _openssl_leaf(
     )  # fmt: skip
     _openssl(
         "x509", "-req", "-in", f"{name}.csr", "-CA", str(ca.cert), "-CAkey", str(ca.key),
-        "-set_serial", str(int.from_bytes(secrets.token_bytes(8), "big")), "-days", "2",
+        "-set_serial", str(int.from_bytes(secrets.token_bytes(8), "big")), "-days", "90",
         "-extfile", cnf.name, "-extensions", "ext", "-out", pair.cert.name,
         cwd=directory,
     )  # fmt: skip
@@ -882,8 +902,12 @@ def write_oci_layout(
     *,
     tag: str = "latest",
     config: dict[str, Any] | None = None,
+    created: str | None = None,
 ) -> str:
     """Write a one-layer linux/amd64 image into an OCI image layout; return the manifest digest.
+
+    `created` is the image's build time (RFC 3339); the default is the epoch, as reproducible
+    builds record.
 
     The layer holds `files` (mode 0644, mtime 0; parent directories 0755). `config` is merged
     into the image config's "config" (e.g. {"User": "1000", "Env": [...]}). Writing a second tag
@@ -902,7 +926,7 @@ def write_oci_layout(
     raw = _layer_tar(files)
     layer = gzip.compress(raw, mtime=0)
     image_config = {
-        "created": "1970-01-01T00:00:00Z",
+        "created": created or "1970-01-01T00:00:00Z",
         "architecture": "amd64",
         "os": "linux",
         "config": {"Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import datetime
 import json
 import os
 import re
@@ -12,9 +13,11 @@ import ssl
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 import tests.registry as registry_module
 from tests.conftest import missing
@@ -33,9 +36,11 @@ ACCEPT = {"Accept": OCI_MANIFEST}
 FILES = {"etc/os-release": b"ID=assessor-test\n", "app/run.sh": b"#!/bin/sh\necho hi\n"}
 
 
-def _start(workdir: Path, *, tls: bool, auth: str) -> Registry:
+def _start(
+    workdir: Path, *, tls: bool, auth: str, cert: str = "valid", min_tls: str | None = None
+) -> Registry:
     try:
-        return start_registry(workdir, tls=tls, auth=auth)
+        return start_registry(workdir, tls=tls, auth=auth, cert=cert, min_tls=min_tls)
     except ComponentMissing as exc:
         missing(exc.name)
         raise  # unreachable: missing() skips or fails
@@ -95,6 +100,7 @@ def registry(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Registr
 def test_plain_http(registry: Registry, image: tuple[Path, str], tmp_path: Path) -> None:
     assert registry.url.startswith("http://127.0.0.1:")
     assert registry.ca_file is None and registry.username is None
+    assert registry.cert is None and registry.cert_not_after is None
     url = _push(registry, image)
     with _client(registry) as client:
         assert client.get(f"{registry.url}/v2/").status_code == 200
@@ -113,6 +119,8 @@ def test_tls(registry: Registry, image: tuple[Path, str]) -> None:
     assert registry.url.startswith("https://127.0.0.1:")
     assert registry.ca_file is not None and registry.cert_dir is not None
     assert (registry.cert_dir / "ca.crt").read_bytes() == registry.ca_file.read_bytes()
+    assert registry.cert == "valid"
+    assert registry.cert_not_after == _verified_not_after(registry)
     url = _push(registry, image)
     with _client(registry) as client:
         resp = client.get(url, headers=ACCEPT)
@@ -211,6 +219,7 @@ def test_tls_token_with_openssl_pki(
     monkeypatch.setenv("ASSESSOR_TEST_PKI", "openssl")
     reg = _start(tmp_path / "registry", tls=True, auth="token")
     try:
+        assert reg.cert_not_after == _verified_not_after(reg)
         _token_round_trip(reg, image)
     finally:
         reg.stop()
@@ -231,6 +240,161 @@ def test_stop_ends_everything(tmp_path: Path) -> None:
 def test_bad_auth_mode(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="auth must be"):
         start_registry(tmp_path / "r", auth="ldap")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"tls": True, "cert": "revoked"}, "cert must be"),
+        ({"tls": True, "min_tls": "TLS1.2"}, "min_tls must be"),
+        ({"cert": "expired"}, "need tls=True"),
+        ({"min_tls": "tls1.3"}, "need tls=True"),
+    ],
+)
+def test_bad_tls_options(tmp_path: Path, kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        start_registry(tmp_path / "r", **kwargs)  # type: ignore[arg-type]
+
+
+def test_bad_certificates_need_cryptography(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the openssl back end, only the "valid" certificate can be made."""
+    monkeypatch.setenv("ASSESSOR_TEST_PKI", "openssl")
+    with pytest.raises(ComponentMissing) as info:
+        start_registry(tmp_path / "r", tls=True, cert="expired")
+    if info.value.name == "openssl":  # the test CA is made before the certificate
+        missing("openssl")
+    assert info.value.name == "cryptography"
+    assert not (tmp_path / "r" / "config.yml").exists()  # nothing was started
+
+
+# --------------------------------------------------------------------------------------------
+# server certificates meant to fail verification, and the minimum TLS version
+
+
+def _port(reg: Registry) -> int:
+    return int(reg.host.rpartition(":")[2])
+
+
+def _handshake(
+    reg: Registry, ctx: ssl.SSLContext, server_hostname: str = "127.0.0.1"
+) -> tuple[str, bytes, dict[str, object]]:
+    """TLS version, DER certificate and (when verified) decoded certificate of the server."""
+    with (
+        socket.create_connection(("127.0.0.1", _port(reg)), timeout=5) as sock,
+        ctx.wrap_socket(sock, server_hostname=server_hostname) as tls,
+    ):
+        der = tls.getpeercert(binary_form=True)
+        assert der is not None
+        return str(tls.version()), der, dict(tls.getpeercert() or {})
+
+
+def _unverified() -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def _verified_not_after(reg: Registry) -> datetime.datetime:
+    """The notAfter of the certificate the registry serves, read through a verified handshake."""
+    assert reg.ca_file is not None
+    _, _, decoded = _handshake(reg, ssl.create_default_context(cafile=str(reg.ca_file)))
+    seconds = ssl.cert_time_to_seconds(str(decoded["notAfter"]))
+    return datetime.datetime.fromtimestamp(seconds, datetime.UTC)
+
+
+def _served_certificate(reg: Registry) -> Any:
+    """The registry's certificate, unverified, as a `cryptography` x509.Certificate."""
+    from cryptography import x509
+
+    return x509.load_der_x509_certificate(_handshake(reg, _unverified())[1])
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+
+
+@pytest.mark.parametrize(
+    ("cert", "failure"),
+    [
+        ("expired", "certificate has expired"),
+        ("wrong-host", r"IP address mismatch|Hostname mismatch"),
+        ("self-signed", r"self.signed certificate"),
+    ],
+)
+def test_bad_server_certificate(tmp_path: Path, cert: str, failure: str) -> None:
+    """Python's default verification rejects the certificate; the registry still answers."""
+    before = _now()
+    reg = _start(tmp_path / "registry", tls=True, auth="none", cert=cert)
+    after = _now()
+    try:
+        assert reg.cert == cert and reg.ca_file is not None and reg.cert_dir is not None
+        assert (reg.cert_dir / "ca.crt").read_bytes() == reg.ca_file.read_bytes()
+        test_ca = tmp_path / "registry" / "pki" / "ca.crt"  # what signs every other mode
+        with pytest.raises(ssl.SSLCertVerificationError, match=failure):
+            _handshake(reg, ssl.create_default_context(cafile=str(test_ca)))
+        served = _served_certificate(reg)
+        assert reg.cert_not_after == served.not_valid_after_utc
+        assert reg.cert_not_after is not None and reg.cert_not_after.tzinfo is not None
+        with httpx.Client(verify=False, trust_env=False, timeout=10) as client:
+            assert client.get(f"{reg.url}/v2/").status_code == 200
+
+        if cert == "expired":
+            assert before - datetime.timedelta(days=30) <= reg.cert_not_after
+            assert reg.cert_not_after <= after - datetime.timedelta(days=30)
+            assert served.not_valid_before_utc == reg.cert_not_after - datetime.timedelta(days=370)
+        elif cert == "wrong-host":
+            from cryptography import x509
+
+            san = served.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+            assert list(san) == [x509.DNSName("registry.invalid")]
+            # signed by the test CA: only the name is wrong
+            ctx = ssl.create_default_context(cafile=str(reg.ca_file))
+            assert _handshake(reg, ctx, server_hostname="registry.invalid")[0]
+        else:  # self-signed: its own issuer, and trusted when pinned through ca_file
+            assert served.issuer == served.subject
+            assert reg.ca_file.read_bytes() != test_ca.read_bytes()
+            _handshake(reg, ssl.create_default_context(cafile=str(reg.ca_file)))
+    finally:
+        reg.stop()
+
+
+def test_expiring_server_certificate(tmp_path: Path) -> None:
+    """Valid now (the test CA verifies it), with notAfter ten days ahead."""
+    before = _now()
+    reg = _start(tmp_path / "registry", tls=True, auth="none", cert="expiring")
+    after = _now()
+    try:
+        assert reg.cert_not_after == _verified_not_after(reg)
+        ten_days = datetime.timedelta(days=10)
+        assert before + ten_days <= reg.cert_not_after <= after + ten_days
+        with _client(reg) as client:
+            assert client.get(f"{reg.url}/v2/").status_code == 200
+    finally:
+        reg.stop()
+
+
+@pytest.mark.parametrize("min_tls", [None, "tls1.3"])
+def test_min_tls(tmp_path: Path, min_tls: str | None) -> None:
+    """minimumtls reaches the registry's config: with "tls1.3" a TLS 1.2-only client fails."""
+    reg = _start(tmp_path / "registry", tls=True, auth="none", min_tls=min_tls)
+    try:
+        assert reg.min_tls == min_tls and reg.ca_file is not None
+        config = yaml.safe_load((tmp_path / "registry" / "config.yml").read_text())
+        assert config["http"]["tls"].get("minimumtls") == min_tls
+        tls12 = ssl.create_default_context(cafile=str(reg.ca_file))
+        tls12.maximum_version = ssl.TLSVersion.TLSv1_2
+        if min_tls == "tls1.3":
+            with pytest.raises(ssl.SSLError, match=r"PROTOCOL_VERSION|protocol version"):
+                _handshake(reg, tls12)
+        else:
+            assert _handshake(reg, tls12)[0] == "TLSv1.2"
+        default = ssl.create_default_context(cafile=str(reg.ca_file))
+        assert _handshake(reg, default)[0] == "TLSv1.3"
+    finally:
+        reg.stop()
 
 
 @pytest.mark.parametrize("behaviour", ["exits", "hangs"])

@@ -232,6 +232,7 @@ class Registry:
         *,
         scheme: str | None = None,
         verify: bool = True,
+        label: str | None = None,
     ) -> None:
         """``verify=False`` is for the registry collector's anonymous probes of an endpoint
         whose certificate did not verify (the transport rules judge it): never with
@@ -239,7 +240,7 @@ class Registry:
         self.host = host
         self.options = options
         self.limits = limits
-        name = f"registry {host}"
+        self.name = name = label or f"registry {host}"
         if options.insecure and not is_loopback(host):
             raise TargetError(
                 f"{name}: --insecure is allowed only for a loopback registry "
@@ -288,15 +289,19 @@ class Registry:
         self.close()
 
     def fail(self, e: Exception) -> TargetUnreachableError:
-        return TargetUnreachableError(f"registry {self.host}: {describe_http_error(e)}")
+        return TargetUnreachableError(f"{self.name}: {describe_http_error(e)}")
 
     @contextmanager
     def stream(
-        self, path: str, accept: str | None = None, method: str = "GET"
+        self, path: str, accept: str | None = None, method: str = "GET", *, auth: bool = True
     ) -> Iterator[httpx.Response]:
+        """``auth=False``: the bare request, without answering a challenge (not even with an
+        anonymous token)."""
         headers = {"Accept": accept} if accept else {}
         try:
-            with self.http.stream(method, path, headers=headers) as r:
+            with self.http.stream(
+                method, path, headers=headers, auth=httpx.USE_CLIENT_DEFAULT if auth else None
+            ) as r:
                 yield r
         except httpx.HTTPError as e:
             raise self.fail(e) from None
@@ -306,13 +311,13 @@ class Registry:
         deadline = time.monotonic() + self.options.timeout
         data = bytearray()
         try:
-            for chunk in r.iter_bytes(CHUNK):
+            for chunk in r.iter_bytes():
                 data += chunk
                 if len(data) > limit:
                     raise ImageError(f"{what}: larger than {name} ({limit} bytes)")
                 if time.monotonic() > deadline:
                     raise TargetUnreachableError(
-                        f"registry {self.host}: {what}: the response did not complete within "
+                        f"{self.name}: {what}: the response did not complete within "
                         f"{self.options.timeout:g} s"
                     )
         except httpx.HTTPError as e:
@@ -324,16 +329,14 @@ class Registry:
             return
         if r.status_code in (401, 403):
             how = "credentials refused" if self.auth.basic else "no credentials"
-            raise ImageError(
-                f"registry {self.host}: {what}: access denied ({r.status_code}, {how})"
-            )
+            raise ImageError(f"{self.name}: {what}: access denied ({r.status_code}, {how})")
         if r.status_code == 404:
-            raise ImageError(f"registry {self.host}: {what}: not found (404)")
+            raise ImageError(f"{self.name}: {what}: not found (404)")
         if r.status_code == 429:
             after = r.headers.get("Retry-After")
             wait = f", retry after {after[:20]} s" if after else ""
-            raise ImageError(f"registry {self.host}: {what}: rate limited (429{wait})")
-        raise ImageError(f"registry {self.host}: {what}: HTTP {r.status_code}")
+            raise ImageError(f"{self.name}: {what}: rate limited (429{wait})")
+        raise ImageError(f"{self.name}: {what}: HTTP {r.status_code}")
 
 
 def describe_http_error(e: Exception) -> str:
@@ -347,9 +350,8 @@ def describe_http_error(e: Exception) -> str:
     if isinstance(e, httpx.ConnectError):
         text = str(e)
         if "CERTIFICATE_VERIFY_FAILED" in text:
-            return "TLS certificate not trusted: " + text.split("certificate verify failed:")[
-                -1
-            ].strip(" )")
+            reason = text.split("certificate verify failed:")[-1]
+            return "TLS certificate not trusted: " + re.sub(r"\s*\(_ssl\.c:\d+\)?", "", reason)
         if "SSL" in text or "TLS" in text:
             return f"TLS handshake failed: {text[:200]}"
         if "Connection refused" in text or "Errno 111" in text:

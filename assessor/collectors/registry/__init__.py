@@ -46,6 +46,7 @@ from assessor.collectors.image.resolve import ACCEPT
 
 API_HEADER = "Docker-Distribution-API-Version"
 MAX_JSON = 4 << 20  # one catalog or tag-list page
+JSON_BOUND = "the bound on a registry's JSON answer"
 MAX_REPOSITORIES = 1000
 PAGE = 100
 WORKERS = 8
@@ -107,10 +108,13 @@ class RegistryCollector(Collector):
             transport["http"] = {"url": f"{url}/v2/", "outcome": "served"}
         data["transport"] = transport
         tls = transport["tls"]
+        cert = tls.get("certificate") or {}
         verified = (
             scheme == "https"
             and bool(tls.get("trusted"))
-            and bool((tls.get("certificate") or {}).get("hostname_match"))
+            and bool(cert.get("hostname_match"))
+            and not cert.get("expired")
+            and not cert.get("not_yet_valid")
         )
 
         # anonymous access --------------------------------------------------------------
@@ -118,14 +122,16 @@ class RegistryCollector(Collector):
             insecure=False, timeout=opts.timeout, anonymous=True, cert_dir=opts.cert_dir
         )
         verify = verified or scheme == "http"
-        with Registry(endpoint, anon_options, opts.limits, scheme=scheme, verify=verify) as anon:
+        with Registry(
+            endpoint, anon_options, opts.limits, scheme=scheme, verify=verify, label=where
+        ) as anon:
             api = _api(anon, where)
             data["api"] = api
             self._identity["api_version"] = api.get("version")
             # credentials: only over verified TLS, or to a loopback registry
             auth_client: Registry | None = None
             creds_options = RegistryOptions(
-                insecure=False,
+                insecure=opts.insecure and loopback and not verified,
                 creds=opts.creds,
                 authfile=opts.authfile,
                 cert_dir=opts.cert_dir,
@@ -135,23 +141,24 @@ class RegistryCollector(Collector):
 
             creds, source = registry_creds(creds_options, endpoint)
             data["credentials"] = {"given": creds is not None, "source": source}
-            if creds is not None and not (verified or loopback):
+            # --insecure (loopback only) also lets them go over TLS that did not verify
+            allowed = verified or (loopback and (scheme == "http" or opts.insecure))
+            if creds is not None and not allowed:
                 data["credentials"]["sent"] = False
-                data["credentials"]["why_not"] = (
-                    "not sent: the registry is plain HTTP"
-                    if scheme == "http"
-                    else "not sent: the certificate is not verified ("
-                    + str(tls.get("verify_error") or "name mismatch")
-                    + ")"
-                )
+                data["credentials"]["why_not"] = "not sent: " + _unverified(scheme, tls)
             elif creds is not None:
-                auth_client = Registry(endpoint, creds_options, opts.limits, scheme=scheme)
+                auth_client = Registry(
+                    endpoint, creds_options, opts.limits, scheme=scheme, label=where
+                )
                 data["credentials"]["sent"] = True
             try:
                 if auth_client is not None:
                     data["credentials"]["accepted"] = _credentials_accepted(auth_client, where)
                 reader = auth_client if auth_client and data["credentials"]["accepted"] else anon
                 content = _content(reader, where, opts, data, anon)
+                if content.get("error") and data["credentials"].get("sent") is False:
+                    why = data["credentials"]["why_not"]
+                    content["error"] += f" (credentials were given but {why})"
                 data["content"] = content
                 data["anonymous"] = _anonymous(anon, where, content, opts)
                 data["content"]["reader"] = "credentials" if reader is auth_client else "anonymous"
@@ -164,18 +171,34 @@ class RegistryCollector(Collector):
         yield Evidence("registry", str(target), url, data)
 
 
+def _unverified(scheme: str, tls: dict[str, Any]) -> str:
+    """Why the channel is not one credentials may cross."""
+    if scheme == "http":
+        return "the registry is plain HTTP (credentials go in clear only to a loopback registry)"
+    cert = tls.get("certificate") or {}
+    if not tls.get("trusted"):
+        return f"the certificate does not verify ({tls.get('verify_error')})"
+    if not cert.get("hostname_match"):
+        return f"the certificate does not name {cert.get('hostname')}"
+    if cert.get("expired"):
+        return f"the certificate expired on {str(cert.get('not_after'))[:10]}"
+    return f"the certificate is not valid before {str(cert.get('not_before'))[:10]}"
+
+
 def _json(registry: Registry, r: httpx.Response, what: str) -> Any:
-    body = registry.read(r, MAX_JSON, what, f"{MAX_JSON} bytes")
+    body = registry.read(r, MAX_JSON, what, JSON_BOUND)
     try:
         return json.loads(body)
     except ValueError as e:
-        raise CollectorError(f"registry {registry.host}: {what}: malformed JSON ({e})") from None
+        raise CollectorError(f"{registry.name}: {what}: malformed JSON ({e})") from None
 
 
 def _api(anon: Registry, where: str) -> dict[str, Any]:
-    """``GET /v2/`` without credentials: is this a registry, and does it ask who we are?"""
-    with anon.stream("/v2/") as r:
-        anon.read(r, MAX_JSON, "/v2/", f"{MAX_JSON} bytes")
+    """``GET /v2/`` without credentials: is this a registry, and does it ask who we are? The
+    bare request: a token registry hands anonymous tokens to anyone, so answering its challenge
+    would hide that it asks."""
+    with anon.stream("/v2/", auth=False) as r:
+        anon.read(r, MAX_JSON, "/v2/", JSON_BOUND)
         status = r.status_code
         version = r.headers.get(API_HEADER)
         challenge = r.headers.get("WWW-Authenticate", "")
@@ -202,7 +225,7 @@ def _api(anon: Registry, where: str) -> dict[str, Any]:
 
 def _credentials_accepted(client: Registry, where: str) -> bool:
     with client.stream("/v2/") as r:
-        client.read(r, MAX_JSON, "/v2/", f"{MAX_JSON} bytes")
+        client.read(r, MAX_JSON, "/v2/", JSON_BOUND)
         return r.status_code == 200
 
 
@@ -217,7 +240,7 @@ def _paged(
     seen: set[str] = set()
     while url and len(names) < limit:
         if url in seen:
-            raise CollectorError(f"registry {registry.host}: {what}: pagination loops on {url}")
+            raise CollectorError(f"{registry.name}: {what}: pagination loops on {url}")
         seen.add(url)
         with registry.stream(url) as r:
             if not first_status:
@@ -225,7 +248,7 @@ def _paged(
             if r.status_code != 200:
                 if names:  # a later page failed: what was listed stands, marked truncated
                     return names, True, first_status
-                registry.read(r, MAX_JSON, what, f"{MAX_JSON} bytes")
+                registry.read(r, MAX_JSON, what, JSON_BOUND)
                 registry.check(r, what)
             doc = _json(registry, r, what)
             link = r.headers.get("Link", "")
@@ -233,9 +256,7 @@ def _paged(
         if values is None:
             values = []
         if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-            raise CollectorError(
-                f"registry {registry.host}: {what}: {key!r} is not a list of names"
-            )
+            raise CollectorError(f"{registry.name}: {what}: {key!r} is not a list of names")
         names.extend(v[:256] for v in values)
         url = None
         if 'rel="next"' in link and "<" in link:
@@ -354,7 +375,7 @@ def _status(
     registry: Registry, method: str, path: str, what: str, accept: str | None = None
 ) -> tuple[int, httpx.Response]:
     with registry.stream(path, accept, method=method) as r:
-        registry.read(r, MAX_JSON, what, f"{MAX_JSON} bytes")
+        registry.read(r, MAX_JSON, what, JSON_BOUND)
         return r.status_code, r
 
 
@@ -396,7 +417,7 @@ def _anonymous(
     else:
         try:
             with anon.stream(f"/v2/{repo}/blobs/uploads/", method="POST") as r:
-                anon.read(r, MAX_JSON, "anonymous push", f"{MAX_JSON} bytes")
+                anon.read(r, MAX_JSON, "anonymous push", JSON_BOUND)
                 push["status"] = r.status_code
                 location = r.headers.get("Location")
             push["allowed"] = push["status"] == 202
