@@ -100,6 +100,13 @@ def _image_target(text: str, rest: str) -> Target:
 def _registry_target(text: str, rest: str) -> Target:
     """``registry:https://HOST[:PORT]`` or ``registry:http://HOST[:PORT]``, nothing more."""
     parts = urlsplit(rest)
+    if parts.username is not None or parts.password is not None:
+        shown = f"registry:{parts.scheme}://***@{parts.netloc.rpartition('@')[2]}"
+        raise TargetError(
+            f"target {shown!r}: credentials do not belong in a target",
+            hint="give them with --creds USER:PASSWORD, ASSESSOR_REGISTRY_CREDS or "
+            "~/.docker/config.json",
+        )
     try:
         port = parts.port
     except ValueError:
@@ -110,11 +117,9 @@ def _registry_target(text: str, rest: str) -> Target:
         or parts.path not in ("", "/")
         or parts.query
         or parts.fragment
-        or parts.username is not None
     ):
         raise TargetError(
-            f"target {text!r}: expected registry:https://HOST[:PORT] or registry:http://HOST[:PORT]",
-            hint="credentials go in --creds or ~/.docker/config.json, never in the target",
+            f"target {text!r}: expected registry:https://HOST[:PORT] or registry:http://HOST[:PORT]"
         )
     host = parts.hostname
     shown = f"[{host}]" if ":" in host else host

@@ -351,7 +351,8 @@ def describe_http_error(e: Exception) -> str:
         text = str(e)
         if "CERTIFICATE_VERIFY_FAILED" in text:
             reason = text.split("certificate verify failed:")[-1]
-            return "TLS certificate not trusted: " + re.sub(r"\s*\(_ssl\.c:\d+\)?", "", reason)
+            reason = re.sub(r"\s*\(_ssl\.c:\d+\)?", "", reason).strip()
+            return f"TLS certificate not trusted: {reason}"
         if "SSL" in text or "TLS" in text:
             return f"TLS handshake failed: {text[:200]}"
         if "Connection refused" in text or "Errno 111" in text:
