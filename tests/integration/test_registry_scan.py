@@ -217,6 +217,7 @@ def test_wrong_credentials_are_reported_and_content_is_an_error(
     v = _verdicts(run.json())
     assert v["registry-images-signed"]["status"] == "error"
     assert "access denied (401" in v["registry-images-signed"]["message"]
+    assert "the credentials given were refused" in v["registry-images-signed"]["message"]
     assert v["registry-auth-required"]["status"] == "pass"
 
 

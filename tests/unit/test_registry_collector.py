@@ -133,7 +133,7 @@ def test_a_link_to_another_host_is_not_followed() -> None:
 
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(str(request.url))
-        link = '<https://evil.example/other?n=100>; rel="next"'
+        link = '<https://evil.example/v2/_catalog?last=a&n=100>; rel="next"'
         return httpx.Response(200, json={"repositories": ["a"]}, headers={"Link": link})
 
     with _registry(handler) as reg:

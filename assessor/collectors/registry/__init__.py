@@ -159,6 +159,8 @@ class RegistryCollector(Collector):
                 if content.get("error") and data["credentials"].get("sent") is False:
                     why = data["credentials"]["why_not"]
                     content["error"] += f" (credentials were given but {why})"
+                elif content.get("error") and data["credentials"].get("accepted") is False:
+                    content["error"] += " (the credentials given were refused: 401 on /v2/)"
                 data["content"] = content
                 data["anonymous"] = _anonymous(anon, where, content, opts)
                 data["content"]["reader"] = "credentials" if reader is auth_client else "anonymous"
@@ -263,8 +265,8 @@ def _paged(
             target = link[link.index("<") + 1 : link.index(">")]
             parts = urlsplit(target)
             url = f"{parts.path}?{parts.query}" if parts.query else parts.path
-            if not url.startswith("/v2/"):
-                url = None
+            if not url.startswith("/v2/") or parts.netloc not in ("", registry.host):
+                url = None  # never another host, never outside the API
     return names[:limit], bool(url) or len(names) > limit, first_status
 
 
