@@ -41,6 +41,7 @@ bench: venv
 	$(BIN)/python tests/bench/bench_evaluate.py
 	$(BIN)/python tests/bench/bench_scan.py
 	$(BIN)/python tests/bench/bench_image.py
+	$(BIN)/python tests/bench/bench_registry.py
 
 ## schema: regenerate controls/schema/*.json from the models
 schema: venv

@@ -247,6 +247,7 @@ class Registry:
                 "(127.0.0.1, ::1, localhost); give the CA with --cert-dir instead"
             )
         creds, self.creds_source = registry_creds(options, host)
+        self.referrers_api: bool | None = None  # learnt from the first referrers request
         self.auth = ChallengeAuth(creds)
         if not verify and creds is not None:
             raise TargetError(f"{name}: credentials are never sent over unverified TLS")
@@ -455,11 +456,15 @@ class RegistryClient:
             except httpx.HTTPError as e:
                 raise self._fail(e) from None
 
-    def signatures(self, digest: str) -> dict[str, Any]:
-        """Signatures and other referrers attached to the image in this registry."""
+    def signatures(
+        self, digest: str, suffixes: tuple[str, ...] = ("sig", "att", "sbom")
+    ) -> dict[str, Any]:
+        """Signatures and other referrers attached to the image in this registry: cosign's
+        ``sha256-DIGEST.SUFFIX`` tags, and OCI referrers from the referrers API or, where the
+        registry has none (remembered for the rest of the scan), the referrers tag schema."""
         algorithm, _, hexpart = digest.partition(":")
         found: dict[str, Any] = {"checked": True, "cosign": [], "referrers": [], "kinds": []}
-        for suffix in ("sig", "att", "sbom"):
+        for suffix in suffixes:
             tag = f"{algorithm}-{hexpart}.{suffix}"
             try:
                 r = self.registry.http.head(
@@ -471,13 +476,17 @@ class RegistryClient:
                 found["cosign"].append(tag)
         referrers: list[Any] = []
         source = "referrers API"
-        with self._stream(f"/v2/{self.ref.repository}/referrers/{digest}", OCI_INDEX) as r:
-            if r.status_code == 200:
-                body = self._read(
-                    r, self.limits.max_manifest_bytes, "referrers", "max_manifest_bytes"
-                )
-                referrers = _manifests(body)
-        if not referrers:  # the referrers tag schema, for registries without the API
+        if self.registry.referrers_api is not False:
+            with self._stream(f"/v2/{self.ref.repository}/referrers/{digest}", OCI_INDEX) as r:
+                if r.status_code == 200:
+                    self.registry.referrers_api = True
+                    body = self._read(
+                        r, self.limits.max_manifest_bytes, "referrers", "max_manifest_bytes"
+                    )
+                    referrers = _manifests(body)
+                elif r.status_code in (404, 405):
+                    self.registry.referrers_api = False
+        if not self.registry.referrers_api:  # the referrers tag schema, for registries without
             source = "referrers tag"
             with self._stream(
                 f"/v2/{self.ref.repository}/manifests/{algorithm}-{hexpart}", OCI_INDEX

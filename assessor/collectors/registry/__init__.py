@@ -326,7 +326,7 @@ def _inspect_tag(reader: Registry, item: dict[str, Any], opts: CollectOptions) -
         created = resolved.config.get("created") if isinstance(resolved.config, dict) else None
         out["created"] = created if isinstance(created, str) else None
         out["age_days"] = _age_days(out["created"])
-        signatures = client.signatures(digest)
+        signatures = client.signatures(digest, suffixes=("sig",))  # signatures only
         out["signed"] = bool(signatures.get("present"))
         out["signature_kinds"] = signatures.get("kinds", [])
     except (ImageError, CollectorError) as e:
