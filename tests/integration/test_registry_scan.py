@@ -15,6 +15,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -55,9 +56,19 @@ def _start(workdir: Path, **kwargs: Any) -> Registry:
         raise
 
 
-def _push(reg: Registry, tmp: Path, repo: str, tag: str, created: str | None = None) -> None:
+def _push(reg: Registry, tmp: Path, repo: str, tag: str, created: str | None = None) -> str:
+    """Push a one-layer image; its manifest digest (skopeo copies an OCI layout unchanged)."""
     layout = tmp / f"layout-{repo.replace('/', '_')}-{tag}"
-    write_oci_layout(layout, {"etc/os-release": f"ID={repo}\n".encode()}, created=created)
+    digest = write_oci_layout(layout, {"etc/os-release": f"ID={repo}\n".encode()}, created=created)
+    skopeo_copy(f"oci:{layout}:latest", f"docker://{reg.host}/{repo}:{tag}", reg)
+    return digest
+
+
+def _sign(reg: Registry, tmp: Path, repo: str, digest: str) -> None:
+    """A cosign-style signature: an artifact tagged sha256-HEX.sig in the image's repository."""
+    layout = tmp / f"signature-{digest[7:19]}"
+    write_oci_layout(layout, {"payload.json": b'{"critical": {}}'})
+    tag = digest.replace(":", "-") + ".sig"
     skopeo_copy(f"oci:{layout}:latest", f"docker://{reg.host}/{repo}:{tag}", reg)
 
 
@@ -84,6 +95,8 @@ def open_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Re
     try:
         _push(reg, tmp, "team/app", "1.0", created=OLD)
         _push(reg, tmp, "team/app", "latest", created=OLD)
+        recent = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        _sign(reg, tmp, "team/signed", _push(reg, tmp, "team/signed", "1", created=recent))
         yield reg, tmp
     finally:
         reg.stop()
@@ -131,11 +144,14 @@ def test_content_age_latest_and_signatures(open_scan: dict[str, Any]) -> None:
     v = _verdicts(open_scan)
     stale = v["registry-images-not-stale"]
     assert stale["status"] == "fail"
-    assert "2 of 2 tag(s) older than 90 days" in stale["message"]
+    # the signature's tag (sha256-HEX.sig) is an artifact, not an image to judge
+    assert "2 of 3 tag(s) older than 90 days" in stale["message"], stale["message"]
     assert "team/app:1.0 (" in stale["message"] and "built 2025-01-10" in stale["message"]
     assert v["registry-latest-is-current"]["status"] == "pass"
     signed = v["registry-images-signed"]
-    assert signed["status"] == "fail" and "team/app:1.0, team/app:latest" in signed["message"]
+    assert signed["status"] == "fail"
+    assert "2 of 3 tag(s) unsigned: team/app:1.0, team/app:latest" in signed["message"]
+    assert ".sig" not in signed["message"]
 
 
 def test_push_probe_leaves_nothing_behind(open_registry: tuple[Registry, Path]) -> None:
@@ -148,7 +164,7 @@ def test_push_probe_leaves_nothing_behind(open_registry: tuple[Registry, Path]) 
     uploads = repos / "team" / "app" / "_uploads"
     left = [p.relative_to(uploads) for p in uploads.rglob("*") if p.name in ("data", "startedat")]
     assert left == [], left
-    assert sorted(p.name for p in repos.iterdir()) == ["team"]
+    assert sorted(p.name for p in (repos / "team").iterdir()) == ["app", "signed"]
 
 
 def test_stale_days_is_the_scans_setting(open_registry: tuple[Registry, Path]) -> None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -45,6 +46,9 @@ if TYPE_CHECKING:
 from assessor.collectors.image.resolve import ACCEPT
 
 API_HEADER = "Docker-Distribution-API-Version"
+# cosign's signature, attestation and SBOM tags, and the OCI referrers tag schema: artifacts
+# attached to an image, not images to judge
+ARTIFACT_TAG = re.compile(r"^sha256-[0-9a-f]{64}(\.(sig|att|sbom|[a-z0-9]{1,16}))?$")
 MAX_JSON = 4 << 20  # one catalog or tag-list page
 JSON_BOUND = "the bound on a registry's JSON answer"
 MAX_REPOSITORIES = 1000
@@ -300,7 +304,10 @@ def _content(
             continue
         if more:
             content["tags_truncated"] = True
-        tags.extend({"repository": repo, "tag": t} for t in sorted(names))
+        artifacts = [t for t in names if ARTIFACT_TAG.match(t)]
+        if artifacts:
+            content["artifact_tags"] = content.get("artifact_tags", 0) + len(artifacts)
+        tags.extend({"repository": repo, "tag": t} for t in sorted(names) if t not in artifacts)
     content["tags_truncated"] = bool(content.get("tags_truncated"))
     with ThreadPoolExecutor(WORKERS) as pool:
         inspected = list(pool.map(lambda t: _inspect_tag(reader, t, opts), tags))
