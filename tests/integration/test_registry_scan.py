@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import missing, run_cli
+from tests.conftest import Run, missing, run_cli
 from tests.registry import (
     ComponentMissing,
     Registry,
@@ -72,15 +72,31 @@ def _sign(reg: Registry, tmp: Path, repo: str, digest: str) -> None:
     skopeo_copy(f"oci:{layout}:latest", f"docker://{reg.host}/{repo}:{tag}", reg)
 
 
-def _scan(reg: Registry, db: Path, *extra: str, creds: bool = True) -> tuple[int, dict[str, Any]]:
+def _run(
+    reg: Registry,
+    db: Path,
+    *extra: str,
+    creds: str | None = "",
+    cert_dir: bool = True,
+    env: dict[str, str] | None = None,
+) -> Run:
+    """``assessor scan registry:...`` as a user types it: the test CA unless ``cert_dir`` is
+    False, the registry's own credentials unless ``creds`` says others (None: none)."""
     scheme = "https" if reg.tls else "http"
     args = ["scan", f"registry:{scheme}://{reg.host}", "--format", "json", "--timeout", "10"]
-    if reg.cert_dir is not None:
+    if cert_dir and reg.cert_dir is not None:
         args += ["--cert-dir", str(reg.cert_dir)]
-    if creds and reg.username:
-        args += ["--creds", f"{reg.username}:{reg.password}"]
-    run = run_cli(*args, *extra, db=f"sqlite:///{db}")
+    if creds == "" and reg.username:
+        creds = f"{reg.username}:{reg.password}"
+    if creds:
+        args += ["--creds", creds]
+    run = run_cli(*args, *extra, db=f"sqlite:///{db}", env=env)
     assert run.out, run.err
+    return run
+
+
+def _scan(reg: Registry, db: Path, *extra: str) -> tuple[int, dict[str, Any]]:
+    run = _run(reg, db, *extra)
     return run.code, run.json()
 
 
@@ -218,17 +234,7 @@ def test_wrong_credentials_are_reported_and_content_is_an_error(
     tls_registry: tuple[Registry, Path],
 ) -> None:
     reg, tmp = tls_registry
-    run = run_cli(
-        "scan",
-        f"registry:https://{reg.host}",
-        "--format",
-        "json",
-        "--cert-dir",
-        str(reg.cert_dir),
-        "--creds",
-        f"{reg.username}:wrong-password",
-        db=f"sqlite:///{tmp / 'wrong.db'}",
-    )
+    run = _run(reg, tmp / "wrong.db", creds=f"{reg.username}:wrong-password")
     assert run.code == 0, run.err
     v = _verdicts(run.json())
     assert v["registry-images-signed"]["status"] == "error"
@@ -241,15 +247,7 @@ def test_unverified_certificate_gets_no_credentials(tls_registry: tuple[Registry
     # without --cert-dir the test CA is unknown: the transport rules fail, the anonymous probes
     # still run, and the password is not sent over a channel that did not verify
     reg, tmp = tls_registry
-    run = run_cli(
-        "scan",
-        f"registry:https://{reg.host}",
-        "--format",
-        "json",
-        "--creds",
-        f"{reg.username}:{reg.password}",
-        db=f"sqlite:///{tmp / 'unverified.db'}",
-    )
+    run = _run(reg, tmp / "unverified.db", cert_dir=False)
     assert run.code == 0, run.err
     v = _verdicts(run.json())
     trusted = v["registry-certificate-trusted"]
@@ -282,10 +280,7 @@ def test_bad_certificates_fail_with_the_reason(
 ) -> None:
     reg = _start(tmp_path / "reg", tls=True, auth="none", cert=cert)
     try:
-        args = ["scan", f"registry:https://{reg.host}", "--format", "json", "--timeout", "10"]
-        if cert != "self-signed":
-            args += ["--cert-dir", str(reg.cert_dir)]
-        run = run_cli(*args, db=f"sqlite:///{tmp_path / 'a.db'}")
+        run = _run(reg, tmp_path / "a.db", cert_dir=cert != "self-signed")
     finally:
         reg.stop()
     assert run.code == 0, run.err
@@ -322,17 +317,7 @@ def test_token_registry_with_docker_config_and_deep(
     config.mkdir(exist_ok=True)
     auth = base64.b64encode(f"{reg.username}:{reg.password}".encode()).decode()
     (config / "config.json").write_text(json.dumps({"auths": {reg.host: {"auth": auth}}}))
-    run = run_cli(
-        "scan",
-        f"registry:https://{reg.host}",
-        "--format",
-        "json",
-        "--cert-dir",
-        str(reg.cert_dir),
-        "--deep",
-        db=f"sqlite:///{tmp / 'a.db'}",
-        env={"DOCKER_CONFIG": str(config)},
-    )
+    run = _run(reg, tmp / "a.db", "--deep", creds=None, env={"DOCKER_CONFIG": str(config)})
     assert run.code == 0, run.err
     doc = run.json()
     v = _verdicts(doc)
@@ -349,20 +334,7 @@ def test_token_registry_with_docker_config_and_deep(
 
 def test_deep_is_bounded_by_max_images(token_registry: tuple[Registry, Path]) -> None:
     reg, tmp = token_registry
-    run = run_cli(
-        "scan",
-        f"registry:https://{reg.host}",
-        "--format",
-        "json",
-        "--cert-dir",
-        str(reg.cert_dir),
-        "--creds",
-        f"{reg.username}:{reg.password}",
-        "--deep",
-        "--max-images",
-        "1",
-        db=f"sqlite:///{tmp / 'b.db'}",
-    )
+    run = _run(reg, tmp / "b.db", "--deep", "--max-images", "1")
     assert run.code == 0, run.err
     images = {r["resource"] for r in run.json()["results"] if r["rule"] == "image-user-not-root"}
     assert images == {f"docker://{reg.host}/svc/api:3.1"}
@@ -383,15 +355,7 @@ def test_engine_ca_files_for_the_registry_are_correlated(
     try:
         (certs / "ca.crt").write_bytes(reg.ca_file.read_bytes())
         os.chmod(certs / "ca.crt", 0o644)
-        run = run_cli(
-            "scan",
-            f"registry:https://{reg.host}",
-            "--format",
-            "json",
-            "--creds",
-            f"{reg.username}:{reg.password}",
-            db=f"sqlite:///{tmp / 'certs.db'}",
-        )
+        run = _run(reg, tmp / "certs.db", cert_dir=False)
     finally:
         (certs / "ca.crt").unlink(missing_ok=True)
         certs.rmdir()
