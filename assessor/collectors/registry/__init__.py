@@ -157,16 +157,16 @@ class RegistryCollector(Collector):
                 data["credentials"]["sent"] = True
             try:
                 if auth_client is not None:
-                    data["credentials"]["accepted"] = _credentials_accepted(auth_client, where)
+                    data["credentials"]["accepted"] = _credentials_accepted(auth_client)
                 reader = auth_client if auth_client and data["credentials"]["accepted"] else anon
-                content = _content(reader, where, opts, data, anon)
+                content = _content(reader, opts)
                 if content.get("error") and data["credentials"].get("sent") is False:
                     why = data["credentials"]["why_not"]
                     content["error"] += f" (credentials were given but {why})"
                 elif content.get("error") and data["credentials"].get("accepted") is False:
                     content["error"] += " (the credentials given were refused: 401 on /v2/)"
                 data["content"] = content
-                data["anonymous"] = _anonymous(anon, where, content, opts)
+                data["anonymous"] = _anonymous(anon, content, opts)
                 data["content"]["reader"] = "credentials" if reader is auth_client else "anonymous"
                 yield from _deep(reader, str(target), content, opts)
             finally:
@@ -229,7 +229,7 @@ def _api(anon: Registry, where: str) -> dict[str, Any]:
     }
 
 
-def _credentials_accepted(client: Registry, where: str) -> bool:
+def _credentials_accepted(client: Registry) -> bool:
     with client.stream("/v2/") as r:
         client.read(r, MAX_JSON, "/v2/", JSON_BOUND)
         return r.status_code == 200
@@ -274,9 +274,7 @@ def _paged(
     return names[:limit], bool(url) or len(names) > limit, first_status
 
 
-def _content(
-    reader: Registry, where: str, opts: CollectOptions, data: dict[str, Any], anon: Registry
-) -> dict[str, Any]:
+def _content(reader: Registry, opts: CollectOptions) -> dict[str, Any]:
     """Repositories and tags, each tag's image age and signatures. A failure here is recorded
     (the content rules then report it as their error); the other sections still stand."""
     content: dict[str, Any] = {"stale_days": opts.stale_days}
@@ -388,9 +386,7 @@ def _status(
         return r.status_code, r
 
 
-def _anonymous(
-    anon: Registry, where: str, content: dict[str, Any], opts: CollectOptions
-) -> dict[str, Any]:
+def _anonymous(anon: Registry, content: dict[str, Any], opts: CollectOptions) -> dict[str, Any]:
     """What a client without credentials may do. The push probe starts a blob upload and
     cancels it at once: nothing is ever written to a repository."""
     out: dict[str, Any] = {}
