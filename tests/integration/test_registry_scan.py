@@ -340,12 +340,13 @@ def test_deep_is_bounded_by_max_images(token_registry: tuple[Registry, Path]) ->
     assert images == {f"docker://{reg.host}/svc/api:3.1"}
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="writes /etc/docker/certs.d (root)")
 def test_engine_ca_files_for_the_registry_are_correlated(
     tls_registry: tuple[Registry, Path],
 ) -> None:
     # the engine's CA for this registry (certs.d/HOST:PORT) is what verifies it without
     # --cert-dir, and its owner and mode are judged (CIS 3.7, 3.8)
+    if os.geteuid() != 0:
+        missing("root, to write /etc/docker/certs.d")  # fails under CI=true
     reg, tmp = tls_registry
     assert reg.ca_file is not None
     parent = Path("/etc/docker/certs.d")

@@ -463,6 +463,7 @@ def _daemon_view(
     """How the local Docker engine treats this registry, and its CA files for it."""
     from assessor.collectors._rootfs import RootFS
     from assessor.collectors.image.registry import is_loopback
+    from assessor.collectors.registry.tls import split_endpoint
 
     certs_dir = f"/etc/docker/certs.d/{endpoint}"
     fs = RootFS("/")
@@ -477,11 +478,7 @@ def _daemon_view(
     cidrs = [str(c) for c in config.get("InsecureRegistryCIDRs") or []]
     index = config.get("IndexConfigs") or {}
     entry = index.get(endpoint) if isinstance(index, dict) else None
-    host = (
-        endpoint.rsplit(":", 1)[0].strip("[]")
-        if endpoint.count(":") == 1 or "]" in endpoint
-        else endpoint
-    )
+    host = split_endpoint(endpoint, 443)[0]
     matched = _in_cidrs(host, cidrs)
     insecure = bool(isinstance(entry, dict) and entry.get("Secure") is False) or matched is not None
     view.update(
