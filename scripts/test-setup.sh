@@ -4,7 +4,7 @@
 # otherwise it only checks.
 set -euo pipefail
 
-PACKAGES=(docker.io podman busybox-static docker-registry skopeo)
+PACKAGES=(docker.io podman busybox-static docker-registry skopeo poppler-utils chromium openssl)
 
 missing=()
 command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
@@ -12,6 +12,9 @@ command -v podman >/dev/null 2>&1 || missing+=(podman)
 [ -x /bin/busybox ] || missing+=(busybox-static)
 command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
 command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
+command -v pdfsig >/dev/null 2>&1 || missing+=(poppler-utils)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then

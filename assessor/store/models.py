@@ -138,3 +138,22 @@ class Result(Base):
 
     assessment: Mapped[Assessment] = relationship(back_populates="results")
     target: Mapped[Target] = relationship()
+
+
+class Report(Base):
+    """A report file written from an assessment: what was written, its hash, and its signature."""
+
+    __tablename__ = "report"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    assessment_id: Mapped[int] = mapped_column(
+        ForeignKey("assessment.id", ondelete="CASCADE"), index=True
+    )
+    created: Mapped[datetime] = mapped_column(UTCDateTime())
+    format: Mapped[str] = mapped_column(String(16))
+    path: Mapped[str] = mapped_column(String(4096))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    frameworks: Mapped[list[str]] = mapped_column(JSON)
+    # {kind: pades|cms, signer, certificate_sha256, signature_path, signature_sha256}; None unsigned
+    signature: Mapped[dict[str, Any] | None] = mapped_column(JSON)

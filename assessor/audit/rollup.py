@@ -1,0 +1,30 @@
+"""A requirement's status, rolled up from the results of the rules that meet it (DESIGN §3)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+# Requirement statuses, worst first. ``not_assessed``: no result references the requirement
+# (no rule, or no target in scope that its rules read); never counted as passed.
+REQUIREMENT_STATUSES = (
+    "fail",
+    "error",
+    "waived",
+    "manual",
+    "pass",
+    "not_applicable",
+    "not_assessed",
+)
+
+
+def rollup(statuses: Iterable[str]) -> str:
+    """fail if any fail; error if any error; waived if failures are all waived; manual if a
+    manual part is unanswered; pass if everything that applied passed; not_applicable if
+    nothing applied; not_assessed if there is no result at all."""
+    seen = set(statuses)
+    if not seen:
+        return "not_assessed"
+    for status in REQUIREMENT_STATUSES[:5]:
+        if status in seen:
+            return status
+    return "not_applicable"

@@ -1,0 +1,461 @@
+"""Everything a report shows, read from one stored assessment and the catalog.
+
+Reports read stored assessments only, never a live target (DESIGN §2). The templates get
+plain dataclasses: no database session, no lazy loading while rendering.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+
+from assessor import __version__
+from assessor.audit.rollup import REQUIREMENT_STATUSES, rollup
+from assessor.audit.trend import PeriodPoint, period_trend
+from assessor.catalog import Catalog
+from assessor.catalog.schema import Requirement
+from assessor.errors import NotFoundError
+from assessor.evaluate.paths import MISSING, parse_path, resolve
+from assessor.store.db import Store
+from assessor.store.models import Assessment, Result, Target, TargetEvidence
+from assessor.store.models import Evidence as EvidenceRow
+
+DEFAULT_FRAMEWORKS = ("nistir-8176", "cis-docker-1.8.0", "sp800-190")
+SEVERITIES = ("critical", "high", "medium", "low", "info")
+EXCERPT_CHARS = 600  # one finding's evidence excerpt, at most
+MAX_RESOURCES_SHOWN = 50  # failing resources listed under one rule; the rest are counted
+
+STATUS_LABELS = {
+    "pass": "passed",
+    "fail": "failed",
+    "waived": "waived",
+    "manual": "manual",
+    "not_applicable": "not applicable",
+    "error": "error",
+    "not_assessed": "not assessed",
+}
+KIND_COLLECTORS = {
+    "host": "host: files, modes and owners, daemon configuration, systemd units, audit rules, "
+    "kernel features",
+    "engine": "engine: the Docker Engine API (info, version, containers, networks, images, "
+    "swarm)",
+    "image": "image: manifest, configuration, history and every layer, streamed and never "
+    "extracted",
+    "registry": "registry: the OCI distribution API, TLS, anonymous access probes, tags and "
+    "signatures",
+}
+
+
+@dataclass
+class Finding:
+    """One resource's non-passing result under a rule."""
+
+    target: str
+    resource: str
+    status: str
+    message: str
+    evidence_hash: str | None
+    excerpt: str
+
+
+@dataclass
+class RuleView:
+    id: str
+    title: str
+    severity: str
+    automated: bool
+    counts: dict[str, int]
+    findings: list[Finding] = field(default_factory=list)
+    hidden: int = 0  # findings beyond MAX_RESOURCES_SHOWN
+    remediation: str = ""
+    procedure: str = ""
+
+
+@dataclass
+class RequirementView:
+    id: str
+    title: str
+    statement: str  # the framework's text (quoted) or our summary
+    statement_is_quote: bool
+    coverage: str
+    status: str
+    rules: list[RuleView]
+    attestation: str | None = None
+
+
+@dataclass
+class SectionView:
+    id: str
+    title: str
+    requirements: list[RequirementView]
+
+
+@dataclass
+class FrameworkView:
+    id: str
+    title: str
+    version: str
+    counts: dict[str, int]
+    coverage: dict[str, int]
+    failures_by_severity: dict[str, int]
+    sections: list[SectionView]
+    trend: list[PeriodPoint]
+    chart_svg: str = ""
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+@dataclass
+class TargetView:
+    uri: str
+    kind: str
+    status: str
+    identity: list[tuple[str, str]]
+    error: str | None
+    evidence_count: int
+
+
+@dataclass
+class EvidenceRef:
+    hash: str
+    kind: str
+    size: int
+    target: str
+    resource: str
+
+
+@dataclass
+class SignatureInfo:
+    """Who signs the report; filled in before rendering so the appendix can say it."""
+
+    kind: str  # "pades" or "cms"
+    signer: str
+    certificate_sha256: str
+    not_after: str
+
+
+@dataclass
+class ReportMeta:
+    organisation: str
+    system: str
+    assessor: str
+    period: str
+    generated: datetime
+    assessment_id: int
+    assessment_uuid: str
+    started: datetime
+    finished: datetime | None
+    status: str
+    note: str | None
+    scan_tool_version: str
+    report_tool_version: str
+    catalog_digest: str
+    current_catalog_digest: str
+    scanner_host: str | None
+    logo_data_uri: str | None = None
+
+    @property
+    def catalog_matches(self) -> bool:
+        return self.catalog_digest == self.current_catalog_digest
+
+
+@dataclass
+class ReportData:
+    meta: ReportMeta
+    frameworks: list[FrameworkView]
+    targets: list[TargetView]
+    kinds: list[str]
+    collectors: list[str]
+    counts: dict[str, int]
+    evidence: list[EvidenceRef]
+    evidence_total_bytes: int
+    signature: SignatureInfo | None
+    statuses: tuple[str, ...] = REQUIREMENT_STATUSES
+    status_labels: dict[str, str] = field(default_factory=lambda: dict(STATUS_LABELS))
+    severities: tuple[str, ...] = SEVERITIES
+
+    @property
+    def unreachable(self) -> list[TargetView]:
+        return [t for t in self.targets if t.status != "collected"]
+
+    @property
+    def finding_count(self) -> int:
+        return self.counts.get("fail", 0) + self.counts.get("error", 0)
+
+
+def _label(key: str) -> str:
+    return key.replace("_", " ")
+
+
+def _identity_rows(identity: dict[str, Any]) -> list[tuple[str, str]]:
+    rows: list[tuple[str, str]] = []
+    for key, value in identity.items():
+        if value in (None, "", [], {}):
+            continue
+        if key == "images" and isinstance(value, list):
+            for img in value:
+                if isinstance(img, dict):
+                    name = ", ".join(img.get("repo_tags") or []) or img.get("reference") or ""
+                    digest = img.get("digest") or img.get("manifest_digest") or img.get("id", "")
+                    rows.append(("image", f"{name} {digest}".strip()))
+            continue
+        if isinstance(value, dict | list):
+            value = json.dumps(value, sort_keys=True)
+        rows.append((_label(key), str(value)))
+    return rows
+
+
+def _excerpt(doc: dict[str, Any] | None, paths: Sequence[str]) -> str:
+    """The values a rule reads from one evidence document, as bounded JSON."""
+    if doc is None:
+        return ""
+    data = doc.get("data", doc)
+    picked: dict[str, Any] = {}
+    for path in paths:
+        try:
+            value = resolve(data, parse_path(path))
+        except ValueError:
+            continue
+        picked[path] = "(absent)" if value is MISSING else value
+    text = json.dumps(picked, sort_keys=True, ensure_ascii=False, default=str)
+    if len(text) > EXCERPT_CHARS:
+        text = text[: EXCERPT_CHARS - 1] + "…"
+    return text
+
+
+class _EvidenceCache:
+    """Evidence documents read once each, only those a shown finding needs."""
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+        self.docs: dict[str, dict[str, Any] | None] = {}
+
+    def get(self, sha: str | None) -> dict[str, Any] | None:
+        if sha is None:
+            return None
+        if sha not in self.docs:
+            row = self.session.get(EvidenceRow, sha)
+            self.docs[sha] = json.loads(zlib.decompress(row.body)) if row is not None else None
+        return self.docs[sha]
+
+
+def _statement(req: Requirement) -> tuple[str, bool]:
+    if req.text:
+        return req.text, True
+    return req.summary, False
+
+
+def build(
+    store: Store,
+    catalog: Catalog,
+    assessment_ref: str | None,
+    *,
+    frameworks: Sequence[str] = (),
+    organisation: str = "",
+    system: str = "",
+    assessor: str = "",
+    logo_data_uri: str | None = None,
+    signature: SignatureInfo | None = None,
+) -> ReportData:
+    """Read one stored assessment into a report."""
+    from assessor.store import queries
+
+    fw_ids = list(frameworks) or [f for f in DEFAULT_FRAMEWORKS if f in catalog.frameworks]
+    for fw in fw_ids:
+        if fw not in catalog.frameworks:
+            raise NotFoundError(
+                f"no framework {fw!r}",
+                hint="known: " + ", ".join(sorted(catalog.frameworks)),
+            )
+    a = queries.get_assessment(store, assessment_ref)
+    with store.session() as s:
+        a = s.get(Assessment, a.id) or a
+        targets = list(
+            s.scalars(select(Target).where(Target.assessment_id == a.id).order_by(Target.id))
+        )
+        uri_of = {t.id: t.uri for t in targets}
+        results = list(
+            s.scalars(
+                select(Result)
+                .where(Result.assessment_id == a.id)
+                .order_by(Result.target_id, Result.rule, Result.resource)
+            )
+        )
+        evidence_rows = s.execute(
+            select(
+                TargetEvidence.target_id,
+                TargetEvidence.evidence_hash,
+                TargetEvidence.resource,
+                EvidenceRow.kind,
+                EvidenceRow.size,
+            )
+            .join(EvidenceRow, EvidenceRow.hash == TargetEvidence.evidence_hash)
+            .where(TargetEvidence.target_id.in_([t.id for t in targets]))
+            .order_by(TargetEvidence.target_id, TargetEvidence.resource)
+        ).all()
+        ev_count = dict(
+            s.execute(
+                select(TargetEvidence.target_id, func.count())
+                .where(TargetEvidence.target_id.in_([t.id for t in targets]))
+                .group_by(TargetEvidence.target_id)
+            ).all()
+        )
+        cache = _EvidenceCache(s)
+        by_rule: dict[str, list[Result]] = defaultdict(list)
+        for r in results:
+            by_rule[r.rule].append(r)
+        rule_views = {rid: _rule_view(catalog, rid, rs, uri_of, cache) for rid, rs in by_rule.items()}
+        trend = period_trend(store, a, fw_ids)
+
+    views = [_framework_view(catalog, fw, results, rule_views, trend) for fw in fw_ids]
+    meta = ReportMeta(
+        organisation=organisation,
+        system=system or ", ".join(a.scope),
+        assessor=assessor,
+        period=a.period,
+        generated=datetime.now(UTC),
+        assessment_id=a.id,
+        assessment_uuid=a.uuid,
+        started=a.started,
+        finished=a.finished,
+        status=a.status,
+        note=a.note,
+        scan_tool_version=a.tool_version,
+        report_tool_version=__version__,
+        catalog_digest=a.catalog_digest,
+        current_catalog_digest=catalog.digest,
+        scanner_host=a.scanner_host,
+        logo_data_uri=logo_data_uri,
+    )
+    kinds = sorted({t.kind for t in targets})
+    return ReportData(
+        meta=meta,
+        frameworks=views,
+        targets=[
+            TargetView(
+                t.uri, t.kind, t.status, _identity_rows(t.identity), t.error, ev_count.get(t.id, 0)
+            )
+            for t in targets
+        ],
+        kinds=kinds,
+        collectors=[KIND_COLLECTORS.get(k, k) for k in kinds],
+        counts=dict(Counter(r.status for r in results)),
+        evidence=[EvidenceRef(h, k, size, uri_of[tid], res) for tid, h, res, k, size in evidence_rows],
+        evidence_total_bytes=sum(row[4] for row in evidence_rows),
+        signature=signature,
+    )
+
+
+def _rule_view(
+    catalog: Catalog,
+    rule_id: str,
+    results: list[Result],
+    uri_of: dict[int, str],
+    cache: _EvidenceCache,
+) -> RuleView:
+    rule = catalog.rules.get(rule_id)
+    counts = Counter(r.status for r in results)
+    bad = [r for r in results if r.status in ("fail", "error")]
+    shown = bad[:MAX_RESOURCES_SHOWN]
+    paths = rule.evidence if rule is not None else []
+    findings = [
+        Finding(
+            uri_of.get(r.target_id, ""),
+            r.resource,
+            r.status,
+            r.message,
+            r.evidence_hash,
+            _excerpt(cache.get(r.evidence_hash), paths),
+        )
+        for r in shown
+    ]
+    first = results[0]
+    return RuleView(
+        id=rule_id,
+        title=rule.title if rule is not None else first.title,
+        severity=first.severity,
+        automated=rule.automated if rule is not None else first.status != "manual",
+        counts=dict(counts),
+        findings=findings,
+        hidden=len(bad) - len(shown),
+        remediation=rule.remediation.strip() if rule is not None else "",
+        procedure=rule.manual.procedure.strip() if rule is not None and rule.manual else "",
+    )
+
+
+def _framework_view(
+    catalog: Catalog,
+    fw_id: str,
+    results: list[Result],
+    rule_views: dict[str, RuleView],
+    trend: list[PeriodPoint],
+) -> FrameworkView:
+    fw = catalog.frameworks[fw_id]
+    # requirement id -> the rules whose results reference it (as stored at scan time)
+    req_rules: dict[str, dict[str, None]] = defaultdict(dict)
+    req_statuses: dict[str, list[str]] = defaultdict(list)
+    failures: Counter[str] = Counter()
+    for r in results:
+        ids = (r.references or {}).get(fw_id)
+        if not ids:
+            continue
+        for rid in ids:
+            req_rules[rid][r.rule] = None
+            req_statuses[rid].append(r.status)
+        if r.status == "fail":
+            failures[r.severity] += 1
+    counts = dict.fromkeys(REQUIREMENT_STATUSES, 0)
+    coverage: Counter[str] = Counter()
+    sections: dict[str, SectionView] = {}
+    for req in fw.requirements:
+        status = rollup(req_statuses.get(req.id, ()))
+        counts[status] += 1
+        cov = catalog.coverage(req).value
+        coverage[cov] += 1
+        statement, quoted = _statement(req)
+        rules = [rule_views[rid] for rid in req_rules.get(req.id, {})]
+        # rules the catalog lists that produced no result (no target of their kind in scope)
+        listed = [rid for rid in req.rules if rid not in req_rules.get(req.id, {})]
+        for rid in listed:
+            rule = catalog.rules.get(rid)
+            if rule is not None:
+                rules.append(
+                    RuleView(
+                        rid, rule.title, rule.severity.value, rule.automated, {},
+                        remediation=rule.remediation.strip(),
+                        procedure=rule.manual.procedure.strip() if rule.manual else "",
+                    )
+                )
+        view = RequirementView(
+            id=req.id,
+            title=req.title,
+            statement=statement,
+            statement_is_quote=quoted,
+            coverage=cov,
+            status=status,
+            rules=rules,
+            attestation=None,
+        )
+        key = req.section or req.id
+        if key not in sections:
+            sections[key] = SectionView(key, req.section_title, [])
+        sections[key].requirements.append(view)
+    return FrameworkView(
+        id=fw_id,
+        title=fw.framework.title,
+        version=fw.framework.version,
+        counts=counts,
+        coverage=dict(coverage),
+        failures_by_severity={s: failures.get(s, 0) for s in SEVERITIES},
+        sections=list(sections.values()),
+        trend=trend,
+    )
