@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from assessor import __version__
-from assessor.cli import controls, db, results, scan
+from assessor.cli import controls, db, keys, report, results, scan, verify
 
 app = typer.Typer(
     name="assessor",
@@ -35,5 +35,8 @@ def root(
 app.command("scan")(scan.scan)
 app.command("assessments")(results.assessments)
 app.command("results")(results.results)
+app.command("report")(report.report)
+app.command("verify")(verify.verify)
+app.add_typer(keys.app, name="keys")
 app.add_typer(controls.app, name="controls")
 app.add_typer(db.app, name="db")

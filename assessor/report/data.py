@@ -87,6 +87,7 @@ class RequirementView:
     coverage: str
     status: str
     rules: list[RuleView]
+    idle_rules: list[str] = field(default_factory=list)
     attestation: str | None = None
 
 
@@ -214,7 +215,17 @@ def _identity_rows(identity: dict[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
-def _excerpt(doc: dict[str, Any] | None, paths: Sequence[str]) -> str:
+def _focus(value: Any, message: str) -> Any:
+    """A large mapping cut down to the entries the message names (a file path, a key)."""
+    if not isinstance(value, dict) or len(json.dumps(value, default=str)) <= EXCERPT_CHARS:
+        return value
+    named = {k: v for k, v in value.items() if isinstance(k, str) and k and k in message}
+    if named:
+        return named
+    return {"(keys)": sorted(str(k) for k in value)[:20]}
+
+
+def _excerpt(doc: dict[str, Any] | None, paths: Sequence[str], message: str = "") -> str:
     """The values a rule reads from one evidence document, as bounded JSON."""
     if doc is None:
         return ""
@@ -225,7 +236,7 @@ def _excerpt(doc: dict[str, Any] | None, paths: Sequence[str]) -> str:
             value = resolve(data, parse_path(path))
         except ValueError:
             continue
-        picked[path] = "(absent)" if value is MISSING else value
+        picked[path] = "(absent)" if value is MISSING else _focus(value, message)
     text = json.dumps(picked, sort_keys=True, ensure_ascii=False, default=str)
     if len(text) > EXCERPT_CHARS:
         text = text[: EXCERPT_CHARS - 1] + "…"
@@ -374,7 +385,7 @@ def _rule_view(
             r.status,
             r.message,
             r.evidence_hash,
-            _excerpt(cache.get(r.evidence_hash), paths),
+            _excerpt(cache.get(r.evidence_hash), paths, r.message),
         )
         for r in shown
     ]
@@ -423,18 +434,8 @@ def _framework_view(
         coverage[cov] += 1
         statement, quoted = _statement(req)
         rules = [rule_views[rid] for rid in req_rules.get(req.id, {})]
-        # rules the catalog lists that produced no result (no target of their kind in scope)
-        listed = [rid for rid in req.rules if rid not in req_rules.get(req.id, {})]
-        for rid in listed:
-            rule = catalog.rules.get(rid)
-            if rule is not None:
-                rules.append(
-                    RuleView(
-                        rid, rule.title, rule.severity.value, rule.automated, {},
-                        remediation=rule.remediation.strip(),
-                        procedure=rule.manual.procedure.strip() if rule.manual else "",
-                    )
-                )
+        # rules the catalog lists that gave no result (no target of their kind in scope)
+        idle = [rid for rid in req.rules if rid not in req_rules.get(req.id, {})]
         view = RequirementView(
             id=req.id,
             title=req.title,
@@ -443,6 +444,7 @@ def _framework_view(
             coverage=cov,
             status=status,
             rules=rules,
+            idle_rules=idle,
             attestation=None,
         )
         key = req.section or req.id

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 # A4 cover page, 20 mm margins, a 90 x 28 mm box at the bottom left). PDF units are points,
 # from the bottom left corner of the page.
 _MM = 72 / 25.4
-SIGNATURE_BOX = (20 * _MM, 20 * _MM, 110 * _MM, 48 * _MM)
+SIGNATURE_BOX = (round(20 * _MM), round(20 * _MM), round(110 * _MM), round(48 * _MM))
 
 _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 _ACTIVE = re.compile(r"<\s*(script|foreignObject|iframe)|\son[a-z]+\s*=|javascript:", re.IGNORECASE)

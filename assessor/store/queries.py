@@ -203,3 +203,33 @@ def get_evidence(store: Store, sha256: str) -> dict[str, Any] | None:
             return None
         doc: dict[str, Any] = json.loads(zlib.decompress(row.body))
         return doc
+
+
+def record_report(
+    store: Store,
+    assessment_id: int,
+    *,
+    fmt: str,
+    path: str,
+    sha256: str,
+    size: int,
+    frameworks: Sequence[str],
+    signature: dict[str, Any] | None,
+) -> int:
+    """Remember a written report: its file's hash, and who signed it."""
+    from assessor.store.models import Report
+
+    with store.session() as s:
+        row = Report(
+            assessment_id=assessment_id,
+            created=datetime.now(UTC),
+            format=fmt,
+            path=path,
+            sha256=sha256,
+            size=size,
+            frameworks=list(frameworks),
+            signature=signature,
+        )
+        s.add(row)
+        s.commit()
+        return row.id

@@ -1,0 +1,209 @@
+"""``assessor report``: an auditor-ready HTML or PDF report of a stored assessment, signed."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from assessor.cli._common import CONTROLS_OPTION, DB_OPTION, load, open_db, setting
+from assessor.errors import AssessorError
+
+if TYPE_CHECKING:
+    from assessor.report.data import SignatureInfo
+    from assessor.sign.keys import SigningIdentity
+
+MAX_LOGO_BYTES = 1 << 20
+_LOGO_TYPES = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg"}
+
+
+class ReportFormat(StrEnum):
+    HTML = "html"
+    PDF = "pdf"
+
+
+def _logo(path: Path | None) -> str | None:
+    """A PNG or JPEG logo as a data: URI (never SVG: it could carry script)."""
+    if path is None:
+        return None
+    try:
+        with path.open("rb") as f:
+            data = f.read(MAX_LOGO_BYTES + 1)
+    except OSError as e:
+        raise AssessorError(f"{path}: cannot read the logo: {e.strerror}") from e
+    if len(data) > MAX_LOGO_BYTES:
+        raise AssessorError(f"{path}: the logo is larger than 1 MiB")
+    for magic, mime in _LOGO_TYPES.items():
+        if data.startswith(magic):
+            return f"data:{mime};base64,{base64.b64encode(data).decode()}"
+    raise AssessorError(f"{path}: the logo must be a PNG or JPEG file")
+
+
+def _signature_info(identity: SigningIdentity, kind: str) -> SignatureInfo:
+    from assessor.report.data import SignatureInfo
+    from assessor.sign.keys import fingerprint, subject_line
+
+    cert = identity.certificate
+    return SignatureInfo(
+        kind=kind,
+        signer=subject_line(cert),
+        certificate_sha256=fingerprint(cert),
+        not_after=cert.not_valid_after_utc.strftime("%Y-%m-%d"),
+    )
+
+
+def _write(path: Path, data: bytes) -> None:
+    """Write through a temporary file and rename, so a failed run never leaves half a report."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with tmp.open("wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        tmp.replace(path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise AssessorError(f"{path}: cannot write: {e.strerror}") from e
+
+
+def report(
+    assessment: str = typer.Argument(
+        None, metavar="[ASSESSMENT]", help="Id or uuid; default the latest."
+    ),
+    fmt: ReportFormat = typer.Option(
+        None, "--format", help="html or pdf. Default: from the output file's suffix."
+    ),
+    output: Path = typer.Option(..., "--output", "-o", help="The report file to write."),
+    sign: bool = typer.Option(
+        False,
+        "--sign",
+        help="Sign the report: PDF with an embedded PAdES signature, HTML with a detached "
+        "CMS signature written to OUTPUT.p7s.",
+    ),
+    frameworks: list[str] = typer.Option(
+        None,
+        "--framework",
+        help="Only this framework (repeatable). Default: nistir-8176, cis-docker-1.8.0, "
+        "sp800-190.",
+    ),
+    organisation: str = typer.Option(
+        None, "--organisation", envvar="ASSESSOR_ORGANISATION", help="Shown on the cover."
+    ),
+    system: str = typer.Option(
+        None, "--system", help="The system under assessment. Default: the assessment's targets."
+    ),
+    assessor_name: str = typer.Option(
+        None, "--assessor", envvar="ASSESSOR_ASSESSOR", help="Who made the assessment."
+    ),
+    logo: Path = typer.Option(None, "--logo", help="A PNG or JPEG logo for the cover (≤ 1 MiB)."),
+    key: Path = typer.Option(
+        None, "--key", help="Signing key (PEM). Default: the key 'assessor keys init' made."
+    ),
+    cert: Path = typer.Option(None, "--cert", help="Certificate (PEM) of --key."),
+    pkcs12: Path = typer.Option(None, "--pkcs12", help="Key and certificate chain as PKCS#12."),
+    tsa_url: str = typer.Option(
+        None, "--tsa-url", envvar="ASSESSOR_TSA_URL", help="RFC 3161 timestamp authority."
+    ),
+    db: str = DB_OPTION,
+    controls: list[Path] = CONTROLS_OPTION,
+) -> None:
+    """Write an auditor-ready HTML or PDF report of a stored assessment, optionally signed."""
+    from assessor.report.data import build
+    from assessor.report.render import SIGNATURE_BOX, render_html, render_pdf
+    from assessor.store import queries
+
+    if fmt is None:
+        suffix = output.suffix.lower().lstrip(".")
+        if suffix not in ("html", "htm", "pdf"):
+            raise typer.BadParameter(
+                "give --format html|pdf (the output's suffix does not say)", param_hint="--format"
+            )
+        fmt = ReportFormat.PDF if suffix == "pdf" else ReportFormat.HTML
+    if not output.parent.is_dir():
+        raise AssessorError(f"{output.parent}: no such directory")
+    if sign and setting(None, "sign_key") and key is None:
+        key = Path(setting(None, "sign_key"))
+    logo_uri = _logo(logo or (Path(setting(None, "logo")) if setting(None, "logo") else None))
+
+    identity = None
+    if sign:  # load the key first: a wrong passphrase should stop before a long render
+        from assessor.sign.keys import load_identity
+
+        identity = load_identity(key=key, cert=cert, pkcs12=pkcs12)
+    catalog = load(controls)
+    store = open_db(db)
+    try:
+        data = build(
+            store,
+            catalog,
+            assessment,
+            frameworks=frameworks or setting(None, "frameworks") or (),
+            organisation=setting(organisation, "organisation") or "",
+            system=setting(system, "system") or "",
+            assessor=setting(assessor_name, "assessor") or "",
+            logo_data_uri=logo_uri,
+            signature=(
+                _signature_info(identity, "pades" if fmt is ReportFormat.PDF else "cms")
+                if identity is not None
+                else None
+            ),
+        )
+        html = render_html(data)
+        body = render_pdf(html) if fmt is ReportFormat.PDF else html.encode("utf-8")
+        signature: dict[str, object] | None = None
+        detached: bytes | None = None
+        if identity is not None:
+            from assessor.sign.keys import fingerprint, subject_line
+
+            info = {
+                "signer": subject_line(identity.certificate),
+                "certificate_sha256": fingerprint(identity.certificate),
+            }
+            if fmt is ReportFormat.PDF:
+                from assessor.sign.pdf import sign_pdf
+
+                body = sign_pdf(body, identity, field_box=SIGNATURE_BOX, tsa_url=tsa_url)
+                signature = {"kind": "pades", **info}
+            else:
+                from assessor.sign.cms import sign_detached
+
+                detached = sign_detached(body, identity, tsa_url=tsa_url)
+                sig_path = output.with_name(output.name + ".p7s")
+                signature = {
+                    "kind": "cms",
+                    **info,
+                    "signature_path": str(sig_path.resolve()),
+                    "signature_sha256": hashlib.sha256(detached).hexdigest(),
+                }
+        sig_file = output.with_name(output.name + ".p7s")
+        _write(output, body)
+        if detached is not None:
+            _write(sig_file, detached)
+        else:  # a signature left by an earlier run would no longer match
+            sig_file.unlink(missing_ok=True)
+        digest = hashlib.sha256(body).hexdigest()
+        queries.record_report(
+            store,
+            data.meta.assessment_id,
+            fmt=fmt.value,
+            path=str(output.resolve()),
+            sha256=digest,
+            size=len(body),
+            frameworks=[f.id for f in data.frameworks],
+            signature=signature,
+        )
+    finally:
+        store.close()
+    signed = ""
+    if signature is not None:
+        where = "embedded" if fmt is ReportFormat.PDF else f"in {output.name}.p7s"
+        signed = f", signed by {signature['signer']} ({where})"
+    sys.stderr.write(
+        f"assessor: wrote {output} ({fmt.value}, {len(body)} bytes, sha256 {digest}{signed})\n"
+    )
