@@ -110,6 +110,12 @@ def report(
     tsa_url: str = typer.Option(
         None, "--tsa-url", envvar="ASSESSOR_TSA_URL", help="RFC 3161 timestamp authority."
     ),
+    max_findings: int = typer.Option(
+        500,
+        "--max-findings",
+        min=0,
+        help="Failing resources listed under one rule; the rest are counted. 0: all.",
+    ),
     db: str = DB_OPTION,
     controls: list[Path] = CONTROLS_OPTION,
 ) -> None:
@@ -148,6 +154,7 @@ def report(
             system=setting(system, "system") or "",
             assessor=setting(assessor_name, "assessor") or "",
             logo_data_uri=logo_uri,
+            max_findings=max_findings,
             signature=(
                 _signature_info(identity, "pades" if fmt is ReportFormat.PDF else "cms")
                 if identity is not None

@@ -30,7 +30,7 @@ from assessor.store.models import Evidence as EvidenceRow
 DEFAULT_FRAMEWORKS = ("nistir-8176", "cis-docker-1.8.0", "sp800-190")
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 EXCERPT_CHARS = 600  # one finding's evidence excerpt, at most
-MAX_RESOURCES_SHOWN = 50  # failing resources listed under one rule; the rest are counted
+MAX_FINDINGS_PER_RULE = 500  # failing resources listed under one rule; the rest are counted
 
 STATUS_LABELS = {
     "pass": "passed",
@@ -73,7 +73,7 @@ class RuleView:
     automated: bool
     counts: dict[str, int]
     findings: list[Finding] = field(default_factory=list)
-    hidden: int = 0  # findings beyond MAX_RESOURCES_SHOWN
+    hidden: int = 0  # findings beyond the per-rule limit
     remediation: str = ""
     procedure: str = ""
 
@@ -98,11 +98,21 @@ class SectionView:
     requirements: list[RequirementView]
 
 
+SHORT_NAMES = {
+    "nistir-8176": "NIST IR 8176",
+    "cis-docker-1.8.0": "CIS Docker 1.8.0",
+    "cis-docker-1.6.0": "CIS Docker 1.6.0",
+    "sp800-190": "SP 800-190",
+    "nist-800-53r5": "SP 800-53r5",
+}
+
+
 @dataclass
 class FrameworkView:
     id: str
     title: str
     version: str
+    short: str
     counts: dict[str, int]
     coverage: dict[str, int]
     failures_by_severity: dict[str, int]
@@ -276,6 +286,7 @@ def build(
     assessor: str = "",
     logo_data_uri: str | None = None,
     signature: SignatureInfo | None = None,
+    max_findings: int = MAX_FINDINGS_PER_RULE,
 ) -> ReportData:
     """Read one stored assessment into a report."""
     from assessor.store import queries
@@ -324,7 +335,10 @@ def build(
         by_rule: dict[str, list[Result]] = defaultdict(list)
         for r in results:
             by_rule[r.rule].append(r)
-        rule_views = {rid: _rule_view(catalog, rid, rs, uri_of, cache) for rid, rs in by_rule.items()}
+        rule_views = {
+            rid: _rule_view(catalog, rid, rs, uri_of, cache, max_findings)
+            for rid, rs in by_rule.items()
+        }
         trend = period_trend(store, a, fw_ids)
 
     views = [_framework_view(catalog, fw, results, rule_views, trend) for fw in fw_ids]
@@ -372,11 +386,12 @@ def _rule_view(
     results: list[Result],
     uri_of: dict[int, str],
     cache: _EvidenceCache,
+    max_findings: int,
 ) -> RuleView:
     rule = catalog.rules.get(rule_id)
     counts = Counter(r.status for r in results)
     bad = [r for r in results if r.status in ("fail", "error")]
-    shown = bad[:MAX_RESOURCES_SHOWN]
+    shown = bad[:max_findings] if max_findings > 0 else bad
     paths = rule.evidence if rule is not None else []
     findings = [
         Finding(
@@ -455,6 +470,7 @@ def _framework_view(
         id=fw_id,
         title=fw.framework.title,
         version=fw.framework.version,
+        short=SHORT_NAMES.get(fw_id, fw_id),
         counts=counts,
         coverage=dict(coverage),
         failures_by_severity={s: failures.get(s, 0) for s in SEVERITIES},
