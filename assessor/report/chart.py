@@ -58,8 +58,9 @@ def trend_svg(points: Sequence[PeriodPoint], framework: str, title: str = "") ->
         share.spines[["top"]].set_visible(False)
         handles, labels = ax.get_legend_handles_labels()
         h2, l2 = share.get_legend_handles_labels()
-        ax.legend(handles + h2, labels + l2, loc="upper left", bbox_to_anchor=(1.12, 1.0),
-                  frameon=False)
+        ax.legend(
+            handles + h2, labels + l2, loc="upper left", bbox_to_anchor=(1.12, 1.0), frameon=False
+        )
         if title:
             ax.set_title(title, loc="left")
         fig.subplots_adjust(left=0.09, right=0.72, bottom=0.14, top=0.88)

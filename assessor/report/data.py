@@ -44,8 +44,7 @@ STATUS_LABELS = {
 KIND_COLLECTORS = {
     "host": "host: files, modes and owners, daemon configuration, systemd units, audit rules, "
     "kernel features",
-    "engine": "engine: the Docker Engine API (info, version, containers, networks, images, "
-    "swarm)",
+    "engine": "engine: the Docker Engine API (info, version, containers, networks, images, swarm)",
     "image": "image: manifest, configuration, history and every layer, streamed and never "
     "extracted",
     "registry": "registry: the OCI distribution API, TLS, anonymous access probes, tags and "
@@ -324,13 +323,14 @@ def build(
             .where(TargetEvidence.target_id.in_([t.id for t in targets]))
             .order_by(TargetEvidence.target_id, TargetEvidence.resource)
         ).all()
-        ev_count = dict(
-            s.execute(
+        ev_count: dict[int, int] = {
+            tid: n
+            for tid, n in s.execute(
                 select(TargetEvidence.target_id, func.count())
                 .where(TargetEvidence.target_id.in_([t.id for t in targets]))
                 .group_by(TargetEvidence.target_id)
             ).all()
-        )
+        }
         cache = _EvidenceCache(s)
         by_rule: dict[str, list[Result]] = defaultdict(list)
         for r in results:
@@ -374,7 +374,9 @@ def build(
         kinds=kinds,
         collectors=[KIND_COLLECTORS.get(k, k) for k in kinds],
         counts=dict(Counter(r.status for r in results)),
-        evidence=[EvidenceRef(h, k, size, uri_of[tid], res) for tid, h, res, k, size in evidence_rows],
+        evidence=[
+            EvidenceRef(h, k, size, uri_of[tid], res) for tid, h, res, k, size in evidence_rows
+        ],
         evidence_total_bytes=sum(row[4] for row in evidence_rows),
         signature=signature,
     )

@@ -25,7 +25,7 @@ _ACTIVE = re.compile(r"<\s*(script|foreignObject|iframe)|\son[a-z]+\s*=|javascri
 
 
 def _safe_svg(svg: str) -> Any:
-    """An SVG made by our chart code, inlined unescaped: comments dropped, anything active refused."""
+    """Our chart's SVG, inlined unescaped: comments dropped, anything active refused."""
     from markupsafe import Markup
 
     cleaned = _COMMENT.sub("", svg)
@@ -92,7 +92,7 @@ def render_pdf(html: str) -> bytes:
     document holds no external resource, and any URL it names is refused."""
     import logging
 
-    from weasyprint import HTML, URLFetcher
+    from weasyprint import HTML, URLFetcher  # type: ignore[import-untyped]
 
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     logging.getLogger("fontTools").setLevel(logging.ERROR)
