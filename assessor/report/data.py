@@ -323,14 +323,12 @@ def build(
             .where(TargetEvidence.target_id.in_([t.id for t in targets]))
             .order_by(TargetEvidence.target_id, TargetEvidence.resource)
         ).all()
-        ev_count: dict[int, int] = {
-            tid: n
-            for tid, n in s.execute(
-                select(TargetEvidence.target_id, func.count())
-                .where(TargetEvidence.target_id.in_([t.id for t in targets]))
-                .group_by(TargetEvidence.target_id)
-            ).all()
-        }
+        counted = s.execute(
+            select(TargetEvidence.target_id, func.count())
+            .where(TargetEvidence.target_id.in_([t.id for t in targets]))
+            .group_by(TargetEvidence.target_id)
+        )
+        ev_count = {int(tid): int(n) for tid, n in counted}
         cache = _EvidenceCache(s)
         by_rule: dict[str, list[Result]] = defaultdict(list)
         for r in results:
