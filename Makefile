@@ -15,7 +15,9 @@ $(BIN)/assessor: pyproject.toml
 venv: $(BIN)/assessor
 
 ## demo: install into .venv, scan this machine (its Docker engine and images) and a bundled
-## sample image into the default database
+## sample image into the default database, then write a signed PDF and HTML report of it
+## (build/report.pdf, build/report.html + .p7s; demo signing key in build/demo-keys)
+DEMO_KEYS := ASSESSOR_KEY_DIR=build/demo-keys
 demo: venv
 	$(BIN)/assessor controls validate
 	$(BIN)/python tools/sample_image.py build/sample-image
@@ -23,6 +25,14 @@ demo: venv
 	  if [ -S /var/run/docker.sock ]; then targets="$$targets engine:unix:///var/run/docker.sock"; fi; \
 	  $(BIN)/assessor scan $$targets --all || test $$? -eq 1
 	$(BIN)/assessor assessments --limit 5
+	test -f build/demo-keys/signing-key.pem || \
+	  $(DEMO_KEYS) $(BIN)/assessor keys init --organisation "assessor demo"
+	$(DEMO_KEYS) $(BIN)/assessor report --sign -o build/report.pdf \
+	  --organisation "assessor demo" --assessor "$${USER:-demo}"
+	$(DEMO_KEYS) $(BIN)/assessor report --sign -o build/report.html \
+	  --organisation "assessor demo" --assessor "$${USER:-demo}"
+	$(DEMO_KEYS) $(BIN)/assessor verify build/report.pdf
+	$(DEMO_KEYS) $(BIN)/assessor verify build/report.html
 
 ## test: install what the tests need (apt, dockerd when root), then run every test
 test: venv
