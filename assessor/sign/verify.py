@@ -1,0 +1,411 @@
+"""Verify a signed report: a PAdES PDF, or any file with a detached CMS signature.
+
+Trust is decided only against the given anchors (no system trust store), and nothing is
+fetched: revocation (OCSP, CRL) is not checked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import io
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from assessor.errors import AssessorError
+from assessor.sign.keys import CERT_FILE, CHAIN_FILE, fingerprint, key_dir, load_certificates
+
+if TYPE_CHECKING:
+    from asn1crypto import x509 as asn1_x509  # type: ignore[import-untyped, unused-ignore]
+    from pyhanko.sign.validation.settings import KeyUsageConstraints
+    from pyhanko.sign.validation.status import SignatureStatus, StandardCMSSignatureStatus
+    from pyhanko_certvalidator import ValidationContext
+
+Kind = Literal["pdf", "cms"]
+NO_ANCHOR = "signature intact, but no trust anchor: give --trust CERT"
+
+
+@dataclass
+class Anchor:
+    """A trusted certificate and where it came from."""
+
+    certificate: x509.Certificate
+    origin: Path
+
+    def describe(self) -> str:
+        from assessor.sign.keys import subject_line
+
+        short = fingerprint(self.certificate)[:23]
+        return f"{subject_line(self.certificate)} [SHA-256 {short}...] from {self.origin}"
+
+
+@dataclass
+class Verification:
+    """The outcome of verifying one file. ``reason`` is one line saying what is wrong."""
+
+    path: Path
+    valid: bool
+    reason: str
+    kind: Kind
+    sha256: str
+    signer: str | None = None
+    signed_at: dt.datetime | None = None
+    trust_anchor: str | None = None
+    signature: Path | None = None
+    details: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, object]:
+        """The documented JSON shape of ``assessor verify --format json``."""
+        at = self.signed_at.isoformat().replace("+00:00", "Z") if self.signed_at else None
+        return {
+            "file": str(self.path),
+            "valid": self.valid,
+            "reason": self.reason,
+            "kind": self.kind,
+            "sha256": self.sha256,
+            "signer": self.signer,
+            "signed_at": at,
+            "trust_anchor": self.trust_anchor,
+            "signature": str(self.signature) if self.signature else None,
+            "details": self.details,
+        }
+
+
+# -- trust anchors ---------------------------------------------------------------------------
+
+
+def load_anchors(trust: list[Path] | None) -> list[Anchor]:
+    """The ``trust`` certificates; when none given, the key directory's certificate (and chain)."""
+    if trust:
+        return [Anchor(c, p) for p in trust for c in load_certificates(p)]
+    directory = key_dir()
+    files = [directory / CERT_FILE, directory / CHAIN_FILE]
+    return [Anchor(c, p) for p in files if p.is_file() for c in load_certificates(p)]
+
+
+def _asn1(cert: x509.Certificate) -> asn1_x509.Certificate:
+    from asn1crypto import x509 as asn1_x509  # type: ignore[import-untyped, unused-ignore]
+
+    return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+
+
+def _context(anchors: list[Anchor]) -> ValidationContext:
+    from pyhanko_certvalidator import ValidationContext
+
+    return ValidationContext(
+        trust_roots=[_asn1(a.certificate) for a in anchors],
+        allow_fetching=False,
+        revocation_mode="soft-fail",
+    )
+
+
+def _key_usage() -> KeyUsageConstraints:
+    from pyhanko.sign.validation.settings import KeyUsageConstraints
+
+    # either usage suffices: organisations' certificates often carry only one of them
+    return KeyUsageConstraints(
+        key_usage={"digital_signature", "non_repudiation"}, match_all_key_usages=False
+    )
+
+
+# -- reading a status ------------------------------------------------------------------------
+
+
+def _signer(status: SignatureStatus) -> str:
+    from assessor.sign.keys import subject_line
+
+    cert = x509.load_der_x509_certificate(status.signing_cert.dump())
+    return subject_line(cert)
+
+
+def _signed_at(status: StandardCMSSignatureStatus) -> tuple[dt.datetime | None, str | None]:
+    """The timestamp token's time when there is one, else the time the signer claims."""
+    ts = status.timestamp_validity
+    if ts is not None:
+        trusted = "" if ts.trusted else " (its certificate is not trusted: add it with --trust)"
+        return ts.timestamp, f"timestamp authority{trusted}"
+    return status.signer_reported_dt, "signer's clock" if status.signer_reported_dt else None
+
+
+def _anchor_used(status: SignatureStatus, anchors: list[Anchor]) -> str | None:
+    from pyhanko_certvalidator.authority import AuthorityWithCert
+
+    path = status.validation_path
+    if path is None:
+        return None
+    authority = path.trust_anchor.authority
+    if not isinstance(authority, AuthorityWithCert):
+        return None
+    der = authority.certificate.dump()
+    for a in anchors:
+        if a.certificate.public_bytes(serialization.Encoding.DER) == der:
+            return a.describe()
+    return None
+
+
+TRUST_PROBLEMS = {
+    "NO_CERTIFICATE_CHAIN_FOUND": "no certificate chain leads to them",
+    "CHAIN_CONSTRAINTS_FAILURE": "not issued by them, or not allowed to sign",
+    "EXPIRED": "the certificate has expired",
+    "OUT_OF_BOUNDS_NO_POE": "the certificate has expired or is not yet valid, and no "
+    "timestamp proves the signature is older",
+    "OUT_OF_BOUNDS_NOT_REVOKED": "the certificate has expired or is not yet valid",
+    "NOT_YET_VALID": "the certificate is not yet valid",
+    "REVOKED": "the certificate is revoked",
+    "REVOKED_NO_POE": "the certificate is revoked",
+    "REVOKED_CA_NO_POE": "an issuing certificate is revoked",
+    "CRYPTO_CONSTRAINTS_FAILURE": "a certificate uses a disallowed algorithm",
+}
+
+
+def _trust_problem(status: SignatureStatus, anchors: list[Anchor]) -> str:
+    if not anchors:
+        return NO_ANCHOR
+    origins = ", ".join(sorted({str(a.origin) for a in anchors}))
+    indic = status.trust_problem_indic
+    name = str(indic.standard_name) if indic is not None else ""
+    why = TRUST_PROBLEMS.get(name, name.lower().replace("_", " ") or "unknown")
+    return f"signer's certificate is not trusted by {origins}: {why}"
+
+
+@contextmanager
+def _captured_warnings(into: list[str]) -> Iterator[None]:
+    """Collect pyHanko's log messages (first lines) instead of printing tracebacks."""
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            into.append(record.getMessage().splitlines()[0] if record.getMessage() else "")
+
+    loggers = [logging.getLogger(n) for n in ("pyhanko", "pyhanko_certvalidator")]
+    saved = [(lg.propagate, lg.level) for lg in loggers]
+    handler = Collect(logging.WARNING)
+    for lg in loggers:
+        lg.addHandler(handler)
+        lg.propagate = False
+        lg.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for lg, (propagate, level) in zip(loggers, saved, strict=True):
+            lg.removeHandler(handler)
+            lg.propagate = propagate
+            lg.setLevel(level)
+
+
+def _judge(status: StandardCMSSignatureStatus, anchors: list[Anchor], what: str) -> str | None:
+    """The problem with one signature, or None when it is intact, valid and trusted."""
+    if not status.intact:
+        return f"{what}content does not match signature (file changed after signing)"
+    if not status.valid:
+        return f"{what}signature value is invalid (not made by the certificate's key)"
+    ts = status.timestamp_validity
+    if ts is not None and not (ts.intact and ts.valid):
+        return f"{what}timestamp token is invalid"
+    if not status.trusted:
+        problem = _trust_problem(status, anchors)
+        return problem if not what or problem == NO_ANCHOR else f"{what}{problem}"
+    validity = _validity_problem(status)
+    return f"{what}{validity}" if validity else None
+
+
+def _validity_problem(status: StandardCMSSignatureStatus) -> str | None:
+    """The signer's certificate outside its validity now (or at a trusted timestamp's time).
+
+    pyHanko does not check a trust anchor's dates, and a self-signed signer is its own anchor.
+    """
+    cert = x509.load_der_x509_certificate(status.signing_cert.dump())
+    ts = status.timestamp_validity
+    proven = ts is not None and ts.intact and ts.valid and ts.trusted
+    moment = ts.timestamp if ts is not None and proven else dt.datetime.now(dt.UTC)
+    claimed = status.signer_reported_dt
+    if claimed is not None and claimed.tzinfo is None:
+        claimed = claimed.replace(tzinfo=dt.UTC)
+    if claimed is not None and not cert.not_valid_before_utc <= claimed <= cert.not_valid_after_utc:
+        return f"signed at {claimed:%Y-%m-%d %H:%M} UTC, outside the certificate's validity"
+    if moment > cert.not_valid_after_utc:
+        why = "" if proven else " and no trusted timestamp proves the signature older"
+        return f"signer's certificate expired on {cert.not_valid_after_utc:%Y-%m-%d}{why}"
+    if moment < cert.not_valid_before_utc:
+        return f"signer's certificate is not valid before {cert.not_valid_before_utc:%Y-%m-%d}"
+    return None
+
+
+# -- PDF -------------------------------------------------------------------------------------
+
+
+def _pdf_coverage_problem(status: object, revisions: int, sig_revision: int) -> str | None:
+    from pyhanko.sign.validation import SignatureCoverageLevel
+
+    coverage = getattr(status, "coverage", None)
+    if coverage == SignatureCoverageLevel.ENTIRE_FILE:
+        return None
+    if sig_revision < revisions - 1:
+        added = revisions - 1 - sig_revision
+        return (
+            f"file changed after signing: {added} incremental update(s) added "
+            "after the last signature"
+        )
+    return "file changed after signing: bytes appended after the last signature"
+
+
+def _record(
+    status: StandardCMSSignatureStatus, label: str, anchors: list[Anchor], result: Verification
+) -> None:
+    """Copy signer, time and anchor into ``result`` and add a detail line."""
+    result.signer = _signer(status)
+    result.signed_at, source = _signed_at(status)
+    result.trust_anchor = _anchor_used(status, anchors)
+    coverage = getattr(status, "coverage", None)
+    covers = f"coverage {coverage.name.lower()}, " if coverage is not None else ""
+    result.details.append(
+        f"{label}: signer {result.signer}, time from {source}, {covers}"
+        f"intact {status.intact}, valid {status.valid}, trusted {status.trusted}"
+    )
+
+
+def _verify_pdf(data: bytes, anchors: list[Anchor], result: Verification) -> None:
+    from pyhanko.pdf_utils.misc import PdfError
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko.sign.validation.errors import SignatureValidationError
+
+    try:
+        reader = PdfFileReader(io.BytesIO(data), strict=False)
+        sigs = list(reader.embedded_signatures)
+        revisions = reader.xrefs.total_revisions
+    except (PdfError, ValueError, KeyError, TypeError) as e:
+        result.reason = f"not a readable PDF ({e})"
+        return
+    if not sigs:
+        result.reason = "no signature"
+        return
+    problems: list[str] = []
+    for n, sig in enumerate(sigs, 1):
+        label = f"signature {n} of {len(sigs)} ({sig.field_name})"
+        what = f"{label}: " if len(sigs) > 1 else ""
+        logged: list[str] = []
+        try:
+            with _captured_warnings(logged):
+                status = validate_pdf_signature(
+                    sig, _context(anchors), key_usage_settings=_key_usage()
+                )
+        except (SignatureValidationError, PdfError, ValueError, KeyError, TypeError) as e:
+            problems.append(f"{what}cannot be validated ({e})")
+            continue
+        finally:
+            result.details += [f"{label}: {m}" for m in logged]
+        _record(status, label, anchors, result)
+        problem = _judge(status, anchors, what)
+        if problem is None and not (status.docmdp_ok or status.modification_level is None):
+            problem = f"{what}document modified after signing in a way the signature forbids"
+        if problem:
+            problems.append(problem)
+        if n == len(sigs):
+            cover = _pdf_coverage_problem(status, revisions, sig.signed_revision)
+            if cover:
+                problems.insert(0, cover)
+    result.valid = not problems
+    result.reason = (
+        problems[0] if problems else "signature valid and trusted; covers the whole file"
+    )
+
+
+# -- detached CMS ----------------------------------------------------------------------------
+
+
+def _load_signed_data(sig_path: Path) -> object:
+    """The SignedData of a DER (or PEM) CMS file; ValueError when it is not one."""
+    from asn1crypto import cms, pem  # type: ignore[import-untyped, unused-ignore]
+
+    raw = sig_path.read_bytes()
+    try:
+        if pem.detect(raw):
+            _, _, raw = pem.unarmor(raw)
+        info = cms.ContentInfo.load(raw)
+        if info["content_type"].native != "signed_data":
+            raise ValueError(f"content type {info['content_type'].native}, not signed_data")
+        signed = info["content"]
+        signed.native  # noqa: B018 - parse fully now, not half-way through validation
+    except (ValueError, TypeError, KeyError) as e:
+        raise ValueError(f"{sig_path}: not a CMS signature ({e})") from e
+    return signed
+
+
+def _verify_cms(data: bytes, sig_path: Path, anchors: list[Anchor], result: Verification) -> None:
+    from pyhanko.sign.validation import async_validate_detached_cms
+    from pyhanko.sign.validation.errors import SignatureValidationError
+
+    try:
+        signed = _load_signed_data(sig_path)
+    except ValueError as e:
+        result.reason = str(e)
+        return
+    label = f"signature {sig_path.name}"
+    logged: list[str] = []
+    try:
+        with _captured_warnings(logged):
+            status = asyncio.run(
+                async_validate_detached_cms(
+                    data,
+                    signed,
+                    signer_validation_context=_context(anchors),
+                    key_usage_settings=_key_usage(),
+                )
+            )
+    except (SignatureValidationError, ValueError, KeyError, TypeError) as e:
+        result.reason = f"{sig_path}: signature cannot be validated ({e})"
+        return
+    finally:
+        result.details += [f"{label}: {m}" for m in logged]
+    _record(status, label, anchors, result)
+    problem = _judge(status, anchors, "")
+    result.valid = problem is None
+    result.reason = problem or "signature valid and trusted; matches the file"
+
+
+# -- entry point -----------------------------------------------------------------------------
+
+
+def _read_input(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise AssessorError(f"{path}: no such {what}") from None
+    except IsADirectoryError:
+        raise AssessorError(f"{path}: is a directory, not a {what}") from None
+    except OSError as e:
+        raise AssessorError(f"{path}: cannot read {what}: {e.strerror}") from e
+
+
+def verify_file(
+    path: Path, *, signature: Path | None = None, trust: list[Path] | None = None
+) -> Verification:
+    """Verify ``path``: embedded PAdES for a PDF, else the detached ``signature`` or FILE.p7s.
+
+    Input errors (a missing file or trust certificate) raise AssessorError; a bad, missing
+    or untrusted signature gives an invalid Verification.
+    """
+    data = _read_input(path, "file")
+    if signature is not None:
+        _read_input(signature, "signature file")
+    anchors = load_anchors(trust)
+    kind: Kind = "pdf" if signature is None and data.startswith(b"%PDF-") else "cms"
+    result = Verification(path, False, "", kind, hashlib.sha256(data).hexdigest())
+    if kind == "pdf":
+        _verify_pdf(data, anchors, result)
+        return result
+    sig_path = signature or path.with_name(path.name + ".p7s")
+    if not sig_path.is_file():
+        result.reason = f"no signature found (looked for {sig_path})"
+        return result
+    result.signature = sig_path
+    _verify_cms(data, sig_path, anchors, result)
+    return result
