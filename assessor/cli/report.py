@@ -89,8 +89,7 @@ def report(
     frameworks: list[str] = typer.Option(
         None,
         "--framework",
-        help="Only this framework (repeatable). Default: nistir-8176, cis-docker-1.8.0, "
-        "sp800-190.",
+        help="Only this framework (repeatable). Default: nistir-8176, cis-docker-1.8.0, sp800-190.",
     ),
     organisation: str = typer.Option(
         None, "--organisation", envvar="ASSESSOR_ORGANISATION", help="Shown on the cover."

@@ -123,6 +123,16 @@ class FrameworkView:
     def total(self) -> int:
         return sum(self.counts.values())
 
+    @property
+    def label(self) -> str:
+        """The name shown: 'CIS Docker Benchmark 1.8.0', 'NIST IR 8176: Security ...'."""
+        name = self.title
+        if self.version and self.version != "final":
+            name = f"{name} {self.version}"
+        if self.short.split()[0] not in name:
+            name = f"{self.short}: {name}"
+        return name
+
 
 @dataclass
 class TargetView:
