@@ -86,3 +86,14 @@ def test_wheel_in_fresh_venv_validates_and_scans(tmp_path: Path) -> None:
     assert scan.returncode == 0, scan.stderr
     doc = json.loads(scan.stdout)
     assert doc["assessment"]["status"] == "complete" and doc["results"]
+    # the report templates and CSS ship in the wheel: an HTML report renders from it
+    assert "assessor/_data/reports/templates/report.html.j2" in names
+    assert "assessor/_data/reports/static/report.css" in names
+    report = subprocess.run(
+        [str(exe), "report", "--db", db, "-o", str(tmp_path / "r.html")],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+    )
+    assert report.returncode == 0, report.stderr
+    assert "Executive summary" in (tmp_path / "r.html").read_text()
