@@ -300,7 +300,9 @@ def build(
     """Read one stored assessment into a report."""
     from assessor.store import queries
 
-    fw_ids = list(frameworks) or [f for f in DEFAULT_FRAMEWORKS if f in catalog.frameworks]
+    fw_ids = list(dict.fromkeys(frameworks)) or [
+        f for f in DEFAULT_FRAMEWORKS if f in catalog.frameworks
+    ]
     for fw in fw_ids:
         if fw not in catalog.frameworks:
             raise NotFoundError(

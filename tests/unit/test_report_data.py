@@ -169,3 +169,12 @@ def test_chart_ids_are_prefixed_and_active_svg_refused() -> None:
     for bad in ("<svg><script>1</script></svg>", '<svg onload="x()"></svg>'):
         with pytest.raises(AssessorError):
             _safe_svg(bad)
+
+
+def test_a_framework_named_twice_is_reported_once(two_periods: str) -> None:
+    store = open_store(two_periods)
+    try:
+        data = build(store, load_catalog(), None, frameworks=["sp800-190", "sp800-190"])
+    finally:
+        store.close()
+    assert [f.id for f in data.frameworks] == ["sp800-190"]
