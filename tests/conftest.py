@@ -13,11 +13,13 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SOCKET = "/var/run/docker.sock"
+CHROMIUM = "/usr/bin/chromium"  # Debian's; Playwright's own download cannot work here
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
@@ -175,3 +177,22 @@ def docker() -> Iterator[Docker]:
         yield d
     finally:
         d.cleanup()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless Chromium (Debian's) driven by Playwright."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing("playwright (pip install -e '.[dev]')")
+    if not Path(CHROMIUM).exists():
+        missing("chromium (apt-get install -y chromium)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            yield b
+        finally:
+            b.close()

@@ -22,7 +22,6 @@ import pytest
 
 from tests.conftest import ROOT, missing, run_cli
 
-CHROMIUM = "/usr/bin/chromium"
 WIDTHS = (1280, 800)
 SECTIONS = ("Executive summary", "Scope", "Methodology", "Appendix")
 PASS_RGB = (0x2E, 0x7D, 0x32)  # assessor/report/chart.py SERIES
@@ -35,25 +34,6 @@ def _need(binary: str, package: str) -> str:
         missing(f"{binary} ({package})")
     assert path is not None
     return path
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        missing("playwright (pip install -e '.[dev]')")
-    if not Path(CHROMIUM).exists():
-        missing("chromium (apt-get install -y chromium)")
-    with sync_playwright() as p:
-        # Playwright's own browser download cannot work here: always Debian's chromium
-        b = p.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
-        )
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,6 @@ import pytest
 
 from tests.conftest import SOCKET, Docker, missing, run_cli
 
-CHROMIUM = "/usr/bin/chromium"
 ENGINE = f"engine:unix://{SOCKET}"
 
 LABEL = '<script>window.__pwned=1</script>"><img src=x onerror="window.__pwned=2">'
@@ -248,24 +247,6 @@ def test_raw_html_holds_only_escaped_markup(report: Report) -> None:
     if report.title:
         assert "&lt;/title&gt;&lt;script&gt;1&lt;/script&gt;" in html
         assert "&lt;b&gt;x&lt;/b&gt;" in html
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        missing("playwright (pip install -e '.[dev]')")
-    if not Path(CHROMIUM).exists():
-        missing("chromium (apt-get install -y chromium)")
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
-        )
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def test_chromium_shows_the_markup_as_text_and_runs_nothing(report: Report, browser: Any) -> None:
