@@ -45,13 +45,15 @@ lint: venv
 	$(BIN)/ruff format --check assessor tests migrations tools
 	$(BIN)/mypy
 
-## bench: evaluation throughput and scan wall time against docker-bench-security
+## bench: evaluation throughput and scan wall time against docker-bench-security; report
+## rendering at 1,000 findings and the cost of signing it
 bench: venv
 	bash scripts/test-setup.sh
 	$(BIN)/python tests/bench/bench_evaluate.py
 	$(BIN)/python tests/bench/bench_scan.py
 	$(BIN)/python tests/bench/bench_image.py
 	$(BIN)/python tests/bench/bench_registry.py
+	$(BIN)/python tests/bench/bench_report.py
 
 ## schema: regenerate controls/schema/*.json from the models
 schema: venv

@@ -12,6 +12,7 @@ def main(argv: list[str] | None = None) -> None:
     """Run the CLI. Usage errors exit 2 (Typer); AssessorError exits with its own code."""
     from assessor.cli.app import app
 
+    out_of_memory = False
     try:
         app(args=argv, prog_name="assessor")
     except AssessorError as e:
@@ -19,8 +20,20 @@ def main(argv: list[str] | None = None) -> None:
         if os.environ.get("ASSESSOR_DEBUG"):
             raise
         sys.exit(e.exit_code)
+    except MemoryError:
+        out_of_memory = True  # reported below, once the failed work's frames are released
     except KeyboardInterrupt:
         print("assessor: interrupted", file=sys.stderr)
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(0)
+    if out_of_memory:
+        import gc
+
+        gc.collect()
+        print(
+            "assessor: error: out of memory (for a report: lower --max-findings, or fewer "
+            "--framework)",
+            file=sys.stderr,
+        )
+        sys.exit(2)
