@@ -37,7 +37,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_report")),
     )
     with op.batch_alter_table("report", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_report_assessment_id"), ["assessment_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_report_assessment_id"), ["assessment_id"], unique=False
+        )
 
 
 def downgrade() -> None:
