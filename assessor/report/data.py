@@ -189,6 +189,28 @@ class ReportMeta:
 
 
 @dataclass
+class Change:
+    rule: str
+    title: str
+    severity: str
+    target: str
+    resource: str
+    status: str  # now (new findings) or before (fixed ones)
+
+
+@dataclass
+class Changes:
+    """Findings (fail or error) new or gone since the previous period's assessment."""
+
+    previous_id: int
+    previous_period: str
+    new: list[Change]
+    fixed: list[Change]
+    new_total: int
+    fixed_total: int
+
+
+@dataclass
 class ReportData:
     meta: ReportMeta
     frameworks: list[FrameworkView]
@@ -199,6 +221,7 @@ class ReportData:
     evidence: list[EvidenceRef]
     evidence_total_bytes: int
     signature: SignatureInfo | None
+    changes: Changes | None = None
     statuses: tuple[str, ...] = REQUIREMENT_STATUSES
     status_labels: dict[str, str] = field(default_factory=lambda: dict(STATUS_LABELS))
     severities: tuple[str, ...] = SEVERITIES
@@ -350,6 +373,10 @@ def build(
             for rid, rs in by_rule.items()
         }
         trend = period_trend(store, a, fw_ids)
+        changes = None
+        if len(trend) >= 2:
+            prev = trend[-2]
+            changes = _changes(s, results, uri_of, prev.assessment_id, prev.period, max_findings)
 
     views = [_framework_view(catalog, fw, results, rule_views, trend) for fw in fw_ids]
     meta = ReportMeta(
@@ -389,7 +416,45 @@ def build(
         ],
         evidence_total_bytes=sum(row[4] for row in evidence_rows),
         signature=signature,
+        changes=changes,
     )
+
+
+def _changes(
+    session: Any,
+    results: list[Result],
+    uri_of: dict[int, str],
+    previous_id: int,
+    previous_period: str,
+    limit: int,
+) -> Changes:
+    bad = ("fail", "error")
+
+    def key(rule: str, target: str, resource: str) -> tuple[str, str, str]:
+        return (rule, target, resource)
+
+    now = {
+        key(r.rule, uri_of.get(r.target_id, ""), r.resource): Change(
+            r.rule, r.title, r.severity, uri_of.get(r.target_id, ""), r.resource, r.status
+        )
+        for r in results
+        if r.status in bad
+    }
+    rows = session.execute(
+        select(
+            Result.rule, Result.title, Result.severity, Target.uri, Result.resource, Result.status
+        )
+        .join(Target, Result.target_id == Target.id)
+        .where(Result.assessment_id == previous_id, Result.status.in_(bad))
+    ).all()
+    before = {
+        key(rule, uri, res): Change(rule, t, sev, uri, res, st)
+        for rule, t, sev, uri, res, st in rows
+    }
+    new = [c for k, c in sorted(now.items()) if k not in before]
+    fixed = [c for k, c in sorted(before.items()) if k not in now]
+    cap = limit if limit > 0 else None
+    return Changes(previous_id, previous_period, new[:cap], fixed[:cap], len(new), len(fixed))
 
 
 def _rule_view(

@@ -178,3 +178,20 @@ def test_a_framework_named_twice_is_reported_once(two_periods: str) -> None:
     finally:
         store.close()
     assert [f.id for f in data.frameworks] == ["sp800-190"]
+
+
+def test_changes_since_the_previous_period(two_periods: str) -> None:
+    store = open_store(two_periods)
+    try:
+        data = build(store, load_catalog(), None)  # Q4: 4 containers; Q3 had 3
+    finally:
+        store.close()
+    c = data.changes
+    assert c is not None
+    assert c.previous_period == "2026-Q3"
+    assert c.fixed_total == 0
+    # the fourth container's failures are the only new ones
+    assert c.new_total == len(c.new) > 0
+    assert {ch.resource.split(" ")[0] for ch in c.new} == {"bench-00003"}
+    html = render_html(data)
+    assert "Changes since 2026-Q3" in html
