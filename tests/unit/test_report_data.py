@@ -195,3 +195,30 @@ def test_changes_since_the_previous_period(two_periods: str) -> None:
     assert {ch.resource.split(" ")[0] for ch in c.new} == {"bench-00003"}
     html = render_html(data)
     assert "Changes since 2026-Q3" in html
+
+
+def test_incomplete_assessment_and_unreachable_target_are_shown(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'i.db'}"
+    store = open_store(url)
+    try:
+        aid = queries.create_assessment(store, "2026-Q4", ["host:/", ENGINE], "sha256:x")
+        queries.record_target(
+            store,
+            aid,
+            ENGINE,
+            "engine",
+            status="unreachable",
+            identity={},
+            error="engine:unix:///var/run/docker.sock: connection refused",
+        )  # never finished: the scan was killed
+        data = build(store, load_catalog(), str(aid))
+    finally:
+        store.close()
+    assert [t.uri for t in data.unreachable] == [ENGINE]
+    html = render_html(data)
+    assert "This assessment is <strong>incomplete</strong>" in html
+    assert "connection refused" in html
+    assert "Not reachable or not fully collected" in html
+    # nothing was judged: every requirement is not assessed, none passed
+    assert all(f.counts["pass"] == 0 for f in data.frameworks)
+    assert all(f.counts["not_assessed"] == f.total for f in data.frameworks)
