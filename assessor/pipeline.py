@@ -31,6 +31,16 @@ def current_period(now: datetime | None = None) -> str:
     return f"{now.year}-Q{(now.month - 1) // 3 + 1}"
 
 
+def check_system(system: str | None) -> str | None:
+    """A system name: printable, at most 255 characters; None or empty means none."""
+    if system is None or not system.strip():
+        return None
+    system = system.strip()
+    if len(system) > 255 or not system.isprintable():
+        raise TargetError(f"system {system[:40]!r}: expected at most 255 printable characters")
+    return system
+
+
 def check_period(period: str) -> str:
     if not PERIOD.match(period):
         raise TargetError(f"period {period!r}: expected YYYY-Qn (2026-Q4) or YYYY-MM (2026-11)")
@@ -67,10 +77,11 @@ def run_scan(
     period: str,
     progress: Progress | None = None,
     options: CollectOptions | None = None,
+    system: str | None = None,
 ) -> ScanSummary:
     say = progress or (lambda _msg: None)
     assessment_id = queries.create_assessment(
-        store, period, [str(t) for t in targets], catalog.digest
+        store, period, [str(t) for t in targets], catalog.digest, system=system
     )
     summary = ScanSummary(assessment_id, queries.INCOMPLETE)
     for target in targets:
@@ -121,4 +132,4 @@ def run_scan(
     return summary
 
 
-__all__ = ["ScanSummary", "check_period", "current_period", "run_scan"]
+__all__ = ["ScanSummary", "check_period", "check_system", "current_period", "run_scan"]

@@ -35,6 +35,7 @@ def assessment_json(a: Assessment) -> dict[str, Any]:
         "started": _iso(a.started),
         "finished": _iso(a.finished),
         "period": a.period,
+        "system": a.system,
         "status": a.status,
         "scope": a.scope,
         "catalog_digest": a.catalog_digest,

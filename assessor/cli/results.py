@@ -42,13 +42,14 @@ def assessments(
     from assessor.cli._output import console
 
     table = Table()
-    for col in ("id", "started", "period", "status", "targets", *STATUS_ORDER):
+    for col in ("id", "started", "period", "system", "status", "targets", *STATUS_ORDER):
         table.add_column(col, no_wrap=col != "targets", overflow="fold")
     for a, counts in rows:
         table.add_row(
             str(a.id),
             a.started.strftime("%Y-%m-%d %H:%M:%SZ"),
             a.period,
+            a.system or "",
             a.status,
             ", ".join(a.scope),
             *(str(counts.get(s, 0)) for s in STATUS_ORDER),

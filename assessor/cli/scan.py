@@ -52,6 +52,13 @@ def scan(
         envvar="ASSESSOR_PERIOD",
         help="Audit period, YYYY-Qn or YYYY-MM. Default: this quarter.",
     ),
+    system: str = typer.Option(
+        None,
+        "--system",
+        envvar="ASSESSOR_SYSTEM",
+        help="The system under assessment these targets belong to (its history, waivers and "
+        "attestations are kept per system). Default: none.",
+    ),
     db: str = DB_OPTION,
     controls: list[Path] = CONTROLS_OPTION,
     fail_on: FailOn = typer.Option(
@@ -140,12 +147,13 @@ def scan(
     """
     from assessor.collectors.image.limits import parse_limits
     from assessor.collectors.options import CollectOptions
-    from assessor.pipeline import check_period, current_period, run_scan
+    from assessor.pipeline import check_period, check_system, current_period, run_scan
     from assessor.store import queries
     from assessor.targets import default_targets, parse_target
 
     parsed = [parse_target(t) for t in targets] if targets else default_targets()
     period = check_period(setting(period, "period") or current_period())
+    sys_name = check_system(setting(system, "system"))
     limits = setting(image_limits, "image_limits") or []
     options = CollectOptions(
         limits=parse_limits([limits] if isinstance(limits, str) else list(limits)),
@@ -170,10 +178,10 @@ def scan(
             console = Console(stderr=True)
             with console.status("scanning") as status:
                 summary = run_scan(
-                    store, catalog, parsed, period, lambda m: status.update(m), options
+                    store, catalog, parsed, period, lambda m: status.update(m), options, sys_name
                 )
         else:
-            summary = run_scan(store, catalog, parsed, period, options=options)
+            summary = run_scan(store, catalog, parsed, period, options=options, system=sys_name)
         assessment = queries.get_assessment(store, str(summary.assessment_id))
         rows = queries.get_results(store, summary.assessment_id)
     finally:

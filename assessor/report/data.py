@@ -381,7 +381,7 @@ def build(
     views = [_framework_view(catalog, fw, results, rule_views, trend) for fw in fw_ids]
     meta = ReportMeta(
         organisation=organisation,
-        system=system or ", ".join(a.scope),
+        system=system or a.system or ", ".join(a.scope),
         assessor=assessor,
         period=a.period,
         generated=datetime.now(UTC),

@@ -67,6 +67,15 @@ class Assessment(Base):
     catalog_digest: Mapped[str] = mapped_column(String(80))
     scanner_host: Mapped[str | None] = mapped_column(String(255))
     note: Mapped[str | None] = mapped_column(Text)
+    # the system under assessment (scan --system); assessments of one system form its history
+    system: Mapped[str | None] = mapped_column(String(255), index=True)
+    # set by `assessor finalise`: who froze it, the frozen waivers and attestations, the
+    # SHA-256 of its frozen content, and the digest of the system's previous finalised one
+    finalised_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finalised_by: Mapped[str | None] = mapped_column(String(255))
+    frozen: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    digest: Mapped[str | None] = mapped_column(String(64))
+    previous_digest: Mapped[str | None] = mapped_column(String(64))
 
     targets: Mapped[list[Target]] = relationship(
         back_populates="assessment", cascade="all, delete-orphan"
@@ -157,3 +166,53 @@ class Report(Base):
     frameworks: Mapped[list[str]] = mapped_column(JSON)
     # {kind: pades|cms, signer, certificate_sha256, signature_path, signature_sha256}; None unsigned
     signature: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class Waiver(Base):
+    """An approved exception: a rule's failures on matching resources read ``waived``."""
+
+    __tablename__ = "waiver"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rule: Mapped[str] = mapped_column(String(100), index=True)
+    resource_pattern: Mapped[str] = mapped_column(String(1024))  # fnmatch glob; "*" all
+    target_pattern: Mapped[str] = mapped_column(String(1024))  # fnmatch glob; "*" all
+    system: Mapped[str | None] = mapped_column(String(255))  # None: any system
+    reason: Mapped[str] = mapped_column(Text)
+    approver: Mapped[str] = mapped_column(String(255))
+    compensating: Mapped[str | None] = mapped_column(Text)
+    created: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires: Mapped[datetime] = mapped_column(UTCDateTime())  # end of the expiry day, UTC
+    source: Mapped[str] = mapped_column(String(1024))  # "cli" or the waivers file it came from
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_by: Mapped[str | None] = mapped_column(String(255))
+    revoke_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Attestation(Base):
+    """A person's answer to a manual requirement, for a system and period."""
+
+    __tablename__ = "attestation"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    framework: Mapped[str] = mapped_column(String(64))
+    requirement: Mapped[str] = mapped_column(String(64))
+    system: Mapped[str | None] = mapped_column(String(255))
+    period: Mapped[str] = mapped_column(String(32), index=True)
+    status: Mapped[str] = mapped_column(String(8))  # pass | fail
+    by: Mapped[str] = mapped_column(String(255))
+    note: Mapped[str] = mapped_column(Text)
+    created: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # [{name, sha256, size}] of files kept in ``attachment``
+    evidence: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+
+
+class Attachment(Base):
+    """A file attached as evidence (to an attestation), stored once by SHA-256."""
+
+    __tablename__ = "attachment"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(Integer)
+    body: Mapped[bytes] = mapped_column(LargeBinary)  # zlib-compressed

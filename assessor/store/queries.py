@@ -23,7 +23,14 @@ COMPLETE = "complete"
 INCOMPLETE = "incomplete"
 
 
-def create_assessment(store: Store, period: str, scope: Sequence[str], catalog_digest: str) -> int:
+def create_assessment(
+    store: Store,
+    period: str,
+    scope: Sequence[str],
+    catalog_digest: str,
+    *,
+    system: str | None = None,
+) -> int:
     """Write the assessment row first, as incomplete, so a killed scan still shows."""
     with store.session() as s:
         row = Assessment(
@@ -35,6 +42,7 @@ def create_assessment(store: Store, period: str, scope: Sequence[str], catalog_d
             tool_version=__version__,
             catalog_digest=catalog_digest,
             scanner_host=socket.gethostname(),
+            system=system,
         )
         s.add(row)
         s.commit()
