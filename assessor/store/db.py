@@ -106,8 +106,46 @@ def current_revision(engine: Engine) -> str | None:
     return str(row[0]) if row else None
 
 
+@contextmanager
+def _migration_lock(engine: Engine) -> Iterator[None]:
+    """Serialise migrations of one SQLite file across processes.
+
+    Two processes opening a new (or older) database at once would both create its tables
+    and one would fail ("table ... already exists"). SQLite's own locks cannot guard this
+    (Alembic migrates on its own connection), so an advisory lock on a file beside the
+    database does; it is taken only when a migration looks needed. Elsewhere (PostgreSQL,
+    in-memory SQLite, platforms without fcntl) this does nothing.
+    """
+    path = engine.url.database if engine.dialect.name == "sqlite" else None
+    try:
+        import fcntl
+    except ImportError:  # not POSIX
+        path = None
+    if not path or path == ":memory:" or path.startswith("file:"):
+        yield
+        return
+    lock_path = Path(path).expanduser().with_name(Path(path).name + ".migrate-lock")
+    with open(lock_path, "a+b") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+
+
 def upgrade(engine: Engine) -> tuple[str | None, str]:
-    """Bring the schema to HEAD; returns (before, after)."""
+    """Bring the schema to HEAD; returns (before, after). Safe to run from two processes at
+    once on one SQLite file: the second waits, then finds the schema current."""
+    try:
+        if current_revision(engine) == HEAD:
+            return HEAD, HEAD
+    except StoreError:
+        pass  # checked again under the lock: another process may be creating the tables
+    with _migration_lock(engine):
+        return _upgrade(engine)
+
+
+def _upgrade(engine: Engine) -> tuple[str | None, str]:
     before = current_revision(engine)
     if before is not None and before not in REVISIONS:
         raise StoreError(
