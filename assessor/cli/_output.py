@@ -14,8 +14,11 @@ if TYPE_CHECKING:
 from assessor.store.models import Assessment, Result
 
 STATUS_ORDER = ("fail", "error", "manual", "pass", "not_applicable")
+# results as shown: a waived fail reads "waived" (the stored result stays "fail")
+SHOWN_ORDER = ("fail", "error", "waived", "manual", "pass", "not_applicable")
 STATUS_STYLE = {
     "fail": "bold red",
+    "waived": "cyan",
     "error": "magenta",
     "manual": "yellow",
     "pass": "green",
@@ -43,8 +46,18 @@ def assessment_json(a: Assessment) -> dict[str, Any]:
     }
 
 
-def result_json(r: Result, target: str) -> dict[str, Any]:
-    return {
+Waivers = dict[int, dict[str, Any]]
+
+
+def shown_status(r: Result, waivers: Waivers | None) -> str:
+    """``waived`` for a fail an applied waiver covers, else the stored status."""
+    return "waived" if waivers and r.status == "fail" and r.id in waivers else r.status
+
+
+def result_json(r: Result, target: str, waivers: Waivers | None = None) -> dict[str, Any]:
+    """One result; a waived fail reads ``"status": "waived"`` and adds ``raw_status`` (the
+    stored ``fail``) and the applied ``waiver``."""
+    doc: dict[str, Any] = {
         "rule": r.rule,
         "title": r.title,
         "severity": r.severity,
@@ -55,15 +68,28 @@ def result_json(r: Result, target: str) -> dict[str, Any]:
         "evidence": r.evidence_hash,
         "references": r.references,
     }
+    if shown_status(r, waivers) == "waived" and waivers:
+        doc["status"] = "waived"
+        doc["raw_status"] = r.status
+        doc["waiver"] = waivers[r.id]
+    return doc
 
 
-def document(a: Assessment, rows: Sequence[tuple[Result, str]]) -> dict[str, Any]:
-    return {"assessment": assessment_json(a), "results": [result_json(r, t) for r, t in rows]}
+def document(
+    a: Assessment, rows: Sequence[tuple[Result, str]], waivers: Waivers | None = None
+) -> dict[str, Any]:
+    return {
+        "assessment": assessment_json(a),
+        "results": [result_json(r, t, waivers) for r, t in rows],
+    }
 
 
-def _sort_key(item: tuple[Result, str]) -> tuple[int, int, str, str]:
+def _sort_key(
+    item: tuple[Result, str], waivers: Waivers | None = None
+) -> tuple[int, int, str, str]:
     r, _ = item
-    status = STATUS_ORDER.index(r.status) if r.status in STATUS_ORDER else 9
+    st = shown_status(r, waivers)
+    status = SHOWN_ORDER.index(st) if st in SHOWN_ORDER else 9
     sev = SEVERITY_ORDER.index(r.severity) if r.severity in SEVERITY_ORDER else 9
     return status, sev, r.rule, r.resource
 
@@ -85,36 +111,47 @@ def print_table(
     *,
     title: str | None = None,
     counted: Sequence[tuple[Result, str]] | None = None,
+    waivers: Waivers | None = None,
 ) -> None:
     """The rows as a table, then a summary line counting ``counted`` (default: the rows)."""
     from rich.table import Table
 
     out = console()
-    counts = Counter(r.status for r, _ in (rows if counted is None else counted))
+    counts = Counter(shown_status(r, waivers) for r, _ in (rows if counted is None else counted))
     table = Table(title=title, show_lines=False, expand=False)
     table.add_column("status", no_wrap=True)
     table.add_column("severity", no_wrap=True)
     table.add_column("rule", no_wrap=True)
     table.add_column("resource", overflow="fold")
     table.add_column("message", overflow="fold")
-    for r, _target in sorted(rows, key=_sort_key):
+    from rich.text import Text
+
+    for r, _target in sorted(rows, key=lambda item: _sort_key(item, waivers)):
+        st = shown_status(r, waivers)
+        message = r.message
+        if st == "waived" and waivers:
+            w = waivers[r.id]
+            message = (
+                f"{message} [waiver {w['id']}: {w['reason']}; approved by {w['approver']}, "
+                f"expires {str(w['expires'])[:10]}]"
+            )
         table.add_row(
-            f"[{STATUS_STYLE.get(r.status, '')}]{r.status}[/]",
+            Text(st, style=STATUS_STYLE.get(st, "")),
             r.severity,
-            r.rule,
-            r.resource,
-            r.message,
+            Text(r.rule),
+            Text(r.resource),
+            Text(message),
         )
     if rows:
         out.print(table)
-    summary = ", ".join(f"{counts[s]} {s}" for s in STATUS_ORDER if counts[s])
+    summary = ", ".join(f"{counts[s]} {s}" for s in SHOWN_ORDER if counts[s])
     out.print(
         f"assessment {a.id} ({a.period}, {a.status}): {summary or 'no results'}",
         highlight=False,
     )
 
 
-def print_csv(rows: Sequence[tuple[Result, str]]) -> None:
+def print_csv(rows: Sequence[tuple[Result, str]], waivers: Waivers | None = None) -> None:
     w = csv.writer(sys.stdout, lineterminator="\n")
     w.writerow(
         [
@@ -127,6 +164,8 @@ def print_csv(rows: Sequence[tuple[Result, str]]) -> None:
             "message",
             "evidence",
             "references",
+            "raw_status",
+            "waiver",
         ]
     )
     for r, t in rows:
@@ -138,9 +177,11 @@ def print_csv(rows: Sequence[tuple[Result, str]]) -> None:
                 r.severity,
                 t,
                 r.resource,
-                r.status,
+                shown_status(r, waivers),
                 r.message,
                 r.evidence_hash or "",
                 refs,
+                r.status,
+                (waivers or {}).get(r.id, {}).get("id", "") if r.status == "fail" else "",
             ]
         )

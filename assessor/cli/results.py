@@ -15,7 +15,7 @@ class ResultsFormat(StrEnum):
     CSV = "csv"
 
 
-STATUSES = ("pass", "fail", "not_applicable", "manual", "error")
+STATUSES = ("pass", "fail", "not_applicable", "manual", "error", "waived")
 
 
 def assessments(
@@ -23,7 +23,8 @@ def assessments(
     fmt: ResultsFormat = typer.Option(ResultsFormat.TABLE, "--format", help="table or json."),
     limit: int = typer.Option(100, "--limit", min=1, help="Newest first, at most this many."),
 ) -> None:
-    """List stored assessments, newest first."""
+    """List stored assessments, newest first. Counts are of stored results: a waived fail
+    counts as fail here ('assessor results' shows it waived)."""
     from assessor.cli._output import STATUS_ORDER, assessment_json
     from assessor.store import queries
 
@@ -67,7 +68,9 @@ def results(
     fmt: ResultsFormat = typer.Option(ResultsFormat.TABLE, "--format", help="table, json or csv."),
     db: str = DB_OPTION,
 ) -> None:
-    """Print the results of a stored assessment."""
+    """Print the results of a stored assessment. A fail an active waiver covers reads
+    "waived" (JSON keeps "raw_status": "fail" and adds the "waiver")."""
+    from assessor.audit.waivers import applied_waivers
     from assessor.cli import _output
     from assessor.store import queries
 
@@ -79,12 +82,18 @@ def results(
     store = open_db(db)
     try:
         a = queries.get_assessment(store, assessment)
-        rows = queries.get_results(store, a.id, status or ())
+        wanted = set(status or ())
+        raw = {"fail"} | (wanted - {"waived"}) if "waived" in wanted else wanted
+        rows = queries.get_results(store, a.id, sorted(raw))
+        with store.session() as session:
+            waivers = applied_waivers(session, a)
     finally:
         store.close()
+    if wanted:
+        rows = [(r, t) for r, t in rows if _output.shown_status(r, waivers) in wanted]
     if fmt is ResultsFormat.JSON:
-        print_json(_output.document(a, rows))
+        print_json(_output.document(a, rows, waivers))
     elif fmt is ResultsFormat.CSV:
-        _output.print_csv(rows)
+        _output.print_csv(rows, waivers)
     else:
-        _output.print_table(a, rows)
+        _output.print_table(a, rows, waivers=waivers)

@@ -61,6 +61,13 @@ def scan(
     ),
     db: str = DB_OPTION,
     controls: list[Path] = CONTROLS_OPTION,
+    waivers_file: Path = typer.Option(
+        None,
+        "--waivers",
+        metavar="FILE",
+        help="A reviewed YAML list of waivers, validated and stored before scanning (a malformed "
+        "file stops the scan). See docs/audit.md.",
+    ),
     fail_on: FailOn = typer.Option(
         None,
         "--fail-on",
@@ -170,8 +177,24 @@ def scan(
     )
     threshold = FailOn(setting(fail_on, "fail_on") or "none")
     catalog = load(controls)
+    file_waivers = None
+    if waivers_file is not None:
+        from datetime import UTC, datetime
+
+        from assessor.audit.waivers import read_waivers_file
+
+        today = datetime.now(UTC).date()
+        file_waivers = read_waivers_file(waivers_file, catalog, today)  # before any scanning
     store = open_db(db)
     try:
+        if file_waivers is not None:
+            from assessor.audit.waivers import import_waivers
+
+            with store.session() as s:
+                outcome = import_waivers(s, file_waivers, today)
+                s.commit()
+            for warning in outcome.warnings:
+                typer.echo(f"assessor: warning: {warning}", err=True)
         if interactive():
             from rich.console import Console
 
@@ -184,16 +207,20 @@ def scan(
             summary = run_scan(store, catalog, parsed, period, options=options, system=sys_name)
         assessment = queries.get_assessment(store, str(summary.assessment_id))
         rows = queries.get_results(store, summary.assessment_id)
+        from assessor.audit.waivers import applied_waivers
+
+        with store.session() as s:
+            waived = applied_waivers(s, assessment)
     finally:
         store.close()
 
     from assessor.cli import _output
 
     if fmt is ScanFormat.JSON:
-        print_json(_output.document(assessment, rows))
+        print_json(_output.document(assessment, rows, waived))
     else:
         shown = rows if all_results else [(r, t) for r, t in rows if r.status in ("fail", "error")]
-        _output.print_table(assessment, shown, counted=rows)
+        _output.print_table(assessment, shown, counted=rows, waivers=waived)
         if not all_results and len(shown) < len(rows):
             typer.echo(
                 f"({len(rows) - len(shown)} results not shown: pass, manual, not_applicable; "
@@ -208,7 +235,7 @@ def scan(
     if threshold is not FailOn.NONE:
         floor = SEVERITIES.index(threshold.value)
         if any(
-            r.status in ("fail", "error")
+            _output.shown_status(r, waived) in ("fail", "error")
             and r.severity in SEVERITIES
             and SEVERITIES.index(r.severity) >= floor
             for r, _ in rows

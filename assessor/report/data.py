@@ -62,6 +62,44 @@ class Finding:
     message: str
     evidence_hash: str | None
     excerpt: str
+    waiver: dict[str, Any] | None = None  # the applied waiver when status is "waived"
+
+
+@dataclass
+class WaiverView:
+    """An applied waiver (or an expired one) and how many failing results it covers."""
+
+    id: int
+    rule: str
+    resource_pattern: str
+    target_pattern: str
+    system: str | None
+    reason: str
+    approver: str
+    compensating: str | None
+    expires: str  # YYYY-MM-DD
+    source: str
+    results: int
+
+
+@dataclass
+class EvidenceFile:
+    name: str
+    sha256: str
+    size: int
+
+
+@dataclass
+class AttestationView:
+    id: int
+    framework: str
+    requirement: str
+    status: str  # pass | fail
+    by: str
+    created: str  # YYYY-MM-DD HH:MM UTC
+    note: str
+    expires: str | None
+    evidence: list[EvidenceFile]
 
 
 @dataclass
@@ -87,7 +125,7 @@ class RequirementView:
     status: str
     rules: list[RuleView]
     idle_rules: list[str] = field(default_factory=list)
-    attestation: str | None = None
+    attestation: AttestationView | None = None
 
 
 @dataclass
@@ -222,6 +260,9 @@ class ReportData:
     evidence_total_bytes: int
     signature: SignatureInfo | None
     changes: Changes | None = None
+    waivers: list[WaiverView] = field(default_factory=list)
+    expired_waivers: list[WaiverView] = field(default_factory=list)
+    attestations: list[AttestationView] = field(default_factory=list)
     statuses: tuple[str, ...] = REQUIREMENT_STATUSES
     status_labels: dict[str, str] = field(default_factory=lambda: dict(STATUS_LABELS))
     severities: tuple[str, ...] = SEVERITIES
@@ -301,6 +342,45 @@ class _EvidenceCache:
         return self.docs[sha]
 
 
+def _shown(r: Result, waivers: dict[int, dict[str, Any]]) -> str:
+    """A result's status as reported: a fail covered by an applied waiver reads "waived"."""
+    return "waived" if r.status == "fail" and r.id in waivers else r.status
+
+
+def _waiver_view(w: dict[str, Any], results: int) -> WaiverView:
+    return WaiverView(
+        id=int(w["id"]),
+        rule=str(w["rule"]),
+        resource_pattern=str(w.get("resource_pattern") or "*"),
+        target_pattern=str(w.get("target_pattern") or "*"),
+        system=w.get("system"),
+        reason=str(w.get("reason") or ""),
+        approver=str(w.get("approver") or ""),
+        compensating=w.get("compensating"),
+        expires=str(w.get("expires") or "")[:10],
+        source=str(w.get("source") or ""),
+        results=results,
+    )
+
+
+def _attestation_view(a: dict[str, Any]) -> AttestationView:
+    created = str(a.get("created") or "")
+    return AttestationView(
+        id=int(a["id"]),
+        framework=str(a["framework"]),
+        requirement=str(a["requirement"]),
+        status=str(a["status"]),
+        by=str(a.get("by") or ""),
+        created=created[:16].replace("T", " ") + " UTC" if created else "",
+        note=str(a.get("note") or ""),
+        expires=str(a["expires"])[:10] if a.get("expires") else None,
+        evidence=[
+            EvidenceFile(str(e.get("name", "")), str(e.get("sha256", "")), int(e.get("size", 0)))
+            for e in a.get("evidence") or []
+        ],
+    )
+
+
 def _statement(req: Requirement) -> tuple[str, bool]:
     if req.text:
         return req.text, True
@@ -321,6 +401,8 @@ def build(
     max_findings: int = MAX_FINDINGS_PER_RULE,
 ) -> ReportData:
     """Read one stored assessment into a report."""
+    from assessor.audit.attestations import attestations_for
+    from assessor.audit.waivers import applied_waivers, expired_waivers
     from assessor.store import queries
 
     fw_ids = list(dict.fromkeys(frameworks)) or [
@@ -364,12 +446,15 @@ def build(
             .group_by(TargetEvidence.target_id)
         )
         ev_count = {int(tid): int(n) for tid, n in counted}
+        waivers = applied_waivers(s, a)
+        expired = expired_waivers(s, a)
+        attestations = [_attestation_view(x) for x in attestations_for(s, a)]
         cache = _EvidenceCache(s)
         by_rule: dict[str, list[Result]] = defaultdict(list)
         for r in results:
             by_rule[r.rule].append(r)
         rule_views = {
-            rid: _rule_view(catalog, rid, rs, uri_of, cache, max_findings)
+            rid: _rule_view(catalog, rid, rs, uri_of, cache, max_findings, waivers)
             for rid, rs in by_rule.items()
         }
         trend = period_trend(store, a, fw_ids)
@@ -378,7 +463,14 @@ def build(
             prev = trend[-2]
             changes = _changes(s, results, uri_of, prev.assessment_id, prev.period, max_findings)
 
-    views = [_framework_view(catalog, fw, results, rule_views, trend) for fw in fw_ids]
+    attested = {(x.framework, x.requirement): x for x in attestations}
+    views = [
+        _framework_view(catalog, fw, results, rule_views, trend, waivers, attested) for fw in fw_ids
+    ]
+    covered: Counter[int] = Counter(int(w["id"]) for w in waivers.values())
+    first: dict[int, dict[str, Any]] = {}
+    for w in waivers.values():
+        first.setdefault(int(w["id"]), w)
     meta = ReportMeta(
         organisation=organisation,
         system=system or a.system or ", ".join(a.scope),
@@ -410,13 +502,16 @@ def build(
         ],
         kinds=kinds,
         collectors=[KIND_COLLECTORS.get(k, k) for k in kinds],
-        counts=dict(Counter(r.status for r in results)),
+        counts=dict(Counter(_shown(r, waivers) for r in results)),
         evidence=[
             EvidenceRef(h, k, size, uri_of[tid], res) for tid, h, res, k, size in evidence_rows
         ],
         evidence_total_bytes=sum(row[4] for row in evidence_rows),
         signature=signature,
         changes=changes,
+        waivers=[_waiver_view(first[i], covered[i]) for i in sorted(first)],
+        expired_waivers=[_waiver_view(w, int(w.get("results", 0))) for w in expired],
+        attestations=attestations,
     )
 
 
@@ -464,9 +559,11 @@ def _rule_view(
     uri_of: dict[int, str],
     cache: _EvidenceCache,
     max_findings: int,
+    waivers: dict[int, dict[str, Any]] | None = None,
 ) -> RuleView:
+    waivers = waivers or {}
     rule = catalog.rules.get(rule_id)
-    counts = Counter(r.status for r in results)
+    counts = Counter(_shown(r, waivers) for r in results)
     bad = [r for r in results if r.status in ("fail", "error")]
     shown = bad[:max_findings] if max_findings > 0 else bad
     paths = rule.evidence if rule is not None else []
@@ -474,10 +571,11 @@ def _rule_view(
         Finding(
             uri_of.get(r.target_id, ""),
             r.resource,
-            r.status,
+            _shown(r, waivers),
             r.message,
             r.evidence_hash,
             _excerpt(cache.get(r.evidence_hash), paths, r.message),
+            waivers.get(r.id) if r.status == "fail" else None,
         )
         for r in shown
     ]
@@ -501,7 +599,11 @@ def _framework_view(
     results: list[Result],
     rule_views: dict[str, RuleView],
     trend: list[PeriodPoint],
+    waivers: dict[int, dict[str, Any]] | None = None,
+    attested: dict[tuple[str, str], AttestationView] | None = None,
 ) -> FrameworkView:
+    waivers = waivers or {}
+    attested = attested or {}
     fw = catalog.frameworks[fw_id]
     # requirement id -> the rules whose results reference it (as stored at scan time)
     req_rules: dict[str, dict[str, None]] = defaultdict(dict)
@@ -513,14 +615,19 @@ def _framework_view(
             continue
         for rid in ids:
             req_rules[rid][r.rule] = None
-            req_statuses[rid].append(r.status)
-        if r.status == "fail":
+            req_statuses[rid].append(_shown(r, waivers))
+        if _shown(r, waivers) == "fail":
             failures[r.severity] += 1
     counts = dict.fromkeys(REQUIREMENT_STATUSES, 0)
     coverage: Counter[str] = Counter()
     sections: dict[str, SectionView] = {}
     for req in fw.requirements:
-        status = rollup(req_statuses.get(req.id, ()))
+        attestation = attested.get((fw_id, req.id))
+        statuses = req_statuses.get(req.id, [])
+        if attestation is not None:
+            # the attestation answers the manual part: it replaces the "manual" results
+            statuses = [st for st in statuses if st != "manual"] + [attestation.status]
+        status = rollup(statuses)
         counts[status] += 1
         cov = catalog.coverage(req).value
         coverage[cov] += 1
@@ -537,7 +644,7 @@ def _framework_view(
             status=status,
             rules=rules,
             idle_rules=idle,
-            attestation=None,
+            attestation=attestation,
         )
         key = req.section or req.id
         if key not in sections:
