@@ -132,4 +132,101 @@ def run_scan(
     return summary
 
 
-__all__ = ["ScanSummary", "check_period", "check_system", "current_period", "run_scan"]
+@dataclass
+class EvaluateSummary:
+    assessment_id: int
+    source_id: int
+    status: str
+    results: list[Result] = field(default_factory=list)
+    evidence: int = 0
+
+
+def evaluate_stored(
+    store: Store,
+    catalog: Catalog,
+    source_id: int,
+    period: str | None = None,
+    progress: Progress | None = None,
+) -> EvaluateSummary:
+    """Re-run ``catalog`` on a stored assessment's evidence into a new assessment.
+
+    The source is only read, never written (a finalised one stays frozen). Each stored body is
+    rebuilt into an Evidence whose hash must equal its key; the new assessment keeps the
+    source's scope and system, and its period unless ``period`` is given. Targets that were
+    unreachable stay unreachable (their failure evidence, if any, is judged again).
+    """
+    from assessor.errors import AssessorError
+
+    say = progress or (lambda _msg: None)
+    source = queries.get_assessment(store, str(source_id))
+    targets = queries.get_targets(store, source.id)
+    rules_seen = queries.result_rules_by_target(store, source.id)
+    loaded: list[tuple[int, list[Evidence], set[str]]] = []
+    for t in targets:
+        evidence: list[Evidence] = []
+        for h, at, doc in queries.stored_evidence(store, t.id):
+            if doc is None:
+                raise AssessorError(
+                    f"assessment {source.id}: evidence {h[:16]} of {t.uri} is missing from "
+                    "the store"
+                )
+            try:
+                ev = Evidence.from_document(doc, at)
+            except (KeyError, TypeError, ValueError) as e:
+                raise AssessorError(
+                    f"assessment {source.id}: evidence {h[:16]} of {t.uri} is not an evidence "
+                    f"document: {type(e).__name__}: {e}"
+                ) from e
+            if ev.sha256 != h:
+                raise AssessorError(
+                    f"assessment {source.id}: evidence {h[:16]} of {t.uri} was changed: it "
+                    f"rebuilds to {ev.sha256[:16]}",
+                    hint="'assessor history verify' checks finalised assessments",
+                )
+            evidence.append(ev)
+        # the scope as the collector declared it: the kinds it produced evidence of, and the
+        # kinds of the rules that judged this target (a kind with no resource still gets its
+        # "not applicable: no container found" results)
+        kinds = {ev.kind for ev in evidence}
+        kinds |= {
+            catalog.rules[r].target.value for r in rules_seen.get(t.id, ()) if r in catalog.rules
+        }
+        loaded.append((t.id, evidence, kinds))
+    new_period = check_period(period) if period else source.period
+    assessment_id = queries.create_assessment(
+        store, new_period, list(source.scope), catalog.digest, system=source.system
+    )
+    summary = EvaluateSummary(assessment_id, source.id, queries.INCOMPLETE)
+    for t, (_tid, evidence, kinds) in zip(targets, loaded, strict=True):
+        say(f"evaluating {t.uri}")
+        results = evaluate(catalog, evidence, {t.uri: kinds}) if kinds else []
+        queries.record_target(
+            store,
+            assessment_id,
+            t.uri,
+            t.kind,
+            status=t.status,
+            identity=dict(t.identity),
+            error=t.error,
+            evidence=evidence,
+            results=results,
+        )
+        summary.results.extend(results)
+        summary.evidence += len(evidence)
+    complete = source.status == queries.COMPLETE and all(t.status == "collected" for t in targets)
+    summary.status = queries.COMPLETE if complete else queries.INCOMPLETE
+    notes = [f"re-evaluated from assessment {source.id} with catalog {catalog.digest}"]
+    notes += [f"{t.uri}: {t.error}" for t in targets if t.status != "collected" and t.error]
+    queries.finish_assessment(store, assessment_id, summary.status, "; ".join(notes))
+    return summary
+
+
+__all__ = [
+    "EvaluateSummary",
+    "ScanSummary",
+    "check_period",
+    "check_system",
+    "current_period",
+    "evaluate_stored",
+    "run_scan",
+]
