@@ -54,6 +54,7 @@ bench: venv
 	$(BIN)/python tests/bench/bench_image.py
 	$(BIN)/python tests/bench/bench_registry.py
 	$(BIN)/python tests/bench/bench_report.py
+	$(BIN)/python tests/bench/bench_store.py
 
 ## schema: regenerate controls/schema/*.json from the models
 schema: venv

@@ -43,7 +43,12 @@ def container_docs(n: int, label: str = "") -> list[Evidence]:
 
 
 def make_assessment(
-    db_url: str, containers: int, *, period: str = "2026-Q4", label: str = ""
+    db_url: str,
+    containers: int,
+    *,
+    period: str = "2026-Q4",
+    label: str = "",
+    system: str | None = None,
 ) -> tuple[int, int]:
     """Store one assessment of ``containers`` synthetic containers; returns (id, findings)."""
     catalog = load_catalog()
@@ -51,7 +56,7 @@ def make_assessment(
     results = evaluate(catalog, evidence, {ENGINE: ["container"]})
     store = open_store(db_url)
     try:
-        aid = queries.create_assessment(store, period, [ENGINE], catalog.digest)
+        aid = queries.create_assessment(store, period, [ENGINE], catalog.digest, system=system)
         queries.record_target(
             store,
             aid,

@@ -1,29 +1,46 @@
-"""Requirement status counts per period, for the report's trend chart (and ``assessor trend``)."""
+"""Requirement status counts per period: the report's trend chart and ``assessor trend`` read
+the same query (``period_trend``)."""
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Text, cast, func, select
 
 from assessor.audit.rollup import REQUIREMENT_STATUSES, rollup
 from assessor.store.db import Store
 from assessor.store.models import Assessment, Result
 
+# Requirement statuses that count as judged: the share passed is pass / judged.
+JUDGED = ("pass", "fail", "error", "waived", "manual")
+
 
 @dataclass
 class PeriodPoint:
-    """One period's latest assessment of the same scope, rolled up per framework."""
+    """One period's latest assessment of the same system (or scope), rolled up per framework."""
 
     period: str
     assessment_id: int
     started: str
     # framework id -> requirement status -> number of requirements
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
-    # framework id -> severity -> failing results
+    # framework id -> severity -> failing results (waived ones are not failures)
     failures: dict[str, dict[str, int]] = field(default_factory=dict)
+    # results a waiver applied to, and how many distinct waivers applied
+    waived_results: int = 0
+    waivers: int = 0
+    # False when waivers are not known to this assessor (no waiver support): counts are 0
+    waivers_known: bool = False
+
+
+def share_passed(counts: dict[str, int]) -> float | None:
+    """pass / (pass + fail + error + waived + manual); None when nothing was judged."""
+    judged = sum(counts.get(k, 0) for k in JUDGED)
+    return counts.get("pass", 0) / judged if judged else None
 
 
 def requirement_counts(
@@ -31,17 +48,26 @@ def requirement_counts(
 ) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, int]]]:
     """(status, severity, references) rows -> per framework: requirement status counts and
     failing results by severity. Requirements no result references are not counted here."""
-    by_req: dict[str, dict[str, list[str]]] = {fw: defaultdict(list) for fw in frameworks}
+    return weighted_requirement_counts([(st, sev, refs, 1) for st, sev, refs in rows], frameworks)
+
+
+def weighted_requirement_counts(
+    rows: Sequence[tuple[str, str, dict[str, list[str]], int]], frameworks: Sequence[str]
+) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, int]]]:
+    """As ``requirement_counts``, for (status, severity, references, n) rows: n results alike."""
+    by_req: dict[str, dict[str, set[str]]] = {fw: defaultdict(set) for fw in frameworks}
     failures: dict[str, dict[str, int]] = {fw: defaultdict(int) for fw in frameworks}
-    for status, severity, refs in rows:
+    for status, severity, refs, n in rows:
+        if n <= 0:
+            continue
         for fw in frameworks:
             ids = (refs or {}).get(fw)
             if not ids:
                 continue
             for rid in ids:
-                by_req[fw][rid].append(status)
+                by_req[fw][rid].add(status)
             if status == "fail":
-                failures[fw][severity] += 1
+                failures[fw][severity] += n
     counts: dict[str, dict[str, int]] = {}
     for fw in frameworks:
         c = dict.fromkeys(REQUIREMENT_STATUSES, 0)
@@ -51,34 +77,164 @@ def requirement_counts(
     return counts, {fw: dict(v) for fw, v in failures.items()}
 
 
+def applied_waivers(session: Any, assessment: Assessment) -> dict[int, dict[str, Any]] | None:
+    """{result id: waiver} of the waivers applied to ``assessment``'s results; None when this
+    assessor has no waiver support (``assessor.audit.waivers`` absent)."""
+    try:
+        from assessor.audit.waivers import applied_waivers as applied
+    except ImportError:
+        return None
+    found: dict[int, dict[str, Any]] = applied(session, assessment)
+    return found
+
+
+def waiver_key(w: dict[str, Any]) -> str:
+    """A waiver's identity within one answer of ``applied_waivers``."""
+    if "id" in w:
+        return str(w["id"])
+    return json.dumps(w, sort_keys=True, default=str)
+
+
+def _refs(text: str | None) -> dict[str, list[str]]:
+    if not text:
+        return {}
+    value = json.loads(text)
+    return value if isinstance(value, dict) else {}
+
+
+def assessment_point(
+    session: Any, a: Assessment, frameworks: Sequence[str], period: str, started: str
+) -> PeriodPoint:
+    """One assessment rolled up: results grouped in SQL by (status, severity, references);
+    results a waiver applied to move from their status to ``waived``."""
+    refs_text = cast(Result.references, Text)
+    grouped = session.execute(
+        select(Result.status, Result.severity, refs_text, func.count())
+        .where(Result.assessment_id == a.id)
+        .group_by(Result.status, Result.severity, refs_text)
+    ).all()
+    parsed: dict[str | None, dict[str, list[str]]] = {}
+    weights: dict[tuple[str, str, str | None], int] = defaultdict(int)
+    for status, severity, text, n in grouped:
+        if text not in parsed:
+            parsed[text] = _refs(text)
+        weights[(status, severity, text)] += int(n)
+    applied = applied_waivers(session, a)
+    waived_results = 0
+    waivers = 0
+    if applied:
+        ids = list(applied)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            for status, severity, text in session.execute(
+                select(Result.status, Result.severity, refs_text).where(
+                    Result.id.in_(chunk), Result.assessment_id == a.id
+                )
+            ):
+                if text not in parsed:
+                    parsed[text] = _refs(text)
+                weights[(status, severity, text)] -= 1
+                weights[("waived", severity, text)] += 1
+                waived_results += 1
+        waivers = len({waiver_key(w) for w in applied.values()})
+    counts, failures = weighted_requirement_counts(
+        [(st, sev, parsed[text], n) for (st, sev, text), n in weights.items()], frameworks
+    )
+    return PeriodPoint(
+        period,
+        a.id,
+        started,
+        counts,
+        failures,
+        waived_results=waived_results,
+        waivers=waivers,
+        waivers_known=applied is not None,
+    )
+
+
 def period_trend(
     store: Store, assessment: Assessment, frameworks: Sequence[str], limit: int = 8
 ) -> list[PeriodPoint]:
-    """The latest assessment of each period up to ``assessment``'s, with the same scope, oldest
-    first, at most ``limit`` periods; ``assessment`` itself stands for its own period."""
+    """The latest complete assessment of each period up to ``assessment``'s, oldest first, at
+    most ``limit`` periods; ``assessment`` itself stands for its own period. The history is
+    the assessment's system's (``Assessment.system``), or, for an assessment without a system,
+    that of the assessments without one with the same scope."""
     scope = sorted(assessment.scope)
     with store.session() as s:
-        rows = s.execute(
+        q = (
             select(Assessment.id, Assessment.period, Assessment.started, Assessment.scope)
             .where(Assessment.id <= assessment.id)
             .where(Assessment.status == "complete")
+            .where(Assessment.period <= assessment.period)
             .order_by(Assessment.id)
-        ).all()
+        )
+        if assessment.system is not None:
+            q = q.where(Assessment.system == assessment.system)
+        else:
+            q = q.where(Assessment.system.is_(None))
         latest: dict[str, tuple[int, str]] = {}
-        for aid, period, started, sc in rows:
-            if sorted(sc) == scope and period <= assessment.period:
+        for aid, period, started, sc in s.execute(q):
+            if assessment.system is not None or sorted(sc) == scope:
                 latest[period] = (aid, started.strftime("%Y-%m-%d"))
         latest[assessment.period] = (assessment.id, assessment.started.strftime("%Y-%m-%d"))
-        chosen = sorted(latest.items())[-limit:]
+        chosen = sorted(latest.items())[-limit:] if limit > 0 else []
         points = []
         for period, (aid, started) in chosen:
-            results = s.execute(
-                select(Result.status, Result.severity, Result.references).where(
-                    Result.assessment_id == aid
-                )
-            ).all()
-            counts, failures = requirement_counts(
-                [(st, sev, refs) for st, sev, refs in results], frameworks
-            )
-            points.append(PeriodPoint(period, aid, started, counts, failures))
+            row = s.get(Assessment, aid)
+            assert row is not None
+            points.append(assessment_point(s, row, frameworks, period, started))
     return points
+
+
+def anchor(store: Store, system: str | None) -> Assessment:
+    """The latest complete assessment (of ``system`` when given): the trend ends with it."""
+    from assessor.errors import NotFoundError
+
+    with store.session() as s:
+        q = select(Assessment).where(Assessment.status == "complete")
+        if system is not None:
+            q = q.where(Assessment.system == system)
+        row = s.scalars(q.order_by(Assessment.id.desc()).limit(1)).first()
+    if row is None:
+        if system is not None:
+            raise NotFoundError(
+                f"no complete assessment of system {system!r}",
+                hint="'assessor assessments' lists systems",
+            )
+        raise NotFoundError("no complete assessment stored yet", hint="run 'assessor scan' first")
+    return row
+
+
+def to_json(a: Assessment, points: Sequence[PeriodPoint], frameworks: Sequence[str]) -> Any:
+    """The documented ``assessor trend --format json`` document (docs/audit.md)."""
+    return {
+        "system": a.system,
+        "scope": a.scope,
+        "frameworks": list(frameworks),
+        "waivers_known": any(p.waivers_known for p in points),
+        "periods": [
+            {
+                "period": p.period,
+                "assessment": p.assessment_id,
+                "started": p.started,
+                "waived_results": p.waived_results,
+                "waivers": p.waivers,
+                "frameworks": {
+                    fw: {
+                        "share_passed": _round(share_passed(p.counts.get(fw, {}))),
+                        # not_assessed is not counted per period (no result references it)
+                        "requirements": {
+                            k: v for k, v in p.counts.get(fw, {}).items() if k != "not_assessed"
+                        },
+                        "failures": p.failures.get(fw, {}),
+                    }
+                    for fw in frameworks
+                },
+            }
+            for p in points
+        ],
+    }
+
+
+def _round(x: float | None) -> float | None:
+    return None if x is None else round(x, 4)

@@ -5,7 +5,21 @@ from __future__ import annotations
 import typer
 
 from assessor import __version__
-from assessor.cli import controls, db, keys, report, results, scan, verify
+from assessor.cli import (
+    attest,
+    controls,
+    db,
+    diff,
+    evaluate,
+    history,
+    keys,
+    report,
+    results,
+    scan,
+    trend,
+    verify,
+    waivers,
+)
 
 app = typer.Typer(
     name="assessor",
@@ -40,3 +54,11 @@ app.command("verify")(verify.verify)
 app.add_typer(keys.app, name="keys")
 app.add_typer(controls.app, name="controls")
 app.add_typer(db.app, name="db")
+app.command("waive")(waivers.waive)
+app.add_typer(waivers.app, name="waivers")
+app.command("attest")(attest.attest)
+app.command("finalise")(history.finalise)
+app.add_typer(history.app, name="history")
+app.command("evaluate")(evaluate.evaluate)
+app.command("diff")(diff.diff)
+app.command("trend")(trend.trend)
