@@ -42,6 +42,9 @@ def assessment_json(a: Assessment) -> dict[str, Any]:
         "status": a.status,
         "scope": a.scope,
         "catalog_digest": a.catalog_digest,
+        "finalised": _iso(a.finalised_at),
+        "finalised_by": a.finalised_by,
+        "digest": a.digest,
         "tool_version": a.tool_version,
     }
 

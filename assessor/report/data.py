@@ -220,6 +220,10 @@ class ReportMeta:
     current_catalog_digest: str
     scanner_host: str | None
     logo_data_uri: str | None = None
+    finalised_at: datetime | None = None
+    finalised_by: str | None = None
+    digest: str | None = None
+    previous_digest: str | None = None
 
     @property
     def catalog_matches(self) -> bool:
@@ -489,6 +493,10 @@ def build(
         current_catalog_digest=catalog.digest,
         scanner_host=a.scanner_host,
         logo_data_uri=logo_data_uri,
+        finalised_at=a.finalised_at,
+        finalised_by=a.finalised_by,
+        digest=a.digest,
+        previous_digest=a.previous_digest,
     )
     kinds = sorted({t.kind for t in targets})
     return ReportData(

@@ -222,3 +222,21 @@ def test_incomplete_assessment_and_unreachable_target_are_shown(tmp_path: Path) 
     # nothing was judged: every requirement is not assessed, none passed
     assert all(f.counts["pass"] == 0 for f in data.frameworks)
     assert all(f.counts["not_assessed"] == f.total for f in data.frameworks)
+
+
+def test_finalised_assessment_shows_its_digest_in_the_report(tmp_path: Path) -> None:
+    from assessor.audit.history import finalise
+
+    url = f"sqlite:///{tmp_path / 'f.db'}"
+    aid, _ = make_assessment(url, 1)
+    store = open_store(url)
+    try:
+        before = render_html(build(store, load_catalog(), str(aid)))
+        done = finalise(store, str(aid), "J. Roe")
+        after = render_html(build(store, load_catalog(), str(aid)))
+    finally:
+        store.close()
+    assert "not finalised" in before
+    assert "by J. Roe" in after
+    assert done.digest in after
+    assert "none (the first of its chain)" in after
