@@ -6,8 +6,6 @@ baseline measured in the same run.
     realistic rule ids, titles, severities, messages and framework references; one evidence
     document per target) stored, one transaction per target,
     - through ``assessor.store.queries.record_target`` (the scan's write path);
-    - through ``record_target_bulk`` below: record_target with the results written by one Core
-      ``insert(Result)`` executemany instead of ORM objects (the proposed patch);
     - the baseline: the same rows, one transaction per target, by raw ``sqlite3`` ``execute`` /
       ``executemany`` into the same tables (a database created by assessor's own migrations, so
       the same columns, indexes and foreign keys), with the same pragmas.
@@ -61,7 +59,7 @@ from assessor.evidence import Evidence  # noqa: E402
 from assessor.report.data import DEFAULT_FRAMEWORKS  # noqa: E402
 from assessor.store import open_store, queries  # noqa: E402
 from assessor.store.db import Store  # noqa: E402
-from assessor.store.models import Assessment, Target, TargetEvidence  # noqa: E402
+from assessor.store.models import Assessment  # noqa: E402
 from assessor.store.models import Result as ResultRow  # noqa: E402
 
 RESULT_TABLE: Any = ResultRow.__table__
@@ -117,72 +115,6 @@ def host_doc(h: int, version: int) -> dict[str, Any]:
 
 
 # --- (a) writing results ---------------------------------------------------------------------
-
-
-def record_target_bulk(
-    store: Store,
-    assessment_id: int,
-    uri: str,
-    kind: str,
-    *,
-    status: str,
-    identity: dict[str, Any],
-    evidence: Sequence[Evidence] = (),
-    results: Sequence[EvalResult] = (),
-    driver: bool = False,
-) -> int:
-    """``queries.record_target`` with the results written by one Core executemany of the
-    ``result`` table (not the ORM entity, whose bulk path costs as much again), or with
-    ``driver``, by the DBAPI's executemany on the session's connection (SQLite's SQL)."""
-    from json import dumps
-
-    from sqlalchemy import insert
-
-    from assessor.store.queries import _insert_evidence
-
-    with store.session() as s:
-        target = Target(assessment_id=assessment_id, uri=uri, kind=kind, status=status,
-                        identity=identity, error=None)  # fmt: skip
-        s.add(target)
-        s.flush()
-        _insert_evidence(s, evidence)
-        seen: set[str] = set()
-        for ev in evidence:
-            if ev.sha256 not in seen:
-                seen.add(ev.sha256)
-                s.add(TargetEvidence(target_id=target.id, evidence_hash=ev.sha256,
-                                     resource=ev.resource, collected_at=ev.collected_at))  # fmt: skip
-        if results and driver:
-            s.connection().exec_driver_sql(
-                'INSERT INTO result (assessment_id, target_id, rule, title, severity, resource, '
-                'status, message, evidence_hash, "references") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-                [
-                    (assessment_id, target.id, r.rule, r.title, r.severity, r.resource,
-                     r.status.value, r.message, r.evidence, dumps(r.references))
-                    for r in results
-                ],
-            )  # fmt: skip
-        elif results:
-            s.execute(
-                insert(RESULT_TABLE),
-                [
-                    {
-                        "assessment_id": assessment_id,
-                        "target_id": target.id,
-                        "rule": r.rule,
-                        "title": r.title,
-                        "severity": r.severity,
-                        "resource": r.resource,
-                        "status": r.status.value,
-                        "message": r.message,
-                        "evidence_hash": r.evidence,
-                        "references": r.references,
-                    }
-                    for r in results
-                ],
-            )
-        s.commit()
-        return target.id
 
 
 def raw_target(
@@ -253,10 +185,7 @@ def write_run(work: Path, how: str, pool: list[Rule], n: int, per: int) -> float
         else:
             kw: dict[str, Any] = {"status": "collected", "identity": identity,
                                   "evidence": [ev], "results": results}  # fmt: skip
-            if how == "record_target":
-                queries.record_target(store, aid, f"host:/t{t}", "host", **kw)
-            else:
-                record_target_bulk(store, aid, f"host:/t{t}", "host", driver=how == "driver", **kw)
+            queries.record_target(store, aid, f"host:/t{t}", "host", **kw)
         spent += time.perf_counter() - start
     if conn is not None:
         stored = conn.execute("SELECT count(*) FROM result").fetchone()[0]
@@ -404,17 +333,15 @@ def main() -> None:
               f"{len(pool)} distinct rules; SQLite {sqlite3.sqlite_version}")  # fmt: skip
         base = write_run(work, "sqlite3", pool, n, per)
         ours = write_run(work, "record_target", pool, n, per)
-        bulk = write_run(work, "bulk", pool, n, per)
         print(f"{'writer':44} {'seconds':>8} {'results/s':>10} {'ratio':>6}")
         for label, sec in (
             ("raw sqlite3 executemany (baseline)", base),
-            ("queries.record_target (ORM objects)", ours),
-            ("record_target_bulk (Core insert(table))", bulk),
+            ("queries.record_target (assessor's write path)", ours),
         ):
             print(f"{label:44} {sec:8.2f} {n / sec:10,.0f} {sec / base:5.2f}x")
         verdict = "meets" if ours / base <= GOAL else "MISSES"
         print(f"record_target: {ours / base:.2f}x the raw baseline ({verdict} the goal <= "
-              f"{GOAL:.0f}x); with the proposed patch (Core insert): {bulk / base:.2f}x")  # fmt: skip
+              f"{GOAL:.0f}x)")  # fmt: skip
 
         hosts, quarters = args.hosts, args.quarters
         path = work / "quarters.db"
