@@ -198,7 +198,6 @@ def test_diff_lists_changed_waivers(store: Store, monkeypatch: pytest.MonkeyPatc
 
 
 def test_diff_reads_stored_waivers(store: Store) -> None:
-    pytest.importorskip("assessor.audit.waivers")
     c: Content = {"host:/a": [("r1", "x", "fail"), ("r2", "x", "fail")]}
     a = put(store, "2026-Q3", c)
     with store.session() as s:
