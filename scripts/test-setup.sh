@@ -4,7 +4,8 @@
 # otherwise it only checks.
 set -euo pipefail
 
-PACKAGES=(docker.io podman busybox-static docker-registry skopeo poppler-utils chromium openssl)
+PACKAGES=(docker.io podman busybox-static docker-registry skopeo poppler-utils chromium openssl
+  openscap-scanner ssg-debian)
 
 missing=()
 command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
@@ -15,6 +16,8 @@ command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
 command -v pdfsig >/dev/null 2>&1 || missing+=(poppler-utils)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v oscap >/dev/null 2>&1 || missing+=(openscap-scanner)
+[ -d /usr/share/xml/scap/ssg/content ] || missing+=(ssg-debian)
 
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -196,3 +196,62 @@ def browser() -> Iterator[Any]:
             yield b
         finally:
             b.close()
+
+
+@dataclass
+class Exported:
+    """One real assessment to export: this host, the sample image and (when dockerd runs) its
+    engine, scanned by the real CLI; one image failure waived, one requirement attested."""
+
+    db: str
+    id: str
+    waived_rule: str
+    attested: str  # FRAMEWORK:ID
+    tmp: Path
+
+    def cli(self, *args: str, **kw: Any) -> Run:
+        return run_cli(*args, db=self.db, **kw)
+
+    def export(self, fmt: str, name: str | None = None, *extra: str) -> Path:
+        out = self.tmp / (name or f"export-{fmt}.out")
+        r = self.cli("export", self.id, "--format", fmt, "-o", str(out), *extra)
+        assert r.code == 0, r.err
+        return out
+
+
+@pytest.fixture(scope="session")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> Exported:
+    import datetime as _dt
+
+    tmp = tmp_path_factory.mktemp("exported")
+    image = tmp / "sample-image"
+    subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "sample_image.py"), str(image)],
+        check=True,
+        capture_output=True,
+    )
+    db = f"sqlite:///{tmp / 'assessor.db'}"
+    targets = ["host:/", f"image:oci:{image}"]
+    if os.path.exists(SOCKET):
+        targets.append(f"engine:unix://{SOCKET}")
+    scan = run_cli("scan", *targets, "--system", "export-test", "--format", "json", db=db)
+    assert scan.code in (0, 1), scan.err
+    doc = scan.json()
+    aid = str(doc["assessment"]["id"])
+    fails = sorted(r["rule"] for r in doc["results"] if r["status"] == "fail")
+    image_fails = [r for r in fails if r.startswith("image-")]
+    assert image_fails, "the sample image should fail some image rules"
+    expires = (_dt.datetime.now(_dt.UTC).date() + _dt.timedelta(days=200)).isoformat()
+    w = run_cli(
+        "waive", image_fails[0], "--reason", "accepted <risk> & \"quoted\"",
+        "--approver", "CISO", "--expires", expires, "--system", "export-test", db=db,
+    )  # fmt: skip
+    assert w.code == 0, w.err
+    attested = "nistir-8176:3.3"
+    a = run_cli(
+        "attest", attested, "--status", "pass", "--by", "auditor",
+        "--note", "checked by hand", "--system", "export-test",
+        "--period", doc["assessment"]["period"], db=db,
+    )  # fmt: skip
+    assert a.code == 0, a.err
+    return Exported(db, aid, image_fails[0], attested, tmp)

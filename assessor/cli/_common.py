@@ -36,6 +36,30 @@ CONTROLS_OPTION = typer.Option(
 )
 
 
+KEY_OPTION = typer.Option(
+    None, "--key", help="Signing key (PEM). Default: the key 'assessor keys init' made."
+)
+CERT_OPTION = typer.Option(None, "--cert", help="Certificate (PEM) of --key.")
+PKCS12_OPTION = typer.Option(None, "--pkcs12", help="Key and certificate chain as PKCS#12.")
+TSA_OPTION = typer.Option(
+    None, "--tsa-url", envvar="ASSESSOR_TSA_URL", help="RFC 3161 timestamp authority."
+)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write through a temporary file and rename, so a failed run never leaves half a file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with tmp.open("wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        tmp.replace(path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise AssessorError(f"{path}: cannot write: {e.strerror}") from e
+
+
 @cache
 def config_file() -> dict[str, Any]:
     """``assessor.toml`` in the working directory (or ASSESSOR_CONFIG): the last fallback."""

@@ -11,6 +11,7 @@ from assessor.cli import (
     db,
     diff,
     evaluate,
+    export,
     history,
     keys,
     report,
@@ -62,3 +63,4 @@ app.add_typer(history.app, name="history")
 app.command("evaluate")(evaluate.evaluate)
 app.command("diff")(diff.diff)
 app.command("trend")(trend.trend)
+app.command("export")(export.export)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -12,7 +11,18 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from assessor.cli._common import CONTROLS_OPTION, DB_OPTION, load, open_db, setting
+from assessor.cli._common import (
+    CERT_OPTION,
+    CONTROLS_OPTION,
+    DB_OPTION,
+    KEY_OPTION,
+    PKCS12_OPTION,
+    TSA_OPTION,
+    load,
+    open_db,
+    setting,
+    write_atomic,
+)
 from assessor.errors import AssessorError
 
 if TYPE_CHECKING:
@@ -58,20 +68,6 @@ def _signature_info(identity: SigningIdentity, kind: str) -> SignatureInfo:
     )
 
 
-def _write(path: Path, data: bytes) -> None:
-    """Write through a temporary file and rename, so a failed run never leaves half a report."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with tmp.open("wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        tmp.replace(path)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise AssessorError(f"{path}: cannot write: {e.strerror}") from e
-
-
 def report(
     assessment: str = typer.Argument(
         None, metavar="[ASSESSMENT]", help="Id or uuid; default the latest."
@@ -101,14 +97,10 @@ def report(
         None, "--assessor", envvar="ASSESSOR_ASSESSOR", help="Who made the assessment."
     ),
     logo: Path = typer.Option(None, "--logo", help="A PNG or JPEG logo for the cover (≤ 1 MiB)."),
-    key: Path = typer.Option(
-        None, "--key", help="Signing key (PEM). Default: the key 'assessor keys init' made."
-    ),
-    cert: Path = typer.Option(None, "--cert", help="Certificate (PEM) of --key."),
-    pkcs12: Path = typer.Option(None, "--pkcs12", help="Key and certificate chain as PKCS#12."),
-    tsa_url: str = typer.Option(
-        None, "--tsa-url", envvar="ASSESSOR_TSA_URL", help="RFC 3161 timestamp authority."
-    ),
+    key: Path = KEY_OPTION,
+    cert: Path = CERT_OPTION,
+    pkcs12: Path = PKCS12_OPTION,
+    tsa_url: str = TSA_OPTION,
     max_findings: int = typer.Option(
         500,
         "--max-findings",
@@ -188,9 +180,9 @@ def report(
                     "signature_sha256": hashlib.sha256(detached).hexdigest(),
                 }
         sig_file = output.with_name(output.name + ".p7s")
-        _write(output, body)
+        write_atomic(output, body)
         if detached is not None:
-            _write(sig_file, detached)
+            write_atomic(sig_file, detached)
         else:  # a signature left by an earlier run would no longer match
             sig_file.unlink(missing_ok=True)
         digest = hashlib.sha256(body).hexdigest()

@@ -1,0 +1,141 @@
+"""``assessor export``: a stored assessment as OSCAL, XCCDF, ARF, SARIF, JUnit, CSV or JSON."""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from enum import StrEnum
+from pathlib import Path
+
+import typer
+
+from assessor.cli._common import (
+    CERT_OPTION,
+    CONTROLS_OPTION,
+    DB_OPTION,
+    KEY_OPTION,
+    PKCS12_OPTION,
+    TSA_OPTION,
+    load,
+    open_db,
+    setting,
+    write_atomic,
+)
+from assessor.errors import AssessorError
+
+
+class ExportFormat(StrEnum):
+    OSCAL = "oscal"
+    XCCDF = "xccdf"
+    ARF = "arf"
+    SARIF = "sarif"
+    JUNIT = "junit"
+    CSV = "csv"
+    JSON = "json"
+
+
+# a suffix that names one format only; .json and .xml name several
+_BY_SUFFIX = {".sarif": ExportFormat.SARIF, ".csv": ExportFormat.CSV}
+
+
+def export(
+    assessment: str = typer.Argument(
+        None, metavar="[ASSESSMENT]", help="Id or uuid; default the latest."
+    ),
+    fmt: ExportFormat = typer.Option(
+        None,
+        "--format",
+        help="oscal (OSCAL assessment results, JSON), xccdf (XCCDF 1.2 benchmark and test "
+        "result), arf (the XCCDF in an Asset Reporting Format result data stream), sarif "
+        "(SARIF 2.1.0), junit (JUnit XML), csv, or json (as 'assessor results --format json'). "
+        "Default: from the suffix of -o (.sarif, .csv).",
+    ),
+    output: Path = typer.Option(
+        ..., "--output", "-o", help="The file to write; '-' writes to standard output."
+    ),
+    sign: bool = typer.Option(
+        False,
+        "--sign",
+        help="Also write a detached CMS signature of the file to OUTPUT.p7s "
+        "('assessor verify OUTPUT' checks it).",
+    ),
+    key: Path = KEY_OPTION,
+    cert: Path = CERT_OPTION,
+    pkcs12: Path = PKCS12_OPTION,
+    tsa_url: str = TSA_OPTION,
+    db: str = DB_OPTION,
+    controls: list[Path] = CONTROLS_OPTION,
+) -> None:
+    """Export a stored assessment for other tools. The same assessment always exports to the
+    same bytes (a finalised one for good; an open one as long as its waivers and
+    attestations do not change), so the file's SHA-256 can go in an audit trail."""
+    from assessor.export import FORMATS, NEEDS_BODIES, render
+    from assessor.export.data import load as load_export
+    from assessor.store import queries
+
+    to_stdout = str(output) == "-"
+    if fmt is None:
+        fmt = _BY_SUFFIX.get(output.suffix.lower()) if not to_stdout else None
+        if fmt is None:
+            raise typer.BadParameter(
+                "give --format (the output's suffix does not say which)", param_hint="--format"
+            )
+    if sign and to_stdout:
+        raise typer.BadParameter("--sign needs a file to write (-o FILE)", param_hint="--sign")
+    if not to_stdout and not output.parent.is_dir():
+        raise AssessorError(f"{output.parent}: no such directory")
+    identity = None
+    if sign:  # load the key first: a wrong passphrase stops before any work
+        from assessor.sign.keys import load_identity
+
+        if key is None and setting(None, "sign_key"):
+            key = Path(setting(None, "sign_key"))
+        identity = load_identity(key=key, cert=cert, pkcs12=pkcs12)
+    catalog = load(controls)
+    store = open_db(db)
+    try:
+        data = load_export(store, catalog, assessment, with_bodies=fmt.value in NEEDS_BODIES)
+        body = render(fmt.value, data)
+        if to_stdout:
+            sys.stdout.buffer.write(body)
+            sys.stdout.flush()
+            return
+        signature: dict[str, object] | None = None
+        detached: bytes | None = None
+        sig_file = output.with_name(output.name + ".p7s")
+        if identity is not None:
+            from assessor.sign.cms import sign_detached
+            from assessor.sign.keys import fingerprint, subject_line
+
+            detached = sign_detached(body, identity, tsa_url=tsa_url)
+            signature = {
+                "kind": "cms",
+                "signer": subject_line(identity.certificate),
+                "certificate_sha256": fingerprint(identity.certificate),
+                "signature_path": str(sig_file.resolve()),
+                "signature_sha256": hashlib.sha256(detached).hexdigest(),
+            }
+        write_atomic(output, body)
+        if detached is not None:
+            write_atomic(sig_file, detached)
+        else:  # a signature left by an earlier run would no longer match
+            sig_file.unlink(missing_ok=True)
+        digest = hashlib.sha256(body).hexdigest()
+        queries.record_report(
+            store,
+            data.id,
+            fmt=fmt.value,
+            path=str(output.resolve()),
+            sha256=digest,
+            size=len(body),
+            frameworks=sorted(data.catalog.frameworks),
+            signature=signature,
+        )
+    finally:
+        store.close()
+    signed = f", signed by {signature['signer']} (in {sig_file.name})" if signature else ""
+    kind = FORMATS[fmt.value][3]
+    sys.stderr.write(
+        f"assessor: wrote {output} ({fmt.value}, {kind}, {len(body)} bytes, sha256 {digest}"
+        f"{signed})\n"
+    )
