@@ -261,3 +261,51 @@ def diff(
         + ", ".join(f"{n} {k}" for k, n in counts.items()),
         highlight=False,
     )
+
+
+class CatalogExportFormat(StrEnum):
+    OSCAL = "oscal"
+    XCCDF = "xccdf"
+
+
+@app.command("export")
+def export(
+    fmt: CatalogExportFormat = typer.Option(
+        ...,
+        "--format",
+        help="oscal: a folder with the rules as an OSCAL catalog (catalog.json) and one OSCAL "
+        "profile per framework (profile-FRAMEWORK.json); xccdf: one XCCDF 1.2 Benchmark file "
+        "(rules as XCCDF rules, frameworks as profiles).",
+    ),
+    output: Path = typer.Option(
+        ..., "--output", "-o", help="oscal: the folder to write (made if absent); xccdf: a file."
+    ),
+    controls: list[Path] = CONTROLS_OPTION,
+) -> None:
+    """Export the control catalog for other tools. Same catalog, same bytes."""
+    import sys
+
+    from assessor.cli._common import write_atomic
+    from assessor.errors import AssessorError
+
+    catalog = load(controls)
+    files: dict[Path, bytes]
+    if fmt is CatalogExportFormat.OSCAL:
+        from assessor.export.oscal import render_catalog
+
+        if output.exists() and not output.is_dir():
+            raise AssessorError(f"{output}: not a folder (oscal writes a catalog and profiles)")
+        try:
+            output.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise AssessorError(f"{output}: cannot make the folder: {e.strerror}") from e
+        files = {output / name: body for name, body in render_catalog(catalog).items()}
+    else:
+        from assessor.export.xccdf import render_benchmark
+
+        if not output.parent.is_dir():
+            raise AssessorError(f"{output.parent}: no such directory")
+        files = {output: render_benchmark(catalog)}
+    for path, body in files.items():
+        write_atomic(path, body)
+        sys.stderr.write(f"assessor: wrote {path} ({len(body)} bytes)\n")
