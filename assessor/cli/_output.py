@@ -171,20 +171,21 @@ def print_csv(rows: Sequence[tuple[Result, str]], waivers: Waivers | None = None
             "waiver",
         ]
     )
+    from assessor.export.tabular import safe_cell
+
     for r, t in rows:
         refs = "; ".join(f"{fw}:{','.join(ids)}" for fw, ids in sorted(r.references.items()))
-        w.writerow(
-            [
-                r.rule,
-                r.title,
-                r.severity,
-                t,
-                r.resource,
-                shown_status(r, waivers),
-                r.message,
-                r.evidence_hash or "",
-                refs,
-                r.status,
-                (waivers or {}).get(r.id, {}).get("id", "") if r.status == "fail" else "",
-            ]
-        )
+        cells = [
+            r.rule,
+            r.title,
+            r.severity,
+            t,
+            r.resource,
+            shown_status(r, waivers),
+            r.message,
+            r.evidence_hash or "",
+            refs,
+            r.status,
+            str((waivers or {}).get(r.id, {}).get("id", "")) if r.status == "fail" else "",
+        ]
+        w.writerow([safe_cell(c) for c in cells])

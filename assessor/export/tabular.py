@@ -73,10 +73,11 @@ def render_csv(data: ExportData) -> bytes:
     w = csv.writer(out, lineterminator="\n")
     w.writerow(CSV_COLUMNS)
     for r in data.results:
-        w.writerow([_cell(c) for c in csv_row(r)])
+        w.writerow([safe_cell(c) for c in csv_row(r)])
     return out.getvalue().encode("utf-8")
 
 
-def _cell(value: str) -> str:
-    # CSV injection: target content (container names, messages) must not run in a spreadsheet
+def safe_cell(value: str) -> str:
+    """A cell a spreadsheet shows as text: target content (container names, messages) must not
+    run as a formula, so a leading = + - @ tab or CR gets a quote in front."""
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value

@@ -82,3 +82,12 @@ def test_signed_export_verifies(exported: Exported, tmp_path: Path) -> None:
     assert out.read_bytes() == plain
     out.write_bytes(plain.replace(b"fail", b"pass", 1))
     assert exported.cli("verify", str(out), env=env).code != 0
+
+
+def test_csv_cells_never_start_a_formula() -> None:
+    from assessor.export.tabular import safe_cell
+
+    for hostile in ('=HYPERLINK("http://x")', "+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1"):
+        assert safe_cell(hostile) == "'" + hostile
+    for plain in ("web (3f2a)", "", "a=b", "1-2"):
+        assert safe_cell(plain) == plain

@@ -1,0 +1,138 @@
+"""JUnit XML of a stored assessment, for CI systems that show test reports.
+
+``<testsuites name="assessor">`` holds one ``<testsuite>`` per target (name: the target URI;
+timestamp: the assessment's start in UTC, without a zone, as the Ant and Jenkins schemas
+want) and one ``<testcase>`` per rule x resource (classname ``<target kind>.<rule id>``,
+name: the resource). A fail is a ``<failure type=SEVERITY>``, an evaluation error an
+``<error>``; not_applicable, manual and waived results are ``<skipped>`` (a waived fail is
+not a failure a build should break on, but is not a pass either: its message says
+``waived: REASON (APPROVER, expires DATE)``). A target that could not be collected gets one
+``<error>`` test case of its own (``<kind>.collect``), so a CI run cannot look green for it.
+Text from targets is put in by lxml; characters XML 1.0 cannot hold are removed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter, defaultdict
+from datetime import UTC
+
+from lxml import etree
+
+from assessor.export.data import ExportData, ExportResult, ExportTarget
+
+# every character XML 1.0 forbids: C0 controls but tab/newline/return, surrogates, FFFE/FFFF
+_ILLEGAL = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_SKIPPED = {"not_applicable": "not applicable", "manual": "manual", "waived": "waived"}
+
+
+def clean(text: object) -> str:
+    """``text`` as a string XML 1.0 can hold: forbidden characters are dropped."""
+    return _ILLEGAL.sub("", str(text))
+
+
+def render_junit(data: ExportData) -> bytes:
+    """The assessment as JUnit XML (UTF-8, indented)."""
+    by_target: dict[str, list[ExportResult]] = defaultdict(list)
+    for r in data.results:
+        by_target[r.target].append(r)
+    totals: Counter[str] = Counter()
+    for t in data.targets:
+        totals.update(_counts(by_target[t.uri], t))
+    root = etree.Element("testsuites")
+    _set(root, name="assessor", **_totals(totals), time="0")
+    for n, t in enumerate(data.targets):
+        root.append(_suite(data, n, t, by_target[t.uri]))
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def _counts(results: list[ExportResult], t: ExportTarget) -> Counter[str]:
+    c: Counter[str] = Counter({"tests": len(results), "failures": 0, "errors": 0, "skipped": 0})
+    for r in results:
+        if r.status == "fail":
+            c["failures"] += 1
+        elif r.status == "error":
+            c["errors"] += 1
+        elif r.status in _SKIPPED:
+            c["skipped"] += 1
+    if t.status != "collected":
+        c["tests"] += 1
+        c["errors"] += 1
+    return c
+
+
+def _totals(c: Counter[str]) -> dict[str, str]:
+    return {k: str(c[k]) for k in ("tests", "failures", "errors", "skipped")}
+
+
+def _set(el: etree._Element, **attrs: object) -> None:
+    for key, value in attrs.items():
+        el.set(key, clean(value))
+
+
+def _suite(
+    data: ExportData, n: int, t: ExportTarget, results: list[ExportResult]
+) -> etree._Element:
+    suite = etree.Element("testsuite")
+    started = data.started.astimezone(UTC).replace(tzinfo=None, microsecond=0)
+    _set(suite, name=t.uri, **_totals(_counts(results, t)), time="0")
+    _set(suite, timestamp=started.isoformat(), id=n, package=t.kind)
+    hostname = t.identity.get("hostname") or t.identity.get("name")
+    if hostname:
+        _set(suite, hostname=hostname)
+    props = etree.SubElement(suite, "properties")
+    for name, value in _properties(data, t):
+        _set(etree.SubElement(props, "property"), name=name, value=value)
+    if t.status != "collected":
+        case = etree.SubElement(suite, "testcase")
+        _set(case, classname=f"{t.kind}.collect", name=t.uri, time="0")
+        err = etree.SubElement(case, "error")
+        _set(err, message=t.error or t.status, type=f"target-{t.status}")
+        err.text = clean(f"{t.uri} was not collected ({t.status}): {t.error or 'no detail'}")
+    rules = data.catalog.rules
+    for r in results:
+        case = etree.SubElement(suite, "testcase")
+        _set(case, classname=f"{t.kind}.{r.rule}", name=r.resource, time="0")
+        if r.status == "fail":
+            el = etree.SubElement(case, "failure")
+            _set(el, message=r.message, type=r.severity)
+            rule = rules.get(r.rule)
+            el.text = clean(_detail(r, rule.remediation.strip() if rule else ""))
+        elif r.status == "error":
+            el = etree.SubElement(case, "error")
+            _set(el, message=r.message, type="evaluation-error")
+            el.text = clean(_detail(r, ""))
+        elif r.status == "waived" and r.waiver is not None:
+            w = r.waiver
+            expires = str(w.get("expires") or "")[:10] or "never"
+            el = etree.SubElement(case, "skipped")
+            _set(el, message=f"waived: {w.get('reason')} ({w.get('approver')}, expires {expires})")
+            el.text = clean(_detail(r, ""))
+        elif r.status in _SKIPPED:
+            _set(etree.SubElement(case, "skipped"), message=f"{_SKIPPED[r.status]}: {r.message}")
+    return suite
+
+
+def _detail(r: ExportResult, remediation: str) -> str:
+    refs = "; ".join(f"{fw} {', '.join(ids)}" for fw, ids in r.references.items())
+    lines = [r.message, "", f"rule: {r.rule} ({r.title})", f"severity: {r.severity}"]
+    lines += [f"evidence: sha256 {r.evidence}"] if r.evidence else []
+    lines += [f"references: {refs}"] if refs else []
+    lines += ["", "remediation:", remediation] if remediation else []
+    return "\n".join(lines)
+
+
+def _properties(data: ExportData, t: ExportTarget) -> list[tuple[str, str]]:
+    a = data.assessment
+    props = [
+        (f"assessment.{key}", str(a[key]))
+        for key in ("id", "uuid", "period", "system", "status", "catalog_digest", "finalised")
+        if a.get(key) is not None
+    ]
+    props += [("tool.version", data.tool_version), ("target.kind", t.kind)]
+    props += [("target.status", t.status)]
+    for key, value in sorted(t.identity.items()):
+        shown = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+        props.append((f"identity.{key}", shown))
+    return props
