@@ -42,13 +42,18 @@ class Severity(StrEnum):
 
 
 class RuleTarget(StrEnum):
-    """The evidence kind a rule reads; one result per resource of that kind."""
+    """The evidence kind a rule reads; one result per resource of that kind.
+
+    ``xccdf-rule``: one rule-result of an imported OpenSCAP evaluation (``assessor import
+    oscap-arf``), its resource the XCCDF rule id; no collector of a scan produces it.
+    """
 
     HOST = "host"
     ENGINE = "engine"
     CONTAINER = "container"
     IMAGE = "image"
     REGISTRY = "registry"
+    XCCDF_RULE = "xccdf-rule"
 
 
 class Op(StrEnum):

@@ -13,6 +13,7 @@ from assessor.cli import (
     evaluate,
     export,
     history,
+    importer,
     keys,
     report,
     results,
@@ -64,3 +65,4 @@ app.command("evaluate")(evaluate.evaluate)
 app.command("diff")(diff.diff)
 app.command("trend")(trend.trend)
 app.command("export")(export.export)
+app.add_typer(importer.app, name="import")

@@ -221,7 +221,7 @@ def compile_rule(rule: Rule, references: dict[str, list[str]] | None = None) -> 
     return compiled
 
 
-def _judge(c: CompiledRule, ev: Evidence) -> tuple[Status, str]:
+def _judge(c: CompiledRule, ev: Evidence) -> tuple[Status, str] | tuple[Status, str, str]:
     rule = c.rule
     data = ev.data
     if "collection_error" in data:  # the resource was found but could not be read
@@ -236,6 +236,8 @@ def _judge(c: CompiledRule, ev: Evidence) -> tuple[Status, str]:
     if c.function is not None:
         assert isinstance(rule.check, FunctionCheck)
         outcome = c.function(data, rule.check.args)
+        if outcome.severity is not None:
+            return Status(outcome.status), outcome.message, outcome.severity
         return Status(outcome.status), outcome.message
     assert c.check is not None
     ok, leaf = c.check(data)
@@ -270,8 +272,12 @@ def _is_self(ev: Evidence) -> bool:
 
 
 def _run(c: CompiledRule, ev: Evidence, evidence_hash: str) -> Result:
+    severity = c.severity
     try:
-        status, message = _judge(c, ev)
+        judged = _judge(c, ev)
+        status, message = judged[0], judged[1]
+        if len(judged) == 3:
+            severity = judged[2]
     except EvaluationError as e:
         status, message = Status.ERROR, e.message
     except Exception as e:  # a broken evaluator must not stop the scan; the result says why
@@ -283,7 +289,7 @@ def _run(c: CompiledRule, ev: Evidence, evidence_hash: str) -> Result:
     return Result(
         rule.id,
         rule.title,
-        c.severity,
+        severity,
         ev.target,
         ev.resource,
         status,

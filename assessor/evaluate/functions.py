@@ -18,8 +18,11 @@ from assessor.evaluate.operators import OPERATORS
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    status: str  # pass | fail | not_applicable
+    status: str  # pass | fail | not_applicable | error | manual
     message: str
+    # the severity of this one result, when the evidence carries its own (an imported OpenSCAP
+    # rule's); None: the rule's
+    severity: str | None = None
 
 
 Evaluator = Callable[[Any, Mapping[str, Any]], Outcome]
@@ -333,4 +336,5 @@ def host_port_bound_to_interface(data: Any, args: Mapping[str, Any]) -> Outcome:
 
 # evaluators of other evidence kinds register themselves on import
 from assessor.evaluate import image as _image  # noqa: E402, F401
+from assessor.evaluate import openscap as _openscap  # noqa: E402, F401
 from assessor.evaluate import registry as _registry  # noqa: E402, F401

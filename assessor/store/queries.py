@@ -282,3 +282,16 @@ def result_rules_by_target(store: Store, assessment_id: int) -> dict[int, set[st
         for tid, rule in s.execute(q):
             out.setdefault(tid, set()).add(rule)
         return out
+
+
+def latest_assessment(
+    store: Store, system: str | None, period: str | None = None
+) -> Assessment | None:
+    """The latest assessment of ``system`` (None: those without a system), in ``period`` if
+    given; None when there is none."""
+    with store.session() as s:
+        q = select(Assessment).order_by(Assessment.id.desc()).limit(1)
+        q = q.where(Assessment.system.is_(None) if system is None else Assessment.system == system)
+        if period is not None:
+            q = q.where(Assessment.period == period)
+        return s.scalars(q).first()
