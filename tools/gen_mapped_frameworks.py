@@ -6,7 +6,8 @@
 
 A source requirement names the CIS Docker Benchmark v1.8.0 recommendations it maps to
 (``cis: ["5.10", "2.*"]``; ``N.*`` means every recommendation of section N) and optionally
-extra rules (``rules: [host-x]``, the manual rules written for what CIS does not cover). The
+extra rules (``rules: [host-x]``, the manual rules written for what CIS does not cover), less
+``except_rules`` (rules a CIS recommendation brings that do not bear on this requirement). The
 output requirement's ``rules`` are the rules that controls/frameworks/cis-docker-1.8.0.yaml
 lists for those recommendations, in the order the source names them, then the extra rules,
 each once. Its ``notes`` say which CIS ids the mapping went through. The CIS file is read
@@ -61,6 +62,7 @@ SOURCE_KEYS = {
     "mapping",
     "notes",
     "cis_basis",
+    "except_rules",
 }
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -190,8 +192,12 @@ def build(src: dict[str, Any], cis: dict[str, list[str]], rules: Rules) -> list[
             if r not in rules.automated:
                 raise SourceError(f"{where}: no rule file for {r!r}")
             listed.add((str(req["id"]), r))
+        dropped = {str(r) for r in req.get("except_rules") or []}
+        unused = dropped - {r for i in ids for r in cis[i]}
+        if unused:
+            raise SourceError(f"{where}: except_rules names rules CIS does not bring: {unused}")
         merged: list[str] = []
-        for r in [*(r for i in ids for r in cis[i]), *extra]:
+        for r in [*(r for i in ids for r in cis[i] if r not in dropped), *extra]:
             if r not in merged:
                 merged.append(r)
         if only_with_rules and not merged:
