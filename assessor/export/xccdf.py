@@ -1,0 +1,458 @@
+"""XCCDF 1.2 of the catalog and of a stored assessment (the ARF wrapper is in ``arf.py``).
+
+``render_benchmark(catalog)``: one ``Benchmark`` (id ``xccdf_dev.assessor_benchmark_assessor``):
+
+- one ``Group`` per rule target kind (host, engine, container, image, registry), one ``Rule``
+  per rule: title, description, the impact of remediating as a ``warning``, one ``reference``
+  per framework requirement the rule meets (href: the framework's source, text
+  ``FRAMEWORK:REQUIREMENT``) and per documentation link, rationale, remediation as ``fixtext``;
+  severity critical and high -> high, medium, low, info as themselves; ``multiple="true"``:
+  a rule is judged once per resource;
+- checks: an automated rule has no OVAL; its check names the rule in assessor's own check
+  system (``urn:assessor:check:1``). A manual rule's check (``urn:assessor:check:manual:1``)
+  holds the procedure a person follows. In a SCAP source data stream (ARF), which admits OVAL
+  and OCIL checks only, automated rules have no check and manual rules an OCIL questionnaire;
+- one ``Profile`` per framework selecting the rules its requirements use, the others
+  unselected.
+
+``render_xccdf(data)``: that Benchmark with one ``TestResult``: the targets, their identity as
+``target-facts``, and one ``rule-result`` per stored result (rule x resource: several per rule
+share the idref and differ in ``instance``, the target with the resource nested in it).
+pass, fail and error map to themselves, not_applicable to notapplicable, manual to notchecked.
+XCCDF has no "waived"; its way to record one is an ``override`` (authority, old-result fail,
+new-result, remark), with result = new-result. The XCCDF schematron OpenSCAP (and NIST)
+validate with asserts that for every rule-result of a TestResult holding any override, so a
+TestResult where only some results are overridden cannot validate. Here a waived failure stays
+``fail`` with a second message naming the waiver (approver, reason, expiry); the ARF export,
+whose TestResult no schematron checks, records it as an override to pass, which OpenSCAP's
+report shows as waived. The score is the flat model over rule-results (pass counted out of
+pass, fail and error).
+
+Deterministic: times are the assessment's, everything is in catalog or result order. Text is
+put in by lxml; characters XML 1.0 cannot hold are removed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit
+
+from lxml import etree
+
+from assessor.errors import AssessorError
+from assessor.export.data import ExportData, ExportResult, ExportTarget, iso
+
+if TYPE_CHECKING:
+    from assessor.catalog import Catalog
+    from assessor.catalog.schema import Rule
+
+XCCDF = "http://checklists.nist.gov/xccdf/1.2"
+DC = "http://purl.org/dc/elements/1.1/"
+NAMESPACE = "dev.assessor"  # the reverse-DNS part of every XCCDF and SCAP id
+BENCHMARK_ID = f"xccdf_{NAMESPACE}_benchmark_assessor"
+CHECK_SYSTEM = "urn:assessor:check:1"
+MANUAL_SYSTEM = "urn:assessor:check:manual:1"
+OCIL_SYSTEM = "http://scap.nist.gov/schema/ocil/2"
+EVIDENCE_IMPORT = "urn:assessor:evidence:sha256"
+FACT = "urn:assessor:fact:"
+HOST_NAME_FACT = "urn:xccdf:fact:asset:identifier:host_name"
+AI_SYSTEM = "http://scap.nist.gov/schema/asset-identification/1.1"
+
+_DEFAULT_NS: dict[Any, str] = {None: XCCDF}  # lxml-stubs type the default prefix as str
+
+SEVERITY = {"critical": "high", "high": "high", "medium": "medium", "low": "low", "info": "info"}
+RESULT = {
+    "pass": "pass",
+    "fail": "fail",
+    "error": "error",
+    "not_applicable": "notapplicable",
+    "manual": "notchecked",
+    "waived": "fail",  # see the module docstring
+}
+KINDS = {
+    "host": ("Container host", "Rules that read the host running the container engine."),
+    "engine": ("Container engine", "Rules that read the container engine's configuration."),
+    "container": ("Containers", "Rules judged once per container an engine runs or holds."),
+    "image": ("Container images", "Rules judged once per container image."),
+    "registry": ("Image registries", "Rules that read a container image registry."),
+    "xccdf-rule": (
+        "Imported OpenSCAP results",
+        "Rules judged once per rule-result of an imported OpenSCAP evaluation of a host.",
+    ),
+}
+_SCORED = ("pass", "fail", "error", "unknown", "fixed")
+
+# every character XML 1.0 forbids: C0 controls but tab/newline/return, surrogates, FFFE/FFFF
+_ILLEGAL = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def clean(text: object) -> str:
+    """``text`` as a string XML 1.0 can hold: forbidden characters are dropped."""
+    return _ILLEGAL.sub("", str(text))
+
+
+def q(tag: str, ns: str = XCCDF) -> str:
+    return f"{{{ns}}}{tag}"
+
+
+def sub(
+    parent: etree._Element,
+    tag: str,
+    text: object = None,
+    attrs: dict[str, object] | None = None,
+    **kw: object,
+) -> etree._Element:
+    """A child element; ``tag`` is an XCCDF name unless it is already ``{ns}name``. Keyword
+    attribute names have ``_`` written as ``-``; ``attrs`` names are taken as they are."""
+    el = etree.SubElement(parent, tag if tag.startswith("{") else q(tag))
+    for key, value in kw.items():
+        el.set(key.replace("_", "-"), clean(value))
+    for key, value in (attrs or {}).items():
+        el.set(key, clean(value))
+    if text is not None:
+        el.text = clean(text)
+    return el
+
+
+def serialise(root: etree._Element) -> bytes:
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def rule_id(rule: str) -> str:
+    return f"xccdf_{NAMESPACE}_rule_{rule}"
+
+
+def group_id(kind: str) -> str:
+    return f"xccdf_{NAMESPACE}_group_{kind}"
+
+
+def profile_id(framework: str) -> str:
+    return f"xccdf_{NAMESPACE}_profile_{framework}"
+
+
+def catalog_href(catalog: Catalog) -> str:
+    return f"urn:assessor:catalog:{catalog.digest}"
+
+
+def ocil_name(rule: str, what: str = "questionnaire") -> str:
+    """The OCIL id of a manual rule's questionnaire, test action or question."""
+    return f"ocil:{NAMESPACE}.{rule}:{what}:1"
+
+
+# --- the Benchmark ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Scap:
+    """How the Benchmark is written inside a SCAP 1.3 source data stream."""
+
+    date: str  # the status date (YYYY-MM-DD)
+    ocil_href: str  # the OCIL component's name in the data stream's catalog
+
+
+def render_benchmark(catalog: Catalog) -> bytes:
+    """The catalog as an XCCDF 1.2 Benchmark (UTF-8, indented)."""
+    return serialise(benchmark(catalog))
+
+
+def benchmark(catalog: Catalog, scap: Scap | None = None) -> etree._Element:
+    from assessor import __version__
+
+    root = etree.Element(q("Benchmark"), nsmap=_DEFAULT_NS)
+    root.set("id", BENCHMARK_ID)
+    root.set("resolved", "true")
+    root.set("{http://www.w3.org/XML/1998/namespace}lang", "en-US")
+    if scap is not None:
+        root.set("style", "SCAP_1.3")
+        sub(root, "status", "draft", date=scap.date)
+    else:
+        sub(root, "status", "draft")
+    sub(root, "title", "assessor: security checks of Linux container deployments")
+    frameworks = sorted(catalog.frameworks.items())
+    names = ", ".join(f"{f.framework.title} ({f.framework.version})" for _, f in frameworks)
+    sub(
+        root,
+        "description",
+        "Framework-neutral technical and manual checks of container hosts, engines, "
+        "containers, images and registries, with one profile per framework they meet: "
+        f"{names or 'none'}.",
+    )
+    sub(root, "version", catalog.digest)
+    meta = etree.SubElement(root, q("metadata"), nsmap={"dc": DC})
+    sub(meta, q("creator", DC), "assessor")
+    sub(meta, q("publisher", DC), "assessor")
+    sub(meta, q("contributor", DC), f"assessor {__version__}")
+    for source in sorted({f.framework.source for _, f in frameworks if f.framework.source}):
+        sub(meta, q("source", DC), source)
+    for fw_id, _ in frameworks:
+        _profile(root, catalog, fw_id)
+    kinds = {r.target.value for r in catalog.rules.values()}
+    for kind in [k for k in KINDS if k in kinds] + sorted(kinds - set(KINDS)):
+        rules = sorted((r for r in catalog.rules.values() if r.target.value == kind), key=_id)
+        title, description = KINDS.get(kind, (f"{kind} rules", f"Rules that read {kind}."))
+        group = sub(root, "Group", id=group_id(kind))
+        sub(group, "title", title)
+        sub(group, "description", description)
+        for rule in rules:
+            _rule(group, catalog, rule, scap)
+    return root
+
+
+def _id(rule: Rule) -> str:
+    return rule.id
+
+
+def _profile(root: etree._Element, catalog: Catalog, fw_id: str) -> None:
+    fw = catalog.frameworks[fw_id]
+    info = fw.framework
+    used = {r for req in fw.requirements for r in req.rules if r in catalog.rules}
+    profile = sub(root, "Profile", id=profile_id(fw_id))
+    sub(profile, "title", f"{info.title} ({info.version})")
+    sub(
+        profile,
+        "description",
+        f"The rules that meet the requirements of {info.title}, version {info.version}"
+        + (f" ({info.source})" if info.source else "")
+        + f": {len(used)} of {len(catalog.rules)} rules.",
+    )
+    for rid in sorted(catalog.rules):
+        sub(profile, "select", idref=rule_id(rid), selected="true" if rid in used else "false")
+
+
+def _rule(group: etree._Element, catalog: Catalog, rule: Rule, scap: Scap | None) -> None:
+    el = sub(
+        group,
+        "Rule",
+        id=rule_id(rule.id),
+        selected="true",
+        weight="1.0",
+        role="full",
+        severity=SEVERITY[rule.severity.value],
+        multiple="true",
+    )
+    sub(el, "title", rule.title)
+    sub(el, "description", rule.description)
+    if rule.impact:
+        sub(el, "warning", rule.impact, category="functionality")
+    for fw_id, reqs in sorted(catalog.references.get(rule.id, {}).items()):
+        fw = catalog.frameworks.get(fw_id)
+        source = fw.framework.source if fw is not None else ""
+        for req in reqs:
+            ref = sub(el, "reference", f"{fw_id}:{req}")
+            if source:
+                ref.set("href", clean(source))
+    for doc in rule.references:
+        ref = sub(el, "reference", doc.title)
+        if doc.url:
+            ref.set("href", clean(doc.url))
+    sub(el, "rationale", rule.rationale)
+    if rule.remediation:
+        sub(el, "fixtext", rule.remediation)
+    if scap is None:
+        check = sub(el, "check", system=CHECK_SYSTEM if rule.automated else MANUAL_SYSTEM)
+        if rule.automated:
+            sub(check, "check-import", import_name=EVIDENCE_IMPORT)
+        sub(check, "check-content-ref", href=catalog_href(catalog), name=rule.id)
+        if rule.manual is not None:
+            sub(check, "check-content", rule.manual.procedure)
+    elif rule.manual is not None:
+        check = sub(el, "check", system=OCIL_SYSTEM)
+        sub(check, "check-content-ref", href=scap.ocil_href, name=ocil_name(rule.id))
+
+
+# --- the TestResult ---------------------------------------------------------------------------
+
+
+def render_xccdf(data: ExportData) -> bytes:
+    """The Benchmark with the assessment as its TestResult (UTF-8, indented)."""
+    root = benchmark(data.catalog)
+    root.append(build_test_result(data, benchmark_href=f"#{BENCHMARK_ID}"))
+    return serialise(root)
+
+
+def render_arf(data: ExportData) -> bytes:
+    """The assessment as an ARF 1.1 report collection (see ``assessor.export.arf``)."""
+    from assessor.export.arf import render_arf as arf
+
+    return arf(data)
+
+
+def build_test_result(
+    data: ExportData,
+    *,
+    benchmark_href: str,
+    asset_ids: dict[str, str] | None = None,
+    evidence_href: Callable[[str], str] | None = None,
+    ocil_href: str | None = None,
+    overrides: bool = False,
+) -> etree._Element:
+    """The TestResult of ``data``. In ARF, ``asset_ids`` maps target URIs to asset ids,
+    ``evidence_href`` a SHA-256 to the report holding that evidence, ``ocil_href`` names
+    the OCIL questionnaires the Benchmark's manual rules refer to, and ``overrides`` records
+    waived failures as overrides (pass) rather than as failures with a waiver message."""
+    if not data.targets:
+        raise AssessorError(f"assessment {data.id} has no targets: XCCDF needs one")
+    missing = sorted({r.rule for r in data.results} - set(data.catalog.rules))
+    if missing:
+        raise AssessorError(
+            f"assessment {data.id} has results of rules the catalog lacks: "
+            f"{', '.join(missing[:5])}",
+            hint="export with the --controls the assessment was run with",
+        )
+    end = iso(data.end)
+    a = data.assessment
+    tr = etree.Element(q("TestResult"), nsmap=_DEFAULT_NS)
+    tr.set("id", f"xccdf_{NAMESPACE}_testresult_{data.id}")
+    tr.set("start-time", iso(data.started) or "")
+    tr.set("end-time", end or "")
+    tr.set("test-system", _cpe(data.tool_version))
+    tr.set("version", data.catalog.digest)
+    sub(tr, "benchmark", href=benchmark_href, id=BENCHMARK_ID)
+    sub(tr, "title", f"assessor assessment {data.id}: {a.get('system') or '-'}, {a.get('period')}")
+    for t in data.targets:
+        sub(tr, "target", t.uri)
+    for t in data.targets:
+        address = _address(t)
+        if address:
+            sub(tr, "target-address", address)
+    facts = sub(tr, "target-facts")
+    for t in data.targets:
+        for name, kind, value in target_facts(t):
+            sub(facts, "fact", value, name=name, type=kind)
+    for asset in (asset_ids or {}).values():
+        sub(tr, "target-id-ref", system=AI_SYSTEM, name=asset, href="")
+    passed = counted = 0
+    for r in data.results:
+        result = _rule_result(tr, data, r, end or "", evidence_href, ocil_href, overrides)
+        if result in _SCORED:
+            counted += 1
+            passed += result in ("pass", "fixed")
+    sub(tr, "score", f"{passed:.6f}", system="urn:xccdf:scoring:flat", maximum=f"{counted:.6f}")
+    _metadata(tr, data)
+    return tr
+
+
+def _metadata(tr: etree._Element, data: ExportData) -> None:
+    """The assessment's own identity and status, as Dublin Core (OpenSCAP reads no remark)."""
+    a = data.assessment
+    lines = [
+        f"Assessment {data.id} ({a['uuid']}) of {a.get('system') or 'no system'} for "
+        f"{a.get('period')}: status {a.get('status')}, judged with catalog "
+        f"{a.get('catalog_digest') or 'unknown'} by assessor {data.tool_version}."
+    ]
+    if a.get("finalised"):
+        lines.append(f"Finalised {a['finalised']} by {a.get('finalised_by') or 'unknown'}.")
+    lines.extend(
+        f"{t.uri} was not assessed ({t.status}): {t.error or 'no reason given'}."
+        for t in data.targets
+        if t.status != "collected"
+    )
+    meta = etree.SubElement(tr, q("metadata"), nsmap={"dc": DC})
+    sub(meta, q("identifier", DC), f"urn:uuid:{a['uuid']}")
+    sub(meta, q("description", DC), "\n".join(lines))
+
+
+def _rule_result(
+    tr: etree._Element,
+    data: ExportData,
+    r: ExportResult,
+    time: str,
+    evidence_href: Callable[[str], str] | None,
+    ocil_href: str | None,
+    overrides: bool,
+) -> str:
+    rule = data.catalog.rules[r.rule]
+    waiver = r.waiver if r.status == "waived" else None
+    result = "pass" if waiver is not None and overrides else RESULT[r.status]
+    el = sub(
+        tr,
+        "rule-result",
+        idref=rule_id(r.rule),
+        role="full",
+        time=time,
+        severity=SEVERITY.get(r.severity, "unknown"),
+        weight="1.0",
+    )
+    sub(el, "result", result)
+    if waiver is not None and overrides:
+        override = sub(el, "override", time=time, authority=waiver.get("approver") or "unknown")
+        sub(override, "old-result", "fail")
+        sub(override, "new-result", result)
+        sub(override, "remark", waiver_text(waiver))
+    severity = {"error": "error", "fail": "warning", "waived": "warning"}.get(r.status, "info")
+    text = f"{r.resource}: {r.message}" if r.message else r.resource
+    sub(el, "message", text, severity=severity)
+    if waiver is not None and not overrides:
+        sub(el, "message", waiver_text(waiver), severity="info")
+    sub(el, "instance", r.target, context="target")
+    sub(el, "instance", r.resource, context="resource", parentContext="target")
+    if rule.automated:
+        check = sub(el, "check", system=CHECK_SYSTEM)
+        if r.evidence:
+            sub(check, "check-import", r.evidence, import_name=EVIDENCE_IMPORT)
+        href = evidence_href(r.evidence) if evidence_href and r.evidence else None
+        sub(check, "check-content-ref", href=href or catalog_href(data.catalog), name=r.rule)
+    elif ocil_href is not None:
+        check = sub(el, "check", system=OCIL_SYSTEM)
+        sub(check, "check-content-ref", href=ocil_href, name=ocil_name(r.rule))
+    else:
+        check = sub(el, "check", system=MANUAL_SYSTEM)
+        sub(check, "check-content-ref", href=catalog_href(data.catalog), name=r.rule)
+    return result
+
+
+def waiver_text(w: dict[str, Any]) -> str:
+    parts = [
+        f"Waived by {w.get('approver') or 'unknown'} (waiver {w.get('id')}): "
+        f"{w.get('reason') or 'no reason given'}"
+    ]
+    if w.get("compensating"):
+        parts.append(f"compensating controls: {w['compensating']}")
+    if w.get("expires"):
+        parts.append(f"expires {w['expires']}")
+    return "; ".join(parts) + "."
+
+
+def _cpe(version: str) -> str:
+    """assessor as a CPE 2.3 formatted string (test-system)."""
+    escaped = re.sub(r"([^A-Za-z0-9._-])", r"\\\1", version) or "-"
+    return f"cpe:2.3:a:assessor:assessor:{escaped}:*:*:*:*:*:*:*"
+
+
+def _address(t: ExportTarget) -> str | None:
+    """The network address a target was reached at (tcp engines and registries)."""
+    _, _, rest = t.uri.partition(":")
+    if t.kind in ("engine", "registry") and "://" in rest:
+        parts = urlsplit(rest)
+        if parts.scheme != "unix" and parts.hostname:
+            return parts.hostname
+    return None
+
+
+def target_facts(t: ExportTarget) -> list[tuple[str, str, str]]:
+    """(name, type, value) of a target's facts: its URI and status, then its identity."""
+    out = [(f"{FACT}target", "string", t.uri), (f"{FACT}target:status", "string", t.status)]
+    if t.error:
+        out.append((f"{FACT}target:error", "string", t.error))
+    if t.kind == "host" and isinstance(t.identity.get("hostname"), str):
+        out.append((HOST_NAME_FACT, "string", t.identity["hostname"]))
+    out.extend(_flatten(f"{FACT}{t.kind}", t.identity))
+    return out
+
+
+def _flatten(prefix: str, value: Any) -> Iterable[tuple[str, str, str]]:
+    if isinstance(value, dict):
+        for key in sorted(value, key=str):
+            yield from _flatten(f"{prefix}:{quote(str(key), safe='')}", value[key])
+    elif isinstance(value, list):
+        for item in value:
+            yield from _flatten(prefix, item)
+    elif isinstance(value, bool):
+        yield prefix, "boolean", "true" if value else "false"
+    elif isinstance(value, int | float):
+        yield prefix, "number", str(value)
+    elif value is not None:
+        yield prefix, "string", str(value)
