@@ -46,7 +46,7 @@ lint: venv
 	$(BIN)/mypy
 
 ## bench: evaluation throughput and scan wall time against docker-bench-security; report
-## rendering at 1,000 findings and the cost of signing it
+## rendering at 1,000 findings and the cost of signing it; each export format against the JSON
 bench: venv
 	bash scripts/test-setup.sh
 	$(BIN)/python tests/bench/bench_evaluate.py
@@ -55,6 +55,7 @@ bench: venv
 	$(BIN)/python tests/bench/bench_registry.py
 	$(BIN)/python tests/bench/bench_report.py
 	$(BIN)/python tests/bench/bench_store.py
+	$(BIN)/python tests/bench/bench_export.py
 
 ## schema: regenerate controls/schema/*.json from the models
 schema: venv
