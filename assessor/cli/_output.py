@@ -155,23 +155,10 @@ def print_table(
 
 
 def print_csv(rows: Sequence[tuple[Result, str]], waivers: Waivers | None = None) -> None:
+    from assessor.export.tabular import CSV_COLUMNS, safe_cell
+
     w = csv.writer(sys.stdout, lineterminator="\n")
-    w.writerow(
-        [
-            "rule",
-            "title",
-            "severity",
-            "target",
-            "resource",
-            "status",
-            "message",
-            "evidence",
-            "references",
-            "raw_status",
-            "waiver",
-        ]
-    )
-    from assessor.export.tabular import safe_cell
+    w.writerow(CSV_COLUMNS)
 
     for r, t in rows:
         refs = "; ".join(f"{fw}:{','.join(ids)}" for fw, ids in sorted(r.references.items()))

@@ -31,6 +31,10 @@ def test_csv_export_has_a_row_per_result(exported: Exported) -> None:
     ]
     waived = [r for r in rows if r["status"] == "waived"]
     assert waived and all(r["raw_status"] == "fail" and r["waiver"] for r in waived)
+    # the same bytes as 'assessor results --format csv' of every result
+    results = exported.cli("results", exported.id, "--format", "csv")
+    assert results.code == 0, results.err
+    assert out.read_text() == results.out
 
 
 def test_same_assessment_same_bytes(exported: Exported) -> None:
