@@ -66,9 +66,9 @@ def export(
     db: str = DB_OPTION,
     controls: list[Path] = CONTROLS_OPTION,
 ) -> None:
-    """Export a stored assessment for other tools. The same assessment always exports to the
-    same bytes (a finalised one for good; an open one as long as its waivers and
-    attestations do not change), so the file's SHA-256 can go in an audit trail."""
+    """Export a stored assessment for other tools (docs/interop.md). The same assessment
+    exports to the same bytes while its waivers and attestations (frozen once finalised) and
+    the catalog's rule texts stay the same, so the file's SHA-256 can go in an audit trail."""
     from assessor.export import FORMATS, NEEDS_BODIES, render
     from assessor.export.data import load as load_export
     from assessor.store import queries
