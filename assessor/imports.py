@@ -194,6 +194,8 @@ def import_oscap_arf(
                 results,
             )
         )
+    if not created:  # the assessment's scope names every target it holds
+        queries.add_to_scope(store, a.id, [r.uri for r in summary.runs])
     if created:
         queries.finish_assessment(
             store,

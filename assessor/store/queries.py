@@ -295,3 +295,13 @@ def latest_assessment(
         if period is not None:
             q = q.where(Assessment.period == period)
         return s.scalars(q).first()
+
+
+def add_to_scope(store: Store, assessment_id: int, uris: Sequence[str]) -> None:
+    """Append target URIs (an import's) to an assessment's scope, each once."""
+    with store.session() as s:
+        a = s.get(Assessment, assessment_id)
+        if a is None:
+            raise NotFoundError(f"no assessment {assessment_id}")
+        a.scope = [*a.scope, *(u for u in uris if u not in a.scope)]
+        s.commit()

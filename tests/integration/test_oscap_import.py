@@ -223,6 +223,8 @@ def test_every_evaluated_ssg_rule_is_one_result_with_its_status(imported: Import
     res = run.cli("results", str(run.assessment), "--format", "json").json()
     assert {r["target"] for r in res["results"]} == {"host:/", m["target"]}
     assert m["target"].startswith("openscap:") and m["target"].endswith("/standard")
+    # ... and the assessment's scope names the imported target beside the scanned one
+    assert res["assessment"]["scope"] == ["host:/", m["target"]]
 
 
 def test_nist_ir_8176_section_4_1_rolls_up_the_scan(imported: Imported) -> None:
