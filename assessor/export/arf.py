@@ -31,13 +31,12 @@ from lxml import etree
 
 from assessor.errors import AssessorError
 from assessor.evidence import canonical_json
-from assessor.export.data import ExportData, ExportTarget, iso
+from assessor.export.data import ExportData, ExportTarget, clean, iso
 from assessor.export.xccdf import (
     NAMESPACE,
     Scap,
     benchmark,
     build_test_result,
-    clean,
     ocil_name,
     q,
     serialise,

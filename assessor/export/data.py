@@ -11,6 +11,7 @@ finalised), as ``assessor results`` and ``assessor report`` show them.
 from __future__ import annotations
 
 import json
+import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -93,6 +94,16 @@ class ExportData:
     def failing(self) -> Iterator[ExportResult]:
         """Results that fail or errored (waived ones excluded), in export order."""
         return (r for r in self.results if r.status in ("fail", "error"))
+
+
+# every character XML 1.0 forbids: C0 controls but tab/newline/return, surrogates, FFFE/FFFF
+_XML_ILLEGAL = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def clean(text: object) -> str:
+    """``text`` as a string XML 1.0 can hold (XCCDF, ARF, JUnit): forbidden characters, which
+    stored target content may hold, are dropped."""
+    return _XML_ILLEGAL.sub("", str(text))
 
 
 def iso(dt: datetime | None) -> str | None:

@@ -14,22 +14,14 @@ Text from targets is put in by lxml; characters XML 1.0 cannot hold are removed.
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter, defaultdict
 from datetime import UTC
 
 from lxml import etree
 
-from assessor.export.data import ExportData, ExportResult, ExportTarget
+from assessor.export.data import ExportData, ExportResult, ExportTarget, clean
 
-# every character XML 1.0 forbids: C0 controls but tab/newline/return, surrogates, FFFE/FFFF
-_ILLEGAL = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _SKIPPED = {"not_applicable": "not applicable", "manual": "manual", "waived": "waived"}
-
-
-def clean(text: object) -> str:
-    """``text`` as a string XML 1.0 can hold: forbidden characters are dropped."""
-    return _ILLEGAL.sub("", str(text))
 
 
 def render_junit(data: ExportData) -> bytes:

@@ -43,7 +43,7 @@ from urllib.parse import quote, urlsplit
 from lxml import etree
 
 from assessor.errors import AssessorError
-from assessor.export.data import ExportData, ExportResult, ExportTarget, iso
+from assessor.export.data import ExportData, ExportResult, ExportTarget, clean, iso
 
 if TYPE_CHECKING:
     from assessor.catalog import Catalog
@@ -84,14 +84,6 @@ KINDS = {
     ),
 }
 _SCORED = ("pass", "fail", "error", "unknown", "fixed")
-
-# every character XML 1.0 forbids: C0 controls but tab/newline/return, surrogates, FFFE/FFFF
-_ILLEGAL = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
-
-def clean(text: object) -> str:
-    """``text`` as a string XML 1.0 can hold: forbidden characters are dropped."""
-    return _ILLEGAL.sub("", str(text))
 
 
 def q(tag: str, ns: str = XCCDF) -> str:
