@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from enum import StrEnum
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from assessor.errors import TargetError
 
@@ -36,90 +36,188 @@ class Target:
         return self.uri
 
 
+MAX_TARGET = 4096  # characters: a longer target string is a mistake, not a target
+
+_EXAMPLES = (
+    "examples: host:/  engine:unix:///var/run/docker.sock  engine:tcp://HOST:2376  "
+    "image:docker-archive:app.tar  image:oci:DIR  registry:https://HOST:5000"
+)
+_ENGINE_HINT = "type engine:unix:///var/run/docker.sock or engine:tcp://HOST:2376"
+_REGISTRY_HINT = "type registry:https://HOST[:PORT] (or registry:http://HOST[:PORT])"
+
+
+def _show(text: str) -> str:
+    """The target as an error message shows it: quoted, escaped, and at most 80 characters."""
+    shown = repr(text[:80])
+    return shown + f" (+{len(text) - 80} more characters)" if len(text) > 80 else shown
+
+
+def _split(text: str, rest: str, hint: str) -> tuple[SplitResult, int | None]:
+    """``urlsplit`` and the port, with every way they fail turned into a TargetError."""
+    try:
+        parts = urlsplit(rest)
+        return parts, parts.port
+    except ValueError as e:
+        problem = str(e)
+        if "Port" in problem or "port" in problem:
+            problem = "the port must be a number from 1 to 65535"
+        elif "IPv6" in problem:
+            problem = "unclosed '[' of an IPv6 address (write [::1]:PORT)"
+        raise TargetError(f"target {_show(text)}: {problem}", hint=hint) from None
+
+
 def parse_target(text: str) -> Target:
     """Parse ``host:/ROOT``, ``engine:unix:///path``, ``engine:tcp://h:p``, ``image:...`` or
-    ``registry:https://HOST[:PORT]``."""
+    ``registry:https://HOST[:PORT]``.
+
+    Any string either gives a Target or raises TargetError whose one-line message names the
+    target (escaped and shortened) and whose hint says what to type instead.
+    """
     text = text.strip()
-    kind, sep, rest = text.partition(":")
-    if not sep or not rest:
+    if len(text) > MAX_TARGET:
         raise TargetError(
-            f"target {text!r}: expected KIND:LOCATION",
-            hint="examples: host:/  engine:unix:///var/run/docker.sock  engine:tcp://host:2376  "
-            "image:docker-archive:app.tar  registry:https://registry.example:5000",
+            f"target {_show(text)}: {len(text)} characters long (at most {MAX_TARGET})",
+            hint=_EXAMPLES,
         )
+    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+        raise TargetError(
+            f"target {_show(text)}: contains a control character (NUL, newline, ...)",
+            hint=_EXAMPLES,
+        )
+    kind, sep, rest = text.partition(":")
+    if kind == "ssh" and sep:
+        raise TargetError(
+            f"target {_show(text)}: SSH targets are not supported in this version",
+            hint="run assessor on that host, or scan its engine: engine:tcp://HOST:2376",
+        )
+    if not sep or not rest:
+        where = f" ({kind}: needs a location after the colon)" if kind in _KINDS else ""
+        raise TargetError(f"target {_show(text)}: expected KIND:LOCATION{where}", hint=_EXAMPLES)
     if kind == "host":
         if not rest.startswith("/"):
-            raise TargetError(f"target {text!r}: a host root must be an absolute path")
+            raise TargetError(
+                f"target {_show(text)}: a host root must be an absolute path",
+                hint="type host:/ for this machine, or host:/mnt/ROOT for a mounted root",
+            )
         root = os.path.normpath(rest)
         return Target(TargetKind.HOST, f"host:{root}", root)
     if kind == "engine":
-        parts = urlsplit(rest)
-        if parts.scheme == "unix":
-            path = parts.path or ""
-            if not path.startswith("/"):
-                raise TargetError(f"target {text!r}: expected engine:unix:///absolute/path.sock")
-            return Target(TargetKind.ENGINE, f"engine:unix://{path}", path, "unix")
-        if parts.scheme == "tcp":
-            if not parts.hostname or not parts.port:
-                raise TargetError(f"target {text!r}: expected engine:tcp://HOST:PORT")
-            return Target(
-                TargetKind.ENGINE,
-                f"engine:tcp://{parts.hostname}:{parts.port}",
-                parts.netloc,
-                "tcp",
-            )
-        raise TargetError(f"target {text!r}: engine scheme must be unix:// or tcp://")
+        return _engine_target(text, rest)
     if kind == "image":
         return _image_target(text, rest)
     if kind == "registry":
         return _registry_target(text, rest)
     supported = ", ".join(k.value for k in TargetKind)
     raise TargetError(
-        f"target {text!r}: unknown kind {kind!r} (supported in this version: {supported})"
+        f"target {_show(text)}: unknown kind {kind[:40]!r} (supported in this version: "
+        f"{supported})",
+        hint=_EXAMPLES,
     )
+
+
+_KINDS = frozenset(k.value for k in TargetKind)
+
+
+def _engine_target(text: str, rest: str) -> Target:
+    parts, port = _split(text, rest, _ENGINE_HINT)
+    if parts.scheme == "unix":
+        path = parts.path or ""
+        if parts.netloc or not path.startswith("/"):
+            raise TargetError(
+                f"target {_show(text)}: expected engine:unix:///absolute/path.sock",
+                hint="three slashes: engine:unix:///var/run/docker.sock",
+            )
+        return Target(TargetKind.ENGINE, f"engine:unix://{path}", path, "unix")
+    if parts.scheme == "tcp":
+        if parts.username is not None or parts.password is not None:
+            raise TargetError(
+                f"target {_show('engine:tcp://***@' + parts.netloc.rpartition('@')[2])}: "
+                "credentials do not belong in a target",
+                hint="the engine authenticates with TLS client certificates (DOCKER_CERT_PATH)",
+            )
+        if not parts.hostname or port is None or not 0 < port < 65536:
+            raise TargetError(
+                f"target {_show(text)}: expected engine:tcp://HOST:PORT with a port from 1 to "
+                "65535",
+                hint="type engine:tcp://HOST:2376 (TLS) or engine:tcp://HOST:2375",
+            )
+        if parts.path not in ("", "/") or parts.query or parts.fragment:
+            raise TargetError(
+                f"target {_show(text)}: nothing may follow HOST:PORT", hint=_ENGINE_HINT
+            )
+        host = parts.hostname
+        shown = f"[{host}]" if ":" in host else host
+        return Target(TargetKind.ENGINE, f"engine:tcp://{shown}:{port}", f"{shown}:{port}", "tcp")
+    scheme = parts.scheme or rest.partition(":")[0]
+    raise TargetError(
+        f"target {_show(text)}: the engine scheme must be unix:// or tcp://, not {scheme[:20]!r}",
+        hint=_ENGINE_HINT,
+    )
+
+
+_IMAGE_HINT = (
+    "transports: image:docker-archive:PATH[:REF]  image:oci:DIR[:TAG]  "
+    "image:docker-daemon:NAME:TAG  image:docker://HOST[:PORT]/REPO:TAG"
+)
 
 
 def _image_target(text: str, rest: str) -> Target:
     transport, sep, location = rest.partition(":")
-    if not sep or transport not in IMAGE_TRANSPORTS or not location:
+    if transport not in IMAGE_TRANSPORTS:
         raise TargetError(
-            f"target {text!r}: expected image:TRANSPORT:LOCATION",
-            hint="transports: docker-archive:PATH[:REF]  oci:DIR[:TAG]  "
-            "docker-daemon:NAME:TAG  docker://HOST[:PORT]/REPO:TAG",
+            f"target {_show(text)}: expected image:TRANSPORT:LOCATION, and {transport[:30]!r} "
+            "is not a transport",
+            hint=_IMAGE_HINT,
+        )
+    if not sep or not location:
+        raise TargetError(
+            f"target {_show(text)}: expected image:TRANSPORT:LOCATION (no location after "
+            f"{transport!r})",
+            hint=_IMAGE_HINT,
         )
     if transport in ("docker-archive", "oci"):
         path, colon, ref = location.partition(":")
         if not path:
-            raise TargetError(f"target {text!r}: no path")
+            raise TargetError(
+                f"target {_show(text)}: no path",
+                hint=f"type image:{transport}:PATH (a relative path is fine)",
+            )
         location = os.path.abspath(path) + (f":{ref}" if colon and ref else "")
     elif transport == "docker" and (not location.startswith("//") or len(location) <= 2):
-        raise TargetError(f"target {text!r}: expected image:docker://HOST[:PORT]/REPO:TAG")
+        raise TargetError(
+            f"target {_show(text)}: expected image:docker://HOST[:PORT]/REPO:TAG",
+            hint="for example image:docker://127.0.0.1:5000/app:1.0",
+        )
     return Target(TargetKind.IMAGE, f"image:{transport}:{location}", location, transport)
 
 
 def _registry_target(text: str, rest: str) -> Target:
     """``registry:https://HOST[:PORT]`` or ``registry:http://HOST[:PORT]``, nothing more."""
-    parts = urlsplit(rest)
+    parts, port = _split(text, rest, _REGISTRY_HINT)
     if parts.username is not None or parts.password is not None:
         shown = f"registry:{parts.scheme}://***@{parts.netloc.rpartition('@')[2]}"
         raise TargetError(
-            f"target {shown!r}: credentials do not belong in a target",
+            f"target {_show(shown)}: credentials do not belong in a target",
             hint="give them with --creds USER:PASSWORD, ASSESSOR_REGISTRY_CREDS or "
             "~/.docker/config.json",
         )
-    try:
-        port = parts.port
-    except ValueError:
-        raise TargetError(f"target {text!r}: invalid port") from None
-    if (
-        parts.scheme not in ("https", "http")
-        or not parts.hostname
-        or parts.path not in ("", "/")
-        or parts.query
-        or parts.fragment
-    ):
+    if port is not None and not 0 < port < 65536:
         raise TargetError(
-            f"target {text!r}: expected registry:https://HOST[:PORT] or registry:http://HOST[:PORT]"
+            f"target {_show(text)}: the port must be a number from 1 to 65535",
+            hint=_REGISTRY_HINT,
+        )
+    if parts.scheme not in ("https", "http"):
+        scheme = parts.scheme or rest.partition(":")[0]
+        raise TargetError(
+            f"target {_show(text)}: the registry scheme must be https:// or http://, not "
+            f"{scheme[:20]!r}",
+            hint=_REGISTRY_HINT,
+        )
+    if not parts.hostname or parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise TargetError(
+            f"target {_show(text)}: expected registry:https://HOST[:PORT] or "
+            "registry:http://HOST[:PORT]",
+            hint="no path: the registry's API root is found by itself",
         )
     host = parts.hostname
     shown = f"[{host}]" if ":" in host else host

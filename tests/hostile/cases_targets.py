@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from tests.hostile.corpus import Case, Ctx
 
 
-def _scan(target: str) -> object:
+def _scan(target: str) -> Callable[[Ctx], list[str]]:
     def build(ctx: Ctx) -> list[str]:
         return ["scan", target]
 
@@ -17,9 +19,47 @@ _BAD = [
     ("target-unknown-kind", "foo:bar", r"unknown kind 'foo'"),
     ("target-port-out-of-range", "engine:tcp://127.0.0.1:99999", r"port"),
     ("target-unclosed-ipv6", "engine:tcp://[::1", r"\[::1"),
+    ("target-engine-ftp", "engine:ftp://x", r"must be unix:// or tcp://, not 'ftp'"),
+    ("target-registry-gopher", "registry:gopher://x", r"must be https:// or http://"),
+    ("target-image-unknown-transport", "image:nope:x", r"'nope' is not a transport"),
+    ("target-host-nothing", "host:", r"target 'host:': expected KIND:LOCATION"),
+    ("target-engine-nothing", "engine:", r"engine: needs a location"),
+    ("target-ssh-no-host", "ssh://", r"SSH targets are not supported"),
+    ("target-registry-unclosed-ipv6", "registry:https://[::1", r"unclosed '\['"),
+    ("target-negative-port", "engine:tcp://h:-1", r"port must be a number from 1 to 65535"),
+    ("target-port-zero", "registry:https://h:0", r"port must be a number"),
+    ("target-unix-relative", "engine:unix://docker.sock", r"engine:unix:///absolute"),
+    ("target-engine-credentials", "engine:tcp://u:hunter2@h:2376", r"\*\*\*@h:2376"),
+    ("target-very-long", "image:oci:" + "a" * 20000, r"characters long \(at most 4096\)"),
+    ("target-newline", "host:/\nengine:tcp://x:1", r"control character"),
 ]
 
 CASES = [
-    Case(name, "targets", f"target string {text!r}", _scan(text), 2, rf"^assessor: error: .*{want}")  # type: ignore[arg-type]
+    Case(
+        name,
+        "targets",
+        f"target string {text[:60]!r}",
+        _scan(text),
+        2,
+        rf"^assessor: error: .*{want}",
+    )
     for name, text, want in _BAD
 ]
+
+
+def _garbled_docker_host(ctx: Ctx) -> list[str]:
+    # image:docker-daemon: reaches the engine named by DOCKER_HOST, parsed as a target too
+    ctx.env["DOCKER_HOST"] = "tcp://[::1"
+    return ["scan", "image:docker-daemon:app:1"]
+
+
+CASES.append(
+    Case(
+        "target-docker-host-garbled",
+        "targets",
+        "DOCKER_HOST with an unclosed IPv6 bracket, read for image:docker-daemon:",
+        _garbled_docker_host,
+        2,
+        r"^assessor: error: .*unclosed '\['",
+    )
+)

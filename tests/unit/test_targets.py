@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from assessor.errors import TargetError
-from assessor.targets import TargetKind, parse_target
+from assessor.targets import Target, TargetKind, parse_target
 
 
 def test_parse_targets() -> None:
@@ -61,3 +63,59 @@ def test_bad_registry_targets(text: str) -> None:
     with pytest.raises(TargetError) as e:
         parse_target(text)
     assert "secret" not in e.value.message
+
+
+# -- hostile target strings (issue 17, item 8) -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ("engine:tcp://127.0.0.1:99999", "port must be a number from 1 to 65535"),
+        ("engine:tcp://h:-1", "port must be a number"),
+        ("engine:tcp://[::1", "unclosed '['"),
+        ("registry:https://[::1", "unclosed '['"),
+        ("engine:ftp://x", "must be unix:// or tcp://, not 'ftp'"),
+        ("registry:gopher://x", "must be https:// or http://, not 'gopher'"),
+        ("image:nope:x", "'nope' is not a transport"),
+        ("host:", "host: needs a location"),
+        ("host:/a\x00b", "control character"),
+        ("ssh://", "SSH targets are not supported"),
+        ("engine:tcp://u:secret@h:2376", "credentials do not belong"),
+        ("engine:tcp://h:2376/v1.41", "nothing may follow HOST:PORT"),
+        ("x" * 100_000, "characters long"),
+    ],
+)
+def test_hostile_targets_name_the_problem(text: str, want: str) -> None:
+    with pytest.raises(TargetError) as e:
+        parse_target(text)
+    assert want in e.value.message
+    assert len(e.value.message) < 300 and e.value.hint
+    assert "secret" not in e.value.message
+
+
+def test_ipv6_engine_keeps_its_brackets() -> None:
+    t = parse_target("engine:tcp://[::1]:2376")
+    assert (t.uri, t.location) == ("engine:tcp://[::1]:2376", "[::1]:2376")
+
+
+_ALPHABET = "hostengimargydcker:/[]@.?#%0123456789-_ \x00\n\tABC\u00e9\ud7ff"
+_PREFIXES = ["", "host:", "engine:", "engine:tcp://", "engine:unix://", "image:", "image:oci:",
+             "image:docker://", "image:docker-archive:", "registry:", "registry:https://", "ssh://"]  # fmt: skip
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.sampled_from(_PREFIXES), st.text(alphabet=_ALPHABET, max_size=40) | st.text(max_size=40))
+def test_parse_target_returns_a_target_or_raises_target_error(prefix: str, tail: str) -> None:
+    """Whatever is typed: a Target, or a TargetError with a short message. Nothing else."""
+    try:
+        t = parse_target(prefix + tail)
+    except TargetError as e:
+        message = e.message
+        t = None
+    if t is None:
+        assert len(message) < 400
+        return
+    assert isinstance(t, Target)
+    if t.uri == t.uri.strip():  # (surrounding blanks are stripped from what is typed)
+        assert parse_target(t.uri) == t  # the canonical form reads back as itself
