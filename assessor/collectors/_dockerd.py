@@ -15,6 +15,8 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from assessor import jsonsafe
+
 MAX_CONFIG = 1 << 20
 
 # dockerd flags whose daemon.json key is a list (the flag may repeat)
@@ -397,9 +399,11 @@ def read_config(path: str) -> tuple[dict[str, Any] | None, str | None, float | N
     if not raw.strip():
         return {}, None, mtime
     try:
-        parsed = json.loads(raw)
+        parsed = jsonsafe.loads(raw)
     except json.JSONDecodeError as e:
         return None, f"{path}:{e.lineno}: invalid JSON: {e.msg}", mtime
+    except jsonsafe.JSONBoundError as e:
+        return None, f"{path}: {e}", mtime
     except UnicodeDecodeError:
         return None, f"{path}: not UTF-8 text", mtime
     if not isinstance(parsed, dict):

@@ -7,13 +7,13 @@ with, under daemon.json's key names, whichever place set them.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from assessor import jsonsafe
 from assessor.collectors import _dockerd
 from assessor.collectors.base import Collector, read_live
 from assessor.errors import CollectorError, TargetUnreachableError
@@ -99,9 +99,11 @@ class EngineCollector(Collector):
         except (httpx.TransportError, OSError) as e:
             raise TargetUnreachableError(f"{target}: cannot reach the engine: {e}") from e
         try:
-            return json.loads(b"".join(chunks))
-        except ValueError as e:
-            raise CollectorError(f"{target}: {path} did not answer JSON") from e
+            return jsonsafe.loads(b"".join(chunks))
+        except jsonsafe.JSONBoundError as e:
+            raise CollectorError(f"{target}: {path}: {e}") from None
+        except ValueError:
+            raise CollectorError(f"{target}: {path} did not answer JSON") from None
 
     def _try(self, client: httpx.Client, target: Target, path: str) -> Any:
         """An optional endpoint: None when the engine does not serve it (Podman, old API)."""

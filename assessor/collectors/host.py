@@ -15,6 +15,7 @@ import shlex
 from collections.abc import Iterator
 from typing import Any
 
+from assessor import jsonsafe
 from assessor.collectors import _dockerd, _proc
 from assessor.collectors._rootfs import RootFS
 from assessor.collectors.base import Collector, read_live
@@ -172,9 +173,11 @@ def _daemon_json(fs: RootFS, red: Redactor) -> tuple[Any, str | None]:
     if text is None:
         return None, None
     try:
-        parsed = json.loads(text)
+        parsed = jsonsafe.loads(text)
     except json.JSONDecodeError as e:
         return None, f"/etc/docker/daemon.json:{e.lineno}: invalid JSON: {e.msg}"
+    except ValueError as e:  # a bound crossed (nesting, digits), or not UTF-8
+        return None, f"/etc/docker/daemon.json: {e}"
     return red.tree(parsed, "docker.daemon_json"), None
 
 

@@ -10,7 +10,6 @@ Docker 20.10 layout (``<id>/layer.tar``) and the OCI layout Docker 25 writes
 
 from __future__ import annotations
 
-import json
 import posixpath
 import re
 import tarfile
@@ -18,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from assessor import jsonsafe
 from assessor.collectors.image.layer import LayerScan, member_path, scan_layer
 from assessor.collectors.image.limits import Limits
 from assessor.collectors.image.resolve import parse_object
@@ -128,7 +128,9 @@ def read_archive(read: Callable[[int], bytes], limits: Limits, what: str) -> lis
     if raw is None:
         raise ImageError(f"{what}: not a docker-archive (no manifest.json)")
     try:
-        entries = json.loads(raw)
+        entries = jsonsafe.loads(raw)
+    except jsonsafe.JSONBoundError as e:
+        raise ImageError(f"{what}: manifest.json: {e}") from None
     except ValueError as e:
         raise ImageError(f"{what}: manifest.json is not valid JSON: {str(e)[:120]}") from None
     if not isinstance(entries, list) or not entries:

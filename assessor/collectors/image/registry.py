@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import ipaddress
-import json
 import os
 import re
 import ssl
@@ -27,6 +26,7 @@ from urllib.parse import urlencode
 
 import httpx
 
+from assessor import jsonsafe
 from assessor.collectors.image.layer import LayerScan, scan_layer
 from assessor.collectors.image.limits import Limits
 from assessor.collectors.image.resolve import ACCEPT, OCI_INDEX
@@ -148,7 +148,7 @@ def _docker_config_creds(path: str | None, host: str) -> tuple[tuple[str, str], 
             return None
     try:
         with open(path, "rb") as f:
-            doc = json.loads(f.read(1 << 20))
+            doc = jsonsafe.loads(f.read(1 << 20))
     except (OSError, ValueError) as e:
         raise TargetError(f"{path}: cannot read registry credentials: {e}") from None
     auths = doc.get("auths") if isinstance(doc, dict) else None
@@ -207,7 +207,7 @@ class ChallengeAuth(httpx.Auth):
                 return
             token_response.read()
             try:
-                doc = json.loads(token_response.content[: 1 << 20])
+                doc = jsonsafe.loads(token_response.content[: 1 << 20])
             except ValueError:
                 return
             token = (doc.get("token") or doc.get("access_token")) if isinstance(doc, dict) else None
@@ -520,7 +520,7 @@ class RegistryClient:
 
 def _manifests(body: bytes) -> list[Any]:
     try:
-        doc = json.loads(body)
+        doc = jsonsafe.loads(body)
     except ValueError:
         return []
     manifests = doc.get("manifests") if isinstance(doc, dict) else None

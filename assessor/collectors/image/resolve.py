@@ -6,10 +6,10 @@ store fetches a blob by digest and verifies it; this module decides which blobs 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from assessor import jsonsafe
 from assessor.collectors.image.limits import Limits
 from assessor.collectors.image.stream import check_digest, short
 from assessor.errors import ImageError
@@ -80,8 +80,10 @@ class Resolved:
 
 def parse_object(data: bytes, what: str) -> dict[str, Any]:
     try:
-        doc = json.loads(data)
-    except (ValueError, RecursionError) as e:
+        doc = jsonsafe.loads(data)
+    except jsonsafe.JSONBoundError as e:
+        raise ImageError(f"{what}: {e}") from None
+    except ValueError as e:
         raise ImageError(f"{what}: not valid JSON: {str(e)[:120]}") from None
     if not isinstance(doc, dict):
         raise ImageError(f"{what}: expected a JSON object, found {type(doc).__name__}")

@@ -22,7 +22,6 @@ their source is recorded.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import secrets
@@ -32,6 +31,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
+from assessor import jsonsafe
 from assessor.collectors.base import Collector
 from assessor.errors import CollectorError, ImageError, TargetError, TargetUnreachableError
 from assessor.evidence import Evidence
@@ -194,7 +194,7 @@ def _unverified(scheme: str, tls: dict[str, Any]) -> str:
 def _json(registry: Registry, r: httpx.Response, what: str) -> Any:
     body = registry.read(r, MAX_JSON, what, JSON_BOUND)
     try:
-        return json.loads(body)
+        return jsonsafe.loads(body)
     except ValueError as e:
         raise CollectorError(f"{registry.name}: {what}: malformed JSON ({e})") from None
 
