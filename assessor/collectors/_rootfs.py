@@ -117,7 +117,18 @@ class RootFS:
         host_path = self.host_path(path)
         if host_path is None or not os.path.isfile(host_path):
             return None
-        with open(host_path, "rb") as f:
+        # opened without blocking and checked again once open: a FIFO or a device put there
+        # after the check must not stall the scan (nor a link swapped in, on an offline root)
+        flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if self.live else os.O_NOFOLLOW)
+        fd = os.open(host_path, flags)
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise OSError(f"{path} is not a regular file")
+            f = os.fdopen(fd, "rb")
+        except BaseException:
+            os.close(fd)
+            raise
+        with f:
             data = f.read(limit + 1)
         if len(data) > limit:
             raise OSError(f"{path} is larger than {limit} bytes")

@@ -132,6 +132,8 @@ class HostCollector(Collector):
             "kernel": (data["kernel"] or {}).get("release"),
             "root": root,
         }
+        # file names on an offline root are bytes: the ones that are not UTF-8 are escaped
+        data = jsonsafe.escape_tree(data)
         yield Evidence("host", str(target), str(resource), data, redactions=tuple(red.found))
 
 

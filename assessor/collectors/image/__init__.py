@@ -11,8 +11,9 @@ import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from assessor import jsonsafe
 from assessor.collectors.base import Collector
-from assessor.errors import ImageError, TargetError, TargetUnreachableError
+from assessor.errors import CollectorError, ImageError, TargetError
 from assessor.evidence import Evidence
 from assessor.targets import Target
 
@@ -26,7 +27,8 @@ if TYPE_CHECKING:
 
 def collection_error(target: str, resource: str, message: str) -> Evidence:
     """A resource that could not be read: every rule on it reports ``error`` with the message."""
-    return Evidence("image", target, resource, {"collection_error": message, "reference": resource})
+    data = {"collection_error": jsonsafe.escape(message), "reference": resource}
+    return Evidence("image", target, resource, data)
 
 
 def split_ref(location: str) -> tuple[str, str | None]:
@@ -148,7 +150,12 @@ class ImageCollector(Collector):
             "docker-daemon": self._daemon,
             "docker": self._registry,
         }[transport]
-        evidence = list(collect(target))
+        try:
+            evidence = list(collect(target))
+        except CollectorError as e:
+            # messages name members and files, whose names are bytes: escape what is not UTF-8
+            e.message = jsonsafe.escape(e.message)
+            raise
         failed = [e for e in evidence if "collection_error" in e.data]
         if failed and len(failed) == len(evidence) == 1:
             # one image, unreadable: the target's error, named as the user wrote the target
@@ -165,16 +172,10 @@ class ImageCollector(Collector):
         yield from evidence
 
     def _archive(self, target: Target) -> Iterator[Evidence]:
-        from assessor.collectors.image.archive import read_archive
+        from assessor.collectors.image.archive import open_archive, read_archive
 
         path, ref = split_ref(target.location)
-        if os.path.isdir(path):
-            raise ImageError(f"{target}: {path} is a directory (for an OCI layout use image:oci:)")
-        try:
-            f = open(path, "rb")  # noqa: SIM115 - closed below; a FIFO (docker save |) works
-        except OSError as e:
-            raise TargetUnreachableError(f"{target}: cannot open {path}: {e.strerror}") from None
-        with f:
+        with open_archive(path, self.options.limits, str(target)) as f:
             images = read_archive(f.read, self.options.limits, str(target))
         yield from _archive_evidence(
             str(target), f"docker-archive:{path}", images, ref, self.options

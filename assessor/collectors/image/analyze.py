@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from assessor import jsonsafe
 from assessor.collectors.image import fs, meta
 from assessor.collectors.image.layer import LayerScan
 from assessor.collectors.image.limits import Limits
@@ -106,4 +107,6 @@ def image_evidence(
     data["secrets"] = {"count": count, "items": items[: limits.max_findings]}
     data["signatures"] = signatures or NOT_CHECKED
     data["base_image"] = base_image(data["config"]["Labels"], annotations or {})
+    # file names are bytes: the ones that are not UTF-8 are written with \xHH escapes
+    data = jsonsafe.escape_tree(data)
     return Evidence("image", target, resource, data, redactions=tuple(redactor.found))

@@ -10,19 +10,22 @@ Docker 20.10 layout (``<id>/layer.tar``) and the OCI layout Docker 25 writes
 
 from __future__ import annotations
 
+import os
 import posixpath
 import re
+import stat
 import tarfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
 from assessor import jsonsafe
 from assessor.collectors.image.layer import LayerScan, member_path, scan_layer
 from assessor.collectors.image.limits import Limits
 from assessor.collectors.image.resolve import parse_object
 from assessor.collectors.image.stream import CORRUPT, Blob, Budget, Plain, decoder, digest_of
-from assessor.errors import ImageError
+from assessor.errors import ImageError, TargetUnreachableError
 
 _BLOB = re.compile(r"^blobs/(sha256|sha512)/([0-9a-f]{64}|[0-9a-f]{128})$")
 _CONFIG_NAME = re.compile(r"^([0-9a-f]{64})\.json$")
@@ -45,12 +48,66 @@ class _Contents:
     doc_bytes: int = 0
 
 
+# a pipe the shell handed over (``docker save app | assessor scan
+# image:docker-archive:/dev/stdin``, or ``<(docker save app)``): streamed, never a named FIFO
+_INHERITED_PIPE = re.compile(r"^/(?:dev/stdin|dev/fd/\d+|proc/self/fd/\d+)$")
+_KINDS = {
+    stat.S_IFDIR: "a directory (for an OCI layout use image:oci:)",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFSOCK: "a socket",
+}
+PADDING = 1 << 20  # zero bytes accepted after the archive's end marker (tar pads to 10 KiB)
+
+
+def _refuse(path: str, mode: int, what: str) -> ImageError:
+    kind = _KINDS.get(stat.S_IFMT(mode), "not a regular file")
+    return ImageError(f"{what}: {path} is {kind}; a docker-archive must be a regular file")
+
+
+@contextmanager
+def open_archive(path: str, limits: Limits, what: str) -> Iterator[IO[bytes]]:
+    """The archive file, opened without blocking: a regular file within max_archive_bytes,
+    or a pipe given as /dev/stdin or /dev/fd/N. Devices, FIFOs, sockets and directories are
+    refused before a byte is read."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise TargetUnreachableError(f"{what}: cannot open {path}: no such file") from None
+    except OSError as e:
+        raise TargetUnreachableError(f"{what}: cannot open {path}: {e.strerror}") from None
+    pipe = stat.S_ISFIFO(st.st_mode) and bool(_INHERITED_PIPE.match(path))
+    if not stat.S_ISREG(st.st_mode) and not pipe:
+        raise _refuse(path, st.st_mode, what)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as e:
+        raise TargetUnreachableError(f"{what}: cannot open {path}: {e.strerror}") from None
+    try:
+        st = os.fstat(fd)  # what was opened, not what was looked at
+        if not stat.S_ISREG(st.st_mode) and not (pipe and stat.S_ISFIFO(st.st_mode)):
+            raise _refuse(path, st.st_mode, what)
+        if stat.S_ISREG(st.st_mode) and st.st_size > limits.max_archive_bytes:
+            raise ImageError(
+                f"{what}: {path} is {st.st_size} bytes, larger than max_archive_bytes "
+                f"({limits.max_archive_bytes})"
+            )
+        os.set_blocking(fd, True)
+        f = os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+    with f:
+        yield f
+
+
 def _is_json_name(path: str) -> bool:
     return path in _JSON_NAMES or path.endswith(".json") or path.endswith("/json")
 
 
 def _read_members(read: Callable[[int], bytes], limits: Limits, what: str) -> _Contents:
-    outer = Blob(read, digest=None, size=None, limit=limits.max_image_bytes, what=what)
+    outer = Blob(read, digest=None, size=None, limit=limits.max_archive_bytes, what=what)
     _, decoded = decoder(outer)
     plain = Plain(decoded, outer, Budget(limits), what)
     budget = Budget(limits)
@@ -97,8 +154,11 @@ def _read_members(read: Callable[[int], bytes], limits: Limits, what: str) -> _C
                 budget=budget,
                 what=f"{what}: {path}",
             )
-    if not plain.rest_is_zero():
-        raise ImageError(f"{what}: invalid tar header or data after the end of the archive")
+    if not plain.rest_is_zero(PADDING):
+        raise ImageError(
+            f"{what}: invalid tar header, data or over {PADDING} bytes of padding after the end "
+            "of the archive"
+        )
     outer.drain()
     return out
 

@@ -7,6 +7,7 @@ read is bounded.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from collections.abc import Iterator
@@ -29,14 +30,36 @@ from assessor.errors import ImageError, TargetUnreachableError
 REF_NAME = "org.opencontainers.image.ref.name"
 
 
-@contextmanager
-def open_regular(path: str, what: str) -> Iterator[IO[bytes]]:
-    """Open a file of the image for reading: no symlinks, no devices or FIFOs."""
+def _open_beneath(root: str, rel: str) -> int:
+    """Open ``root/rel`` without following a symlink at any step below ``root``."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+    parts = rel.split("/")
+    dirfd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        for part in parts[:-1]:
+            step = os.open(part, flags | os.O_DIRECTORY, dir_fd=dirfd)
+            os.close(dirfd)
+            dirfd = step
+        return os.open(parts[-1], flags | os.O_NONBLOCK, dir_fd=dirfd)
+    finally:
+        os.close(dirfd)
+
+
+@contextmanager
+def open_regular(root: str, rel: str, what: str) -> Iterator[IO[bytes]]:
+    """Open a file of the layout for reading: no symlinks on the way (none could lead out of
+    the layout), no devices, FIFOs or sockets, and never blocking on open."""
+    path = os.path.join(root, rel)
+    try:
+        fd = _open_beneath(root, rel)
     except FileNotFoundError:
         raise ImageError(f"{what}: missing ({path})") from None
     except OSError as e:
+        if e.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise ImageError(
+                f"{what}: {path}: a symlink or not a directory on the way (refused: it could "
+                "lead out of the layout)"
+            ) from None
         raise ImageError(f"{what}: cannot open {path}: {e.strerror}") from None
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
@@ -63,11 +86,11 @@ class LayoutStore:
 
     def _path(self, digest: str, what: str) -> str:
         algorithm, _, hexpart = check_digest(digest, what).partition(":")
-        return os.path.join(self.root, "blobs", algorithm, hexpart)
+        return f"blobs/{algorithm}/{hexpart}"
 
     def fetch(self, digest: str, limit: int, what: str, *, manifest: bool = False) -> bytes:
         name = "max_manifest_bytes" if manifest else "max_config_bytes"
-        with open_regular(self._path(digest, what), f"{what} {short(digest)}") as f:
+        with open_regular(self.root, self._path(digest, what), f"{what} {short(digest)}") as f:
             data = read_bounded(f, limit, f"{what} {short(digest)}", name)
         if digest_of(data, digest.partition(":")[0]) != digest:
             raise ImageError(f"{what}: blob {short(digest)} does not match its digest")
@@ -75,7 +98,7 @@ class LayoutStore:
 
     def scan(self, d: dict[str, Any], index: int, budget: Budget, what: str) -> LayerScan:
         digest = d["digest"]
-        with open_regular(self._path(digest, what), what) as f:
+        with open_regular(self.root, self._path(digest, what), what) as f:
             return scan_layer(
                 f.read, index=index, digest=digest, size=d.get("size"), budget=budget, what=what
             )
@@ -93,13 +116,13 @@ def _entries(
 ) -> list[tuple[str, dict[str, Any]]]:
     if not os.path.isdir(root):
         raise TargetUnreachableError(f"{what}: {root} is not a directory")
-    with open_regular(os.path.join(root, "oci-layout"), f"{what}: oci-layout") as f:
+    with open_regular(root, "oci-layout", f"{what}: oci-layout") as f:
         marker = parse_object(
             read_bounded(f, 4096, f"{what}: oci-layout", "4096"), f"{what}: oci-layout"
         )
     if not isinstance(marker.get("imageLayoutVersion"), str):
         raise ImageError(f"{what}: oci-layout has no imageLayoutVersion")
-    with open_regular(os.path.join(root, "index.json"), f"{what}: index.json") as f:
+    with open_regular(root, "index.json", f"{what}: index.json") as f:
         index = parse_object(
             read_bounded(f, limits.max_manifest_bytes, f"{what}: index.json", "max_manifest_bytes"),
             f"{what}: index.json",

@@ -29,6 +29,7 @@ class Limits:
     # layer streams
     max_layer_bytes: int = 16 * GiB  # one layer as stored (compressed)
     max_image_bytes: int = 64 * GiB  # every layer of one image, uncompressed
+    max_archive_bytes: int = 64 * GiB  # a docker-archive file or stream, as stored
     max_ratio: int = 200  # uncompressed / compressed, once past ratio_floor
     ratio_floor: int = 64 * MiB
     max_entries: int = 2_000_000  # tar members over every layer of an image

@@ -289,10 +289,13 @@ class Plain:
             self.pos += step
         return self.pos
 
-    def rest_is_zero(self) -> bool:
-        """After the tar end marker only zero padding may follow; reads to the end."""
+    def rest_is_zero(self, limit: int | None = None) -> bool:
+        """After the tar end marker only zero padding (at most ``limit`` bytes) may follow;
+        reads to the end, or until the padding is longer than ``limit``."""
+        seen = 0
         while chunk := self.read(CHUNK):
-            if chunk.count(0) != len(chunk):
+            seen += len(chunk)
+            if chunk.count(0) != len(chunk) or (limit is not None and seen > limit):
                 return False
         return True
 
