@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from urllib.parse import SplitResult, urlsplit
@@ -183,12 +184,28 @@ def _image_target(text: str, rest: str) -> Target:
                 hint=f"type image:{transport}:PATH (a relative path is fine)",
             )
         location = os.path.abspath(path) + (f":{ref}" if colon and ref else "")
+    elif transport == "docker" and _has_userinfo(location):
+        shown = f"image:docker://***@{location.rpartition('@')[2]}"
+        raise TargetError(
+            f"target {_show(shown)}: credentials do not belong in a target",
+            hint="give them with --creds USER:PASSWORD, ASSESSOR_REGISTRY_CREDS or "
+            "~/.docker/config.json",
+        )
     elif transport == "docker" and (not location.startswith("//") or len(location) <= 2):
         raise TargetError(
             f"target {_show(text)}: expected image:docker://HOST[:PORT]/REPO:TAG",
             hint="for example image:docker://127.0.0.1:5000/app:1.0",
         )
     return Target(TargetKind.IMAGE, f"image:{transport}:{location}", location, transport)
+
+
+_DIGEST = re.compile(r"[A-Za-z0-9_+.-]+:[0-9a-fA-F]{32,}")
+
+
+def _has_userinfo(location: str) -> bool:
+    """``//USER:PASSWORD@HOST/...``: an ``@`` before the first ``/`` that is not a digest's."""
+    authority = location.removeprefix("//").partition("/")[0]
+    return "@" in authority and not _DIGEST.fullmatch(authority.rpartition("@")[2])
 
 
 def _registry_target(text: str, rest: str) -> Target:
