@@ -366,44 +366,15 @@ class FileWaiver:
 def read_waivers_file(path: Path, catalog: Catalog | None, today: date) -> list[FileWaiver]:
     """Parse and validate a waivers file: a YAML list of entries (or ``waivers:`` holding one).
     Every error names the file, the line and the field, like a control file's."""
-    import yaml
     from pydantic import TypeAdapter, ValidationError
 
-    from assessor.catalog.loader import YamlDoc, _display, _line_map, _Loader, _validation_error
+    from assessor import yamlsafe
+    from assessor.catalog.loader import YamlDoc, _display, _validation_error
 
     name = _display(path)
-    try:
-        size = path.stat().st_size
-        if size > MAX_WAIVERS_FILE:
-            raise ControlDefinitionError(name, None, None, f"file is {size} bytes, over the limit")
-        raw = path.read_bytes()
-        text = raw.decode("utf-8")
-    except OSError as e:
-        raise ControlDefinitionError(name, None, None, f"cannot read: {e.strerror}") from e
-    except UnicodeDecodeError as e:
-        raise ControlDefinitionError(name, None, None, "not UTF-8 text") from e
-    loader = _Loader(text)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            data: Any = []
-            lines: dict[tuple[str | int, ...], int] = {}
-        else:
-            lines = {}
-            _line_map(node, (), lines, name)
-            data = loader.construct_document(node)
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        raise ControlDefinitionError(
-            name, mark.line + 1 if mark else None, None, f"invalid YAML: {e.problem}"
-        ) from e
-    except yaml.YAMLError as e:
-        raise ControlDefinitionError(name, None, None, f"invalid YAML: {e}") from e
-    except ValueError as e:  # an impossible date (2026-13-01) PyYAML took for a timestamp
-        line, dotted = _bad_timestamp(node)
-        raise ControlDefinitionError(name, line, dotted, f"invalid date: {e}") from None
-    finally:
-        loader.dispose()
+    data, lines, raw = yamlsafe.load(path, name, MAX_WAIVERS_FILE)
+    if data is None:
+        data = []
     prefix: tuple[str | int, ...] = ()
     if isinstance(data, dict) and set(data) == {"waivers"}:
         data, prefix = data["waivers"], ("waivers",)
@@ -439,28 +410,6 @@ def read_waivers_file(path: Path, catalog: Catalog | None, today: date) -> list[
             raise ControlDefinitionError(name, line, f"[{i}].expires", err.message) from None
         out.append(FileWaiver(spec, f"{name}:{line}" if line else name, entry.allow_long))
     return out
-
-
-def _bad_timestamp(node: Any, path: str = "") -> tuple[int | None, str | None]:
-    """The line and field of the first YAML timestamp that is not a real date."""
-    import yaml
-
-    if isinstance(node, yaml.ScalarNode) and node.tag.endswith(":timestamp"):
-        try:
-            date.fromisoformat(str(node.value)[:10])
-        except ValueError:
-            return node.start_mark.line + 1, path or None
-    elif isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            found = _bad_timestamp(value, f"{path}.{key.value}" if path else str(key.value))
-            if found[0] is not None:
-                return found
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            found = _bad_timestamp(item, f"{path}[{i}]")
-            if found[0] is not None:
-                return found
-    return None, None
 
 
 @dataclass
