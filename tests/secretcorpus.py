@@ -190,6 +190,8 @@ class Planting:
     value: str
     needles: list[str]
     spots: list[Spot] = field(default_factory=list)
+    in_target: bool = True  # False: given on the command line, not planted in a target
+    encoded_at_source: set[str] = field(default_factory=set)  # needles not in clear there
 
 
 @dataclass
@@ -245,7 +247,16 @@ def variants(text: str) -> list[tuple[str, str]]:
     both = html.unescape(_json_unescape(text))
     if all(both != t for _, t in out):
         out.append(("json+html-unescaped", both))
+    # a long value wrapped over lines (PDF text), or broken by <wbr>, soft hyphens, zero-width
+    # spaces: join it back (needles hold no space, so joining cannot make one by chance)
+    compact = _BREAKS.sub("", _TAG.sub("", both))
+    if all(compact != t for _, t in out):
+        out.append(("joined", compact))
     return out
+
+
+_TAG = re.compile(r"<[^<>]{0,200}>")
+_BREAKS = re.compile("[\\s\u00ad\u200b\u200c\u200d\u2060\ufeff]+")
 
 
 class Finder:

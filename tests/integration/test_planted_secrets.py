@@ -41,6 +41,7 @@ from tests.secretcorpus import (
     Spot,
     inflate_pdf_streams,
     tar_bytes,
+    variants,
     write_docker_archive,
     write_oci_layout,
 )
@@ -62,6 +63,16 @@ class Api:
         self.client = httpx.Client(
             transport=httpx.HTTPTransport(uds=SOCKET), base_url="http://docker", timeout=60
         )
+        self.created: list[str] = []
+
+    def inspect(self) -> list[tuple[str, str]]:
+        """What dockerd holds for each staged container (its inspect JSON)."""
+        out = []
+        for cid in self.created:
+            r = self.client.get(f"/containers/{cid}/json")
+            assert r.status_code == 200, r.text
+            out.append((f"inspect of {cid[:12]}", r.text))
+        return out
 
     def create(self, name: str, body: dict[str, Any], start: bool) -> str:
         labels = {**body.pop("Labels", {}), "assessor.test": self.docker.label}
@@ -73,6 +84,7 @@ class Api:
         )
         assert r.status_code == 201, r.text
         cid = str(r.json()["Id"])
+        self.created.append(cid)
         if start:
             s = self.client.post(f"/containers/{cid}/start")
             assert s.status_code in (204, 304), s.text
@@ -285,6 +297,7 @@ def planted_image(corpus: Corpus, what: str) -> tuple[dict[str, Any], list[bytes
 
     docker_auth = base64.b64encode(f"deploy:{docker_pw.value}".encode()).decode()
     docker_pw.needles.append(docker_auth)
+    docker_pw.encoded_at_source.add(docker_pw.value)  # the file holds it in base64 only
     id_rsa = file("private_key_pem", "root/.ssh/id_rsa")
 
     base = tar_bytes([("bin", 0o755, None), ("etc", 0o755, None), ("tmp", 0o1777, None)])
@@ -405,6 +418,7 @@ class Outcome:
     scan: dict[str, Any]
     aid: str
     images: dict[str, str]  # name -> resource substring
+    sources: list[tuple[str, str]]  # where the values were planted, as the scan reads them
     seconds: dict[str, float] = field(default_factory=dict)
 
     def __repr__(self) -> str:  # pytest prints fixtures of a failed test: not the values
@@ -430,6 +444,7 @@ def outcome(docker: Docker, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     tag = f"assessor-test/planted:{label}"
     config, layers = planted_image(corpus, "docker-archive image")
     write_docker_archive(archive, config, layers, tag)
+    sources = [*api.inspect(), ("the docker-archive", archive.read_bytes().decode("latin-1"))]
     images["docker-archive"] = str(archive)
     images["docker-daemon"] = f"docker-daemon:{tag}"
     _bind(corpus, start, images["docker-archive"], images["docker-daemon"])
@@ -437,13 +452,15 @@ def outcome(docker: Docker, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     oci = tmp / "planted-oci"
     config, layers = planted_image(corpus, "OCI image")
     write_oci_layout(oci, config, layers, "planted")
+    sources.append(("the OCI config", json.dumps(config)))
+    sources += [(f"OCI layer {i}", t.decode("latin-1")) for i, t in enumerate(layers)]
     images["oci"] = str(oci)
     _bind(corpus, start, images["oci"])
     docker("load", "-i", str(archive))
     keys = {"ASSESSOR_KEY_DIR": str(tmp / "keys")}
     seconds = {"stage": time.monotonic() - t0}
     try:
-        yield _run(corpus, tmp, out, images, keys, seconds)
+        yield _run(corpus, tmp, out, images, sources, keys, seconds)
     finally:
         docker("rmi", "-f", tag, check=False)
 
@@ -453,6 +470,7 @@ def _run(
     tmp: Path,
     out: Path,
     images: dict[str, str],
+    sources: list[tuple[str, str]],
     keys: dict[str, str],
     seconds: dict[str, float],
 ) -> Outcome:
@@ -470,10 +488,12 @@ def _run(
     assert cli("keys init", "keys", "init", "--organisation", "Planted Org").code == 0
     # credentials in a target string are refused and never echoed
     pw = corpus.new("password", "target string image:docker://USER:PW@host")
+    pw.in_target = False
     cli("scan credentialed target", "scan", f"image:docker://deploy:{pw.value}@127.0.0.1:9/a:1")
 
     # registry credentials given the right way never reach an output (registries unreachable)
     creds = corpus.new("password", "--creds USER:PASSWORD of an unreachable registry")
+    creds.in_target = False
     cli(
         "scan with --creds",
         "scan",
@@ -511,7 +531,7 @@ def _run(
         for fmt in ("oscal", "xccdf", "arf", "sarif", "junit", "csv", "json"):
             cli(f"export {fmt}", "export", aid, "--format", fmt, "-o", str(out / f"export.{fmt}"))
         pdf.result()
-    return Outcome(corpus, db_path, out, runs, doc, aid, images, seconds)
+    return Outcome(corpus, db_path, out, runs, doc, aid, images, sources, seconds)
 
 
 # --------------------------------------------------------------------------------------------
@@ -616,6 +636,21 @@ def test_no_planted_value_anywhere(outcome: Outcome, leaks: list[str]) -> None:
         f"{len(leaks)} of {n} planted values leaked (shape planted in place -> found in):\n  "
         + "\n  ".join(leaks)
     )
+
+
+def test_search_finds_every_value_where_it_was_planted(outcome: Outcome) -> None:
+    """The search itself works: each value planted in a target is found in what dockerd holds
+    or in the image files written (so zero hits elsewhere means something)."""
+    texts = [t for _, text in outcome.sources for _, t in variants(text)]
+    planted = [p for p in outcome.corpus.plantings if p.in_target]
+    assert len(planted) > 60
+    unseen = [
+        f"{p.shape} in {p.where} (needle {i})"
+        for p in planted
+        for i, needle in enumerate(p.needles)
+        if needle not in p.encoded_at_source and not any(needle in t for t in texts)
+    ]
+    assert not unseen, f"needles the search cannot find at their source: {unseen}"
 
 
 def test_every_planting_was_scanned(outcome: Outcome) -> None:
