@@ -45,6 +45,40 @@ def _describe(url: str) -> str:
         return "the database URL"
 
 
+# SQLite's words for a file system problem; the file system is asked what it was.
+_VAGUE = ("unable to open database file", "disk I/O error", "readonly database", "disk is full")
+
+
+def _file_problem(url: str) -> str | None:
+    """Why a SQLite database's file or folder cannot be written, as the file system says."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        u = make_url(url) if "://" in url else None
+        name = u.database if u is not None and u.drivername.startswith("sqlite") else None
+    except Exception:  # described elsewhere
+        return None
+    if not name or name == ":memory:" or name.startswith("file:"):
+        return None
+    path = Path(name).expanduser()
+    folder = path.parent
+    while not folder.is_dir() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        fs = os.statvfs(folder)
+    except OSError:
+        return None
+    if fs.f_flag & os.ST_RDONLY:
+        return f"{folder} is on a read-only file system"
+    if fs.f_bavail == 0:
+        return f"no space left on the device holding {folder}"
+    if path.exists() and not os.access(path, os.W_OK):
+        return "the file is read-only"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"folder {folder} is not writable by this user"
+    return None
+
+
 def _store_error(url: str, e: Exception) -> StoreError:
     text_ = str(getattr(e, "orig", e)).strip().splitlines()[0] if str(e) else type(e).__name__
     where = _describe(url)
@@ -54,6 +88,8 @@ def _store_error(url: str, e: Exception) -> StoreError:
         )
     if "not a database" in text_ or "malformed" in text_:
         return StoreError(f"database {where} is not a readable SQLite database: {text_}")
+    if any(v in text_ for v in _VAGUE) and (problem := _file_problem(url)):
+        return StoreError(f"database {where}: {text_}: {problem}")
     return StoreError(f"database {where}: {text_}")
 
 
@@ -71,7 +107,14 @@ def make_engine(url: str) -> Engine:
 
         path = make_url(url).database
         if path and path != ":memory:":
-            Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(path).expanduser().parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise StoreError(
+                    f"database {_describe(url)}: cannot create its folder {folder}: "
+                    f"{e.strerror or e}"
+                ) from e
     try:
         engine = create_engine(url)
     except Exception as e:  # unknown dialect or driver
