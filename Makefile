@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test lint bench venv clean schema docs
+.PHONY: demo test lint bench venv clean schema docs fuzz
 
 $(BIN)/assessor: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -56,6 +56,21 @@ bench: venv
 	$(BIN)/python tests/bench/bench_report.py
 	$(BIN)/python tests/bench/bench_store.py
 	$(BIN)/python tests/bench/bench_export.py
+
+## fuzz: coverage-guided fuzzing (atheris, the `fuzz` extra) of each parser of untrusted input,
+## FUZZ_SECONDS each (default 60), one after another, seeded from tests/fixtures and controls/;
+## new inputs go to build/fuzz/<target>/corpus, crashing ones to build/fuzz/<target>/crash-*
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= targets yaml layer archive image_json redact
+fuzz: venv
+	$(BIN)/python -c 'import atheris' 2>/dev/null || $(BIN)/pip install --quiet -e '.[fuzz]'
+	rm -rf build/fuzz/seeds && $(BIN)/python tests/fuzz/seeds.py build/fuzz/seeds
+	@rc=0; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p build/fuzz/$$t/corpus; echo "== fuzz_$$t ($(FUZZ_SECONDS) s)"; \
+	  nice -n 10 $(BIN)/python tests/fuzz/fuzz_$$t.py build/fuzz/$$t/corpus build/fuzz/seeds/$$t \
+	    -max_total_time=$(FUZZ_SECONDS) -timeout=20 -rss_limit_mb=2048 -max_len=65536 \
+	    -print_final_stats=1 -artifact_prefix=build/fuzz/$$t/ || rc=1; \
+	done; exit $$rc
 
 ## schema: regenerate controls/schema/*.json from the models
 schema: venv
