@@ -478,7 +478,7 @@ def _run(
     db = f"sqlite:///{db_path}"
     runs: dict[str, Run] = {}
 
-    def cli(name: str, *args: str, **kw: Any) -> Run:
+    def cli(name: str, *args: str, db: str = db, **kw: Any) -> Run:
         t = time.monotonic()
         r = run_cli(*args, db=db, env=keys, **kw)
         seconds[name] = time.monotonic() - t
@@ -486,25 +486,6 @@ def _run(
         return r
 
     assert cli("keys init", "keys", "init", "--organisation", "Planted Org").code == 0
-    # credentials in a target string are refused and never echoed
-    pw = corpus.new("password", "target string image:docker://USER:PW@host")
-    pw.in_target = False
-    cli("scan credentialed target", "scan", f"image:docker://deploy:{pw.value}@127.0.0.1:9/a:1")
-
-    # registry credentials given the right way never reach an output (registries unreachable)
-    creds = corpus.new("password", "--creds USER:PASSWORD of an unreachable registry")
-    creds.in_target = False
-    cli(
-        "scan with --creds",
-        "scan",
-        "registry:https://127.0.0.1:9",
-        "image:docker://127.0.0.1:9/app:1",
-        "--creds",
-        f"deploy:{creds.value}",
-        "--format",
-        "json",
-    )
-
     scan = cli(
         "scan",
         "scan",
@@ -521,15 +502,41 @@ def _run(
     assert scan.code in (0, 1), scan.err
     doc = scan.json()
     aid = str(doc["assessment"]["id"])
-    cli("results", "results", aid, "--format", "json")
     # the PDF takes most of the time on one core: the other outputs are written meanwhile
     with ThreadPoolExecutor(max_workers=1) as pool:
         pdf = pool.submit(
             cli, "report pdf", "report", aid, "--format", "pdf", "--sign", "-o", str(out / "r.pdf")
         )
+        cli("results", "results", aid, "--format", "json")
         cli("report html", "report", aid, "--format", "html", "--sign", "-o", str(out / "r.html"))
         for fmt in ("oscal", "xccdf", "arf", "sarif", "junit", "csv", "json"):
             cli(f"export {fmt}", "export", aid, "--format", fmt, "-o", str(out / f"export.{fmt}"))
+
+        # credentials on the command line (into a second database, not to disturb the first):
+        # in a target string they are refused and never echoed; given with --creds to
+        # unreachable registries they reach no output either
+        other = f"sqlite:///{tmp / 'creds.db'}"
+        pw = corpus.new("password", "target string image:docker://USER:PW@host")
+        pw.in_target = False
+        cli(
+            "scan credentialed target",
+            "scan",
+            f"image:docker://deploy:{pw.value}@127.0.0.1:9/a:1",
+            db=other,
+        )
+        creds = corpus.new("password", "--creds USER:PASSWORD of an unreachable registry")
+        creds.in_target = False
+        cli(
+            "scan with --creds",
+            "scan",
+            "registry:https://127.0.0.1:9",
+            "image:docker://127.0.0.1:9/app:1",
+            "--creds",
+            f"deploy:{creds.value}",
+            "--format",
+            "json",
+            db=other,
+        )
         pdf.result()
     return Outcome(corpus, db_path, out, runs, doc, aid, images, sources, seconds)
 
@@ -602,7 +609,8 @@ def _search_file(finder: Finder, path: Path) -> None:
 def leaks(outcome: Outcome) -> list[str]:
     t = time.monotonic()
     finder = Finder(outcome.corpus)
-    _search_db(finder, outcome.db)
+    for db in sorted(outcome.db.parent.glob("*.db")):
+        _search_db(finder, db)
     for path in sorted(outcome.out.iterdir()):
         _search_file(finder, path)
     for name, r in outcome.runs.items():
