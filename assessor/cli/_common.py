@@ -46,18 +46,18 @@ TSA_OPTION = typer.Option(
 )
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write through a temporary file and rename, so a failed run never leaves half a file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with tmp.open("wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        tmp.replace(path)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise AssessorError(f"{path}: cannot write: {e.strerror}") from e
+def write_atomic(path: Path, data: bytes, *, private: bool = False) -> None:
+    """Write an output file atomically, never through a link: see assessor/outfile.py."""
+    from assessor.outfile import write_file
+
+    write_file(path, data, private=private)
+
+
+def check_output(path: Path) -> None:
+    """Refuse an output path that cannot be written before doing the work."""
+    from assessor.outfile import check_destination
+
+    check_destination(path)
 
 
 @cache

@@ -285,7 +285,7 @@ def export(
     """Export the control catalog for other tools. Same catalog, same bytes."""
     import sys
 
-    from assessor.cli._common import write_atomic
+    from assessor.cli._common import check_output, write_atomic
     from assessor.errors import AssessorError
 
     catalog = load(controls)
@@ -303,8 +303,7 @@ def export(
     else:
         from assessor.export.xccdf import render_benchmark
 
-        if not output.parent.is_dir():
-            raise AssessorError(f"{output.parent}: no such directory")
+        check_output(output)
         files = {output: render_benchmark(catalog)}
     for path, body in files.items():
         write_atomic(path, body)

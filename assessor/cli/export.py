@@ -16,12 +16,12 @@ from assessor.cli._common import (
     KEY_OPTION,
     PKCS12_OPTION,
     TSA_OPTION,
+    check_output,
     load,
     open_db,
     setting,
     write_atomic,
 )
-from assessor.errors import AssessorError
 
 
 class ExportFormat(StrEnum):
@@ -82,8 +82,8 @@ def export(
             )
     if sign and to_stdout:
         raise typer.BadParameter("--sign needs a file to write (-o FILE)", param_hint="--sign")
-    if not to_stdout and not output.parent.is_dir():
-        raise AssessorError(f"{output.parent}: no such directory")
+    if not to_stdout:
+        check_output(output)
     identity = None
     if sign:  # load the key first: a wrong passphrase stops before any work
         from assessor.sign.keys import load_identity

@@ -18,6 +18,7 @@ from assessor.cli._common import (
     KEY_OPTION,
     PKCS12_OPTION,
     TSA_OPTION,
+    check_output,
     load,
     open_db,
     setting,
@@ -122,8 +123,7 @@ def report(
                 "give --format html|pdf (the output's suffix does not say)", param_hint="--format"
             )
         fmt = ReportFormat.PDF if suffix == "pdf" else ReportFormat.HTML
-    if not output.parent.is_dir():
-        raise AssessorError(f"{output.parent}: no such directory")
+    check_output(output)  # a missing or unwritable folder stops before a long render
     if sign and setting(None, "sign_key") and key is None:
         key = Path(setting(None, "sign_key"))
     logo_uri = _logo(logo or (Path(setting(None, "logo")) if setting(None, "logo") else None))

@@ -86,27 +86,10 @@ def subject_line(cert: x509.Certificate) -> str:
 
 
 def _write(path: Path, data: bytes, mode: int) -> None:
-    """Write atomically: a new file created with ``mode`` (never wider), then renamed."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    try:
-        tmp.unlink(missing_ok=True)  # left by a crashed run with the same pid
-        fd = os.open(tmp, flags, mode)
-    except OSError as e:
-        raise AssessorError(f"{path}: cannot write: {e.strerror}") from e
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise AssessorError(f"{path}: cannot write: {e.strerror}") from e
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    """Write atomically, never through a link: 0600 for a key, else 0644 (assessor/outfile.py)."""
+    from assessor.outfile import write_file
+
+    write_file(path, data, private=mode == 0o600)
 
 
 def _prepare_dir(directory: Path, targets: list[Path], force: bool) -> None:
