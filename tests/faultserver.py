@@ -25,6 +25,15 @@ Modes (FAULT_MODES):
 - "forbidden": /v2/ -> 200 with the registry header, anything else -> 403 DENIED.
 - "tls-garbage": raw TCP, url "https://...": writes 64 bytes that are not TLS on connect, then
   closes once the client does (or on stop), so every TLS handshake fails.
+- "deep-json": as "ok", but /v2/_catalog is valid JSON nested 100,000 arrays deep.
+- "huge-int-json": as "ok", but /v2/_catalog holds an integer of 100,000 digits.
+- "surrogate-json": as "ok", but /v2/_catalog names a repository "r\udcff" (a lone surrogate
+  escape) and /v2/NAME/tags/list of any repository lists the tag "t\udcfe".
+- "endless-tags": as "ok", but /v2/_catalog lists the repository "a", and /v2/a/tags/list
+  streams an endless tag list (chunked, as fast as the client reads).
+- "deep-manifest": as "ok", but /v2/NAME/manifests/REF answers an OCI manifest whose
+  annotations nest 100,000 objects deep (image:docker://HOST/NAME:REF reads it).
+- "huge-int-manifest": as "deep-manifest", with a layer size of 100,000 digits.
 In the "stall-body", "trickle" and "oversized-json" modes, paths other than /v2/_catalog behave
 as in "ok". A client that goes away mid-answer ends its handler quietly.
 """
@@ -61,7 +70,16 @@ FAULT_MODES = (
     "unauthorized",
     "forbidden",
     "tls-garbage",
+    "deep-json",
+    "huge-int-json",
+    "surrogate-json",
+    "endless-tags",
+    "deep-manifest",
+    "huge-int-manifest",
 )
+DEEP = 100_000
+_MANIFEST = re.compile(r"^/v2/.+/manifests/[^/]+$")
+_TAGS = re.compile(r"^/v2/(?P<name>.+)/tags/list$")
 API_HEADER = ("Docker-Distribution-API-Version", "registry/2.0")
 BASIC_CHALLENGE = 'Basic realm="fault"'
 OVERSIZED_BYTES = 64 * 1024 * 1024
@@ -217,6 +235,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._json(200, {}, (API_HEADER,))
             else:
                 self._error(403, "DENIED")
+        elif mode in _JSON_FAULTS and self.command == "GET" and self._json_fault(mode, path):
+            pass
         elif path == "/v2/_catalog" and self.command == "GET" and mode != "ok":
             self._catalog_fault(mode)
         else:
@@ -232,6 +252,45 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(401, "UNAUTHORIZED", (("WWW-Authenticate", BASIC_CHALLENGE), API_HEADER))
         else:
             self._error(404, "NAME_UNKNOWN", (API_HEADER,))
+
+    def _json_fault(self, mode: str, path: str) -> bool:
+        """The hostile-JSON modes; False when the path is answered as in "ok"."""
+        headers = (API_HEADER,)
+        tags = _TAGS.match(path)
+        if path == "/v2/_catalog":
+            body = {
+                "deep-json": b'{"repositories": ' + b"[" * DEEP + b"]" * DEEP + b"}",
+                "huge-int-json": b'{"repositories": [], "n": ' + b"7" * DEEP + b"}",
+                "surrogate-json": b'{"repositories": ["r\\udcff"]}',
+                "endless-tags": b'{"repositories": ["a"]}',
+            }.get(mode)
+            if body is None:
+                return False
+            self._send(200, body, headers=headers)
+        elif tags and mode == "surrogate-json":
+            name = json.dumps(urllib.parse.unquote(tags["name"]))
+            self._send(200, b'{"name": %s, "tags": ["t\\udcfe"]}' % name.encode(), headers=headers)
+        elif tags and mode == "endless-tags":
+            self._start_chunked()
+            self._chunk(b'{"name": "a", "tags": [')
+            n = 0
+            while not self.server.stopping.is_set():
+                self._chunk(b",".join(b'"t%010d"' % (n + i) for i in range(1000)) + b",")
+                n += 1000
+            self.close_connection = True
+        elif _MANIFEST.match(path) and mode in ("deep-manifest", "huge-int-manifest"):
+            size = b"7" * DEEP if mode == "huge-int-manifest" else b"2"
+            deep = b'{"a":' * DEEP + b"1" + b"}" * DEEP if mode == "deep-manifest" else b"{}"
+            body = (
+                b'{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",'
+                b' "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest":'
+                b' "sha256:' + b"0" * 64 + b'", "size": ' + size + b'}, "layers": [],'
+                b' "annotations": ' + deep + b"}"
+            )
+            self._send(200, body, "application/vnd.oci.image.manifest.v1+json", headers)
+        else:
+            return False
+        return True
 
     def _catalog_fault(self, mode: str) -> None:
         if mode == "stall-body":
@@ -270,6 +329,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         # the descriptor closes (with RST) once http.server has closed its file objects too
         self.connection.close()
+
+
+_JSON_FAULTS = frozenset(
+    {"deep-json", "huge-int-json", "surrogate-json", "endless-tags", "deep-manifest"}
+    | {"huge-int-manifest"}
+)
 
 
 class _GarbageHandler(socketserver.BaseRequestHandler):

@@ -195,6 +195,8 @@ def _json(registry: Registry, r: httpx.Response, what: str) -> Any:
     body = registry.read(r, MAX_JSON, what, JSON_BOUND)
     try:
         return jsonsafe.loads(body)
+    except jsonsafe.JSONBoundError as e:
+        raise CollectorError(f"{registry.name}: {what}: {e}") from None
     except ValueError as e:
         raise CollectorError(f"{registry.name}: {what}: malformed JSON ({e})") from None
 
