@@ -12,10 +12,10 @@ app = typer.Typer(help="The assessment database.", no_args_is_help=True)
 @app.command("upgrade")
 def upgrade(db: str = DB_OPTION) -> None:
     """Upgrade the database schema to this version's head (creating it when empty)."""
-    from assessor.store.db import _describe, default_url, make_engine
+    from assessor.store.db import _describe, database_url, make_engine
     from assessor.store.db import upgrade as do_upgrade
 
-    url = setting(db, "db") or default_url()
+    url = database_url(setting(db, "db"))
     engine = make_engine(url)
     try:
         before, after = do_upgrade(engine)
@@ -30,9 +30,9 @@ def upgrade(db: str = DB_OPTION) -> None:
 @app.command("current")
 def current(db: str = DB_OPTION) -> None:
     """Print the database's schema revision and this version's head."""
-    from assessor.store.db import HEAD, _describe, current_revision, default_url, make_engine
+    from assessor.store.db import HEAD, _describe, current_revision, database_url, make_engine
 
-    url = setting(db, "db") or default_url()
+    url = database_url(setting(db, "db"))
     engine = make_engine(url)
     try:
         rev = current_revision(engine)

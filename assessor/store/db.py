@@ -7,6 +7,7 @@ upgrades it; a newer one (from a later assessor) is refused with a clear message
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,14 +27,129 @@ REVISIONS = ("0001", "0002", "0003")
 HEAD = REVISIONS[-1]
 
 
-def default_url() -> str:
-    """``ASSESSOR_DB``, else ``assessor.db`` in the user data directory."""
-    env = os.environ.get("ASSESSOR_DB")
-    if env:
-        return env
+def default_path() -> Path:
+    """``assessor.db`` in the user data directory."""
     from platformdirs import user_data_dir
 
-    return f"sqlite:///{Path(user_data_dir('assessor')) / 'assessor.db'}"
+    return Path(user_data_dir("assessor")) / "assessor.db"
+
+
+def default_url() -> str:
+    """``ASSESSOR_DB`` (a path or a URL), else ``assessor.db`` in the user data directory."""
+    env = os.environ.get("ASSESSOR_DB")
+    if env:
+        return as_url(env)
+    return f"sqlite:///{default_path()}"
+
+
+# SQLAlchemy's backends; anything else before :// is a typing mistake
+_BACKENDS = ("sqlite", "postgresql", "mysql", "mariadb", "oracle", "mssql")
+_TYPE_INSTEAD = (
+    "type a file path (./assessor.db, ~/assessor.db, /var/lib/assessor/assessor.db), "
+    "sqlite:///PATH, or postgresql+psycopg://USER@HOST/DBNAME"
+)
+
+
+def as_url(text: str) -> str:
+    """What a person types for --db or ASSESSOR_DB, as a database URL.
+
+    A plain path (``./a.db``, ``~/a.db``, ``/tmp/x.db``) is a SQLite file; a URL
+    (``sqlite:///PATH``, ``postgresql+psycopg://...``) is taken as it is, with ``~`` expanded
+    in a SQLite path. A mistake (an unknown scheme, ``sqlite://`` with two slashes, a NUL
+    byte) is a StoreError saying what to type instead.
+    """
+    text = text.strip()
+    if not text or "\x00" in text:
+        raise StoreError(f"--db {text[:80]!r}: not a database path or URL", hint=_TYPE_INSTEAD)
+    scheme, sep, _ = text.partition("://")
+    if not sep:
+        if re.match(r"[A-Za-z][A-Za-z0-9+.-]*:(?!/)", text):  # 'sqlite:x.db', 'postgres:x'
+            raise StoreError(
+                f"--db {text[:80]!r}: neither a path nor a URL (a URL has '://')",
+                hint=f"{_TYPE_INSTEAD}; a file whose name has a colon: ./{text[:40]}",
+            )
+        return f"sqlite:///{Path(text).expanduser().absolute()}"
+    backend = scheme.partition("+")[0].lower()
+    if backend not in _BACKENDS:
+        also = " (SQLAlchemy spells it postgresql://)" if backend == "postgres" else ""
+        raise StoreError(
+            f"--db {text[:80]!r}: unknown database URL scheme {scheme[:30]!r}{also}",
+            hint=_TYPE_INSTEAD,
+        )
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = make_url(text)
+    except (ArgumentError, ValueError) as e:
+        raise StoreError(f"--db: not a database URL: {e}", hint=_TYPE_INSTEAD) from None
+    if backend == "sqlite":
+        if url.host or url.port:
+            raise StoreError(
+                f"--db {_describe(text)}: a SQLite file URL has three slashes "
+                f"(sqlite:///RELATIVE or sqlite:////ABSOLUTE), not a host {url.host!r}",
+                hint=_TYPE_INSTEAD,
+            )
+        name = url.database
+        if name and name.startswith("~"):
+            return url.set(database=str(Path(name).expanduser())).render_as_string(
+                hide_password=False
+            )
+    return text
+
+
+def _sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL (None: not SQLite, in memory, or a file: URI)."""
+    if not url.startswith("sqlite"):
+        return None
+    from sqlalchemy.engine import make_url
+
+    name = make_url(url).database
+    if not name or name == ":memory:" or name.startswith("file:"):
+        return None
+    return Path(name).expanduser()
+
+
+def prepare_database(url: str, *, default: bool = False) -> None:
+    """Make sure a SQLite database file can be opened, creating it private.
+
+    A new file is created 0600 before SQLite opens it (SQLite gives its -wal and -shm files
+    the database file's permissions), and the default location's folder 0700. A folder
+    given as the database, or a missing folder for a database the user named, is a
+    StoreError saying what to type instead. An existing file keeps its permissions.
+    """
+    path = _sqlite_file(url)
+    if path is None:
+        return
+    if path.is_dir():
+        raise StoreError(
+            f"database {path}: is a folder, not a database file",
+            hint=f"type a file path such as {path / 'assessor.db'}",
+        )
+    folder = path.parent
+    if not folder.exists():
+        if not default:
+            raise StoreError(
+                f"database {path}: the folder {folder} does not exist",
+                hint=f"create it first (mkdir -p {folder}) or type a path in an existing folder",
+            )
+        try:
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as e:
+            raise StoreError(
+                f"database {path}: cannot create its folder {folder}: {e.strerror or e}"
+            ) from e
+    elif not folder.is_dir():
+        raise StoreError(
+            f"database {path}: {folder} is not a folder", hint="type a path in an existing folder"
+        )
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        return  # an existing database (or one another process just made): used as it is
+    except OSError as e:
+        raise StoreError(f"database {path}: cannot create it: {e.strerror or e}") from e
+    os.close(fd)
 
 
 def _describe(url: str) -> str:
@@ -168,7 +284,8 @@ def _migration_lock(engine: Engine) -> Iterator[None]:
         yield
         return
     lock_path = Path(path).expanduser().with_name(Path(path).name + ".migrate-lock")
-    with open(lock_path, "a+b") as lock:
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+    with open(fd, "a+b") as lock:
         fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
         try:
             yield
@@ -222,8 +339,21 @@ class Store:
         self.engine.dispose()
 
 
+def database_url(given: str | None = None) -> str:
+    """The URL of the database to use: ``given`` (a path or URL), else ASSESSOR_DB, else
+    the default file; a SQLite file is prepared (see :func:`prepare_database`)."""
+    text = given or os.environ.get("ASSESSOR_DB")
+    if text:
+        url = as_url(text)
+        prepare_database(url)
+    else:
+        url = f"sqlite:///{default_path()}"
+        prepare_database(url, default=True)
+    return url
+
+
 def open_store(url: str | None = None, *, migrate: bool = True) -> Store:
-    url = url or default_url()
+    url = database_url(url)
     engine = make_engine(url)
     try:
         if migrate:
