@@ -23,8 +23,9 @@ DB_OPTION = typer.Option(
     "--db",
     envvar="ASSESSOR_DB",
     show_envvar=True,
-    help="Database URL (sqlite:///PATH or postgresql+psycopg://...). "
-    "Default: assessor.db in the user data directory.",
+    help="Database: a file path (./assessor.db, ~/a.db) or a URL (sqlite:///PATH, "
+    "postgresql+psycopg://USER@HOST/DB). A new file is created 0600. "
+    "Default: assessor.db in the user data directory (folder 0700).",
 )
 CONTROLS_OPTION = typer.Option(
     None,

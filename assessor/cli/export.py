@@ -51,7 +51,11 @@ def export(
         "Default: from the suffix of -o (.sarif, .csv).",
     ),
     output: Path = typer.Option(
-        ..., "--output", "-o", help="The file to write; '-' writes to standard output."
+        ...,
+        "--output",
+        "-o",
+        help="The file to write (whole or not at all; a symlink there is replaced, never "
+        "followed); '-' writes to standard output.",
     ),
     sign: bool = typer.Option(
         False,

@@ -76,7 +76,13 @@ def report(
     fmt: ReportFormat = typer.Option(
         None, "--format", help="html or pdf. Default: from the output file's suffix."
     ),
-    output: Path = typer.Option(..., "--output", "-o", help="The report file to write."),
+    output: Path = typer.Option(
+        ...,
+        "--output",
+        "-o",
+        help="The report file to write (whole or not at all; a symlink there is replaced, "
+        "never followed).",
+    ),
     sign: bool = typer.Option(
         False,
         "--sign",
