@@ -64,6 +64,7 @@ class Api:
             transport=httpx.HTTPTransport(uds=SOCKET), base_url="http://docker", timeout=60
         )
         self.created: list[str] = []
+        self.execs: list[str] = []
 
     def inspect(self) -> list[tuple[str, str]]:
         """What dockerd holds for each staged container (its inspect JSON)."""
@@ -72,7 +73,20 @@ class Api:
             r = self.client.get(f"/containers/{cid}/json")
             assert r.status_code == 200, r.text
             out.append((f"inspect of {cid[:12]}", r.text))
+        for eid in self.execs:
+            r = self.client.get(f"/exec/{eid}/json")
+            assert r.status_code == 200, r.text
+            out.append((f"exec inspect of {eid[:12]}", r.text))
         return out
+
+    def exec(self, name: str, cmd: list[str]) -> None:
+        """Start a detached exec session (the engine lists it in the container's ExecIDs)."""
+        r = self.client.post(f"/containers/{name}/exec", json={"Cmd": cmd})
+        assert r.status_code == 201, r.text
+        eid = str(r.json()["Id"])
+        s = self.client.post(f"/exec/{eid}/start", json={"Detach": True})
+        assert s.status_code in (200, 204), s.text
+        self.execs.append(eid)
 
     def create(self, name: str, body: dict[str, Any], start: bool) -> str:
         labels = {**body.pop("Labels", {}), "assessor.test": self.docker.label}
@@ -170,7 +184,12 @@ def stage_containers(api: Api, corpus: Corpus) -> None:
         else:
             cmd += [flag, p.value]
         p.spots.append(Spot("container", res, ("Config", "Cmd", len(cmd) - 1), "Cmd"))
-    api.create("planted-args", {"Entrypoint": ["sh", "-c", LOOP, "app"], "Cmd": cmd}, start=True)
+    full = api.create(
+        "planted-args", {"Entrypoint": ["sh", "-c", LOOP, "app"], "Cmd": cmd}, start=True
+    )
+    # an exec session running in it with a secret in its arguments
+    p = corpus.new("password", "container exec session argv --password=")
+    api.exec(full, ["sh", "-c", "sleep 600", "maintenance", f"--password={p.value}"])
 
     # 4. mysql-style clients: -pVALUE in the entrypoint; -p VALUE in the command
     res = f"planted-mysql-{name} ("
@@ -478,9 +497,11 @@ def _run(
     db = f"sqlite:///{db_path}"
     runs: dict[str, Run] = {}
 
-    def cli(name: str, *args: str, db: str = db, **kw: Any) -> Run:
+    def cli(
+        name: str, *args: str, db: str = db, env: dict[str, str] | None = None, **kw: Any
+    ) -> Run:
         t = time.monotonic()
-        r = run_cli(*args, db=db, env=keys, **kw)
+        r = run_cli(*args, db=db, env={**keys, **(env or {})}, **kw)
         seconds[name] = time.monotonic() - t
         runs[name] = r
         return r
@@ -508,6 +529,7 @@ def _run(
             cli, "report pdf", "report", aid, "--format", "pdf", "--sign", "-o", str(out / "r.pdf")
         )
         cli("results", "results", aid, "--format", "json")
+        cli("results table", "results", aid, env={"COLUMNS": "400"})
         cli("report html", "report", aid, "--format", "html", "--sign", "-o", str(out / "r.html"))
         for fmt in ("oscal", "xccdf", "arf", "sarif", "junit", "csv", "json"):
             cli(f"export {fmt}", "export", aid, "--format", fmt, "-o", str(out / f"export.{fmt}"))
