@@ -61,7 +61,10 @@ def _print_table(result: Verification) -> None:
         ("signer", result.signer or "-"),
         ("signed at", at),
         ("sha256", result.sha256),
-        ("trust anchor", result.trust_anchor or "-"),
+        (
+            "trust anchor",
+            result.trust_anchor or ("none: the signer is NOT trusted" if result.signer else "-"),
+        ),
         ("reason", result.reason),
     ]
     typer.echo("VALID" if result.valid else "INVALID")

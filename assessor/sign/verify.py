@@ -152,28 +152,39 @@ def _anchor_used(status: SignatureStatus, anchors: list[Anchor]) -> str | None:
 
 
 TRUST_PROBLEMS = {
-    "NO_CERTIFICATE_CHAIN_FOUND": "no certificate chain leads to them",
-    "CHAIN_CONSTRAINTS_FAILURE": "not issued by them, or not allowed to sign",
-    "EXPIRED": "the certificate has expired",
-    "OUT_OF_BOUNDS_NO_POE": "the certificate has expired or is not yet valid, and no "
+    "NO_CERTIFICATE_CHAIN_FOUND": "no certificate chain leads from it to a trust anchor",
+    "CHAIN_CONSTRAINTS_FAILURE": "not issued by any trust anchor, or not allowed to sign",
+    "EXPIRED": "its certificate has expired",
+    "OUT_OF_BOUNDS_NO_POE": "its certificate has expired or is not yet valid, and no "
     "timestamp proves the signature is older",
-    "OUT_OF_BOUNDS_NOT_REVOKED": "the certificate has expired or is not yet valid",
-    "NOT_YET_VALID": "the certificate is not yet valid",
-    "REVOKED": "the certificate is revoked",
-    "REVOKED_NO_POE": "the certificate is revoked",
+    "OUT_OF_BOUNDS_NOT_REVOKED": "its certificate has expired or is not yet valid",
+    "NOT_YET_VALID": "its certificate is not yet valid",
+    "REVOKED": "its certificate is revoked",
+    "REVOKED_NO_POE": "its certificate is revoked",
     "REVOKED_CA_NO_POE": "an issuing certificate is revoked",
     "CRYPTO_CONSTRAINTS_FAILURE": "a certificate uses a disallowed algorithm",
 }
 
 
+def _signer_dn(status: SignatureStatus) -> str:
+    """The signer's subject as an RFC 4514 name (CN=...,O=...), shortened for one line."""
+    cert = x509.load_der_x509_certificate(status.signing_cert.dump())
+    dn = cert.subject.rfc4514_string() or "(empty subject)"
+    return dn if len(dn) <= 160 else dn[:157] + "..."
+
+
 def _trust_problem(status: SignatureStatus, anchors: list[Anchor]) -> str:
+    """Plainly: the signature is intact, and the signer is not trusted, and why."""
     if not anchors:
         return NO_ANCHOR
     origins = ", ".join(sorted({str(a.origin) for a in anchors}))
     indic = status.trust_problem_indic
     name = str(indic.standard_name) if indic is not None else ""
-    why = TRUST_PROBLEMS.get(name, name.lower().replace("_", " ") or "unknown")
-    return f"signer's certificate is not trusted by {origins}: {why}"
+    why = TRUST_PROBLEMS.get(name, name.lower().replace("_", " ") or "reason unknown")
+    return (
+        f"signature intact but signer {_signer_dn(status)} is NOT trusted ({why}; "
+        f"trust anchors: {origins})"
+    )
 
 
 @contextmanager

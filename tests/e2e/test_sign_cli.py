@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -166,7 +167,13 @@ def test_verify_trust_and_errors(tmp_path: Path, env: dict[str, str]) -> None:
 
     untrusted = run_cli("verify", str(report), "--trust", str(mallory), env=env)
     assert untrusted.code == 1
-    assert f"signer's certificate is not trusted by {mallory}" in untrusted.out
+    assert re.search(r"reason: +signature intact but signer CN=.+ is NOT trusted \(", untrusted.out)
+    assert f"trust anchors: {mallory})" in untrusted.out
+    assert "trust anchor: none: the signer is NOT trusted" in untrusted.out
+    doc = json.loads(
+        run_cli("verify", str(report), "--trust", str(mallory), "--format", "json", env=env).out
+    )
+    assert doc["valid"] is False and doc["trust_anchor"] is None and "NOT trusted" in doc["reason"]
 
     no_anchor = run_cli("verify", str(report), env={**env, "ASSESSOR_KEY_DIR": str(tmp_path / "x")})
     assert no_anchor.code == 1
