@@ -273,7 +273,8 @@ def _record(
     """Copy signer, time and anchor into ``result`` and add a detail line."""
     result.signer = _signer(status)
     result.signed_at, source = _signed_at(status)
-    result.trust_anchor = _anchor_used(status, anchors)
+    # only a trusted signature names an anchor: a chain that ends in one is not trust by itself
+    result.trust_anchor = _anchor_used(status, anchors) if status.trusted else None
     coverage = getattr(status, "coverage", None)
     covers = f"coverage {coverage.name.lower()}, " if coverage is not None else ""
     result.details.append(
