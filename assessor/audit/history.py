@@ -6,7 +6,8 @@ of the same system's previously finalised assessment (``previous_digest``). The 
 of one system thus form a hash chain: editing a finalised result, target, frozen waiver or
 attestation changes the recomputed digest; deleting or un-finalising one leaves its
 successor pointing at a digest that is no longer there. ``verify`` walks every chain and
-also re-hashes every evidence body a finalised assessment refers to.
+also re-hashes every evidence body a finalised assessment refers to, and every evidence file
+attached to the attestations it froze.
 
 The chain is evidence of tampering, not a lock: whoever can write the database file can
 still change it. What they cannot do unnoticed is change it and keep the chain intact.
@@ -259,7 +260,9 @@ class Break:
     assessment_id: int
     uuid: str
     period: str
-    problem: str  # content-changed | chain-broken | evidence-changed | evidence-missing
+    # content-changed | chain-broken | evidence-changed | evidence-missing | attachment-changed
+    # | attachment-missing
+    problem: str
     detail: str
 
     def to_json(self) -> dict[str, Any]:
@@ -353,6 +356,57 @@ def _check_evidence(
     return {h: p for h in hashes if (p := checked.get(h)) is not None}
 
 
+def _frozen_attachments(a: Assessment) -> list[tuple[str, str, str, int | None]]:
+    """(sha256, file name, FRAMEWORK:REQUIREMENT, size) of every evidence file attached to an
+    attestation frozen with ``a``."""
+    out: list[tuple[str, str, str, int | None]] = []
+    for att in (a.frozen or {}).get("attestations") or []:
+        if not isinstance(att, dict):
+            continue
+        where = f"{att.get('framework')}:{att.get('requirement')}"
+        for ev in att.get("evidence") or []:
+            if isinstance(ev, dict) and isinstance(ev.get("sha256"), str):
+                size = ev.get("size")
+                out.append(
+                    (
+                        ev["sha256"],
+                        str(ev.get("name")),
+                        where,
+                        size if isinstance(size, int) else None,
+                    )
+                )
+    return out
+
+
+def _check_attachments(
+    session: Session, items: list[tuple[str, str, str, int | None]], checked: dict[str, str | None]
+) -> list[tuple[str, str, str, str]]:
+    """Re-hash the attachments' stored bytes: (problem, sha256, name, where) for the bad ones."""
+    from assessor.store.models import Attachment
+
+    bad = []
+    for sha, name, where, size in items:
+        key = f"attachment:{sha}"
+        if key not in checked:
+            row = session.get(Attachment, sha)
+            if row is None:
+                checked[key] = "attachment-missing"
+            else:
+                try:
+                    body = zlib.decompress(row.body)
+                except zlib.error:
+                    checked[key] = "attachment-changed"
+                else:
+                    same = hashlib.sha256(body).hexdigest() == sha and row.size == len(body)
+                    checked[key] = None if same else "attachment-changed"
+                    if same and size is not None and size != len(body):
+                        checked[key] = "attachment-changed"
+        problem = checked[key]
+        if problem is not None:
+            bad.append((problem, sha, name, where))
+    return bad
+
+
 def _referenced_evidence(session: Session, assessment_id: int) -> set[str]:
     linked = select(TargetEvidence.evidence_hash).join(
         Target, TargetEvidence.target_id == Target.id
@@ -427,6 +481,18 @@ def verify_chain(
                     "is missing from the store"
                     if problem == "evidence-missing"
                     else "was changed: its body no longer hashes to its key"
+                ),
+            )
+        for problem, sha, name, where in _check_attachments(
+            session, _frozen_attachments(a), checked
+        ):
+            broke(
+                problem,
+                f"attachment {name!r} (sha256 {sha[:16]}) of the attestation of {where} "
+                + (
+                    "is missing from the store"
+                    if problem == "attachment-missing"
+                    else "was changed: its stored bytes no longer hash to its SHA-256"
                 ),
             )
         prev = a
