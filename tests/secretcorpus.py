@@ -146,9 +146,18 @@ def gcp_service_account() -> tuple[str, list[str]]:
     return json.dumps(doc), [key_id, *needles]
 
 
+def uuid_token() -> tuple[str, list[str]]:
+    """A token shaped as a UUID (Splunk HEC, many SaaS APIs)."""
+    import uuid
+
+    v = str(uuid.uuid4())
+    return v, [v]
+
+
 SHAPES = {
     f.__name__: f
     for f in (
+        uuid_token,
         password,
         password_with_slash_at,
         aws_access_key,

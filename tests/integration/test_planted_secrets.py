@@ -257,6 +257,66 @@ def stage_containers(api: Api, corpus: Corpus) -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# An offline root (host:DIR): the daemon's settings and its systemd unit
+
+
+def stage_offline_root(root: Path, corpus: Corpus, hostname: str) -> list[tuple[str, str]]:
+    """Write the root; return its files' texts (the sources the values are planted in)."""
+    res = hostname
+
+    def new(shape: str, where: str, *path: str | int, hint: str) -> Planting:
+        p = corpus.new(shape, f"offline root {where}")
+        p.spots.append(Spot("host", res, path, hint))
+        return p
+
+    dj = ("docker", "daemon_json")
+    proxy = new("password", "daemon.json proxies", *dj, "proxies", "http-proxy", hint="proxies")
+    mirror = new(
+        "password", "daemon.json registry-mirrors", *dj, "registry-mirrors", 0, hint="mirrors"
+    )
+    splunk = new("uuid_token", "daemon.json log-opts splunk-token", *dj, "log-opts",
+                 "splunk-token", hint="splunk-token")  # fmt: skip
+    unit = ("systemd", "units", "docker.service", "exec_start", 0)
+    flag_token = new("uuid_token", "docker.service ExecStart --log-opt splunk-token=", *unit,
+                     hint="exec_start")  # fmt: skip
+    flag_mirror = new("password", "docker.service ExecStart --registry-mirror URL", *unit,
+                      hint="exec_start")  # fmt: skip
+    env_proxy = corpus.new("password", "offline root docker.service Environment=HTTPS_PROXY")
+    daemon_json = json.dumps(
+        {
+            "proxies": {
+                "http-proxy": f"http://proxyuser:{proxy.value}@proxy.example.org:3128",
+                "no-proxy": "localhost,127.0.0.1",
+            },
+            "registry-mirrors": [f"https://mirror:{mirror.value}@mirror.example.org"],
+            "log-driver": "splunk",
+            "log-opts": {
+                "splunk-token": splunk.value,
+                "splunk-url": "https://splunk.example.org:8088",
+            },
+            "icc": False,
+        },
+        indent=2,
+    )
+    service = (
+        "[Unit]\nDescription=Docker Application Container Engine\n\n[Service]\n"
+        f'Environment="HTTPS_PROXY=http://proxyuser:{env_proxy.value}@proxy.example.org:3128"\n'
+        f"ExecStart=/usr/bin/dockerd -H fd:// --log-opt splunk-token={flag_token.value} "
+        f"--registry-mirror https://mirror:{flag_mirror.value}@mirror2.example.org\n"
+    )
+    files = {
+        "etc/hostname": f"{hostname}\n",
+        "etc/os-release": 'NAME="Debian GNU/Linux"\nID=debian\nPRETTY_NAME="Debian 12"\n',
+        "etc/docker/daemon.json": daemon_json,
+        "etc/systemd/system/docker.service": service,
+    }
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return [(f"offline root /{name}", text) for name, text in files.items()]
+
+
+# --------------------------------------------------------------------------------------------
 # Images
 
 
@@ -436,7 +496,7 @@ class Outcome:
     runs: dict[str, Run]
     scan: dict[str, Any]
     aid: str
-    images: dict[str, str]  # name -> resource substring
+    images: dict[str, str]  # name -> resource substring (and "offline": the offline root)
     sources: list[tuple[str, str]]  # where the values were planted, as the scan reads them
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -476,6 +536,9 @@ def outcome(docker: Docker, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     images["oci"] = str(oci)
     _bind(corpus, start, images["oci"])
     docker("load", "-i", str(archive))
+    offline = tmp / "offline-root"
+    sources += stage_offline_root(offline, corpus, f"planted-root-{label}")
+    images["offline"] = str(offline)
     keys = {"ASSESSOR_KEY_DIR": str(tmp / "keys")}
     seconds = {"stage": time.monotonic() - t0}
     try:
@@ -514,6 +577,7 @@ def _run(
         f"image:docker-archive:{images['docker-archive']}",
         f"image:oci:{images['oci']}",
         "host:/",
+        f"host:{images['offline']}",
         "--system",
         "planted",
         "--format",
@@ -766,5 +830,6 @@ def test_image_no_secrets_still_fails_on_planted_images(outcome: Outcome) -> Non
             if r["rule"] == "image-no-secrets" and sub in r["resource"]
         )
         for name, sub in outcome.images.items()
+        if name != "offline"
     }
     assert all(v == ["fail"] for v in verdicts.values()), verdicts
