@@ -235,6 +235,8 @@ def _cache_path(files: list[tuple[str, Path, Path]]) -> Path | None:
     for _, _, path in files:
         key.update(str(path.resolve()).encode() + b"\0")
         try:
+            if path.stat().st_size > MAX_CONTROL_FILE:
+                return None  # refused when read, with its name; never hashed whole
             key.update(hashlib.sha256(path.read_bytes()).digest())
         except OSError:
             return None
