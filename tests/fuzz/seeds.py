@@ -105,6 +105,17 @@ def build(out: Path) -> None:
                 _write(out / "image_json", index.read_bytes())
             if docs:  # the documents of one layout together: index/manifest, then config
                 _write(out / "image_json", b"\0\0".join(docs))
+    for doc in (  # the shapes of issue 17 item 5: deep nesting, huge numbers, odd types
+        b'{"schemaVersion": 2, "config": {"digest": "sha256:' + b"0" * 64 + b'", "size": 1e400}}',
+        b'{"config": {"Labels": {"a": "b"}, "Env": ["A=1"], "Healthcheck": {"Test": ["CMD"]}}}',
+        b'{"rootfs": {"diff_ids": ["sha256:'
+        + b"0" * 64
+        + b'"]}, "history": [{"created_by": "x"}]}',
+        b'{"manifests": [{"digest": "sha256:' + b"1" * 64 + b'", "size": ' + b"9" * 5000 + b"}]}",
+        b'{"config": ' * 2000 + b"{}" + b"}" * 2000,
+        b"[" * 5000 + b"]" * 5000,
+    ):
+        _write(out / "image_json", doc)
     for tar in sorted(HOSTILE.glob("*.tar")):
         _write(out / "archive", tar.read_bytes()[: MAX_SEED + 1])
     for y in sorted((ROOT / "controls").rglob("*.yaml")):
