@@ -52,6 +52,7 @@ bench: venv
 	$(BIN)/python tests/bench/bench_evaluate.py
 	$(BIN)/python tests/bench/bench_scan.py
 	$(BIN)/python tests/bench/bench_image.py
+	$(BIN)/python tests/bench/bench_merge.py
 	$(BIN)/python tests/bench/bench_registry.py
 	$(BIN)/python tests/bench/bench_report.py
 	$(BIN)/python tests/bench/bench_store.py

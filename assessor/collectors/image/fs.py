@@ -13,8 +13,7 @@ link), and a hard link to a path that exists in no layer at or below it.
 
 from __future__ import annotations
 
-import posixpath
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from assessor.collectors.image.layer import Entry, LayerScan, describe
@@ -41,49 +40,114 @@ _KIND_NAMES = {
 }
 
 
-def _ancestors(path: str) -> Iterable[str]:
-    while True:
-        path = posixpath.dirname(path)
-        if not path:
-            return
-        yield path
+def _parent(path: str) -> str:
+    cut = path.rfind("/")
+    return path[:cut] if cut > 0 else ""
+
+
+class _Tree:
+    """The merged filesystem with an index of each directory's children, so that a whiteout
+    or an opaque directory removes its subtree in time proportional to what it removes.
+
+    Directories that no layer lists (``a/b`` of a lone member ``a/b/c``) are in the index
+    too, as nodes without an entry."""
+
+    def __init__(self) -> None:
+        self.final: dict[str, Entry] = {}
+        self.children: dict[str, set[str]] = {}
+        self.linked: set[str] = set()  # paths in their parent's set of children
+        self.symlinks: set[str] = set()
+
+    def add(self, path: str, entry: Entry) -> None:
+        self.final[path] = entry
+        if entry.kind == "l":
+            self.symlinks.add(path)
+        else:
+            self.symlinks.discard(path)
+        # link the path, and any ancestor new to the index, to its parent
+        while path and path not in self.linked:
+            self.linked.add(path)
+            parent = _parent(path)
+            self.children.setdefault(parent, set()).add(path)
+            path = parent
+
+    def _drop(self, path: str) -> None:
+        self.final.pop(path, None)
+        self.symlinks.discard(path)
+        self.linked.discard(path)
+
+    def remove(self, path: str, *, keep_self: bool = False) -> None:
+        """Delete ``path``'s subtree (all of it, or only what is below it)."""
+        stack = list(self.children.pop(path, ()))
+        while stack:
+            p = stack.pop()
+            stack.extend(self.children.pop(p, ()))
+            self._drop(p)
+        if not keep_self and path:
+            self._drop(path)
+            siblings = self.children.get(_parent(path))
+            if siblings is not None:
+                siblings.discard(path)
+
+
+def _through_link(paths: Iterable[str], is_link: Callable[[str], bool]) -> tuple[str, str] | None:
+    """The first (path, symlink) where a path lies under a symlink: each directory is looked
+    at once, whatever the number of paths below it."""
+    verdict: dict[str, str | None] = {"": None}
+
+    def link_above(d: str) -> str | None:
+        chain: list[str] = []
+        while d not in verdict:
+            chain.append(d)
+            d = _parent(d)
+        found = verdict[d]
+        for c in reversed(chain):
+            found = c if is_link(c) else found
+            verdict[c] = found
+        return found
+
+    for p in paths:
+        link = link_above(_parent(p))
+        if link is not None:
+            return p, link
+    return None
 
 
 def merge(layers: list[LayerScan]) -> dict[str, Entry]:
-    """The final filesystem: path -> the entry a container sees."""
-    final: dict[str, Entry] = {}
-    symlinks: set[str] = set()
+    """The final filesystem: path -> the entry a container sees.
+
+    Linear in the number of entries: each layer costs its own entries plus what it removes."""
+    tree = _Tree()
+    final = tree.final
     for position, layer in enumerate(layers):
         what = describe(layer.digest, position)
-        gone = set(layer.whiteouts)
         # a non-directory over a lower directory hides what was under that directory
-        gone.update(
+        replaced = [
             p
             for p, e in layer.entries.items()
             if e.kind != "d" and (lower := final.get(p)) is not None and lower.kind == "d"
-        )
-        if gone or layer.opaque:
-            opaque = layer.opaque
-            for p in [
-                p
-                for p in final
-                if p in gone or any(a in gone or a in opaque for a in _ancestors(p))
-            ]:
-                del final[p]
-            symlinks = {p for p in symlinks if p in final}
-        layer_links = {p for p, e in layer.entries.items() if e.kind == "l"}
-        # a lower symlink replaced in this layer (by a directory, say) is no longer a link
-        symlinks = {p for p in symlinks if p not in layer.entries} | layer_links
-        links = symlinks
-        if links:
-            for p in layer.entries:
-                for a in _ancestors(p):
-                    if a in links:
-                        raise ImageError(f"{what}: {p} is written through the symlink {a}")
+        ]
+        for p in (*layer.whiteouts, *replaced):
+            tree.remove(p)
+        for p in layer.opaque:
+            if p:  # an opaque marker at the root hides nothing (as before: report more)
+                tree.remove(p, keep_self=True)
+        entries = layer.entries
+
+        def is_link(d: str, entries: dict[str, Entry] = entries) -> bool:
+            # this layer's entry decides; a lower symlink replaced here is no longer a link
+            e = entries.get(d)
+            return e.kind == "l" if e is not None else d in tree.symlinks
+
+        if tree.symlinks or any(e.kind == "l" for e in entries.values()):
+            hit = _through_link(entries, is_link)
+            if hit is not None:
+                raise ImageError(f"{what}: {hit[0]} is written through the symlink {hit[1]}")
         for p, target in layer.pending_links.items():
             if target not in final:
                 raise ImageError(f"{what}: hard link {p} -> {target}, a path in no layer below")
-        final.update(layer.entries)
+        for p, e in layer.entries.items():
+            tree.add(p, e)
     return final
 
 
