@@ -279,13 +279,17 @@ class Finder:
     def _hit(self, p: Planting, where: str, detail: str) -> None:
         self.found.setdefault((p.shape, p.where), {}).setdefault(where, set()).add(detail)
 
-    def text(self, text: str, where: str) -> None:
+    def text(self, text: str, where: str) -> bool:
+        """Look in a text (and its decodings); True when anything was found."""
+        hit = False
         for how, t in variants(text):
             for p, needle in self.pairs:
                 if needle in t:
+                    hit = True
                     places = self.found.get((p.shape, p.where), {})
                     if where not in places:  # a JSON path already says more
                         self._hit(p, where, "" if how == "raw" else how)
+        return hit
 
     def data(self, raw: bytes, where: str) -> None:
         self.text(raw.decode("utf-8", "replace"), where)
@@ -297,10 +301,14 @@ class Finder:
                 if needle in s:
                     self._hit(p, where, path)
 
-    def report(self) -> list[str]:
-        """One entry per leaked planting: where it was planted, every place it was found."""
+    def report(self, of: Corpus | None = None) -> list[str]:
+        """One entry per leaked planting (of one corpus, or all): where it was planted, every
+        place it was found."""
+        keep = None if of is None else {(p.shape, p.where) for p in of.plantings}
         out = []
         for (shape, planted), places in sorted(self.found.items()):
+            if keep is not None and (shape, planted) not in keep:
+                continue
             lines = []
             for where, details in sorted(places.items()):
                 shown = ", ".join(sorted(d for d in details if d))

@@ -18,6 +18,7 @@ image-no-secrets rule still fails on the planted images.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import sqlite3
@@ -491,6 +492,7 @@ def _bind(corpus: Corpus, start: int, *resources: str) -> None:
 @dataclass
 class Outcome:
     corpus: Corpus
+    names: Corpus  # values planted in names: resource names, not only evidence fields
     db: Path
     out: Path
     runs: dict[str, Run]
@@ -516,6 +518,9 @@ def outcome(docker: Docker, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     api = Api(docker)
     label = docker.label[:12]
     stage_containers(api, corpus)
+    names = Corpus()
+    token = names.new("github_token", "container name (the resource name)")
+    api.create(token.value, {"Cmd": ["sleep", "600"]}, start=False)
 
     images: dict[str, str] = {}
     start = len(corpus.plantings)
@@ -542,13 +547,14 @@ def outcome(docker: Docker, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     keys = {"ASSESSOR_KEY_DIR": str(tmp / "keys")}
     seconds = {"stage": time.monotonic() - t0}
     try:
-        yield _run(corpus, tmp, out, images, sources, keys, seconds)
+        yield _run(corpus, names, tmp, out, images, sources, keys, seconds)
     finally:
         docker("rmi", "-f", tag, check=False)
 
 
 def _run(
     corpus: Corpus,
+    names: Corpus,
     tmp: Path,
     out: Path,
     images: dict[str, str],
@@ -624,7 +630,7 @@ def _run(
             db=other,
         )
         pdf.result()
-    return Outcome(corpus, db_path, out, runs, doc, aid, images, sources, seconds)
+    return Outcome(corpus, names, db_path, out, runs, doc, aid, images, sources, seconds)
 
 
 # --------------------------------------------------------------------------------------------
@@ -640,41 +646,53 @@ def _evidence_docs(db: Path) -> list[dict[str, Any]]:
 
 
 def _search_db(finder: Finder, db: Path) -> None:
+    """Every cell of every table. Evidence bodies one by one (a hit names the resource and
+    JSON path); the cells of any other column joined, and searched at once."""
     con = sqlite3.connect(db)
     try:
         tables = [t for (t,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
         for table in tables:
             cur = con.execute(f'SELECT * FROM "{table}"')  # table names from sqlite_master
             cols = [c[0] for c in cur.description]
+            columns: dict[str, list[str]] = {c: [] for c in cols}
             for row in cur:
                 for col, cell in zip(cols, row, strict=True):
-                    _search_cell(finder, table, col, cell)
+                    text = _cell_text(cell)
+                    if text is None:
+                        continue
+                    if table == "evidence" and col == "body":
+                        _search_evidence(finder, text)
+                    else:
+                        columns[col].append(text)
+            for col, texts in columns.items():
+                if texts:
+                    finder.text("\0".join(texts), f"db {table}.{col}")
     finally:
         con.close()
 
 
-def _search_cell(finder: Finder, table: str, col: str, cell: Any) -> None:
-    where = f"db {table}.{col}"
+def _cell_text(cell: Any) -> str | None:
+    """A cell as text; a compressed body (zlib) inflated first."""
     if cell is None or isinstance(cell, int | float):
-        return
+        return None
     if isinstance(cell, bytes):
-        try:
-            cell = zlib.decompress(cell)
-            where += " (inflated)"
-        except zlib.error:
-            pass
-        text = cell.decode("utf-8", "replace")
-    else:
-        text = str(cell)
+        data: bytes = cell
+        with contextlib.suppress(zlib.error):  # not compressed: as stored
+            data = zlib.decompress(cell)
+        return data.decode("utf-8", "replace")
+    return str(cell)
+
+
+def _search_evidence(finder: Finder, text: str) -> None:
+    where = "db evidence.body (inflated)"
     try:
         doc = json.loads(text)
     except ValueError:
         doc = None
-    if isinstance(doc, dict) and table == "evidence":
+    if isinstance(doc, dict):
         where += f" [{doc.get('kind')} {doc.get('resource')}]"
-    if isinstance(doc, dict | list):
-        finder.json_doc(doc, where)
-    finder.text(text, where)
+    if finder.text(text, where) and isinstance(doc, dict):
+        finder.json_doc(doc, where)  # name the JSON path of each hit
 
 
 def _search_file(finder: Finder, path: Path) -> None:
@@ -692,9 +710,9 @@ def _search_file(finder: Finder, path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def leaks(outcome: Outcome) -> list[str]:
+def finder(outcome: Outcome) -> Finder:
     t = time.monotonic()
-    finder = Finder(outcome.corpus)
+    finder = Finder(Corpus([*outcome.corpus.plantings, *outcome.names.plantings]))
     for db in sorted(outcome.db.parent.glob("*.db")):
         _search_db(finder, db)
     for path in sorted(outcome.out.iterdir()):
@@ -703,7 +721,7 @@ def leaks(outcome: Outcome) -> list[str]:
         finder.text(r.out, f"stdout of `{name}`")
         finder.text(r.err, f"stderr of `{name}`")
     outcome.seconds["search"] = time.monotonic() - t
-    return finder.report()
+    return finder
 
 
 # --------------------------------------------------------------------------------------------
@@ -723,8 +741,9 @@ def test_every_command_ran(outcome: Outcome) -> None:
         assert (outcome.out / name).stat().st_size > 0, name
 
 
-def test_no_planted_value_anywhere(outcome: Outcome, leaks: list[str]) -> None:
+def test_no_planted_value_anywhere(outcome: Outcome, finder: Finder) -> None:
     n = len(outcome.corpus.plantings)
+    leaks = finder.report(outcome.corpus)
     print("seconds:", {k: round(v, 1) for k, v in outcome.seconds.items()})
     assert not leaks, (
         f"{len(leaks)} of {n} planted values leaked (shape planted in place -> found in):\n  "
@@ -732,11 +751,20 @@ def test_no_planted_value_anywhere(outcome: Outcome, leaks: list[str]) -> None:
     )
 
 
+def test_token_shaped_names_do_not_leak_through_resource_names(
+    outcome: Outcome, finder: Finder
+) -> None:
+    """A container named like a GitHub token: its name is a resource name (results, reports,
+    exports), not only a field of the evidence."""
+    leaks = finder.report(outcome.names)
+    assert not leaks, "leaked through names:\n  " + "\n  ".join(leaks)
+
+
 def test_search_finds_every_value_where_it_was_planted(outcome: Outcome) -> None:
     """The search itself works: each value planted in a target is found in what dockerd holds
     or in the image files written (so zero hits elsewhere means something)."""
     texts = [t for _, text in outcome.sources for _, t in variants(text)]
-    planted = [p for p in outcome.corpus.plantings if p.in_target]
+    planted = [p for p in [*outcome.corpus.plantings, *outcome.names.plantings] if p.in_target]
     assert len(planted) > 60
     unseen = [
         f"{p.shape} in {p.where} (needle {i})"
