@@ -316,8 +316,47 @@ def _upgrade(engine: Engine) -> tuple[str | None, str]:
     if before != HEAD:
         from alembic import command
 
-        command.upgrade(alembic_config(engine), "head")
+        migrating = _migration_engine(engine)
+        try:
+            command.upgrade(alembic_config(migrating), "head")
+        finally:
+            if migrating is not engine:
+                migrating.dispose()
     return before, HEAD
+
+
+def _migration_engine(engine: Engine) -> Engine:
+    """The engine migrations run on: on a SQLite file, one where a migration is one
+    transaction, all or nothing.
+
+    pysqlite opens a transaction only before INSERT/UPDATE/DELETE, so each CREATE TABLE of a
+    migration was committed on its own: a first scan killed while it created the schema left
+    some tables and no version, and every later command failed ("table assessment already
+    exists"). Here the driver's own handling is off and each transaction is an explicit
+    BEGIN IMMEDIATE (SQLite's DDL is transactional). In-memory databases keep their engine.
+    """
+    name = engine.url.database
+    if (
+        engine.dialect.name != "sqlite"
+        or not name
+        or name == ":memory:"
+        or name.startswith("file:")
+    ):
+        return engine
+    from sqlalchemy.pool import NullPool
+
+    migrating = create_engine(engine.url, poolclass=NullPool)
+
+    def connect(dbapi_conn: Any, record: Any) -> None:
+        dbapi_conn.isolation_level = None  # no implicit BEGIN/COMMIT by the driver
+        _sqlite_pragmas(dbapi_conn, record)
+
+    def begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    event.listen(migrating, "connect", connect)
+    event.listen(migrating, "begin", begin)
+    return migrating
 
 
 @dataclass

@@ -223,6 +223,30 @@ def test_sigkill_at_any_moment_of_a_scan_never_half_writes(
     print("killed scans were:", sorted(outcomes))
 
 
+def test_sigkill_during_the_first_migration_of_a_new_database(tmp_path: Path, image: str) -> None:
+    """The first scan into a new file creates the schema; killed while it does, the file is
+    left with no schema or the whole schema, never a part that every later command trips on
+    ('table assessment already exists')."""
+    states = set()
+    for i, delay in enumerate((0.0, 0.1, 0.2, 0.3, 0.45)):
+        db = tmp_path / f"new-{i}.db"
+        lock = db.with_name(db.name + ".migrate-lock")  # taken when the migration starts
+        proc = _start("scan", image, db=db)
+        assert _wait_for(lambda lock=lock, p=proc: lock.exists() or p.poll() is not None, 60)
+        time.sleep(delay)
+        _kill(proc)
+        _integrity(db)
+        tables = {
+            str(r[0]) for r in _rows(db, "SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
+        versions = _rows(db, "SELECT version_num FROM alembic_version") if tables else []
+        states.add((len(tables), tuple(versions)))
+        assert not tables or versions, f"killed {delay} s into the migration: {sorted(tables)}"
+        run = _cli("scan", image, db=db)
+        assert run.code in (0, 1), f"killed {delay} s into the migration: {run.err}"
+    print("states after the kills (tables, version):", sorted(states))
+
+
 # ---- SIGKILL during finalise ---------------------------------------------------------------
 
 
@@ -340,6 +364,8 @@ def _remount(where: Path, mode: str, *, bind: bool = False) -> None:
 
 
 def test_read_only_database_file(tmp_path: Path, seeded: Path, image: str) -> None:
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        missing("root and mount(8), to bind-mount the database file read-only")
     db = _copy(seeded, tmp_path / "ro-file" / "assessor.db")
     before = _snapshot(db)
     subprocess.run(["mount", "--bind", str(db), str(db)], check=True)
