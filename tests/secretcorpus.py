@@ -279,10 +279,11 @@ class Finder:
     def _hit(self, p: Planting, where: str, detail: str) -> None:
         self.found.setdefault((p.shape, p.where), {}).setdefault(where, set()).add(detail)
 
-    def text(self, text: str, where: str) -> bool:
-        """Look in a text (and its decodings); True when anything was found."""
+    def text(self, text: str, where: str, decode: bool = True) -> bool:
+        """Look in a text (and, unless ``decode`` is False, its decodings); True when anything
+        was found."""
         hit = False
-        for how, t in variants(text):
+        for how, t in variants(text) if decode else [("raw", text)]:
             for p, needle in self.pairs:
                 if needle in t:
                     hit = True
@@ -291,8 +292,8 @@ class Finder:
                         self._hit(p, where, "" if how == "raw" else how)
         return hit
 
-    def data(self, raw: bytes, where: str) -> None:
-        self.text(raw.decode("utf-8", "replace"), where)
+    def data(self, raw: bytes, where: str, decode: bool = True) -> None:
+        self.text(raw.decode("utf-8", "replace"), where, decode)
 
     def json_doc(self, doc: Any, where: str) -> None:
         """A parsed JSON document: hits name the JSON path of each string that holds them."""
@@ -344,6 +345,18 @@ def inflate_pdf_streams(pdf: bytes) -> Iterable[bytes]:
             yield zlib.decompressobj().decompress(chunk)
         except zlib.error:
             yield chunk
+
+
+_PDF_UTF16 = re.compile(rb"<FEFF((?:[0-9A-Fa-f]{4})+)>")
+
+
+def pdf_utf16_strings(pdf: bytes) -> str:
+    """The PDF's UTF-16 hex strings (``<FEFF...>``: outline titles, metadata, annotations
+    holding any non-ASCII character), decoded, one a line."""
+    return "\n".join(
+        bytes.fromhex(m.group(1).decode()).decode("utf-16-be", "replace")
+        for m in _PDF_UTF16.finditer(pdf)
+    )
 
 
 # --------------------------------------------------------------------------------------------

@@ -41,6 +41,7 @@ from tests.secretcorpus import (
     Planting,
     Spot,
     inflate_pdf_streams,
+    pdf_utf16_strings,
     tar_bytes,
     variants,
     write_docker_archive,
@@ -699,14 +700,16 @@ def _search_file(finder: Finder, path: Path) -> None:
     """A file as bytes; a PDF also as its text (pdftotext) and its inflated streams."""
     raw = path.read_bytes()
     where = f"file {path.name}"
-    finder.data(raw, where)
+    # a PDF's bytes are binary (no HTML, JSON or URL escapes to undo): as they are
+    finder.data(raw, where, decode=path.suffix != ".pdf")
     if path.suffix == ".pdf":
         text = subprocess.run(
             ["pdftotext", "-q", str(path), "-"], capture_output=True, check=True, timeout=120
         ).stdout
         finder.data(text, f"{where} (pdftotext)")
         streams = b"\n".join(inflate_pdf_streams(raw))
-        finder.data(streams, f"{where} (inflated streams)")
+        finder.data(streams, f"{where} (inflated streams)", decode=False)
+        finder.text(pdf_utf16_strings(raw + streams), f"{where} (UTF-16 strings)")
 
 
 @pytest.fixture(scope="module")
@@ -848,6 +851,24 @@ def test_redacted_form_stays_actionable(outcome: Outcome) -> None:
                 problems.append(f"{where}: no entry of the evidence's redactions names {s.hint!r}")
     problems = list(dict.fromkeys(problems))
     assert not problems, f"{len(problems)} problems:\n  " + "\n  ".join(problems)
+
+
+def test_reports_show_the_planted_findings(outcome: Outcome) -> None:
+    """The reports hold the findings on the planted images (so the search of their text looks
+    where the values would be), and the PDF's text can be read."""
+    text = subprocess.run(
+        ["pdftotext", "-q", str(outcome.out / "r.pdf"), "-"],
+        capture_output=True,
+        check=True,
+        timeout=120,
+        text=True,
+    ).stdout
+    html_text = (outcome.out / "r.html").read_text()
+    tag = outcome.images["docker-daemon"].removeprefix("docker-daemon:")
+    for name, t in (("PDF", text), ("HTML", html_text)):
+        joined = "".join(t.split())
+        assert "Ensuresecretsarenotstored" in joined, name
+        assert tag in joined, f"{name} does not name {tag}"
 
 
 def test_image_no_secrets_still_fails_on_planted_images(outcome: Outcome) -> None:
