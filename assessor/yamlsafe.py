@@ -91,9 +91,9 @@ def check(root: yaml.Node, text: str, name: str) -> dict[Path_, int]:
     """Refuse aliases, unknown tags, duplicate keys, complex keys and deep nesting; return the
     line map: the 1-based line of the document, of every key and of every item, by path.
 
-    A text without a ``*`` where an alias could start has no alias and one without ``!`` or ``<<`` only implicit core tags,
-    so those two checks run only when the text could need them (this walk is on the start-up
-    path of every scan, through the built-in catalog).
+    A text without a ``*`` where an alias could start has no alias, and one without ``!`` or
+    ``<<`` only implicit core tags, so those two checks run only when the text could need them
+    (this walk is on the start-up path of every scan, through the built-in catalog).
     """
     lines: dict[Path_, int] = {(): root.start_mark.line + 1}
     seen: set[int] | None = set() if _maybe_alias(text) else None
