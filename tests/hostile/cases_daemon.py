@@ -10,9 +10,12 @@ never stalls the scan; file names that are not UTF-8 are stored with ``\\xHH`` e
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
+import socketserver
 import sqlite3
+import threading
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -294,5 +297,131 @@ CASES = [
         None,
         timeout=30,
         check=_both_roots_collected,
+    ),
+]
+
+
+# ---- engine API answers from a fake engine on a unix socket ------------------------------
+
+_VERSION = b'{"Version": "20.10.24", "ApiVersion": "1.41", "Os": "linux", "Arch": "amd64"}'
+_INFO = b'{"ID": "FAKE", "Name": "fake-engine", "SecurityOptions": [], "Containers": 1}'
+_INSPECT = (
+    b'{"Id": "c0ffee", "Name": "/odd\\udcff", "State": {"Status": "exited", "Running": false},'
+    b' "Config": {"Env": ["PATH=/bin", "ODD=a\\udcffb"], "Image": "x", "Labels": {}},'
+    b' "HostConfig": {"Privileged": false}, "Mounts": [{"Type": "bind",'
+    b' "Source": "/data/\\udcfe", "Destination": "/in", "RW": true}]}'
+)
+
+
+class _Engine(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+    answers: dict[str, bytes]
+
+
+class _EngineHandler(http.server.BaseHTTPRequestHandler):
+    server: _Engine
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def address_string(self) -> str:
+        return "unix"
+
+    def do_GET(self) -> None:
+        path = self.path.split("?")[0]
+        path = path.split("/", 2)[2] if path.startswith("/v1.") else path.lstrip("/")
+        body = self.server.answers.get(path)
+        if body is None:
+            self.send_response(404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "24")
+            self.end_headers()
+            self.wfile.write(b'{"message": "not found"}')
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def _engine(**changes: bytes) -> Callable[[Ctx], list[str]]:
+    """A scan of a fake engine whose answers (by path: version, info, ...) are ``changes``
+    over a small healthy engine with one stopped container."""
+
+    def build(ctx: Ctx) -> list[str]:
+        sock = ctx.work / "engine.sock"
+        server = _Engine(str(sock), _EngineHandler)
+        server.answers = {
+            "version": _VERSION,
+            "info": _INFO,
+            "containers/json": b'[{"Id": "c0ffee", "State": "exited", "Names": ["/odd"]}]',
+            "containers/c0ffee/json": _INSPECT,
+            "networks": b"[]",
+            "images/json": b"[]",
+            **{k.replace("_", "/"): v for k, v in changes.items()},
+        }
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        ctx.stack.callback(server.server_close)
+        ctx.stack.callback(server.shutdown)
+        return ["scan", f"engine:unix://{sock}", "--format", "json"]
+
+    return build
+
+
+def _container_escaped(ctx: Ctx, out: str, err: str) -> None:
+    con = sqlite3.connect(ctx.db.removeprefix("sqlite:///"))
+    try:
+        rows = con.execute("SELECT body FROM evidence").fetchall()
+    finally:
+        con.close()
+    docs = [json.loads(zlib.decompress(body)) for (body,) in rows]
+    (container,) = [d for d in docs if d["kind"] == "container"]
+    data = container["data"]
+    assert "ODD=a\\xffb" in data["Config"]["Env"], data["Config"]["Env"]
+    assert data["Mounts"][0]["Source"] == "/data/\\xfe", data["Mounts"]
+
+
+ENGINE_ERROR = r"^assessor: error: engine:unix://\S+engine.sock: "
+CASES += [
+    Case(
+        "engine-info-deep-json",
+        "daemon",
+        "a fake engine whose /info nests 100,000 objects",
+        _engine(info=b'{"a":' * DEEP + b"1" + b"}" * DEEP),
+        2,
+        ENGINE_ERROR + r"/info: JSON nested deeper than 64 levels",
+        timeout=30,
+    ),
+    Case(
+        "engine-version-huge-int",
+        "daemon",
+        "a fake engine whose /version gives an integer of 100,000 digits",
+        _engine(version=b'{"ApiVersion": "1.41", "n": ' + b"9" * DEEP + b"}"),
+        2,
+        ENGINE_ERROR + r"/version: JSON number of 100000 digits",
+        timeout=30,
+    ),
+    Case(
+        "engine-inspect-deep-json",
+        "daemon",
+        "a fake engine whose container inspect nests 100,000 arrays",
+        _engine(
+            containers_c0ffee_json=b'{"Id": "c0ffee", "x": ' + b"[" * DEEP + b"]" * DEEP + b"}"
+        ),
+        2,
+        ENGINE_ERROR + r"/containers/c0ffee/json: JSON nested deeper than 64 levels",
+        timeout=30,
+    ),
+    Case(
+        "engine-inspect-surrogates",
+        "daemon",
+        'a fake engine whose container has an env value and a mount source with "\\udcff" escapes',
+        _engine(),
+        0,
+        None,
+        timeout=30,
+        check=_container_escaped,
     ),
 ]
