@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import itertools
 import json
 import re
 import secrets
@@ -45,9 +46,16 @@ def _b64url(data: bytes) -> str:
 # Shapes: each returns (value, needles)
 
 
+PUNCTUATION = "+=,.^!-_"  # safe unquoted in a shell word, in a URL's user info, after Password=
+_MARKS = itertools.cycle(PUNCTUATION)  # in turn, so each run plants the same mark at each place
+
+
 def password() -> tuple[str, list[str]]:
-    v = rand(20)
-    return v, [v]
+    """Two random halves around a punctuation mark (``=``, ``,``, ``!``...): a redactor that
+    stops at the mark leaves the second half in clear, and the halves are needles too."""
+    a, b = rand(12), rand(12)
+    v = f"{a}{next(_MARKS)}{b}"
+    return v, [v, a, b]
 
 
 def password_with_slash_at() -> tuple[str, list[str]]:

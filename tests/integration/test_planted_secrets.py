@@ -6,7 +6,11 @@ health checks, image history and build arguments, files in layers, and shapes no
 (``--client-secret`` of a made-up tool, ``MYAPP_AUTHKEY``, an ``X-Api-Key`` header, an ftp URL,
 an ``apiKey`` inside JSON in a label). The real CLI scans the engine, the images (one also
 loaded into the daemon) and ``host:/`` into a scratch database, then writes signed HTML and PDF
-reports, every export, ``results --format json`` and ``scan --format json``.
+reports, every export, ``results`` (JSON and table) and ``scan --format json``. An offline root
+(``host:DIR``) carries credentials in daemon.json and the docker.service unit; a running exec
+session carries one in its arguments; credentials given on the command line (in a target
+string, with ``--creds``) are planted too. A container named like a GitHub token checks resource
+names, in a test of its own.
 
 Every needle of every planting (the whole value and each random part of it) is then looked for
 in every cell of every table (evidence bodies decompressed), the PDF text and its inflated
@@ -377,8 +381,8 @@ def planted_image(corpus: Corpus, what: str) -> tuple[dict[str, Any], list[bytes
     import base64
 
     docker_auth = base64.b64encode(f"deploy:{docker_pw.value}".encode()).decode()
+    docker_pw.encoded_at_source.update(docker_pw.needles)  # the file holds it in base64 only
     docker_pw.needles.append(docker_auth)
-    docker_pw.encoded_at_source.add(docker_pw.value)  # the file holds it in base64 only
     id_rsa = file("private_key_pem", "root/.ssh/id_rsa")
 
     base = tar_bytes([("bin", 0o755, None), ("etc", 0o755, None), ("tmp", 0o1777, None)])
