@@ -6,8 +6,10 @@ planting. Each planting keeps *needles*: the whole value and each of its random 
 password alone, not only the whole URL; each line of a PEM body; each part of a JWT), at
 least 10 random characters each.
 
-``search`` looks for every needle in a text under several decodings (raw, HTML/XML entities,
-JSON string escapes, percent-encoding) and names where it was found.
+:class:`Finder` looks for every needle in a text under several decodings (raw, HTML/XML
+entities, JSON string escapes, percent-encoding, and with line breaks, tags, soft hyphens and
+zero-width spaces removed) and names where each was found. The image writers make
+docker-archive and OCI layout images without a daemon.
 """
 
 from __future__ import annotations
@@ -417,7 +419,7 @@ def write_docker_archive(path: Path, config: dict[str, Any], layers: list[bytes]
 
 
 def write_oci_layout(root: Path, config: dict[str, Any], layers: list[bytes], ref: str) -> None:
-    """An OCI image layout directory with uncompressed layers."""
+    """An OCI image layout directory, its layers gzip-compressed."""
     import gzip
 
     blobs = root / "blobs" / "sha256"
