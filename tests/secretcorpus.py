@@ -271,7 +271,36 @@ def variants(text: str) -> list[tuple[str, str]]:
     compact = _BREAKS.sub("", _TAG.sub("", both))
     if all(compact != t for _, t in out):
         out.append(("joined", compact))
+    blobs = base64_blobs(text)
+    if blobs:
+        out.append(("base64-decoded", blobs))
     return out
+
+
+_BASE64 = re.compile(r"[A-Za-z0-9+/_-]{40,}={0,2}")
+
+
+def base64_blobs(text: str) -> str:
+    """Every long base64 run decoded (and inflated when it is zlib or gzip data), one a line:
+    an output that embedded evidence as base64 would otherwise hide it from a plain search."""
+    import gzip
+    import zlib
+
+    out = []
+    for m in _BASE64.finditer(text):
+        run = m.group(0)
+        try:
+            data = base64.b64decode(run + "=" * (-len(run) % 4), altchars=b"-_")
+        except ValueError:
+            continue
+        for inflate in (zlib.decompress, gzip.decompress):
+            try:
+                data = inflate(data)
+                break
+            except (OSError, EOFError, zlib.error):
+                continue
+        out.append(data.decode("utf-8", "replace"))
+    return "\n".join(out)
 
 
 _TAG = re.compile(r"<[^<>]{0,200}>")
