@@ -223,27 +223,38 @@ def test_sigkill_at_any_moment_of_a_scan_never_half_writes(
     print("killed scans were:", sorted(outcomes))
 
 
+def _tables(db: Path) -> set[str]:
+    return {str(r[0]) for r in _rows(db, "SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
 def test_sigkill_during_the_first_migration_of_a_new_database(tmp_path: Path, image: str) -> None:
     """The first scan into a new file creates the schema; killed while it does, the file is
     left with no schema or the whole schema, never a part that every later command trips on
     ('table assessment already exists')."""
     states = set()
-    for i, delay in enumerate((0.0, 0.1, 0.2, 0.3, 0.45)):
+    for i, moment in enumerate(("once it writes", 0.2, 0.35)):
         db = tmp_path / f"new-{i}.db"
         lock = db.with_name(db.name + ".migrate-lock")  # taken when the migration starts
         proc = _start("scan", image, db=db)
         assert _wait_for(lambda lock=lock, p=proc: lock.exists() or p.poll() is not None, 60)
-        time.sleep(delay)
+        if isinstance(moment, float):
+            time.sleep(moment)
+        elif moment == "once it writes":  # the write lock taken, or a first table committed
+            deadline = time.monotonic() + 30
+            while proc.poll() is None and time.monotonic() < deadline:
+                if _writing(db) or _tables(db):
+                    break
+                time.sleep(0.002)
         _kill(proc)
         _integrity(db)
-        tables = {
-            str(r[0]) for r in _rows(db, "SELECT name FROM sqlite_master WHERE type = 'table'")
-        }
+        tables = _tables(db)
         versions = _rows(db, "SELECT version_num FROM alembic_version") if tables else []
         states.add((len(tables), tuple(versions)))
-        assert not tables or versions, f"killed {delay} s into the migration: {sorted(tables)}"
-        run = _cli("scan", image, db=db)
-        assert run.code in (0, 1), f"killed {delay} s into the migration: {run.err}"
+        assert not tables or versions, f"killed {moment}: {sorted(tables)} and no version"
+        run = _cli("assessments", "--format", "json", db=db)  # opens, and migrates if need be
+        assert run.code == 0, f"killed {moment}: {run.err}"
+    run = _cli("scan", image, db=db)
+    assert run.code in (0, 1), run.err
     print("states after the kills (tables, version):", sorted(states))
 
 
