@@ -5,9 +5,12 @@ hang or a memory blow-up (billion laughs) is a finding."""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from datetime import date
+from functools import cache
 from pathlib import Path
 
 try:
@@ -15,11 +18,16 @@ try:
 except ImportError:  # run as a script
     from _harness import expected, main  # type: ignore[no-redef]
 
-_DIR = Path(
-    tempfile.mkdtemp(prefix="fuzz-yaml-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
-)
-RULE = _DIR / "fuzz-rule.yaml"
-WAIVERS = _DIR / "waivers.yaml"
+
+@cache
+def _files() -> tuple[Path, Path]:
+    """A rule file and a waivers file in a fresh folder (in memory where /dev/shm exists)."""
+    shm = "/dev/shm" if os.path.isdir("/dev/shm") else None
+    folder = Path(tempfile.mkdtemp(prefix="fuzz-yaml-", dir=shm))
+    atexit.register(shutil.rmtree, folder, True)
+    return folder / "fuzz-rule.yaml", folder / "waivers.yaml"
+
+
 TODAY = date(2026, 12, 6)
 
 
@@ -27,10 +35,11 @@ def check(data: bytes) -> None:
     from assessor.audit.waivers import read_waivers_file
     from assessor.catalog.loader import parse_rule, read_yaml
 
-    RULE.write_bytes(data)
-    WAIVERS.write_bytes(data)
-    expected(lambda: parse_rule(read_yaml(RULE)))
-    expected(lambda: read_waivers_file(WAIVERS, None, TODAY))
+    rule, waivers = _files()
+    rule.write_bytes(data)
+    waivers.write_bytes(data)
+    expected(lambda: parse_rule(read_yaml(rule)))
+    expected(lambda: read_waivers_file(waivers, None, TODAY))
 
 
 if __name__ == "__main__":
