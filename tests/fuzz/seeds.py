@@ -123,6 +123,15 @@ def build(out: Path) -> None:
     audit = (ROOT / "docs" / "audit.md").read_text(encoding="utf-8")
     for block in re.findall(r"```ya?ml\n(.*?)```", audit, re.S):
         _write(out / "yaml", block.encode())
+    for text in (  # the shapes of issue 17 item 6: aliases, recursion, unknown tags
+        'a: &a ["x", "x"]\nb: &b [*a, *a]\nc: &c [*b, *b]\nd: [*c, *c]\n',
+        "- &r [*r]\n",
+        "- rule: x\n  reason: !!binary aGVsbG8=\n  expires: 2026-13-01\n",
+        "id: x\ntitle: !!python/object:os.system x\n",
+        "waivers:\n  - {rule: a, resource: '*', reason: r, approver: b, expires: 2027-01-01}\n",
+        "? [a, b]\n: c\n",
+    ):
+        _write(out / "yaml", text.encode())
     targets = [
         "host:/",
         "host:/srv/root",
