@@ -174,11 +174,33 @@ def _gen_base(tar: Any) -> None:
     _gen()._base_files(tar)
 
 
-def _nonutf8_whiteouts(tar: Any) -> None:
-    _member(tar, b"d\xfe", tarfile.DIRTYPE)
-    _member(tar, b"d\xfe/\xff", data=b"x")
-    _member(tar, b"d\xfe/.wh.\xff")
-    _member(tar, b"d\xfe/.wh..wh..opq")
+def _nonutf8_whiteouts(ctx: Ctx) -> list[str]:
+    """Two layers: the lower one has setuid files under d\xfe and e\xfd; the upper one
+    whites out d\xfe/\xff and makes e\xfd opaque."""
+    gen = _gen()
+    root = ctx.work / "image"
+    layout = gen.OciLayout(root)
+
+    def lower(tar: Any) -> None:
+        _member(tar, b"d\xfe", tarfile.DIRTYPE, mode=0o777)
+        _member(tar, b"d\xfe/\xff", data=b"x", mode=0o4755)
+        _member(tar, b"d\xfe/kept\xff", data=b"x", mode=0o4755)
+        _member(tar, b"e\xfd", tarfile.DIRTYPE)
+        _member(tar, b"e\xfd/gone\xfc", data=b"x", mode=0o4755)
+
+    def upper(tar: Any) -> None:
+        _member(tar, b"d\xfe/.wh.\xff")
+        _member(tar, b"e\xfd/.wh..wh..opq")
+
+    layout.finish(layout.image([layout.layer(lower), layout.layer(upper)]))
+    return ["scan", f"image:oci:{root}", "--format", "json"]
+
+
+def _whiteouts_applied(ctx: Ctx, out: str, err: str) -> None:
+    (image,) = [e for e in _evidence(ctx) if e["kind"] == "image"]
+    files = image["data"]["files"]
+    assert [i["path"] for i in files["setuid"]["items"]] == ["/d\\xfe/kept\\xff"], files
+    assert [i["path"] for i in files["world_writable"]["items"]] == ["/d\\xfe"], files
 
 
 def _oci(fill: Callable[[Any], None], config: Callable[[str], bytes] | None = None) -> Any:
@@ -458,10 +480,11 @@ NEW = [
     Case(
         "img-nonutf8-whiteout",
         "images",
-        "a whiteout .wh.\\xff of a file that is not UTF-8, under a non-UTF-8 directory",
-        _oci(_nonutf8_whiteouts),
+        "a lower layer of non-UTF-8 names, an upper one whiting out d\\xfe/\\xff and making e\\xfd opaque",
+        _nonutf8_whiteouts,
         0,
         None,
+        check=_whiteouts_applied,
     ),
     Case(
         "img-config-deep-json",
