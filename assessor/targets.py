@@ -157,8 +157,8 @@ def _engine_target(text: str, rest: str) -> Target:
 
 
 _IMAGE_HINT = (
-    "transports: image:docker-archive:PATH[:REF]  image:oci:DIR[:TAG]  "
-    "image:docker-daemon:NAME:TAG  image:docker://HOST[:PORT]/REPO:TAG"
+    "transports: docker-archive:PATH[:REF]  oci:DIR[:TAG]  docker-daemon:NAME:TAG  "
+    "docker://HOST[:PORT]/REPO:TAG (after image:)"
 )
 
 
@@ -226,8 +226,8 @@ def _registry_target(text: str, rest: str) -> Target:
     if parts.scheme not in ("https", "http"):
         scheme = parts.scheme or rest.partition(":")[0]
         raise TargetError(
-            f"target {_show(text)}: the registry scheme must be https:// or http://, not "
-            f"{scheme[:20]!r}",
+            f"target {_show(text)}: expected registry:https://HOST[:PORT] or "
+            f"registry:http://HOST[:PORT], not the scheme {scheme[:20]!r}",
             hint=_REGISTRY_HINT,
         )
     if not parts.hostname or parts.path not in ("", "/") or parts.query or parts.fragment:

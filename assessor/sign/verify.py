@@ -169,7 +169,8 @@ TRUST_PROBLEMS = {
 def _signer_dn(status: SignatureStatus) -> str:
     """The signer's subject as an RFC 4514 name (CN=...,O=...), shortened for one line."""
     cert = x509.load_der_x509_certificate(status.signing_cert.dump())
-    dn = cert.subject.rfc4514_string() or "(empty subject)"
+    rdns = [r.rfc4514_string() for r in reversed(cert.subject.rdns)]  # RFC 4514 order
+    dn = ",".join(sorted(rdns, key=lambda r: not r.startswith("CN="))) or "(empty subject)"
     return dn if len(dn) <= 160 else dn[:157] + "..."
 
 

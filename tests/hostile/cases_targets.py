@@ -20,7 +20,7 @@ _BAD = [
     ("target-port-out-of-range", "engine:tcp://127.0.0.1:99999", r"port"),
     ("target-unclosed-ipv6", "engine:tcp://[::1", r"\[::1"),
     ("target-engine-ftp", "engine:ftp://x", r"must be unix:// or tcp://, not 'ftp'"),
-    ("target-registry-gopher", "registry:gopher://x", r"must be https:// or http://"),
+    ("target-registry-gopher", "registry:gopher://x", r"not the scheme 'gopher'"),
     ("target-image-unknown-transport", "image:nope:x", r"'nope' is not a transport"),
     ("target-host-nothing", "host:", r"target 'host:': expected KIND:LOCATION"),
     ("target-engine-nothing", "engine:", r"engine: needs a location"),

@@ -221,7 +221,11 @@ def test_pdf_wrong_trust_anchor_and_no_anchor(
     path.write_bytes(sign_pdf(report_pdf, identity))
     wrong = verify_file(path, trust=[other_cert])
     assert not wrong.valid
-    assert wrong.reason.startswith(f"signer's certificate is not trusted by {other_cert}")
+    assert wrong.reason.startswith(
+        "signature intact but signer CN=Report Signer,O=ACME Audit is NOT trusted ("
+    )
+    assert wrong.reason.endswith(f"; trust anchors: {other_cert})")
+    assert wrong.trust_anchor is None, "an untrusted signature names no anchor"
     assert wrong.signer == "Report Signer (ACME Audit)"
 
     monkeypatch.setenv("ASSESSOR_KEY_DIR", str(tmp_path / "empty"))
@@ -288,7 +292,9 @@ def test_detached_signature_openssl_and_assessor_agree(
     # another anchor: both refuse
     assert openssl_verify(report, sig, other_cert).returncode != 0
     wrong = verify_file(report, trust=[other_cert])
-    assert not wrong.valid and "not trusted by" in wrong.reason
+    assert (
+        not wrong.valid and "is NOT trusted (" in wrong.reason and "trust anchors: " in wrong.reason
+    )
 
 
 def test_changed_file_fails_detached(

@@ -76,7 +76,7 @@ def test_bad_registry_targets(text: str) -> None:
         ("engine:tcp://[::1", "unclosed '['"),
         ("registry:https://[::1", "unclosed '['"),
         ("engine:ftp://x", "must be unix:// or tcp://, not 'ftp'"),
-        ("registry:gopher://x", "must be https:// or http://, not 'gopher'"),
+        ("registry:gopher://x", "registry:http://HOST[:PORT], not the scheme 'gopher'"),
         ("image:nope:x", "'nope' is not a transport"),
         ("host:", "host: needs a location"),
         ("host:/a\x00b", "control character"),
