@@ -178,6 +178,9 @@ def _image_target(text: str, rest: str) -> Target:
         )
     if transport in ("docker-archive", "oci"):
         path, colon, ref = location.partition(":")
+        # blanks around a path or tag are typing slop, and the canonical uri must parse back
+        # to itself (the whole string is stripped when parsed)
+        path, ref = path.strip(), ref.strip()
         if not path:
             raise TargetError(
                 f"target {_show(text)}: no path",

@@ -48,13 +48,6 @@ def test_redact_harness_smoke() -> None:
 # ---- fuzz_targets ------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="assessor/targets.py parse_target: the canonical uri keeps the trailing blanks of "
-    "an OCI directory name given with an empty tag ('image:oci:b   :' -> 'image:oci:/CWD/b   '), "
-    "but parsing that uri strips them ('image:oci:/CWD/b'): the stored target names another "
-    "directory when scanned again",
-)
 def test_target_uri_with_trailing_blanks_parses_back_to_itself() -> None:
     from assessor.targets import parse_target
 
