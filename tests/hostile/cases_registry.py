@@ -146,5 +146,4 @@ CASES = [
     _whole("reg-redirect-loop", "redirect-loop", "too many redirects"),
     _whole("reg-tls-garbage", "tls-garbage", "TLS handshake failed"),
     _whole("reg-reset", "reset", "connection closed or reset by the registry"),
-    _whole("reg-stall-headers", "stall-headers", "no response within the timeout"),
 ]
