@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -387,9 +388,14 @@ def config_path(process: Mapping[str, Any], flags: Mapping[str, Any]) -> str:
 def read_config(path: str) -> tuple[dict[str, Any] | None, str | None, float | None]:
     """daemon.json parsed (None when absent), an error naming the file and line, its mtime."""
     try:
-        with open(path, "rb") as f:
+        # never blocks: a FIFO or a device named as the config file is refused once open
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as f:
+            st = os.fstat(f.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                return None, f"{path}: not a regular file", None
             raw = f.read(MAX_CONFIG + 1)
-            mtime = os.fstat(f.fileno()).st_mtime
+            mtime = st.st_mtime
     except FileNotFoundError:
         return None, None, None
     except OSError as e:
