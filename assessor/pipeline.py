@@ -6,6 +6,7 @@ the assessment is marked complete only when every target was collected.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -70,6 +71,29 @@ class ScanSummary:
 Progress = Callable[[str], None]
 
 
+def _as_collector_error(target: Target, exc: Exception) -> CollectorError:
+    """What a collector raised, as the one-line error of its target.
+
+    The collector's own errors (CollectorError, TargetUnreachableError) pass as they are. Any
+    other exception is a defect of assessor met on this target's content: the target is
+    recorded as failed with the exception's type and first line (escaped, shortened), and the
+    scan goes on with the next target; ``ASSESSOR_DEBUG=1`` re-raises it with its traceback.
+    """
+    if isinstance(exc, CollectorError):
+        return exc
+    if os.environ.get("ASSESSOR_DEBUG"):
+        raise exc
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    text = text.encode("unicode_escape", "backslashreplace").decode("ascii")
+    if len(text) > 200:
+        text = text[:200] + "..."
+    detail = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return CollectorError(
+        f"{target}: collection failed on an internal error ({detail}); the other targets "
+        "went on (ASSESSOR_DEBUG=1 shows the traceback; please report it)"
+    )
+
+
 def run_scan(
     store: Store,
     catalog: Catalog,
@@ -88,12 +112,17 @@ def run_scan(
         collector = collector_for(target, options)
         say(f"collecting {target}")
         evidence: list[Evidence] = []
+        e: CollectorError | None = None
         try:
             for ev in collector.collect(target):
                 evidence.append(ev)
                 if ev.kind in ("container", "image"):
                     say(f"collecting {target}: {ev.kind} {ev.resource}")
-        except (TargetUnreachableError, CollectorError) as e:
+        except (MemoryError, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # a collector's defect must not lose the scan
+            e = _as_collector_error(target, exc)
+        if e is not None:
             status = "unreachable" if isinstance(e, TargetUnreachableError) else "error"
             summary.targets.append(TargetOutcome(target, status, e.message))
             failed = collector.failure_evidence(target, e.message)

@@ -27,6 +27,17 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(0)
+    except Exception as e:  # the last line of defence: one line, never a traceback
+        if os.environ.get("ASSESSOR_DEBUG"):
+            raise
+        text = (str(e).splitlines() or [""])[0]
+        text = text.encode("unicode_escape", "backslashreplace").decode("ascii")[:200]
+        print(
+            f"assessor: internal error: {type(e).__name__}: {text} (a defect of assessor; "
+            "ASSESSOR_DEBUG=1 shows the traceback; please report it)",
+            file=sys.stderr,
+        )
+        sys.exit(2)
     if out_of_memory:
         import gc
 
