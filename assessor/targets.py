@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from urllib.parse import SplitResult, urlsplit
 
+from assessor import jsonsafe
 from assessor.errors import TargetError
 
 DEFAULT_DOCKER_SOCKET = "/var/run/docker.sock"
@@ -68,6 +69,19 @@ def _split(text: str, rest: str, hint: str) -> tuple[SplitResult, int | None]:
 
 
 def parse_target(text: str) -> Target:
+    """Parse a target string (see `_parse`).
+
+    A path given on the command line is bytes on Linux; bytes that are not UTF-8 reach here
+    as lone surrogates. ``location`` keeps them (so the file is found), while ``uri``, the
+    name stored and shown everywhere, writes each as ``\\xHH`` (the convention of
+    assessor.jsonsafe.escape), so the stored name is always valid UTF-8.
+    """
+    target = _parse(text)
+    uri = jsonsafe.escape(target.uri)
+    return target if uri == target.uri else replace(target, uri=uri)
+
+
+def _parse(text: str) -> Target:
     """Parse ``host:/ROOT``, ``engine:unix:///path``, ``engine:tcp://h:p``, ``image:...`` or
     ``registry:https://HOST[:PORT]``.
 

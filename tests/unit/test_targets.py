@@ -118,3 +118,14 @@ def test_parse_target_returns_a_target_or_raises_target_error(prefix: str, tail:
         return
     assert isinstance(t, Target)
     assert parse_target(t.uri) == t  # the canonical form reads back as itself
+
+
+def test_a_path_that_is_not_utf8_is_found_and_named_escaped() -> None:
+    # what Python makes of the argv bytes b"image:oci:/tmp/app\xff" (surrogateescape)
+    target = parse_target("image:oci:/tmp/app\udcff")
+    assert target.location.startswith("/tmp/app\udcff")  # the real path, to open
+    assert str(target) == "image:oci:/tmp/app\\xff"  # the stored name: valid UTF-8
+    str(target).encode("utf-8")
+    host = parse_target("host:/mnt/r\udcfe")
+    assert host.location == "/mnt/r\udcfe"
+    assert str(host) == "host:/mnt/r\\xfe"
