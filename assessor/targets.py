@@ -200,7 +200,11 @@ def _image_target(text: str, rest: str) -> Target:
                 f"target {_show(text)}: no path",
                 hint=f"type image:{transport}:PATH (a relative path is fine)",
             )
-        location = os.path.abspath(path) + (f":{ref}" if colon and ref else "")
+        # abspath drops trailing slashes, which may bare more blanks: strip and normalise
+        # until neither changes the path (each round shortens it, so this ends)
+        while (normal := os.path.abspath(path).strip()) != path:
+            path = normal
+        location = path + (f":{ref}" if colon and ref else "")
     elif transport == "docker" and _has_userinfo(location):
         shown = f"image:docker://***@{location.rpartition('@')[2]}"
         raise TargetError(

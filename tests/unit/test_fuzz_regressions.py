@@ -57,13 +57,6 @@ def test_target_uri_with_trailing_blanks_parses_back_to_itself() -> None:
     assert parse_target(uri).uri == uri
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="assessor/targets.py _image_target strips blanks around the path before "
-    "os.path.abspath, which then drops trailing slashes and exposes new trailing blanks: "
-    "'image:oci:///[  //://///' -> uri 'image:oci:/[  ://///', which parses to "
-    "'image:oci:/[://///' (strip after abspath, or not at all)",
-)
 def test_target_uri_with_blanks_before_slashes_parses_back_to_itself() -> None:
     from assessor.targets import parse_target
 
