@@ -46,7 +46,8 @@ lint: venv
 	$(BIN)/mypy
 
 ## bench: evaluation throughput and scan wall time against docker-bench-security; report
-## rendering at 1,000 findings and the cost of signing it; each export format against the JSON
+## rendering at 1,000 findings and the cost of signing it; each export format against the JSON;
+## secret redaction throughput (realistic and adversarial text) against a plain read of it
 bench: venv
 	bash scripts/test-setup.sh
 	$(BIN)/python tests/bench/bench_evaluate.py
@@ -57,6 +58,7 @@ bench: venv
 	$(BIN)/python tests/bench/bench_report.py
 	$(BIN)/python tests/bench/bench_store.py
 	$(BIN)/python tests/bench/bench_export.py
+	$(BIN)/python tests/bench/bench_redact.py
 
 ## fuzz: coverage-guided fuzzing (atheris, the `fuzz` extra) of each parser of untrusted input,
 ## FUZZ_SECONDS each (default 60), one after another, seeded from tests/fixtures and controls/;

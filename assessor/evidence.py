@@ -5,52 +5,47 @@ SHA-256 of that document's canonical JSON (sorted keys, no spaces, UTF-8), so th
 observation is stored once however many assessments share it. ``collected_at`` is kept
 beside the document (on the link from an assessment's target to the evidence), not in it.
 
-Secrets are redacted *before* an Evidence exists: the key name, a short fingerprint and the
-place it was found are kept, never the value.
+Secrets are redacted *before* an Evidence exists: each collector redacts what it knows the
+meaning of (environment, labels, command lines, config files), and constructing an Evidence
+sweeps every string of its data once more by shape (:meth:`Redactor.sweep`). A secret becomes
+``<redacted: KIND, N chars>``; the document's ``redactions`` keep where it was, the name or
+format it was found by, its kind and, for values of 16+ characters, a fingerprint (see
+:data:`FINGERPRINT_MIN_CHARS`), never the value. Detection is in :mod:`assessor.redact`.
 """
 
 from __future__ import annotations
 
+import bisect
+import functools
 import hashlib
 import json
-import re
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from assessor.redact import (
+    MARKER,
+    Hit,
+    argv_hits,
+    detect,
+    find,
+    is_placeholder,
+    key_kind,
+    looks_random,
+    marker,
+    merge,
+    shell_hits,
+)
+
 JSON = Any  # a JSON value: dict, list, str, int, float, bool or None
 
-# Key names that hold secrets (case-insensitive, anywhere in the name).
-_SECRET_KEY = re.compile(
-    r"(pass(word|wd|phrase)?|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|"
-    r"credential|auth[_-]?(?:token|key|secret|pass)|session[_-]?key|signing[_-]?key|client[_-]?key|pwd|cookie)",
-    re.IGNORECASE,
-)
-# In environment variables, *_AUTH names a credential too (REGISTRY_AUTH, NPM_AUTH).
-_ENV_AUTH = re.compile(r"auth", re.IGNORECASE)
-# Values that are secrets whatever their key is called.
-_SECRET_VALUE = re.compile(
-    r"(-----BEGIN [A-Z ]*PRIVATE KEY-----|\bAKIA[0-9A-Z]{16}\b|\bgh[pousr]_[A-Za-z0-9]{30,}|"
-    r"\bglpat-[A-Za-z0-9_-]{20,}|\bxox[abpors]-[A-Za-z0-9-]{10,}|"
-    r"\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.)"
-)
-# PASSWORD_FILE=/run/secrets/db names where a secret is, not the secret
-_PATH_KEY = re.compile(r"(_FILE|_PATH|_DIR)$", re.IGNORECASE)
-SECRET_KEY_NAME = _SECRET_KEY  # public names for collectors that look for secrets themselves
-SECRET_VALUE = _SECRET_VALUE
-# user:password@ in URLs (proxies, registries).
-_URL_USERINFO = re.compile(
-    r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/@\s]+):(?P<pw>[^@/\s]+)@"
-)
-# --password=VALUE, --token VALUE style arguments on a command line.
-_ARG_SECRET = re.compile(
-    r"^(?P<flag>--?[A-Za-z0-9_-]*(?:pass(?:word|wd)?|secret|token|api[_-]?key)[A-Za-z0-9_-]*)=(?P<value>.+)$",
-    re.IGNORECASE,
-)
-
-
-def _is_path_setting(key: str, value: str) -> bool:
-    return bool(_PATH_KEY.search(key)) and value.startswith("/") and " " not in value
+# Fingerprints are kept only for values this long. A fingerprint is the first 48 bits of the
+# value's SHA-256, in a document anyone holding the signed report can read: for a short
+# password (most human ones are under 16 characters) an offline dictionary or brute-force
+# search over candidate values finds the one whose fingerprint matches in minutes. A value of
+# 16+ characters is mostly a generated key or token, out of reach of such a search, and its
+# fingerprint lets a reviewer see the same secret recur across resources.
+FINGERPRINT_MIN_CHARS = 16
 
 
 def fingerprint(value: str) -> str:
@@ -58,49 +53,104 @@ def fingerprint(value: str) -> str:
     return "sha256:" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:12]
 
 
-def redacted(value: str) -> str:
-    return f"<redacted {fingerprint(value)}>"
+def secret_fingerprint(value: str) -> str | None:
+    """The fingerprint of a secret of :data:`FINGERPRINT_MIN_CHARS` or more, else None."""
+    return fingerprint(value) if len(value) >= FINGERPRINT_MIN_CHARS else None
 
 
 @dataclass(frozen=True, slots=True)
 class Redaction:
-    """Where a secret was found and removed."""
+    """Where a secret was found and removed: the place, the name or format it was found by,
+    its kind (:data:`assessor.redact.KINDS`) and, for long values, a fingerprint.
+
+    Documents stored before kinds existed have ``kind`` None and a fingerprint always; they
+    are rebuilt as they were written, so their hash does not change."""
 
     location: str
     key: str
-    fingerprint: str
+    fingerprint: str | None
+    kind: str | None = None
 
-    def to_json(self) -> dict[str, str]:
-        return {"location": self.location, "key": self.key, "fingerprint": self.fingerprint}
+    def to_json(self) -> dict[str, str | None]:
+        if self.kind is None:
+            return {"location": self.location, "key": self.key, "fingerprint": self.fingerprint}
+        return {
+            "location": self.location,
+            "key": self.key,
+            "kind": self.kind,
+            "fingerprint": self.fingerprint,
+        }
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> Redaction:
+        fp = doc.get("fingerprint")
+        kind = doc.get("kind")
+        return cls(
+            str(doc["location"]),
+            str(doc["key"]),
+            None if fp is None else str(fp),
+            None if kind is None else str(kind),
+        )
+
+
+Spans = list[tuple[int, int, str, str]]  # (start, end, kind, key) of secrets in a string
 
 
 @dataclass(slots=True)
 class Redactor:
-    """Collects redactions while a collector builds one evidence document."""
+    """Collects redactions while a collector builds one evidence document.
+
+    Structured values are redacted by their name (``env``, ``mapping``, ``tree``,
+    ``key_value``), command lines by their programs' flags (``args``, ``shell``,
+    ``healthcheck``), and every string by the shape of what it holds (``text``; ``sweep``
+    walks a whole document). A secret becomes ``<redacted: KIND, N chars>``.
+    """
 
     found: list[Redaction] = field(default_factory=list)
 
-    def _record(self, location: str, key: str, value: str) -> str:
-        self.found.append(Redaction(location, key, fingerprint(value)))
-        return redacted(value)
+    def _record(self, location: str, key: str, kind: str, value: str) -> str:
+        # a place or a name can hold a secret too (a label key that is a URL with a password)
+        self.found.append(Redaction(_clean(location), _clean(key), secret_fingerprint(value), kind))
+        return marker(kind, value)
+
+    def _apply(self, value: str, hits: list[Hit], location: str) -> str:
+        if not hits:
+            return value
+        out: list[str] = []
+        pos = 0
+        for h in merge(hits):
+            secret = value[h.start : h.end]
+            if not secret or MARKER in secret:
+                continue
+            out.append(value[pos : h.start])
+            out.append(self._record(location, h.key, h.kind, secret))
+            pos = h.end
+        out.append(value[pos:])
+        return "".join(out)
 
     def text(self, value: str, location: str, key: str = "") -> str:
-        """Redact secrets inside free text (URL passwords, known token shapes)."""
+        """Redact the secrets inside free text by their shape (``key`` is unused: each
+        secret is recorded under the name or format it was found by)."""
+        return self._apply(value, find(value), location)
 
-        def _url(m: re.Match[str]) -> str:
-            hidden = self._record(location, key or "url-password", m["pw"])
-            return f"{m['scheme']}{m['user']}:{hidden}@"
+    def shell(self, value: str, location: str) -> str:
+        """Redact a shell command line: its programs' secret flags, then every shape."""
+        return self._apply(value, [*find(value), *shell_hits(value)], location)
 
-        value = _URL_USERINFO.sub(_url, value)
-        if _SECRET_VALUE.search(value):
-            return self._record(location, key or "secret-value", value)
-        return value
+    def key_value(self, key: str, value: str, location: str, always: bool = False) -> str:
+        """Redact a value whose name says it is a secret, whole; else the secrets inside it.
 
-    def key_value(self, key: str, value: str, location: str) -> str:
-        """Redact a value whose key names a secret, or whose text looks like one."""
-        if value and _SECRET_KEY.search(key) and not _is_path_setting(key, value):
-            return self._record(location, key, value)
-        return self.text(value, location, key)
+        A weak name (a bare ``*_KEY``, ``*_AUTH``) redacts a value that looks random, or any
+        value when ``always`` (environment entries and labels, where a name is a promise)."""
+        kk = key_kind(key)
+        if kk is not None and value and not is_placeholder(value):
+            kind, strong = kk
+            if strong or always or looks_random(value):
+                shaped = find(value)  # a known format names the kind better than the name
+                if len(shaped) == 1 and shaped[0].start == 0 and shaped[0].end == len(value):
+                    kind = shaped[0].kind
+                return self._record(location, key, kind, value)
+        return self.text(value, location)
 
     def env(self, entries: list[str], location: str) -> list[str]:
         """Redact ``KEY=VALUE`` environment entries, keeping each key."""
@@ -108,11 +158,10 @@ class Redactor:
         for entry in entries:
             key, sep, value = entry.partition("=")
             if not sep:
-                out.append(entry)
-            elif value and _ENV_AUTH.search(key) and not _is_path_setting(key, value):
-                out.append(f"{key}={self._record(f'{location}.{key}', key, value)}")
+                out.append(self.text(entry, location))
             else:
-                out.append(f"{key}={self.key_value(key, value, f'{location}.{key}')}")
+                where = f"{location}.{key}"
+                out.append(f"{key}={self.key_value(key, value, where, always=True)}")
         return out
 
     def tree(self, value: Any, location: str, key: str = "") -> Any:
@@ -125,36 +174,122 @@ class Redactor:
             return self.key_value(key, value, location)
         return value
 
-    def args(self, argv: list[str], location: str) -> list[str]:
-        """Redact ``--password=VALUE`` and ``--password VALUE`` on a command line."""
-        out: list[str] = []
-        secret_next: str | None = None
-        for arg in argv:
-            if secret_next is not None:
-                out.append(self._record(location, secret_next, arg))
-                secret_next = None
-                continue
-            m = _ARG_SECRET.match(arg)
-            if m:
-                out.append(f"{m['flag']}={self._record(location, m['flag'], m['value'])}")
-            elif (
-                arg.startswith("-")
-                and "=" not in arg
-                and _SECRET_KEY.search(arg)
-                and arg.lstrip("-")
-            ):
-                out.append(arg)
-                secret_next = arg
-            else:
-                out.append(self.text(arg, location))
-        return out
+    def args(self, argv: list[str], location: str, program: str | None = None) -> list[str]:
+        """Redact a command's words (exec form): secret flags and their values, a known
+        program's password flags (``mysql -pX``, ``curl -u user:pw``), ``NAME=VALUE`` words,
+        ``sh -c`` strings, and every shape in each word. ``program`` names the program when
+        ``argv`` holds only its arguments (``Cmd`` beside an ``Entrypoint``)."""
+        found, nested = argv_hits(argv, program)
+        spans: dict[int, list[Hit]] = {}
+        for i, a, b, kind, key in found:
+            spans.setdefault(i, []).append(Hit(a, b, kind, key))
+        for i in nested:
+            spans.setdefault(i, []).extend(shell_hits(argv[i]))
+        return [
+            self._apply(word, [*find(word), *spans.get(i, [])], location)
+            for i, word in enumerate(argv)
+        ]
+
+    def healthcheck(self, test: list[str], location: str) -> list[str]:
+        """Redact a health check's ``Test``: ``CMD-SHELL cmd`` (a shell string), ``CMD a b``
+        (exec form) or ``NONE``."""
+        if not test:
+            return test
+        if test[0] == "CMD-SHELL":
+            return [test[0], *(self.shell(t, location) for t in test[1:])]
+        if test[0] == "CMD":
+            return [test[0], *self.args(test[1:], location)]
+        return self.args(test, location)
 
     def mapping(self, values: dict[str, Any], location: str) -> dict[str, Any]:
         """Redact string values of a flat mapping (labels, options) by key and by shape."""
         return {
-            k: self.key_value(k, v, f"{location}.{k}") if isinstance(v, str) else v
+            k: self.key_value(k, v, f"{location}.{k}", always=True) if isinstance(v, str) else v
             for k, v in values.items()
         }
+
+    def sweep(self, value: Any, location: str = "") -> Any:
+        """Every string of a JSON value (dict keys too) with its secrets redacted by shape;
+        the same objects back where nothing changed.
+
+        The strings are joined by newlines and scanned once (a document of many short
+        strings costs what one long text does); a secret is redacted in the string it starts
+        in, up to that string's end.
+        """
+        strings: list[str] = []
+        _collect(value, strings)
+        if not strings:
+            return value
+        hits = detect("\n".join(strings))
+        if not hits:
+            return value
+        starts: list[int] = []
+        pos = 0
+        for s in strings:
+            starts.append(pos)
+            pos += len(s) + 1
+        per: dict[int, list[Hit]] = {}
+        for h in hits:
+            # a secret is in the string it starts in; a span read on past that string's end
+            # (a key block with no END line, an unclosed quote) stops there, unmerged with
+            # what the next strings hold
+            i = bisect.bisect_right(starts, h.start) - 1
+            s0 = starts[i]
+            end = min(h.end, s0 + len(strings[i]))
+            if end > h.start:
+                per.setdefault(i, []).append(Hit(h.start - s0, end - s0, h.kind, h.key))
+        counter = [0]
+        return self._rebuild(value, location, per, counter)
+
+    def _rebuild(self, value: Any, location: str, per: dict[int, list[Hit]], n: list[int]) -> Any:
+        if isinstance(value, str):
+            i = n[0]
+            n[0] += 1
+            return self._apply(value, per[i], location) if i in per else value
+        if isinstance(value, dict):
+            out: dict[Any, Any] = {}
+            changed = False
+            for k, v in value.items():
+                k2 = self._rebuild(k, location, per, n) if isinstance(k, str) else k
+                where = f"{location}.{k2}" if location else str(k2)
+                v2 = self._rebuild(v, where, per, n)
+                changed = changed or k2 is not k or v2 is not v
+                out[k2] = v2
+            return out if changed else value
+        if isinstance(value, list):
+            items = [self._rebuild(v, f"{location}[{i}]", per, n) for i, v in enumerate(value)]
+            if any(a is not b for a, b in zip(items, value, strict=True)):
+                return items
+            return value
+        return value
+
+
+@functools.lru_cache(maxsize=4096)
+def _clean(name: str) -> str:
+    """A location or key name with any secret in it replaced by its marker."""
+    hits = find(name)
+    if not hits:
+        return name
+    out: list[str] = []
+    pos = 0
+    for h in hits:
+        out += [name[pos : h.start], marker(h.kind, name[h.start : h.end])]
+        pos = h.end
+    return "".join([*out, name[pos:]])
+
+
+def _collect(value: Any, out: list[str]) -> None:
+    """Every string of a JSON value, dict keys before their values, in document order."""
+    if isinstance(value, str):
+        out.append(value)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            if isinstance(k, str):
+                out.append(k)
+            _collect(v, out)
+    elif isinstance(value, list):
+        for v in value:
+            _collect(v, out)
 
 
 def canonical_json(value: JSON) -> bytes:
@@ -174,6 +309,23 @@ class Evidence:
     data: dict[str, Any]
     collected_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     redactions: tuple[Redaction, ...] = ()
+    sweep: InitVar[bool] = True
+
+    def __post_init__(self, sweep: bool) -> None:
+        """The last redaction every collector's document goes through: each string of
+        ``data`` (keys too) and the resource's name lose what has a secret's shape, whatever
+        the collector did before. Off only for documents rebuilt from the store (already
+        swept, and their hash must not change)."""
+        if not sweep:
+            return
+        red = Redactor()
+        data = red.sweep(self.data)
+        # the resource's name too (a container named like a token is listed in every report)
+        resource = red.text(self.resource, "resource")
+        if red.found:
+            object.__setattr__(self, "data", data)
+            object.__setattr__(self, "resource", resource)
+            object.__setattr__(self, "redactions", (*self.redactions, *red.found))
 
     def document(self) -> dict[str, Any]:
         """The hashed document (``collected_at`` is kept beside it, see module doc)."""
@@ -201,8 +353,6 @@ class Evidence:
             resource=str(doc["resource"]),
             data=dict(doc["data"]),
             collected_at=collected_at or datetime.now(UTC),
-            redactions=tuple(
-                Redaction(str(r["location"]), str(r["key"]), str(r["fingerprint"]))
-                for r in doc.get("redactions", [])
-            ),
+            redactions=tuple(Redaction.from_json(r) for r in doc.get("redactions", [])),
+            sweep=False,
         )

@@ -276,14 +276,28 @@ def _container_evidence(target: Target, inspect: dict[str, Any]) -> Evidence:
         config = dict(config)
         if isinstance(config.get("Env"), list):
             config["Env"] = red.env([str(e) for e in config["Env"]], "Config.Env")
-        for key in ("Cmd", "Entrypoint"):
-            if isinstance(config.get(key), list):
-                config[key] = red.args([str(a) for a in config[key]], f"Config.{key}")
+        entrypoint = config.get("Entrypoint")
+        # Cmd is the arguments of the Entrypoint's program when there is one
+        program = str(entrypoint[0]) if isinstance(entrypoint, list) and entrypoint else None
+        if isinstance(config.get("Cmd"), list):
+            config["Cmd"] = red.args([str(a) for a in config["Cmd"]], "Config.Cmd", program)
+        if isinstance(entrypoint, list):
+            config["Entrypoint"] = red.args([str(a) for a in entrypoint], "Config.Entrypoint")
         if isinstance(config.get("Labels"), dict):
             config["Labels"] = red.mapping(config["Labels"], "Config.Labels")
+        health = config.get("Healthcheck")
+        if isinstance(health, dict) and isinstance(health.get("Test"), list):
+            test = [str(t) for t in health["Test"]]
+            config["Healthcheck"] = {
+                **health,
+                "Test": red.healthcheck(test, "Config.Healthcheck.Test"),
+            }
         inspect = {**inspect, "Config": config}
     if isinstance(inspect.get("Args"), list):
-        inspect["Args"] = red.args([str(a) for a in inspect["Args"]], "Args")
+        path = inspect.get("Path")
+        inspect["Args"] = red.args(
+            [str(a) for a in inspect["Args"]], "Args", str(path) if path else None
+        )
     host_config = inspect.get("HostConfig")
     if isinstance(host_config, dict) and isinstance(host_config.get("LogConfig"), dict):
         log = host_config["LogConfig"]

@@ -50,7 +50,9 @@ def _show(item: Any) -> str:
         return f"{item['path']} ({item['type']} {item['mode']}, {owner}{extra})"
     if "fingerprint" in item:  # a secret: where, what, and a fingerprint, never the value
         layer = f", layer {str(item['layer'])[:19]}" if item.get("layer") else ""
-        return f"{item['where']} ({item['key']}, {item['fingerprint']}{layer})"
+        # short secrets have no fingerprint (it could be brute-forced back to the value)
+        what = ", ".join(str(item[k]) for k in ("secret", "fingerprint") if item.get(k))
+        return f"{item['where']} ({item['key']}, {what}{layer})"
     return ", ".join(f"{k}={v}" for k, v in item.items())
 
 

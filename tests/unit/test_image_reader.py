@@ -385,4 +385,5 @@ def test_credentials_on_build_command_lines_are_redacted() -> None:
     for secret in ("hunter2", "abc.def", "s3cr3t"):
         assert secret not in str(out)
     assert "--passive --tokenizer-path /m" in out[2]  # look-alike flags are left alone
-    assert [r.key for r in red.found] == ["--password", "authorization-token", "--db-password"]
+    assert [r.key for r in red.found] == ["--password", "Authorization", "--db-password"]
+    assert [r.kind for r in red.found] == ["password", "token", "password"]

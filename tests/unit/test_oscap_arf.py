@@ -194,9 +194,9 @@ def test_markup_and_control_characters_survive_as_text() -> None:
     assert ev.data["profile"]["title"] == "<img src=x onerror=alert(2)>Profile"
     assert run.uri == "openscap:evil_host_script_/evil"
     # a token in an OpenSCAP message is redacted before the evidence exists
-    assert ev.data["messages"][0].startswith("<redacted sha256:")
+    assert ev.data["messages"][0].startswith("token <redacted: token, ")
     assert "ghp_" not in ev.canonical().decode()
-    assert [r.key for r in ev.redactions] == ["secret-value"]
+    assert [(r.key, r.kind) for r in ev.redactions] == [("github-token", "token")]
     judged = _judge(HOSTILE)
     assert judged["script"][1].startswith("<script>alert(1)</script> Disable")
 

@@ -88,8 +88,17 @@ def image_evidence(
         }
         for s in scans
     ]
+    # every string once more by its shape (what the Evidence would sweep anyway), so a secret
+    # the config's own redaction did not expect there counts as a finding too
+    data = redactor.sweep(data)
     items: list[dict[str, Any]] = [
-        {"where": r.location, "key": r.key, "kind": "config", "fingerprint": r.fingerprint}
+        {
+            "where": r.location,
+            "key": r.key,
+            "kind": "config",
+            "secret": r.kind,
+            "fingerprint": r.fingerprint,
+        }
         for r in redactor.found
     ]
     file_secrets = data.pop("file_secrets")

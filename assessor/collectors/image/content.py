@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from assessor.collectors.image.limits import Limits
-from assessor.evidence import SECRET_KEY_NAME, SECRET_VALUE, fingerprint
+from assessor.evidence import secret_fingerprint
+from assessor.redact import find, is_placeholder, key_kind
 
 Finding = dict[str, Any]
 Analyse = Callable[[str, bytes, int], list[Finding]]
@@ -32,7 +33,8 @@ _KEYSTORE_SUFFIXES = (".p12", ".pfx")
 # (None: the file's presence is the finding)
 _CREDENTIAL_FILES: dict[str, tuple[str, re.Pattern[bytes] | None]] = {
     ".aws/credentials": ("aws-credentials", re.compile(rb"(?i)aws_secret_access_key\s*=\s*\S")),
-    ".git-credentials": ("git-credentials", re.compile(rb"://[^:/\s]+:[^@\s]+@")),
+    # bounded, and no "/" in the password part: each "://" is read once (git percent-encodes)
+    ".git-credentials": ("git-credentials", re.compile(rb"://[^:/\s@]{1,256}:[^@\s/]{1,1024}@")),
     ".netrc": ("netrc", re.compile(rb"(?i)\bpassword\s+\S")),
     ".docker/config.json": (
         "docker-credentials",
@@ -111,18 +113,24 @@ def _credentials(kind: str, pattern: re.Pattern[bytes] | None) -> Analyse:
     return analyse
 
 
-_ENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*(.*?)\s*$")
+# KEY=value; the value is stripped in Python (a lazy ``(.*?)\s*$`` re-reads a run of spaces
+# from each of its positions)
+_ENV_LINE = re.compile(r"[ \t]*(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_.-]{0,255})[ \t]*=(.*)")
 
 
 def _env_file(path: str, data: bytes, size: int) -> list[Finding]:
-    keys: list[dict[str, str]] = []
+    """The secret-named (or secret-shaped) keys of a ``.env`` file, each with the fingerprint
+    of its value when that value is long enough to have one (never the value)."""
+    keys: list[dict[str, Any]] = []
     for line in data.decode("utf-8", "replace").splitlines():
         m = _ENV_LINE.match(line)
         if not m:
             continue
-        key, value = m.group(1), m.group(2).strip("'\"")
-        if value and (SECRET_KEY_NAME.search(key) or SECRET_VALUE.search(value)):
-            keys.append({"key": key, "fingerprint": fingerprint(value)})
+        key, value = m.group(1), m.group(2).strip().strip("'\"")
+        if not value or is_placeholder(value):
+            continue
+        if key_kind(key) is not None or find(value):
+            keys.append({"key": key, "fingerprint": secret_fingerprint(value)})
     if not keys:
         return []
     return [

@@ -12,10 +12,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from assessor.errors import ImageError
-from assessor.evidence import SECRET_KEY_NAME, Redactor
+from assessor.evidence import Redactor
 
 # a classic-builder step: optional "|N ARG=v ..." build arguments, then the shell form
-_CLASSIC = re.compile(r"^(?:\|\d+\s+(?P<args>.*?)\s+)?/bin/sh -c (?P<rest>.*)$", re.DOTALL)
+# (found with str.find: the old lazy-args regex took minutes over a run of blanks)
+_SHELL_FORM = "/bin/sh -c "
+_BUILD_ARGS = re.compile(r"\|\d{1,9}\s")
 _INSTRUCTIONS = frozenset(
     {
         *("ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "HEALTHCHECK", "LABEL"),
@@ -28,17 +30,6 @@ _ADD_CLASSIC_LOCAL = re.compile(r"^(?:file|dir|multi):[0-9a-f]+ in (?P<dest>\S+)
 _ADD_CLASSIC_REMOTE = re.compile(r"^[0-9a-f]{64} in (?P<dest>\S+)")
 _URL = re.compile(r"^(?:--\S+\s+)*(?P<url>https?://\S+|git@\S+)", re.IGNORECASE)
 _ARCHIVE = re.compile(r"\.(tar|tar\.gz|tgz|tar\.bz2|tbz2?|tar\.xz|txz|tar\.zst)$", re.IGNORECASE)
-# credentials on a build step's command line: --password x, --token=x, -H "Authorization: Bearer x"
-_FLAG_SECRET = re.compile(
-    r"(?P<flag>--?(?:[A-Za-z0-9_-]*[-_])?(?:password|passwd|pass|secret|token|api[_-]?key))"
-    r"(?P<sep>=|\s+)(?P<value>\"[^\"]*\"|'[^']*'|[^\s\"';&|<>]+)",
-    re.IGNORECASE,
-)
-_AUTH_HEADER = re.compile(
-    r"(?P<head>Authorization:\s*(?:Bearer|Basic|token)\s+)(?P<value>[^\s\"']+)", re.IGNORECASE
-)
-# KEY=VALUE words with a secret-looking key, in a step's text
-_ASSIGNMENT = re.compile(r"(?P<key>\b[A-Za-z_][A-Za-z0-9_]*)=(?P<value>\"[^\"]*\"|'[^']*'|\S+)")
 REMOTE_SHELL_PORTS = {
     "22": "ssh",
     "23": "telnet",
@@ -81,31 +72,32 @@ def _created(text: Any) -> datetime | None:
 
 
 def redact_step(text: str, redactor: Redactor, location: str) -> str:
-    """A build step's text with secret-looking ``KEY=VALUE`` values and tokens redacted."""
+    """A build step's text (a shell command line, with the classic builder's ``|N ARG=v``
+    build arguments in front) with its secrets redacted: secret-named ``KEY=VALUE`` words and
+    flags, the password flags of known programs, headers, URL passwords and token shapes."""
+    return redactor.shell(text, location)
 
-    def sub(m: re.Match[str]) -> str:
-        key, value = m["key"], m["value"]
-        if SECRET_KEY_NAME.search(key) and value.strip("'\"") and not value.startswith("<redacted"):
-            return f"{key}={redactor.key_value(key, value, f'{location}.{key}')}"
-        return m.group(0)
 
-    def flag(m: re.Match[str]) -> str:
-        hidden = redactor.key_value(m["flag"], m["value"], f"{location}.{m['flag']}")
-        return f"{m['flag']}{m['sep']}{hidden}"
-
-    def header(m: re.Match[str]) -> str:
-        return m["head"] + redactor.key_value("authorization-token", m["value"], location)
-
-    text = _ASSIGNMENT.sub(sub, _AUTH_HEADER.sub(header, _FLAG_SECRET.sub(flag, text)))
-    return redactor.text(text, location)
+def _classic_rest(text: str) -> str | None:
+    """What follows the first ``/bin/sh -c `` of a classic builder's step (after its
+    ``|N ARG=v ...`` build arguments, if any), or None."""
+    if text.startswith(_SHELL_FORM):
+        return text[len(_SHELL_FORM) :]
+    m = _BUILD_ARGS.match(text)
+    if m is None:
+        return None
+    i = text.find(_SHELL_FORM, m.end() - 1)
+    while i >= 0 and not text[i - 1].isspace():
+        i = text.find(_SHELL_FORM, i + 1)
+    return None if i < 0 else text[i + len(_SHELL_FORM) :]
 
 
 def parse_step(created_by: str) -> tuple[str, str]:
     """(INSTRUCTION, its arguments) of a history step, from either builder's notation."""
     text = created_by.strip()
-    m = _CLASSIC.match(text)
-    if m:
-        rest = m["rest"].strip()
+    rest = _classic_rest(text)
+    if rest is not None:
+        rest = rest.strip()
         if rest.startswith("#(nop)"):
             rest = rest[len("#(nop)") :].strip()
             word, _, args = rest.partition(" ")
@@ -182,8 +174,9 @@ def config_evidence(
     health = _field(inner, "Healthcheck", dict, cw)
     if health is not None:
         health = {
-            "Test": redactor.args(
-                _strings(health.get("Test"), f"{cw}.Healthcheck.Test") or [], "Healthcheck"
+            "Test": redactor.healthcheck(
+                _strings(health.get("Test"), f"{cw}.Healthcheck.Test") or [],
+                "config.Healthcheck.Test",
             ),
             **{
                 k: v
@@ -191,6 +184,7 @@ def config_evidence(
                 if k in ("Interval", "Timeout", "Retries", "StartPeriod")
             },
         }
+    entrypoint = _strings(_field(inner, "Entrypoint", list, cw), f"{cw}.Entrypoint") or []
     ports = sorted(str(p) for p in (_field(inner, "ExposedPorts", dict, cw) or {}))
     user = _field(inner, "User", str, cw) or ""
     created = _created(config.get("created"))
@@ -213,12 +207,12 @@ def config_evidence(
             "ExposedPorts": ports,
             "Env": redactor.env(env, "config.Env"),
             "Labels": redactor.mapping(labels, "config.Labels"),
-            "Entrypoint": redactor.args(
-                _strings(_field(inner, "Entrypoint", list, cw), f"{cw}.Entrypoint") or [],
-                "config.Entrypoint",
-            ),
+            "Entrypoint": redactor.args(entrypoint, "config.Entrypoint"),
+            # Cmd is the arguments of the Entrypoint's program when there is one
             "Cmd": redactor.args(
-                _strings(_field(inner, "Cmd", list, cw), f"{cw}.Cmd") or [], "config.Cmd"
+                _strings(_field(inner, "Cmd", list, cw), f"{cw}.Cmd") or [],
+                "config.Cmd",
+                entrypoint[0] if entrypoint else None,
             ),
             "WorkingDir": _field(inner, "WorkingDir", str, cw) or "",
             "Volumes": sorted(_field(inner, "Volumes", dict, cw) or {}),
