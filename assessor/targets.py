@@ -229,6 +229,10 @@ def _has_userinfo(location: str) -> bool:
     return "@" in authority and not _DIGEST.fullmatch(authority.rpartition("@")[2])
 
 
+# a DNS name, an IPv4 address, or the inside of [IPv6] (with a %zone)
+_HOSTNAME = re.compile(r"[A-Za-z0-9._:%-]+")
+
+
 def _registry_target(text: str, rest: str) -> Target:
     """``registry:https://HOST[:PORT]`` or ``registry:http://HOST[:PORT]``, nothing more."""
     parts, port = _split(text, rest, _REGISTRY_HINT)
@@ -251,7 +255,13 @@ def _registry_target(text: str, rest: str) -> Target:
             f"registry:http://HOST[:PORT], not the scheme {scheme[:20]!r}",
             hint=_REGISTRY_HINT,
         )
-    if not parts.hostname or parts.path not in ("", "/") or parts.query or parts.fragment:
+    if (
+        not parts.hostname
+        or not _HOSTNAME.fullmatch(parts.hostname)
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+    ):
         raise TargetError(
             f"target {_show(text)}: expected registry:https://HOST[:PORT] or "
             "registry:http://HOST[:PORT]",

@@ -66,13 +66,6 @@ def test_target_uri_with_blanks_before_slashes_parses_back_to_itself() -> None:
     assert parse_target(uri).uri == uri
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="assessor/targets.py _registry_target accepts a blank host with an empty port: "
-    "'registry:http:// :' gives the uri 'registry:http:// ' (a trailing blank), which parse_target strips, then refuses "
-    "(TargetError 'expected registry:https://HOST[:PORT]'): a blank host should be refused "
-    "the first time",
-)
 def test_registry_target_with_a_blank_host_is_refused_or_parses_back() -> None:
     from assessor.errors import TargetError
     from assessor.targets import parse_target
