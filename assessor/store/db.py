@@ -217,6 +217,25 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def _read_only_media(url: str, path: Path) -> str:
+    """The URL that opens a SQLite file kept on read-only media (an archived audit copy).
+
+    SQLite in WAL mode creates ``-shm`` beside the database even to read it, which a read-only
+    file system refuses. When the folder is read-only and no ``-wal`` file holds unmerged
+    writes, the file is opened ``immutable`` (read-only, no locks, nothing created): every
+    reading command works and every writing one fails with "readonly database".
+    """
+    try:
+        read_only = bool(os.statvfs(path.parent).f_flag & os.ST_RDONLY)
+    except OSError:
+        return url
+    if not read_only or not path.is_file() or path.with_name(path.name + "-wal").exists():
+        return url
+    from urllib.parse import quote
+
+    return f"sqlite:///file:{quote(str(path.resolve()))}?mode=ro&immutable=1&uri=true"
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         from sqlalchemy.engine import make_url
@@ -231,6 +250,7 @@ def make_engine(url: str) -> Engine:
                     f"database {_describe(url)}: cannot create its folder {folder}: "
                     f"{e.strerror or e}"
                 ) from e
+            url = _read_only_media(url, Path(path).expanduser())
     try:
         engine = create_engine(url)
     except Exception as e:  # unknown dialect or driver

@@ -398,6 +398,14 @@ def test_read_only_folder(tmp_path: Path, seeded: Path, image: str) -> None:
         db = _copy(seeded, mnt / "assessor.db")
         before = _snapshot(db)
         _remount(mnt, "ro")
+        # an archived copy on read-only media can still be read (opened immutable)
+        listing = _cli("assessments", "--format", "json", db=db)
+        assert listing.code == 0, listing.err
+        assert "Traceback" not in listing.err
+        rows = json.loads(listing.out)
+        rows = rows if isinstance(rows, list) else rows["assessments"]
+        assert rows, listing.out
+        assert _cli("results", "--format", "json", db=db).code == 0
         run = _cli("scan", image, "--system", "faults", db=db)
         line = _one_line_error(run, db)
         assert "read-only" in line.lower() or "readonly" in line, line
