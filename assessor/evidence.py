@@ -23,6 +23,7 @@ from dataclasses import InitVar, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from assessor import jsonsafe
 from assessor.redact import (
     MARKER,
     Hit,
@@ -220,7 +221,16 @@ class Redactor:
         _collect(value, strings)
         if not strings:
             return value
-        hits = detect("\n".join(strings))
+        joined = "\n".join(strings)
+        if jsonsafe.has_surrogates(joined):
+            # bytes that are not UTF-8 (file names, hostile JSON) kept as lone surrogates:
+            # written as \xHH here, whatever the collector did, so the document can be hashed
+            # and stored (see assessor.jsonsafe)
+            value = jsonsafe.escape_tree(value)
+            strings = []
+            _collect(value, strings)
+            joined = "\n".join(strings)
+        hits = detect(joined)
         if not hits:
             return value
         starts: list[int] = []
@@ -321,10 +331,12 @@ class Evidence:
         red = Redactor()
         data = red.sweep(self.data)
         # the resource's name too (a container named like a token is listed in every report)
-        resource = red.text(self.resource, "resource")
-        if red.found:
+        resource = red.text(jsonsafe.escape(self.resource), "resource")
+        target = jsonsafe.escape(self.target)
+        if data is not self.data or resource != self.resource or target != self.target:
             object.__setattr__(self, "data", data)
             object.__setattr__(self, "resource", resource)
+            object.__setattr__(self, "target", target)
             object.__setattr__(self, "redactions", (*self.redactions, *red.found))
 
     def document(self) -> dict[str, Any]:

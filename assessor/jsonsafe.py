@@ -117,6 +117,11 @@ def loads(
     return doc
 
 
+def has_surrogates(text: str) -> bool:
+    """Whether ``text`` holds a lone surrogate (a byte that was not UTF-8), in one C scan."""
+    return _ANY_SURROGATE.search(text) is not None
+
+
 def escape(text: str) -> str:
     """``text`` as valid UTF-8 text: each byte kept as a lone surrogate becomes ``\\xHH``.
 

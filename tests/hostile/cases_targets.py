@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from tests.hostile.corpus import Case, Ctx
 
@@ -61,5 +66,40 @@ CASES.append(
         _garbled_docker_host,
         2,
         r"^assessor: error: .*unclosed '\['",
+    )
+)
+
+_VALID_OCI = Path(__file__).resolve().parents[1] / "fixtures" / "hostile" / "valid-oci"
+
+
+def _not_utf8_path(ctx: Ctx) -> list[str]:
+    # the folder's name is the bytes b"img\xff"; Python hands them over as a lone surrogate
+    # and the child process gets the same bytes back in its argv
+    folder = ctx.work / os.fsdecode(b"img\xff")
+    shutil.copytree(_VALID_OCI, folder)
+    return ["scan", f"image:oci:{folder}", "--format", "json"]
+
+
+def _stored_escaped(ctx: Ctx, out: str, err: str) -> None:
+    listing = subprocess.run(
+        [sys.executable, "-m", "assessor", "assessments", "--format", "json", "--db", ctx.db],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ctx.work,
+    )
+    assert "img\\\\xff" in listing.stdout, listing.stdout  # \xff, as JSON writes a backslash
+    assert '"complete"' in listing.stdout, listing.stdout
+
+
+CASES.append(
+    Case(
+        "target-path-not-utf8",
+        "targets",
+        "an image path whose folder name is not UTF-8 (b'img\\xff')",
+        _not_utf8_path,
+        0,
+        None,
+        check=_stored_escaped,
     )
 )

@@ -133,3 +133,18 @@ def test_the_sweep_keeps_each_secret_in_its_own_string() -> None:
     assert out["c"] == "password=<redacted: password, 7 chars>"
     assert out["e"] == 'def" plain'
     assert "abc" not in out["d"]
+
+
+def test_bytes_that_are_not_utf8_are_escaped_so_the_document_hashes() -> None:
+    # a collector that forgot to escape a file name, a resource or a target: the sweep does it
+    ev = Evidence(
+        "image",
+        "image:oci:/x\udcff",
+        "app\udcfe",
+        {"files": {"etc/\udcff": {"m": 1}}, "k": ["\udc80"]},
+    )
+    assert ev.target == "image:oci:/x\\xff"
+    assert ev.resource == "app\\xfe"
+    assert ev.data == {"files": {"etc/\\xff": {"m": 1}}, "k": ["\\x80"]}
+    assert len(ev.sha256) == 64
+    ev.canonical().decode("utf-8")
