@@ -215,10 +215,11 @@ class Redactor:
 
         The strings are joined by newlines and scanned once (a document of many short
         strings costs what one long text does); a secret is redacted in the string it starts
-        in, up to that string's end.
+        in, up to that string's end. Only the containers on the way to a secret are rebuilt.
         """
         strings: list[str] = []
-        _collect(value, strings)
+        sizes: dict[int, int] = {}  # id of a dict or list: how many strings it holds
+        _collect(value, strings, sizes)
         if not strings:
             return value
         joined = "\n".join(strings)
@@ -228,7 +229,8 @@ class Redactor:
             # and stored (see assessor.jsonsafe)
             value = jsonsafe.escape_tree(value)
             strings = []
-            _collect(value, strings)
+            sizes = {}
+            _collect(value, strings, sizes)
             joined = "\n".join(strings)
         hits = detect(joined)
         if not hits:
@@ -248,29 +250,43 @@ class Redactor:
             end = min(h.end, s0 + len(strings[i]))
             if end > h.start:
                 per.setdefault(i, []).append(Hit(h.start - s0, end - s0, h.kind, h.key))
-        counter = [0]
-        return self._rebuild(value, location, per, counter)
+        return _Rebuild(self, per, sizes).value(value, location)
 
-    def _rebuild(self, value: Any, location: str, per: dict[int, list[Hit]], n: list[int]) -> Any:
+
+class _Rebuild:
+    """The sweep's second walk: strings numbered in the order :func:`_collect` met them."""
+
+    def __init__(self, red: Redactor, per: dict[int, list[Hit]], sizes: dict[int, int]) -> None:
+        self.red, self.per, self.sizes = red, per, sizes
+        self.marked = sorted(per)
+        self.n = 0
+
+    def _untouched(self, value: Any) -> bool:
+        """No string of this container has a secret: skip it whole."""
+        size = self.sizes.get(id(value), 0)
+        k = bisect.bisect_left(self.marked, self.n)
+        if k < len(self.marked) and self.marked[k] < self.n + size:
+            return False
+        self.n += size
+        return True
+
+    def value(self, value: Any, location: str) -> Any:
         if isinstance(value, str):
-            i = n[0]
-            n[0] += 1
-            return self._apply(value, per[i], location) if i in per else value
+            i = self.n
+            self.n += 1
+            return self.red._apply(value, self.per[i], location) if i in self.per else value
         if isinstance(value, dict):
+            if self._untouched(value):
+                return value
             out: dict[Any, Any] = {}
-            changed = False
             for k, v in value.items():
-                k2 = self._rebuild(k, location, per, n) if isinstance(k, str) else k
-                where = f"{location}.{k2}" if location else str(k2)
-                v2 = self._rebuild(v, where, per, n)
-                changed = changed or k2 is not k or v2 is not v
-                out[k2] = v2
-            return out if changed else value
+                k2 = self.value(k, location) if isinstance(k, str) else k
+                out[k2] = self.value(v, f"{location}.{k2}" if location else str(k2))
+            return out
         if isinstance(value, list):
-            items = [self._rebuild(v, f"{location}[{i}]", per, n) for i, v in enumerate(value)]
-            if any(a is not b for a, b in zip(items, value, strict=True)):
-                return items
-            return value
+            if self._untouched(value):
+                return value
+            return [self.value(v, f"{location}[{i}]") for i, v in enumerate(value)]
         return value
 
 
@@ -288,18 +304,23 @@ def _clean(name: str) -> str:
     return "".join([*out, name[pos:]])
 
 
-def _collect(value: Any, out: list[str]) -> None:
-    """Every string of a JSON value, dict keys before their values, in document order."""
+def _collect(value: Any, out: list[str], sizes: dict[int, int]) -> None:
+    """Every string of a JSON value, dict keys before their values, in document order; and
+    how many each dict and list holds."""
     if isinstance(value, str):
         out.append(value)
     elif isinstance(value, dict):
+        first = len(out)
         for k, v in value.items():
             if isinstance(k, str):
                 out.append(k)
-            _collect(v, out)
+            _collect(v, out, sizes)
+        sizes[id(value)] = len(out) - first
     elif isinstance(value, list):
+        first = len(out)
         for v in value:
-            _collect(v, out)
+            _collect(v, out, sizes)
+        sizes[id(value)] = len(out) - first
 
 
 def canonical_json(value: JSON) -> bytes:
