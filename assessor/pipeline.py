@@ -54,6 +54,7 @@ class TargetOutcome:
     status: str  # collected | unreachable | error
     error: str | None = None
     evidence: int = 0
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -154,7 +155,11 @@ def run_scan(
             results=results,
         )
         summary.results.extend(results)
-        summary.targets.append(TargetOutcome(target, "collected", evidence=len(evidence)))
+        summary.targets.append(
+            TargetOutcome(
+                target, "collected", evidence=len(evidence), warnings=collector.warnings()
+            )
+        )
     summary.status = queries.INCOMPLETE if summary.unreachable else queries.COMPLETE
     note = "; ".join(f"{t.target}: {t.error}" for t in summary.unreachable) or None
     queries.finish_assessment(store, assessment_id, summary.status, note)

@@ -226,6 +226,8 @@ def scan(
                 f"({len(rows) - len(shown)} results not shown: pass, manual, not_applicable; "
                 f"see 'assessor results {assessment.id}')"
             )
+    for warning in (w for t in summary.targets for w in t.warnings):
+        typer.echo(f"assessor: warning: {warning}", err=True)
     for t in summary.unreachable:
         typer.echo(f"assessor: error: {t.error}", err=True)
     if any(t.status == "unreachable" for t in summary.unreachable):

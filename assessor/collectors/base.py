@@ -24,6 +24,12 @@ class Collector(ABC):
     def identity(self) -> dict[str, Any]:
         """What identifies the target (host id, engine id and version), after collect()."""
 
+    def warnings(self) -> list[str]:
+        """What the target held that could not be read, though the target was collected (an
+        offline root's daemon.json past a bound, say): one line each, naming the target and
+        the file, after collect(). The CLI prints them; none by default."""
+        return []
+
     def failure_evidence(self, target: Target, message: str) -> list[Evidence]:
         """When collect() failed as a whole: evidence whose every rule reports ``error`` with
         the cause, so the failure shows among the results. None by default (the target is

@@ -78,9 +78,13 @@ class HostCollector(Collector):
 
     def __init__(self) -> None:
         self._identity: dict[str, Any] = {}
+        self._warnings: list[str] = []
 
     def identity(self) -> dict[str, Any]:
         return self._identity
+
+    def warnings(self) -> list[str]:
+        return list(self._warnings)
 
     def collect(self, target: Target) -> Iterator[Evidence]:
         root = target.location
@@ -89,6 +93,12 @@ class HostCollector(Collector):
         fs = RootFS(root)
         red = Redactor()
         daemon_json, daemon_json_error = _daemon_json(fs, red)
+        self._warnings = []
+        if daemon_json_error:
+            self._warnings.append(
+                f"{target}: {daemon_json_error} (the daemon settings in it were not read; "
+                "the error is kept in the evidence)"
+            )
         files = {p: fs.stat(p) for p in DOCKER_FILES}
         # the daemon's settings that name host paths: from daemon.json, and on a live
         # machine from the running dockerd's flags too

@@ -2,8 +2,8 @@
 
 The host collector reads daemon.json, unit files, audit rules and a few /etc files from the
 root. A daemon.json that is not JSON, or JSON past the parser's bounds (nesting, digits), is
-recorded as ``daemon_json_error`` naming the file and the bound, and the rest of the host's
-evidence stands (as for any malformed daemon.json: dockerd itself would refuse to start, and
+recorded as ``daemon_json_error`` naming the file and the bound, the scan prints it as one
+``assessor: warning: host:ROOT: ...`` line, and the rest of the host's evidence stands (as for any malformed daemon.json: dockerd itself would refuse to start, and
 that is a finding, not a reason to lose the host). A FIFO or a device where a file is expected
 never stalls the scan; file names that are not UTF-8 are stored with ``\\xHH`` escapes.
 """
@@ -121,10 +121,14 @@ def _daemon_error(want: str | None) -> Callable[[Ctx, str, str], None]:
         (host,) = _host_evidence(ctx)
         docker = host["data"]["docker"]
         assert docker["daemon_json"] is None, docker["daemon_json"]
+        warnings = [ln for ln in err.splitlines() if ln.startswith("assessor: warning: host:")]
         if want is None:
             assert docker["daemon_json_error"] is None, docker["daemon_json_error"]
+            assert not warnings, warnings
         else:
             assert want in (docker["daemon_json_error"] or ""), docker["daemon_json_error"]
+            # and the person running the scan is told, in one line naming target and file
+            assert len(warnings) == 1 and want in warnings[0], err
         # the rest of the host's evidence stands
         assert host["data"]["files"]["/etc/docker"]["exists"] is True
         assert host["data"]["systemd"]["units"]["docker.service"]["exec_start"]
