@@ -13,13 +13,12 @@ ControlDefinitionError: one line, exit code 2.
 
 from __future__ import annotations
 
-import os
-import stat
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from assessor import regularfile
 from assessor.errors import ControlDefinitionError
 
 MAX_DEPTH = 64  # nesting of mappings and sequences; control files need about 12
@@ -36,43 +35,25 @@ ALLOWED_TAGS = frozenset(
 
 
 def read_regular(path: Path, name: str, limit: int) -> bytes:
-    """The bytes of ``path`` if it is a regular file of at most ``limit`` bytes.
-
-    Opened non-blocking, so a FIFO answers at once instead of waiting for a writer; checked
-    with fstat on the open file, so what is checked is what is read.
-    """
+    """The bytes of ``path`` if it is a regular file of at most ``limit`` bytes (opened
+    without blocking, so a FIFO answers at once; see assessor.regularfile)."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        raw, _ = regularfile.read_regular(path, limit)
+    except regularfile.NotRegularFileError as e:
+        if e.kind == "a folder":
+            raise ControlDefinitionError(name, None, None, "is a folder; give a YAML file") from e
+        what = "a FIFO" if e.kind == "a FIFO" else "a device or socket"
+        raise ControlDefinitionError(
+            name, None, None, f"is {what}, not a regular file; give a YAML file"
+        ) from e
+    except regularfile.TooLargeError as e:
+        size = f"{e.size} bytes, " if e.size is not None else ""
+        raise ControlDefinitionError(
+            name, None, None, f"file is {size}over the limit of {limit}"
+        ) from e
     except OSError as e:
         raise ControlDefinitionError(name, None, None, f"cannot read: {e.strerror}") from e
-    try:
-        st = os.fstat(fd)
-        if stat.S_ISDIR(st.st_mode):
-            raise ControlDefinitionError(name, None, None, "is a folder; give a YAML file")
-        if not stat.S_ISREG(st.st_mode):
-            what = "a FIFO" if stat.S_ISFIFO(st.st_mode) else "a device or socket"
-            raise ControlDefinitionError(
-                name, None, None, f"is {what}, not a regular file; give a YAML file"
-            )
-        if st.st_size > limit:
-            raise ControlDefinitionError(
-                name, None, None, f"file is {st.st_size} bytes, over the limit of {limit}"
-            )
-        chunks, size = [], 0
-        while size <= limit:
-            chunk = os.read(fd, min(limit + 1 - size, 1 << 20) or 1)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        raw = b"".join(chunks)
-        if len(raw) > limit:  # grew since fstat
-            raise ControlDefinitionError(name, None, None, f"file is over the limit of {limit}")
-        return raw
-    except OSError as e:
-        raise ControlDefinitionError(name, None, None, f"cannot read: {e.strerror}") from e
-    finally:
-        os.close(fd)
+    return raw
 
 
 def decode(raw: bytes, name: str) -> str:

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from assessor.audit.waivers import iso
 from assessor.errors import AssessorError
+from assessor.regularfile import NotRegularFileError, TooLargeError, read_regular
 from assessor.store.models import Assessment, Attachment, Attestation
 
 if TYPE_CHECKING:
@@ -111,17 +112,16 @@ def resolve_requirement(
 def read_evidence(path: Path, limit: int = MAX_EVIDENCE_BYTES) -> tuple[str, bytes]:
     """(basename, bytes) of an evidence file, read at most ``limit`` bytes."""
     try:
-        if not path.is_file():
-            raise AssessorError(f"evidence {path}: not a file")
-        with path.open("rb") as f:
-            body = f.read(limit + 1)
-    except OSError as e:
-        raise AssessorError(f"evidence {path}: cannot read: {e.strerror}") from None
-    if len(body) > limit:
+        body, _ = read_regular(path, limit)
+    except NotRegularFileError as e:
+        raise AssessorError(f"evidence {path}: not a file ({e.kind})") from None
+    except TooLargeError:
         raise AssessorError(
             f"evidence {path}: larger than {limit >> 20} MiB",
             hint="attach an excerpt, or a document that names where the full record is kept",
-        )
+        ) from None
+    except OSError as e:
+        raise AssessorError(f"evidence {path}: cannot read: {e.strerror}") from None
     return path.name, body
 
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import stat
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from assessor import jsonsafe
+from assessor.regularfile import NotRegularFileError, TooLargeError, read_regular
 
 MAX_CONFIG = 1 << 20
 
@@ -389,19 +389,16 @@ def read_config(path: str) -> tuple[dict[str, Any] | None, str | None, float | N
     """daemon.json parsed (None when absent), an error naming the file and line, its mtime."""
     try:
         # never blocks: a FIFO or a device named as the config file is refused once open
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-        with os.fdopen(fd, "rb") as f:
-            st = os.fstat(f.fileno())
-            if not stat.S_ISREG(st.st_mode):
-                return None, f"{path}: not a regular file", None
-            raw = f.read(MAX_CONFIG + 1)
-            mtime = st.st_mtime
+        raw, st = read_regular(path, MAX_CONFIG)
     except FileNotFoundError:
         return None, None, None
+    except NotRegularFileError:
+        return None, f"{path}: not a regular file", None
+    except TooLargeError:
+        return None, f"{path}: larger than {MAX_CONFIG} bytes", None
     except OSError as e:
         return None, f"{path}: {e.strerror}", None
-    if len(raw) > MAX_CONFIG:
-        return None, f"{path}: larger than {MAX_CONFIG} bytes", mtime
+    mtime = st.st_mtime
     if not raw.strip():
         return {}, None, mtime
     try:

@@ -12,6 +12,8 @@ import stat
 from pathlib import PurePosixPath
 from typing import Any
 
+from assessor.regularfile import NotRegularFileError, TooLargeError, read_regular
+
 MAX_SYMLINKS = 40
 MAX_READ = 1 << 20  # files read whole (daemon.json, unit files, audit rules) are capped at 1 MiB
 
@@ -117,21 +119,14 @@ class RootFS:
         host_path = self.host_path(path)
         if host_path is None or not os.path.isfile(host_path):
             return None
-        # opened without blocking and checked again once open: a FIFO or a device put there
-        # after the check must not stall the scan (nor a link swapped in, on an offline root)
-        flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if self.live else os.O_NOFOLLOW)
-        fd = os.open(host_path, flags)
+        # a FIFO or a device put there after the check must not stall the scan (nor a link
+        # swapped in, on an offline root)
         try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise OSError(f"{path} is not a regular file")
-            f = os.fdopen(fd, "rb")
-        except BaseException:
-            os.close(fd)
-            raise
-        with f:
-            data = f.read(limit + 1)
-        if len(data) > limit:
-            raise OSError(f"{path} is larger than {limit} bytes")
+            data, _ = read_regular(host_path, limit, follow=self.live)
+        except NotRegularFileError as e:  # named by its path in the root, as users know it
+            raise OSError(f"{path} is {e.kind}, not a regular file") from None
+        except TooLargeError:
+            raise OSError(f"{path} is larger than {limit} bytes") from None
         return data.decode("utf-8", "replace")
 
     def listdir(self, path: str, limit: int = 10_000) -> list[str]:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-import stat
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from assessor.errors import CollectorError
 from assessor.evidence import Evidence, Redactor
+from assessor.regularfile import NotRegularFileError, TooLargeError, read_regular
 
 if TYPE_CHECKING:
     from lxml import etree
@@ -265,22 +265,14 @@ def _first(el: etree._Element, tag: str) -> etree._Element | None:
 def _read(path: Path, max_bytes: int) -> bytes:
     name = str(path)
     try:
-        st = path.stat()
+        data, _ = read_regular(path, max_bytes)
+    except NotRegularFileError as e:
+        raise ArfError(f"{name}: not a regular file") from e
+    except TooLargeError as e:
+        size = f"{e.size} bytes, " if e.size is not None else ""
+        raise ArfError(f"{name}: {size}over the limit of {max_bytes} bytes for an ARF file") from e
     except OSError as e:
         raise ArfError(f"{name}: cannot read: {e.strerror}") from e
-    if not stat.S_ISREG(st.st_mode):
-        raise ArfError(f"{name}: not a regular file")
-    if st.st_size > max_bytes:
-        raise ArfError(
-            f"{name}: {st.st_size} bytes, over the limit of {max_bytes} bytes for an ARF file"
-        )
-    try:
-        with path.open("rb") as f:
-            data = f.read(max_bytes + 1)
-    except OSError as e:
-        raise ArfError(f"{name}: cannot read: {e.strerror}") from e
-    if len(data) > max_bytes:  # grew while we looked
-        raise ArfError(f"{name}: over the limit of {max_bytes} bytes for an ARF file")
     return data
 
 
