@@ -125,7 +125,8 @@ def has_surrogates(text: str) -> bool:
 def escape(text: str) -> str:
     """``text`` as valid UTF-8 text: each byte kept as a lone surrogate becomes ``\\xHH``.
 
-    Other lone surrogates (which no file name decodes to) become ``\\u`` and their four hex digits."""
+    Other lone surrogates (which no file name decodes to) become ``\\u`` and their four
+    hex digits."""
     if not _ANY_SURROGATE.search(text):
         return text
 
