@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from assessor.errors import EvaluationError
-from assessor.evaluate.functions import Outcome, host_file_permissions, register
+from assessor.evaluate.functions import Outcome, register
+from assessor.evaluate.host import host_file_permissions
 
 SHOWN = 10  # items named in a message; the evidence holds them all
 
