@@ -1,0 +1,361 @@
+"""A second dockerd, started for a test with a daemon.json of its own.
+
+The system's dockerd (other tests scan it) is never touched: the variant has its own data
+root, exec root (and so its own supervised containerd), pid file, API socket and config
+file, all under one short temporary folder, and no bridge of the system's: ``--bridge=none``
+or, with ``bridge=True``, a Linux bridge created for it (the default bridge network, which
+is where ``icc`` shows). ``--iptables=false`` unless the test asks for iptables. Usage::
+
+    with dockerd_variant({"icc": False}, bridge=True) as d:
+        run_cli("scan", f"engine:unix://{d.socket}")
+        d.docker("create", ...)
+
+or the fixture factory ``dockerd_variant_factory`` for module-scoped daemons. On exit the
+daemon's containers are removed, dockerd is stopped (SIGTERM, then SIGKILL after 30 s),
+anything left mounted under the folder is unmounted and the folder is removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import busybox_rootfs_tar, docker_cli, missing
+
+START_TIMEOUT = 60.0
+STOP_TIMEOUT = 30.0
+
+
+def api_get(sock: str, path: str, timeout: float = 5.0) -> tuple[int, bytes]:
+    """One GET on a unix-socket Engine API: the status code and the body."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        s.connect(sock)
+        s.sendall(f"GET {path} HTTP/1.0\r\nHost: docker\r\n\r\n".encode())
+        chunks = []
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    raw = b"".join(chunks)
+    head, _, body = raw.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1]) if head.startswith(b"HTTP/") else 0
+    return status, body
+
+
+def wait_for_api(
+    sock: str, process: subprocess.Popen[bytes] | None, timeout: float, log: Path
+) -> None:
+    """Until ``/info`` answers 200; fails with the daemon's log when it exits or times out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise AssertionError(f"dockerd exited with {process.returncode}:\n{_tail(log)}")
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            if os.path.exists(sock) and api_get(sock, "/info")[0] == 200:
+                return
+        time.sleep(0.2)
+    raise AssertionError(
+        f"dockerd did not answer /info on {sock} in {timeout:.0f} s:\n{_tail(log)}"
+    )
+
+
+def _tail(log: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def unmount_below(folder: Path) -> None:
+    """Unmount (lazily, deepest first) whatever is still mounted under ``folder``."""
+    prefix = str(folder.resolve()) + "/"
+    points = []
+    with contextlib.suppress(OSError), open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) > 4:
+                point = fields[4].replace("\\040", " ")
+                if point.startswith(prefix):
+                    points.append(point)
+    for point in sorted(set(points), key=len, reverse=True):
+        subprocess.run(["umount", "-l", point], capture_output=True, check=False)
+
+
+@dataclass
+class Daemon:
+    """A running variant dockerd: its socket, folders and process."""
+
+    socket: str
+    folder: Path
+    config_file: Path
+    data_root: Path
+    exec_root: Path
+    pidfile: Path
+    log: Path
+    pid: int
+    argv: list[str]
+    netns: str = ""
+    label: str = field(default_factory=lambda: secrets.token_hex(16))
+    image: str = ""
+
+    @property
+    def target(self) -> str:
+        return f"engine:unix://{self.socket}"
+
+    def docker(self, *args: str, check: bool = True, input: bytes | None = None) -> str:
+        """The docker CLI against this daemon (never the system's)."""
+        cli = docker_cli()
+        if cli is None:
+            missing("the docker CLI (docker.io)")
+        assert cli is not None
+        env = {k: v for k, v in os.environ.items() if k not in ("DOCKER_HOST", "DOCKER_CONTEXT")}
+        proc = subprocess.run(
+            [cli, "-H", f"unix://{self.socket}", *args],
+            capture_output=True,
+            input=input,
+            timeout=120,
+            check=False,
+            env=env,
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(f"docker {' '.join(args)}: {proc.stderr.decode()}")
+        return proc.stdout.decode().strip()
+
+    def info(self) -> dict[str, Any]:
+        status, body = api_get(self.socket, "/info")
+        assert status == 200, body[:200]
+        result: dict[str, Any] = json.loads(body)
+        return result
+
+    def busybox(self) -> str:
+        """A busybox image imported into this daemon (once), labelled with this daemon's label."""
+        if not self.image:
+            image = f"assessor-test/busybox:{self.label[:12]}"
+            self.docker(
+                "import", "--change", f"LABEL assessor.test={self.label}", "-", image,
+                input=busybox_rootfs_tar(),
+            )  # fmt: skip
+            self.image = image
+        return self.image
+
+    def create(self, name: str, *flags: str, start: bool = False) -> str:
+        """A labelled container running (or created for) ``sleep 600`` on this daemon."""
+        cid = self.docker(
+            "create", "--label", f"assessor.test={self.label}", "--name",
+            f"{name}-{self.label[:8]}", *flags, self.busybox(), "sleep", "600",
+        )  # fmt: skip
+        if start:
+            self.docker("start", cid)
+        return cid
+
+
+def _need_root_and_dockerd() -> str:
+    if os.geteuid() != 0:
+        missing("root, to start a second dockerd")
+    dockerd = shutil.which("dockerd") or (
+        "/usr/sbin/dockerd" if os.path.exists("/usr/sbin/dockerd") else None
+    )
+    if dockerd is None:
+        missing("dockerd (docker.io)")
+    assert dockerd is not None
+    return dockerd
+
+
+def _free_subnet() -> str:
+    """A /24 in 10.213.0.0/16 no interface of this host uses."""
+    used = subprocess.run(
+        ["ip", "-o", "-4", "addr"], capture_output=True, text=True, check=False
+    ).stdout
+    for _ in range(64):
+        third = secrets.randbelow(250) + 2
+        if f" 10.213.{third}." not in used:
+            return f"10.213.{third}"
+    raise AssertionError("no free 10.213.x.0/24 subnet for the variant's bridge")
+
+
+@contextlib.contextmanager
+def _own_bridge() -> Iterator[tuple[str, str]]:
+    """A Linux bridge for the variant's default bridge network: (name, gateway CIDR)."""
+    name = f"asd{secrets.token_hex(4)}"  # interface names are at most 15 characters
+    cidr = f"{_free_subnet()}.1/24"
+    for cmd in (
+        ["ip", "link", "add", "name", name, "type", "bridge"],
+        ["ip", "addr", "add", cidr, "dev", name],
+        ["ip", "link", "set", name, "up"],
+    ):
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            subprocess.run(["ip", "link", "del", name], capture_output=True, check=False)
+            raise AssertionError(f"{' '.join(cmd)}: {proc.stderr}")
+    try:
+        yield name, cidr
+    finally:
+        subprocess.run(["ip", "link", "del", name], capture_output=True, check=False)
+
+
+@contextlib.contextmanager
+def dockerd_variant(
+    daemon_json: Mapping[str, Any],
+    *,
+    netns: bool = True,
+    bridge: bool = False,
+    iptables: bool | None = None,
+    args: Sequence[str] = (),
+    timeout: float = START_TIMEOUT,
+) -> Iterator[Daemon]:
+    """A dockerd of its own with ``daemon_json`` as its --config-file; yields a :class:`Daemon`.
+
+    ``netns`` (the default) runs it in a network namespace of its own (``ip netns``): its
+    docker0, iptables chains and swarm ports are there, so it runs with dockerd's network
+    defaults (iptables on, ``icc`` enforceable) without touching the system daemon's chains
+    (a second dockerd with iptables on in the same namespace would rewrite them). Without
+    ``netns``, it runs beside the system daemon with ``--bridge=none`` (or, with ``bridge``,
+    a Linux bridge created for it) and ``--iptables=false`` unless ``iptables`` is set.
+    """
+    dockerd = _need_root_and_dockerd()
+    # short: a unix socket path is limited to 107 bytes, and containerd's sockets nest deeper
+    folder = Path(tempfile.mkdtemp(prefix="asd-", dir="/tmp"))
+    paths = {
+        n: folder / n
+        for n in ("data", "exec", "docker.sock", "daemon.json", "dockerd.pid", "dockerd.log")
+    }
+    paths["data"].mkdir()
+    paths["exec"].mkdir()
+    paths["daemon.json"].write_text(json.dumps(dict(daemon_json), indent=2))
+    process: subprocess.Popen[bytes] | None = None
+    with contextlib.ExitStack() as stack:
+        stack.callback(shutil.rmtree, folder, ignore_errors=True)
+        stack.callback(unmount_below, folder)
+        argv = [
+            dockerd,
+            "--data-root", str(paths["data"]),
+            "--exec-root", str(paths["exec"]),
+            "--pidfile", str(paths["dockerd.pid"]),
+            "-H", f"unix://{paths['docker.sock']}",
+            "--config-file", str(paths["daemon.json"]),
+        ]  # fmt: skip
+        prefix: list[str] = []
+        namespace = ""
+        if netns:
+            namespace = stack.enter_context(_own_netns())
+            # nsenter enters the network namespace only; `ip netns exec` would also remount
+            # /sys in a mount namespace of its own, hiding the cgroup mounts dockerd needs
+            prefix = ["nsenter", f"--net=/run/netns/{namespace}", "--"]
+            if iptables is False:
+                argv += ["--iptables=false"]
+        else:
+            if bridge:
+                name, _cidr = stack.enter_context(_own_bridge())
+                argv += ["--bridge", name]
+            else:
+                argv += ["--bridge", "none"]
+            if not iptables:
+                argv += ["--iptables=false"]
+        argv += list(args)
+        log = paths["dockerd.log"]
+        env = {k: v for k, v in os.environ.items() if k not in ("DOCKER_HOST", "NOTIFY_SOCKET")}
+        with open(log, "wb") as out:
+            process = subprocess.Popen(
+                [*prefix, *argv], stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True, env=env,
+            )  # fmt: skip
+        stack.callback(_stop, process, str(paths["docker.sock"]))
+        wait_for_api(str(paths["docker.sock"]), process, timeout, log)
+        yield Daemon(
+            socket=str(paths["docker.sock"]),
+            folder=folder,
+            config_file=paths["daemon.json"],
+            data_root=paths["data"],
+            exec_root=paths["exec"],
+            pidfile=paths["dockerd.pid"],
+            log=log,
+            pid=_dockerd_pid(paths["dockerd.pid"], process),
+            argv=argv,
+            netns=namespace,
+        )
+
+
+@contextlib.contextmanager
+def _own_netns() -> Iterator[str]:
+    """A named network namespace (``ip netns``) with its loopback up."""
+    name = f"asd-{secrets.token_hex(4)}"
+    proc = subprocess.run(["ip", "netns", "add", name], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        missing(f"a network namespace (ip netns add: {proc.stderr.strip()})")
+    try:
+        subprocess.run(
+            ["ip", "netns", "exec", name, "ip", "link", "set", "lo", "up"],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
+
+
+def _dockerd_pid(pidfile: Path, process: subprocess.Popen[bytes]) -> int:
+    """dockerd's own pid (``ip netns exec`` execs it, so it is normally the child's pid)."""
+    with contextlib.suppress(OSError, ValueError):
+        return int(pidfile.read_text().strip())
+    return process.pid
+
+
+def _stop(process: subprocess.Popen[bytes], sock: str) -> None:
+    """Remove the daemon's containers (all ours: the daemon is), then stop dockerd."""
+    if process.poll() is None:
+        cli = docker_cli()
+        if cli is not None:
+            ids = subprocess.run(
+                [cli, "-H", f"unix://{sock}", "ps", "-aq"], capture_output=True, text=True,
+                timeout=60, check=False,
+            ).stdout.split()  # fmt: skip
+            if ids:
+                subprocess.run(
+                    [cli, "-H", f"unix://{sock}", "rm", "-f", *ids], capture_output=True,
+                    timeout=120, check=False,
+                )  # fmt: skip
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
+def rootless_user(name: str = "assessor-rootless") -> tuple[int, int, str]:
+    """A system user with /etc/subuid and /etc/subgid ranges (created once): uid, gid, home."""
+    import pwd
+
+    try:
+        entry = pwd.getpwnam(name)
+    except KeyError:
+        subprocess.run(
+            ["useradd", "--create-home", "--shell", "/bin/sh", name],
+            check=True,
+            capture_output=True,
+        )
+        entry = pwd.getpwnam(name)
+    for path in ("/etc/subuid", "/etc/subgid"):
+        text = Path(path).read_text() if os.path.exists(path) else ""
+        if not any(line.split(":")[0] == name for line in text.splitlines()):
+            # ranges above what `useradd` hands out by default (100000 + 65536 per user)
+            subprocess.run(
+                ["usermod", "--add-subuids" if path.endswith("uid") else "--add-subgids",
+                 "400000-465535", name],
+                check=True, capture_output=True,
+            )  # fmt: skip
+    return entry.pw_uid, entry.pw_gid, entry.pw_dir
