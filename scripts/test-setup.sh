@@ -4,7 +4,7 @@
 # otherwise it only checks.
 set -euo pipefail
 
-PACKAGES=(docker.io podman busybox-static docker-registry skopeo poppler-utils chromium openssl
+PACKAGES=(docker.io podman busybox-static docker-registry skopeo poppler-utils chromium openssl auditd
   openscap-scanner ssg-debian)
 
 missing=()

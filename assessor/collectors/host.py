@@ -7,16 +7,17 @@ a machine image), confined to that root, and marks what only a live machine can 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
 import re
 import shlex
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from assessor import jsonsafe
-from assessor.collectors import _dockerd, _proc
+from assessor.collectors import _audit, _dockerd, _proc
 from assessor.collectors._rootfs import RootFS
 from assessor.collectors.base import Collector, read_live
 from assessor.errors import TargetUnreachableError
@@ -69,7 +70,6 @@ SYSCTLS = (
 )
 AUDIT_FILES_DIR = "/etc/audit/rules.d"
 AUDIT_FILE = "/etc/audit/audit.rules"
-MAX_AUDIT_RULES = 10_000
 MAX_CERT_FILES = 1_000
 
 
@@ -109,9 +109,19 @@ class HostCollector(Collector):
         tls_files = _dockerd.tls_paths(config)
         for path in tls_files.values():
             files.setdefault(path, fs.stat(path))
-        data_root = str(config.get("data-root") or config.get("graph") or "/var/lib/docker")
+        # CIS 1.1.1 audit: the data root is DockerRootDir: daemon.json's data-root, the
+        # running dockerd's --data-root, else the default
+        data_root, data_root_from = "/var/lib/docker", "default"
+        for key in ("data-root", "graph"):
+            if isinstance(daemon_json, dict) and daemon_json.get(key):
+                data_root, data_root_from = str(daemon_json[key]), f"daemon.json {key}"
+            if local and (local.get("flags") or {}).get(key):
+                data_root, data_root_from = str(local["flags"][key]), f"dockerd --{key}"
         files.setdefault(data_root, fs.stat(data_root))
+        data_root_real = fs.real(data_root)
         mounts = _mounts(fs)
+        units = _units(fs)
+        candidates = sorted({*files, *(u["path"] for u in units.values())})
         data: dict[str, Any] = {
             "root": root,
             "live": fs.live,
@@ -123,13 +133,23 @@ class HostCollector(Collector):
                 "tls_files": tls_files,
                 "registry_certs": _registry_certs(fs),
                 "data_root": data_root,
-                "data_root_mount": _mount_point(mounts, data_root),
+                "data_root_from": data_root_from,
+                "data_root_real": data_root_real,
+                "data_root_mount": _mount_of(mounts, data_root_real) if data_root_real else None,
+                # the filesystem around the data root, to tell a partition from a bind mount
+                # of a directory of the same filesystem (dockerd bind-mounts its data root
+                # onto itself, so it is always a mount point while dockerd runs)
+                "data_root_parent_mount": _mount_of(
+                    mounts, os.path.dirname(data_root_real), below=data_root_real
+                )
+                if data_root_real and data_root_real != "/"
+                else None,
             },
             "mounts": mounts,
             "groups": {"docker": _group_members(fs, "docker")},
             "listening": _listening() if fs.live else None,
-            "systemd": {"units": _units(fs)},
-            "audit": _audit(fs, files),
+            "systemd": {"units": units},
+            "audit": _audit_rules(fs, candidates),
             "sysctl": _sysctls() if fs.live else None,
             "kernel": _kernel() if fs.live else None,
         }
@@ -220,54 +240,122 @@ def _units(fs: RootFS) -> dict[str, Any]:
     return units
 
 
-_WATCH = re.compile(r"(?:^|\s)-w\s+(\S+)")
-_FIELD_PATH = re.compile(r"(?:^|\s)-F\s+(?:path|dir)=(\S+)")
-
-
-def _parse_audit(lines: list[str]) -> tuple[list[str], list[str]]:
-    rules: list[str] = []
-    watched: list[str] = []
-    for raw in lines[:MAX_AUDIT_RULES]:
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        rules.append(line)
-        for m in (*_WATCH.finditer(line), *_FIELD_PATH.finditer(line)):
-            path = m.group(1).rstrip("/") or "/"
-            if path not in watched:
-                watched.append(path)
-    return rules, watched
-
-
-def _audit(fs: RootFS, files: dict[str, Any]) -> dict[str, Any]:
-    """Audit rules: the loaded ones (auditctl -l) while auditd runs, else the rule files."""
-    running = bool(_dockerd.processes(("auditd",))) if fs.live else None
-    if running and _proc.which("auditctl"):
-        done = _proc.run(["auditctl", "-l"], timeout=10)
-        if done is not None and done.returncode == 0:
-            rules, watched = _parse_audit(done.stdout.splitlines())
-            return {
-                "source": "auditctl",
-                "auditd_running": True,
-                "rules": rules,
-                "watched": watched,
-            }
-    lines: list[str] = []
-    rule_files = [
+def _rules_files(fs: RootFS) -> tuple[list[str], list[str]]:
+    """Every rules file there is, and the ones auditd loads: augenrules compiles
+    /etc/audit/rules.d/*.rules (in name order) into /etc/audit/audit.rules and loads that, so
+    the rules.d files when there are any, else audit.rules."""
+    rules_d = [
         f"{AUDIT_FILES_DIR}/{n}" for n in fs.listdir(AUDIT_FILES_DIR) if n.endswith(".rules")
     ]
-    if fs.exists(AUDIT_FILE):
-        rule_files.append(AUDIT_FILE)
-    for path in rule_files:
-        lines.extend((_read(fs, path) or "").splitlines())
-    rules, watched = _parse_audit(lines)
-    return {
-        "source": "files" if rule_files else "none",
-        "auditd_running": running,
-        "files": rule_files,
-        "rules": rules,
-        "watched": watched,
+    every = [*rules_d, *([AUDIT_FILE] if fs.exists(AUDIT_FILE) else [])]
+    return every, (rules_d or every)
+
+
+def _rule_json(fs: RootFS, rule: _audit.Rule) -> dict[str, Any]:
+    """A rule with the path the kernel matches: a ``path`` watch names an inode in its
+    parent directory (the parent's links are followed, the name's own is not); a ``dir``
+    watch follows the whole path."""
+    out = rule.to_json()
+    resolved = None
+    if rule.path:
+        path = os.path.normpath("/" + rule.path.lstrip("/"))
+        if rule.watch == "dir":
+            resolved = fs.real(path) or path
+        else:
+            parent = fs.real(os.path.dirname(path)) or os.path.dirname(path)
+            resolved = os.path.join(parent, os.path.basename(path))
+    out["resolved"] = resolved
+    return out
+
+
+def _is_dir(fs: RootFS) -> Callable[[str], bool]:
+    def is_dir(path: str) -> bool:
+        host_path = fs.host_path(path)
+        return host_path is not None and os.path.isdir(host_path)
+
+    return is_dir
+
+
+def _audit_rules(fs: RootFS, candidates: list[str]) -> dict[str, Any]:
+    """Audit rules (CIS 1.1.3-1.1.18 audit: ``auditctl -l``). On a live machine: the rules
+    loaded in the kernel (read over netlink, exact about ``path`` and ``dir`` watches, and
+    listed with ``auditctl -l`` for the record), whether auditd is installed and runs, and
+    the rules files as context. On an offline root: the rules files auditd would load."""
+    every, used = _rules_files(fs)
+    files: list[dict[str, Any]] = []
+    file_rules: list[dict[str, Any]] = []
+    errors: list[str] = []
+    for path in every:
+        try:
+            text = _read(fs, path) or ""
+        except OSError as e:
+            errors.append(str(e))
+            continue
+        raw = text.encode("utf-8", "surrogateescape")
+        files.append(
+            {
+                "path": path,
+                "sha256": hashlib.sha256(raw).hexdigest(),
+                "size": len(raw),
+                "loaded_by_auditd": path in used,
+            }
+        )
+        if path in used:
+            rules, bad = _audit.parse_text(text, path, _is_dir(fs))
+            file_rules.extend(_rule_json(fs, r) for r in rules)
+            errors.extend(bad)
+    data: dict[str, Any] = {
+        "live": fs.live,
+        "files": files,
+        "file_rules": file_rules[: _audit.MAX_RULES],
+        "real_paths": {p: fs.real(p) for p in candidates},
+        "errors": errors,
     }
+    if not fs.live:
+        data.update(source="files" if files else "none", rules=data["file_rules"])
+        return data
+    auditctl = _proc.which("auditctl")
+    running = _dockerd.processes(("auditd",))
+    data["auditd"] = {
+        "installed": bool(auditctl or _proc.which("auditd")),
+        "running": bool(running),
+        "pids": [pid for pid, _ in running],
+    }
+    loaded: dict[str, Any] = {"command": "auditctl -l", "returncode": None, "output": []}
+    status: dict[str, Any] = {"command": "auditctl -s", "enabled": None}
+    if auditctl:
+        done = _proc.run([auditctl, "-l"], timeout=10)
+        if done is not None:
+            loaded.update(
+                returncode=done.returncode,
+                output=done.stdout.splitlines()[: _audit.MAX_RULES],
+                stderr=done.stderr.strip()[:4096] or None,
+            )
+        shown = _proc.run([auditctl, "-s"], timeout=10)
+        for line in (shown.stdout if shown is not None else "").splitlines():
+            key, _, value = line.partition(" ")
+            if key == "enabled" and value.strip().isdigit():
+                status["enabled"] = int(value.strip())
+    kernel = _audit.kernel_rules()
+    if isinstance(kernel, str):  # no netlink: the listing, -w kinds judged from the paths
+        loaded["read"] = "auditctl -l (netlink unreadable: " + kernel + ")"
+        rules, bad = _audit.parse_text("\n".join(loaded["output"]), "auditctl -l", _is_dir(fs))
+        errors.extend(bad)
+        ok = loaded["returncode"] == 0
+    else:
+        loaded["read"] = "netlink AUDIT_LIST_RULES (the list auditctl -l prints)"
+        rules = kernel
+        listing = [ln for ln in loaded["output"] if ln.strip() != "No rules"]
+        for rule, line in zip(rules, listing if len(listing) == len(rules) else [], strict=False):
+            rule.text, rule.origin = line.strip(), "auditctl -l"
+        ok = True
+    data.update(
+        source="kernel" if ok else "none",
+        loaded=loaded,
+        status=status,
+        rules=[_rule_json(fs, r) for r in rules] if ok else [],
+    )
+    return data
 
 
 def _sysctls() -> dict[str, Any]:
@@ -317,32 +405,86 @@ def _unescape(field: str) -> str:
     return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
 
 
+def _mountinfo() -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = []
+    for line in (read_live("/proc/self/mountinfo") or "").splitlines()[:MAX_MOUNTS]:
+        left, sep, right = line.partition(" - ")
+        parts, tail = left.split(), right.split()
+        if not sep or len(parts) < 6 or len(tail) < 2:
+            continue
+        entries.append(
+            {
+                "point": _unescape(parts[4]),
+                "device": _unescape(tail[1]),
+                "fstype": tail[0],
+                "dev": parts[2],  # major:minor of the filesystem
+                "root": _unescape(parts[3]),  # the directory of that filesystem mounted here
+                "options": parts[5],
+            }
+        )
+    return entries
+
+
 def _mounts(fs: RootFS) -> dict[str, Any]:
-    """Mount points: the live mount table, or an offline root's /etc/fstab."""
-    points: list[str] = []
+    """Mounts: the live mount table; for an offline root its /etc/fstab, plus what the
+    scanning machine has mounted inside the root (a disk image's partitions mounted under it),
+    named as paths in the root."""
+    entries: list[dict[str, Any]] = []
     if fs.live:
-        source = "mountinfo"
-        text = read_live("/proc/self/mountinfo") or ""
-        for line in text.splitlines()[:MAX_MOUNTS]:
-            parts = line.split()
-            if len(parts) > 4:
-                points.append(_unescape(parts[4]))
+        source = "/proc/self/mountinfo"
+        entries = _mountinfo()
     else:
-        source = "fstab"
+        source = "/etc/fstab"
         for line in (_read(fs, "/etc/fstab") or "").splitlines()[:MAX_MOUNTS]:
             parts = line.split()
-            if len(parts) > 1 and not parts[0].startswith("#") and parts[1].startswith("/"):
-                points.append(_unescape(parts[1]))
-    return {"source": source, "points": sorted(set(points))}
+            if len(parts) > 2 and not parts[0].startswith("#") and parts[1].startswith("/"):
+                entries.append(
+                    {
+                        "point": os.path.normpath(_unescape(parts[1])),
+                        "device": _unescape(parts[0]),
+                        "fstype": parts[2],
+                        "dev": None,
+                        "root": None,
+                        "options": parts[3] if len(parts) > 3 else "defaults",
+                        "from": "fstab",
+                    }
+                )
+        live = _mountinfo()
+        inside = [
+            {**e, "point": os.path.normpath("/" + os.path.relpath(e["point"], fs.root))}
+            for e in live
+            if e["point"] == fs.root or e["point"].startswith(fs.root.rstrip("/") + "/")
+        ]
+        # the scanning machine's filesystem that holds the root is the root's "/" (to tell
+        # a bind mount of one of its directories from a filesystem of its own)
+        holding = _mount_of({"entries": live}, fs.root) if live else None
+        if holding and holding.get("dev") and holding["point"] != fs.root:
+            inside.insert(0, {**holding, "point": "/"})
+        for e in inside:
+            e["from"] = "mounted"
+        if inside:
+            source += " and the scanning machine's /proc/self/mountinfo under the root"
+        entries.extend(inside)
+    return {
+        "source": source,
+        "points": sorted({e["point"] for e in entries}),
+        "entries": entries,
+    }
 
 
-def _mount_point(mounts: dict[str, Any], path: str) -> str:
-    """The mount point holding ``path`` (the longest mount point that is a prefix)."""
-    best = "/"
-    for point in mounts["points"]:
-        if (path == point or path.startswith(point.rstrip("/") + "/")) and len(point) > len(best):
-            best = point
-    return best
+def _mount_of(mounts: dict[str, Any], path: str, below: str | None = None) -> dict[str, Any]:
+    """The mount that holds ``path``: the last-mounted one whose point is ``path`` or a
+    directory above it (the longest), skipping mounts at ``below`` (the child being judged).
+    The root's own filesystem when no entry covers it (an offline root without fstab)."""
+    best: dict[str, Any] | None = None
+    for entry in mounts["entries"]:
+        point = entry["point"]
+        if below is not None and point == below:
+            continue
+        holds = path == point or path.startswith(point.rstrip("/") + "/")
+        if holds and (best is None or len(point) >= len(best["point"])):
+            best = entry
+    return dict(best) if best else {"point": "/", "device": None, "fstype": None, "dev": None}
 
 
 def _group_members(fs: RootFS, group: str) -> list[str] | None:
@@ -355,16 +497,24 @@ def _group_members(fs: RootFS, group: str) -> list[str] | None:
 
 
 def _listening() -> list[dict[str, Any]]:
-    """TCP sockets listening on this machine (from /proc/net/tcp and tcp6)."""
+    """Sockets listening on this machine: TCP in LISTEN, and unconnected UDP (what ``ss -l``
+    lists), from /proc/net/{tcp,tcp6,udp,udp6}."""
     found: list[dict[str, Any]] = []
-    for path, v6 in (("/proc/net/tcp", False), ("/proc/net/tcp6", True)):
+    for proto, path, v6, state in (
+        ("tcp", "/proc/net/tcp", False, "0A"),  # 0A: LISTEN
+        ("tcp", "/proc/net/tcp6", True, "0A"),
+        ("udp", "/proc/net/udp", False, "07"),  # 07: unconnected (bound, receiving)
+        ("udp", "/proc/net/udp6", True, "07"),
+    ):
         for line in (read_live(path) or "").splitlines()[1:MAX_MOUNTS]:
             parts = line.split()
-            if len(parts) < 4 or parts[3] != "0A":  # 0A: LISTEN
+            if len(parts) < 4 or parts[3] != state:
                 continue
             addr_hex, _, port_hex = parts[1].partition(":")
-            found.append({"address": _address(addr_hex, v6), "port": int(port_hex, 16)})
-    return sorted(found, key=lambda s: (s["port"], s["address"]))
+            found.append(
+                {"address": _address(addr_hex, v6), "port": int(port_hex, 16), "protocol": proto}
+            )
+    return sorted(found, key=lambda s: (s["port"], s["protocol"], s["address"]))
 
 
 def _address(hex_addr: str, v6: bool) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from assessor.catalog.schema import Op
@@ -44,18 +44,76 @@ def _candidate_paths(data: Any, args: Mapping[str, Any]) -> list[str]:
     return paths
 
 
+def _covers(rule: Mapping[str, Any], real: str) -> bool:
+    """Whether an exit-list rule's path matches ``real`` as the kernel matches it: a ``path``
+    watch (AUDIT_WATCH) that one inode, a ``dir`` watch (AUDIT_DIR) the tree below it."""
+    resolved = rule.get("resolved") or rule.get("path")
+    if not resolved:
+        return False
+    resolved = _norm(str(resolved))
+    if rule.get("watch") == "dir":
+        return real == resolved or real.startswith(resolved.rstrip("/") + "/")
+    return real == resolved
+
+
+def _decide(rules: Sequence[Mapping[str, Any]], real: str) -> tuple[Mapping[str, Any] | None, str]:
+    """The rule that decides whether ``real`` is audited: the first matching rule in list
+    order (auditctl -l order; a ``never`` rule first suppresses what follows). Returns the
+    deciding rule (None: no rule) and why."""
+    for rule in rules:
+        action, where = rule.get("action"), rule.get("list")
+        unconditional = not rule.get("filters") and rule.get("syscalls", "all") == "all"
+        if where == "task" and action == "never" and unconditional:
+            return rule, "suppresses syscall auditing for every task"
+        if where != "exit":
+            continue
+        if rule.get("path") is None:
+            if action == "never" and unconditional:
+                return rule, "suppresses every syscall event"
+            continue
+        if _covers(rule, real):
+            return rule, "audits it" if action == "always" else "suppresses it"
+    return None, "no rule"
+
+
+def _rule_text(rule: Mapping[str, Any]) -> str:
+    text = str(rule.get("text") or "")
+    if not text:
+        kind = "-F dir=" if rule.get("watch") == "dir" else "-F path="
+        text = f"-a {rule.get('action')},{rule.get('list')} {kind}{rule.get('path')}"
+    return f"'{text}' ({rule.get('origin')})"
+
+
+def _near_miss(rules: Sequence[Mapping[str, Any]], real: str) -> str:
+    """A path rule on a directory above ``real`` that does not reach it (``-F path=``)."""
+    for rule in rules:
+        resolved = _norm(str(rule.get("resolved") or rule.get("path") or "/"))
+        if (
+            rule.get("watch") == "path"
+            and rule.get("path")
+            and real.startswith(resolved.rstrip("/") + "/")
+        ):
+            return f"; {_rule_text(rule)} watches {resolved} itself only, not what is below it"
+    return ""
+
+
 @register("host_audit_watched")
 def host_audit_watched(data: Any, args: Mapping[str, Any]) -> Outcome:
-    """Every installed copy of a file (at any of ``paths``) is watched by an audit rule.
+    """Every installed copy of a file (at any of ``paths``) is audited (CIS 1.1.3-1.1.18
+    audit: ``auditctl -l`` lists a rule for it; the benchmark asks only that a rule exists,
+    so permissions are named, not judged).
 
-    A watch on the file, on the target of a symbolic link to it, or on a directory above it
-    (auditctl watches directories recursively) counts. Not applicable when none is installed.
-    """
+    Each path is resolved once against the host root (``/usr/sbin`` a link to ``/usr/bin`` is
+    one file), and matched as the kernel matches: a ``-w``/``-F path=`` watch on that file, a
+    ``-w``/``-F dir=`` watch on a directory above it; the first matching rule decides, so a
+    ``-a never`` rule before the watch means not audited. On a live host the loaded rules
+    count, and only while auditd runs; on an offline root, the rules files auditd would load.
+    Not applicable when none is installed."""
     files = _files(data)
     audit = data.get("audit")
-    if not isinstance(audit, dict) or "watched" not in audit:
-        raise EvaluationError("evidence 'audit.watched' is absent")
-    watched = {_norm(str(w)) for w in audit.get("watched") or []}
+    if not isinstance(audit, dict) or not isinstance(audit.get("rules"), list):
+        raise EvaluationError("evidence 'audit.rules' is absent")
+    real_paths = audit.get("real_paths") or {}
     present: dict[str, list[str]] = {}  # real file -> its installed names
     units = ((data.get("systemd") or {}).get("units") or {}) if isinstance(data, dict) else {}
     unit_files = {
@@ -64,29 +122,71 @@ def host_audit_watched(data: Any, args: Mapping[str, Any]) -> Outcome:
     for path in _candidate_paths(data, args):
         stat = files.get(path) or unit_files.get(path) or {}
         if stat.get("exists"):
-            real = _norm(str(stat.get("link_target") or path))
-            present.setdefault(real, []).append(_norm(path))
+            real = _norm(str(real_paths.get(path) or stat.get("link_target") or path))
+            names = present.setdefault(real, [])
+            if _norm(path) not in names:
+                names.append(_norm(path))
     if not present:
         where = [*args.get("paths", []), *(f"unit {u}" for u in args.get("units", []))]
         if args.get("data_root"):
             where.append("Docker's data root")
         return Outcome("not_applicable", "not installed: " + ", ".join(where))
 
-    def covered(path: str) -> bool:
-        return any(path == w or path.startswith(w.rstrip("/") + "/") for w in watched)
+    def label(real: str, names: list[str]) -> str:
+        return ", ".join(names) + ("" if real in names else f" (the file {real})")
 
-    missing = [
-        ", ".join(names) + ("" if real in names else f" (a link to {real})")
-        for real, names in present.items()
-        if not any(map(covered, [*names, real]))
-    ]
-    source = audit.get("source")
-    if missing:
-        read_from = {"auditctl": "auditctl -l", "files": "/etc/audit rule files"}.get(
-            str(source), "no audit rules found"
+    rules = [r for r in audit["rules"] if isinstance(r, dict)]
+    if audit.get("live"):
+        daemon = audit.get("auditd") or {}
+        context = _file_context(audit, present)
+        if not daemon.get("installed"):
+            return Outcome("fail", f"auditd is not installed, so nothing is audited{context}")
+        if not daemon.get("running"):
+            return Outcome("fail", f"auditd is not running, so nothing is audited{context}")
+        if (audit.get("status") or {}).get("enabled") == 0:
+            return Outcome("fail", "auditing is disabled in the kernel (auditctl -s: enabled 0)")
+        if audit.get("source") != "kernel":
+            loaded = audit.get("loaded") or {}
+            raise EvaluationError(
+                f"the loaded audit rules could not be read ({loaded.get('command')} exit "
+                f"{loaded.get('returncode')}: {loaded.get('stderr')})"
+            )
+        read = "the rules loaded in the kernel (auditctl -l)"
+    else:
+        shown = [str(f.get("path")) for f in audit.get("files") or [] if f.get("loaded_by_auditd")]
+        read = (
+            "the rules files of an offline root, "
+            + (", ".join(shown) if shown else "none found")
+            + "; whether they are loaded cannot be seen"
         )
-        return Outcome("fail", f"no audit rule watches {'; '.join(missing)} (read: {read_from})")
-    return Outcome("pass", "audited: " + ", ".join(n for ns in present.values() for n in ns))
+    missing: list[str] = []
+    audited: list[str] = []
+    for real, names in present.items():
+        rule, why = _decide(rules, real)
+        if rule is None:
+            missing.append(f"no rule watches {label(real, names)}{_near_miss(rules, real)}")
+        elif rule.get("action") != "always":
+            missing.append(f"{label(real, names)} is not audited: {_rule_text(rule)} {why}")
+        else:
+            perms = f" -p {rule.get('perms')}" if rule.get("perms") else ""
+            audited.append(f"{label(real, names)} by {_rule_text(rule)}{perms}")
+    if missing:
+        return Outcome("fail", "; ".join(missing) + f" (read: {read})")
+    return Outcome("pass", "audited: " + "; ".join(audited) + f" (read: {read})")
+
+
+def _file_context(audit: Mapping[str, Any], present: Mapping[str, list[str]]) -> str:
+    """What the rules files say about the files, for a host where nothing is loaded."""
+    rules = [r for r in audit.get("file_rules") or [] if isinstance(r, dict)]
+    said: list[str] = []
+    for real, names in present.items():
+        rule, _ = _decide(rules, real)
+        if rule is not None and rule.get("action") == "always":
+            origin = str(rule.get("origin") or "").rsplit(":", 1)[0]
+            said.append(f"{origin} has a watch on {', '.join(names)}, but nothing is loaded")
+        else:
+            said.append(f"the rules files have no watch on {', '.join(names)}")
+    return "; " + "; ".join(said) if said else ""
 
 
 def _owner(stat: Mapping[str, Any]) -> str:
@@ -126,3 +226,46 @@ def host_file_permissions(data: Any, args: Mapping[str, Any]) -> Outcome:
     shown = ", ".join(f"{s.get('path')} {s.get('mode')} {_owner(s)}" for s in existing[:5])
     more = f" and {len(existing) - 5} more" if len(existing) > 5 else ""
     return Outcome("pass", f"{shown}{more}")
+
+
+def _mount_text(mount: Mapping[str, Any]) -> str:
+    return f"{mount.get('point')} ({mount.get('device')}, {mount.get('fstype')})"
+
+
+@register("host_data_root_partition")
+def host_data_root_partition(data: Any, args: Mapping[str, Any]) -> Outcome:
+    """Docker's data root is itself a mount point of a filesystem of its own (CIS 1.1.1 audit:
+    ``mountpoint -- "$(docker info -f '{{ .DockerRootDir }}')"``). A bind mount of a directory
+    of the filesystem around it (dockerd bind-mounts its data root onto itself) is a mount
+    point but not a separate partition, so it fails; so does a data root that lies below a
+    separate mount (``/var``) without being one."""
+    docker = data.get("docker") if isinstance(data, dict) else None
+    mount = docker.get("data_root_mount") if isinstance(docker, dict) else None
+    if not isinstance(docker, dict) or "data_root_real" not in docker:
+        raise EvaluationError("evidence 'docker.data_root_real' is absent")
+    root, real = docker.get("data_root"), docker.get("data_root_real")
+    read = (data.get("mounts") or {}).get("source")
+    if real is None:
+        return Outcome("not_applicable", f"Docker's data root {root} does not exist")
+    if not isinstance(mount, dict):
+        raise EvaluationError("evidence 'docker.data_root_mount' is absent")
+    named = f"{root}" + ("" if root == real else f" (the directory {real})")
+    if mount.get("point") != real:
+        return Outcome(
+            "fail",
+            f"Docker's data root {named} is not a mount point: it lies on {_mount_text(mount)}"
+            f" (read: {read})",
+        )
+    parent = docker.get("data_root_parent_mount") or {}
+    same_dev = mount.get("dev") is not None and mount.get("dev") == parent.get("dev")
+    bind = "bind" in str(mount.get("options") or "").split(",")
+    if same_dev or bind:
+        return Outcome(
+            "fail",
+            f"Docker's data root {named} is a mount point, but a bind mount of "
+            f"{mount.get('root') or 'a directory'} of {mount.get('device')}, the filesystem "
+            f"that holds {parent.get('point')}: not a separate partition (read: {read})",
+        )
+    return Outcome(
+        "pass", f"Docker's data root {named} is its own mount: {_mount_text(mount)} (read: {read})"
+    )
