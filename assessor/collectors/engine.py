@@ -405,24 +405,37 @@ def _daemon(
     target: Target, info: dict[str, Any], networks: list[dict[str, Any]], red: Redactor
 ) -> dict[str, Any]:
     """The daemon's effective settings: what the engine reports, merged with dockerd's
-    flags and daemon.json when the engine is a local dockerd."""
+    flags and daemon.json when the engine is a local dockerd.
+
+    ``read`` names what each part came from, so an auditor can repeat it by hand: the API
+    endpoints, the command line's /proc file, the configuration file and its sha256.
+    """
     bridge = next(
         (n for n in networks if n.get("Name") == "bridge" and n.get("Driver") == "bridge"), None
     )
     running = _dockerd.running_from_info(info, (bridge or {}).get("Options"))
     local = _dockerd.local_daemon(target.location) if target.scheme == "unix" else None
     out: dict[str, Any] = {"found": False, "source": "api", "running": running}
-    flags = daemon_json = None
+    read: dict[str, Any] = {"api": ["GET /info", "GET /networks"] if bridge else ["GET /info"]}
+    flags = daemon_json = defaults = None
     if local is not None:
         process = local["process"]
         out["process"] = {k: process.get(k) for k in ("pid", "program", "uid")}
         if process["program"] == "dockerd":
             flags = local["flags"]
             daemon_json = local["daemon_json"] or {}
+            defaults = local.get("defaults")
+            read.update(
+                cmdline=local.get("cmdline"),
+                config_file=local["config_file"],
+                config_read_via=local.get("config_read_via"),
+                config_sha256=local.get("config_sha256"),
+            )
             out.update(
                 found=True,
                 source="process",
                 pid=process["pid"],
+                rootless=local.get("rootless", False),
                 argv=red.args(process["argv"], "daemon.argv"),
                 flags=red.tree(flags, "daemon.flags"),
                 config_file=local["config_file"],
@@ -430,7 +443,8 @@ def _daemon(
                 daemon_json_error=local["daemon_json_error"],
                 daemon_json_changed_since_start=local["daemon_json_changed_since_start"],
             )
-    values, origin, conflicts = _dockerd.effective(daemon_json, flags, running)
+    out["read"] = read
+    values, origin, conflicts = _dockerd.effective(daemon_json, flags, running, defaults)
     out["effective"] = red.tree(values, "daemon.effective")
     out["origin"] = origin
     out["conflicts"] = red.tree(conflicts, "daemon.conflicts")

@@ -1,8 +1,13 @@
 """Evaluate rules on evidence: one result per rule and resource.
 
 Condition trees are compiled once per rule into closures; a leaf whose evidence is absent
-(and has no ``default``) makes the result ``error`` rather than a guess, unless another branch
-of an ``any`` already passes or a branch of an ``all`` already fails.
+makes the result ``error`` ("evidence 'X' is absent") rather than a guess, unless another
+branch of an ``any`` already passes or a branch of an ``all`` already fails. Every operator
+obeys this, the unary ones too (``present``, ``empty``, ``not_empty``): absence is not a value,
+so neither ``not`` nor a negated operator can turn it into a pass. Only two things give
+absence a meaning, both written in the rule: a leaf's ``default`` (the value the product
+uses when the setting is not there), and the ``absent`` operator, which exists to say
+"this key missing is the compliant state".
 """
 
 from __future__ import annotations
@@ -16,7 +21,6 @@ from typing import Any
 
 from assessor.catalog.loader import Catalog
 from assessor.catalog.schema import (
-    UNARY_OPS,
     AllOf,
     AnyOf,
     Condition,
@@ -118,28 +122,106 @@ def _compile(node: Condition) -> Compiled:
     return _compile_leaf(node)
 
 
+def path_text(parts: tuple[str | int, ...]) -> str:
+    """Write parsed path parts back as an evidence path (``files["/etc/docker"].mode``)."""
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", part):
+            out += f".{part}" if out else part
+        else:
+            out += f'["{part}"]'
+    return out
+
+
+def _parent_missing(data: Any, parts: tuple[str | int, ...]) -> str | None:
+    """The path of the first ancestor of ``parts`` that is not a mapping, or None.
+
+    Absence means something only inside what the collector recorded: ``files["/x"]`` missing
+    from a ``files`` mapping is a file the collector looked for and did not find, but a
+    missing ``files`` is a section never collected.
+    """
+    node = data
+    for i, part in enumerate(parts[:-1]):
+        if not isinstance(node, dict) or part not in node:
+            return path_text(parts[: i + 1])
+        node = node[part]
+    return None if isinstance(node, dict) else path_text(parts[:-1]) or "data"
+
+
 def _compile_leaf(leaf: Leaf) -> Compiled:
     parts = parse_path(leaf.evidence)
     fn = OPERATORS[leaf.op]
     expected = leaf.value
     has_default = leaf.has_default
     default = leaf.default
-    unary = leaf.op in UNARY_OPS
+    absence_is_meant = leaf.op is Op.ABSENT
     path = leaf.evidence
     op = leaf.op.value
 
     def run(data: Any) -> tuple[bool, Ctx | None]:
         actual = resolve(data, parts)
         if actual is MISSING:
-            if has_default:
-                actual = default
-            elif unary:
-                actual = None
-            else:
+            if not (has_default or absence_is_meant):
                 raise MissingEvidenceError(path)
+            parent = _parent_missing(data, parts)
+            if parent is not None:
+                raise MissingEvidenceError(parent)
+            actual = default if has_default else None
         return fn(actual, expected), (path, actual, expected, op, leaf.message)
 
     return run
+
+
+def _leaves(node: Condition | None) -> Iterable[Leaf]:
+    if node is None:
+        return
+    if isinstance(node, AllOf | AnyOf):
+        for child in node.all if isinstance(node, AllOf) else node.any:
+            yield from _leaves(child)
+    elif isinstance(node, NotOf):
+        yield from _leaves(node.not_)
+    else:
+        yield node
+
+
+def condition_paths(rule: Rule) -> list[str]:
+    """The evidence paths a condition-tree rule reads (``applies_if``, then ``check``), once."""
+    trees = [rule.applies_if, None if isinstance(rule.check, FunctionCheck) else rule.check]
+    return list(dict.fromkeys(leaf.evidence for tree in trees for leaf in _leaves(tree)))
+
+
+def _compile_pass_guard(rule: Rule) -> Callable[[Any], None]:
+    """A pass needs every leaf's evidence: a branch an ``any`` skipped must still be there.
+
+    An ``any`` stops at its first passing branch and ``not`` over a failing ``all`` passes;
+    either could otherwise pass a document that lacks a path the rule declares it reads.
+    """
+    leaves = [
+        leaf
+        for tree in (rule.applies_if, rule.check)
+        if not isinstance(tree, FunctionCheck)
+        for leaf in _leaves(tree)
+    ]
+    strict = [(parse_path(x.evidence), x.evidence) for x in leaves if not _tolerant(x)]
+    tolerant = [parse_path(x.evidence) for x in leaves if _tolerant(x)]
+
+    def guard(data: Any) -> None:
+        for parts, path in strict:
+            if resolve(data, parts) is MISSING:
+                raise MissingEvidenceError(path)
+        for parts in tolerant:
+            if resolve(data, parts) is MISSING:
+                parent = _parent_missing(data, parts)
+                if parent is not None:
+                    raise MissingEvidenceError(parent)
+
+    return guard
+
+
+def _tolerant(leaf: Leaf) -> bool:
+    return leaf.has_default or leaf.op is Op.ABSENT
 
 
 _PLACEHOLDER = re.compile(r"\{([^{}\s]+)\}")
@@ -193,6 +275,7 @@ class CompiledRule:
     function: Callable[[Any, Mapping[str, Any]], Outcome] | None
     references: dict[str, list[str]]
     severity: str
+    pass_guard: Callable[[Any], None] | None = None
 
 
 _cache: dict[int, CompiledRule] = {}
@@ -216,6 +299,7 @@ def compile_rule(rule: Rule, references: dict[str, list[str]] | None = None) -> 
         function,
         references or {},
         rule.severity.value,
+        _compile_pass_guard(rule) if check is not None else None,
     )
     _cache[key] = compiled
     return compiled
@@ -231,7 +315,8 @@ def _judge(c: CompiledRule, ev: Evidence) -> tuple[Status, str] | tuple[Status, 
         if not applies:
             text = "not applicable"
             if actx:
-                text += f": {actx[0]} is {_show(actx[1])}"
+                shown = "absent" if actx[3] == "absent" else _show(actx[1])
+                text += f": {actx[0]} is {shown}"
             return Status.NOT_APPLICABLE, text
     if c.function is not None:
         assert isinstance(rule.check, FunctionCheck)
@@ -242,6 +327,8 @@ def _judge(c: CompiledRule, ev: Evidence) -> tuple[Status, str] | tuple[Status, 
     assert c.check is not None
     ok, leaf = c.check(data)
     if ok:
+        assert c.pass_guard is not None
+        c.pass_guard(data)
         return Status.PASS, f"{leaf[0]} is {_show(leaf[1])}" if leaf else "compliant"
     ctx: dict[str, Any] = {"resource": ev.resource}
     if leaf:

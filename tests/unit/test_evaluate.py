@@ -61,7 +61,7 @@ def test_default_used_when_absent() -> None:
     assert evaluate_rule(r, ev({"HostConfig": {}})).status is Status.FAIL
 
 
-def test_any_passes_despite_missing_branch_and_all_fails_despite_missing() -> None:
+def test_any_with_missing_branch_is_error_and_all_fails_despite_missing() -> None:
     r_any = rule(
         check={
             "any": [
@@ -70,7 +70,8 @@ def test_any_passes_despite_missing_branch_and_all_fails_despite_missing() -> No
             ]
         }
     )
-    assert evaluate_rule(r_any, ev({"HostConfig": {"Memory": 5}})).status is Status.PASS
+    # no pass on missing evidence: the branch that passed does not excuse the absent one
+    assert evaluate_rule(r_any, ev({"HostConfig": {"Memory": 5}})).status is Status.ERROR
     assert evaluate_rule(r_any, ev({"HostConfig": {"Memory": 0}})).status is Status.ERROR
     r_all = rule(
         check={
