@@ -10,8 +10,10 @@ names, records where each value came from, and reports every disagreement as a c
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -144,6 +146,7 @@ def security_options(info: Mapping[str, Any]) -> dict[str, dict[str, str]]:
 
 
 LOOPBACK_CIDRS = {"127.0.0.0/8", "::1/128"}
+_REMAPPED_ROOT = re.compile(r"^/.*/[0-9]+\.[0-9]+$")
 
 
 def running_from_info(
@@ -165,6 +168,11 @@ def running_from_info(
         if field in info and info[field] is not None:
             running[key] = info[field]
     options = security_options(info)
+    root = running.get("data-root")
+    if "userns" in options and isinstance(root, str) and _REMAPPED_ROOT.match(root):
+        # with userns-remap, the engine reports the remapped root's folder inside the
+        # data root (DATA-ROOT/UID.GID); the data-root setting is its parent
+        running["data-root"] = root.rsplit("/", 1)[0] or "/"
     if "SecurityOptions" in info:
         running["rootless"] = "rootless" in options
         running["selinux-enabled"] = "selinux" in options
@@ -211,6 +219,7 @@ def effective(
     daemon_json: Mapping[str, Any] | None,
     flags: Mapping[str, Any] | None,
     running: Mapping[str, Any],
+    defaults: Mapping[str, Any] | None = None,
 ) -> tuple[dict[str, Any], dict[str, str], list[dict[str, Any]]]:
     """The settings dockerd runs with, where each came from, and where the sources disagree.
 
@@ -226,8 +235,9 @@ def effective(
     sources.append(("running", running))
     values: dict[str, Any] = {}
     origin: dict[str, str] = {}
+    defaults = DEFAULTS if defaults is None else defaults
     if flags is not None:
-        for key, value in DEFAULTS.items():
+        for key, value in defaults.items():
             values[key] = value
             origin[key] = "default"
     seen: dict[str, dict[str, Any]] = {}
@@ -238,24 +248,30 @@ def effective(
             origin[key] = name
     conflicts: list[dict[str, Any]] = []
     for key, by_source in sorted(seen.items()):
-        if flags is not None and key in DEFAULTS and "running" in by_source:
+        if flags is not None and key in defaults and "running" in by_source:
             # a setting left out of the file and the flags means its default; a running
             # value other than the default then also disagrees with the configuration
             configured = {k: v for k, v in by_source.items() if k != "running"}
-            if not configured and _comparable(key, DEFAULTS[key]) != _comparable(
+            if not configured and _comparable(key, defaults[key]) != _comparable(
                 key, by_source["running"]
             ):
-                by_source = {"default": DEFAULTS[key], **by_source}
+                by_source = {"default": defaults[key], **by_source}
         distinct = {repr(_comparable(key, v)) for v in by_source.values()}
         if len(distinct) > 1:
             conflicts.append({"key": key, "values": by_source, "effective": values[key]})
     return values, origin, conflicts
 
 
-def _unix_socket_inodes(path: str) -> set[str]:
+def _unix_socket_inodes(path: str, pid: int | str = "self") -> set[str]:
+    """The inodes of the unix sockets bound to ``path`` in ``pid``'s network namespace.
+
+    /proc/PID/net/unix lists the sockets of that process's network namespace only: a
+    daemon in a namespace of its own (rootless dockerd under rootlesskit, a dockerd run with
+    nsenter) is found through its own table, not the scanner's.
+    """
     inodes: set[str] = set()
     try:
-        with open("/proc/net/unix") as f:
+        with open(f"/proc/{pid}/net/unix") as f:
             for line in f:
                 parts = line.split()
                 if len(parts) >= 8 and parts[7] == path:
@@ -277,6 +293,12 @@ def _holds_socket(pid: int, inodes: set[str]) -> bool:
     except OSError:
         pass
     return False
+
+
+def _serves(pid: int, socket: str) -> bool:
+    """Whether process ``pid`` holds a socket bound to ``socket`` (in its network namespace)."""
+    inodes = _unix_socket_inodes(socket, pid)
+    return bool(inodes) and _holds_socket(pid, inodes)
 
 
 def _argv(pid: int) -> list[str] | None:
@@ -319,9 +341,7 @@ def find_daemon(socket: str | None = None) -> dict[str, Any] | None:
         return None
     chosen: tuple[int, str] | None = None
     if socket:
-        inodes = _unix_socket_inodes(socket)
-        if inodes:
-            chosen = next((e for e in engines if _holds_socket(e[0], inodes)), None)
+        chosen = next((e for e in engines if _serves(e[0], socket)), None)
         if chosen is None:
             dockerds = [e for e in engines if e[1] == "dockerd"]
             for pid, comm in dockerds:
@@ -370,35 +390,101 @@ def _environ_value(pid: int, name: str) -> str | None:
     return None
 
 
+def _rootless(process: Mapping[str, Any], flags: Mapping[str, Any]) -> bool:
+    """Whether dockerd runs in rootless mode, as dockerd itself decides it.
+
+    dockerd honours the XDG folders when it runs under RootlessKit (ROOTLESSKIT_STATE_DIR
+    in its environment, Docker Engine 20.10+) or with --rootless; a dockerd that is not
+    root is rootless whatever its environment says.
+    """
+    if flags.get("rootless") or process.get("uid") not in (0, None):
+        return True
+    pid = process.get("pid")
+    return bool(pid and _environ_value(int(pid), "ROOTLESSKIT_STATE_DIR"))
+
+
+def _xdg_home(pid: int, variable: str, fallback: str) -> str | None:
+    """$variable of the process, else $HOME/fallback (dockerd's homedir.Get*Home)."""
+    base = _environ_value(pid, variable)
+    if base:
+        return base
+    home = _environ_value(pid, "HOME")
+    return f"{home}/{fallback}" if home else None
+
+
 def config_path(process: Mapping[str, Any], flags: Mapping[str, Any]) -> str:
-    """The daemon.json dockerd reads: --config-file, else the rootless or system default."""
+    """The daemon.json dockerd reads: --config-file, else the rootless or system default.
+
+    A rootless dockerd reads $XDG_CONFIG_HOME/docker/daemon.json (~/.config/docker/... when
+    XDG_CONFIG_HOME is unset) of the user it runs as, taken from its own environment.
+    """
     if "config-file" in flags:
         return str(flags["config-file"])
-    if flags.get("rootless") or (process.get("uid") not in (0, None)):
-        pid = int(process["pid"])
-        base = _environ_value(pid, "XDG_CONFIG_HOME")
-        if not base:
-            home = _environ_value(pid, "HOME")
-            base = f"{home}/.config" if home else None
+    if _rootless(process, flags):
+        base = _xdg_home(int(process["pid"]), "XDG_CONFIG_HOME", ".config")
         if base:
             return f"{base}/docker/daemon.json"
     return "/etc/docker/daemon.json"
 
 
-def read_config(path: str) -> tuple[dict[str, Any] | None, str | None, float | None]:
-    """daemon.json parsed (None when absent), an error naming the file and line, its mtime."""
+def defaults_for(process: Mapping[str, Any], flags: Mapping[str, Any]) -> dict[str, Any]:
+    """dockerd's built-in defaults for this process: a rootless dockerd's data root is
+    $XDG_DATA_HOME/docker (~/.local/share/docker), and it is rootless by default."""
+    defaults = dict(DEFAULTS)
+    if _rootless(process, flags):
+        defaults["rootless"] = True
+        data = _xdg_home(int(process["pid"]), "XDG_DATA_HOME", ".local/share")
+        if data:
+            defaults["data-root"] = f"{data}/docker"
+        else:
+            del defaults["data-root"]  # unknown: never guessed
+    return defaults
+
+
+def _in_own_mount_namespace(pid: int) -> bool:
+    """Whether the process sees another file tree than the scanner (rootlesskit's copy-ups)."""
+    try:
+        return os.readlink(f"/proc/{pid}/ns/mnt") != os.readlink("/proc/self/ns/mnt")
+    except OSError:
+        return False
+
+
+def read_config(
+    path: str, via: str | None = None
+) -> tuple[dict[str, Any] | None, str | None, float | None]:
+    """daemon.json parsed (None when absent), an error naming the file and line, its mtime.
+
+    ``via`` is the name to open when it differs from ``path`` (the file as another mount
+    namespace sees it); errors name ``path``.
+    """
+    parsed, error, mtime, _digest = read_config_digest(path, via)
+    return parsed, error, mtime
+
+
+def read_config_digest(
+    path: str, via: str | None = None
+) -> tuple[dict[str, Any] | None, str | None, float | None, str | None]:
+    """:func:`read_config` and the sha256 of the bytes read (None when nothing was read)."""
     try:
         # never blocks: a FIFO or a device named as the config file is refused once open
-        raw, st = read_regular(path, MAX_CONFIG)
+        raw, st = read_regular(via or path, MAX_CONFIG)
     except FileNotFoundError:
-        return None, None, None
+        return None, None, None, None
     except NotRegularFileError:
-        return None, f"{path}: not a regular file", None
+        return None, f"{path}: not a regular file", None, None
     except TooLargeError:
-        return None, f"{path}: larger than {MAX_CONFIG} bytes", None
+        return None, f"{path}: larger than {MAX_CONFIG} bytes", None, None
     except OSError as e:
-        return None, f"{path}: {e.strerror}", None
-    mtime = st.st_mtime
+        return None, f"{path}: {e.strerror}", None, None
+    digest = hashlib.sha256(raw).hexdigest()
+    parsed, error, mtime = _parse_config(path, raw, st.st_mtime)
+    return parsed, error, mtime, digest
+
+
+def _parse_config(
+    path: str, raw: bytes, mtime: float
+) -> tuple[dict[str, Any] | None, str | None, float | None]:
+    """daemon.json's bytes parsed; an error naming the file (and line) instead."""
     if not raw.strip():
         return {}, None, mtime
     try:
@@ -423,12 +509,22 @@ def local_daemon(socket: str | None) -> dict[str, Any] | None:
         return {"process": process}
     flags = parse_args(process["argv"])
     path = config_path(process, flags)
-    config, error, mtime = read_config(path)
+    pid = int(process["pid"])
+    # the path as dockerd sees it: through its root when its mount namespace is not ours
+    via = (
+        f"/proc/{pid}/root{path}" if path.startswith("/") and _in_own_mount_namespace(pid) else None
+    )
+    config, error, mtime, digest = read_config_digest(path, via)
     started = process.get("started")
     return {
         "process": process,
         "flags": flags,
+        "rootless": _rootless(process, flags),
+        "defaults": defaults_for(process, flags),
+        "cmdline": f"/proc/{pid}/cmdline",
         "config_file": path,
+        "config_read_via": via,
+        "config_sha256": digest,
         "daemon_json": config,
         "daemon_json_error": error,
         "daemon_json_changed_since_start": bool(mtime and started and mtime > started + 1),
