@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 from assessor.collectors import _dockerd
 from assessor.collectors.engine import own_container_ids
-from assessor.collectors.host import _address, _mount_point
+from assessor.collectors.host import _address
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -134,10 +136,8 @@ def test_own_container_ids() -> None:
     assert own_container_ids("0::/user.slice\n", "1 2 0:1 / / rw - ext4 x rw\n") == set()
 
 
-def test_mount_point_and_addresses() -> None:
-    mounts = {"source": "mountinfo", "points": ["/", "/var", "/var/lib/docker2"]}
-    assert _mount_point(mounts, "/var/lib/docker") == "/var"
-    assert _mount_point({"points": ["/"]}, "/var/lib/docker") == "/"
+def test_addresses() -> None:
+    # (the data root's mount is the host collector's _mount_of, tested with it)
     assert _address("0100007F", False) == "127.0.0.1"
     assert _address("00000000000000000000000000000000", True) == "::"
     assert _address("00000000000000000000000001000000", True) == "::1"
@@ -168,3 +168,59 @@ def test_host_mount_table_listing_containers_is_not_self() -> None:
     assert own_container_ids("0::/user.slice/user-0.slice\n", host) == set()
     inside = f"200 1 8:1 /containers/storage/overlay-containers/{cid}/userdata/hosts /etc/hosts rw - ext4 x rw\n"
     assert own_container_ids("0::/\n", inside) == {cid}
+
+
+def _own_process(uid: int) -> dict[str, object]:
+    """This test process, presented as a dockerd run by ``uid`` (its environment is real)."""
+    return {"pid": os.getpid(), "program": "dockerd", "argv": ["dockerd"], "uid": uid}
+
+
+def test_rootless_config_file_and_defaults_come_from_the_process_environment() -> None:
+    # read from /proc/PID/environ: the environment this process started with
+    home = os.environ.get("HOME", "")
+    process = _own_process(1000)
+    config = os.environ.get("XDG_CONFIG_HOME") or f"{home}/.config"
+    assert _dockerd.config_path(process, {}) == f"{config}/docker/daemon.json"
+    assert _dockerd.config_path(process, {"config-file": "/srv/d.json"}) == "/srv/d.json"
+    data = os.environ.get("XDG_DATA_HOME") or f"{home}/.local/share"
+    defaults = _dockerd.defaults_for(process, {})
+    assert defaults["data-root"] == f"{data}/docker"
+    assert defaults["rootless"] is True
+    root = _own_process(0)
+    if not os.environ.get("ROOTLESSKIT_STATE_DIR"):
+        assert _dockerd.config_path(root, {}) == "/etc/docker/daemon.json"
+        assert _dockerd.defaults_for(root, {})["data-root"] == "/var/lib/docker"
+
+
+def test_rootless_data_root_is_no_conflict() -> None:
+    """Before: a rootless daemon's data root (under the user's home) conflicted with the
+    rootful default /var/lib/docker, and engine-daemon-config-consistent failed."""
+    running = {"data-root": "/home/u/.local/share/docker", "rootless": True}
+    defaults = {**_dockerd.DEFAULTS, "data-root": "/home/u/.local/share/docker", "rootless": True}
+    _, origin, conflicts = _dockerd.effective({}, {}, running, defaults)
+    assert conflicts == []
+    assert origin["data-root"] == "running"
+    _, _, conflicts = _dockerd.effective({}, {}, running)
+    assert [c["key"] for c in conflicts] == ["data-root", "rootless"]
+
+
+def test_userns_remapped_data_root_is_the_setting() -> None:
+    """Before: with userns-remap the engine reports DATA-ROOT/UID.GID, which conflicted with
+    the configured data root."""
+    info = {"DockerRootDir": "/srv/docker/165536.165536", "SecurityOptions": ["name=userns"]}
+    running = _dockerd.running_from_info(info)
+    assert running["data-root"] == "/srv/docker"
+    configured = {"data-root": "/srv/docker", "userns-remap": "default"}
+    _, _, conflicts = _dockerd.effective(configured, {}, running)
+    assert conflicts == []
+    plain = _dockerd.running_from_info({"DockerRootDir": "/srv/docker/1.2", "SecurityOptions": []})
+    assert plain["data-root"] == "/srv/docker/1.2"
+
+
+def test_read_config_digest(tmp_path: Path) -> None:
+    path = tmp_path / "daemon.json"
+    path.write_bytes(b'{"icc": false}\n')
+    parsed, error, _mtime, digest = _dockerd.read_config_digest(str(path))
+    assert parsed == {"icc": False} and error is None
+    assert digest == hashlib.sha256(b'{"icc": false}\n').hexdigest()
+    assert _dockerd.read_config_digest(str(tmp_path / "absent.json"))[3] is None
