@@ -71,6 +71,51 @@ def image_none_found(data: Any, args: Mapping[str, Any]) -> Outcome:
     return Outcome("pass", str(args.get("none", f"no {args['found']}")))
 
 
+def _files(n: int) -> str:
+    return f"{n} setuid/setgid file{'' if n == 1 else 's'}"
+
+
+@register("image_setuid_reviewed")
+def image_setuid_reviewed(data: Any, args: Mapping[str, Any]) -> Outcome:
+    """CIS Docker 1.8.0 4.8 (a Manual recommendation): its audit lists the executables with
+    setuid or setgid permissions and asks the reviewer to make sure each one actually needs
+    them; its remediation keeps the bits only where an executable requires them. So the files
+    are listed for review (``manual``) unless the organisation gave ``args.allowed``, its
+    reviewed list of absolute paths: then a file outside the list fails and a list that
+    covers every file passes. No such file passes."""
+    allowed = args.get("allowed") or []
+    if not isinstance(allowed, list) or not all(
+        isinstance(a, str) and a.startswith("/") for a in allowed
+    ):
+        raise EvaluationError("args.allowed must be a list of absolute paths")
+    items, count = _items(data, "files.setuid")
+    if not count:
+        return Outcome("pass", "no setuid or setgid file in the image")
+    unlisted = count - len(items)  # past the collector's max_findings: not named
+    if not allowed:
+        return Outcome(
+            "manual",
+            f"{_files(count)} to review (CIS 4.8: keep the bits only where the executable "
+            f"needs them; no organisation allow-list is set): {_listing(items, count)}",
+        )
+    outside = [i for i in items if not isinstance(i, dict) or i.get("path") not in allowed]
+    inside = [str(i["path"]) for i in items if i not in outside]
+    listed = f"allow-listed: {'; '.join(inside[:SHOWN]) or 'none'}"
+    if outside:
+        return Outcome(
+            "fail",
+            f"{_files(len(outside))} outside the allow-list: "
+            f"{_listing(outside, len(outside))} | {listed}",
+        )
+    if unlisted:
+        return Outcome(
+            "manual",
+            f"{_files(count)}: the evidence names {len(items)}, all on the allow-list; "
+            f"{unlisted} more to review ({listed})",
+        )
+    return Outcome("pass", f"{_files(count)}, all {count} on the allow-list: {'; '.join(inside)}")
+
+
 @register("image_user_not_root")
 def image_user_not_root(data: Any, args: Mapping[str, Any]) -> Outcome:
     user = _get(data, "config.User")
@@ -126,32 +171,44 @@ def image_update_alone(data: Any, args: Mapping[str, Any]) -> Outcome:
     return Outcome("pass", f"no update step alone in {len(steps)} recorded build steps")
 
 
+# what an ADD step did, as the image collector classifies it (collectors/image/meta.py)
+_ADD_SOURCES = ("remote", "local", "local-archive", "base-rootfs")
+
+
 @register("image_copy_not_add")
 def image_copy_not_add(data: Any, args: Mapping[str, Any]) -> Outcome:
+    """CIS Docker 1.8.0 4.9: COPY rather than ADD. The audit reads each image's history
+    (``docker history``) for ADD instructions; every ADD in the image's build steps fails,
+    a remote one (a URL fetched without verification) named first as the worst case. The
+    one exception is the ``ADD file:... in /`` (or ``ADD rootfs.tar /``) that lays down a
+    base image's root filesystem as its first layer: reported, not judged."""
     adds = [s for s in _steps(data) if s.get("instruction") == "ADD"]
-    remote = [s for s in adds if (s.get("add") or {}).get("source") == "remote"]
-    local = [s for s in adds if (s.get("add") or {}).get("source") == "local"]
-    if remote or local:
-        parts = []
-        if remote:
-            parts.append(
-                f"{len(remote)} ADD of a remote URL: " + "; ".join(_step(s) for s in remote[:SHOWN])
-            )
-        if local:
-            parts.append(
-                f"{len(local)} ADD of local files where COPY would do: "
-                + "; ".join(_step(s) for s in local[:SHOWN])
-            )
-        return Outcome("fail", " | ".join(parts))
-    kept = [
-        s for s in adds if (s.get("add") or {}).get("source") in ("base-rootfs", "local-archive")
+    by: dict[str, list[dict[str, Any]]] = {k: [] for k in _ADD_SOURCES}
+    for s in adds:
+        source = (s.get("add") or {}).get("source")
+        if source not in by:
+            raise EvaluationError(f"ADD at step {s.get('step')} has no known source: {source!r}")
+        by[str(source)].append(s)
+    base = by["base-rootfs"]
+    base_note = (
+        f"base root filesystem, not judged: {'; '.join(_step(s) for s in base[:SHOWN])}"
+        if base
+        else ""
+    )
+    kinds = (
+        ("remote", "ADD of a remote URL (fetched unverified: the worst case)"),
+        ("local", "ADD of local files where COPY would do"),
+        ("local-archive", "ADD unpacking a local archive (COPY it and unpack in a RUN step)"),
+    )
+    parts = [
+        f"{len(by[k])} {what}: " + "; ".join(_step(s) for s in by[k][:SHOWN])
+        for k, what in kinds
+        if by[k]
     ]
-    if kept:
-        return Outcome(
-            "pass",
-            f"ADD only unpacks archives ({len(kept)} step(s), "
-            "e.g. the base image's root filesystem)",
-        )
+    if parts:
+        return Outcome("fail", " | ".join(parts + ([base_note] if base_note else [])))
+    if base:
+        return Outcome("pass", f"no ADD in the image's own build steps ({base_note})")
     return Outcome("pass", "no ADD instruction in the recorded build steps")
 
 

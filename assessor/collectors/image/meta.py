@@ -128,7 +128,9 @@ def _add_source(args: str, first_layer: bool) -> dict[str, str]:
     words = [w for w in args.split() if not w.startswith("--")]
     sources = words[:-1] or words
     if sources and all(_ARCHIVE.search(s) for s in sources):
-        return {"source": "base-rootfs" if first_layer else "local-archive"}
+        # a base image's root filesystem: its first layer, an archive unpacked at /
+        base = first_layer and len(words) > 1 and words[-1] == "/"
+        return {"source": "base-rootfs" if base else "local-archive"}
     return {"source": "local"}
 
 
