@@ -572,7 +572,11 @@ def _rule_view(
     waivers = waivers or {}
     rule = catalog.rules.get(rule_id)
     counts = Counter(_shown(r, waivers) for r in results)
-    bad = [r for r in results if r.status in ("fail", "error")]
+    # an automated rule's manual result lists what the reviewer must judge (CIS 4.8's files)
+    listed = (
+        ("fail", "error", "manual") if rule is not None and rule.automated else ("fail", "error")
+    )
+    bad = [r for r in results if r.status in listed]
     shown = bad[:max_findings] if max_findings > 0 else bad
     paths = rule.evidence if rule is not None else []
     findings = [

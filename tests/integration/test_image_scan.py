@@ -153,7 +153,8 @@ def _check_pair(
     assert good_res in verdicts, sorted(verdicts)
     for req, rule in CIS.items():
         status, message = verdicts[risky_res][rule]
-        assert status == "fail", (req, rule, message)
+        # 4.8 lists the setuid files for the reviewer (manual) when no allow-list is set
+        assert status == ("manual" if rule == "image-setuid-removed" else "fail"), (req, message)
         assert NAMED[rule] in message, (rule, message)
         good = "pass" if healthcheck_kept or rule != "image-healthcheck" else "fail"
         assert verdicts[good_res][rule][0] == good, (req, rule, verdicts[good_res][rule])
@@ -299,7 +300,7 @@ def test_engine_scan_includes_local_images(images: dict[str, str], db: str) -> N
     doc = _scan(db, f"engine:unix://{SOCKET}")
     verdicts = _verdicts(doc)
     risky = verdicts[f"docker-daemon:{images['risky']}"]
-    assert risky["image-setuid-removed"][0] == "fail"
+    assert risky["image-setuid-removed"][0] == "manual"
     assert verdicts[f"docker-daemon:{images['good']}"]["image-user-not-root"][0] == "pass"
     _assert_secret_absent(db)
 
