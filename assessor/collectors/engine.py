@@ -164,6 +164,12 @@ class EngineCollector(Collector):
             own = own_container_ids() if target.scheme == "unix" else set()
             security = sorted(_dockerd.security_options(info))
             product = engine_data["product"]
+            daemon = engine_data["daemon"]
+            # paths are resolved on this machine's filesystem only when it is the engine's host
+            local = target.scheme == "unix" and not own
+            sockets = _daemon_sockets(target, daemon, local)
+            no_new_privileges = _daemon_setting(daemon, "no-new-privileges")
+            selinux = _host_selinux() if local else None
 
             def fetch(cid: str) -> dict[str, Any] | None:
                 try:
@@ -177,6 +183,12 @@ class EngineCollector(Collector):
                 observed = self._observed(client, target, inspect, product)
                 observed["Self"] = cid in own
                 observed["EngineSecurity"] = security
+                # what the container rules judge against the daemon and the host (CIS 5.3,
+                # 5.6, 5.26, 5.32): read once, shown on each container
+                observed["HostSELinux"] = selinux
+                observed["DaemonSockets"] = sockets
+                observed["DaemonNoNewPrivileges"] = no_new_privileges
+                observed["MountSources"] = _mount_sources(inspect, local)
                 return {**inspect, "Assessor": observed}
 
             # the engine answers several containers at once (its top runs ps per container);
@@ -311,6 +323,74 @@ def _container_evidence(target: Target, inspect: dict[str, Any]) -> Evidence:
     name = str(inspect.get("Name", "")).lstrip("/") or "?"
     resource = f"{name} ({str(inspect.get('Id', ''))[:12]})"
     return Evidence("container", str(target), resource, inspect, redactions=tuple(red.found))
+
+
+DEFAULT_SOCKETS = ("/var/run/docker.sock", "/run/docker.sock")
+
+
+def _daemon_sockets(target: Target, daemon: dict[str, Any], local: bool) -> dict[str, Any]:
+    """The unix sockets the daemon serves: the scanned one, its ``hosts`` (``-H`` or
+    daemon.json), dockerd's default when it names none; each also as its resolved path on
+    this machine when the engine is local (CIS 5.32)."""
+    effective = daemon.get("effective") if isinstance(daemon.get("effective"), dict) else {}
+    hosts = effective.get("hosts") if isinstance(effective, dict) else None
+    listed = [str(h) for h in hosts] if isinstance(hosts, list) else []
+    paths = {h.removeprefix("unix://") for h in listed if h.startswith("unix://")}
+    if any(h.startswith("fd://") for h in listed) or not listed:
+        # no -H: dockerd's default socket; fd://: systemd's docker.socket (/run/docker.sock)
+        paths.update(DEFAULT_SOCKETS)
+    if target.scheme == "unix":
+        paths.add(target.location)
+    if local:
+        paths.update({os.path.realpath(p) for p in paths})
+    origin = (daemon.get("origin") or {}).get("hosts") if isinstance(daemon, dict) else None
+    return {
+        "paths": sorted(p for p in paths if p.startswith("/")),
+        "hosts": listed,
+        "hosts_from": origin or ("default" if daemon.get("found") else "not observed"),
+        "resolved": local,
+    }
+
+
+def _daemon_setting(daemon: dict[str, Any], key: str) -> dict[str, Any]:
+    """One effective daemon setting and where it came from (None: not observed)."""
+    effective = daemon.get("effective")
+    value = effective.get(key) if isinstance(effective, dict) else None
+    origin = daemon.get("origin")
+    return {
+        "key": key,
+        "value": value,
+        "origin": (origin.get(key) if isinstance(origin, dict) else None) or "not observed",
+    }
+
+
+def _host_selinux() -> bool:
+    """Whether the kernel of this machine enforces or audits SELinux (selinuxfs mounted)."""
+    return os.path.exists("/sys/fs/selinux/enforce")
+
+
+def _mount_sources(inspect: dict[str, Any], local: bool) -> dict[str, Any]:
+    """Each bind mount's host source resolved to its real path (symlinks followed, e.g.
+    /lib -> /usr/lib on a merged-/usr host), when the engine runs on this machine."""
+    mounts = inspect.get("Mounts")
+    sources = sorted(
+        {
+            str(m.get("Source"))
+            for m in (mounts if isinstance(mounts, list) else [])
+            if isinstance(m, dict) and m.get("Type") == "bind" and m.get("Source")
+        }
+    )
+    if not local:
+        return {
+            "resolved": False,
+            "reason": "the engine's host is not this machine (a remote engine, or assessor runs "
+            "in a container): the sources are judged as the engine names them",
+        }
+    return {
+        "resolved": True,
+        "root": "/",
+        "paths": {s: os.path.realpath(s) for s in sources[:MAX_LIST]},
+    }
 
 
 def _product(version: dict[str, Any]) -> str:

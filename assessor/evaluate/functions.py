@@ -49,16 +49,14 @@ def _norm(path: str) -> str:
     return path
 
 
-# Host directories CIS 5.6 names, plus the ones that give the same power.
+# CIS 5.6 description: "sensitive host system directories such as those listed below ... /
+# /boot /dev /etc /lib /lib64 /proc /sys /usr". "Such as": /bin and /sbin (the same binaries
+# where /usr is not merged) and the engine's own state give the same power, so they count too.
+CIS_SENSITIVE_PATHS = ("/", "/boot", "/dev", "/etc", "/lib", "/lib64", "/proc", "/sys", "/usr")
 SENSITIVE_HOST_PATHS = (
-    "/",
-    "/boot",
-    "/dev",
-    "/etc",
-    "/lib",
-    "/proc",
-    "/sys",
-    "/usr",
+    *CIS_SENSITIVE_PATHS,
+    "/bin",
+    "/sbin",
     "/var/lib/docker",
     "/var/lib/containerd",
     "/run/containerd",
@@ -66,65 +64,168 @@ SENSITIVE_HOST_PATHS = (
 )
 
 
+def _resolved_sources(data: Any) -> tuple[dict[str, str], str]:
+    """The collector's real path of each bind source, and a note on how sources were read."""
+    observed = data.get("Assessor") if isinstance(data, dict) else None
+    sources = observed.get("MountSources") if isinstance(observed, dict) else None
+    if not isinstance(sources, dict):
+        raise EvaluationError("evidence 'Assessor.MountSources' is absent")
+    if not sources.get("resolved"):
+        reason = sources.get("reason") or "not resolved"
+        return {}, f"sources as the engine names them ({reason})"
+    paths = sources.get("paths")
+    resolved = {str(k): _norm(str(v)) for k, v in (paths or {}).items() if v}
+    return resolved, "sources resolved on the engine's host"
+
+
+def _under(path: str, directory: str) -> bool:
+    """``path`` is ``directory`` or lies below it (``/`` only matches itself)."""
+    return path == directory or (directory != "/" and path.startswith(directory + "/"))
+
+
 @register("container_sensitive_mounts")
 def container_sensitive_mounts(data: Any, args: Mapping[str, Any]) -> Outcome:
-    """Fail when a bind mount's host source is a sensitive directory or inside one.
+    """Fail when a bind mount's host source is a sensitive directory or lies below one (CIS 5.6).
 
-    ``args.paths`` replaces the default list; ``/`` only matches itself (not everything),
-    the others match themselves and any path below them.
+    The source is matched as the engine names it and as the collector resolved it on the
+    engine's host (symlinks followed: /lib64 -> /usr/lib64 on a merged-/usr host, a link to
+    /etc anywhere). ``args.paths`` replaces the default list. Read-write mounts come first:
+    the benchmark calls them the worse case.
     """
     paths = [_norm(p) for p in args.get("paths", SENSITIVE_HOST_PATHS)]
-    found: list[str] = []
+    resolved, how = _resolved_sources(data)
+    found: list[tuple[bool, str]] = []
     for m in _mounts(data):
         if m.get("Type") != "bind":
             continue
-        src = _norm(str(m.get("Source", "")))
-        for p in paths:
-            if src == p or (p != "/" and src.startswith(p + "/")):
-                mode = "rw" if m.get("RW", True) else "ro"
-                found.append(f"{src} -> {m.get('Destination')} ({mode})")
-                break
+        given = str(m.get("Source", ""))
+        src = _norm(given)
+        real = resolved.get(given, src)
+        match = next((p for p in paths if _under(src, p)), None)
+        via = ""
+        if match is None:
+            match = next((p for p in paths if _under(real, p)), None)
+            via = f"resolves to {real}, "
+        if match is None:
+            continue
+        rw = bool(m.get("RW", True))
+        where = "is" if (real if via else src) == match else "below"
+        found.append(
+            (
+                rw,
+                f"{src} -> {m.get('Destination')} ({'rw' if rw else 'ro'}; {via}{where} {match})",
+            )
+        )
     if found:
-        return Outcome("fail", "sensitive host paths mounted: " + ", ".join(found))
-    return Outcome("pass", "no sensitive host path is mounted")
+        found.sort(key=lambda f: not f[0])
+        writable = sum(1 for rw, _ in found if rw)
+        return Outcome(
+            "fail",
+            f"sensitive host paths mounted ({writable} read-write, {len(found) - writable} "
+            f"read-only; {how}): " + ", ".join(text for _, text in found),
+        )
+    return Outcome("pass", f"no sensitive host path is mounted ({how})")
 
 
-DOCKER_SOCKETS = ("/var/run/docker.sock", "/run/docker.sock", "/var/run", "/run")
+def _daemon_sockets(data: Any) -> tuple[list[str], str]:
+    observed = data.get("Assessor") if isinstance(data, dict) else None
+    sockets = observed.get("DaemonSockets") if isinstance(observed, dict) else None
+    if not isinstance(sockets, dict) or not isinstance(sockets.get("paths"), list):
+        raise EvaluationError("evidence 'Assessor.DaemonSockets' is absent")
+    paths = [_norm(str(p)) for p in sockets["paths"]]
+    return paths, "the daemon's sockets: " + ", ".join(paths)
 
 
 @register("container_docker_socket_mounted")
 def container_docker_socket_mounted(data: Any, args: Mapping[str, Any]) -> Outcome:
-    """Fail when the Docker socket (or the directory holding it) is mounted into the container."""
-    sockets = [_norm(p) for p in args.get("paths", DOCKER_SOCKETS)]
-    found = [
-        f"{_norm(str(m.get('Source', '')))} -> {m.get('Destination')}"
-        for m in _mounts(data)
-        if m.get("Type") == "bind" and _norm(str(m.get("Source", ""))) in sockets
-    ]
+    """Fail when a bind mount gives the container the daemon's socket (CIS 5.32).
+
+    CIS 5.32 audit: ``docker inspect ... | grep docker.sock``: any mount whose source names a
+    docker.sock file. Besides, any mount of a socket the daemon serves (its ``-H``/``hosts``,
+    as the collector read them), or of a folder holding one (``-v /var/run:/host/run``),
+    by the path the engine names or its resolved path on the engine's host.
+    """
+    resolved, how = _resolved_sources(data)
+    sockets, named = _daemon_sockets(data)
+    found: list[str] = []
+    for m in _mounts(data):
+        if m.get("Type") != "bind":
+            continue
+        given = str(m.get("Source", ""))
+        candidates = [_norm(given), resolved.get(given, _norm(given))]
+        why = ""
+        sock = next((s for c in candidates for s in sockets if c == s), None)
+        held = next(
+            (s for c in candidates for s in sockets if c == "/" or s.startswith(c + "/")),
+            None,
+        )
+        if sock:
+            why = f"the daemon's socket {sock}"
+        elif held:
+            why = f"a folder holding the daemon's socket {held}"
+        elif any(c.rsplit("/", 1)[-1] == "docker.sock" for c in candidates):
+            why = "a file named docker.sock (CIS 5.32 audit)"
+        if why:
+            found.append(f"{_norm(given)} -> {m.get('Destination')} ({why})")
     if found:
-        return Outcome("fail", "Docker socket mounted: " + ", ".join(found))
-    return Outcome("pass", "the Docker socket is not mounted")
+        return Outcome("fail", "Docker socket mounted: " + "; ".join(found))
+    return Outcome("pass", f"no mount gives the Docker socket (checked {named}; {how})")
+
+
+_ALL_INTERFACES = ("", "0.0.0.0", "::")  # noqa: S104 - the values we look for
+
+
+def _port_bindings(data: Any) -> tuple[dict[str, Any], str]:
+    """What is bound: NetworkSettings.Ports of a running container (what dockerd bound, ``-P``
+    included); a stopped one's requested HostConfig.PortBindings, plus its exposed ports when
+    it publishes all (``-P``: each on every interface, a host port chosen at start)."""
+    if not isinstance(data, dict):
+        raise EvaluationError("evidence is not a container inspect document")
+    host_config = data.get("HostConfig")
+    if not isinstance(host_config, dict) or "PortBindings" not in host_config:
+        raise EvaluationError("evidence 'HostConfig.PortBindings' is absent")
+    state = data.get("State")
+    if not isinstance(state, dict) or "Running" not in state:
+        raise EvaluationError("evidence 'State.Running' is absent")
+    if state.get("Running"):
+        network = data.get("NetworkSettings")
+        if not isinstance(network, dict) or "Ports" not in network:
+            raise EvaluationError("evidence 'NetworkSettings.Ports' is absent")
+        return dict(network.get("Ports") or {}), "bound, NetworkSettings.Ports"
+    bindings = dict(host_config.get("PortBindings") or {})
+    if "PublishAllPorts" not in host_config:
+        raise EvaluationError("evidence 'HostConfig.PublishAllPorts' is absent")
+    if host_config.get("PublishAllPorts"):
+        exposed = (data.get("Config") or {}).get("ExposedPorts") or {}
+        for port in exposed:
+            bindings.setdefault(str(port), [{"HostIp": "", "HostPort": ""}])
+    return bindings, "requested, HostConfig.PortBindings: the container is not running"
 
 
 @register("container_ports_on_all_interfaces")
 def container_ports_on_all_interfaces(data: Any, args: Mapping[str, Any]) -> Outcome:
-    """Fail when a published port is bound to every host interface (0.0.0.0, :: or empty)."""
-    host_config = data.get("HostConfig") if isinstance(data, dict) else None
-    if not isinstance(host_config, dict) or "PortBindings" not in host_config:
-        raise EvaluationError("evidence 'HostConfig.PortBindings' is absent")
-    bindings = host_config.get("PortBindings") or {}
+    """Fail when a published port is bound to every host interface (0.0.0.0, :: or empty).
+
+    CIS 5.14 audit reads ``.NetworkSettings.Ports``: what is bound, which ``-P`` fills without
+    any requested binding; a stopped container has only its requested bindings."""
+    bindings, source = _port_bindings(data)
     wide: list[str] = []
+    bound: list[str] = []
     for container_port, binds in sorted(bindings.items()):
         for b in binds or []:
-            ip = (b or {}).get("HostIp", "")
-            if ip in ("", "0.0.0.0", "::"):  # noqa: S104 - the values we look for
-                host_port = (b or {}).get("HostPort", "")
+            ip = str((b or {}).get("HostIp") or "")
+            host_port = str((b or {}).get("HostPort") or "") or "(chosen at start)"
+            if ip in _ALL_INTERFACES:
                 wide.append(f"{ip or '0.0.0.0'}:{host_port}->{container_port}")  # noqa: S104
+            else:
+                bound.append(f"{ip}:{host_port}->{container_port}")
     if wide:
-        return Outcome("fail", "ports bound to all host interfaces: " + ", ".join(wide))
-    if not bindings:
-        return Outcome("pass", "no published ports")
-    return Outcome("pass", "every published port is bound to a specific interface")
+        return Outcome("fail", f"ports bound to all host interfaces ({source}): " + ", ".join(wide))
+    if not bound:
+        return Outcome("pass", f"no published ports ({source})")
+    return Outcome(
+        "pass", f"every published port is bound to one address ({source}): " + ", ".join(bound)
+    )
 
 
 @register("container_mount_propagation_shared")
@@ -142,21 +243,27 @@ def container_mount_propagation_shared(data: Any, args: Mapping[str, Any]) -> Ou
 
 @register("container_privileged_ports_mapped")
 def container_privileged_ports_mapped(data: Any, args: Mapping[str, Any]) -> Outcome:
-    """Fail when a published host port is below 1024 (``args.below`` changes the bound)."""
+    """Fail when a published host port is below 1024 (``args.below`` changes the bound); the
+    ports bound to a running container, the requested ones of a stopped one."""
     below = int(args.get("below", 1024))
-    host_config = data.get("HostConfig") if isinstance(data, dict) else None
-    if not isinstance(host_config, dict) or "PortBindings" not in host_config:
-        raise EvaluationError("evidence 'HostConfig.PortBindings' is absent")
+    bindings, source = _port_bindings(data)
     low: list[str] = []
-    for container_port, binds in sorted((host_config.get("PortBindings") or {}).items()):
+    for container_port, binds in sorted(bindings.items()):
         for b in binds or []:
             port = str((b or {}).get("HostPort", "")).split("-")[0]
             if port.isdigit() and 0 < int(port) < below:
                 ip = (b or {}).get("HostIp") or "0.0.0.0"  # noqa: S104 - docker's "all"
                 low.append(f"{ip}:{port}->{container_port}")
     if low:
-        return Outcome("fail", f"host ports below {below} mapped: " + ", ".join(low))
-    return Outcome("pass", f"no host port below {below} is mapped")
+        return Outcome("fail", f"host ports below {below} mapped ({source}): " + ", ".join(low))
+    return Outcome("pass", f"no host port below {below} is mapped ({source})")
+
+
+def _is_root(user: str) -> bool:
+    """A Docker ``--user`` value (``name|uid[:group|gid]``) that runs as root: empty, ``root``
+    or uid 0 (``0``, ``00``, ``0:0``); the group does not make a user root."""
+    name = user.split(":", 1)[0].strip()
+    return name in ("", "root") or (name.isdigit() and int(name) == 0)
 
 
 @register("container_execs")
@@ -175,17 +282,186 @@ def container_execs(data: Any, args: Mapping[str, Any]) -> Outcome:
         return Outcome(
             "not_applicable", f"the engine holds no exec session for this container{aside}"
         )
+    config = data.get("Config")
+    if not isinstance(config, dict):
+        raise EvaluationError("evidence 'Config.User' is absent (the user an exec defaults to)")
+    container_user = str(config.get("User") or "")
     bad = []
     for e in execs:
+        # CIS 5.24: an exec without --user runs as the container's user (Config.User, which
+        # holds the image's USER unless the run overrode it); both empty is root
         user = str(e.get("User") or "")
+        if user:
+            who = user
+        elif container_user:
+            who = f"{container_user} (no --user: the container's user)"
+        else:
+            who = "root (no --user, and the container sets no user)"
         if args.get("privileged") and e.get("Privileged"):
             bad.append(f"exec {e.get('ID')} ({e.get('Program')}) ran --privileged")
-        if args.get("root") and user.split(":")[0] in ("", "root", "0"):
-            who = user or "the image's default user (root unless the image sets USER)"
+        if args.get("root") and _is_root(user or container_user):
             bad.append(f"exec {e.get('ID')} ({e.get('Program')}) ran as {who}")
     if bad:
         return Outcome("fail", "; ".join(bad))
-    return Outcome("pass", f"{len(execs)} exec session(s), none as flagged{aside}")
+    users = sorted({str(e.get("User") or "") or f"{container_user} (default)" for e in execs})
+    return Outcome(
+        "pass", f"{len(execs)} exec session(s), none as flagged, as {', '.join(users)}{aside}"
+    )
+
+
+_TRUE = ("1", "t", "T", "TRUE", "true", "True")  # Go's strconv.ParseBool, which dockerd uses
+_FALSE = ("0", "f", "F", "FALSE", "false", "False")
+
+
+def _observed(data: Any, key: str) -> Any:
+    observed = data.get("Assessor") if isinstance(data, dict) else None
+    return observed.get(key) if isinstance(observed, dict) else None
+
+
+@register("container_no_new_privileges")
+def container_no_new_privileges(data: Any, args: Mapping[str, Any]) -> Outcome:
+    """The container runs with no_new_privs: its own ``--security-opt no-new-privileges[=B]``
+    when it sets one (the last one wins, as dockerd parses them), else the daemon's
+    ``no-new-privileges`` (CIS 2.15), which dockerd gives every container that does not opt
+    out. CIS 5.26 audit notes SecurityOpt stays empty when daemon.json sets it."""
+    host_config = data.get("HostConfig") if isinstance(data, dict) else None
+    if not isinstance(host_config, dict) or "SecurityOpt" not in host_config:
+        raise EvaluationError("evidence 'HostConfig.SecurityOpt' is absent")
+    own: bool | None = None
+    said = ""
+    for opt in host_config.get("SecurityOpt") or []:
+        text = str(opt)
+        if text == "no-new-privileges":
+            own, said = True, text
+            continue
+        key, sep, value = text.replace(":", "=", 1).partition("=")
+        if key == "no-new-privileges" and sep:
+            if value in _TRUE:
+                own, said = True, text
+            elif value in _FALSE:
+                own, said = False, text
+            else:
+                raise EvaluationError(f"SecurityOpt {text!r}: dockerd would refuse this value")
+    if own is not None:
+        state = "restricted" if own else "may acquire new privileges"
+        return Outcome(
+            "pass" if own else "fail",
+            f"{state}: the container's own SecurityOpt {said!r} (overrides the daemon's default)",
+        )
+    daemon = _observed(data, "DaemonNoNewPrivileges")
+    if not isinstance(daemon, dict):
+        raise EvaluationError("evidence 'Assessor.DaemonNoNewPrivileges' is absent")
+    default, origin = daemon.get("value"), daemon.get("origin") or "not observed"
+    if default is True:
+        return Outcome(
+            "pass",
+            f"restricted by the daemon's default (CIS 2.15: no-new-privileges true, from "
+            f"{origin}); the container does not opt out",
+        )
+    if default is False:
+        return Outcome(
+            "fail",
+            f"may acquire new privileges: no no-new-privileges in SecurityOpt, and the daemon's "
+            f"default is false (from {origin})",
+        )
+    return Outcome(
+        "fail",
+        "no no-new-privileges in SecurityOpt, and the daemon's default could not be read "
+        "(not a local dockerd): CIS 5.26 audit requires it in SecurityOpt",
+    )
+
+
+# added capabilities that administer the kernel, its network stack or other processes
+DANGEROUS_CAPABILITIES = (
+    "ALL", "SYS_ADMIN", "SYS_MODULE", "SYS_RAWIO", "SYS_PTRACE", "SYS_BOOT", "SYS_TIME",
+    "NET_ADMIN", "DAC_READ_SEARCH", "MAC_ADMIN", "MAC_OVERRIDE", "BPF", "PERFMON", "SYSLOG",
+    "LINUX_IMMUTABLE",
+)  # fmt: skip
+
+
+def _caps(value: Any) -> list[str]:
+    items = value if isinstance(value, list) else []
+    return [str(c).upper().removeprefix("CAP_") for c in items]
+
+
+@register("container_capabilities")
+def container_capabilities(data: Any, args: Mapping[str, Any]) -> Outcome:
+    """CIS 5.4 audit: "Verify that the added and deleted Linux kernel capabilities are in line
+    with the ones needed ... Specifically, ensure that the NET_RAW capability is removed if not
+    required." Fails on a dangerous added capability and on NET_RAW kept (Docker's default set
+    has it: removed only by ``--cap-drop NET_RAW`` or ``ALL`` without adding it back); whether
+    the remaining ones are needed is the reviewer's judgement, which the message says."""
+    host_config = data.get("HostConfig") if isinstance(data, dict) else None
+    if not isinstance(host_config, dict) or "CapAdd" not in host_config:
+        raise EvaluationError("evidence 'HostConfig.CapAdd' is absent")
+    if "CapDrop" not in host_config:
+        raise EvaluationError("evidence 'HostConfig.CapDrop' is absent")
+    added, dropped = _caps(host_config.get("CapAdd")), _caps(host_config.get("CapDrop"))
+    problems = []
+    dangerous = [c for c in added if c in DANGEROUS_CAPABILITIES]
+    if dangerous:
+        problems.append("adds dangerous capabilities: " + ", ".join(dangerous))
+    if host_config.get("Privileged"):
+        problems.append("runs --privileged (every capability, NET_RAW included)")
+    elif "NET_RAW" in added or "ALL" in added:
+        problems.append("adds NET_RAW back")
+    elif "NET_RAW" not in dropped and "ALL" not in dropped:
+        problems.append("keeps NET_RAW (in Docker's default set; not in CapDrop)")
+    shown = f"CapAdd={added or 'none'} CapDrop={dropped or 'none'}"
+    if problems:
+        return Outcome(
+            "fail",
+            "; ".join(problems) + f" ({shown}); CIS 5.4: remove NET_RAW unless required "
+            "(waive with the reason when it is)",
+        )
+    return Outcome(
+        "pass",
+        f"no dangerous capability added and NET_RAW removed ({shown}); whether the remaining "
+        "capabilities are needed is for the reviewer (CIS 5.4 audit)",
+    )
+
+
+@register("container_selinux")
+def container_selinux(data: Any, args: Mapping[str, Any]) -> Outcome:
+    """CIS 5.3 ("if applicable"): on a host with SELinux, dockerd must run with selinux-enabled
+    and the container must have a label, not ``label=disable``. Not applicable where neither
+    the host nor the engine has SELinux."""
+    host_config = data.get("HostConfig") if isinstance(data, dict) else None
+    if not isinstance(host_config, dict) or "SecurityOpt" not in host_config:
+        raise EvaluationError("evidence 'HostConfig.SecurityOpt' is absent")
+    engine = _observed(data, "EngineSecurity")
+    if not isinstance(engine, list):
+        raise EvaluationError("evidence 'Assessor.EngineSecurity' is absent")
+    observed = data.get("Assessor")
+    if not isinstance(observed, dict) or "HostSELinux" not in observed:
+        raise EvaluationError("evidence 'Assessor.HostSELinux' is absent")
+    host = observed["HostSELinux"]
+    if "selinux" not in [str(e) for e in engine]:
+        if host is True:
+            return Outcome(
+                "fail",
+                "the host has SELinux enabled (/sys/fs/selinux/enforce) but dockerd runs "
+                "without selinux-enabled (info.SecurityOptions has no selinux): containers get "
+                "no SELinux label",
+            )
+        if host is False:
+            return Outcome(
+                "not_applicable", "neither the host (no /sys/fs/selinux) nor dockerd uses SELinux"
+            )
+        return Outcome(
+            "not_applicable",
+            "dockerd does not run with SELinux; whether its host has SELinux was not observed "
+            "(the engine is not local)",
+        )
+    options = [str(o) for o in host_config.get("SecurityOpt") or []]
+    disabled = [o for o in options if o.replace(":", "=", 1) == "label=disable"]
+    if disabled:
+        return Outcome("fail", f"SELinux labelling disabled for this container ({disabled[0]})")
+    label = str(data.get("ProcessLabel") or "")
+    labels = [o for o in options if o.replace(":", "=", 1).startswith("label=")]
+    if not label and not labels:
+        return Outcome("fail", "dockerd runs with SELinux but the container has no SELinux label")
+    return Outcome("pass", "SELinux label: " + ", ".join([*([label] if label else []), *labels]))
 
 
 @register("engine_overlay_networks_encrypted")
@@ -208,18 +484,61 @@ def engine_overlay_networks_encrypted(data: Any, args: Mapping[str, Any]) -> Out
 
 @register("host_port_bound_to_interface")
 def host_port_bound_to_interface(data: Any, args: Mapping[str, Any]) -> Outcome:
-    """A listener on ``port`` must not bind every interface (0.0.0.0 or ::)."""
+    """Listeners on the given ports must not bind every interface (0.0.0.0, ::).
+
+    ``args.ports`` lists ``{port, protocol}`` (tcp or udp); ``args.port`` is one tcp port.
+    CIS Docker Benchmark v1.8.0 7.2 audits ``ss -lp | grep -iE ':2377|:7946'``: the swarm
+    manager's port (2377/tcp) and the node-to-node gossip port (7946, tcp and udp), which
+    worker nodes open too. Not applicable when none of the ports is open.
+    """
     listening = data.get("listening") if isinstance(data, dict) else None
     if listening is None:
         raise EvaluationError("evidence 'listening' is absent (only a live host shows it)")
-    port = int(args["port"])
-    found = [s for s in listening if isinstance(s, dict) and s.get("port") == port]
+    wanted = [
+        (int(p["port"]), str(p.get("protocol", "tcp")).lower())
+        for p in args.get("ports") or [{"port": args["port"]}]
+    ]
+    names = ", ".join(f"{port}/{proto}" for port, proto in wanted)
+    found = [
+        s
+        for s in listening
+        if isinstance(s, dict)
+        # the collector lists tcp sockets without a protocol field in older evidence
+        and (s.get("port"), str(s.get("protocol", "tcp"))) in wanted
+    ]
     if not found:
-        return Outcome("not_applicable", f"nothing listens on port {port}")
-    wide = [str(s.get("address")) for s in found if s.get("address") in ("0.0.0.0", "::")]  # noqa: S104
+        return Outcome("not_applicable", f"nothing listens on {names}")
+    sockets = [f"{s.get('address')}:{s['port']}/{s.get('protocol', 'tcp')}" for s in found]
+    wide = [
+        sock
+        for s, sock in zip(found, sockets, strict=True)
+        if s.get("address") in ("0.0.0.0", "::")  # noqa: S104
+    ]
     if wide:
-        return Outcome("fail", f"port {port} listens on every interface ({', '.join(wide)})")
-    return Outcome("pass", f"port {port} listens on " + ", ".join(str(s["address"]) for s in found))
+        return Outcome("fail", f"listening on every interface: {', '.join(wide)}")
+    return Outcome("pass", f"bound to specific addresses: {', '.join(sockets)}")
+
+
+@register("engine_container_sprawl")
+def engine_container_sprawl(data: Any, args: Mapping[str, Any]) -> Outcome:
+    """CIS Docker Benchmark v1.8.0 6.2: compare the stopped and the running containers.
+
+    The benchmark sets no threshold (its audit compares ``docker info``'s container count
+    with ``docker ps -q | wc -l``); both numbers are reported, and the result fails only
+    when more than ``args.max_stopped`` containers are stopped (the organisation's
+    threshold; the rule documents its default and how to change it).
+    """
+    counts = data.get("containers") if isinstance(data, dict) else None
+    if not isinstance(counts, dict) or not all(
+        isinstance(counts.get(k), int) for k in ("total", "running", "stopped")
+    ):
+        raise EvaluationError("evidence 'containers' (total, running, stopped) is absent")
+    limit = int(args["max_stopped"])
+    total, running, stopped = counts["total"], counts["running"], counts["stopped"]
+    numbers = f"{stopped} stopped and {running} running of {total} containers"
+    if stopped > limit:
+        return Outcome("fail", f"{numbers}: more stopped than the threshold of {limit}")
+    return Outcome("pass", f"{numbers} (threshold: more than {limit} stopped)")
 
 
 # evaluators of other evidence kinds register themselves on import

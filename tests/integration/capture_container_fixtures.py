@@ -1,0 +1,332 @@
+"""Stage containers on the real dockerd and write the engine collector's evidence of each as a
+golden fixture (tests/rules/<rule>/<status>-<case>.json). One command regenerates them:
+
+    .venv/bin/python -m tests.integration.capture_container_fixtures [--podman] [--variant SOCK]
+
+``--podman`` also captures the Podman cases (a ``podman system service`` of its own);
+``--variant SOCK`` captures the cases of a second dockerd whose daemon.json sets
+``no-new-privileges`` and serves SOCK (not named docker.sock). Derived cases (one field of a
+captured document changed, for states this machine cannot stage, e.g. an SELinux host) are
+written from the captured documents by :func:`derive`. Every object staged is labelled
+``assessor.test=<uuid>`` and removed afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from assessor.collectors.engine import EngineCollector
+from assessor.targets import parse_target
+from tests.conftest import busybox_rootfs_tar
+
+RULES = Path(__file__).resolve().parent.parent / "rules"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("0.0.0.0", 0))
+        return int(s.getsockname()[1])
+
+
+def cases(tmp: Path) -> dict[str, dict[str, Any]]:
+    """name -> docker create flags, whether to start it, an exec to run, and the fixtures."""
+    port = free_port()
+    return {
+        "etc-ro": {
+            "flags": ["-v", "/etc:/host-etc:ro"],
+            "fixtures": {"container-sensitive-host-paths-not-mounted": "fail-etc-read-only"},
+        },
+        "lib64": {
+            "flags": ["-v", "/lib64:/l64:ro"],
+            "fixtures": {"container-sensitive-host-paths-not-mounted": "fail-lib64"},
+        },
+        "usr-sub-rw": {
+            "flags": ["-v", "/usr/share:/s", "-v", "/lib:/l:ro"],
+            "fixtures": {"container-sensitive-host-paths-not-mounted": "fail-below-usr-rw-and-lib"},
+        },
+        "etc-link": {
+            "flags": ["-v", f"{tmp / 'etclink'}:/e"],
+            "fixtures": {"container-sensitive-host-paths-not-mounted": "fail-symlink-to-etc"},
+        },
+        "bind-and-volume": {
+            "flags": ["-v", f"{tmp / 'data'}:/data", "-v", "VOLUME:/v"],
+            "fixtures": {
+                "container-sensitive-host-paths-not-mounted": "pass-bind-and-volume",
+                "container-docker-socket-not-mounted": "pass-bind-and-volume",
+            },
+        },
+        "no-mounts": {
+            "flags": [],
+            "fixtures": {
+                "container-sensitive-host-paths-not-mounted": "pass-no-mounts",
+                "container-docker-socket-not-mounted": "pass-no-mounts",
+                "container-no-new-privileges": "fail-default",
+                "container-capabilities-restricted": "fail-default-keeps-net-raw",
+                "container-selinux-options": "not_applicable-no-selinux",
+                "container-ports-bound-to-interface": "pass-no-ports",
+            },
+        },
+        "sock": {
+            "flags": ["-v", "/var/run/docker.sock:/var/run/docker.sock"],
+            "fixtures": {"container-docker-socket-not-mounted": "fail-docker-sock"},
+        },
+        "var-run": {
+            "flags": ["-v", "/var/run:/host/run:ro"],
+            "fixtures": {"container-docker-socket-not-mounted": "fail-var-run-folder"},
+        },
+        "sock-named": {
+            "flags": ["-v", f"{tmp / 'sockdir' / 'docker.sock'}:/x.sock"],
+            "fixtures": {"container-docker-socket-not-mounted": "fail-docker-sock-named-elsewhere"},
+        },
+        "run-link": {
+            "flags": ["-v", f"{tmp / 'runlink'}:/r"],
+            "fixtures": {"container-docker-socket-not-mounted": "fail-symlink-to-run"},
+        },
+        "publish-all": {
+            "flags": ["--expose", "80", "-P"],
+            "start": True,
+            "fixtures": {"container-ports-bound-to-interface": "fail-publish-all-running"},
+        },
+        "publish-all-stopped": {
+            "flags": ["--expose", "80", "-P"],
+            "fixtures": {"container-ports-bound-to-interface": "fail-publish-all-stopped"},
+        },
+        "wide": {
+            "flags": ["-p", f"{port}:80"],
+            "start": True,
+            "fixtures": {"container-ports-bound-to-interface": "fail-all-interfaces"},
+        },
+        "local": {
+            "flags": ["-p", "127.0.0.1::80"],
+            "start": True,
+            "fixtures": {"container-ports-bound-to-interface": "pass-localhost"},
+        },
+        "local-stopped": {
+            "flags": ["-p", "127.0.0.1:8080:80"],
+            "fixtures": {"container-ports-bound-to-interface": "pass-localhost-stopped"},
+        },
+        "nnp": {
+            "flags": ["--security-opt", "no-new-privileges"],
+            "fixtures": {"container-no-new-privileges": "pass-no-new-privileges"},
+        },
+        "nnp-true": {
+            "flags": ["--security-opt", "no-new-privileges:true"],
+            "fixtures": {"container-no-new-privileges": "pass-no-new-privileges-true"},
+        },
+        "nnp-false": {
+            "flags": ["--security-opt", "no-new-privileges=false"],
+            "fixtures": {"container-no-new-privileges": "fail-no-new-privileges-false"},
+        },
+        "other-opts": {
+            "flags": ["--security-opt", "seccomp=unconfined"],
+            "fixtures": {"container-no-new-privileges": "fail-other-options-only"},
+        },
+        "drop-net-raw": {
+            "flags": ["--cap-drop", "NET_RAW"],
+            "fixtures": {"container-capabilities-restricted": "pass-drop-net-raw"},
+        },
+        "drop-all-chown": {
+            "flags": ["--cap-drop", "ALL", "--cap-add", "CHOWN"],
+            "fixtures": {"container-capabilities-restricted": "pass-drop-all-add-chown"},
+        },
+        "net-raw-back": {
+            "flags": ["--cap-drop", "ALL", "--cap-add", "NET_RAW"],
+            "fixtures": {"container-capabilities-restricted": "fail-net-raw-added-back"},
+        },
+        "root-exec": {
+            "flags": [],
+            "start": True,
+            "exec": [],
+            "fixtures": {"container-exec-not-root": "fail-no-user-in-root-container"},
+        },
+        "user-exec": {
+            "flags": ["--user", "1000"],
+            "start": True,
+            "exec": [],
+            "fixtures": {"container-exec-not-root": "pass-no-user-in-user-1000-container"},
+        },
+    }
+
+
+def _run(cli: str, *args: str, input: bytes | None = None) -> str:
+    proc = subprocess.run([cli, *args], capture_output=True, input=input, timeout=120, check=False)
+    if proc.returncode != 0:
+        raise SystemExit(f"{cli} {' '.join(args)}: {proc.stderr.decode()}")
+    return proc.stdout.decode().strip()
+
+
+def collect(sock: str, label: str) -> dict[str, dict[str, Any]]:
+    """The engine collector's documents of the labelled containers, by staged name."""
+    docs: dict[str, dict[str, Any]] = {}
+    for ev in EngineCollector().collect(parse_target(f"engine:unix://{sock}")):
+        if ev.kind == "image":
+            break
+        labels = (ev.data.get("Config") or {}).get("Labels") or {}
+        if ev.kind == "container" and labels.get("assessor.test") == label:
+            name = str(ev.data.get("Name", "")).lstrip("/").removeprefix("fx-")
+            docs[name.rsplit("-", 1)[0]] = ev.document()
+    return docs
+
+
+def write(rule: str, case: str, doc: dict[str, Any]) -> None:
+    folder = RULES / rule
+    folder.mkdir(exist_ok=True)
+    path = folder / f"{case}.json"
+    path.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
+    print(path.relative_to(RULES.parent.parent))
+
+
+def stage(
+    cli: str, sock: str, table: dict[str, dict[str, Any]], extra: tuple[str, ...] = ()
+) -> dict[str, dict[str, Any]]:
+    label = uuid.uuid4().hex
+    image = f"assessor-fixture/busybox:{label[:12]}"
+    _run(cli, "import", "--change", f"LABEL assessor.test={label}", "-", image,
+         input=busybox_rootfs_tar())  # fmt: skip
+    network = f"fx-{label[:12]}"
+    names = []
+    volume = f"fx-{label[:12]}"
+    try:
+        if cli == "docker":
+            _run(cli, "network", "create", "--label", f"assessor.test={label}", network)
+            _run(cli, "volume", "create", "--label", f"assessor.test={label}", volume)
+        for name, case in table.items():
+            full = f"fx-{name}-{label[:8]}"
+            flags = [f.replace("VOLUME", volume) for f in case["flags"]]
+            net = ["--network", network] if cli == "docker" else []
+            _run(cli, "create", "--label", f"assessor.test={label}", "--name", full, *net,
+                 *extra, *flags, image, "sleep", "600")  # fmt: skip
+            names.append(full)
+            if case.get("start"):
+                _run(cli, "start", full)
+            if "exec" in case:
+                _run(cli, "exec", "-d", *case["exec"], full, "sleep", "120")
+        time.sleep(1)
+        return collect(sock, label)
+    finally:
+        if names:
+            subprocess.run([cli, "rm", "-f", *names], capture_output=True, check=False)
+        if cli == "docker":
+            subprocess.run([cli, "network", "rm", network], capture_output=True, check=False)
+            subprocess.run([cli, "volume", "rm", volume], capture_output=True, check=False)
+        subprocess.run([cli, "rmi", "-f", image], capture_output=True, check=False)
+
+
+def derive(docs: dict[str, dict[str, Any]]) -> None:
+    """Cases this machine cannot stage: a captured document with the named fields changed to
+    values the collector produces on such a host (tests/unit/test_container_fixture_states.py
+    checks each against the collector's own shapes)."""
+    base = docs["no-mounts"]
+
+    def changed(doc: dict[str, Any], **assessor: Any) -> dict[str, Any]:
+        out = copy.deepcopy(doc)
+        out["data"]["Assessor"].update(assessor)
+        return out
+
+    selinux_engine = sorted({*base["data"]["Assessor"]["EngineSecurity"], "selinux"})
+    # an SELinux host (/sys/fs/selinux/enforce present) whose dockerd runs without selinux-enabled
+    write("container-selinux-options", "fail-host-selinux-daemon-without",
+          changed(base, HostSELinux=True))  # fmt: skip
+    # a remote engine without SELinux: its host is not observed
+    write("container-selinux-options", "not_applicable-remote-engine-no-selinux",
+          changed(base, HostSELinux=None))  # fmt: skip
+    on = changed(base, HostSELinux=True, EngineSecurity=selinux_engine)
+    write("container-selinux-options", "fail-no-label", on)
+    labelled = copy.deepcopy(on)
+    labelled["data"]["ProcessLabel"] = "system_u:system_r:container_t:s0:c1,c2"
+    labelled["data"]["MountLabel"] = "system_u:object_r:container_file_t:s0:c1,c2"
+    write("container-selinux-options", "pass-process-label", labelled)
+    option = copy.deepcopy(on)
+    option["data"]["HostConfig"]["SecurityOpt"] = ["label=level:s0:c100,c200"]
+    write("container-selinux-options", "pass-label-option", option)
+    disabled = copy.deepcopy(on)
+    disabled["data"]["HostConfig"]["SecurityOpt"] = ["label=disable"]
+    write("container-selinux-options", "fail-label-disabled", disabled)
+    # Mounts removed: the rule cannot judge
+    for rule in (
+        "container-sensitive-host-paths-not-mounted",
+        "container-docker-socket-not-mounted",
+    ):
+        absent = copy.deepcopy(docs["bind-and-volume"])
+        del absent["data"]["Mounts"]
+        write(rule, "error-mounts-absent", absent)
+
+
+def podman_cases() -> dict[str, dict[str, Any]]:
+    return {
+        "user-exec": {
+            "flags": ["--user", "1000"],
+            "start": True,
+            "exec": [],
+            "fixtures": {"container-exec-not-root": "pass-podman-no-user-in-user-1000-container"},
+        },
+    }
+
+
+def run_podman() -> None:
+    if shutil.which("podman") is None:
+        raise SystemExit("podman is not installed")
+    folder = Path(tempfile.mkdtemp(prefix="assessor-fx-podman-"))
+    sock = folder / "podman.sock"
+    service = subprocess.Popen(
+        ["podman", "system", "service", "--time=0", f"unix://{sock}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        for _ in range(100):
+            if sock.exists():
+                break
+            time.sleep(0.1)
+        table = podman_cases()
+        limits = ("--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024")
+        docs = stage("podman", str(sock), table, limits)
+        emit(table, docs)
+    finally:
+        os.killpg(service.pid, signal.SIGTERM)
+        service.wait(timeout=30)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def emit(table: dict[str, dict[str, Any]], docs: dict[str, dict[str, Any]]) -> None:
+    for name, case in table.items():
+        if name not in docs:
+            raise SystemExit(f"{name}: not collected")
+        for rule, fixture in case["fixtures"].items():
+            write(rule, fixture, docs[name])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--podman", action="store_true")
+    parser.add_argument("--variant", metavar="SOCK")
+    opts = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="assessor-fx-") as d:
+        tmp = Path(d)
+        os.chmod(tmp, 0o755)
+        (tmp / "etclink").symlink_to("/etc")
+        (tmp / "runlink").symlink_to("/run")
+        (tmp / "data").mkdir()
+        (tmp / "sockdir").mkdir()
+        (tmp / "sockdir" / "docker.sock").write_text("")
+        table = cases(tmp)
+        docs = stage("docker", "/var/run/docker.sock", table)
+        emit(table, docs)
+        derive(docs)
+    if opts.podman:
+        run_podman()
+
+
+if __name__ == "__main__":
+    main()
