@@ -60,6 +60,7 @@ SOURCE_KEYS = {
     "rules",
     "status",
     "mapping",
+    "rationale",
     "notes",
     "cis_basis",
     "except_rules",
@@ -222,7 +223,14 @@ def build(src: dict[str, Any], cis: dict[str, list[str]], rules: Rules) -> list[
             "rules": merged,
             "status": status,
             "mapping": (
-                {"basis": mapping["basis"], "source": clean(mapping["source"])} if mapping else None
+                {
+                    "basis": mapping["basis"],
+                    "source": clean(mapping["source"]),
+                    # why these rules meet this requirement (one line, per requirement)
+                    **({"rationale": clean(req["rationale"])} if req.get("rationale") else {}),
+                }
+                if mapping
+                else None
             ),
             "notes": " ".join(notes),
         }
@@ -306,6 +314,8 @@ def render(src: dict[str, Any], reqs: list[dict[str, Any]]) -> str:
             lines.append("    mapping:")
             lines.append(f"      basis: {req['mapping']['basis']}")
             lines += text("source", req["mapping"]["source"], 6)
+            if "rationale" in req["mapping"]:
+                lines += text("rationale", req["mapping"]["rationale"], 6)
         if "notes" in req:
             lines += text("notes", req["notes"], 4)
     out = "\n".join(lines) + "\n"

@@ -263,6 +263,11 @@ class Coverage(StrEnum):
 class Mapping(Strict):
     basis: Literal["verified", "inferred"]
     source: str
+    rationale: str = Field(
+        default="",
+        description="One line: why the rules meet the requirement, in the requirement's own "
+        "terms (every inferred mapping gives one).",
+    )
 
 
 class Requirement(Strict):

@@ -108,3 +108,29 @@ def test_rules_follow_the_cis_file(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     sc7 = next(r for r in nist if r["id"] == "SC-7")
     assert "container-some-new-rule" in sc7["rules"]
     assert gen.main(["--check"]) == 1  # the committed files no longer match
+
+
+def test_every_inferred_mapping_says_why(catalog: Catalog) -> None:
+    """An inferred requirement-to-rule mapping carries a one-line rationale: why its rules
+    meet the requirement, in the requirement's own terms (issue 18)."""
+    bare = [
+        f"{fw_id} {req.id}"
+        for fw_id in ("nistir-8176",)
+        for req in catalog.frameworks[fw_id].requirements
+        if req.mapping is not None
+        and req.mapping.basis == "inferred"
+        and not req.mapping.rationale.strip()
+    ]
+    assert not bare, "inferred mappings without a rationale: " + ", ".join(bare)
+    for req in catalog.frameworks["nistir-8176"].requirements:
+        assert req.mapping is not None and "\n" not in req.mapping.rationale, req.id
+
+
+def test_weak_nistir_mappings_stay_out(catalog: Catalog) -> None:
+    """Rules that do not meet the requirement's text are not claimed for it: remote logging
+    and health checks do not monitor resource use (8-a), the swarm listener's binding is not a
+    published container port (5.6-t2-ports), verified packages are not labels (6-e)."""
+    reqs = {r.id: r for r in catalog.frameworks["nistir-8176"].requirements}
+    assert not {"engine-remote-logging", "container-health-checked"} & set(reqs["8-a"].rules)
+    assert "host-swarm-port-bound" not in reqs["5.6-t2-ports"].rules
+    assert "image-verified-packages" not in reqs["6-e"].rules
