@@ -184,17 +184,17 @@ def _port_bindings(data: Any) -> tuple[dict[str, Any], str]:
     host_config = data.get("HostConfig")
     if not isinstance(host_config, dict) or "PortBindings" not in host_config:
         raise EvaluationError("evidence 'HostConfig.PortBindings' is absent")
+    if "PublishAllPorts" not in host_config:
+        raise EvaluationError("evidence 'HostConfig.PublishAllPorts' is absent")
     state = data.get("State")
     if not isinstance(state, dict) or "Running" not in state:
         raise EvaluationError("evidence 'State.Running' is absent")
+    network = data.get("NetworkSettings")
+    if not isinstance(network, dict) or "Ports" not in network:
+        raise EvaluationError("evidence 'NetworkSettings.Ports' is absent")
     if state.get("Running"):
-        network = data.get("NetworkSettings")
-        if not isinstance(network, dict) or "Ports" not in network:
-            raise EvaluationError("evidence 'NetworkSettings.Ports' is absent")
         return dict(network.get("Ports") or {}), "bound, NetworkSettings.Ports"
     bindings = dict(host_config.get("PortBindings") or {})
-    if "PublishAllPorts" not in host_config:
-        raise EvaluationError("evidence 'HostConfig.PublishAllPorts' is absent")
     if host_config.get("PublishAllPorts"):
         exposed = (data.get("Config") or {}).get("ExposedPorts") or {}
         for port in exposed:
@@ -283,7 +283,7 @@ def container_execs(data: Any, args: Mapping[str, Any]) -> Outcome:
             "not_applicable", f"the engine holds no exec session for this container{aside}"
         )
     config = data.get("Config")
-    if not isinstance(config, dict):
+    if not isinstance(config, dict) or "User" not in config:
         raise EvaluationError("evidence 'Config.User' is absent (the user an exec defaults to)")
     container_user = str(config.get("User") or "")
     bad = []
@@ -327,6 +327,9 @@ def container_no_new_privileges(data: Any, args: Mapping[str, Any]) -> Outcome:
     host_config = data.get("HostConfig") if isinstance(data, dict) else None
     if not isinstance(host_config, dict) or "SecurityOpt" not in host_config:
         raise EvaluationError("evidence 'HostConfig.SecurityOpt' is absent")
+    daemon = _observed(data, "DaemonNoNewPrivileges")
+    if not isinstance(daemon, dict):
+        raise EvaluationError("evidence 'Assessor.DaemonNoNewPrivileges' is absent")
     own: bool | None = None
     said = ""
     for opt in host_config.get("SecurityOpt") or []:
@@ -348,9 +351,6 @@ def container_no_new_privileges(data: Any, args: Mapping[str, Any]) -> Outcome:
             "pass" if own else "fail",
             f"{state}: the container's own SecurityOpt {said!r} (overrides the daemon's default)",
         )
-    daemon = _observed(data, "DaemonNoNewPrivileges")
-    if not isinstance(daemon, dict):
-        raise EvaluationError("evidence 'Assessor.DaemonNoNewPrivileges' is absent")
     default, origin = daemon.get("value"), daemon.get("origin") or "not observed"
     if default is True:
         return Outcome(
@@ -436,6 +436,8 @@ def container_selinux(data: Any, args: Mapping[str, Any]) -> Outcome:
     if not isinstance(observed, dict) or "HostSELinux" not in observed:
         raise EvaluationError("evidence 'Assessor.HostSELinux' is absent")
     host = observed["HostSELinux"]
+    if "ProcessLabel" not in data:
+        raise EvaluationError("evidence 'ProcessLabel' is absent")
     if "selinux" not in [str(e) for e in engine]:
         if host is True:
             return Outcome(

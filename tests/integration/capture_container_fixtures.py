@@ -76,6 +76,7 @@ def cases(tmp: Path) -> dict[str, dict[str, Any]]:
                 "container-capabilities-restricted": "fail-default-keeps-net-raw",
                 "container-selinux-options": "not_applicable-no-selinux",
                 "container-ports-bound-to-interface": "pass-no-ports",
+                "container-privileged-ports-not-mapped": "pass-no-ports",
             },
         },
         "sock": {
@@ -97,7 +98,10 @@ def cases(tmp: Path) -> dict[str, dict[str, Any]]:
         "publish-all": {
             "flags": ["--expose", "80", "-P"],
             "start": True,
-            "fixtures": {"container-ports-bound-to-interface": "fail-publish-all-running"},
+            "fixtures": {
+                "container-ports-bound-to-interface": "fail-publish-all-running",
+                "container-privileged-ports-not-mapped": "pass-random-port",
+            },
         },
         "publish-all-stopped": {
             "flags": ["--expose", "80", "-P"],
@@ -111,11 +115,22 @@ def cases(tmp: Path) -> dict[str, dict[str, Any]]:
         "local": {
             "flags": ["-p", "127.0.0.1::80"],
             "start": True,
-            "fixtures": {"container-ports-bound-to-interface": "pass-localhost"},
+            "fixtures": {
+                "container-ports-bound-to-interface": "pass-localhost",
+                "container-privileged-ports-not-mapped": "pass-high-port",
+            },
         },
         "local-stopped": {
             "flags": ["-p", "127.0.0.1:8080:80"],
             "fixtures": {"container-ports-bound-to-interface": "pass-localhost-stopped"},
+        },
+        "port-80": {
+            "flags": ["-p", "127.0.0.1:80:8080"],
+            "fixtures": {"container-privileged-ports-not-mapped": "fail-port-80"},
+        },
+        "port-443": {
+            "flags": ["-p", "443:8443"],
+            "fixtures": {"container-privileged-ports-not-mapped": "fail-port-443-all-interfaces"},
         },
         "nnp": {
             "flags": ["--security-opt", "no-new-privileges"],
@@ -254,6 +269,9 @@ def derive(docs: dict[str, dict[str, Any]]) -> None:
     disabled = copy.deepcopy(on)
     disabled["data"]["HostConfig"]["SecurityOpt"] = ["label=disable"]
     write("container-selinux-options", "fail-label-disabled", disabled)
+    no_bindings = copy.deepcopy(docs["port-80"])
+    del no_bindings["data"]["HostConfig"]["PortBindings"]
+    write("container-privileged-ports-not-mapped", "error-no-port-bindings", no_bindings)
     # Mounts removed: the rule cannot judge
     for rule in (
         "container-sensitive-host-paths-not-mounted",
