@@ -229,6 +229,7 @@ def dockerd_variant(
     dockerd = _need_root_and_dockerd()
     # short: a unix socket path is limited to 107 bytes, and containerd's sockets nest deeper
     folder = Path(tempfile.mkdtemp(prefix="asd-", dir="/tmp"))
+    folder.chmod(0o711)  # a userns-remap daemon's remapped root must traverse it
     paths = {
         n: folder / n
         for n in ("data", "exec", "docker.sock", "daemon.json", "dockerd.pid", "dockerd.log")
@@ -313,7 +314,7 @@ def _dockerd_pid(pidfile: Path, process: subprocess.Popen[bytes]) -> int:
     return process.pid
 
 
-def _stop(process: subprocess.Popen[bytes], sock: str) -> None:
+def _stop(process: subprocess.Popen[bytes], sock: str, *, group: bool = False) -> None:
     """Remove the daemon's containers (all ours: the daemon is), then stop dockerd."""
     if process.poll() is None:
         cli = docker_cli()
@@ -327,7 +328,11 @@ def _stop(process: subprocess.Popen[bytes], sock: str) -> None:
                     [cli, "-H", f"unix://{sock}", "rm", "-f", *ids], capture_output=True,
                     timeout=120, check=False,
                 )  # fmt: skip
-        process.send_signal(signal.SIGTERM)
+        if group:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+        else:
+            process.send_signal(signal.SIGTERM)
         try:
             process.wait(timeout=STOP_TIMEOUT)
         except subprocess.TimeoutExpired:
@@ -359,3 +364,135 @@ def rootless_user(name: str = "assessor-rootless") -> tuple[int, int, str]:
                 check=True, capture_output=True,
             )  # fmt: skip
     return entry.pw_uid, entry.pw_gid, entry.pw_dir
+
+
+ROOTLESS_SCRIPT = "/usr/share/docker.io/contrib/dockerd-rootless.sh"
+ROOTLESS_TIMEOUT = 90.0
+
+
+@dataclass
+class RootlessDaemon(Daemon):
+    """A rootless dockerd: run by ``user`` through rootlesskit, configured from its home."""
+
+    user: str = ""
+    uid: int = 0
+    home: Path = Path("/")
+
+
+@contextlib.contextmanager
+def rootless_dockerd(
+    daemon_json: Mapping[str, Any] | None = None, *, user: str = "assessor-rootless"
+) -> Iterator[RootlessDaemon]:
+    """Rootless Docker (``dockerd-rootless.sh`` as an unprivileged user with subuid ranges).
+
+    Its configuration is where a rootless dockerd looks without ``--config-file``:
+    ``$XDG_CONFIG_HOME/docker/daemon.json``, XDG_CONFIG_HOME being a folder of the test's
+    under the user's home; its data root is rootless dockerd's default,
+    ``$XDG_DATA_HOME/docker`` (here under the same folder). The socket is
+    ``$XDG_RUNTIME_DIR/docker.sock``.
+    """
+    _need_root_and_dockerd()
+    for tool in ("rootlesskit", "newuidmap", "slirp4netns"):
+        if shutil.which(tool) is None:
+            missing(f"{tool} (apt-get install rootlesskit uidmap slirp4netns)")
+    if not os.path.exists(ROOTLESS_SCRIPT):
+        missing(ROOTLESS_SCRIPT)
+    uid, gid, home = rootless_user(user)
+    # short paths: containerd's sockets nest under XDG_RUNTIME_DIR
+    run = Path(tempfile.mkdtemp(prefix="asr-", dir="/tmp"))
+    base = Path(home) / f".assessor-test-{secrets.token_hex(4)}"
+    config = base / "config"
+    data = base / "data"
+    (config / "docker").mkdir(parents=True)
+    data.mkdir(parents=True)
+    config_file = config / "docker" / "daemon.json"
+    config_file.write_text(json.dumps(dict(daemon_json or {}), indent=2))
+    for path in (run, base, config, config / "docker", config_file, data):
+        os.chown(path, uid, gid)
+    run.chmod(0o700)
+    log = run / "dockerd.log"
+    sock = run / "docker.sock"
+    env = {
+        "HOME": home,
+        "USER": user,
+        "LOGNAME": user,
+        "XDG_RUNTIME_DIR": str(run),
+        "XDG_CONFIG_HOME": str(config),
+        "XDG_DATA_HOME": str(data),
+        "PATH": f"{Path(ROOTLESS_SCRIPT).parent}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    }
+    with contextlib.ExitStack() as stack:
+        stack.callback(shutil.rmtree, base, ignore_errors=True)
+        stack.callback(shutil.rmtree, run, ignore_errors=True)
+        stack.callback(unmount_below, run)
+        with open(log, "wb") as out:
+            process = subprocess.Popen(
+                [ROOTLESS_SCRIPT], stdout=out, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, start_new_session=True, env=env, cwd=home,
+                user=uid, group=gid, extra_groups=[],
+            )  # fmt: skip
+        stack.callback(_stop_rootless, process, str(sock))
+        wait_for_api(str(sock), process, ROOTLESS_TIMEOUT, log)
+        from assessor.collectors import _dockerd
+
+        found = _dockerd.find_daemon(str(sock))
+        yield RootlessDaemon(
+            socket=str(sock),
+            folder=run,
+            config_file=config_file,
+            data_root=data / "docker",
+            exec_root=run / "docker",
+            pidfile=run / "docker.pid",
+            log=log,
+            pid=int(found["pid"]) if found else process.pid,
+            argv=list(found["argv"]) if found else [ROOTLESS_SCRIPT],
+            user=user,
+            uid=uid,
+            home=Path(home),
+        )
+
+
+def _stop_rootless(process: subprocess.Popen[bytes], sock: str) -> None:
+    """Remove its containers, then stop rootlesskit's process group (dockerd with it)."""
+    if process.poll() is None:
+        _stop(process, sock, group=True)
+
+
+def engine_evidence(sock: str) -> dict[str, Any]:
+    """The engine evidence document the real collector writes for this socket (the first
+    document of a collection; containers and images are not read)."""
+    from assessor.collectors import collector_for
+    from assessor.targets import parse_target
+
+    target = parse_target(f"engine:unix://{sock}")
+    documents = collector_for(target).collect(target)
+    try:
+        return next(iter(documents)).document()
+    finally:
+        close = getattr(documents, "close", None)
+        if close is not None:
+            close()
+
+
+def scan(
+    *targets: str, db: str, netns: str = "", timeout: float = 180
+) -> dict[str, dict[str, tuple[str, str]]]:
+    """``assessor scan TARGETS --format json`` in a subprocess (inside the network namespace
+    ``netns`` when given, as the host collector there must see that namespace's sockets):
+    ``{resource: {rule: (status, message)}}``."""
+    import sys
+
+    from tests.conftest import ROOT
+
+    env = {k: v for k, v in os.environ.items() if k != "ASSESSOR_DB"}
+    env["ASSESSOR_DB"] = db
+    prefix = ["nsenter", f"--net=/run/netns/{netns}", "--"] if netns else []
+    proc = subprocess.run(
+        [*prefix, sys.executable, "-m", "assessor", "scan", *targets, "--format", "json"],
+        capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT, check=False,
+    )  # fmt: skip
+    assert proc.returncode in (0, 1), proc.stderr[-2000:]
+    verdicts: dict[str, dict[str, tuple[str, str]]] = {}
+    for r in json.loads(proc.stdout)["results"]:
+        verdicts.setdefault(r["resource"], {})[r["rule"]] = (r["status"], r["message"])
+    return verdicts
