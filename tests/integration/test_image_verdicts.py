@@ -22,10 +22,12 @@ from typing import Any
 
 import pytest
 
+from assessor.errors import EvaluationError
+from assessor.evaluate.image import image_copy_not_add, image_setuid_reviewed
 from tests.conftest import ROOT, Docker, run_cli
 from tests.secretcorpus import tar_bytes, write_docker_archive, write_oci_layout
 
-pytestmark = [pytest.mark.slow]
+SLOW = pytest.mark.slow  # the scans through the command line; the evaluator tests are fast
 
 FIXTURE = ROOT / "tests/rules/image-copy-not-add/fail-dockerd-buildkit-local-tar.json"
 BASE_ROOTFS = tar_bytes([("bin", 0o755, None), ("bin/sh", 0o755, b"#!/bin/true\n")])
@@ -143,6 +145,7 @@ def written(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return run.json()
 
 
+@SLOW
 @pytest.mark.parametrize("case", list(ADD_CASES))
 def test_copy_not_add_verdicts(written: dict[str, Any], case: str) -> None:
     """4.9 on both transports: a later ADD of a local archive fails (it passed before), a
@@ -156,6 +159,7 @@ def test_copy_not_add_verdicts(written: dict[str, Any], case: str) -> None:
             assert word in message, (transport, case, message)
 
 
+@SLOW
 def test_setuid_is_for_the_reviewer_unless_the_organisation_set_a_list(
     written: dict[str, Any],
 ) -> None:
@@ -206,6 +210,7 @@ def _steps(doc: dict[str, Any]) -> list[dict[str, Any]]:
     return [{k: s[k] for k in keep if k in s} for s in doc["data"]["history"]]
 
 
+@SLOW
 @pytest.mark.docker
 def test_dockerd_built_local_tar_add(docker: Docker, tmp_path: Path) -> None:
     """Images built by the real dockerd from the imported busybox with ``ADD local.tar``: both
@@ -247,6 +252,7 @@ def test_dockerd_built_local_tar_add(docker: Docker, tmp_path: Path) -> None:
     assert doc["data"]["history"][-1]["created_by"] == "ADD local.tar /opt/ # buildkit"
 
 
+@SLOW
 def test_setuid_list_cut_short_is_for_the_reviewer(tmp_path: Path) -> None:
     """When the collector names fewer files than it counted (``max_findings``), an allow-list
     covering the named ones cannot pass the rest: manual, saying how many went unnamed."""
@@ -265,3 +271,66 @@ def test_setuid_list_cut_short_is_for_the_reviewer(tmp_path: Path) -> None:
     (status, message), *_ = _results(run.json(), "org-setuid-both").values()
     assert status == "manual", message
     assert "the evidence names 1, all on the allow-list; 1 more to review" in message, message
+
+
+def _fixture(rule: str, name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((ROOT / "tests/rules" / rule / name).read_text())["data"]
+    return data
+
+
+def test_setuid_allow_list_on_collected_evidence() -> None:
+    """image_setuid_reviewed on the collector's evidence of busybox with its setuid bit."""
+    data = _fixture("image-setuid-removed", "manual-busybox-setuid.json")
+    out = image_setuid_reviewed(data, {})
+    assert out.status == "manual" and "1 setuid/setgid file to review" in out.message
+    assert "/bin/busybox (file 4755, uid 0:0, setuid)" in out.message
+    out = image_setuid_reviewed(data, {"allowed": ["/bin/busybox"]})
+    assert out.status == "pass", out.message
+    assert out.message == "1 setuid/setgid file, all 1 on the allow-list: /bin/busybox"
+    out = image_setuid_reviewed(data, {"allowed": ["/bin/su"]})
+    assert out.status == "fail", out.message
+    assert out.message.startswith("1 setuid/setgid file outside the allow-list: /bin/busybox")
+    assert out.message.endswith("| allow-listed: none")
+    for bad in ("/bin/busybox", ["bin/busybox"], [1]):
+        with pytest.raises(EvaluationError, match="absolute paths"):
+            image_setuid_reviewed(data, {"allowed": bad})
+    none = _fixture("image-setuid-removed", "pass-none.json")
+    assert image_setuid_reviewed(none, {"allowed": ["/bin/su"]}).status == "pass"
+    assert image_setuid_reviewed(none, {}).message == "no setuid or setgid file in the image"
+    # more files counted than named (max_findings), all named ones allowed: for the reviewer
+    cut = {"files": {"setuid": {**data["files"]["setuid"], "count": 3, "truncated": True}}}
+    out = image_setuid_reviewed(cut, {"allowed": ["/bin/busybox"]})
+    assert out.status == "manual", out.message
+    assert "the evidence names 1, all on the allow-list; 2 more to review" in out.message
+
+
+def test_copy_not_add_on_collected_evidence() -> None:
+    """image_copy_not_add on the dockerd BuildKit image's evidence, and on its steps as the
+    collector classifies the other ADD forms."""
+    data = _fixture("image-copy-not-add", "fail-dockerd-buildkit-local-tar.json")
+    out = image_copy_not_add(data, {})
+    assert out.status == "fail"
+    assert out.message == (
+        "1 ADD unpacking a local archive (COPY it and unpack in a RUN step): "
+        "step 2: ADD local.tar /opt/ # buildkit"
+    )
+    base = {
+        "step": 1,
+        "instruction": "ADD",
+        "created_by": BASE_ADD,
+        "add": {"source": "base-rootfs"},
+    }
+    only = image_copy_not_add({"history": [base]}, {})
+    assert only.status == "pass"
+    assert only.message.startswith("no ADD in the image's own build steps (base root filesystem")
+    steps = [base, *data["history"]]
+    with_base = image_copy_not_add({"history": steps}, {})
+    assert with_base.status == "fail" and with_base.message.endswith(
+        f"| base root filesystem, not judged: step 1: {BASE_ADD}"
+    )
+    odd = {**base, "add": {"source": "elsewhere"}}
+    with pytest.raises(EvaluationError, match="no known source"):
+        image_copy_not_add({"history": [odd]}, {})
+    assert image_copy_not_add({"history": []}, {}).message == (
+        "no ADD instruction in the recorded build steps"
+    )
