@@ -57,9 +57,12 @@ def shown_status(r: Result, waivers: Waivers | None) -> str:
     return "waived" if waivers and r.status == "fail" and r.id in waivers else r.status
 
 
-def result_json(r: Result, target: str, waivers: Waivers | None = None) -> dict[str, Any]:
+def result_json(
+    r: Result, target: str, waivers: Waivers | None = None, read: list[str] | None = None
+) -> dict[str, Any]:
     """One result; a waived fail reads ``"status": "waived"`` and adds ``raw_status`` (the
-    stored ``fail``) and the applied ``waiver``."""
+    stored ``fail``) and the applied ``waiver``. ``read`` (when given) becomes ``sources``:
+    what the rule read, one line per evidence path (assessor.evaluate.sources)."""
     doc: dict[str, Any] = {
         "rule": r.rule,
         "title": r.title,
@@ -75,15 +78,23 @@ def result_json(r: Result, target: str, waivers: Waivers | None = None) -> dict[
         doc["status"] = "waived"
         doc["raw_status"] = r.status
         doc["waiver"] = waivers[r.id]
+    if read is not None:
+        doc["sources"] = read
     return doc
 
 
 def document(
-    a: Assessment, rows: Sequence[tuple[Result, str]], waivers: Waivers | None = None
+    a: Assessment,
+    rows: Sequence[tuple[Result, str]],
+    waivers: Waivers | None = None,
+    read: dict[int, list[str]] | None = None,
 ) -> dict[str, Any]:
     return {
         "assessment": assessment_json(a),
-        "results": [result_json(r, t, waivers) for r, t in rows],
+        "results": [
+            result_json(r, t, waivers, read.get(r.id, []) if read is not None else None)
+            for r, t in rows
+        ],
     }
 
 

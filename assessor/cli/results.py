@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from assessor.cli._common import DB_OPTION, open_db, print_json
+
+if TYPE_CHECKING:
+    from assessor.store import Store
+    from assessor.store.models import Result
 
 
 class ResultsFormat(StrEnum):
@@ -87,13 +93,42 @@ def results(
         rows = queries.get_results(store, a.id, sorted(raw))
         with store.session() as session:
             waivers = applied_waivers(session, a)
+        if wanted:
+            rows = [(r, t) for r, t in rows if _output.shown_status(r, waivers) in wanted]
+        read = _sources(store, rows) if fmt is ResultsFormat.JSON else None
     finally:
         store.close()
-    if wanted:
-        rows = [(r, t) for r, t in rows if _output.shown_status(r, waivers) in wanted]
     if fmt is ResultsFormat.JSON:
-        print_json(_output.document(a, rows, waivers))
+        print_json(_output.document(a, rows, waivers, read))
     elif fmt is ResultsFormat.CSV:
         _output.print_csv(rows, waivers)
     else:
         _output.print_table(a, rows, waivers=waivers)
+
+
+def _sources(store: Store, rows: Sequence[tuple[Result, str]]) -> dict[int, list[str]]:
+    """Per result, what its rule read: computed from the rule and the stored evidence."""
+    import json
+    import zlib
+
+    from sqlalchemy import select
+
+    from assessor.cli._common import load
+    from assessor.evaluate.sources import sources
+    from assessor.store.models import Evidence as EvidenceRow
+
+    catalog = load(None)
+    hashes = sorted({r.evidence_hash for r, _ in rows if r.evidence_hash})
+    docs: dict[str, dict[str, Any]] = {}
+    with store.session() as s:
+        for i in range(0, len(hashes), 500):  # bounded IN lists
+            q = select(EvidenceRow.hash, EvidenceRow.body).where(
+                EvidenceRow.hash.in_(hashes[i : i + 500])
+            )
+            docs.update((h, json.loads(zlib.decompress(body))) for h, body in s.execute(q))
+    out: dict[int, list[str]] = {}
+    for r, _ in rows:
+        rule = catalog.rules.get(r.rule)
+        doc = docs.get(r.evidence_hash) if r.evidence_hash else None
+        out[r.id] = sources(rule.evidence, doc) if rule is not None else []
+    return out

@@ -121,7 +121,7 @@ CONTAINER: dict[tuple[str | int, ...], Describe] = {
         f"Engine API {_endpoint(doc)} GET /containers/{_cid(doc)}/top (process names)"
     ),
     ("Assessor", "Execs"): _execs,
-    ("Assessor", "EngineSecurity"): _api("GET /info, field SecurityOptions"),
+    ("Assessor", "EngineSecurity"): _api("GET /info (SecurityOptions)"),
     ("Assessor", "Self"): lambda doc, _p: (
         "the scanner's own container id (/proc/self/cgroup and /proc/self/mountinfo)"
     ),
@@ -340,7 +340,10 @@ def _layers(doc: Doc, _parts: tuple[str | int, ...]) -> str:
 
 def _signatures(doc: Doc, _parts: tuple[str | int, ...]) -> str:
     ref = doc.get("reference") or doc.resource
-    return f"the registry of {ref}: cosign signature tags and OCI referrers of {doc.get('digest')}"
+    digest = doc.get("digest")
+    if not digest:
+        return f"the image {ref} (signatures are looked up only in a registry, by digest)"
+    return f"the registry of {ref}: cosign signature tags and OCI referrers of {digest}"
 
 
 IMAGE: dict[tuple[str | int, ...], Describe] = {

@@ -23,6 +23,7 @@ from assessor.catalog import Catalog
 from assessor.catalog.schema import Requirement
 from assessor.errors import NotFoundError
 from assessor.evaluate.paths import MISSING, parse_path, resolve
+from assessor.evaluate.sources import sources
 from assessor.store.db import Store
 from assessor.store.models import Assessment, Result, Target, TargetEvidence
 from assessor.store.models import Evidence as EvidenceRow
@@ -63,6 +64,7 @@ class Finding:
     evidence_hash: str | None
     excerpt: str
     waiver: dict[str, Any] | None = None  # the applied waiver when status is "waived"
+    read: list[str] = field(default_factory=list)  # what the rule read (evaluate.sources)
 
 
 @dataclass
@@ -588,6 +590,7 @@ def _rule_view(
             r.evidence_hash,
             _excerpt(cache.get(r.evidence_hash), paths, r.message),
             waivers.get(r.id) if r.status == "fail" else None,
+            sources(paths, cache.get(r.evidence_hash)),
         )
         for r in shown
     ]
