@@ -9,8 +9,17 @@
 | lt, le, gt, ge | numeric comparison (a non-number is an evaluation error) |
 | mode_at_most | the octal mode (``"0644"``) sets no permission bit beyond value |
 | owner_is | a file's ``user``/``group`` (uid/gid 0 for root when names are unknown) equal value |
-| present / absent | the path exists and is not null / does not exist or is null |
+| present / absent | the value is not null / the path is missing or null |
 | empty / not_empty | null, "", [] or {} / anything else |
+
+A missing path is never a value: the engine makes the result ``error`` ("evidence 'X' is
+absent") before any operator runs, the unary ones and the negations included, so ``ne``,
+``not_in``, ``empty`` or a ``not`` cannot pass on evidence that was not read. Two things in a
+rule give a missing key a meaning, and only inside a mapping the collector recorded: a
+leaf's ``default`` (the value in force when the setting is not written anywhere), and the
+``absent`` operator, for a key whose absence the collector produces on purpose (inspect has
+no ``State.Health`` for a container without a health check; the host collector leaves out a
+systemd unit it did not find). Each use has a fixture showing that absence.
 """
 
 from __future__ import annotations
