@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test lint bench venv clean schema docs fuzz
+.PHONY: demo test lint bench venv clean schema docs fuzz compare
 
 $(BIN)/assessor: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -89,3 +89,11 @@ docs: venv
 
 clean:
 	rm -rf $(VENV) dist build .pytest_cache .mypy_cache .ruff_cache
+
+## compare: stage a mixed state on the real dockerd and host (labelled images and containers,
+## audit rules), run docker-bench-security (../shared/peers) and assessor on it, record
+## tests/peer/verdicts.json and regenerate docs/peer-comparison.md; fails on a difference
+## (verdict or offender set) without a matching entry in tests/peer/explanations.yaml
+compare: venv
+	bash scripts/test-setup.sh
+	$(BIN)/python -m tests.peer.compare --write

@@ -1,13 +1,21 @@
 """Side-by-side verdicts of docker-bench-security and assessor for every CIS Docker v1.8.0 id.
 
-    .venv/bin/python -m tests.peer.compare --markdown          # print the table
-    .venv/bin/python -m tests.peer.compare --write             # record tests/peer/verdicts.json
-    .venv/bin/python -m tests.peer.compare --check             # exit 1 if a recorded verdict changed
-    .venv/bin/python -m tests.peer.compare --markdown --keep out/peer   # also keep raw outputs
+    make compare                                      # = the next line
+    .venv/bin/python -m tests.peer.compare --write    # run, record verdicts.json, write the doc
+    .venv/bin/python -m tests.peer.compare --markdown # run and print the doc only
+    .venv/bin/python -m tests.peer.compare --check    # run; exit 1 if a recorded verdict changed
+    .venv/bin/python -m tests.peer.compare --render   # rewrite the doc from the files, no run
+    .venv/bin/python -m tests.peer.compare --markdown --keep out/peer   # keep raw outputs too
 
-Needs root, a running dockerd (scripts/test-setup.sh starts one), busybox-static and the peer
-at ../shared/peers/docker-bench-security (or $PEER_DIR). Stages labelled containers, removes
-them afterwards. While it runs, start no other process whose command line contains "dockerd".
+Every run exits 1 when a difference between the tools (a verdict, or the set of containers
+and images one of them flags) has no matching entry in tests/peer/explanations.yaml, or an
+entry there no longer matches a difference (stale). docs/peer-comparison.md is generated
+completely from tests/peer/verdicts.json and tests/peer/explanations.yaml.
+
+Needs root, a running dockerd (scripts/test-setup.sh starts one), auditctl, busybox-static and
+the peer at ../shared/peers/docker-bench-security (or $PEER_DIR). Stages labelled images and
+containers and audit rules of its own, and removes them afterwards. While it runs, start no
+other process whose command line contains "dockerd".
 """
 
 from __future__ import annotations
@@ -21,143 +29,211 @@ from typing import Any
 
 from tests.peer.peer import (
     AMBIENT,
+    AUDIT_RULE_IDS,
+    EXPLANATIONS_FILE,
+    RIGHT,
+    ROOT,
     VERDICTS_FILE,
-    Comparison,
+    Explanation,
     HarnessError,
     PeerUnavailable,
     compare,
+    describe,
     diff_records,
+    difference,
+    explanation_problems,
+    load_explanations,
     load_record,
+    needs_explanation,
     write_record,
 )
 
-ORDER = ["disagree", "peer only", "assessor only", "assessor error", "agree", "no verdict"]
+DOC_FILE = ROOT / "docs" / "peer-comparison.md"
+ORDER = [
+    "disagree",
+    "offenders differ",
+    "peer only",
+    "assessor only",
+    "assessor error",
+    "agree",
+    "no verdict",
+]
 
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def _peer_cell(cmp: Comparison, cis: str, rec: dict[str, Any]) -> str:
-    chk = cmp.bench.checks.get(cis)
-    if chk is None:
-        return (
-            f"— (no check{'; v1.6.0 ' + rec['docker_bench_id'] if rec['docker_bench_id'] else ''})"
-        )
-    text = chk.result
-    if rec["docker_bench"] != chk.result:
-        text = f"{rec['docker_bench']} (raw {chk.result}: lists only containers not ours)"
-    elif chk.console and chk.console != chk.result:
-        text += f" (console {chk.console})"
-    if chk.items:
-        text += f" [{len(chk.items)} listed]"
-    elif chk.details:
-        text += f": {chk.details[:40]}"
-    if chk.id != cis:
-        text += f" (v1.6.0 {chk.id})"
+def _peer_cell(cis: str, r: dict[str, Any]) -> str:
+    if r["docker_bench_raw"] == "absent":
+        prev = r["docker_bench_id"]
+        return f"— (no check{'; v1.6.0 ' + prev if prev else ''})"
+    text = r["docker_bench"]
+    if r["docker_bench"] != r["docker_bench_raw"]:
+        text += f" (raw {r['docker_bench_raw']}: lists only others' resources)"
+    elif r["docker_bench_console"] not in ("absent", r["docker_bench_raw"]):
+        text += f" (console {r['docker_bench_console']})"
+    if r.get("docker_bench_details"):
+        text += f": {r['docker_bench_details'][:40].strip()}"
+    if r["docker_bench_id"] != cis:
+        text += f" (v1.6.0 {r['docker_bench_id']})"
     return _cell(text)
 
 
-def _assessor_cell(cmp: Comparison, cis: str, rec: dict[str, Any]) -> str:
-    text = rec["assessor"]
-    if rec["assessor_all"] != rec["assessor"]:
-        text += f" (with stopped: {rec['assessor_all']})"
-    return _cell(text)
+def _assessor_cell(r: dict[str, Any]) -> str:
+    return _cell(r["assessor"])
 
 
-def _rules_cell(cmp: Comparison, cis: str) -> str:
-    parts = []
-    for rule, statuses in sorted(cmp.verdicts.rules.get(cis, {}).items()):
-        counts = Counter(statuses)
-        parts.append(f"{rule} ({', '.join(f'{s} {n}' for s, n in sorted(counts.items()))})")
-    return _cell("; ".join(parts))
+def _set_cell(items: list[str]) -> str:
+    return _cell(", ".join(items)) if items else "—"
 
 
-def markdown(cmp: Comparison) -> str:
-    rec = cmp.record()
-    reqs = rec["requirements"]
-    sc = cmp.scenario
+def _rules_cell(r: dict[str, Any]) -> str:
+    parts = [
+        f"{rule} ({', '.join(f'{s} {n}' for s, n in counts.items())})"
+        for rule, counts in r["assessor_rules"].items()
+    ]
+    return _cell("; ".join(parts)) if parts else "—"
+
+
+def render(record: dict[str, Any], explanations: dict[str, Explanation]) -> str:
+    """docs/peer-comparison.md, from the record and the explanations alone."""
+    reqs = record["requirements"]
+    sc, run = record["scenario"], record["run"]
+    problems = explanation_problems(record, explanations)
     out: list[str] = []
-    out.append("# assessor vs docker-bench-security, CIS Docker Benchmark v1.8.0\n")
+    out.append("# assessor and docker-bench-security, side by side (CIS Docker Benchmark v1.8.0)\n")
     out.append(
-        f"docker-bench-security {cmp.bench.header.get('dockerbenchsecurity')} (CIS v1.6.0; its id is "
-        f"shown where it differs): **{cmp.bench.wall:.1f} s** wall; "
-        f"assessor scan: {cmp.assessor.wall:.1f} s wall; {cmp.containers_on_daemon} containers "
-        f"on the daemon (docker-bench's time grows with all of them). "
-        f"dockerd: `{cmp.bench.dockerd}`."
+        "Generated by `make compare` (`.venv/bin/python -m tests.peer.compare --write`) from a "
+        "run on a real dockerd and host, recorded in `tests/peer/verdicts.json`, and the "
+        "reasons in `tests/peer/explanations.yaml`. Do not edit by hand: edit the "
+        "explanations and run `make compare` (or `--render` to rewrite this page from the two "
+        "files). `make compare` and `tests/peer/test_peer.py` fail when a difference has no "
+        "explanation or an explanation no longer matches a difference; "
+        "`tests/unit/test_peer_doc.py` fails when this page is not what the two files give.\n"
     )
-    if cmp.bench.repaired_json:
+    peer = record["peer"]
+    out.append(
+        f"Peer: {peer['tool']} {peer['version']} (implements CIS v1.6.0; its id is shown where "
+        f"it differs), run as `docker-bench-security.sh {peer['options']}`: "
+        f"{run['docker_bench_wall_s']} s wall. assessor: `{record['assessor']['command']}`: "
+        f"{run['assessor_wall_s']} s wall. {run['containers_on_daemon']} containers were on "
+        f"the daemon (others' are left out of both tools' verdicts). dockerd: "
+        f"`{run['dockerd']}`."
+    )
+    if run["repaired_json"]:
         out.append("docker-bench's log.json was invalid JSON and was repaired before parsing.")
-    out.append("")
-    out.append(f"Scenario (label `assessor.test={sc.label}`):\n")
-    for c in sc.containers.values():
-        state = "running" if c.running else "created, not running"
-        out.append(f"- `{c.role}` ({state}): {c.why}")
-    out.extend(f"- note: {n}" for n in sc.notes)
+    out.append("\n## The staged state\n")
+    out.append(
+        "Every object carries the label `assessor.test=<run uuid>`, every audit rule the key "
+        "`assessor-test-<run uuid>`; all are removed after the run. In the offender columns a "
+        "container is named by its role, an image as `image:<role>`.\n"
+    )
+    out.append("Images:\n")
+    out.extend(f"- `image:{role}`: {why}" for role, why in sc["images"].items())
+    out.append("\nContainers:\n")
+    for role, c in sc["containers"].items():
+        state = "running" if c["running"] else "created, never started"
+        out.append(f"- `{role}` ({state}, image `{c['image']}`): {c['setup']}")
+    out.append("\nAudit rules loaded for the run (auditd running):\n")
+    out.extend(f"- `{a['rule']}`: {a['why']}" for a in sc["audit_rules"])
+    if run["foreign_audit_rules"]:
+        out.append(
+            "\nOther audit rules were loaded on the host during this run (by someone else; "
+            "both tools read them, so 1.1.3-1.1.18 depend on them): "
+            + "; ".join(f"`{r}`" for r in run["foreign_audit_rules"])
+        )
+    out.extend(f"- note: {n}" for n in run["notes"])
+    out.append("\n## How the two are compared\n")
+    out.append(
+        "- **Verdicts.** docker-bench PASS/WARN and assessor pass/fail are verdicts; "
+        "docker-bench INFO/NOTE and assessor manual/not_applicable/none are not. A check that "
+        "lists resources is scoped to ours on both sides.\n"
+        "- **Scope.** docker-bench judges running containers only (it lists them with "
+        "`docker ps`, without `-a`), so the side-by-side verdict of assessor covers the host, "
+        "the engine, the scenario's images and its running containers; what assessor fails "
+        "on the stopped containers is shown in its own column and is not compared.\n"
+        "- **Offender sets.** For each id, the scenario's containers and images each tool "
+        "flags (docker-bench: the `items` of its log.json, whatever the result; assessor: its "
+        "results with status fail, and, marked `(review)`, those it hands to a person for "
+        "that one resource). A different set is a difference even when both say fail.\n"
+        "- **Explained.** Every difference must have an entry in `tests/peer/explanations.yaml` "
+        "that names the two verdicts and what only one tool flags; the reason cites the "
+        "benchmark's recommendation and its audit step, in our words.\n"
+    )
     counts = Counter(r["agreement"] for r in reqs.values())
-    out.append("")
+    explained = sum(1 for r in reqs.values() if needs_explanation(r))
     out.append(
         "Agreement: "
         + ", ".join(f"{k} {counts[k]}" for k in ORDER if counts.get(k))
-        + f" (of {len(reqs)}). docker-bench PASS/WARN and assessor pass/fail are verdicts; "
-        "docker-bench INFO/NOTE and assessor manual/not_applicable/none are not."
+        + f" (of {len(reqs)} requirements). Differences: {explained}, "
+        + (
+            "all explained."
+            if not problems
+            else f"**{len(problems)} without a matching explanation** (listed below)."
+        )
     )
-    out.append("")
-    out.append("| CIS v1.8.0 | title | docker-bench | assessor | agreement | assessor rules |")
-    out.append("|---|---|---|---|---|---|")
+    by_right = Counter(explanations[c].right for c in reqs if c in explanations)
+    if by_right:
+        out.append(
+            "Who is right, by the benchmark's text: "
+            + ", ".join(f"{RIGHT[k]} {by_right[k]}" for k in RIGHT if by_right.get(k))
+            + "."
+        )
+    if problems:
+        out.append("\n## Not explained\n")
+        out.extend(f"- {p}" for p in problems)
+    out.append("\n## Side by side\n")
+    out.append(
+        "| CIS v1.8.0 | title | docker-bench | assessor | agreement | docker-bench flags | "
+        "assessor flags | assessor, stopped containers | assessor rules |"
+    )
+    out.append("|---|---|---|---|---|---|---|---|---|")
     for cis, r in reqs.items():
         agree = r["agreement"]
-        shown = f"**{agree}**" if agree in ("disagree", "assessor error") else agree
+        if needs_explanation(r):
+            agree = f"**{agree}**" + (" ([why](#why-they-differ))" if cis in explanations else "")
         out.append(
-            f"| {cis} | {_cell(r['title'][:70])} | {_peer_cell(cmp, cis, r)} | "
-            f"{_assessor_cell(cmp, cis, r)} | {shown} | {_rules_cell(cmp, cis)} |"
+            f"| {cis} | {_cell(r['title'])} | {_peer_cell(cis, r)} | {_assessor_cell(r)} | "
+            f"{agree} | {_set_cell(r['docker_bench_offenders'])} | "
+            f"{_set_cell(r['assessor_offenders'])} | "
+            f"{_set_cell(r['assessor_stopped_offenders'])} | {_rules_cell(r)} |"
         )
     out.append("")
+    amb = ", ".join(f"{k} ({v})" for k, v in AMBIENT.items())
     out.append(
-        "Ambient (count every object on the daemon, so a change is reported, not failed on): "
-        + ", ".join(f"{k} ({v})" for k, v in AMBIENT.items())
-        + "."
+        f"Ambient (their verdicts count every object on the daemon, so a change is reported, "
+        f"not failed on): {amb}; and {AUDIT_RULE_IDS[0]}-{AUDIT_RULE_IDS[-1]} when someone "
+        "else's audit rules are loaded."
     )
-    out.append("")
-    out.append("## Not in agreement\n")
-    for kind in ("disagree", "assessor error", "peer only", "assessor only"):
-        ids = [cis for cis, r in reqs.items() if r["agreement"] == kind]
-        if ids:
-            out.append(f"- {kind} ({len(ids)}): {', '.join(ids)}")
-    out.append("")
-    out.append("## Per container (section 5 and 4.1)\n")
+    out.append("\n## Why they differ\n")
     out.append(
-        "Cell: docker-bench / assessor. docker-bench's per-container verdict is read from the "
-        "containers it lists for a check; `-` = not judged (stopped) or no result; "
-        "**!** marks a disagreement, ? one judged where the other did not."
+        '"The benchmark" is the CIS Docker Benchmark v1.8.0 recommendation: its title and its '
+        "audit procedure, paraphrased (ids and titles in `shared/reference/cis-docker-1.8.0.csv`"
+        "). docker-bench-security implements v1.6.0.\n"
     )
-    roles = list(rec["containers"])
-    ids = sorted(
-        {cis for c in rec["containers"].values() for cis in c["verdicts"]},
-        key=lambda s: tuple(int(p) for p in s.split(".")),
-    )
-    out.append("")
-    out.append("| CIS | " + " | ".join(roles) + " |")
-    out.append("|---|" + "---|" * len(roles))
-    short = {"PASS": "P", "WARN": "W", "INFO": "I", "NOTE": "N", "pass": "p", "fail": "f"}
-    short |= {"not_applicable": "na", "manual": "m", "error": "E", "none": "-"}
-    short |= {"not judged": "-", "absent": "-"}
-    for cis in ids:
-        cells = []
-        for role in roles:
-            v = rec["containers"][role]["verdicts"].get(cis)
-            if v is None:
-                cells.append("")
-                continue
-            mark = {"disagree": " **!**", "peer only": " ?", "assessor only": " ?"}.get(
-                v["agreement"], ""
-            )
-            mark = " **E**" if v["agreement"] == "assessor error" else mark
-            p = short.get(v["docker_bench"], v["docker_bench"])
-            a = short.get(v["assessor"], v["assessor"])
-            cells.append(f"{p}/{a}{mark}")
-        out.append(f"| {cis} | " + " | ".join(cells) + " |")
+    out.append("| CIS v1.8.0 | difference | who is right | why |")
+    out.append("|---|---|---|---|")
+    for cis, r in reqs.items():
+        exp = explanations.get(cis)
+        if exp is None or not needs_explanation(r):
+            continue
+        out.append(f"| {cis} | {_cell(describe(difference(r)))} | {exp.right} | {_cell(exp.why)} |")
     return "\n".join(out) + "\n"
+
+
+def _report(record: dict[str, Any], explanations: dict[str, Explanation]) -> int:
+    problems = explanation_problems(record, explanations)
+    for p in problems:
+        print(f"compare: {p}", file=sys.stderr)
+    if problems:
+        print(
+            f"compare: {len(problems)} difference(s) without a matching explanation in "
+            f"{EXPLANATIONS_FILE.relative_to(ROOT)}",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -166,13 +242,28 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    ap.add_argument("--markdown", action="store_true", help="print the side-by-side table")
-    ap.add_argument("--json", action="store_true", help="print the record (verdicts) as JSON")
-    ap.add_argument("--write", action="store_true", help=f"write {VERDICTS_FILE.name}")
+    ap.add_argument("--markdown", action="store_true", help="print the page")
+    ap.add_argument("--json", action="store_true", help="print the record as JSON")
+    ap.add_argument(
+        "--write", action="store_true", help=f"write {VERDICTS_FILE.name} and {DOC_FILE.name}"
+    )
     ap.add_argument("--check", action="store_true", help="exit 1 if a recorded verdict changed")
+    ap.add_argument("--render", action="store_true", help="rewrite the page from the files; no run")
     ap.add_argument("--keep", type=Path, help="keep raw outputs of both tools in this folder")
     ap.add_argument("--record", type=Path, default=VERDICTS_FILE, help="record file")
     args = ap.parse_args(argv)
+    try:
+        explanations = load_explanations()
+    except HarnessError as e:
+        print(f"compare: {e}", file=sys.stderr)
+        return 2
+    if args.render:
+        record = load_record(args.record)
+        if record is None:
+            print(f"compare: no record at {args.record}", file=sys.stderr)
+            return 2
+        DOC_FILE.write_text(render(record, explanations))
+        return _report(record, explanations)
     if not (args.markdown or args.json or args.write or args.check):
         args.markdown = True
     try:
@@ -182,29 +273,34 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     record = cmp.record()
     if args.markdown:
-        print(markdown(cmp))
+        print(render(record, explanations))
     if args.json:
         print(json.dumps(record, indent=1))
-    print(f"docker-bench-security wall time: {cmp.bench.wall:.2f} s", file=sys.stderr)
+    print(
+        f"compare: docker-bench-security {cmp.bench.wall:.1f} s, assessor scan "
+        f"{cmp.assessor.wall:.1f} s",
+        file=sys.stderr,
+    )
     code = 0
     if args.check:
         old = load_record(args.record)
         if old is None:
-            print(f"no record at {args.record}; run with --write", file=sys.stderr)
+            print(f"compare: no record at {args.record}; run with --write", file=sys.stderr)
             code = 1
         else:
             for tool, lines in diff_records(old, record).items():
                 if lines and tool == "ambient":
-                    print("changed, but they depend on the whole daemon:", file=sys.stderr)
+                    print("compare: changed, but they depend on more than the scenario:")
                 elif lines:
                     code = 1
-                    print(f"{tool} verdicts changed:", file=sys.stderr)
-                    for line in lines:
-                        print(f"  {line}", file=sys.stderr)
+                    print(f"compare: {tool} verdicts changed:", file=sys.stderr)
+                for line in lines:
+                    print(f"  {line}", file=sys.stderr)
     if args.write:
         write_record(record, args.record)
-        print(f"wrote {args.record}", file=sys.stderr)
-    return code
+        DOC_FILE.write_text(render(record, explanations))
+        print(f"compare: wrote {args.record} and {DOC_FILE}", file=sys.stderr)
+    return max(code, _report(record, explanations))
 
 
 if __name__ == "__main__":

@@ -2,25 +2,31 @@
 
 What it does, in order:
 
-1. **Stage** a scenario on the real dockerd: an image imported from busybox-static (the same
-   way the integration fixtures build theirs, plus ``ps`` and a fake ``/usr/sbin/sshd``
-   script), one well-configured running container, several misconfigured running ones and
-   one stopped privileged container. Every object carries the label ``assessor.test=<uuid>``
-   (the label key the other tests use, with a value of our own) and is removed afterwards.
+1. **Stage** a deliberately mixed state on the real dockerd and host (``stage``): four images
+   (``docker import`` of a busybox-static rootfs with ``--change`` lines, and one
+   ``docker build`` FROM one of them) with and without USER, HEALTHCHECK, setuid files and a
+   password in ENV; good and bad containers, running and stopped; and audit rules loaded with
+   ``auditctl`` under the key ``assessor-test-<uuid>`` (auditd is started if stopped). Every
+   Docker object carries the label ``assessor.test=<uuid>``; everything is removed
+   afterwards (our audit rules one by one, never ``auditctl -D``).
 2. Run **docker-bench-security** (the peer, CIS Docker v1.6.0) on a writable copy of its
-   folder, restricted with ``-t assessor.test=<uuid>`` to our containers and image, and parse
-   ``log.json`` (its JSON is hand-printed and may be invalid: a lenient parser repairs it)
-   plus the console log (which says NOTE or PASS where the JSON says INFO).
+   folder, restricted with ``-t assessor.test=<uuid>`` to our containers and images, and
+   parse ``log.json`` (its JSON is hand-printed and may be invalid: a lenient parser repairs
+   it) plus the console log (which says NOTE or PASS where the JSON says INFO).
 3. Run **assessor** ``scan host:/ engine:unix:///var/run/docker.sock --format json`` with a
    database in a temporary folder, and roll its results up per CIS v1.8.0 requirement
    (fail > error > manual > pass > not_applicable, as DESIGN.md section 3 says), judging only
-   our containers, and only the running ones for the side-by-side verdict (docker-bench
-   judges running containers only; the verdict over running and stopped is kept too).
+   our images and containers, and only the running containers for the side-by-side verdict
+   (docker-bench judges running containers only; stopped ones are reported apart).
 4. Map docker-bench's v1.6.0 ids to v1.8.0 (``v1_6_0_id`` in
-   ``../shared/reference/cis-docker-1.8.0.csv``: 2.n with n >= 7 becomes 2.(n+1)) and compare.
+   ``../shared/reference/cis-docker-1.8.0.csv``: 2.n with n >= 7 becomes 2.(n+1)), and
+   compare per requirement the two verdicts and the two **offender sets** (which of our
+   containers and images each tool flags, by scenario role).
+5. Every difference (verdict or offender set) needs an entry in ``explanations.yaml`` that
+   matches it exactly; ``explanation_problems`` lists the unexplained and the stale ones.
 
-The stable part of the comparison (verdicts only, no container ids, counts or times) is the
-*record* kept in ``tests/peer/verdicts.json``; ``diff_records`` says what changed.
+The stable part of the comparison (verdicts and offenders by role, no ids) is the *record*
+kept in ``tests/peer/verdicts.json``; ``diff_records`` says what changed.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ import tarfile
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,11 +74,15 @@ SOCKET = "/var/run/docker.sock"
 LABEL_KEY = "assessor.test"  # the key tests/conftest.py labels its objects with
 TARGETS = ("host:/", f"engine:unix://{SOCKET}")
 
-# docker-bench v1.6.0 checks that judge each running container and list offenders in
-# `items` (as "name", "name:/etc", "name:80", "name:0.0.0.0" or, for 5.30, "id:name").
-PEER_PER_CONTAINER = frozenset(
+# docker-bench v1.6.0 checks that list the resources they judge in `items`: running
+# containers (as "name", "name:/etc", "name:80", "name:0.0.0.0" or, for 5.30, "id:name") or
+# images (as "[repo:tag]"). Their verdict is scoped to the scenario's resources.
+PEER_SCOPED = frozenset(
     [
         "4.1",
+        "4.6",
+        "4.7",
+        "4.9",
         *(f"5.{n}" for n in range(2, 23)),
         "5.25",
         "5.26",
@@ -82,24 +93,25 @@ PEER_PER_CONTAINER = frozenset(
         "5.32",
     ]
 )
-# Stable verdict fields of the record, per requirement and per container.
+# Fields of the record whose change the peer test fails on, per requirement.
 REQUIREMENT_FIELDS = {
     "docker_bench": "docker-bench",
+    "docker_bench_raw": "docker-bench",
     "docker_bench_console": "docker-bench",
+    "docker_bench_offenders": "docker-bench",
     "assessor": "assessor",
     "assessor_all": "assessor",
+    "assessor_offenders": "assessor",
+    "assessor_stopped_offenders": "assessor",
 }
-CONTAINER_FIELDS = {"docker_bench": "docker-bench", "assessor": "assessor"}
 # Requirements whose verdicts count every object on the daemon, not only the scenario's
 # (other test sessions' images and containers): a change there is reported, not failed on.
 AMBIENT = {
-    # image rules judge every local image, and other tests leave theirs on the daemon
-    **dict.fromkeys(
-        ("4.3", "4.4", "4.6", "4.7", "4.8", "4.9", "4.10"), "judges every image on the daemon"
-    ),
     "6.1": "counts every image on the daemon",
     "6.2": "counts every container on the daemon",
 }
+# 1.1.3-1.1.18 read every loaded audit rule: ambient when someone else's rules are loaded.
+AUDIT_RULE_IDS = tuple(f"1.1.{n}" for n in range(3, 19))
 
 
 class PeerUnavailable(Exception):
@@ -176,10 +188,20 @@ class Docker:
         self.cli = cli
 
     def run(
-        self, *args: str, check: bool = True, input: bytes | None = None, timeout: float = 120
+        self,
+        *args: str,
+        check: bool = True,
+        input: bytes | None = None,
+        timeout: float = 120,
+        env: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess[bytes]:
         proc = subprocess.run(
-            [self.cli, *args], capture_output=True, input=input, timeout=timeout, check=False
+            [self.cli, *args],
+            capture_output=True,
+            input=input,
+            timeout=timeout,
+            check=False,
+            env={**os.environ, **env} if env else None,
         )
         if check and proc.returncode != 0:
             raise HarnessError(f"docker {' '.join(args)}: {proc.stderr.decode().strip()}")
@@ -194,38 +216,88 @@ SSHD_SCRIPT = b"""#!/bin/sh
 # "/bin/sh /usr/sbin/sshd". It never execs, so the name stays.
 while :; do sleep 5; done
 """
+HELPER_SCRIPT = b"#!/bin/sh\nexec id\n"
+BUSYBOX_APPLETS = ("sh", "sleep", "true", "ls", "ps", "cat", "id", "grep")
 
 
-def rootfs_tar() -> bytes:
-    """The fixtures' busybox rootfs (tests/conftest.py), plus, where it lacks them, the
-    applets docker-bench execs (``ps``) and a fake ``/usr/sbin/sshd`` script."""
+def rootfs_tar(*, sshd: bool = False, setuid: bool = False) -> bytes:
+    """A busybox-static rootfs with the applets docker-bench execs (``ps``, ``cat``, ``grep``);
+    ``sshd``: plus a fake ``/usr/sbin/sshd`` script; ``setuid``: plus a setuid-root and a
+    setgid-root file under /usr/local/bin."""
     busybox = Path("/bin/busybox")
     if not busybox.exists():
         raise PeerUnavailable("busybox-static (/bin/busybox)")
-    from tests.conftest import busybox_rootfs_tar
+    buf = io.BytesIO()
 
-    buf = io.BytesIO(busybox_rootfs_tar())
-    with tarfile.open(fileobj=io.BytesIO(buf.getvalue())) as tar:
-        have = {m.name.strip("/").removeprefix("./") for m in tar.getmembers()}
-    with tarfile.open(fileobj=buf, mode="a") as tar:
-        for d in ("usr", "usr/sbin"):
-            if d not in have:
-                info = tarfile.TarInfo(d)
-                info.type = tarfile.DIRTYPE
-                info.mode = 0o755
-                tar.addfile(info)
-        for applet in ("ps", "cat", "id", "grep"):
-            if f"bin/{applet}" not in have:
-                link = tarfile.TarInfo(f"bin/{applet}")
-                link.type = tarfile.SYMTYPE
-                link.linkname = "busybox"
-                tar.addfile(link)
-        if "usr/sbin/sshd" not in have:
-            info = tarfile.TarInfo("usr/sbin/sshd")
-            info.mode = 0o755
-            info.size = len(SSHD_SCRIPT)
-            tar.addfile(info, io.BytesIO(SSHD_SCRIPT))
+    def add_file(tar: tarfile.TarFile, name: str, data: bytes, mode: int) -> None:
+        info = tarfile.TarInfo(name)
+        info.mode = mode
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for d in ("bin", "tmp", "etc", "usr", "usr/sbin", "usr/local", "usr/local/bin"):
+            info = tarfile.TarInfo(d)
+            info.type = tarfile.DIRTYPE
+            info.mode = 0o1777 if d == "tmp" else 0o755
+            tar.addfile(info)
+        tar.add(str(busybox), "bin/busybox")
+        for applet in BUSYBOX_APPLETS:
+            link = tarfile.TarInfo(f"bin/{applet}")
+            link.type = tarfile.SYMTYPE
+            link.linkname = "busybox"
+            tar.addfile(link)
+        if sshd:
+            add_file(tar, "usr/sbin/sshd", SSHD_SCRIPT, 0o755)
+        if setuid:
+            add_file(tar, "usr/local/bin/suid-helper", HELPER_SCRIPT, 0o4755)
+            add_file(tar, "usr/local/bin/sgid-helper", HELPER_SCRIPT, 0o2755)
     return buf.getvalue()
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    role: str
+    why: str
+    changes: tuple[str, ...] = ()  # `docker import --change` lines
+    sshd: bool = False
+    setuid: bool = False
+    dockerfile: str | None = None  # built FROM another scenario image ({hardened}, ...)
+
+
+# Named like a credential, so 4.10's audit (read the image's ENV) finds it; not a real one.
+FAKE_SECRET = "DB_PASSWORD=peer-test-not-a-real-password"
+
+IMAGE_SPECS = (
+    ImageSpec(
+        "plain",
+        "busybox imported as is: no USER, no HEALTHCHECK, a stand-in /usr/sbin/sshd",
+        sshd=True,
+    ),
+    ImageSpec(
+        "hardened",
+        "USER 1000:1000 and a HEALTHCHECK, no setuid file, no secret",
+        changes=("USER 1000:1000", "HEALTHCHECK --interval=30s CMD true"),
+    ),
+    ImageSpec(
+        "risky",
+        "a HEALTHCHECK but no USER, a setuid-root and a setgid-root file, a password in ENV",
+        changes=("HEALTHCHECK --interval=30s CMD true", f"ENV {FAKE_SECRET}"),
+        setuid=True,
+    ),
+    ImageSpec(
+        "built",
+        "`docker build` FROM hardened: ADD of a local tar archive into /opt, then a lone "
+        "`apt-get update` step",
+        dockerfile=(
+            "FROM {hardened}\n"
+            "ADD payload.tar /opt/\n"
+            "USER 0\n"
+            "RUN apt-get update || true\n"
+            "USER 1000:1000\n"
+        ),
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -235,6 +307,7 @@ class Spec:
     why: str
     command: tuple[str, ...] = ("sleep", "900")
     running: bool = True
+    image: str = "plain"
 
 
 @dataclass
@@ -245,17 +318,47 @@ class Staged:
     running: bool
     flags: tuple[str, ...]
     why: str
+    image: str = "plain"
+
+
+@dataclass
+class StagedImage:
+    role: str
+    ref: str  # repository:tag
+    id: str  # sha256:...
+    why: str
+
+
+@dataclass(frozen=True)
+class AuditRule:
+    """An audit rule of our own: ``add`` loads it with auditctl, ``delete`` removes it."""
+
+    add: tuple[str, ...]
+    delete: tuple[str, ...]
+    why: str
+
+    def text(self) -> str:
+        return "auditctl " + " ".join(self.add)
 
 
 @dataclass
 class Scenario:
     label: str
-    image: str
+    images: dict[str, StagedImage] = field(default_factory=dict)
     containers: dict[str, Staged] = field(default_factory=dict)
+    audit_rules: list[AuditRule] = field(default_factory=list)
+    foreign_audit_rules: list[str] = field(default_factory=list)  # loaded by someone else
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def audit_key(self) -> str:
+        return f"assessor-test-{self.label}"
 
     def running(self) -> list[Staged]:
         return [c for c in self.containers.values() if c.running]
+
+    def stopped(self) -> list[Staged]:
+        return [c for c in self.containers.values() if not c.running]
 
 
 WELL_CONFIGURED = (
@@ -346,10 +449,54 @@ def scenario_specs(
             command=("/usr/sbin/sshd",),
         ),
         Spec(
+            "image-user",
+            net,
+            "image `hardened`, no flags: its user (1000:1000) and health check come from the image",
+            image="hardened",
+        ),
+        Spec(
+            "risky",
+            net,
+            "image `risky` (setuid files, a password in ENV), no flags: root, no limits",
+            image="risky",
+        ),
+        Spec(
+            "good-stopped",
+            (*net, *WELL_CONFIGURED),
+            "the `good` configuration, created but never started",
+            running=False,
+            image="hardened",
+        ),
+        Spec(
             "privileged-stopped",
             (*net, "--privileged"),
             "privileged, created but never started (--privileged cannot run here)",
             running=False,
+        ),
+    ]
+
+
+def audit_specs(key: str) -> list[AuditRule]:
+    """Audit rules that make some of 1.1.3-1.1.18 pass, and two that only look like they do."""
+
+    def watch(path: str, why: str) -> AuditRule:
+        return AuditRule(
+            ("-w", path, "-p", "wa", "-k", key), ("-W", path, "-p", "wa", "-k", key), why
+        )
+
+    never = ("never,exit", "-F", "path=/etc/default/docker", "-F", "perm=wa", "-k", key)
+    return [
+        watch("/usr/sbin/dockerd", "the daemon binary where Debian installs it (1.1.3)"),
+        watch("/etc/docker", "the daemon's configuration folder (1.1.6)"),
+        watch("/run/containerd", "containerd's run folder (1.1.4)"),
+        watch(
+            "/usr/bin/containerd-shim-runc-v2",
+            "the runc v2 shim (1.1.17); its path starts with those of 1.1.14 and 1.1.15",
+        ),
+        AuditRule(
+            ("-a", *never),
+            ("-d", *never),
+            "a `never` rule on /etc/default/docker (1.1.10): it suppresses auditing, it audits nothing",
         ),
     ]
 
@@ -363,19 +510,55 @@ def _cgroup_parent(d: Docker, label: str) -> str:
     return f"/assessor-peer-{label[:8]}"
 
 
-def stage(d: Docker, label: str) -> Scenario:
-    """Import the image and create the containers. On error, what was made is removed."""
-    image = f"assessor-peer/busybox:{label[:12]}"
-    sc = Scenario(label, image)
+def image_ref(role: str, label: str) -> str:
+    return f"assessor-peer/{role}:{label[:12]}"
+
+
+def _stage_images(d: Docker, sc: Scenario, workdir: Path) -> None:
+    for spec in IMAGE_SPECS:
+        ref = image_ref(spec.role, sc.label)
+        if spec.dockerfile is None:
+            changes = [f"LABEL {LABEL_KEY}={sc.label}", *spec.changes]
+            argv = [x for c in changes for x in ("--change", c)]
+            d("import", *argv, "-", ref, input=rootfs_tar(sshd=spec.sshd, setuid=spec.setuid))
+        else:
+            ctx = workdir / f"build-{spec.role}"
+            ctx.mkdir()
+            payload = io.BytesIO()
+            with tarfile.open(fileobj=payload, mode="w") as tar:
+                data = b"payload of a local archive\n"
+                info = tarfile.TarInfo("payload.txt")
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+            (ctx / "payload.tar").write_bytes(payload.getvalue())
+            bases = {r: img.ref for r, img in sc.images.items()}
+            (ctx / "Dockerfile").write_text(spec.dockerfile.format(**bases))
+            # the classic builder (no BuildKit here); --network none: the default bridge may
+            # be gone (see stage), and the RUN step needs none
+            d.run(
+                "build",
+                "--network",
+                "none",
+                "--rm",
+                "--force-rm",
+                "--label",
+                f"{LABEL_KEY}={sc.label}",
+                "-t",
+                ref,
+                str(ctx),
+                env={"DOCKER_BUILDKIT": "0"},
+                timeout=300,
+            )
+        image_id = d("image", "inspect", "--format", "{{.Id}}", ref)
+        sc.images[spec.role] = StagedImage(spec.role, ref, image_id, spec.why)
+
+
+def stage(d: Docker, label: str, workdir: Path) -> Scenario:
+    """Build the images, create the containers, load the audit rules. On error, what was
+    made is removed."""
+    sc = Scenario(label)
     try:
-        d(
-            "import",
-            "--change",
-            f"LABEL {LABEL_KEY}={label}",
-            "-",
-            image,
-            input=rootfs_tar(),
-        )
+        _stage_images(d, sc, workdir)
         # A network of our own, not the default bridge: an engine started with `--bridge none`
         # on the same host (as tests of other engines do) deletes docker0, and then nothing
         # can start on the default bridge until dockerd restarts.
@@ -389,14 +572,16 @@ def stage(d: Docker, label: str) -> Scenario:
         cgroup_parent = _cgroup_parent(d, label)
         for spec in scenario_specs(network, shared_src, cgroup_parent, PRIVILEGED_PORTS[0]):
             _create(d, sc, spec)
+        load_audit_rules(sc)
     except BaseException:
-        cleanup(d, label)
+        cleanup(d, sc)
         raise
     return sc
 
 
 def _create(d: Docker, sc: Scenario, spec: Spec) -> None:
     name = f"peer-{spec.role}-{sc.label[:8]}"
+    image = sc.images[spec.image].ref
     ports = PRIVILEGED_PORTS if f"{PRIVILEGED_PORTS[0]}:80" in spec.flags else (None,)
     last = ""
     for port in ports:
@@ -410,15 +595,16 @@ def _create(d: Docker, sc: Scenario, spec: Spec) -> None:
             "--name",
             name,
             *flags,
-            sc.image,
+            image,
             *spec.command,
         )
+        staged = Staged(spec.role, name, cid, spec.running, flags, spec.why, spec.image)
         if not spec.running:
-            sc.containers[spec.role] = Staged(spec.role, name, cid, False, flags, spec.why)
+            sc.containers[spec.role] = staged
             return
         proc = d.run("start", cid, check=False)
         if proc.returncode == 0:
-            sc.containers[spec.role] = Staged(spec.role, name, cid, True, flags, spec.why)
+            sc.containers[spec.role] = staged
             if port is not None and port != PRIVILEGED_PORTS[0]:
                 sc.notes.append(f"host port {PRIVILEGED_PORTS[0]} busy: {name} publishes {port}")
             return
@@ -429,8 +615,65 @@ def _create(d: Docker, sc: Scenario, spec: Spec) -> None:
     raise HarnessError(f"could not start {name}: {last}")
 
 
-def cleanup(d: Docker, label: str) -> None:
-    """Remove only what carries our label: containers, network, volume, image, cgroup."""
+def _auditctl(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["auditctl", *args], capture_output=True, text=True, timeout=30, check=False
+    )
+
+
+def loaded_audit_rules() -> list[str]:
+    proc = _auditctl("-l")
+    if proc.returncode != 0:
+        raise HarnessError(f"auditctl -l: {proc.stderr.strip()}")
+    return [line for line in proc.stdout.splitlines() if line.strip() and line != "No rules"]
+
+
+def load_audit_rules(sc: Scenario) -> None:
+    """Start auditd if it is stopped, then load our rules (key ``assessor-test-<label>``)."""
+    if shutil.which("auditctl") is None:
+        raise PeerUnavailable("auditctl (apt-get install auditd; scripts/test-setup.sh)")
+    if subprocess.run(["pgrep", "-x", "auditd"], capture_output=True, check=False).returncode:
+        proc = subprocess.run(
+            ["service", "auditd", "start"], capture_output=True, text=True, timeout=60, check=False
+        )
+        if proc.returncode != 0:
+            raise PeerUnavailable(f"a running auditd (service auditd start: {proc.stderr.strip()})")
+        sc.notes.append("auditd was stopped: started it")
+    for rule in audit_specs(sc.audit_key):
+        proc = _auditctl(*rule.add)
+        if proc.returncode != 0:
+            raise HarnessError(f"{rule.text()}: {proc.stderr.strip()}")
+        sc.audit_rules.append(rule)
+    sc.foreign_audit_rules = [r for r in loaded_audit_rules() if sc.audit_key not in r]
+
+
+def check_audit_rules(sc: Scenario) -> None:
+    """Our rules are all still loaded (an auditd restart or ``auditctl -D`` elsewhere on the
+    host drops them, and then the tools judged another state)."""
+    ours = [r for r in loaded_audit_rules() if sc.audit_key in r]
+    if len(ours) != len(sc.audit_rules):
+        raise HarnessError(
+            f"{len(sc.audit_rules) - len(ours)} of our audit rules were removed while the "
+            "tools ran (auditd restarted or rules deleted elsewhere on the host); run again"
+        )
+
+
+def unload_audit_rules(sc: Scenario) -> list[str]:
+    """Remove our rules one by one (never ``auditctl -D``); returns the errors."""
+    errors = []
+    for rule in reversed(sc.audit_rules):
+        proc = _auditctl(*rule.delete)
+        if proc.returncode != 0 and "No such file" not in proc.stderr:  # gone already
+            errors.append(f"auditctl {' '.join(rule.delete)}: {proc.stderr.strip()}")
+    sc.audit_rules.clear()
+    return errors
+
+
+def cleanup(d: Docker, sc: Scenario) -> None:
+    """Remove only what carries our label: audit rules, containers, network, volume, images,
+    cgroup."""
+    label = sc.label
+    errors = unload_audit_rules(sc)
     ids = d("ps", "-aq", "--filter", f"label={LABEL_KEY}={label}", check=False).split()
     if ids:
         d("rm", "-f", *ids, check=False)
@@ -440,23 +683,26 @@ def cleanup(d: Docker, label: str) -> None:
     vols = d("volume", "ls", "-q", "--filter", f"label={LABEL_KEY}={label}", check=False).split()
     if vols:
         d("volume", "rm", "-f", *vols, check=False)
-    d("rmi", "-f", f"assessor-peer/busybox:{label[:12]}", check=False)
+    for spec in reversed(IMAGE_SPECS):  # the built image before the one it is built on
+        d("rmi", "-f", image_ref(spec.role, label), check=False)
     # cgroupfs leaves the (empty) parent cgroup of --cgroup-parent behind, per hierarchy
     name = f"assessor-peer-{label[:8]}"
     for path in [Path("/sys/fs/cgroup") / name, *Path("/sys/fs/cgroup").glob(f"*/{name}")]:
         if path.is_dir():
             with contextlib.suppress(OSError):
                 path.rmdir()
+    if errors:
+        raise HarnessError("could not remove our audit rules: " + "; ".join(errors))
 
 
 @contextlib.contextmanager
-def staged(d: Docker) -> Iterator[Scenario]:
+def staged(d: Docker, workdir: Path) -> Iterator[Scenario]:
     label = uuid.uuid4().hex
-    sc = stage(d, label)
+    sc = stage(d, label, workdir)
     try:
         yield sc
     finally:
-        cleanup(d, label)
+        cleanup(d, sc)
 
 
 # --------------------------------------------------------------------------------------------
@@ -655,24 +901,35 @@ def rollup(statuses: Iterable[str]) -> str:
 
 
 _RESOURCE_ID = re.compile(r"\(([0-9a-f]{12})\)\s*$")
+IMAGE_RESOURCE_PREFIX = "docker-daemon:"  # how assessor names a local image it judged
+# What assessor flags on one of our resources: a failure, or a judgement it hands to a person
+# for that resource (4.8 lists an image's setuid files for review), marked as such.
+FLAGGED = {"fail": "", "manual": " (review)"}
 
 
 @dataclass
 class AssessorVerdicts:
-    running: dict[str, str]  # CIS id -> verdict over host, engine and our running containers
+    running: dict[
+        str, str
+    ]  # CIS id -> verdict over host, engine, our images and running containers
     all: dict[str, str]  # the same, with our stopped containers too
-    per_container: dict[str, dict[str, str]]  # role -> CIS id -> verdict
+    offenders: dict[str, set[str]]  # CIS id -> our images and running containers that fail
+    stopped_offenders: dict[str, set[str]]  # CIS id -> our stopped containers that fail
     rules: dict[str, dict[str, list[str]]]  # CIS id -> rule -> statuses (running scope)
 
 
 def assessor_verdicts(
     doc: dict[str, Any], sc: Scenario, all_container_ids: set[str]
 ) -> AssessorVerdicts:
+    """Roll assessor's results up per CIS id, over the host, the engine and the scenario's
+    own images and containers (other sessions' images and containers are left out)."""
     ours = {c.id[:12]: c for c in sc.containers.values()}
+    our_images = {img.ref: img for img in sc.images.values()}
     fallback: dict[str, list[str]] | None = None
     running: dict[str, list[str]] = {}
     every: dict[str, list[str]] = {}
-    per: dict[str, dict[str, list[str]]] = {}
+    offenders: dict[str, set[str]] = {}
+    stopped: dict[str, set[str]] = {}
     rules: dict[str, dict[str, list[str]]] = {}
     for r in doc.get("results", []):
         refs = (r.get("references") or {}).get(FRAMEWORK)
@@ -680,24 +937,38 @@ def assessor_verdicts(
             if fallback is None:
                 fallback = framework_rule_map()
             refs = fallback.get(r["rule"], [])
-        m = _RESOURCE_ID.search(str(r.get("resource", "")))
-        container = None
+        resource = str(r.get("resource", ""))
+        m = _RESOURCE_ID.search(resource)
+        container, subject = None, None
         if m and (m.group(1) in ours or m.group(1) in all_container_ids):
             container = ours.get(m.group(1))
             if container is None:
                 continue  # another session's container: not part of the scenario
+            subject = container.role
+        elif resource.startswith(IMAGE_RESOURCE_PREFIX):
+            image = our_images.get(resource.removeprefix(IMAGE_RESOURCE_PREFIX))
+            if image is None:
+                continue  # another session's image
+            subject = f"image:{image.role}"
         for cis in refs:
             cis = str(cis)
             every.setdefault(cis, []).append(r["status"])
-            if container is not None:
-                per.setdefault(container.role, {}).setdefault(cis, []).append(r["status"])
-            if container is None or container.running:
-                running.setdefault(cis, []).append(r["status"])
-                rules.setdefault(cis, {}).setdefault(r["rule"], []).append(r["status"])
+            flagged = None
+            if subject is not None and r["status"] in FLAGGED:
+                flagged = subject + FLAGGED[r["status"]]
+            if container is not None and not container.running:
+                if flagged:
+                    stopped.setdefault(cis, set()).add(flagged)
+                continue
+            running.setdefault(cis, []).append(r["status"])
+            rules.setdefault(cis, {}).setdefault(r["rule"], []).append(r["status"])
+            if flagged:
+                offenders.setdefault(cis, set()).add(flagged)
     return AssessorVerdicts(
         running={k: rollup(v) for k, v in running.items()},
         all={k: rollup(v) for k, v in every.items()},
-        per_container={role: {k: rollup(v) for k, v in by.items()} for role, by in per.items()},
+        offenders=offenders,
+        stopped_offenders=stopped,
         rules=rules,
     )
 
@@ -729,18 +1000,33 @@ def agreement(peer: str | None, ours: str | None) -> str:
     return "disagree"
 
 
-def peer_per_container(check: BenchCheck, sc: Scenario) -> dict[str, str]:
-    """docker-bench's verdict for each running container, from the items it lists."""
-    running = sc.running()
-    if check.id not in PEER_PER_CONTAINER or check.result == "PASS":
-        return {c.role: check.result for c in running}
-    named: set[str] = set()
+def peer_item_subjects(item: str, sc: Scenario) -> set[str]:
+    """The scenario's resources one docker-bench ``items`` entry names: a container as
+    "name", "name:/etc", "name:80", "name:0.0.0.0" or "id:name" (5.30); an image as
+    "[repo:tag ...]" (its RepoTags) or its id. Others' resources give nothing."""
+    out: set[str] = set()
+    by_ref = {img.ref: f"image:{img.role}" for img in sc.images.values()}
+    by_id = {img.id.removeprefix("sha256:"): f"image:{img.role}" for img in sc.images.values()}
+    if item.startswith("["):
+        for ref in item.strip("[]").split():
+            if ref in by_ref:
+                out.add(by_ref[ref])
+        return out
+    bare = item.removeprefix("sha256:")
+    for image_id, subject in by_id.items():
+        if len(bare) >= 12 and image_id.startswith(bare):
+            out.add(subject)
+    parts = set(item.split(":"))
+    for c in sc.containers.values():
+        if c.name in parts or c.id in parts or c.id[:12] in parts:
+            out.add(c.role)
+    return out
+
+
+def peer_offenders(check: BenchCheck, sc: Scenario) -> set[str]:
+    out: set[str] = set()
     for item in check.items or []:
-        named.update(item.split(":"))
-    out = {}
-    for c in running:
-        hit = c.name in named or c.id in named or c.id[:12] in named
-        out[c.role] = check.result if hit else "PASS"
+        out |= peer_item_subjects(item, sc)
     return out
 
 
@@ -754,70 +1040,57 @@ class Comparison:
     containers_on_daemon: int = 0  # others' too: docker-bench's time grows with them
 
     def peer_verdict(self, cis: str) -> str:
-        """docker-bench's verdict, scoped to the scenario's containers: 5.30 lists every
-        container on docker0 whatever ``-t`` says, so others' containers would decide it."""
+        """docker-bench's verdict, scoped to the scenario: a check that lists resources is
+        scoped to ours (5.30 lists every container on docker0 whatever ``-t`` says)."""
         chk = self.bench.checks.get(cis)
         if chk is None:
             return "absent"
-        if chk.id not in PEER_PER_CONTAINER or chk.result == "PASS":
+        if chk.items is None or chk.result == "PASS" or chk.id not in PEER_SCOPED:
             return chk.result
-        per = peer_per_container(chk, self.scenario)
-        return chk.result if any(v != "PASS" for v in per.values()) else "PASS"
+        return chk.result if peer_offenders(chk, self.scenario) else "PASS"
 
     def record(self) -> dict[str, Any]:
-        """The stable, machine-readable verdicts (what tests/peer/verdicts.json holds)."""
+        """The machine-readable comparison (what tests/peer/verdicts.json holds): verdicts
+        and offender sets by scenario role, no ids, so it is stable from run to run; the
+        ``run`` section (times, counts) is not."""
         reqs: dict[str, Any] = {}
         for r in self.requirements:
             chk = self.bench.checks.get(r.id)
             ours = self.verdicts.running.get(r.id, "none")
             peer = self.peer_verdict(r.id)
-            console = "absent"
-            if chk is not None:
-                console = chk.console or "absent"
-                if peer != chk.result:  # scoped to the scenario: say so on both
-                    console = peer
-            reqs[r.id] = {
+            peer_off = sorted(peer_offenders(chk, self.scenario)) if chk else []
+            ours_off = sorted(self.verdicts.offenders.get(r.id, set()))
+            entry: dict[str, Any] = {
                 "title": r.title,
                 "docker_bench_id": chk.id if chk else r.v1_6_0_id,
                 "docker_bench": peer,
-                "docker_bench_console": console,
+                "docker_bench_raw": chk.result if chk else "absent",
+                "docker_bench_console": (chk.console or "absent") if chk else "absent",
                 "assessor": ours,
                 "assessor_all": self.verdicts.all.get(r.id, "none"),
                 "agreement": agreement(peer if chk else None, ours),
+                "docker_bench_offenders": peer_off,
+                "assessor_offenders": ours_off,
+                "assessor_stopped_offenders": sorted(
+                    self.verdicts.stopped_offenders.get(r.id, set())
+                ),
+                "assessor_rules": {
+                    rule: dict(sorted(Counter(statuses).items()))
+                    for rule, statuses in sorted(self.verdicts.rules.get(r.id, {}).items())
+                },
             }
-        containers: dict[str, Any] = {}
-        for c in self.scenario.containers.values():
-            peer = {
-                cis: peer_per_container(chk, self.scenario).get(c.role, "not judged")
-                for cis, chk in self.bench.checks.items()
-                if cis.startswith("5.") or cis == "4.1"
-            }
-            ours_by = self.verdicts.per_container.get(c.role, {})
-            ids = sorted(
-                {k for k in peer if k != "5.1"}
-                | {k for k in ours_by if k.startswith(("4.", "5."))},
-                key=_id_key,
-            )
-            verdicts = {}
-            for cis in ids:
-                p = peer.get(cis, "not judged" if not c.running else "absent")
-                a = ours_by.get(cis, "none")
-                verdicts[cis] = {
-                    "docker_bench": p,
-                    "assessor": a,
-                    "agreement": agreement(p if c.running else None, a),
-                }
-            containers[c.role] = {
-                "running": c.running,
-                "setup": c.why,
-                "verdicts": verdicts,
-            }
+            if chk is not None and chk.details and chk.items is None and r.id not in AMBIENT:
+                entry["docker_bench_details"] = chk.details
+            if entry["agreement"] == "agree" and peer_off != ours_off:
+                entry["agreement"] = "offenders differ"
+            reqs[r.id] = entry
+        sc = self.scenario
         return {
             "about": (
-                "Verdicts of docker-bench-security (CIS Docker v1.6.0 ids mapped to v1.8.0) and "
-                "of assessor on the scenario of tests/peer/peer.py. Regenerate with "
-                "`.venv/bin/python -m tests.peer.compare --write`; tests/peer/test_peer.py fails "
-                "when a verdict here changes."
+                "Verdicts and offender sets of docker-bench-security (CIS Docker v1.6.0 ids "
+                "mapped to v1.8.0) and of assessor on the scenario of tests/peer/peer.py. "
+                "Regenerate with `make compare`; tests/peer/test_peer.py fails when a verdict "
+                "here changes or a difference has no entry in tests/peer/explanations.yaml."
             ),
             "peer": {
                 "tool": "docker-bench-security",
@@ -825,8 +1098,30 @@ class Comparison:
                 "options": f"-b -l LOG -t {LABEL_KEY}=<scenario label>",
             },
             "assessor": {"command": f"assessor scan {' '.join(TARGETS)} --format json"},
+            "scenario": {
+                "images": {i.role: i.why for i in sc.images.values()},
+                "containers": {
+                    c.role: {"image": c.image, "running": c.running, "setup": c.why}
+                    for c in sc.containers.values()
+                },
+                "audit_rules": [
+                    {
+                        "rule": rule.text().replace(sc.audit_key, "assessor-test-<label>"),
+                        "why": rule.why,
+                    }
+                    for rule in audit_specs(sc.audit_key)
+                ],
+            },
+            "run": {
+                "docker_bench_wall_s": round(self.bench.wall, 1),
+                "assessor_wall_s": round(self.assessor.wall, 1),
+                "containers_on_daemon": self.containers_on_daemon,
+                "dockerd": self.bench.dockerd,
+                "repaired_json": self.bench.repaired_json,
+                "foreign_audit_rules": sc.foreign_audit_rules,
+                "notes": sc.notes,
+            },
             "requirements": reqs,
-            "containers": containers,
         }
 
 
@@ -845,22 +1140,168 @@ def compare(cli: str | None = None, keep: Path | None = None) -> Comparison:
     dockerd_pid()
     if not (PEER_DIR / "docker-bench-security.sh").exists():
         raise PeerUnavailable(f"docker-bench-security at {PEER_DIR} (or set PEER_DIR)")
+    if shutil.which("auditctl") is None:
+        raise PeerUnavailable("auditctl (apt-get install auditd; scripts/test-setup.sh)")
     requirements = load_requirements()
-    with tempfile.TemporaryDirectory(prefix="assessor-peer-") as tmp, staged(d) as sc:
+    with tempfile.TemporaryDirectory(prefix="assessor-peer-") as tmp:
         work = Path(tmp)
-        bench = run_docker_bench(cli, sc.label, work)
-        # every container on the daemon while assessor scans (others' are left out)
-        all_ids = set(d("ps", "-aq", "--no-trunc").split())
-        ours = run_assessor(work)
-        all_ids |= set(d("ps", "-aq", "--no-trunc").split())
-        all_ids = {i[:12] for i in all_ids}
-        verdicts = assessor_verdicts(ours.doc, sc, all_ids)
-        if keep is not None:
-            keep.mkdir(parents=True, exist_ok=True)
-            (keep / "docker-bench.log").write_text(bench.log)
-            (keep / "docker-bench.log.json").write_text(bench.log_json)
-            (keep / "assessor-scan.json").write_text(json.dumps(ours.doc, indent=2))
+        with staged(d, work) as sc:
+            check_audit_rules(sc)
+            bench = run_docker_bench(cli, sc.label, work)
+            # every container on the daemon while assessor scans (others' are left out)
+            all_ids = set(d("ps", "-aq", "--no-trunc").split())
+            ours = run_assessor(work)
+            check_audit_rules(sc)
+            all_ids |= set(d("ps", "-aq", "--no-trunc").split())
+            all_ids = {i[:12] for i in all_ids}
+            verdicts = assessor_verdicts(ours.doc, sc, all_ids)
+            if keep is not None:
+                keep.mkdir(parents=True, exist_ok=True)
+                (keep / "docker-bench.log").write_text(bench.log)
+                (keep / "docker-bench.log.json").write_text(bench.log_json)
+                (keep / "assessor-scan.json").write_text(json.dumps(ours.doc, indent=2))
     return Comparison(sc, bench, ours, verdicts, requirements, len(all_ids))
+
+
+# --------------------------------------------------------------------------------------------
+# the explanations of every difference
+
+
+EXPLANATIONS_FILE = Path(__file__).resolve().parent / "explanations.yaml"
+RIGHT = {
+    "assessor": "assessor (docker-bench wrong or silent)",
+    "docker-bench": "docker-bench (a defect of assessor)",
+    "both": "both defensible (they judge different things)",
+}
+_EXPLANATION_KEYS = {
+    "docker_bench",
+    "assessor",
+    "only_docker_bench",
+    "only_assessor",
+    "right",
+    "why",
+}
+
+
+def needs_explanation(entry: dict[str, Any]) -> bool:
+    """A verdict difference (anything but agree / no verdict) or an offender-set difference."""
+    return (
+        entry["agreement"] not in ("agree", "no verdict")
+        or entry["docker_bench_offenders"] != entry["assessor_offenders"]
+    )
+
+
+def difference(entry: dict[str, Any]) -> dict[str, Any]:
+    """What an explanation must match: both verdicts and what only one tool flags."""
+    peer, ours = set(entry["docker_bench_offenders"]), set(entry["assessor_offenders"])
+    return {
+        "docker_bench": entry["docker_bench"],
+        "assessor": entry["assessor"],
+        "only_docker_bench": sorted(peer - ours),
+        "only_assessor": sorted(ours - peer),
+    }
+
+
+@dataclass(frozen=True)
+class Explanation:
+    cis: str
+    docker_bench: tuple[str, ...]  # the accepted verdicts (more than one: ambient)
+    assessor: tuple[str, ...]
+    only_docker_bench: tuple[str, ...]
+    only_assessor: tuple[str, ...]
+    right: str
+    why: str
+
+    def matches(self, diff: dict[str, Any]) -> bool:
+        return (
+            diff["docker_bench"] in self.docker_bench
+            and diff["assessor"] in self.assessor
+            and list(self.only_docker_bench) == diff["only_docker_bench"]
+            and list(self.only_assessor) == diff["only_assessor"]
+        )
+
+    def describe(self) -> str:
+        return describe(
+            {
+                "docker_bench": "|".join(self.docker_bench),
+                "assessor": "|".join(self.assessor),
+                "only_docker_bench": list(self.only_docker_bench),
+                "only_assessor": list(self.only_assessor),
+            }
+        )
+
+
+def describe(diff: dict[str, Any]) -> str:
+    text = f"docker-bench {diff['docker_bench']}, assessor {diff['assessor']}"
+    if diff["only_docker_bench"]:
+        text += f"; only docker-bench flags {', '.join(diff['only_docker_bench'])}"
+    if diff["only_assessor"]:
+        text += f"; only assessor flags {', '.join(diff['only_assessor'])}"
+    return text
+
+
+def load_explanations(path: Path = EXPLANATIONS_FILE) -> dict[str, Explanation]:
+    import yaml
+
+    doc = (yaml.safe_load(path.read_text()) if path.exists() else None) or {}
+    if not isinstance(doc, dict):
+        raise HarnessError(f"{path}: expected a mapping of CIS id to explanation")
+    out: dict[str, Explanation] = {}
+
+    def strings(cis: str, key: str, value: Any, *, one: bool) -> tuple[str, ...]:
+        items = [value] if isinstance(value, str) and one else value
+        if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+            raise HarnessError(f"{path}: {cis}.{key}: expected a string or a list of strings")
+        return tuple(items)
+
+    for cis, e in doc.items():
+        if not isinstance(cis, str) or not isinstance(e, dict):
+            raise HarnessError(f"{path}: {cis!r}: ids are quoted strings, entries mappings")
+        unknown = set(e) - _EXPLANATION_KEYS
+        lacking = {"docker_bench", "assessor", "right", "why"} - set(e)
+        if unknown or lacking:
+            raise HarnessError(f"{path}: {cis}: unknown keys {unknown or '{}'}, missing {lacking}")
+        if e["right"] not in RIGHT:
+            raise HarnessError(f"{path}: {cis}.right: one of {sorted(RIGHT)}")
+        if not isinstance(e["why"], str) or len(e["why"].split()) < 12:
+            raise HarnessError(f"{path}: {cis}.why: say why, citing the benchmark's audit")
+        out[cis] = Explanation(
+            cis,
+            strings(cis, "docker_bench", e["docker_bench"], one=True),
+            strings(cis, "assessor", e["assessor"], one=True),
+            tuple(
+                sorted(strings(cis, "only_docker_bench", e.get("only_docker_bench", []), one=False))
+            ),
+            tuple(sorted(strings(cis, "only_assessor", e.get("only_assessor", []), one=False))),
+            e["right"],
+            " ".join(e["why"].split()),
+        )
+    return out
+
+
+def explanation_problems(record: dict[str, Any], explanations: dict[str, Explanation]) -> list[str]:
+    """Every difference without a matching explanation, and every explanation that no
+    longer matches a difference (stale). Empty: every difference is explained."""
+    problems = []
+    reqs = record["requirements"]
+    for cis, entry in reqs.items():
+        exp, diff = explanations.get(cis), difference(entry)
+        if needs_explanation(entry):
+            if exp is None:
+                problems.append(f"{cis}: unexplained: {describe(diff)}")
+            elif not exp.matches(diff):
+                problems.append(
+                    f"{cis}: the explanation is for ({exp.describe()}), "
+                    f"the run gives ({describe(diff)})"
+                )
+        elif exp is not None:
+            problems.append(f"{cis}: stale explanation: the tools now agree ({describe(diff)})")
+    problems += [
+        f"{cis}: explanation for an id that is not a CIS v1.8.0 requirement"
+        for cis in explanations
+        if cis not in reqs
+    ]
+    return problems
 
 
 # --------------------------------------------------------------------------------------------
@@ -874,7 +1315,7 @@ def load_record(path: Path = VERDICTS_FILE) -> dict[str, Any] | None:
 
 
 def dump_record(record: dict[str, Any]) -> str:
-    """JSON with one line per requirement and per container verdict, for readable diffs."""
+    """JSON with one line per requirement, for readable diffs."""
 
     def one(v: Any) -> str:
         return json.dumps(v, ensure_ascii=False)
@@ -890,19 +1331,6 @@ def dump_record(record: dict[str, Any]) -> str:
                 for j, (k, v) in enumerate(items)
             )
             lines.append(f"  }}{end}")
-        elif key == "containers":
-            lines.append(f"  {one(key)}: {{")
-            roles = list(value.items())
-            for j, (role, c) in enumerate(roles):
-                head = {k: v for k, v in c.items() if k != "verdicts"}
-                lines.append(f'    {one(role)}: {one(head)[:-1]}, "verdicts": {{')
-                verdicts = list(c["verdicts"].items())
-                lines.extend(
-                    f"      {one(k)}: {one(v)}{',' if n < len(verdicts) - 1 else ''}"
-                    for n, (k, v) in enumerate(verdicts)
-                )
-                lines.append(f"    }}}}{',' if j < len(roles) - 1 else ''}")
-            lines.append(f"  }}{end}")
         else:
             lines.append(f"  {one(key)}: {one(value)}{end}")
     lines.append("}")
@@ -915,10 +1343,20 @@ def write_record(record: dict[str, Any], path: Path = VERDICTS_FILE) -> None:
     path.write_text(dump_record(record))
 
 
+def ambient(old: dict[str, Any], new: dict[str, Any]) -> dict[str, str]:
+    """Requirements whose verdicts depend on more than the scenario in these two runs."""
+    out = dict(AMBIENT)
+    foreign = [r for rec in (old, new) for r in rec.get("run", {}).get("foreign_audit_rules", [])]
+    if foreign:
+        out |= dict.fromkeys(AUDIT_RULE_IDS, "reads every loaded audit rule, others' too")
+    return out
+
+
 def diff_records(old: dict[str, Any], new: dict[str, Any]) -> dict[str, list[str]]:
-    """Changed verdicts, by tool ("docker-bench" / "assessor"): one line per change.
-    Changes of AMBIENT requirements are listed under "ambient" instead."""
+    """Changed verdicts and offender sets, by tool ("docker-bench" / "assessor"): one line per
+    change. Changes of ambient requirements are listed under "ambient" instead."""
     out: dict[str, list[str]] = {"docker-bench": [], "assessor": [], "ambient": []}
+    amb = ambient(old, new)
     o_reqs, n_reqs = old.get("requirements", {}), new.get("requirements", {})
     for cis in sorted(set(o_reqs) | set(n_reqs), key=_id_key):
         o, n = o_reqs.get(cis), n_reqs.get(cis)
@@ -929,18 +1367,8 @@ def diff_records(old: dict[str, Any], new: dict[str, Any]) -> dict[str, list[str
         for fld, tool in REQUIREMENT_FIELDS.items():
             if o.get(fld) != n.get(fld):
                 line = f"{cis} {fld}: {o.get(fld)} -> {n.get(fld)}"
-                if cis in AMBIENT:
-                    out["ambient"].append(f"{line} ({AMBIENT[cis]})")
+                if cis in amb:
+                    out["ambient"].append(f"{line} ({amb[cis]})")
                 else:
                     out[tool].append(line)
-    o_cont, n_cont = old.get("containers", {}), new.get("containers", {})
-    for role in sorted(set(o_cont) | set(n_cont)):
-        ov = (o_cont.get(role) or {}).get("verdicts", {})
-        nv = (n_cont.get(role) or {}).get("verdicts", {})
-        for cis in sorted(set(ov) | set(nv), key=_id_key):
-            for fld, tool in CONTAINER_FIELDS.items():
-                a = (ov.get(cis) or {}).get(fld, "none")
-                b = (nv.get(cis) or {}).get(fld, "none")
-                if a != b:
-                    out[tool].append(f"container {role} {cis}: {a} -> {b}")
     return out
