@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import json
 import os
 import re
 import shutil
@@ -78,6 +79,15 @@ def prepare(work: Path, ref: str | None = None) -> None:
             path.write_text(undecorate(path.read_text()))
 
 
+def add_pytest_args(pyproject: Path, extra: list[str]) -> None:
+    text = pyproject.read_text()
+    head, sep, tail = text.partition("pytest_add_cli_args = [")
+    if not sep:
+        raise SystemExit(f"{pyproject}: no pytest_add_cli_args under [tool.mutmut]")
+    quoted = "".join(f"{json.dumps(a)}, " for a in extra)
+    pyproject.write_text(head + sep + quoted + tail)
+
+
 def load_equivalents(path: Path = EQUIVALENTS) -> dict[str, str]:
     found: dict[str, str] = {}
     if not path.exists():
@@ -108,6 +118,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--ref", help="test this commit (git archive) instead of the work tree")
+    parser.add_argument(
+        "--pytest-arg",
+        action="append",
+        default=[],
+        help="one more pytest argument for the run (repeatable), e.g. --deselect=TEST",
+    )
     parser.add_argument("--keep", action="store_true", help="reuse build/mutation's results")
     parser.add_argument("names", nargs="*", help="only the mutants matching these globs")
     args = parser.parse_args(argv)
@@ -115,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     if not args.keep:
         prepare(WORK, args.ref)
+        if args.pytest_arg:
+            add_pytest_args(WORK / "pyproject.toml", args.pytest_arg)
     cmd = ["nice", "-n", "10", mutmut, "run", "--max-children", str(args.jobs), *args.names]
     run = subprocess.run(cmd, cwd=WORK, capture_output=True, text=True, check=False)
     if run.returncode != 0:
