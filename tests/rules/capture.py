@@ -1,0 +1,1033 @@
+"""Captured golden fixtures: real states, staged here, read by the real collectors.
+
+    .venv/bin/python -m tests.rules.capture            # stage, collect, write the fixtures
+    .venv/bin/python -m tests.rules.capture --check    # stage, collect, compare with them
+    .venv/bin/python -m tests.rules.capture --only container:hardened   # one case
+
+Three kinds of state are staged, each case with the verdicts it must get **declared here**
+from the CIS Docker Benchmark v1.8.0's own audit text (never from what a rule says today: a
+capture that wrote whatever the rule answers would lock a wrong verdict in):
+
+- containers on the real dockerd (labelled ``assessor.test=<uuid>``, removed afterwards),
+  read by the engine collector (``EngineCollector.collect``, the code a scan runs);
+- offline host roots built in a temporary folder (files with modes and owners, daemon.json,
+  systemd units, audit rules files, an fstab), read by the host collector as ``host:DIR``;
+- image tarballs (docker-archive and OCI layout) written here, read by the image collector.
+
+Each (case, rule, status) becomes ``tests/rules/<rule>/<status>-captured-<case>.json``.
+Volatile values (ids, times, process ids, addresses, random host ports, temporary paths) are
+replaced deterministically, so ``--check`` can tell whether the stored captures are still what
+the collectors write; the few values that change from run to run by nature (an image's age in
+days) are left out of the comparison (:data:`VOLATILE`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import gzip
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+SOCKET = "/var/run/docker.sock"
+FIXED_TIME = "2026-01-01T00:00:00Z"
+ZERO_TIME = "0001-01-01T00:00:00Z"
+MTIME = 1_767_225_600  # 2026-01-01T00:00:00Z
+# values that change between two captures of the same state by nature: not compared by --check
+VOLATILE = {("image", "age_days")}
+
+Expect = dict[str, str]  # rule id -> status the benchmark's text gives this state
+
+
+# ------------------------------------------------------------------------- containers
+
+
+@dataclass(frozen=True)
+class ContainerCase:
+    """One container: docker flags, whether it is started, and the declared verdicts."""
+
+    name: str
+    flags: tuple[str, ...]
+    expect: Expect
+    start: bool = True
+    command: tuple[str, ...] = ("sleep", "600")
+    user_network: bool = True  # the default bridge's docker0 may be absent on this machine
+    execs: tuple[tuple[str, ...], ...] = ()  # docker exec -d ARGS... after the start
+    why: str = ""
+
+
+# Resource settings of a well-configured container (CIS 5.11, 5.12, 5.13, 5.26, 5.29, 5.15,
+# 5.27, 4.1): the misconfigured cases leave these alone and change one thing.
+HARDENED = (
+    "--user", "1000",
+    "--read-only",
+    "--memory", "64m",
+    "--cpu-shares", "512",
+    "--pids-limit", "64",
+    "--cap-drop", "ALL",
+    "--security-opt", "no-new-privileges",
+    "--restart", "on-failure:3",
+    # a health check whose first probe runs in an hour: its state stays "starting", so two
+    # captures see the same state (5.27 audits that a health check is configured and running)
+    "--health-cmd", "true", "--health-interval", "1h",
+)  # fmt: skip
+
+CONTAINERS: tuple[ContainerCase, ...] = (
+    ContainerCase(
+        "hardened",
+        (*HARDENED, "-p", "127.0.0.1::8080"),
+        {
+            "container-user-not-root": "pass",  # 4.1: User is not root
+            "container-rootfs-read-only": "pass",  # 5.13: ReadonlyRootfs=true
+            "container-memory-limited": "pass",  # 5.11: Memory is not 0
+            "container-cpu-shares-set": "pass",  # 5.12: CpuShares is not 0 or 1024
+            "container-pids-limited": "pass",  # 5.29: PidsLimit is not 0 or -1
+            "container-capabilities-restricted": "pass",  # 5.4: everything dropped
+            "container-no-new-privileges": "pass",  # 5.26: SecurityOpt no-new-privileges
+            "container-restart-policy-on-failure": "pass",  # 5.15: on-failure, 3 tries
+            "container-health-checked": "pass",  # 5.27: a health check is running
+            "container-ports-bound-to-interface": "pass",  # 5.14: bound to 127.0.0.1 only
+            "container-privileged-ports-not-mapped": "pass",  # 5.8: a random port >= 1024
+            "container-privileged-disabled": "pass",  # 5.5
+            "container-host-network-not-shared": "pass",  # 5.10
+            "container-host-pid-not-shared": "pass",  # 5.16
+            "container-host-ipc-not-shared": "pass",  # 5.17
+            "container-host-uts-not-shared": "pass",  # 5.21
+            "container-host-userns-not-shared": "pass",  # 5.31
+            "container-sensitive-host-paths-not-mounted": "pass",  # 5.6: no mounts
+            "container-docker-socket-not-mounted": "pass",  # 5.32: no mounts
+            "container-mount-propagation-not-shared": "pass",  # 5.20: no mounts
+            "container-no-host-devices": "pass",  # 5.18: no devices
+            "container-seccomp-not-unconfined": "pass",  # 5.22: the default profile
+            "container-cgroup-parent-default": "pass",  # 5.25: no cgroup parent
+            "container-not-on-default-bridge": "pass",  # 5.1: a user-defined network
+            "container-no-sshd": "pass",  # 5.7: only sleep runs
+            "container-exec-not-root": "not_applicable",  # 5.24: no exec session
+            "container-exec-not-privileged": "not_applicable",  # 5.23: no exec session
+        },
+    ),
+    ContainerCase(
+        "defaults",
+        (),
+        {
+            "container-user-not-root": "fail",  # 4.1: runs as root
+            "container-rootfs-read-only": "fail",  # 5.13: writable root filesystem
+            "container-memory-limited": "fail",  # 5.11: Memory=0
+            "container-cpu-shares-set": "fail",  # 5.12: CpuShares=0
+            "container-pids-limited": "fail",  # 5.29: no PidsLimit
+            "container-health-checked": "fail",  # 5.27: no health check at all
+            "container-restart-policy-on-failure": "pass",  # 5.15: "no" is acceptable
+            "container-ports-bound-to-interface": "pass",  # 5.14: nothing is published
+            "container-privileged-ports-not-mapped": "pass",  # 5.8: nothing is published
+            "container-privileged-disabled": "pass",
+            "container-no-sshd": "pass",
+        },
+        why="docker run with no option (on a user-defined network)",
+    ),
+    ContainerCase(
+        "privileged-created",
+        ("--privileged",),
+        {"container-privileged-disabled": "fail"},  # 5.5: Privileged=true
+        start=False,
+        why="--privileged cannot start here (the kernel refuses all caps); created only",
+    ),
+    ContainerCase(
+        "host-network",
+        ("--network", "host"),
+        {"container-host-network-not-shared": "fail"},  # 5.10: NetworkMode=host
+        user_network=False,
+    ),
+    ContainerCase("host-pid", ("--pid", "host"), {"container-host-pid-not-shared": "fail"}),
+    ContainerCase("host-ipc", ("--ipc", "host"), {"container-host-ipc-not-shared": "fail"}),
+    ContainerCase("host-uts", ("--uts", "host"), {"container-host-uts-not-shared": "fail"}),
+    ContainerCase(
+        "host-userns", ("--userns", "host"), {"container-host-userns-not-shared": "fail"}
+    ),
+    ContainerCase(
+        "publish-all",
+        ("--expose", "80", "-P"),
+        # 5.14: -P binds 0.0.0.0 (the engine's actual bindings, not the requested ones);
+        # 5.8: the random host port is >= 1024
+        {
+            "container-ports-bound-to-interface": "fail",
+            "container-privileged-ports-not-mapped": "pass",
+        },
+    ),
+    ContainerCase(
+        "port-83-all-interfaces",
+        ("-p", "83:80"),
+        {
+            "container-ports-bound-to-interface": "fail",  # 5.14: 0.0.0.0
+            "container-privileged-ports-not-mapped": "fail",  # 5.8: host port 83 < 1024
+        },
+    ),
+    ContainerCase(
+        "port-high-localhost",
+        ("-p", "127.0.0.1:18080:80"),
+        {
+            "container-ports-bound-to-interface": "pass",
+            "container-privileged-ports-not-mapped": "pass",
+        },
+    ),
+    ContainerCase(
+        "port-83-stopped",
+        ("-p", "83:80"),
+        # a stopped container is judged on what it asks for (HostConfig.PortBindings)
+        {
+            "container-ports-bound-to-interface": "fail",
+            "container-privileged-ports-not-mapped": "fail",
+            "container-health-checked": "not_applicable",  # 5.27 judges running containers
+        },
+        start=False,
+    ),
+    ContainerCase(
+        "bind-etc",
+        ("-v", "/etc:/host-etc:ro"),
+        {"container-sensitive-host-paths-not-mounted": "fail"},  # 5.6: /etc, even read-only
+    ),
+    ContainerCase(
+        "bind-docker-sock",
+        ("-v", f"{SOCKET}:/var/run/docker.sock"),
+        {"container-docker-socket-not-mounted": "fail"},  # 5.32
+    ),
+    ContainerCase(
+        "bind-tmp-rshared",
+        ("-v", "/tmp:/x:rshared"),
+        {"container-mount-propagation-not-shared": "fail"},  # 5.20: rshared
+        start=False,
+    ),
+    ContainerCase(
+        "limits",
+        ("--memory", "64m", "--cpu-shares", "512", "--pids-limit", "100"),
+        {
+            "container-memory-limited": "pass",
+            "container-cpu-shares-set": "pass",
+            "container-pids-limited": "pass",
+        },
+    ),
+    ContainerCase(
+        "read-only-user",
+        ("--read-only", "--user", "1000:1000"),
+        {"container-rootfs-read-only": "pass", "container-user-not-root": "pass"},
+    ),
+    ContainerCase(
+        "restart-always",
+        ("--restart", "always"),
+        {"container-restart-policy-on-failure": "fail"},  # 5.15: always
+    ),
+    ContainerCase(
+        "restart-unless-stopped",
+        ("--restart", "unless-stopped"),
+        {"container-restart-policy-on-failure": "fail"},
+    ),
+    ContainerCase(
+        "restart-on-failure-5",
+        ("--restart", "on-failure:5"),
+        {"container-restart-policy-on-failure": "pass"},  # 5.15: at most 5
+    ),
+    ContainerCase(
+        "cap-add-sys-admin",
+        ("--cap-add", "SYS_ADMIN"),
+        {"container-capabilities-restricted": "fail"},  # 5.4
+    ),
+    ContainerCase(
+        "seccomp-unconfined",
+        ("--security-opt", "seccomp=unconfined"),
+        {"container-seccomp-not-unconfined": "fail"},  # 5.22
+    ),
+    ContainerCase(
+        "no-new-privileges",
+        ("--security-opt", "no-new-privileges"),
+        {"container-no-new-privileges": "pass"},  # 5.26
+    ),
+    ContainerCase(
+        "device",
+        ("--device", "/dev/null:/dev/xnull"),
+        {"container-no-host-devices": "fail"},  # 5.18
+    ),
+    ContainerCase(
+        "cgroup-parent",
+        ("--cgroup-parent", "/assessor-capture"),
+        {"container-cgroup-parent-default": "fail"},  # 5.25
+        start=False,
+    ),
+    ContainerCase(
+        "default-bridge",
+        (),
+        {"container-not-on-default-bridge": "fail"},  # 5.1: NetworkMode default (docker0)
+        start=False,
+        user_network=False,
+    ),
+    ContainerCase(
+        "health-check",
+        ("--health-cmd", "true", "--health-interval", "1h"),
+        {"container-health-checked": "pass"},  # 5.27
+    ),
+    ContainerCase(
+        "sshd",
+        (),
+        {"container-no-sshd": "fail"},  # 5.7: a process named sshd runs in it
+        command=("/usr/sbin/sshd",),
+    ),
+    ContainerCase(
+        "exec-root",
+        (),
+        {
+            "container-exec-not-root": "fail",  # 5.24: docker exec -u 0
+            "container-exec-not-privileged": "pass",  # 5.23: not --privileged
+        },
+        execs=(("-u", "0"),),
+    ),
+    ContainerCase(
+        "exec-as-container-user",
+        ("--user", "1000"),
+        # 5.24: an exec without --user runs as the container's user, here 1000
+        {"container-exec-not-root": "pass", "container-exec-not-privileged": "pass"},
+        execs=((),),
+    ),
+    ContainerCase(
+        "exited",
+        ("-p", "127.0.0.1:18081:80"),
+        {
+            "container-health-checked": "not_applicable",  # not running
+            "container-ports-bound-to-interface": "pass",
+            "container-privileged-disabled": "pass",
+        },
+        command=("true",),
+    ),
+)
+
+
+class Docker:
+    """The docker CLI, on objects this capture labelled only."""
+
+    def __init__(self, label: str) -> None:
+        cli = next(
+            (c for c in ("/usr/bin/docker", shutil.which("docker")) if c and os.access(c, os.X_OK)),
+            None,
+        )
+        if cli is None or not os.path.exists(SOCKET):
+            raise SystemExit("capture: needs the docker CLI and a running dockerd")
+        self.cli = cli
+        self.label = label
+
+    def __call__(self, *args: str, check: bool = True, data: bytes | None = None) -> str:
+        proc = subprocess.run(
+            [self.cli, *args], capture_output=True, input=data, timeout=120, check=False
+        )
+        if check and proc.returncode != 0:
+            raise RuntimeError(f"docker {' '.join(args)}: {proc.stderr.decode().strip()}")
+        return proc.stdout.decode().strip()
+
+    def cleanup(self) -> None:
+        ids = self("ps", "-aq", "--filter", f"label=assessor.test={self.label}", check=False)
+        if ids.split():
+            self("rm", "-f", *ids.split(), check=False)
+        nets = self("network", "ls", "-q", "--filter", f"label=assessor.test={self.label}")
+        if nets.split():
+            self("network", "rm", *nets.split(), check=False)
+        images = self("images", "-q", "--filter", f"label=assessor.test={self.label}")
+        if images.split():
+            self("rmi", "-f", *sorted(set(images.split())), check=False)
+
+
+def busybox_rootfs() -> bytes:
+    """busybox-static and a script named sshd (the kernel calls its shell "sshd")."""
+    busybox = Path("/bin/busybox")
+    if not busybox.exists():
+        raise SystemExit("capture: needs busybox-static (/bin/busybox)")
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for d in ("bin", "tmp", "etc", "usr", "usr/sbin"):
+            info = tarfile.TarInfo(d)
+            info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, MTIME
+            tar.addfile(info)
+        info = tar.gettarinfo(str(busybox), "bin/busybox")
+        info.mtime = MTIME
+        with busybox.open("rb") as f:
+            tar.addfile(info, f)
+        for applet in ("sh", "sleep", "true", "ls"):
+            link = tarfile.TarInfo(f"bin/{applet}")
+            link.type, link.linkname, link.mtime = tarfile.SYMTYPE, "busybox", MTIME
+            tar.addfile(link)
+        script = b"#!/bin/sh\nwhile :; do sleep 60; done\n"
+        info = tarfile.TarInfo("usr/sbin/sshd")
+        info.mode, info.size, info.mtime = 0o755, len(script), MTIME
+        tar.addfile(info, io.BytesIO(script))
+    return buf.getvalue()
+
+
+def capture_containers(cases: list[ContainerCase]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Stage ``cases`` on the real dockerd; yield (case name, the collector's document)."""
+    from assessor.collectors.engine import EngineCollector
+    from assessor.targets import parse_target
+
+    label = uuid.uuid4().hex
+    docker = Docker(label)
+    tag = label[:8]
+    image = f"assessor-capture/busybox:{tag}"
+    network = f"capture-{tag}"
+    names: dict[str, str] = {}
+    try:
+        docker(
+            "import", "--change", f"LABEL assessor.test={label}", "-", image,
+            data=busybox_rootfs(),
+        )  # fmt: skip
+        docker("network", "create", "--label", f"assessor.test={label}", network)
+        for case in cases:
+            name = f"capture-{case.name}-{tag}"
+            names[name] = case.name
+            net = ("--network", network) if case.user_network else ()
+            docker(
+                "create", "--label", f"assessor.test={label}", "--name", name,
+                *net, *case.flags, image, *case.command,
+            )  # fmt: skip
+            if case.start:
+                docker("start", name)
+            for args in case.execs:
+                docker("exec", "-d", *args, name, "sleep", "600")
+        # the exited case has run to its end; the exec sessions have started
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            states = docker("ps", "-a", "--filter", f"label=assessor.test={label}",
+                            "--format", "{{.Names}} {{.State}}")  # fmt: skip
+            if all(
+                (state == "running") == _case(cases, names, n).start
+                or (_case(cases, names, n).command == ("true",) and state == "exited")
+                for n, state in (line.split() for line in states.splitlines())
+            ):
+                break
+            time.sleep(0.2)
+        time.sleep(0.5)
+        target = parse_target(f"engine:unix://{SOCKET}")
+        collector = EngineCollector()
+        stream = collector.collect(target)
+        wanted = len(names)
+        found = 0
+        try:
+            engine = next(stream)
+            total = int(engine.data["containers"]["total"])
+            for _ in range(total):
+                ev = next(stream)
+                if ev.kind != "container":
+                    break
+                cname = str(ev.data.get("Name", "")).lstrip("/")
+                if cname in names:
+                    found += 1
+                    yield names[cname], _normalise_container(ev.document(), label, cname)
+                if found == wanted:
+                    break
+        finally:
+            stream.close()  # never reach the export of every local image
+    finally:
+        docker.cleanup()
+
+
+def _case(cases: list[ContainerCase], names: dict[str, str], name: str) -> ContainerCase:
+    return next(c for c in cases if c.name == names.get(name, ""))
+
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_IP_KEYS = {
+    "IPAddress": "172.30.0.2",
+    "Gateway": "172.30.0.1",
+    "MacAddress": "02:42:ac:1e:00:02",
+    "GlobalIPv6Address": "",
+    "IPv6Gateway": "",
+    "LinkLocalIPv6Address": "",
+}
+
+
+def _fake_hex(seed: str) -> str:
+    return hashlib.sha256(seed.encode()).hexdigest()
+
+
+def _normalise_container(doc: dict[str, Any], label: str, name: str) -> dict[str, Any]:
+    """Ids, times, pids, addresses, random ports and the run's label made deterministic."""
+    stable = name.replace(f"-{label[:8]}", "")
+    text = json.dumps(doc, sort_keys=True)
+    ids: dict[str, str] = {}
+    for m in _HEX64.finditer(text):
+        ids.setdefault(m.group(0), _fake_hex(f"{stable}:{len(ids)}"))
+    for old, new in ids.items():
+        text = text.replace(old, new).replace(old[:12], new[:12])
+    text = text.replace(label, "capture").replace(f"-{label[:8]}", "")
+    text = text.replace(f"busybox:{label[:8]}", "busybox:capture")
+    doc = json.loads(text)
+    data = doc["data"]
+    data["Created"] = FIXED_TIME
+    state = data["State"]
+    for key in ("StartedAt", "FinishedAt"):
+        if state.get(key) not in (None, ZERO_TIME):
+            state[key] = FIXED_TIME
+    if state.get("Pid"):
+        state["Pid"] = 4242
+    health = state.get("Health")
+    if isinstance(health, dict):
+        for entry in health.get("Log") or []:
+            entry.update(Start=FIXED_TIME, End=FIXED_TIME)
+    settings = data.get("NetworkSettings") or {}
+    for scope in (settings, *(settings.get("Networks") or {}).values()):
+        for key, value in _IP_KEYS.items():
+            if scope.get(key):
+                scope[key] = value
+        if scope.get("IPPrefixLen"):  # the pool dockerd carved the network's subnet from
+            scope["IPPrefixLen"] = 16
+    ports: dict[str, str] = {}
+    for bindings in (settings.get("Ports") or {}).values():
+        for b in bindings or []:
+            if b.get("HostPort", "").isdigit() and int(b["HostPort"]) >= 32768:
+                b["HostPort"] = ports.setdefault(b["HostPort"], str(49153 + len(ports)))
+    return doc
+
+
+# ------------------------------------------------------------------------- host roots
+
+
+@dataclass(frozen=True)
+class HostFile:
+    path: str
+    mode: int
+    uid: int = 0
+    gid: int = 0
+    text: str | None = None  # None: a directory (or a socket when socket=True)
+    socket: bool = False
+
+
+@dataclass(frozen=True)
+class HostCase:
+    name: str
+    files: tuple[HostFile, ...]
+    expect: Expect
+
+
+PASSWD = "root:x:0:0:root:/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\n"
+GROUP = "root:x:0:\ndocker:x:998:alice\nalice:x:1000:\n"
+DAEMON_JSON = json.dumps(
+    {
+        "tls": True,
+        "tlsverify": True,
+        "tlscacert": "/etc/docker/tls/ca.pem",
+        "tlscert": "/etc/docker/tls/server-cert.pem",
+        "tlskey": "/etc/docker/tls/server-key.pem",
+        "icc": False,
+    },
+    indent=2,
+)
+UNIT = (
+    "[Service]\nExecStart=/usr/bin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock\n"
+)
+SOCKET_UNIT = "[Socket]\nListenStream=/run/docker.sock\nSocketMode=0660\n"
+AUDIT_RULES = "\n".join(
+    f"-w {p} -p wa -k docker"
+    for p in (
+        "/usr/bin/dockerd",
+        "/etc/docker",
+        "/etc/docker/daemon.json",
+        "/lib/systemd/system/docker.service",
+        "/lib/systemd/system/docker.socket",
+        "/usr/bin/runc",
+        "/usr/bin/containerd",
+        "/var/lib/docker",
+    )
+)
+
+
+def _host_files(
+    *, dir_mode: int, file_mode: int, uid: int, sock_mode: int, cert_mode: int, key_mode: int
+) -> tuple[HostFile, ...]:
+    return (
+        HostFile("/etc/passwd", 0o644, text=PASSWD),
+        HostFile("/etc/group", 0o644, text=GROUP),
+        HostFile("/etc/hostname", 0o644, text="capture-host\n"),
+        HostFile("/etc/docker", dir_mode, uid, uid),
+        HostFile("/etc/docker/daemon.json", file_mode, uid, uid, DAEMON_JSON),
+        HostFile("/etc/docker/tls", 0o755),
+        HostFile("/etc/docker/tls/ca.pem", cert_mode, uid, uid, "ca\n"),
+        HostFile("/etc/docker/tls/server-cert.pem", cert_mode, uid, uid, "cert\n"),
+        HostFile("/etc/docker/tls/server-key.pem", key_mode, uid, uid, "key\n"),
+        HostFile("/etc/docker/certs.d", 0o755),
+        HostFile("/etc/docker/certs.d/registry.example:5000", 0o755),
+        HostFile("/etc/docker/certs.d/registry.example:5000/ca.crt", cert_mode, uid, uid, "c\n"),
+        HostFile("/etc/default/docker", file_mode, uid, uid, 'DOCKER_OPTS=""\n'),
+        HostFile("/etc/sysconfig/docker", file_mode, uid, uid, "OPTIONS=\n"),
+        HostFile("/lib/systemd/system/docker.service", file_mode, uid, uid, UNIT),
+        HostFile("/lib/systemd/system/docker.socket", file_mode, uid, uid, SOCKET_UNIT),
+        HostFile("/var/run/docker.sock", sock_mode, uid, 998 if uid == 0 else uid, socket=True),
+        HostFile("/run/containerd/containerd.sock", sock_mode, uid, uid, socket=True),
+        HostFile("/usr/bin/dockerd", 0o755, text="#!/bin/sh\n"),
+        HostFile("/usr/bin/containerd", 0o755, text="#!/bin/sh\n"),
+        HostFile("/usr/bin/runc", 0o755, text="#!/bin/sh\n"),
+        HostFile("/var/lib/docker", 0o710),
+    )
+
+
+_FILE_RULES = (
+    "host-etc-docker-mode-755",  # 3.6: /etc/docker 755 or stricter
+    "host-etc-docker-owner-root",  # 3.5
+    "host-daemon-json-mode-644",  # 3.18
+    "host-daemon-json-owner-root",  # 3.17
+    "host-docker-service-mode-644",  # 3.2
+    "host-docker-service-owner-root",  # 3.1
+    "host-docker-socket-unit-mode-644",  # 3.4
+    "host-docker-socket-unit-owner-root",  # 3.3
+    "host-etc-default-docker-mode-644",  # 3.20
+    "host-etc-default-docker-owner-root",  # 3.19
+    "host-etc-sysconfig-docker-mode-644",  # 3.24
+    "host-etc-sysconfig-docker-owner-root",  # 3.23
+    "host-docker-sock-mode-660",  # 3.16
+    "host-docker-sock-owner-root-docker",  # 3.15
+    "host-containerd-sock-mode-660",  # 3.22
+    "host-containerd-sock-owner-root",  # 3.21
+    "host-registry-certs-mode-444",  # 3.8
+    "host-registry-certs-owner-root",  # 3.7
+    "host-tls-ca-cert-mode-444",  # 3.10
+    "host-tls-ca-cert-owner-root",  # 3.9
+    "host-tls-server-cert-mode-444",  # 3.12
+    "host-tls-server-cert-owner-root",  # 3.11
+    "host-tls-server-key-mode-400",  # 3.14
+    "host-tls-server-key-owner-root",  # 3.13
+)
+
+HOSTS: tuple[HostCase, ...] = (
+    HostCase(
+        "offline-hardened",
+        (
+            *_host_files(
+                dir_mode=0o755,
+                file_mode=0o644,
+                uid=0,
+                sock_mode=0o660,
+                cert_mode=0o444,
+                key_mode=0o400,
+            ),
+            HostFile("/etc/audit/rules.d/docker.rules", 0o640, text=AUDIT_RULES + "\n"),
+            HostFile(
+                "/etc/fstab",
+                0o644,
+                text="/dev/sda1 / ext4 defaults 0 1\n/dev/sdb1 /var/lib/docker ext4 defaults 0 2\n",
+            ),
+        ),
+        {
+            **dict.fromkeys(_FILE_RULES, "pass"),
+            # 1.1.1: the data root is its own mount point
+            "host-docker-data-root-separate-partition": "pass",
+            # 1.1.3 ff.: the rules files of an offline root watch each of these
+            "host-audit-dockerd": "pass",
+            "host-audit-etc-docker": "pass",
+            "host-audit-docker-service": "pass",
+            "host-audit-runc": "pass",
+        },
+    ),
+    HostCase(
+        "offline-loose",
+        (
+            *_host_files(
+                dir_mode=0o777,
+                file_mode=0o666,
+                uid=1000,
+                sock_mode=0o666,
+                cert_mode=0o644,
+                key_mode=0o644,
+            ),
+            HostFile(
+                "/etc/fstab",
+                0o644,
+                text="/dev/sda1 / ext4 defaults 0 1\n/dev/sdb1 /var ext4 defaults 0 2\n",
+            ),
+        ),
+        {
+            **dict.fromkeys(_FILE_RULES, "fail"),
+            # 1.1.1: /var is a partition, but the data root /var/lib/docker is not its own
+            "host-docker-data-root-separate-partition": "fail",
+            # 1.1.3 ff.: no audit rules at all
+            "host-audit-dockerd": "fail",
+            "host-audit-etc-docker": "fail",
+            "host-audit-docker-service": "fail",
+            "host-audit-runc": "fail",
+        },
+    ),
+)
+
+
+def _build_root(root: Path, files: tuple[HostFile, ...]) -> list[socket.socket]:
+    held: list[socket.socket] = []
+    for f in files:
+        path = root / f.path.lstrip("/")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if f.socket:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.bind(str(path))
+            held.append(s)
+        elif f.text is None:
+            path.mkdir(exist_ok=True)
+        else:
+            path.write_text(f.text)
+        os.chown(path, f.uid, f.gid)
+        os.chmod(path, f.mode)
+    return held
+
+
+def capture_hosts(cases: list[HostCase]) -> Iterator[tuple[str, dict[str, Any]]]:
+    from assessor.collectors.host import HostCollector
+    from assessor.targets import parse_target
+
+    for case in cases:
+        with tempfile.TemporaryDirectory(prefix="assessor-capture-") as tmp:
+            root = Path(tmp) / "root"
+            root.mkdir()
+            held = _build_root(root, case.files)
+            try:
+                (ev,) = list(HostCollector().collect(parse_target(f"host:{root}")))
+            finally:
+                for s in held:
+                    s.close()
+            text = json.dumps(ev.document(), sort_keys=True)
+            text = text.replace(str(root), f"/srv/capture/{case.name}")
+            yield case.name, json.loads(text)
+
+
+# ------------------------------------------------------------------------- images
+
+
+@dataclass(frozen=True)
+class ImageCase:
+    name: str
+    config: dict[str, Any]
+    layers: tuple[tuple[tuple[str, int, bytes | None], ...], ...]
+    history: tuple[str, ...]  # created_by of each layer, in order
+    expect: Expect
+    oci: bool = False
+    extra_history: tuple[str, ...] = field(default=())  # empty-layer steps, after the layers
+
+
+_BASE_LAYER: tuple[tuple[str, int, bytes | None], ...] = (
+    ("bin", 0o755, None),
+    ("bin/sh", 0o755, b"#!fake shell\n"),
+    ("etc", 0o755, None),
+    ("etc/passwd", 0o644, b"root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/app:/bin/sh\n"),
+    ("tmp", 0o1777, None),
+)
+_BASE_STEP = "/bin/sh -c #(nop) ADD file:5d8e0cdd5e4b2a1f in / "
+_APP_LAYER: tuple[tuple[str, int, bytes | None], ...] = (
+    ("app", 0o755, None),
+    ("app/run", 0o755, b"#!/bin/sh\necho ok\n"),
+)
+
+IMAGES: tuple[ImageCase, ...] = (
+    ImageCase(
+        "user-and-healthcheck",
+        {
+            "User": "1000",
+            "Healthcheck": {"Test": ["CMD", "/app/run"], "Interval": 30_000_000_000},
+            "Cmd": ["/app/run"],
+        },
+        (_BASE_LAYER, _APP_LAYER),
+        (_BASE_STEP, "/bin/sh -c #(nop) COPY dir:0a1b2c3d in /app "),
+        {
+            "image-user-not-root": "pass",  # 4.1: USER 1000
+            "image-healthcheck": "pass",  # 4.6: HEALTHCHECK set
+            "image-setuid-removed": "pass",  # 4.8: no setuid or setgid file
+            "image-copy-not-add": "pass",  # 4.9: COPY (the base rootfs ADD is the exception)
+            "image-no-secrets": "pass",  # 4.10: nothing secret in ENV or files
+        },
+    ),
+    ImageCase(
+        "root-no-healthcheck",
+        {"Cmd": ["/app/run"]},
+        (_BASE_LAYER, _APP_LAYER),
+        (_BASE_STEP, "/bin/sh -c #(nop) COPY dir:0a1b2c3d in /app "),
+        {
+            "image-user-not-root": "fail",  # 4.1: no USER, runs as root
+            "image-healthcheck": "fail",  # 4.6: no HEALTHCHECK
+        },
+        oci=True,
+    ),
+    ImageCase(
+        "setuid-file",
+        {"User": "1000", "Cmd": ["/app/run"]},
+        (_BASE_LAYER, (("app", 0o755, None), ("app/helper", 0o4755, b"#!helper\n"))),
+        (_BASE_STEP, "/bin/sh -c #(nop) COPY file:9f8e7d6c in /app/helper "),
+        # 4.8 is a Manual recommendation: the setuid files are listed for the reviewer
+        {"image-setuid-removed": "manual"},
+    ),
+    ImageCase(
+        "add-local-archive",
+        {"User": "1000", "Cmd": ["/app/run"]},
+        (_BASE_LAYER, _APP_LAYER),
+        (_BASE_STEP, "/bin/sh -c #(nop) ADD file:77aa55cc44dd in /app "),
+        {"image-copy-not-add": "fail"},  # 4.9: ADD in the image's own build steps
+    ),
+    ImageCase(
+        "leaky-env",
+        {
+            "User": "1000",
+            "Cmd": ["/app/run"],
+            "Env": ["PATH=/bin", "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY"],
+        },
+        (_BASE_LAYER, _APP_LAYER),
+        (_BASE_STEP, "/bin/sh -c #(nop) COPY dir:0a1b2c3d in /app "),
+        {"image-no-secrets": "fail"},  # 4.10: a secret in the image's environment
+    ),
+)
+
+
+def _tar_layer(entries: tuple[tuple[str, int, bytes | None], ...]) -> bytes:
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for path, mode, data in entries:
+            info = tarfile.TarInfo(path)
+            info.mtime, info.mode = MTIME, mode
+            if data is None:
+                info.type = tarfile.DIRTYPE
+                tar.addfile(info)
+            else:
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+    return raw.getvalue()
+
+
+def _sha(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def _image_config(case: ImageCase, layers: list[bytes]) -> bytes:
+    config = {
+        "architecture": "amd64",
+        "os": "linux",
+        "created": "2026-01-01T00:00:00Z",
+        "config": {"Env": ["PATH=/bin"], **case.config},
+        "rootfs": {"type": "layers", "diff_ids": [_sha(layer) for layer in layers]},
+        "history": [
+            *({"created": "2026-01-01T00:00:00Z", "created_by": step} for step in case.history),
+            *(
+                {"created": "2026-01-01T00:00:00Z", "created_by": step, "empty_layer": True}
+                for step in case.extra_history
+            ),
+        ],
+    }
+    return json.dumps(config, sort_keys=True).encode()
+
+
+def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size, info.mtime, info.mode = len(data), MTIME, 0o644
+    tar.addfile(info, io.BytesIO(data))
+
+
+def write_image(case: ImageCase, out: Path) -> str:
+    """Write ``case`` as a docker-archive tarball or an OCI layout; return its target."""
+    layers = [_tar_layer(entries) for entries in case.layers]
+    config = _image_config(case, layers)
+    if not case.oci:
+        path = out / f"{case.name}.tar"
+        with tarfile.open(path, "w") as tar:
+            names = []
+            for layer in layers:
+                name = f"{hashlib.sha256(layer).hexdigest()}/layer.tar"
+                _add(tar, name, layer)
+                names.append(name)
+            config_name = f"{hashlib.sha256(config).hexdigest()}.json"
+            _add(tar, config_name, config)
+            manifest = [
+                {
+                    "Config": config_name,
+                    "RepoTags": [f"capture/{case.name}:1"],
+                    "Layers": names,
+                }
+            ]
+            _add(tar, "manifest.json", json.dumps(manifest).encode())
+        return f"image:docker-archive:{path}"
+    layout = out / case.name
+    blobs = layout / "blobs" / "sha256"
+    blobs.mkdir(parents=True)
+
+    def blob(data: bytes) -> dict[str, Any]:
+        (blobs / hashlib.sha256(data).hexdigest()).write_bytes(data)
+        return {"digest": _sha(data), "size": len(data)}
+
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **blob(config)},
+        "layers": [
+            {
+                "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                **blob(gzip.compress(layer, mtime=0)),
+            }
+            for layer in layers
+        ],
+    }
+    data = json.dumps(manifest, sort_keys=True).encode()
+    index = {
+        "schemaVersion": 2,
+        "manifests": [
+            {
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                **blob(data),
+                "annotations": {"org.opencontainers.image.ref.name": "1"},
+            }
+        ],
+    }
+    (layout / "index.json").write_text(json.dumps(index))
+    (layout / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
+    return f"image:oci:{layout}:1"
+
+
+def capture_images(cases: list[ImageCase]) -> Iterator[tuple[str, dict[str, Any]]]:
+    from assessor.collectors.image import ImageCollector
+    from assessor.targets import parse_target
+
+    with tempfile.TemporaryDirectory(prefix="assessor-capture-") as tmp:
+        for case in cases:
+            target = write_image(case, Path(tmp))
+            (ev,) = list(ImageCollector().collect(parse_target(target)))
+            text = json.dumps(ev.document(), sort_keys=True).replace(tmp, "/srv/capture")
+            yield case.name, json.loads(text)
+
+
+# ------------------------------------------------------------------------- writing
+
+
+@dataclass
+class Outcome:
+    written: list[Path] = field(default_factory=list)
+    differ: list[str] = field(default_factory=list)
+
+
+def _comparable(doc: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(doc)
+    for kind, key in VOLATILE:
+        if out.get("kind") == kind:
+            out["data"].pop(key, None)
+    return out
+
+
+def _differences(old: Any, new: Any, where: str = "") -> list[str]:
+    """The paths where two documents differ (stored vs fresh)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [
+            d
+            for key in sorted(set(old) | set(new), key=str)
+            for d in _differences(old.get(key, _MISSING), new.get(key, _MISSING), f"{where}.{key}")
+        ]
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        return [d for i, (o, n) in enumerate(zip(old, new, strict=True))
+                for d in _differences(o, n, f"{where}[{i}]")]  # fmt: skip
+    return [] if old == new else [where.lstrip(".") or "(document)"]
+
+
+_MISSING = object()
+
+
+def _store(case: str, expect: Expect, doc: dict[str, Any], check: bool, outcome: Outcome) -> None:
+    from assessor.evidence_model import validate_document
+
+    validate_document(doc, complete=True)  # a capture is what a collector wrote, whole
+    for rule, status in sorted(expect.items()):
+        path = HERE / rule / f"{status}-captured-{case}.json"
+        if check:
+            if not path.exists():
+                outcome.differ.append(f"{path.relative_to(ROOT)}: missing")
+                continue
+            stored = json.loads(path.read_text())
+            changed = _differences(_comparable(stored), _comparable(doc))
+            if changed:
+                outcome.differ.append(
+                    f"{path.relative_to(ROOT)}: differs from a fresh capture at "
+                    + ", ".join(changed[:5])
+                )
+            continue
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
+        outcome.written.append(path)
+
+
+def _stale(kinds: set[str], keep: set[Path]) -> list[Path]:
+    """Captured fixtures of the captured kinds that no declared case writes any more."""
+    stale = []
+    for path in HERE.glob("*/*-captured-*.json"):
+        if path in keep:
+            continue
+        kind = json.loads(path.read_text()).get("kind")
+        if kind in kinds:
+            stale.append(path)
+    return stale
+
+
+Capture = Callable[[list[Any]], Iterator[tuple[str, dict[str, Any]]]]
+GROUPS: dict[str, tuple[tuple[Any, ...], Capture]] = {
+    "container": (CONTAINERS, capture_containers),
+    "host": (HOSTS, capture_hosts),
+    "image": (IMAGES, capture_images),
+}
+
+
+def run(check: bool, only: list[str]) -> Outcome:
+    outcome = Outcome()
+    for kind, (cases, capture) in GROUPS.items():
+        chosen = [c for c in cases if not only or f"{kind}:{c.name}" in only or kind in only]
+        if not chosen:
+            continue
+        by_name = {c.name: c for c in chosen}
+        seen = set()
+        for name, doc in capture(chosen):
+            seen.add(name)
+            _store(name, by_name[name].expect, doc, check, outcome)
+        for name in sorted(set(by_name) - seen):
+            outcome.differ.append(f"{kind}:{name}: the collector gave no evidence")
+    if not only:
+        expected = {
+            HERE / rule / f"{status}-captured-{case.name}.json"
+            for cases, _ in GROUPS.values()
+            for case in cases
+            for rule, status in case.expect.items()
+        }
+        for path in _stale(set(GROUPS), expected):
+            if check:
+                outcome.differ.append(f"{path.relative_to(ROOT)}: no case declares it")
+            else:
+                path.unlink()
+    return outcome
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.rules.capture", description=__doc__)
+    parser.add_argument("--check", action="store_true", help="compare, write nothing")
+    parser.add_argument(
+        "--only", action="append", default=[], help="KIND or KIND:CASE (repeatable)"
+    )
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    outcome = run(args.check, args.only)
+    took = time.monotonic() - started
+    if args.check:
+        for line in outcome.differ:
+            print(line)
+        print(f"capture --check: {len(outcome.differ)} difference(s) in {took:.1f} s")
+        return 1 if outcome.differ else 0
+    for line in outcome.differ:
+        print(line, file=sys.stderr)
+    print(f"capture: wrote {len(outcome.written)} fixtures in {took:.1f} s")
+    return 1 if outcome.differ else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

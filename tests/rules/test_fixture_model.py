@@ -1,0 +1,329 @@
+"""Every golden fixture is a state a collector could produce (assessor/evidence_model.py).
+
+A captured fixture (``*-captured-*.json``, written by tests/rules/capture.py from a real
+collector run) must be *complete*: every field the collector always writes is there. A
+hand-made fixture may leave out what its rule does not read, but what it keeps must have the
+collector's types and invariants, and it must keep every key its rule declares under
+``evidence:``. Impossible states, written out below, must be rejected, so this test can fail.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from assessor.catalog import load_catalog
+from assessor.evidence_model import missing_paths, validate_document
+
+HERE = Path(__file__).parent
+CATALOG = load_catalog()
+INVALID = (ValidationError, ValueError)
+
+
+def _fixtures() -> list[Path]:
+    return sorted(
+        f
+        for folder in HERE.iterdir()
+        if folder.is_dir() and not folder.name.startswith("_")
+        for f in folder.glob("*.json")
+    )
+
+
+def _captured(path: Path) -> bool:
+    return "-captured-" in path.name
+
+
+@pytest.mark.parametrize("path", _fixtures(), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_fixture_is_a_possible_state(path: Path) -> None:
+    doc = json.loads(path.read_text())
+    try:
+        validate_document(doc, complete=_captured(path))
+    except INVALID as e:
+        pytest.fail(f"{path.parent.name}/{path.name}: no collector writes this: {e}")
+    rule = CATALOG.rules.get(path.parent.name)
+    if rule is not None and doc["kind"] == rule.target.value:
+        absent = missing_paths(doc["kind"], doc["data"], list(rule.evidence))
+        assert not absent, (
+            f"{path.parent.name}/{path.name} leaves out what its rule reads: {absent} "
+            "(a collector always writes these; rules on missing evidence are walked by "
+            "test_missing_evidence.py)"
+        )
+
+
+def test_some_fixtures_are_captured() -> None:
+    captured = [p for p in _fixtures() if _captured(p)]
+    kinds = {json.loads(p.read_text())["kind"] for p in captured}
+    assert {"container", "host", "image"} <= kinds, (
+        f"captured fixtures cover {sorted(kinds)}: run `make fixtures`"
+    )
+
+
+# ----------------------------------------------------------------- impossible states
+
+
+def _container(running: bool) -> dict[str, Any]:
+    """A real captured container document to break (running or created)."""
+    for path in sorted(HERE.glob("*/*-captured-*.json")):
+        doc = json.loads(path.read_text())
+        if doc["kind"] == "container" and doc["data"]["State"]["Running"] == running:
+            if running and not doc["data"]["NetworkSettings"]["Ports"]:
+                continue
+            return doc
+    pytest.fail("no captured container fixture to start from: run `make fixtures`")
+
+
+def _host() -> dict[str, Any]:
+    for path in sorted(HERE.glob("host-*/*-captured-*.json")):
+        return json.loads(path.read_text())
+    pytest.fail("no captured host fixture to start from: run `make fixtures`")
+
+
+def _image() -> dict[str, Any]:
+    for path in sorted(HERE.glob("image-*/*-captured-*.json")):
+        return json.loads(path.read_text())
+    pytest.fail("no captured image fixture to start from: run `make fixtures`")
+
+
+def _engine() -> dict[str, Any]:
+    for path in sorted(HERE.glob("engine-*/*.json")):
+        doc = json.loads(path.read_text())
+        try:
+            validate_document(doc)
+        except INVALID:
+            continue
+        if isinstance(doc["data"].get("swarm"), dict) and doc["data"]["daemon"].get("found"):
+            return doc
+    pytest.fail("no valid engine fixture to start from")
+
+
+def _set(doc: dict[str, Any], path: str, value: Any) -> None:
+    node = doc["data"]
+    *parents, last = path.split(".")
+    for p in parents:
+        node = node[int(p)] if isinstance(node, list) else node[p]
+    if value is _DELETE:
+        del node[last]
+    else:
+        node[last] = value
+
+
+_DELETE = object()
+
+Break = Callable[[dict[str, Any]], None]
+
+
+def _edit(*changes: tuple[str, Any]) -> Break:
+    def apply(doc: dict[str, Any]) -> None:
+        for path, value in changes:
+            _set(doc, path, value)
+
+    return apply
+
+
+def _first_file(doc: dict[str, Any], present: bool) -> str:
+    return next(k for k, v in doc["data"]["files"].items() if v["exists"] is present)
+
+
+IMPOSSIBLE: dict[str, tuple[Callable[[], dict[str, Any]], Break]] = {
+    "running container with Pid 0": (lambda: _container(True), _edit(("State.Pid", 0))),
+    "created container with a Pid": (lambda: _container(False), _edit(("State.Pid", 4242))),
+    "Running true while Status says exited": (
+        lambda: _container(True),
+        _edit(("State.Status", "exited")),
+    ),
+    "Running false while Status says running": (
+        lambda: _container(True),
+        _edit(("State.Running", False)),
+    ),
+    "paused without Paused": (lambda: _container(True), _edit(("State.Status", "paused"))),
+    "Privileged as a string": (
+        lambda: _container(False),
+        _edit(("HostConfig.Privileged", "yes")),
+    ),
+    "CapAdd as one string": (
+        lambda: _container(False),
+        _edit(("HostConfig.CapAdd", "SYS_ADMIN")),
+    ),
+    "Memory negative": (lambda: _container(False), _edit(("HostConfig.Memory", -1))),
+    "mount without Source": (
+        lambda: _container(False),
+        lambda d: d["data"]["Mounts"].append({"Type": "bind", "Destination": "/x", "RW": True}),
+    ),
+    "bind mount with a relative source": (
+        lambda: _container(False),
+        lambda d: d["data"]["Mounts"].append(
+            {"Type": "bind", "Source": "etc", "Destination": "/x", "Mode": "", "RW": True}
+        ),
+    ),
+    "mount with RW as a string": (
+        lambda: _container(False),
+        lambda d: d["data"]["Mounts"].append(
+            {"Type": "bind", "Source": "/etc", "Destination": "/x", "RW": "true"}
+        ),
+    ),
+    "stopped container with bound ports": (
+        lambda: _container(False),
+        _edit(("NetworkSettings.Ports", {"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "80"}]})),
+    ),
+    "running container with Ports as a list": (
+        lambda: _container(True),
+        _edit(("NetworkSettings.Ports", [])),
+    ),
+    "bound port never exposed": (
+        lambda: _container(True),
+        _edit(("NetworkSettings.Ports", {"9/udp": [{"HostIp": "0.0.0.0", "HostPort": "9"}]})),
+    ),
+    "created container with processes": (
+        lambda: _container(False),
+        _edit(("Assessor.Processes", ["sleep"])),
+    ),
+    "exec session not in ExecIDs": (
+        lambda: _container(True),
+        _edit(
+            ("ExecIDs", None),
+            (
+                "Assessor.Execs",
+                [
+                    {
+                        "ID": "a1b2c3d4e5f6",
+                        "Privileged": False,
+                        "User": "",
+                        "Running": True,
+                        "Program": "sh",
+                        "HealthCheck": False,
+                    }
+                ],
+            ),
+        ),
+    ),
+    "Assessor without Self": (lambda: _container(False), _edit(("Assessor.Self", _DELETE))),
+    "restart count with policy always": (
+        lambda: _container(False),
+        _edit(("HostConfig.RestartPolicy", {"Name": "always", "MaximumRetryCount": 3})),
+    ),
+    "unknown restart policy": (
+        lambda: _container(False),
+        _edit(("HostConfig.RestartPolicy", {"Name": "sometimes", "MaximumRetryCount": 0})),
+    ),
+    "health state on a created container": (
+        lambda: _container(False),
+        _edit(("State.Health", {"Status": "healthy", "FailingStreak": 0, "Log": []})),
+    ),
+    "container Id not hex": (lambda: _container(False), _edit(("Id", "not-an-id"))),
+    "missing host file with a mode": (
+        _host,
+        lambda d: d["data"]["files"][_first_file(d, False)].update(mode="0644"),
+    ),
+    "existing host file without a mode": (
+        _host,
+        lambda d: d["data"]["files"][_first_file(d, True)].pop("mode"),
+    ),
+    "host file mode as a number": (
+        _host,
+        lambda d: d["data"]["files"][_first_file(d, True)].update(mode=644),
+    ),
+    "host file of unknown existence without an error": (
+        _host,
+        lambda d: d["data"]["files"][_first_file(d, False)].update(exists=None),
+    ),
+    "audit source no tool writes": (_host, _edit(("audit.source", "journal"))),
+    "auditctl rules on an offline root": (_host, _edit(("audit.source", "auditctl"))),
+    "offline root with a kernel": (
+        _host,
+        _edit(
+            (
+                "kernel",
+                {
+                    "release": "6.1",
+                    "cgroup_version": 2,
+                    "lsm": None,
+                    "apparmor_enabled": False,
+                    "selinux_enabled": False,
+                    "seccomp_available": True,
+                    "user_namespaces": True,
+                },
+            )
+        ),
+    ),
+    "unit found whose file is missing": (
+        _host,
+        lambda d: next(iter(d["data"]["systemd"]["units"].values()))["file"].update(
+            {"exists": False}
+        ),
+    ),
+    "swarm active with state inactive": (_engine, _edit(("swarm.active", True))),
+    "swarm state no engine reports": (_engine, _edit(("swarm.state", "running"))),
+    "daemon found through the API only": (_engine, _edit(("daemon.source", "api"))),
+    "effective setting with a string for a bool": (
+        _engine,
+        _edit(("daemon.effective.icc", "false")),
+    ),
+    "container counts that do not add up": (
+        _engine,
+        _edit(("containers", {"total": 3, "running": 1, "stopped": 1})),
+    ),
+    "image setuid count below its list": (
+        _image,
+        _edit(
+            (
+                "files.setuid",
+                {"count": 0, "items": [{"path": "/bin/su", "mode": "4755"}], "truncated": False},
+            )
+        ),
+    ),
+    "image signatures checked outside a registry": (
+        _image,
+        _edit(("signatures", {"checked": True, "present": False})),
+    ),
+    "image history steps that do not match its layers": (
+        _image,
+        lambda d: d["data"]["history"].append({"created_by": "RUN x", "empty_layer": False}),
+    ),
+    "image exposed port that is not PORT/PROTO": (
+        _image,
+        _edit(("config.ExposedPorts", ["http"])),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(IMPOSSIBLE))
+def test_impossible_state_is_rejected(case: str) -> None:
+    start, breaks = IMPOSSIBLE[case]
+    doc = start()
+    validate_document(doc)  # the starting point is possible
+    broken = copy.deepcopy(doc)
+    breaks(broken)
+    with pytest.raises(INVALID):
+        validate_document(broken)
+
+
+def test_captured_documents_are_complete_and_projections_are_not() -> None:
+    doc = _container(True)
+    validate_document(doc, complete=True)
+    trimmed = copy.deepcopy(doc)
+    del trimmed["data"]["NetworkSettings"]
+    validate_document(trimmed)  # a projection may leave it out
+    with pytest.raises(INVALID):
+        validate_document(trimmed, complete=True)
+
+
+def test_a_fixture_must_keep_what_its_rule_reads() -> None:
+    data = _container(False)["data"]
+    assert missing_paths("container", data, ["HostConfig.Privileged", "Mounts"]) == []
+    data = copy.deepcopy(data)
+    del data["Mounts"]
+    assert missing_paths("container", data, ["HostConfig.Privileged", "Mounts"]) == ["Mounts"]
+    # dockerd writes State.Health only for a container with a health check
+    assert "Health" not in data["State"]
+    assert missing_paths("container", data, ["State.Health.Status"]) == []
+    host = copy.deepcopy(_host()["data"])
+    del host["systemd"]
+    assert missing_paths("host", host, ["systemd.units", 'files["/etc/docker"]']) == [
+        "systemd.units"
+    ]
