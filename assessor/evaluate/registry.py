@@ -27,6 +27,13 @@ def _section(data: Any, *path: str) -> dict[str, Any]:
     return value
 
 
+def _key(section: Mapping[str, Any], key: str, where: str) -> Any:
+    """A key the collector always records: missing, the rule cannot judge (never a pass)."""
+    if key not in section:
+        raise EvaluationError(f"evidence '{where + '.' if where else ''}{key}' is absent")
+    return section[key]
+
+
 def _tls(data: Any) -> dict[str, Any] | None:
     tls = _section(data, "transport", "tls")
     return tls if tls.get("checked") else None
@@ -52,13 +59,13 @@ def _no_tls(data: Any) -> Outcome:
 def registry_tls_required(data: Any, args: Mapping[str, Any]) -> Outcome:
     """The API is served over TLS only: plain HTTP at the endpoint is refused or redirected."""
     http = _section(data, "transport", "http")
-    if data.get("scheme") == "http":
+    if _key(data, "scheme", "") == "http":
         return Outcome(
             "fail",
             f"{data.get('url')} serves the registry API in plain HTTP: images, tokens and "
             "passwords cross the network unencrypted and unauthenticated",
         )
-    outcome = http.get("outcome")
+    outcome = _key(http, "outcome", "transport.http")
     if outcome == "served":
         return Outcome("fail", f"plain HTTP is served besides TLS: {http.get('detail')}")
     how = "redirected to HTTPS" if outcome == "redirected to https" else "refused"
@@ -165,14 +172,15 @@ def registry_anonymous(data: Any, args: Mapping[str, Any]) -> Outcome:
     url = data.get("url")
     if probe == "base":
         api = _section(data, "api")
-        if api.get("anonymous_access"):
+        if _key(api, "anonymous_access", "api"):
             return Outcome(
                 "fail",
                 f"GET {url}/v2/ answers 200 without credentials: anyone who reaches it may "
                 "use the registry",
             )
         challenge = (api.get("challenge") or {}).get("scheme") or "no"
-        return Outcome("pass", f"GET {url}/v2/ answers {api.get('status')} ({challenge} challenge)")
+        status = _key(api, "status", "api")
+        return Outcome("pass", f"GET {url}/v2/ answers {status} ({challenge} challenge)")
     found = _section(data, "anonymous", probe)
     if probe == "catalog":
         if found.get("allowed"):
@@ -208,7 +216,7 @@ def registry_anonymous(data: Any, args: Mapping[str, Any]) -> Outcome:
 
 def _tags(data: Any) -> tuple[list[dict[str, Any]], str]:
     content = _section(data, "content")
-    tags = [t for t in content.get("tags") or [] if isinstance(t, dict)]
+    tags = [t for t in _key(content, "tags", "content") or [] if isinstance(t, dict)]
     notes = []
     if content.get("repositories_truncated") or content.get("tags_truncated"):
         notes.append(f"only the first {len(tags)} tags were read")
@@ -234,7 +242,8 @@ def registry_stale_images(data: Any, args: Mapping[str, Any]) -> Outcome:
     """No tag's image is older than the collection's ``stale_days`` (``--stale-days``,
     default 90): stale images are pruned or rebuilt (SP 800-190 4.2.2)."""
     tags, note = _tags(data)
-    limit = int((data.get("content") or {}).get("stale_days") or args.get("max_days", 90))
+    stale_days = _key(_section(data, "content"), "stale_days", "content")
+    limit = int(stale_days or args.get("max_days", 90))
     if not tags:
         return Outcome("not_applicable", f"the registry holds no readable tag{note}")
     dated = [t for t in tags if t.get("age_days") is not None]
@@ -268,7 +277,7 @@ def registry_stale_images(data: Any, args: Mapping[str, Any]) -> Outcome:
 def registry_latest_current(data: Any, args: Mapping[str, Any]) -> Outcome:
     """Where a repository has ``latest``, it points at the newest image of that repository."""
     content = _section(data, "content")
-    latest = [x for x in content.get("latest") or [] if isinstance(x, dict)]
+    latest = [x for x in _key(content, "latest", "content") or [] if isinstance(x, dict)]
     if not latest:
         return Outcome("not_applicable", "no repository has a 'latest' tag")
     behind = [x for x in latest if not x.get("current")]
