@@ -5,7 +5,7 @@
 set -euo pipefail
 
 PACKAGES=(docker.io podman busybox-static docker-registry skopeo poppler-utils chromium openssl auditd
-  openscap-scanner ssg-debian)
+  openscap-scanner ssg-debian rootlesskit uidmap slirp4netns)
 
 missing=()
 command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)

@@ -87,6 +87,7 @@ def podman(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
             "names": names,
             "execs": (execs_before, execs_after),
             "db": db,
+            "socket": str(sock),
         }
     finally:
         ids = _podman("ps", "-aq", "--filter", f"label=assessor.test={label}", check=False)
@@ -164,3 +165,43 @@ def test_podman_images_are_read_from_its_export(podman: dict[str, Any]) -> None:
         assert not errors, (res, errors)
     ours = [v for res, v in images.items() if "assessor-test" in res]
     assert ours and ours[0]["image-no-ssh-server"][0] == "fail"  # the busybox stand-in sshd
+
+
+def _dockerd_only_rules() -> list[str]:
+    """Engine rules that apply to dockerd only (applies_if: product eq docker)."""
+    from assessor.catalog import load_catalog
+    from assessor.catalog.schema import Leaf
+
+    return sorted(
+        rule.id
+        for rule in load_catalog().rules.values()
+        if rule.target.value == "engine"
+        and isinstance(rule.applies_if, Leaf)
+        and rule.applies_if.evidence == "product"
+        and rule.applies_if.value == "docker"
+    )
+
+
+def test_every_dockerd_daemon_rule_is_not_applicable(podman: dict[str, Any]) -> None:
+    """Every daemon rule (CIS section 2) judges dockerd's settings: on Podman's API each one is
+    not applicable, by the catalog's own list rather than a copy of it."""
+    engine = next(v for v in podman["verdicts"].values() if "engine-icc-disabled" in v)
+    rules = _dockerd_only_rules()
+    assert len(rules) >= 15, rules
+    wrong = {r: engine[r] for r in rules if engine[r][0] != "not_applicable"}
+    assert not wrong, wrong
+
+
+def test_podman_process_is_found_and_no_daemon_json_is_read(podman: dict[str, Any]) -> None:
+    """The process serving the socket is Podman's (found through the socket it holds), so no
+    dockerd flags or daemon.json are read into the evidence, not even the system's."""
+    from tests.dockerd_variant import engine_evidence
+
+    data = engine_evidence(podman["socket"])["data"]
+    assert data["product"] == "podman"
+    daemon = data["daemon"]
+    assert daemon["found"] is False and daemon["source"] == "api"
+    assert daemon["process"]["program"] == "podman"
+    for key in ("config_file", "daemon_json", "flags", "argv"):
+        assert key not in daemon, key
+    assert "config_file" not in daemon["read"]
