@@ -1,11 +1,11 @@
 """Stage containers on the real dockerd and write the engine collector's evidence of each as a
 golden fixture (tests/rules/<rule>/<status>-<case>.json). One command regenerates them:
 
-    .venv/bin/python -m tests.integration.capture_container_fixtures [--podman] [--variant SOCK]
+    .venv/bin/python -m tests.integration.capture_container_fixtures [--podman] [--variant]
 
 ``--podman`` also captures the Podman cases (a ``podman system service`` of its own);
-``--variant SOCK`` captures the cases of a second dockerd whose daemon.json sets
-``no-new-privileges`` and serves SOCK (not named docker.sock). Derived cases (one field of a
+``--variant`` the cases of a second dockerd (tests/dockerd_variant.py) whose daemon.json sets
+``no-new-privileges`` and which also serves a socket not named docker.sock. Derived cases (one field of a
 captured document changed, for states this machine cannot stage, e.g. an SELinux host) are
 written from the captured documents by :func:`derive`. Every object staged is labelled
 ``assessor.test=<uuid>`` and removed afterwards.
@@ -175,6 +175,90 @@ def cases(tmp: Path) -> dict[str, dict[str, Any]]:
     }
 
 
+DANGEROUS = (
+    "ALL", "DAC_READ_SEARCH", "LINUX_IMMUTABLE", "MAC_ADMIN", "MAC_OVERRIDE", "NET_ADMIN",
+    "SYS_ADMIN", "SYS_BOOT", "SYS_MODULE", "SYS_RAWIO", "SYS_TIME", "SYSLOG",
+)  # fmt: skip
+# capabilities Docker 23+ accepts but this machine's dockerd 20.10 refuses ("unknown
+# capability"): derived from the captured SYS_ADMIN document with CapAdd naming them
+NEWER_CAPABILITIES = ("BPF", "PERFMON")
+
+
+def other_cases(tmp: Path) -> dict[str, dict[str, Any]]:
+    """The settings the other section 5 rules judge, one container each."""
+    out: dict[str, dict[str, Any]] = {
+        f"cap-{cap.lower().replace('_', '-')}": {
+            "flags": ["--cap-add", cap],
+            "fixtures": {
+                "container-capabilities-restricted": f"fail-cap-add-{cap.lower().replace('_', '-')}"
+            },
+        }
+        for cap in DANGEROUS
+    }
+    one = {
+        # name: (flags, {rule: fixture}, start, own network)
+        "legacy-spelling": (["--cap-add", "sys_ptrace"],
+                            {"container-capabilities-restricted": "fail-legacy-spelling"}),
+        "net-sys-admin": (["--cap-add", "NET_ADMIN", "--cap-add", "SYS_ADMIN"],
+                          {"container-capabilities-restricted": "fail-net-admin-sys-admin"}),
+        "ipc-host": (["--ipc", "host"], {"container-host-ipc-not-shared": "fail-ipc-host"}),
+        "pid-host": (["--pid", "host"], {"container-host-pid-not-shared": "fail-pid-host"}),
+        "userns-host": (["--userns", "host"],
+                        {"container-host-userns-not-shared": "fail-userns-host"}),
+        "uts-host": (["--uts", "host"], {"container-host-uts-not-shared": "fail-uts-host"}),
+        "net-host": (["--network", "host"],
+                     {"container-host-network-not-shared": "fail-net-host"}),
+        "default-bridge": ([], {"container-host-network-not-shared": "pass-default-bridge"}),
+        "defaults": ([], {
+            "container-host-ipc-not-shared": "pass-default",
+            "container-host-pid-not-shared": "pass-default",
+            "container-host-userns-not-shared": "pass-default",
+            "container-host-uts-not-shared": "pass-default",
+            "container-memory-limited": "fail-default",
+            "container-pids-limited": "fail-default-null",
+            "container-privileged-disabled": "pass-default",
+            "container-rootfs-read-only": "fail-default",
+            "container-seccomp-not-unconfined": "pass-default",
+            "container-mount-propagation-not-shared": "pass-no-mounts",
+        }),
+        "memory": (["--memory", "64m"], {"container-memory-limited": "pass-64m"}),
+        "rshared": (["-v", f"{tmp / 'data'}:/mnt/prop:rshared"],
+                    {"container-mount-propagation-not-shared": "fail-rshared-bind"}),
+        "shared-flag": (
+            ["--mount", f"type=bind,src={tmp / 'data'},dst=/mnt/p2,bind-propagation=shared"],
+            {"container-mount-propagation-not-shared": "fail-shared-mount-flag"},
+        ),
+        "rprivate": (["-v", f"{tmp / 'data'}:/mnt/d:rprivate", "-v", "VOLUME:/v"],
+                     {"container-mount-propagation-not-shared": "pass-rprivate-and-volume"}),
+        "rslave": (["-v", f"{tmp / 'data'}:/mnt/d:rslave"],
+                   {"container-mount-propagation-not-shared": "pass-rslave"}),
+        "pids-minus-one": (["--pids-limit", "-1"],
+                           {"container-pids-limited": "fail-unlimited-minus-one"}),
+        "pids-zero": (["--pids-limit", "0"], {"container-pids-limited": "fail-unlimited-zero"}),
+        "pids-1": (["--pids-limit", "1"], {"container-pids-limited": "pass-1"}),
+        "pids-100": (["--pids-limit", "100"], {"container-pids-limited": "pass-100"}),
+        "privileged": (["--privileged"], {"container-privileged-disabled": "fail-privileged"}),
+        "read-only": (["--read-only"], {"container-rootfs-read-only": "pass-read-only"}),
+        "seccomp-colon": (["--security-opt", "seccomp:unconfined"],
+                          {"container-seccomp-not-unconfined": "fail-unconfined-colon"}),
+        "seccomp": (["--security-opt", "seccomp=unconfined"],
+                    {"container-seccomp-not-unconfined": "fail-unconfined"}),
+        "seccomp-other": (["--security-opt", "no-new-privileges"],
+                          {"container-seccomp-not-unconfined": "pass-other-options"}),
+    }  # fmt: skip
+    for name, (flags, fixtures) in one.items():
+        out[name] = {"flags": flags, "fixtures": fixtures}
+    # the daemon's own default bridge, and a host network: no network of ours
+    for name in ("default-bridge", "net-host"):
+        out[name]["network"] = False
+    out["running"] = {
+        "flags": [],
+        "start": True,
+        "fixtures": {"container-privileged-disabled": "pass-running"},
+    }
+    return out
+
+
 def _run(cli: str, *args: str, input: bytes | None = None) -> str:
     proc = subprocess.run([cli, *args], capture_output=True, input=input, timeout=120, check=False)
     if proc.returncode != 0:
@@ -220,7 +304,8 @@ def stage(
         for name, case in table.items():
             full = f"fx-{name}-{label[:8]}"
             flags = [f.replace("VOLUME", volume) for f in case["flags"]]
-            net = ["--network", network] if cli == "docker" else []
+            own = cli == "docker" and case.get("network", True)
+            net = ["--network", network] if own else []
             _run(cli, "create", "--label", f"assessor.test={label}", "--name", full, *net,
                  *extra, *flags, image, "sleep", "600")  # fmt: skip
             names.append(full)
@@ -242,7 +327,7 @@ def stage(
 def derive(docs: dict[str, dict[str, Any]]) -> None:
     """Cases this machine cannot stage: a captured document with the named fields changed to
     values the collector produces on such a host (tests/unit/test_container_fixture_states.py
-    checks each against the collector's own shapes)."""
+    checks every container fixture against the collector's own shapes)."""
     base = docs["no-mounts"]
 
     def changed(doc: dict[str, Any], **assessor: Any) -> dict[str, Any]:
@@ -269,6 +354,10 @@ def derive(docs: dict[str, dict[str, Any]]) -> None:
     disabled = copy.deepcopy(on)
     disabled["data"]["HostConfig"]["SecurityOpt"] = ["label=disable"]
     write("container-selinux-options", "fail-label-disabled", disabled)
+    for cap in NEWER_CAPABILITIES:
+        newer = copy.deepcopy(docs["cap-sys-admin"])
+        newer["data"]["HostConfig"]["CapAdd"] = [cap]
+        write("container-capabilities-restricted", f"fail-cap-add-{cap.lower()}", newer)
     no_bindings = copy.deepcopy(docs["port-80"])
     del no_bindings["data"]["HostConfig"]["PortBindings"]
     write("container-privileged-ports-not-mapped", "error-no-port-bindings", no_bindings)
@@ -317,6 +406,37 @@ def run_podman() -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def run_variant() -> None:
+    from tests.dockerd_variant import dockerd_variant
+
+    with tempfile.TemporaryDirectory(prefix="asv-", dir="/tmp") as d:
+        extra = Path(d)
+        os.chmod(extra, 0o755)
+        engine_sock = extra / "engine.sock"
+        table: dict[str, dict[str, Any]] = {
+            "daemon-default": {
+                "flags": [],
+                "fixtures": {"container-no-new-privileges": "pass-daemon-default"},
+            },
+            "opted-out": {
+                "flags": ["--security-opt", "no-new-privileges=false"],
+                "fixtures": {"container-no-new-privileges": "fail-opted-out-of-daemon-default"},
+            },
+            "socket-folder": {
+                "flags": ["-v", f"{extra}:/d:ro"],
+                "fixtures": {
+                    "container-docker-socket-not-mounted": "fail-folder-of-daemon-socket-elsewhere"
+                },
+            },
+        }
+        with dockerd_variant(
+            {"no-new-privileges": True}, args=("-H", f"unix://{engine_sock}")
+        ) as daemon:
+            for name, case in table.items():
+                daemon.create(f"fx-{name}", *case["flags"])
+            emit(table, collect(daemon.socket, daemon.label))
+
+
 def emit(table: dict[str, dict[str, Any]], docs: dict[str, dict[str, Any]]) -> None:
     for name, case in table.items():
         if name not in docs:
@@ -328,7 +448,7 @@ def emit(table: dict[str, dict[str, Any]], docs: dict[str, dict[str, Any]]) -> N
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--podman", action="store_true")
-    parser.add_argument("--variant", metavar="SOCK")
+    parser.add_argument("--variant", action="store_true")
     opts = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="assessor-fx-") as d:
         tmp = Path(d)
@@ -338,12 +458,14 @@ def main() -> None:
         (tmp / "data").mkdir()
         (tmp / "sockdir").mkdir()
         (tmp / "sockdir" / "docker.sock").write_text("")
-        table = cases(tmp)
+        table = {**cases(tmp), **other_cases(tmp)}
         docs = stage("docker", "/var/run/docker.sock", table)
         emit(table, docs)
         derive(docs)
     if opts.podman:
         run_podman()
+    if opts.variant:
+        run_variant()
 
 
 if __name__ == "__main__":

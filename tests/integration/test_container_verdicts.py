@@ -7,12 +7,14 @@ engine collector and judged by the rule. Issue 18 lists the wrong verdicts these
 
 from __future__ import annotations
 
+import copy
 import os
 import socket
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -219,3 +221,169 @@ def test_net_raw_added_back_fails(staged: dict[str, Evidence]) -> None:
     status, message = verdict("container-capabilities-restricted", staged["drop-all-add-net-raw"])
     assert status == "fail", message
     assert "NET_RAW" in message
+
+
+# --- a second dockerd: daemon.json "no-new-privileges": true, a socket not named docker.sock ---
+
+
+@pytest.fixture(scope="module")
+def variant() -> Iterator[dict[str, Any]]:
+    from tests.dockerd_variant import dockerd_variant
+
+    with tempfile.TemporaryDirectory(prefix="asv-", dir="/tmp") as d:
+        extra = Path(d)
+        os.chmod(extra, 0o755)
+        engine_sock = extra / "engine.sock"
+        with dockerd_variant(
+            {"no-new-privileges": True}, args=("-H", f"unix://{engine_sock}")
+        ) as daemon:
+            for name, flags in {
+                "daemon-default": (),
+                "opted-out": ("--security-opt", "no-new-privileges=false"),
+                "own-opt": ("--security-opt", "no-new-privileges"),
+                "socket-folder": ("-v", f"{extra}:/d:ro"),
+                "socket-file": ("-v", f"{engine_sock}:/e.sock"),
+            }.items():
+                daemon.create(f"cv-{name}", *flags)
+            evidence = collect_containers(daemon.socket, daemon.label)
+            yield {
+                "evidence": {k.removeprefix("cv-"): v for k, v in evidence.items()},
+                "engine_sock": str(engine_sock),
+                "sockets": {daemon.socket, str(engine_sock)},
+            }
+
+
+def test_daemon_no_new_privileges_applies_to_containers(variant: dict[str, Any]) -> None:
+    # CIS 5.26 audit: SecurityOpt stays empty when daemon.json sets no-new-privileges
+    ev = variant["evidence"]["daemon-default"]
+    assert not ev.data["HostConfig"]["SecurityOpt"]
+    status, message = verdict("container-no-new-privileges", ev)
+    assert status == "pass", message
+    assert "daemon" in message and "2.15" in message and "daemon.json" in message
+
+
+def test_container_opting_out_of_daemon_no_new_privileges_fails(variant: dict[str, Any]) -> None:
+    status, message = verdict("container-no-new-privileges", variant["evidence"]["opted-out"])
+    assert status == "fail", message
+    assert "no-new-privileges=false" in message
+
+
+def test_container_own_no_new_privileges_says_so(variant: dict[str, Any]) -> None:
+    status, message = verdict("container-no-new-privileges", variant["evidence"]["own-opt"])
+    assert status == "pass", message
+    assert "SecurityOpt" in message
+
+
+def test_daemon_sockets_come_from_its_configuration(variant: dict[str, Any]) -> None:
+    sockets = variant["evidence"]["daemon-default"].data["Assessor"]["DaemonSockets"]
+    assert variant["sockets"] <= set(sockets["paths"]), sockets
+
+
+@pytest.mark.parametrize("name", ["socket-folder", "socket-file"])
+def test_mount_of_a_daemon_socket_elsewhere_fails(variant: dict[str, Any], name: str) -> None:
+    # the socket is not named docker.sock and lies outside /run: only the daemon's own -H says it
+    status, message = verdict("container-docker-socket-not-mounted", variant["evidence"][name])
+    assert status == "fail", message
+    assert variant["engine_sock"] in message
+
+
+# --- 5.3: this machine has no SELinux; the SELinux states are the captured document rewritten ---
+
+
+def _rewritten(ev: Evidence, **observed: Any) -> Evidence:
+    doc = copy.deepcopy(ev.document())
+    doc["data"]["Assessor"].update(observed)
+    return Evidence.from_document(doc)
+
+
+def test_selinux_host_under_a_daemon_without_it_fails(staged: dict[str, Evidence]) -> None:
+    captured = staged["default-caps"]
+    observed = captured.data["Assessor"]
+    # what the collector read here: no selinuxfs, no selinux in info.SecurityOptions
+    assert observed["HostSELinux"] is os.path.exists("/sys/fs/selinux/enforce") is False
+    assert "selinux" not in observed["EngineSecurity"]
+    status, message = verdict("container-selinux-options", captured)
+    assert status == "not_applicable", message
+    status, message = verdict("container-selinux-options", _rewritten(captured, HostSELinux=True))
+    assert status == "fail", message
+    assert "selinux-enabled" in message
+    on = sorted({*observed["EngineSecurity"], "selinux"})
+    status, message = verdict(
+        "container-selinux-options", _rewritten(captured, HostSELinux=True, EngineSecurity=on)
+    )
+    assert status == "fail", message  # dockerd with SELinux, the container without a label
+    remote = _rewritten(captured, HostSELinux=None)
+    assert verdict("container-selinux-options", remote)[0] == "not_applicable"
+
+
+# --- 5.24 on Podman: its exec sessions record no user when --user is not given ---
+
+
+@pytest.fixture(scope="module")
+def podman_execs() -> Iterator[dict[str, Evidence]]:
+    import shutil
+    import signal
+    import subprocess
+    import uuid
+
+    from tests.conftest import busybox_rootfs_tar, missing
+
+    if shutil.which("podman") is None:
+        missing("podman (run `make test` as root, which installs it)")
+
+    def podman(*args: str, input: bytes | None = None) -> str:
+        proc = subprocess.run(
+            ["podman", *args], capture_output=True, input=input, timeout=120, check=False
+        )
+        assert proc.returncode == 0, f"podman {' '.join(args)}: {proc.stderr.decode()}"
+        return proc.stdout.decode().strip()
+
+    with tempfile.TemporaryDirectory(prefix="cv-podman-") as d:
+        sock = Path(d) / "podman.sock"
+        service = subprocess.Popen(
+            ["podman", "system", "service", "--time=0", f"unix://{sock}"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+        label = uuid.uuid4().hex
+        image = f"localhost/assessor-test-busybox:{label[:12]}"
+        tar = Path(d) / "rootfs.tar"
+        tar.write_bytes(busybox_rootfs_tar())
+        limits = ("--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024")
+        try:
+            for _ in range(100):
+                if sock.exists():
+                    break
+                time.sleep(0.1)
+            podman("import", "--change", f"LABEL assessor.test={label}", str(tar), image)
+            for name, user in (("user", ("--user", "1000")), ("root", ())):
+                full = f"cv-{name}-{label[:8]}"
+                podman("run", "-d", "--name", full, "--label", f"assessor.test={label}",
+                       *limits, *user, image, "sleep", "600")  # fmt: skip
+                podman("exec", "-d", full, "sleep", "60")
+            evidence = collect_containers(str(sock), label)
+            yield {k.removeprefix("cv-"): v for k, v in evidence.items()}
+        finally:
+            ids = podman("ps", "-aq", "--filter", f"label=assessor.test={label}").split()
+            if ids:
+                podman("rm", "-f", "-t", "0", *ids)
+            podman("rmi", "-f", image)
+            os.killpg(service.pid, signal.SIGTERM)
+            service.wait(timeout=30)
+
+
+def test_podman_exec_without_user_runs_as_the_container_user(
+    podman_execs: dict[str, Evidence],
+) -> None:
+    ev = podman_execs["user"]
+    assert [e["User"] for e in ev.data["Assessor"]["Execs"]] == [""]  # Podman records none
+    status, message = verdict("container-exec-not-root", ev)
+    assert status == "pass", message
+    assert "1000" in message
+
+
+def test_podman_exec_without_user_in_root_container_fails(
+    podman_execs: dict[str, Evidence],
+) -> None:
+    status, message = verdict("container-exec-not-root", podman_execs["root"])
+    assert status == "fail", message
+    assert "root" in message
