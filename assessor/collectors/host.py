@@ -311,8 +311,14 @@ def _audit_rules(fs: RootFS, candidates: list[str]) -> dict[str, Any]:
         "real_paths": {p: fs.real(p) for p in candidates},
         "errors": errors,
     }
-    if not fs.live:
-        data.update(source="files" if files else "none", rules=data["file_rules"])
+    if not fs.live:  # no process, kernel list or status to see
+        data.update(
+            source="files" if files else "none",
+            rules=data["file_rules"],
+            auditd=None,
+            loaded=None,
+            status=None,
+        )
         return data
     auditctl = _proc.which("auditctl")
     running = _dockerd.processes(("auditd",))
@@ -484,7 +490,16 @@ def _mount_of(mounts: dict[str, Any], path: str, below: str | None = None) -> di
         holds = path == point or path.startswith(point.rstrip("/") + "/")
         if holds and (best is None or len(point) >= len(best["point"])):
             best = entry
-    return dict(best) if best else {"point": "/", "device": None, "fstype": None, "dev": None}
+    if best is None:
+        return {
+            "point": "/",
+            "device": None,
+            "fstype": None,
+            "dev": None,
+            "root": None,
+            "options": None,
+        }
+    return dict(best)
 
 
 def _group_members(fs: RootFS, group: str) -> list[str] | None:

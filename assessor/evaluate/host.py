@@ -111,9 +111,15 @@ def host_audit_watched(data: Any, args: Mapping[str, Any]) -> Outcome:
     Not applicable when none is installed."""
     files = _files(data)
     audit = data.get("audit")
-    if not isinstance(audit, dict) or not isinstance(audit.get("rules"), list):
-        raise EvaluationError("evidence 'audit.rules' is absent")
-    real_paths = audit.get("real_paths") or {}
+    if not isinstance(audit, dict):
+        raise EvaluationError("evidence 'audit' is absent")
+    # what the collector always writes; on a live host also auditd, the listing and status
+    needed = ("rules", "source", "live", "files", "file_rules", "real_paths")
+    for key in (*needed, "auditd", "loaded", "status"):
+        # auditd, loaded and status are None on an offline root, and must be read on a live one
+        if key not in audit or (audit.get("live") and audit[key] is None):
+            raise EvaluationError(f"evidence 'audit.{key}' is absent")
+    real_paths = audit["real_paths"]
     present: dict[str, list[str]] = {}  # real file -> its installed names
     units = ((data.get("systemd") or {}).get("units") or {}) if isinstance(data, dict) else {}
     unit_files = {
@@ -168,7 +174,9 @@ def host_audit_watched(data: Any, args: Mapping[str, Any]) -> Outcome:
         elif rule.get("action") != "always":
             missing.append(f"{label(real, names)} is not audited: {_rule_text(rule)} {why}")
         else:
-            perms = f" -p {rule.get('perms')}" if rule.get("perms") else ""
+            text = str(rule.get("text") or "")
+            own_perms = rule.get("perms") and "-p " not in text and "perm=" not in text
+            perms = f" (permissions {rule.get('perms')})" if own_perms else ""
             audited.append(f"{label(real, names)} by {_rule_text(rule)}{perms}")
     if missing:
         return Outcome("fail", "; ".join(missing) + f" (read: {read})")
@@ -240,11 +248,21 @@ def host_data_root_partition(data: Any, args: Mapping[str, Any]) -> Outcome:
     point but not a separate partition, so it fails; so does a data root that lies below a
     separate mount (``/var``) without being one."""
     docker = data.get("docker") if isinstance(data, dict) else None
-    mount = docker.get("data_root_mount") if isinstance(docker, dict) else None
-    if not isinstance(docker, dict) or "data_root_real" not in docker:
-        raise EvaluationError("evidence 'docker.data_root_real' is absent")
-    root, real = docker.get("data_root"), docker.get("data_root_real")
+    if not isinstance(docker, dict):
+        raise EvaluationError("evidence 'docker' is absent")
+    for key in (
+        "data_root",
+        "data_root_from",
+        "data_root_real",
+        "data_root_mount",
+        "data_root_parent_mount",
+    ):
+        if key not in docker:
+            raise EvaluationError(f"evidence 'docker.{key}' is absent")
     read = (data.get("mounts") or {}).get("source")
+    if read is None:
+        raise EvaluationError("evidence 'mounts.source' is absent")
+    root, real, mount = docker["data_root"], docker["data_root_real"], docker["data_root_mount"]
     if real is None:
         return Outcome("not_applicable", f"Docker's data root {root} does not exist")
     if not isinstance(mount, dict):

@@ -814,6 +814,15 @@ def dockerd_pid() -> tuple[int, str]:
             f"the newest process whose command line contains 'dockerd' is {pid} ({cmdline!r}), "
             "not dockerd: docker-bench would read its options from it"
         )
+    # the daemon behind /var/run/docker.sock writes its pid here (unless started with -p)
+    with contextlib.suppress(OSError, ValueError):
+        served = int(Path("/var/run/docker.pid").read_text().strip())
+        if served != pid and Path(f"/proc/{served}").exists():
+            raise HarnessError(
+                f"another dockerd ({pid}: {cmdline!r}) started after the one behind {SOCKET} "
+                f"({served}): docker-bench would read that one's options; run again when it "
+                "has stopped"
+            )
     return pid, cmdline
 
 
