@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test lint bench venv clean schema docs fuzz compare
+.PHONY: demo test lint bench venv clean schema docs fuzz compare fixtures
 
 $(BIN)/assessor: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -97,3 +97,9 @@ clean:
 compare: venv
 	bash scripts/test-setup.sh
 	$(BIN)/python -m tests.peer.compare --write
+
+## fixtures: stage labelled containers on the real dockerd, offline host roots and image tarballs,
+## run the real collectors on them and rewrite tests/rules/*/*-captured-*.json (verdicts declared
+## in tests/rules/capture.py from the CIS text); FIXTURES_ARGS=--check compares instead
+fixtures: venv
+	$(BIN)/python -m tests.rules.capture $(FIXTURES_ARGS)
