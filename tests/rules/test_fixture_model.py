@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -327,3 +328,15 @@ def test_a_fixture_must_keep_what_its_rule_reads() -> None:
     assert missing_paths("host", host, ["systemd.units", 'files["/etc/docker"]']) == [
         "systemd.units"
     ]
+
+
+def test_stored_captures_are_what_the_collectors_write_now() -> None:
+    """``capture --check`` on the cases that need no daemon (an image tarball and, as root, an
+    offline host root): a collector change that alters their evidence must recapture them."""
+    from tests.rules import capture
+
+    only = ["image:user-and-healthcheck", "image:root-no-healthcheck"]
+    if os.geteuid() == 0:  # the root's files are given owners other than the user's
+        only.append("host:offline-hardened")
+    outcome = capture.run(check=True, only=only)
+    assert not outcome.differ, "\n".join(outcome.differ) + "\n(run `make fixtures`)"
