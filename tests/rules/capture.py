@@ -960,14 +960,16 @@ def _store(case: str, expect: Expect, doc: dict[str, Any], check: bool, outcome:
         outcome.written.append(path)
 
 
-def _stale(kinds: set[str], keep: set[Path]) -> list[Path]:
-    """Captured fixtures of the captured kinds that no declared case writes any more."""
+def _stale(names: dict[str, set[str]], keep: set[Path]) -> list[Path]:
+    """Captures of this script's cases (by kind and case name) that no case declares any more
+    (a rule or status changed). Captures written by other scripts are left alone."""
     stale = []
     for path in HERE.glob("*/*-captured-*.json"):
-        if path in keep:
+        case = path.stem.split("-captured-", 1)[1]
+        if path in keep or not any(case in cases for cases in names.values()):
             continue
         kind = json.loads(path.read_text()).get("kind")
-        if kind in kinds:
+        if case in names.get(kind, set()):
             stale.append(path)
     return stale
 
@@ -1000,7 +1002,8 @@ def run(check: bool, only: list[str]) -> Outcome:
             for case in cases
             for rule, status in case.expect.items()
         }
-        for path in _stale(set(GROUPS), expected):
+        names = {kind: {c.name for c in cases} for kind, (cases, _) in GROUPS.items()}
+        for path in _stale(names, expected):
             if check:
                 outcome.differ.append(f"{path.relative_to(ROOT)}: no case declares it")
             else:

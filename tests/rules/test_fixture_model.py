@@ -68,27 +68,25 @@ def test_some_fixtures_are_captured() -> None:
 # ----------------------------------------------------------------- impossible states
 
 
+def _captured_doc(pattern: str) -> dict[str, Any]:
+    """A document tests/rules/capture.py wrote, to break."""
+    for path in sorted(HERE.glob(pattern)):
+        return dict(json.loads(path.read_text()))
+    pytest.fail(f"no captured fixture {pattern}: run `make fixtures`")
+
+
 def _container(running: bool) -> dict[str, Any]:
-    """A real captured container document to break (running or created)."""
-    for path in sorted(HERE.glob("*/*-captured-*.json")):
-        doc = json.loads(path.read_text())
-        if doc["kind"] == "container" and doc["data"]["State"]["Running"] == running:
-            if running and not doc["data"]["NetworkSettings"]["Ports"]:
-                continue
-            return doc
-    pytest.fail("no captured container fixture to start from: run `make fixtures`")
+    """A running container with a bound port, or one that was only created."""
+    case = "hardened" if running else "privileged-created"
+    return _captured_doc(f"container-*/*-captured-{case}.json")
 
 
 def _host() -> dict[str, Any]:
-    for path in sorted(HERE.glob("host-*/*-captured-*.json")):
-        return json.loads(path.read_text())
-    pytest.fail("no captured host fixture to start from: run `make fixtures`")
+    return _captured_doc("host-*/*-captured-offline-hardened.json")
 
 
 def _image() -> dict[str, Any]:
-    for path in sorted(HERE.glob("image-*/*-captured-*.json")):
-        return json.loads(path.read_text())
-    pytest.fail("no captured image fixture to start from: run `make fixtures`")
+    return _captured_doc("image-*/*-captured-user-and-healthcheck.json")
 
 
 def _engine() -> dict[str, Any]:
