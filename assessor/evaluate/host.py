@@ -26,15 +26,26 @@ def _files(data: Any) -> dict[str, Any]:
 
 
 def _candidate_paths(data: Any, args: Mapping[str, Any]) -> list[str]:
-    """The host paths a rule names: ``paths``, systemd ``units``, ``data_root``, ``tls`` keys."""
+    """The host paths a rule names: ``paths``, systemd ``units``, ``data_root``, ``tls`` keys.
+    A key the rule names but the evidence lacks (``systemd.units``, ``docker.data_root``,
+    ``docker.tls_files``) is an error, never an empty list (no verdict on missing evidence)."""
     paths = [str(p) for p in args.get("paths", [])]
-    units = ((data.get("systemd") or {}).get("units") or {}) if isinstance(data, dict) else {}
+    doc = data if isinstance(data, dict) else {}
+    systemd = doc.get("systemd")
+    if args.get("units") and not (isinstance(systemd, dict) and "units" in systemd):
+        raise EvaluationError("evidence 'systemd.units' is absent")
+    units = (systemd or {}).get("units") or {}
     paths.extend(
         str(units[u]["path"])
         for u in args.get("units", [])
         if isinstance(units.get(u), dict) and units[u].get("path")
     )
-    docker = (data.get("docker") or {}) if isinstance(data, dict) else {}
+    docker = doc.get("docker")
+    wanted = [k for k in ("data_root", "tls_files") if args.get(k.removesuffix("_files"))]
+    for key in wanted:
+        if not (isinstance(docker, dict) and key in docker):
+            raise EvaluationError(f"evidence 'docker.{key}' is absent")
+    docker = docker or {}
     if args.get("data_root") and docker.get("data_root"):
         paths.append(str(docker["data_root"]))
     for key in args.get("tls", []):
