@@ -27,7 +27,7 @@ FORMATS: dict[str, tuple[str, str, str, str]] = {
 }
 
 # formats that need the evidence documents themselves, not only their hashes
-NEEDS_BODIES = frozenset({"arf"})
+NEEDS_BODIES = frozenset({"arf", "json"})  # json: each result's sources
 
 
 def render(fmt: str, data: ExportData) -> bytes:

@@ -43,9 +43,22 @@ def result_json(r: ExportResult) -> dict[str, Any]:
     return doc
 
 
+def _read(data: ExportData, r: ExportResult) -> list[str]:
+    """What the result's rule read (``sources`` of ``assessor results --format json``)."""
+    from assessor.evaluate.sources import sources
+
+    rule = data.catalog.rules.get(r.rule)
+    if rule is None or r.evidence is None:
+        return []
+    return sources(rule.evidence, data.evidence_document(r.evidence))
+
+
 def render_json(data: ExportData) -> bytes:
     """``{"assessment": {...}, "results": [...]}``, as ``assessor results --format json``."""
-    doc = {"assessment": data.assessment, "results": [result_json(r) for r in data.results]}
+    doc = {
+        "assessment": data.assessment,
+        "results": [{**result_json(r), "sources": _read(data, r)} for r in data.results],
+    }
     return (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
