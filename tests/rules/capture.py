@@ -903,6 +903,118 @@ def capture_images(cases: list[ImageCase]) -> Iterator[tuple[str, dict[str, Any]
             yield case.name, json.loads(text)
 
 
+# ------------------------------------------------------------------------- engines
+
+
+@dataclass(frozen=True)
+class EngineCase:
+    """A dockerd of the capture's own (tests/dockerd_variant.py: its own data root, sockets
+    and network namespace) started with ``daemon_json``, read by the engine collector."""
+
+    name: str
+    daemon_json: dict[str, Any]
+    expect: Expect
+
+
+ENGINES: tuple[EngineCase, ...] = (
+    EngineCase(
+        "daemon-defaults",
+        {},
+        {
+            "engine-icc-disabled": "fail",  # 2.2: icc is on by default
+            "engine-log-level-info": "pass",  # 2.3: info is the default
+            "engine-iptables-enabled": "pass",  # 2.4: on by default
+            "engine-insecure-registries-absent": "pass",  # 2.5: none
+            "engine-storage-driver-not-aufs": "pass",  # 2.6: overlay2
+            "engine-storage-driver-not-devicemapper": "pass",
+            "engine-tls-authentication": "not_applicable",  # 2.7: a unix socket only
+            "engine-userns-remap-enabled": "fail",  # 2.10: no user namespace remapping
+            "engine-cgroup-parent-default": "pass",  # 2.11: the default cgroup parent
+            "engine-authorization-plugin-enabled": "fail",  # 2.12: no authorization plugin
+            "engine-remote-logging": "fail",  # 2.13: json-file is local logging
+            "engine-live-restore-enabled": "fail",  # 2.14: off by default
+            "engine-userland-proxy-disabled": "fail",  # 2.15: on by default
+            "engine-seccomp-profile-not-unconfined": "pass",  # 2.16: the default profile
+            "engine-experimental-disabled": "pass",  # 2.17
+            "engine-no-new-privileges-enabled": "fail",  # 2.18: off by default
+            "engine-swarm-mode-disabled": "pass",  # 7.1: swarm inactive
+        },
+    ),
+    EngineCase(
+        "daemon-hardened",
+        {
+            "icc": False,
+            "live-restore": True,
+            "userland-proxy": False,
+            "no-new-privileges": True,
+            "log-level": "info",
+        },
+        {
+            "engine-icc-disabled": "pass",
+            "engine-log-level-info": "pass",
+            "engine-live-restore-enabled": "pass",
+            "engine-userland-proxy-disabled": "pass",
+            "engine-no-new-privileges-enabled": "pass",
+        },
+    ),
+    EngineCase(
+        "daemon-loose",
+        {
+            "log-level": "debug",
+            "insecure-registries": ["10.10.0.0/16", "registry.example:5000"],
+            "experimental": True,
+            "iptables": False,
+        },
+        {
+            "engine-log-level-info": "fail",  # 2.3: debug
+            "engine-insecure-registries-absent": "fail",  # 2.5
+            "engine-experimental-disabled": "fail",  # 2.17
+            "engine-iptables-enabled": "fail",  # 2.4: iptables false
+        },
+    ),
+)
+
+_ENGINE_INFO = {
+    "ID": "CAPT:URED:0000:0000:0000:0000:0000:0000:0000:0000:0000:0000",
+    "Name": "capture-host",
+    "SystemTime": FIXED_TIME,
+    "NGoroutines": 40,
+    "NFd": 30,
+    "NEventsListener": 0,
+}
+
+
+def capture_engines(cases: list[EngineCase]) -> Iterator[tuple[str, dict[str, Any]]]:
+    from tests.dockerd_variant import dockerd_variant, engine_evidence
+
+    for case in cases:
+        with dockerd_variant(case.daemon_json) as daemon:
+            doc = engine_evidence(daemon.socket)
+            yield case.name, _normalise_engine(doc, str(daemon.folder), daemon.pid, case.name)
+
+
+def _normalise_engine(doc: dict[str, Any], folder: str, pid: int, case: str) -> dict[str, Any]:
+    """The variant's temporary folder, process id, engine id and counters made fixed."""
+    text = json.dumps(doc, sort_keys=True)
+    text = text.replace(folder, f"/srv/capture/{case}").replace(f"/proc/{pid}/", "/proc/4242/")
+    ids: dict[str, str] = {}
+    for m in _HEX64.finditer(text):
+        ids.setdefault(m.group(0), _fake_hex(f"{case}:{len(ids)}"))
+    for old, new in ids.items():
+        text = text.replace(old, new)
+    doc = json.loads(text)
+    data = doc["data"]
+    data["info"].update({k: v for k, v in _ENGINE_INFO.items() if k in data["info"]})
+    daemon = data["daemon"]
+    for holder in (daemon, daemon.get("process") or {}):
+        if holder.get("pid"):
+            holder["pid"] = 4242
+    for network in data.get("networks") or []:
+        network["Id"] = _fake_hex(f"{case}:network:{network.get('Name')}")[:12]
+    doc["resource"] = "capture-host"
+    return doc
+
+
 # ------------------------------------------------------------------------- writing
 
 
@@ -979,6 +1091,7 @@ GROUPS: dict[str, tuple[tuple[Any, ...], Capture]] = {
     "container": (CONTAINERS, capture_containers),
     "host": (HOSTS, capture_hosts),
     "image": (IMAGES, capture_images),
+    "engine": (ENGINES, capture_engines),
 }
 
 

@@ -60,7 +60,7 @@ def test_fixture_is_a_possible_state(path: Path) -> None:
 def test_some_fixtures_are_captured() -> None:
     captured = [p for p in _fixtures() if _captured(p)]
     kinds = {json.loads(p.read_text())["kind"] for p in captured}
-    assert {"container", "host", "image"} <= kinds, (
+    assert {"container", "engine", "host", "image"} <= kinds, (
         f"captured fixtures cover {sorted(kinds)}: run `make fixtures`"
     )
 
@@ -90,15 +90,7 @@ def _image() -> dict[str, Any]:
 
 
 def _engine() -> dict[str, Any]:
-    for path in sorted(HERE.glob("engine-*/*.json")):
-        doc = json.loads(path.read_text())
-        try:
-            validate_document(doc)
-        except INVALID:
-            continue
-        if isinstance(doc["data"].get("swarm"), dict) and doc["data"]["daemon"].get("found"):
-            return doc
-    pytest.fail("no valid engine fixture to start from")
+    return _captured_doc("engine-*/*-captured-daemon-defaults.json")
 
 
 def _set(doc: dict[str, Any], path: str, value: Any) -> None:
