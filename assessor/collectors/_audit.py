@@ -107,7 +107,7 @@ def _split_list(value: str) -> tuple[str, str]:
     parts = [p.strip() for p in value.split(",")]
     actions = [p for p in parts if p in ("always", "never", "possible")]
     lists = [p for p in parts if p not in ("always", "never", "possible")]
-    if len(parts) != 2 or len(actions) != 1 or len(lists) != 1:
+    if len(parts) != 2 or len(actions) != 1 or lists[0] not in (*LISTS.values(), "filesystem"):
         raise RuleSyntaxError(f"bad list,action {value!r}")
     return ("filesystem" if lists[0] == "fs" else lists[0]), actions[0]
 

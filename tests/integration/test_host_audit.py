@@ -74,9 +74,10 @@ class Rules:
         assert done.returncode == 0, done.stderr
         self._undo.append(["-W", path, "-p", perms, "-k", self.key])
 
-    def add(self, action: str, *fields: str) -> None:
+    def add(self, action: str, *fields: str, first: bool = False) -> None:
+        """``first``: prepend (-A), ahead of rules other tests may have loaded."""
         spec = [x for f in fields for x in ("-F", f)]
-        done = _auditctl("-a", action, *spec, "-k", self.key)
+        done = _auditctl("-A" if first else "-a", action, *spec, "-k", self.key)
         assert done.returncode == 0, done.stderr
         self._undo.append(["-d", action, *spec, "-k", self.key])
 
@@ -141,7 +142,7 @@ def test_dir_rule_covers_everything_below(rules: Rules) -> None:
 
 def test_never_rule_before_the_watch_means_not_audited(rules: Rules) -> None:
     shim = _existing("/usr/bin/containerd-shim-runc-v2", "/usr/sbin/containerd-shim-runc-v2")
-    rules.add("never,exit", f"path={shim}")
+    rules.add("never,exit", f"path={shim}", first=True)
     rules.watch(shim)
     status, message = _verdict("host-audit-containerd-shim-runc-v2", _scan())
     assert status == "fail", message
@@ -311,3 +312,34 @@ def test_live_data_root_is_judged_by_its_filesystem() -> None:
     else:
         assert status == "fail", message
         assert docker["data_root_real"] in message
+
+
+def test_loaded_rules_come_from_the_kernel_with_the_listing_as_record(rules: Rules) -> None:
+    """The evidence holds the command and its output; each rule read from the kernel is the
+    listing's line, with the watch kind the listing cannot show (-F path= on a directory)."""
+    rules.add("always,exit", "path=/etc/docker", "perm=wa")
+    rules.watch("/etc/docker")
+    audit = _scan().data["audit"]
+    assert audit["loaded"]["command"] == "auditctl -l"
+    listed = _auditctl("-l").stdout.splitlines()
+    assert audit["loaded"]["output"] == listed
+    ours = [r for r in audit["rules"] if r["key"] == rules.key]
+    assert [(r["watch"], r["path"], r["perms"]) for r in ours] == [
+        ("path", "/etc/docker", "wa"),
+        ("dir", "/etc/docker", "wa"),
+    ]
+    assert all(r["origin"] == "auditctl -l" and r["text"] in listed for r in ours)
+
+
+def test_task_never_rule_suppresses_every_watch(tmp_path: Path) -> None:
+    """``-a never,task`` (a common distribution default) turns syscall auditing off for every
+    task, so the watches after it audit nothing (staged offline: loading it live would stop
+    auditing on the whole machine)."""
+    root = _offline_root(tmp_path, "-a task,never\n-w /usr/bin/dockerd -p wa -k docker\n")
+    evidence = _scan(f"host:{root}")
+    status, message = _verdict("host-audit-dockerd", evidence)
+    assert status == "fail", message
+    assert "every task" in message
+    (entry,) = evidence.data["audit"]["files"]
+    assert entry["path"] == "/etc/audit/rules.d/docker.rules"
+    assert len(entry["sha256"]) == 64
