@@ -496,3 +496,145 @@ def scan(
     for r in json.loads(proc.stdout)["results"]:
         verdicts.setdefault(r["resource"], {})[r["rule"]] = (r["status"], r["message"])
     return verdicts
+
+
+_HOST_EVIDENCE = (
+    "import json; from assessor.collectors import collector_for; "
+    "from assessor.targets import parse_target; t = parse_target('host:/'); "
+    "print(json.dumps(next(iter(collector_for(t).collect(t))).document()))"
+)
+
+
+def host_evidence(netns: str = "") -> dict[str, Any]:
+    """The host evidence document the real host collector writes, run inside ``netns``."""
+    import sys
+
+    from tests.conftest import ROOT
+
+    prefix = ["nsenter", f"--net=/run/netns/{netns}", "--"] if netns else []
+    proc = subprocess.run(
+        [*prefix, sys.executable, "-c", _HOST_EVIDENCE],
+        capture_output=True, text=True, timeout=120, cwd=ROOT, check=True,
+    )  # fmt: skip
+    result: dict[str, Any] = json.loads(proc.stdout)
+    return result
+
+
+def _link(a: Daemon, b: Daemon) -> str:
+    """A veth pair between two variants' namespaces: the /24's first three octets."""
+    subnet = f"10.214.{secrets.randbelow(250) + 2}"
+    ea, eb = f"h3m{secrets.token_hex(3)}", f"h3w{secrets.token_hex(3)}"
+    for cmd in (
+        ["link", "add", ea, "netns", a.netns, "type", "veth", "peer", eb, "netns", b.netns],
+        ["-n", a.netns, "addr", "add", f"{subnet}.1/24", "dev", ea],
+        ["-n", b.netns, "addr", "add", f"{subnet}.2/24", "dev", eb],
+        ["-n", a.netns, "link", "set", ea, "up"],
+        ["-n", b.netns, "link", "set", eb, "up"],
+    ):
+        subprocess.run(["ip", *cmd], check=True, capture_output=True)
+    return subnet
+
+
+@contextlib.contextmanager
+def swarm_pair(manager_json: Mapping[str, Any] | None = None) -> Iterator[tuple[Daemon, Daemon]]:
+    """A swarm manager bound to one address (``--listen-addr``) and a worker joined with the
+    default listen address (every interface), each in its own namespace, linked by a veth
+    pair; both leave the swarm afterwards."""
+    with dockerd_variant(manager_json or {}) as manager, dockerd_variant({}) as worker:
+        subnet = _link(manager, worker)
+        addr = f"{subnet}.1"
+        manager.docker("swarm", "init", "--advertise-addr", addr, "--listen-addr", f"{addr}:2377")
+        try:
+            token = manager.docker("swarm", "join-token", "-q", "worker")
+            worker.docker(
+                "swarm", "join", "--token", token, "--advertise-addr", f"{subnet}.2",
+                f"{addr}:2377",
+            )  # fmt: skip
+            yield manager, worker
+        finally:
+            worker.docker("swarm", "leave", "--force", check=False)
+            manager.docker("swarm", "leave", "--force", check=False)
+
+
+def capture(out: Path) -> list[Path]:
+    """Stage the daemon states and write their evidence, as captured golden fixtures
+    (``python -m tests.dockerd_variant capture [DIR]``, DIR defaulting to tests/rules)."""
+    from assessor.catalog import load_catalog
+    from assessor.evaluate import evaluate_rule
+    from assessor.evidence import Evidence
+
+    catalog = load_catalog()
+    written: list[Path] = []
+
+    def keep(rule: str, case: str, doc: dict[str, Any], expected: str) -> None:
+        """Write the fixture named by ``expected``, the verdict the benchmark requires; a
+        state the rule judges otherwise is a defect, never a fixture."""
+        result = evaluate_rule(catalog.rules[rule], Evidence.from_document(doc))
+        status = result.status.value
+        if status != expected:
+            raise AssertionError(f"{rule} on {case}: {status} ({result.message}), not {expected}")
+        path = out / rule / f"{status}-captured-{case}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
+        written.append(path)
+
+    with rootless_dockerd({"no-new-privileges": True}) as user_daemon:
+        doc = engine_evidence(user_daemon.socket)
+        for rule in ("engine-userns-remap-enabled", "engine-daemon-config-consistent"):
+            keep(rule, "rootless", doc, "pass")
+        keep("engine-daemon-rootless", "rootless", doc, "pass")
+    with dockerd_variant({"userns-remap": "default", "no-new-privileges": True}) as remapped:
+        doc = engine_evidence(remapped.socket)
+        keep("engine-daemon-config-consistent", "userns-remap", doc, "pass")
+        keep("engine-userns-remap-enabled", "userns-remap", doc, "pass")
+    with dockerd_variant({}) as plain:
+        plain.create("running", start=True)
+        for i in range(26):
+            plain.create(f"stopped{i}")
+        keep(
+            "engine-container-sprawl", "26-stopped-1-running", engine_evidence(plain.socket), "fail"
+        )
+        keep("host-swarm-port-bound", "no-swarm", host_evidence(plain.netns), "not_applicable")
+    # a remote engine (tcp://): only what the API reports; in the host's namespace for the
+    # collector to reach it, on loopback and a free port, with no bridge and no iptables
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with dockerd_variant({}, netns=False, args=["-H", f"tcp://127.0.0.1:{port}"]):
+        from assessor.collectors import collector_for
+        from assessor.targets import parse_target
+
+        target = parse_target(f"engine:tcp://127.0.0.1:{port}")
+        documents = collector_for(target).collect(target)
+        remote = next(iter(documents)).document()
+        getattr(documents, "close", lambda: None)()
+        for rule in ("engine-userns-remap-enabled", "engine-daemon-rootless"):
+            keep(rule, "remote-engine", remote, "fail")
+    with tempfile.TemporaryDirectory() as root:
+        from assessor.collectors import collector_for
+        from assessor.targets import parse_target
+
+        (Path(root) / "etc").mkdir()
+        target = parse_target(f"host:{root}")
+        offline = next(iter(collector_for(target).collect(target))).document()
+        keep("host-swarm-port-bound", "offline-root", offline, "error")
+    with swarm_pair() as (manager, worker):
+        keep("host-swarm-port-bound", "manager-bound", host_evidence(manager.netns), "pass")
+        keep(
+            "host-swarm-port-bound",
+            "worker-gossip-every-interface",
+            host_evidence(worker.netns),
+            "fail",
+        )
+    return written
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:2] != ["capture"]:
+        raise SystemExit("usage: python -m tests.dockerd_variant capture [DIR]")
+    from tests.conftest import ROOT
+
+    for path in capture(Path(sys.argv[2]) if len(sys.argv) > 2 else ROOT / "tests" / "rules"):
+        print(path)
