@@ -11,6 +11,7 @@ import typer
 from assessor.cli._common import DB_OPTION, open_db, print_json
 
 if TYPE_CHECKING:
+    from assessor.catalog import Catalog
     from assessor.store import Store
     from assessor.store.models import Result
 
@@ -95,7 +96,7 @@ def results(
             waivers = applied_waivers(session, a)
         if wanted:
             rows = [(r, t) for r, t in rows if _output.shown_status(r, waivers) in wanted]
-        read = _sources(store, rows) if fmt is ResultsFormat.JSON else None
+        read = sources_of(store, rows) if fmt is ResultsFormat.JSON else None
     finally:
         store.close()
     if fmt is ResultsFormat.JSON:
@@ -106,7 +107,9 @@ def results(
         _output.print_table(a, rows, waivers=waivers)
 
 
-def _sources(store: Store, rows: Sequence[tuple[Result, str]]) -> dict[int, list[str]]:
+def sources_of(
+    store: Store, rows: Sequence[tuple[Result, str]], catalog: Catalog | None = None
+) -> dict[int, list[str]]:
     """Per result, what its rule read: computed from the rule and the stored evidence."""
     import json
     import zlib
@@ -117,7 +120,7 @@ def _sources(store: Store, rows: Sequence[tuple[Result, str]]) -> dict[int, list
     from assessor.evaluate.sources import sources
     from assessor.store.models import Evidence as EvidenceRow
 
-    catalog = load(None)
+    catalog = catalog or load(None)
     hashes = sorted({r.evidence_hash for r, _ in rows if r.evidence_hash})
     docs: dict[str, dict[str, Any]] = {}
     with store.session() as s:

@@ -185,6 +185,7 @@ def scan(
 
         today = datetime.now(UTC).date()
         file_waivers = read_waivers_file(waivers_file, catalog, today)  # before any scanning
+    read: dict[int, list[str]] | None = None  # what each result read, for --format json
     store = open_db(db)
     try:
         if file_waivers is not None:
@@ -211,13 +212,17 @@ def scan(
 
         with store.session() as s:
             waived = applied_waivers(s, assessment)
+        if fmt is ScanFormat.JSON:
+            from assessor.cli.results import sources_of
+
+            read = sources_of(store, rows, catalog)
     finally:
         store.close()
 
     from assessor.cli import _output
 
     if fmt is ScanFormat.JSON:
-        print_json(_output.document(assessment, rows, waived))
+        print_json(_output.document(assessment, rows, waived, read))
     else:
         shown = rows if all_results else [(r, t) for r, t in rows if r.status in ("fail", "error")]
         _output.print_table(assessment, shown, counted=rows, waivers=waived)
