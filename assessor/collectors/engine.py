@@ -336,8 +336,8 @@ def _daemon_sockets(target: Target, daemon: dict[str, Any], local: bool) -> dict
     hosts = effective.get("hosts") if isinstance(effective, dict) else None
     listed = [str(h) for h in hosts] if isinstance(hosts, list) else []
     paths = {h.removeprefix("unix://") for h in listed if h.startswith("unix://")}
-    if any(h.startswith("fd://") for h in listed) or not listed:
-        # no -H: dockerd's default socket; fd://: systemd's docker.socket (/run/docker.sock)
+    if "" in paths or any(h.startswith("fd://") for h in listed) or not listed:
+        # no -H or a bare unix://: dockerd's default socket; fd://: systemd's docker.socket
         paths.update(DEFAULT_SOCKETS)
     if target.scheme == "unix":
         paths.add(target.location)

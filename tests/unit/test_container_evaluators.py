@@ -418,3 +418,29 @@ def test_selinux_needs_its_evidence(drop: str) -> None:
     del data[drop]
     with pytest.raises(EvaluationError):
         run(container_selinux, data)
+
+
+# --- the collector's daemon sockets (CIS 5.32) ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("hosts", "expected"),
+    [
+        (None, {"/var/run/docker.sock", "/run/docker.sock"}),
+        (["unix://"], {"/var/run/docker.sock", "/run/docker.sock"}),
+        (["fd://"], {"/var/run/docker.sock", "/run/docker.sock"}),
+        (["unix:///srv/engine.sock", "tcp://127.0.0.1:2375"], {"/srv/engine.sock"}),
+        (["tcp://0.0.0.0:2376"], set()),
+    ],
+)
+def test_daemon_sockets_from_hosts(hosts: list[str] | None, expected: set[str]) -> None:
+    from assessor.collectors.engine import _daemon_sockets
+    from assessor.targets import parse_target
+
+    effective = {} if hosts is None else {"hosts": hosts}
+    daemon = {"found": True, "effective": effective, "origin": {"hosts": "flag"} if hosts else {}}
+    remote = _daemon_sockets(parse_target("engine:tcp://10.0.0.1:2376"), daemon, local=False)
+    assert set(remote["paths"]) == expected
+    assert remote["hosts_from"] == ("flag" if hosts else "default")
+    local = _daemon_sockets(parse_target("engine:unix:///srv/x.sock"), daemon, local=False)
+    assert set(local["paths"]) == expected | {"/srv/x.sock"}
