@@ -1009,7 +1009,9 @@ def _normalise_engine(doc: dict[str, Any], folder: str, pid: int, case: str) -> 
     for holder in (daemon, daemon.get("process") or {}):
         if holder.get("pid"):
             holder["pid"] = 4242
-    for network in data.get("networks") or []:
+    # dockerd lists its networks in no fixed order
+    data["networks"] = sorted(data.get("networks") or [], key=lambda n: str(n.get("Name")))
+    for network in data["networks"]:
         network["Id"] = _fake_hex(f"{case}:network:{network.get('Name')}")[:12]
     doc["resource"] = "capture-host"
     return doc
