@@ -347,6 +347,51 @@ class Exec(_Closed):
     HealthCheck: bool = absent()
 
 
+class DaemonSocketsSeen(_Closed):
+    """The unix sockets the daemon serves (CIS 5.32), from its ``hosts`` or the defaults."""
+
+    paths: list[str]
+    hosts: list[str]
+    hosts_from: str
+    resolved: bool
+
+    @model_validator(mode="after")
+    def _absolute(self) -> DaemonSocketsSeen:
+        relative = [p for p in self.paths if not p.startswith("/")]
+        if relative:
+            raise ValueError(f"daemon socket paths that are not absolute: {relative}")
+        return self
+
+
+class DaemonSetting(_Closed):
+    """One effective daemon setting shown on each container, and where it came from."""
+
+    key: str
+    value: bool | str | int | list[Any] | dict[str, Any] | None
+    origin: str
+
+    @model_validator(mode="after")
+    def _observed(self) -> DaemonSetting:
+        if self.origin == "not observed" and self.value is not None:
+            raise ValueError(f"daemon setting {self.key} has a value but was not observed")
+        return self
+
+
+class MountSourcesSeen(_Closed):
+    """Each bind mount's host source resolved on the engine's machine (CIS 5.6)."""
+
+    resolved: bool
+    root: str = sometimes()
+    paths: dict[str, str] = sometimes()
+    reason: str = sometimes()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> MountSourcesSeen:
+        if self.resolved != self.has("paths") or self.resolved == self.has("reason"):
+            raise ValueError("resolved mount sources have paths; unresolved ones a reason")
+        return self
+
+
 class AssessorObserved(_Open):
     """What the engine collector adds to an inspect under ``Assessor``."""
 
@@ -354,6 +399,10 @@ class AssessorObserved(_Open):
     EngineSecurity: list[str]
     Processes: list[str] | None
     Execs: list[Exec]
+    HostSELinux: bool | None = absent()
+    DaemonSockets: DaemonSocketsSeen = absent()
+    DaemonNoNewPrivileges: DaemonSetting = absent()
+    MountSources: MountSourcesSeen = absent()
 
 
 class ContainerData(_Open):
@@ -430,6 +479,11 @@ class ContainerData(_Open):
                 for e in seen.Execs:
                     if not any(i.startswith(e.ID) for i in ids):
                         raise ValueError(f"exec session {e.ID} is not one of ExecIDs")
+            sources = seen.MountSources if seen.has("MountSources") else None
+            if sources is not None and sources.resolved and self.has("Mounts"):
+                binds = {m.Source for m in self.Mounts if m.Type == "bind"}
+                if set(sources.paths) != binds:
+                    raise ValueError("Assessor.MountSources does not resolve the bind sources")
             if not running and any(e.Running for e in seen.Execs):
                 raise ValueError(f"a {state.Status} container has a running exec session")
         return self

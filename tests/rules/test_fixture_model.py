@@ -194,6 +194,14 @@ IMPOSSIBLE: dict[str, tuple[Callable[[], dict[str, Any]], Break]] = {
         ),
     ),
     "Assessor without Self": (lambda: _container(False), _edit(("Assessor.Self", _DELETE))),
+    "resolved mount sources that are not the bind mounts": (
+        lambda: _container(False),
+        _edit(("Assessor.MountSources", {"resolved": True, "root": "/", "paths": {"/x": "/x"}})),
+    ),
+    "daemon socket path that is not absolute": (
+        lambda: _container(False),
+        lambda d: d["data"]["Assessor"]["DaemonSockets"]["paths"].append("docker.sock"),
+    ),
     "restart count with policy always": (
         lambda: _container(False),
         _edit(("HostConfig.RestartPolicy", {"Name": "always", "MaximumRetryCount": 3})),
