@@ -141,8 +141,9 @@ def _names_escaped(ctx: Ctx, out: str, err: str) -> None:
     data = host["data"]
     certs = [c["path"] for c in data["docker"]["registry_certs"]]
     assert "/etc/docker/certs.d/reg\\xff:5000/ca\\xfe.crt" in certs, certs
-    assert "/etc/audit/rules.d/docker\\xff.rules" in data["audit"]["files"], data["audit"]
-    assert "/var/lib/docker" in data["audit"]["watched"]
+    audit = data["audit"]
+    assert "/etc/audit/rules.d/docker\\xff.rules" in [f["path"] for f in audit["files"]], audit
+    assert "/var/lib/docker" in [r["path"] for r in audit["rules"]], audit
 
 
 def _nonutf8_names(root: Path) -> None:
