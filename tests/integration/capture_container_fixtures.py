@@ -172,6 +172,41 @@ def cases(tmp: Path) -> dict[str, dict[str, Any]]:
             "exec": [],
             "fixtures": {"container-exec-not-root": "pass-no-user-in-user-1000-container"},
         },
+        "exec-root": {
+            "flags": ["--user", "1000"],
+            "start": True,
+            "exec": ["--user", "root"],
+            "fixtures": {"container-exec-not-root": "fail-user-root"},
+        },
+        "exec-0-0": {
+            "flags": ["--user", "1000"],
+            "start": True,
+            "exec": ["--user", "0:0"],
+            "fixtures": {"container-exec-not-root": "fail-user-0-group"},
+        },
+        "exec-1000": {
+            "flags": [],
+            "start": True,
+            "exec": ["--user", "1000"],
+            "fixtures": {"container-exec-not-root": "pass-user-1000"},
+        },
+        "no-exec": {
+            "flags": [],
+            "start": True,
+            "fixtures": {"container-exec-not-root": "not_applicable-no-exec"},
+        },
+        # dockerd's HEALTHCHECK probe is an exec session while it runs (here: always)
+        "probe": {
+            "flags": HEALTH_PROBE,
+            "start": True,
+            "fixtures": {"container-exec-not-root": "not_applicable-health-probe-as-root"},
+        },
+        "probe-and-root-exec": {
+            "flags": HEALTH_PROBE,
+            "start": True,
+            "exec": [],
+            "fixtures": {"container-exec-not-root": "fail-root-exec-beside-probe"},
+        },
     }
 
 
@@ -182,6 +217,11 @@ DANGEROUS = (
 # capabilities Docker 23+ accepts but this machine's dockerd 20.10 refuses ("unknown
 # capability"): derived from the captured SYS_ADMIN document with CapAdd naming them
 NEWER_CAPABILITIES = ("BPF", "PERFMON")
+
+
+HEALTH_PROBE = [
+    "--health-cmd", "sleep 30", "--health-interval", "1s", "--health-timeout", "60s",
+]  # fmt: skip
 
 
 def other_cases(tmp: Path) -> dict[str, dict[str, Any]]:
@@ -259,6 +299,21 @@ def other_cases(tmp: Path) -> dict[str, dict[str, Any]]:
     return out
 
 
+def rootfs() -> bytes:
+    """The tests' busybox rootfs plus an /etc/passwd (``--user root`` needs one)."""
+    import io
+    import tarfile
+
+    buf = io.BytesIO(busybox_rootfs_tar())
+    with tarfile.open(fileobj=buf, mode="a") as tar:
+        passwd = b"root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/tmp:/bin/sh\n"
+        info = tarfile.TarInfo("etc/passwd")
+        info.mode = 0o644
+        info.size = len(passwd)
+        tar.addfile(info, io.BytesIO(passwd))
+    return buf.getvalue()
+
+
 def _run(cli: str, *args: str, input: bytes | None = None) -> str:
     proc = subprocess.run([cli, *args], capture_output=True, input=input, timeout=120, check=False)
     if proc.returncode != 0:
@@ -293,7 +348,7 @@ def stage(
     label = uuid.uuid4().hex
     image = f"assessor-fixture/busybox:{label[:12]}"
     _run(cli, "import", "--change", f"LABEL assessor.test={label}", "-", image,
-         input=busybox_rootfs_tar())  # fmt: skip
+         input=rootfs())  # fmt: skip
     network = f"fx-{label[:12]}"
     names = []
     volume = f"fx-{label[:12]}"
@@ -313,7 +368,8 @@ def stage(
                 _run(cli, "start", full)
             if "exec" in case:
                 _run(cli, "exec", "-d", *case["exec"], full, "sleep", "120")
-        time.sleep(1)
+        # a health probe starts one interval after the container
+        time.sleep(2.5 if any(HEALTH_PROBE[0] in c["flags"] for c in table.values()) else 1)
         return collect(sock, label)
     finally:
         if names:
