@@ -1142,28 +1142,113 @@ class ImageData(_Open):
 # --------------------------------------------------------------------------- registry
 
 
+class Certificate(_Open):
+    not_before: str
+    not_after: str
+    days_left: int
+    expired: bool
+    not_yet_valid: bool
+    hostname_match: bool
+    self_signed: bool
+
+    @model_validator(mode="after")
+    def _dates(self) -> Certificate:
+        if self.expired and self.days_left >= 0:
+            raise ValueError("an expired certificate with days left")
+        if self.not_before > self.not_after:
+            raise ValueError("a certificate whose validity ends before it starts")
+        return self
+
+
+class Tls(_Open):
+    checked: bool
+    reason: str = sometimes()
+    protocol: str | None = sometimes()
+    trusted: bool = sometimes()
+    verify_error: str | None = sometimes()
+    certificate: Certificate | None = sometimes()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Tls:
+        if not self.checked and self.has("protocol") and self.protocol:
+            raise ValueError("TLS not checked, yet a protocol was negotiated")
+        if not self.checked and "reason" not in self.model_fields_set:
+            raise ValueError("TLS not checked without a reason")
+        if self.has("trusted", "verify_error") and self.trusted and self.verify_error:
+            raise ValueError("a trusted certificate with a verification error")
+        return self
+
+
+class Transport(_Open):
+    plain_http: bool
+    http: dict[str, Any] | None = absent()
+    tls: Tls
+
+
+class Api(_Open):
+    status: int
+    anonymous_access: bool
+    version: str | None = absent()
+
+    @model_validator(mode="after")
+    def _anonymous(self) -> Api:
+        if self.anonymous_access and self.status != 200:
+            raise ValueError(f"anonymous access to /v2/ with status {self.status}")
+        return self
+
+
+class Probe(_Open):
+    allowed: bool = sometimes()
+    status: int | None = sometimes()
+    error: str = sometimes()
+
+    @model_validator(mode="after")
+    def _allowed(self) -> Probe:
+        if self.has("allowed", "status") and self.allowed and self.status in (401, 403):
+            raise ValueError(f"allowed with status {self.status}")
+        return self
+
+
+class Anonymous(_Open):
+    catalog: Probe
+    pull: Probe
+    push: Probe
+
+
+class Content(_Open):
+    stale_days: int
+    tags: list[dict[str, Any]] = sometimes()
+    latest: list[dict[str, Any]] = sometimes()
+    error: str = sometimes()
+
+
 class RegistryData(_Open):
     url: str = absent()
     endpoint: str = absent()
     scheme: Literal["https", "http"] = absent()
     collection_error: str = sometimes()
-    transport: dict[str, Any] = absent()
-    api: dict[str, Any] = absent()
-    anonymous: dict[str, Any] = absent()
-    content: dict[str, Any] = absent()
+    transport: Transport = absent()
+    api: Api = absent()
+    anonymous: Anonymous = absent()
+    content: Content = absent()
     daemon: dict[str, Any] = absent()
     docker: dict[str, Any] = absent()
     credentials: dict[str, Any] = absent()
 
     @model_validator(mode="after")
     def _consistent(self) -> RegistryData:
-        if self.has("scheme", "transport"):
-            tls = self.transport.get("tls") or {}
-            if self.scheme == "http" and tls.get("checked") and tls.get("protocol"):
-                raise ValueError("a plain-HTTP registry with a negotiated TLS protocol")
-        status = self.api.get("status") if self.has("api") else None
-        if isinstance(status, int) and self.api.get("anonymous_access") and status != 200:
-            raise ValueError("anonymous access to /v2/ with a status other than 200")
+        if "collection_error" in self.model_fields_set:
+            others = self.model_fields_set - {"collection_error"}
+            if others:
+                raise ValueError(
+                    f"a registry that could not be read has facts: {', '.join(sorted(others))}"
+                )
+            return self
+        if self.has("scheme", "url") and not self.url.startswith(f"{self.scheme}://"):
+            raise ValueError(f"scheme {self.scheme} for url {self.url}")
+        tls = self.transport.tls if self.has("transport") else None
+        if self.has("scheme") and self.scheme == "http" and tls is not None and tls.protocol:
+            raise ValueError("a plain-HTTP registry with a negotiated TLS protocol")
         return self
 
 

@@ -93,6 +93,12 @@ def _engine() -> dict[str, Any]:
     return _captured_doc("engine-*/*-captured-daemon-defaults.json")
 
 
+def _registry() -> dict[str, Any]:
+    """A hand-made registry fixture (captured from a real registry, normalised)."""
+    doc = json.loads((HERE / "registry-auth-required" / "pass-basic-challenge.json").read_text())
+    return dict(doc)
+
+
 def _set(doc: dict[str, Any], path: str, value: Any) -> None:
     node = doc["data"]
     *parents, last = path.split(".")
@@ -266,6 +272,15 @@ IMPOSSIBLE: dict[str, tuple[Callable[[], dict[str, Any]], Break]] = {
     "container counts that do not add up": (
         _engine,
         _edit(("containers", {"total": 3, "running": 1, "stopped": 1})),
+    ),
+    "anonymous access to /v2/ answered 401": (_registry, _edit(("api.anonymous_access", True))),
+    "expired certificate with days left": (
+        _registry,
+        _edit(("transport.tls.certificate.expired", True)),
+    ),
+    "TLS not checked on an https registry that negotiated it": (
+        _registry,
+        _edit(("transport.tls.checked", False)),
     ),
     "image setuid count below its list": (
         _image,
