@@ -343,3 +343,17 @@ def test_task_never_rule_suppresses_every_watch(tmp_path: Path) -> None:
     (entry,) = evidence.data["audit"]["files"]
     assert entry["path"] == "/etc/audit/rules.d/docker.rules"
     assert len(entry["sha256"]) == 64
+
+
+def test_data_root_partition_bind_mounted_onto_itself_passes(
+    tmp_path: Path, mounts: list[Path]
+) -> None:
+    """What dockerd does on a host whose data root is a partition: its self bind mount sits
+    on the partition (same filesystem as the partition, not as the one around it)."""
+    root = tmp_path / "root"
+    where = root / "var/lib/docker"
+    where.mkdir(parents=True)
+    _mount(mounts, "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(where))
+    _mount(mounts, "--bind", str(where), str(where))
+    status, message = _verdict("host-docker-data-root-separate-partition", _scan(f"host:{root}"))
+    assert status == "pass", message
