@@ -583,6 +583,7 @@ def capture(out: Path) -> list[Path]:
         for rule in ("engine-userns-remap-enabled", "engine-daemon-config-consistent"):
             keep(rule, "rootless", doc, "pass")
         keep("engine-daemon-rootless", "rootless", doc, "pass")
+        keep("engine-userland-proxy-disabled", "rootless", doc, "not_applicable")
     with dockerd_variant({"userns-remap": "default", "no-new-privileges": True}) as remapped:
         doc = engine_evidence(remapped.socket)
         keep("engine-daemon-config-consistent", "userns-remap", doc, "pass")

@@ -167,8 +167,39 @@ def test_rootless_daemon_verdicts(rootless: State) -> None:
     # the settings of the user's daemon.json are judged, not /etc/docker/daemon.json's
     assert v["engine-no-new-privileges-enabled"][0] == "pass"
     assert v["engine-live-restore-enabled"][0] == "pass"
-    for rule in ("engine-icc-disabled", "engine-userland-proxy-disabled"):
-        assert v[rule][0] == "fail", v[rule]
+    assert v["engine-icc-disabled"][0] == "fail", v["engine-icc-disabled"]
+    # CIS 2.17 applies "where hairpin NAT is available": not from the host to a rootless
+    # daemon's namespace, whose published ports only the proxy brings to the host
+    assert v["engine-userland-proxy-disabled"][0] == "not_applicable"
+    assert "rootless" in v["engine-userland-proxy-disabled"][1]
+
+
+def test_rootless_published_port_reaches_the_host_through_the_proxy(rootless: State) -> None:
+    """The ground for 2.17's not applicable: with the (default) userland proxy, a rootless
+    container's published port answers on the host, forwarded by rootlesskit-docker-proxy."""
+    import socket
+    import time
+
+    d = rootless.daemon
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    d.docker(
+        "run", "-d", "--label", f"assessor.test={d.label}", "-p", f"127.0.0.1:{port}:80",
+        d.busybox(), "/bin/busybox", "httpd", "-f", "-p", "80", "-h", "/",
+    )  # fmt: skip
+    answer = b""
+    for _ in range(50):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=2) as conn:
+                conn.sendall(b"GET / HTTP/1.0\r\n\r\n")
+                answer = conn.recv(64)
+            if answer:
+                break
+        except OSError:
+            pass
+        time.sleep(0.1)
+    assert answer.startswith(b"HTTP/"), answer
 
 
 def test_rootless_evidence(rootless: State) -> None:
