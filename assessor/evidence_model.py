@@ -989,9 +989,33 @@ class EngineData(_Open):
 # --------------------------------------------------------------------------- image
 
 
+class FileItem(_Closed):
+    """One file of the image's final filesystem (``fs._item``)."""
+
+    path: str
+    type: Literal["file", "directory", "hard link", "char device", "block device"]
+    mode: str
+    uid: Annotated[int, Field(ge=0)]
+    gid: Annotated[int, Field(ge=0)]
+    layer: str
+    bits: str = sometimes()
+
+    @model_validator(mode="after")
+    def _shape(self) -> FileItem:
+        if not self.path.startswith("/"):
+            raise ValueError(f"image file {self.path!r} is not absolute")
+        if not _MODE.match(self.mode):
+            raise ValueError(f"{self.path}: mode {self.mode!r} is not four octal digits")
+        return self
+
+    @property
+    def bits_set(self) -> int:
+        return int(self.mode, 8)
+
+
 class FileList(_Closed):
     count: Annotated[int, Field(ge=0)]
-    items: list[dict[str, Any]]
+    items: list[FileItem]
     truncated: bool
 
     @model_validator(mode="after")
@@ -1009,6 +1033,27 @@ class ImageFiles(_Open):
     setuid: FileList
     world_writable: FileList
     devices: FileList
+
+    @model_validator(mode="after")
+    def _kinds(self) -> ImageFiles:
+        for item in self.setuid.items:
+            mode = item.bits_set
+            bits = "+".join(b for b, m in (("setuid", 0o4000), ("setgid", 0o2000)) if mode & m)
+            if not bits or item.type not in ("file", "hard link") or item.bits != bits:
+                raise ValueError(f"{item.path} ({item.type} {item.mode}) listed as setuid/setgid")
+        for item in self.world_writable.items:
+            mode = item.bits_set
+            sticky_dir = item.type == "directory" and mode & 0o1000
+            if not mode & 0o002 or sticky_dir or item.type.endswith("device"):
+                raise ValueError(f"{item.path} ({item.type} {item.mode}) listed as world-writable")
+        for item in self.devices.items:
+            if not item.type.endswith("device"):
+                raise ValueError(f"{item.path} ({item.type}) listed as a device")
+        if self.has("entries"):
+            listed = {i.path for lst in (self.setuid, self.world_writable) for i in lst.items}
+            if len(listed) > self.entries:
+                raise ValueError("more files listed than the image holds")
+        return self
 
 
 class AddSource(_Open):

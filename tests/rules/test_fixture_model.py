@@ -127,6 +127,8 @@ def _first_file(doc: dict[str, Any], present: bool) -> str:
     return next(k for k, v in doc["data"]["files"].items() if v["exists"] is present)
 
 
+SU = {"path": "/bin/su", "type": "file", "mode": "0755", "uid": 0, "gid": 0, "layer": "sha256:0"}
+
 IMPOSSIBLE: dict[str, tuple[Callable[[], dict[str, Any]], Break]] = {
     "running container with Pid 0": (lambda: _container(True), _edit(("State.Pid", 0))),
     "created container with a Pid": (lambda: _container(False), _edit(("State.Pid", 4242))),
@@ -287,9 +289,17 @@ IMPOSSIBLE: dict[str, tuple[Callable[[], dict[str, Any]], Break]] = {
         _edit(
             (
                 "files.setuid",
-                {"count": 0, "items": [{"path": "/bin/su", "mode": "4755"}], "truncated": False},
+                {"count": 0, "items": [dict(SU, mode="4755", bits="setuid")], "truncated": False},
             )
         ),
+    ),
+    "image setuid list holding a file without the bit": (
+        _image,
+        _edit(("files.setuid", {"count": 1, "items": [SU], "truncated": False})),
+    ),
+    "image world-writable list holding a 0755 file": (
+        _image,
+        _edit(("files.world_writable", {"count": 1, "items": [SU], "truncated": False})),
     ),
     "image signatures checked outside a registry": (
         _image,
