@@ -667,6 +667,43 @@ HOSTS: tuple[HostCase, ...] = (
 )
 
 
+# auditd's matching (auditctl(8)): -w on a directory and -F dir= watch the whole subtree,
+# -F path= one path only, and an "-a never" rule suppresses instead of auditing
+AUDIT_FIELD_RULES = "\n".join(
+    (
+        "-a always,exit -F arch=b64 -F path=/run/containerd -F perm=wa -k docker",
+        "-a always,exit -F arch=b64 -F dir=/etc/docker -F perm=wa -k docker",
+        "-a never,exit -F arch=b64 -F path=/usr/bin/runc -F perm=wa",
+        "-w /usr/bin/dockerd -p wa -k docker",
+    )
+)
+HOSTS = (
+    *HOSTS,
+    HostCase(
+        "offline-audit-fields",
+        (
+            *_host_files(
+                dir_mode=0o755,
+                file_mode=0o644,
+                uid=0,
+                sock_mode=0o660,
+                cert_mode=0o444,
+                key_mode=0o400,
+            ),
+            HostFile("/etc/audit/rules.d/docker.rules", 0o640, text=AUDIT_FIELD_RULES + "\n"),
+        ),
+        {
+            "host-audit-run-containerd": "pass",  # 1.1.17: -F path=/run/containerd
+            "host-audit-containerd-sock": "fail",  # 1.1.18: path= does not reach below it
+            "host-audit-etc-docker": "pass",  # 1.1.5: -F dir=/etc/docker
+            "host-audit-daemon-json": "pass",  # 1.1.9: below the dir= rule
+            "host-audit-runc": "fail",  # 1.1.14: only a "never" rule names it
+            "host-audit-dockerd": "pass",  # 1.1.3: -w /usr/bin/dockerd
+        },
+    ),
+)
+
+
 def _build_root(root: Path, files: tuple[HostFile, ...]) -> list[socket.socket]:
     held: list[socket.socket] = []
     for f in files:
