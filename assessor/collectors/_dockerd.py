@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import json
 import os
+import pwd
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -403,12 +404,17 @@ def _rootless(process: Mapping[str, Any], flags: Mapping[str, Any]) -> bool:
     return bool(pid and _environ_value(int(pid), "ROOTLESSKIT_STATE_DIR"))
 
 
-def _xdg_home(pid: int, variable: str, fallback: str) -> str | None:
-    """$variable of the process, else $HOME/fallback (dockerd's homedir.Get*Home)."""
+def _xdg_home(process: Mapping[str, Any], variable: str, fallback: str) -> str | None:
+    """$variable of the process, else $HOME/fallback (dockerd's homedir.Get*Home); when its
+    environment cannot be read, the home folder of the user it runs as (/etc/passwd)."""
+    pid = int(process["pid"])
     base = _environ_value(pid, variable)
     if base:
         return base
     home = _environ_value(pid, "HOME")
+    if not home and not os.access(f"/proc/{pid}/environ", os.R_OK):
+        with contextlib.suppress(KeyError, TypeError, ValueError):
+            home = pwd.getpwuid(int(process["uid"])).pw_dir
     return f"{home}/{fallback}" if home else None
 
 
@@ -421,7 +427,7 @@ def config_path(process: Mapping[str, Any], flags: Mapping[str, Any]) -> str:
     if "config-file" in flags:
         return str(flags["config-file"])
     if _rootless(process, flags):
-        base = _xdg_home(int(process["pid"]), "XDG_CONFIG_HOME", ".config")
+        base = _xdg_home(process, "XDG_CONFIG_HOME", ".config")
         if base:
             return f"{base}/docker/daemon.json"
     return "/etc/docker/daemon.json"
@@ -433,7 +439,7 @@ def defaults_for(process: Mapping[str, Any], flags: Mapping[str, Any]) -> dict[s
     defaults = dict(DEFAULTS)
     if _rootless(process, flags):
         defaults["rootless"] = True
-        data = _xdg_home(int(process["pid"]), "XDG_DATA_HOME", ".local/share")
+        data = _xdg_home(process, "XDG_DATA_HOME", ".local/share")
         if data:
             defaults["data-root"] = f"{data}/docker"
         else:

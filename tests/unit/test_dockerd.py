@@ -224,3 +224,18 @@ def test_read_config_digest(tmp_path: Path) -> None:
     assert parsed == {"icc": False} and error is None
     assert digest == hashlib.sha256(b'{"icc": false}\n').hexdigest()
     assert _dockerd.read_config_digest(str(tmp_path / "absent.json"))[3] is None
+
+
+def test_rootless_config_file_from_the_users_home_when_environment_is_unreadable() -> None:
+    """Without the process's environment (gone, or another user's for an unprivileged
+    scanner), the rootless daemon's files are under its user's home from /etc/passwd."""
+    import pwd
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    uid = os.getuid()
+    home = pwd.getpwuid(uid).pw_dir
+    process = {"pid": gone.pid, "program": "dockerd", "argv": ["dockerd"], "uid": uid}
+    flags = {"rootless": True}
+    assert _dockerd.config_path(process, flags) == f"{home}/.config/docker/daemon.json"
+    assert _dockerd.defaults_for(process, flags)["data-root"] == f"{home}/.local/share/docker"
