@@ -392,6 +392,23 @@ class MountSourcesSeen(_Closed):
         return self
 
 
+class BindIP(_Closed):
+    """Where an empty HostIp of a port binding is bound, and which network option says so."""
+
+    address: str
+    from_: str = Field(alias="from")
+
+    @model_validator(mode="after")
+    def _address(self) -> BindIP:
+        import ipaddress
+
+        try:
+            ipaddress.ip_address(self.address)
+        except ValueError:
+            raise ValueError(f"DefaultBindIP {self.address!r} is not an IP address") from None
+        return self
+
+
 class AssessorObserved(_Open):
     """What the engine collector adds to an inspect under ``Assessor``."""
 
@@ -403,6 +420,7 @@ class AssessorObserved(_Open):
     DaemonSockets: DaemonSocketsSeen = absent()
     DaemonNoNewPrivileges: DaemonSetting = absent()
     MountSources: MountSourcesSeen = absent()
+    DefaultBindIP: BindIP | None = absent()
 
 
 class ContainerData(_Open):
