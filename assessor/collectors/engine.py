@@ -170,6 +170,11 @@ class EngineCollector(Collector):
             sockets = _daemon_sockets(target, daemon, local)
             no_new_privileges = _daemon_setting(daemon, "no-new-privileges")
             selinux = _host_selinux() if local else None
+            binding = {
+                str(n.get("Name")): (n.get("Options") or {}).get(BIND_OPTION)
+                for n in networks
+                if isinstance(n.get("Options"), dict)
+            }
 
             def fetch(cid: str) -> dict[str, Any] | None:
                 try:
@@ -189,6 +194,7 @@ class EngineCollector(Collector):
                 observed["DaemonSockets"] = sockets
                 observed["DaemonNoNewPrivileges"] = no_new_privileges
                 observed["MountSources"] = _mount_sources(inspect, local)
+                observed["DefaultBindIP"] = _default_bind_ip(inspect, binding)
                 return {**inspect, "Assessor": observed}
 
             # the engine answers several containers at once (its top runs ps per container);
@@ -350,6 +356,27 @@ def _daemon_sockets(target: Target, daemon: dict[str, Any], local: bool) -> dict
         "hosts_from": origin or ("default" if daemon.get("found") else "not observed"),
         "resolved": local,
     }
+
+
+# the address a bridge network publishes a port on when the binding names none: the daemon's
+# --ip ("ip" in daemon.json) on the default bridge, or the network's own option
+BIND_OPTION = "com.docker.network.bridge.host_binding_ipv4"
+
+
+def _default_bind_ip(inspect: dict[str, Any], binding: dict[str, Any]) -> dict[str, Any] | None:
+    """Where an empty HostIp of this container's port bindings is bound (CIS 5.14), read from
+    its networks' options (GET /networks); None when no network of the container says."""
+    settings = inspect.get("NetworkSettings")
+    attached = settings.get("Networks") if isinstance(settings, dict) else None
+    names = [str(n) for n in attached] if isinstance(attached, dict) else []
+    mode = str((inspect.get("HostConfig") or {}).get("NetworkMode") or "")
+    if not names and mode:
+        names = ["bridge" if mode == "default" else mode]
+    found = {binding[n] for n in names if binding.get(n)}
+    if len(found) != 1:
+        return None
+    name = next(n for n in names if binding.get(n))
+    return {"address": str(found.pop()), "from": f"network {name}: option {BIND_OPTION}"}
 
 
 def _daemon_setting(daemon: dict[str, Any], key: str) -> dict[str, Any]:

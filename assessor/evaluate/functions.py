@@ -172,6 +172,11 @@ def container_docker_socket_mounted(data: Any, args: Mapping[str, Any]) -> Outco
     return Outcome("pass", f"no mount gives the Docker socket (checked {named}; {how})")
 
 
+def _observed(data: Any, key: str) -> Any:
+    observed = data.get("Assessor") if isinstance(data, dict) else None
+    return observed.get(key) if isinstance(observed, dict) else None
+
+
 _ALL_INTERFACES = ("", "0.0.0.0", "::")  # noqa: S104 - the values we look for
 
 
@@ -199,7 +204,21 @@ def _port_bindings(data: Any) -> tuple[dict[str, Any], str]:
         exposed = (data.get("Config") or {}).get("ExposedPorts") or {}
         for port in exposed:
             bindings.setdefault(str(port), [{"HostIp": "", "HostPort": ""}])
-    return bindings, "requested, HostConfig.PortBindings: the container is not running"
+    source = "requested, HostConfig.PortBindings: the container is not running"
+    # an empty HostIp is bound where the container's network says (the daemon's --ip on the
+    # default bridge); without that evidence it stays "every interface", dockerd's default
+    default = _observed(data, "DefaultBindIP")
+    address = str(default.get("address") or "") if isinstance(default, dict) else ""
+    if address and address not in _ALL_INTERFACES:
+        bindings = {
+            port: [
+                {**b, "HostIp": address} if isinstance(b, dict) and not b.get("HostIp") else b
+                for b in binds or []
+            ]
+            for port, binds in bindings.items()
+        }
+        source += f"; no HostIp binds {address} ({default.get('from')})"
+    return bindings, source
 
 
 @register("container_ports_on_all_interfaces")
@@ -311,11 +330,6 @@ def container_execs(data: Any, args: Mapping[str, Any]) -> Outcome:
 
 _TRUE = ("1", "t", "T", "TRUE", "true", "True")  # Go's strconv.ParseBool, which dockerd uses
 _FALSE = ("0", "f", "F", "FALSE", "false", "False")
-
-
-def _observed(data: Any, key: str) -> Any:
-    observed = data.get("Assessor") if isinstance(data, dict) else None
-    return observed.get(key) if isinstance(observed, dict) else None
 
 
 @register("container_no_new_privileges")

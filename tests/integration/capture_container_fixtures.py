@@ -5,7 +5,7 @@ golden fixture (tests/rules/<rule>/<status>-<case>.json). One command regenerate
 
 ``--podman`` also captures the Podman cases (a ``podman system service`` of its own);
 ``--variant`` the cases of a second dockerd (tests/dockerd_variant.py) whose daemon.json sets
-``no-new-privileges`` and which also serves a socket not named docker.sock. Derived cases (one field of a
+``no-new-privileges`` and ``ip`` (127.0.0.1) and which also serves a socket not named docker.sock. Derived cases (one field of a
 captured document changed, for states this machine cannot stage, e.g. an SELinux host) are
 written from the captured documents by :func:`derive`. Every object staged is labelled
 ``assessor.test=<uuid>`` and removed afterwards.
@@ -478,6 +478,12 @@ def run_variant() -> None:
                 "flags": ["--security-opt", "no-new-privileges=false"],
                 "fixtures": {"container-no-new-privileges": "fail-opted-out-of-daemon-default"},
             },
+            "bridge-stopped": {
+                "flags": ["-p", "18081:80"],
+                "fixtures": {
+                    "container-ports-bound-to-interface": "pass-stopped-daemon-bind-address"
+                },
+            },
             "socket-folder": {
                 "flags": ["-v", f"{extra}:/d:ro"],
                 "fixtures": {
@@ -486,7 +492,7 @@ def run_variant() -> None:
             },
         }
         with dockerd_variant(
-            {"no-new-privileges": True}, args=("-H", f"unix://{engine_sock}")
+            {"no-new-privileges": True, "ip": "127.0.0.1"}, args=("-H", f"unix://{engine_sock}")
         ) as daemon:
             for name, case in table.items():
                 daemon.create(f"fx-{name}", *case["flags"])

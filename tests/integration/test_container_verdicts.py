@@ -223,7 +223,8 @@ def test_net_raw_added_back_fails(staged: dict[str, Evidence]) -> None:
     assert "NET_RAW" in message
 
 
-# --- a second dockerd: daemon.json "no-new-privileges": true, a socket not named docker.sock ---
+# --- a second dockerd: daemon.json "no-new-privileges": true and "ip": "127.0.0.1", a socket not
+# named docker.sock ---
 
 
 @pytest.fixture(scope="module")
@@ -235,8 +236,15 @@ def variant() -> Iterator[dict[str, Any]]:
         os.chmod(extra, 0o755)
         engine_sock = extra / "engine.sock"
         with dockerd_variant(
-            {"no-new-privileges": True}, args=("-H", f"unix://{engine_sock}")
+            {"no-new-privileges": True, "ip": "127.0.0.1"}, args=("-H", f"unix://{engine_sock}")
         ) as daemon:
+            network = f"cv-{daemon.label[:12]}"
+            daemon.docker("network", "create", "--label", f"assessor.test={daemon.label}", network)
+            # an empty HostIp binds the daemon's "ip" on the default bridge, not on a network
+            # of one's own (which has no host_binding_ipv4 option)
+            daemon.create("cv-bridge-running", "-p", "18080:80", start=True)
+            daemon.create("cv-bridge-stopped", "-p", "18081:80")
+            daemon.create("cv-own-network-stopped", "--network", network, "-p", "18082:80")
             for name, flags in {
                 "daemon-default": (),
                 "opted-out": ("--security-opt", "no-new-privileges=false"),
@@ -387,3 +395,18 @@ def test_podman_exec_without_user_in_root_container_fails(
     status, message = verdict("container-exec-not-root", podman_execs["root"])
     assert status == "fail", message
     assert "root" in message
+
+
+@pytest.mark.parametrize("name", ["bridge-running", "bridge-stopped"])
+def test_daemon_default_bind_address_is_honoured(variant: dict[str, Any], name: str) -> None:
+    # '-p 18081:80' requests no address; on the default bridge dockerd binds its "ip" setting
+    status, message = verdict("container-ports-bound-to-interface", variant["evidence"][name])
+    assert status == "pass", message
+    assert "127.0.0.1:1808" in message
+
+
+def test_own_network_ignores_the_daemon_bind_address(variant: dict[str, Any]) -> None:
+    ev = variant["evidence"]["own-network-stopped"]
+    status, message = verdict("container-ports-bound-to-interface", ev)
+    assert status == "fail", message
+    assert "0.0.0.0:18082->80/tcp" in message

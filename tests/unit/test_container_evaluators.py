@@ -225,6 +225,34 @@ def test_stopped_publish_all_binds_each_exposed_port() -> None:
 
 
 @pytest.mark.parametrize(
+    ("address", "status"),
+    [
+        ("127.0.0.1", "pass"),
+        ("10.0.0.5", "pass"),
+        ("0.0.0.0", "fail"),
+        ("::", "fail"),
+        (None, "fail"),
+    ],
+)
+def test_stopped_empty_host_ip_binds_the_network_default(address: str | None, status: str) -> None:
+    data = captured(PORTS, "pass-localhost-stopped")
+    data["HostConfig"]["PortBindings"] = {"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}
+    data["Assessor"]["DefaultBindIP"] = (
+        None if address is None else {"address": address, "from": "network bridge: option X"}
+    )
+    out = run(container_ports_on_all_interfaces, data)
+    assert out.status == status, out.message
+    if status == "pass":
+        assert out.message.endswith(
+            f"; no HostIp binds {address} (network bridge: option X)): {address}:8080->80/tcp"
+        )
+    # a running container is judged on what was bound, whatever the default says
+    data["State"]["Running"] = True
+    data["NetworkSettings"]["Ports"] = {"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}]}
+    assert run(container_ports_on_all_interfaces, data).status == "fail"
+
+
+@pytest.mark.parametrize(
     ("port", "status"), [("80", "fail"), ("1023", "fail"), ("1024", "pass"), ("0", "pass")]
 )
 def test_privileged_port_bound(port: str, status: str) -> None:

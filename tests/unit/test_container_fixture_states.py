@@ -58,6 +58,11 @@ def problems(doc: dict[str, Any], allow_missing: bool) -> list[str]:
         not isinstance(nnp, dict) or nnp.get("value") not in (True, False, None)
     ):
         out.append("Assessor.DaemonNoNewPrivileges is not {key, value: bool|null, origin}")
+    bind = observed.get("DefaultBindIP")
+    if bind is not None and (
+        not isinstance(bind, dict) or not isinstance(bind.get("address"), str)
+    ):
+        out.append("Assessor.DefaultBindIP is not null or {address, from}")
     sockets = observed.get("DaemonSockets")
     if sockets is not None and (
         not isinstance(sockets, dict)
