@@ -461,9 +461,10 @@ def _mounts(fs: RootFS) -> dict[str, Any]:
             for e in live
             if e["point"] == fs.root or e["point"].startswith(fs.root.rstrip("/") + "/")
         ]
-        # the scanning machine's filesystem that holds the root is the root's "/" (to tell
-        # a bind mount of one of its directories from a filesystem of its own)
-        holding = _mount_of({"entries": live}, fs.root) if live else None
+        # with something mounted under the root, the scanning machine's filesystem that holds
+        # the root is the root's "/" (to tell a bind mount of one of its directories from a
+        # filesystem of its own); with nothing mounted there, the root's fstab says it all
+        holding = _mount_of({"entries": live}, fs.root) if inside else None
         if holding and holding.get("dev") and holding["point"] != fs.root:
             inside.insert(0, {**holding, "point": "/"})
         for e in inside:
