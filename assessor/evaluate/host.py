@@ -248,6 +248,8 @@ def host_file_permissions(data: Any, args: Mapping[str, Any]) -> Outcome:
 
 
 def _mount_text(mount: Mapping[str, Any]) -> str:
+    if mount.get("device") is None and mount.get("fstype") is None:
+        return f"{mount.get('point')} (no mount table entry names it)"
     return f"{mount.get('point')} ({mount.get('device')}, {mount.get('fstype')})"
 
 

@@ -204,6 +204,8 @@ def test_data_root_below_a_mount_fails_naming_it() -> None:
     outcome = host_data_root_partition(_root("fail-offline-var-partition.json"), {})
     assert outcome.status == "fail"
     assert "is not a mount point: it lies on /var (/dev/sdb1, ext4)" in outcome.message
+    outcome = host_data_root_partition(_root("fail-offline-no-mount.json"), {})
+    assert "it lies on / (no mount table entry names it) (read: /etc/fstab)" in outcome.message
 
 
 def test_data_root_through_a_link_is_named_with_its_directory() -> None:
