@@ -113,6 +113,7 @@ def absent_fields(model: BaseModel, prefix: str = "") -> list[str]:
 ContainerStatus = Literal[
     "created", "running", "paused", "restarting", "removing", "exited", "dead"
 ]
+MIN_MEMORY = 6 * 1024 * 1024  # dockerd refuses a smaller memory limit
 IPC_MODES = ("", "none", "private", "shareable", "host")
 RUNNING_STATES = frozenset({"running", "paused", "restarting"})
 
@@ -293,6 +294,20 @@ class HostConfigModel(_Open):
             raise ValueError(f"HostConfig.IpcMode {self.IpcMode!r}")
         if self.has("NetworkMode") and not self.NetworkMode:
             raise ValueError("HostConfig.NetworkMode is empty (dockerd writes 'default')")
+        if self.has("Memory") and 0 < self.Memory < MIN_MEMORY:
+            raise ValueError(f"HostConfig.Memory {self.Memory} (dockerd's minimum is 6 MiB)")
+        for limit in self.Ulimits or []:
+            if limit.Hard >= 0 and limit.Soft > limit.Hard:
+                raise ValueError(f"ulimit {limit.Name}: soft {limit.Soft} above hard {limit.Hard}")
+        if self.has("Privileged") and self.Privileged:
+            # dockerd unmasks /proc and /sys paths for a privileged container
+            for key in ("MaskedPaths", "ReadonlyPaths"):
+                if (self.model_extra or {}).get(key):
+                    raise ValueError(f"a privileged container with HostConfig.{key}")
+        auto_remove = (self.model_extra or {}).get("AutoRemove")
+        policy = self.RestartPolicy.Name if self.has("RestartPolicy") else ""
+        if auto_remove is True and policy not in ("", "no"):
+            raise ValueError("--rm with a restart policy (dockerd refuses the pair)")
         for opt in self.SecurityOpt or []:
             if not re.fullmatch(r"[a-z-]+([=:].*)?", opt):
                 raise ValueError(f"HostConfig.SecurityOpt entry {opt!r} is not KEY[=VALUE]")
@@ -326,6 +341,13 @@ class Mount(_Open):
                 "rslave",
             ):
                 raise ValueError(f"bind propagation {self.Propagation!r}")
+        if self.Type == "bind" and self.has("Mode"):
+            words = set(self.Mode.split(","))
+            if ("ro" in words and self.RW) or ("rw" in words and not self.RW):
+                raise ValueError(f"mount mode {self.Mode!r} with RW {self.RW}")
+            given = words & {"private", "rprivate", "shared", "rshared", "slave", "rslave"}
+            if given and self.has("Propagation") and {self.Propagation} != given:
+                raise ValueError(f"mount mode {self.Mode!r} with propagation {self.Propagation}")
         if self.Type == "volume" and not self.Name:
             raise ValueError("a volume mount has no Name")
         if self.Type == "tmpfs" and self.Source:

@@ -210,6 +210,29 @@ IMPOSSIBLE: dict[str, tuple[Callable[[], dict[str, Any]], Break]] = {
         lambda: _container(False),
         lambda d: d["data"]["Assessor"]["DaemonSockets"]["paths"].append("docker.sock"),
     ),
+    "memory limit below dockerd's minimum": (
+        lambda: _container(False),
+        _edit(("HostConfig.Memory", 1024 * 1024)),
+    ),
+    "ulimit with soft above hard": (
+        lambda: _container(False),
+        _edit(("HostConfig.Ulimits", [{"Name": "nofile", "Soft": 2048, "Hard": 1024}])),
+    ),
+    "privileged container with masked paths": (
+        lambda: _container(False),
+        _edit(("HostConfig.MaskedPaths", ["/proc/kcore"])),
+    ),
+    "--rm with restart always": (
+        lambda: _container(False),
+        _edit(
+            ("HostConfig.AutoRemove", True),
+            ("HostConfig.RestartPolicy", {"Name": "always", "MaximumRetryCount": 0}),
+        ),
+    ),
+    "read-only bind mount marked RW": (
+        lambda: _captured_doc("container-*/*-captured-bind-etc.json"),
+        _edit(("Mounts.0.RW", True)),
+    ),
     "restart count with policy always": (
         lambda: _container(False),
         _edit(("HostConfig.RestartPolicy", {"Name": "always", "MaximumRetryCount": 3})),
