@@ -620,6 +620,31 @@ def capture(out: Path) -> list[Path]:
         offline = next(iter(collector_for(target).collect(target))).document()
         keep("host-swarm-port-bound", "offline-root", offline, "error")
     with swarm_pair() as (manager, worker):
+        doc = engine_evidence(manager.socket)
+        keep("engine-swarm-mode-disabled", "manager", doc, "fail")
+        keep("engine-swarm-autolock", "manager-no-autolock", doc, "fail")
+        # dockerd refuses live-restore in swarm mode
+        keep("engine-live-restore-enabled", "swarm-manager", doc, "not_applicable")
+        # every swarm has the "ingress" overlay network, unencrypted unless recreated (CIS 7.3
+        # audits every overlay network)
+        keep("engine-swarm-overlay-encrypted", "default-ingress", doc, "fail")
+        worker_doc = engine_evidence(worker.socket)
+        keep("engine-swarm-autolock", "worker", worker_doc, "not_applicable")
+        keep("engine-swarm-mode-disabled", "worker", worker_doc, "fail")
+        manager.docker("network", "rm", "ingress", input=b"y\n")
+        for _ in range(100):  # the swarm removes it asynchronously
+            if "ingress" not in manager.docker("network", "ls", "--format", "{{ .Name }}").split():
+                break
+            time.sleep(0.1)
+        manager.docker(
+            "network", "create", "-d", "overlay", "--ingress", "--opt", "encrypted", "sealed-ingress"
+        )  # fmt: skip
+        manager.docker("network", "create", "-d", "overlay", "--opt", "encrypted", "sealed")
+        keep("engine-swarm-overlay-encrypted", "encrypted", engine_evidence(manager.socket), "pass")
+        manager.docker("network", "create", "-d", "overlay", "plain")
+        keep("engine-swarm-overlay-encrypted", "plain", engine_evidence(manager.socket), "fail")
+        manager.docker("swarm", "update", "--autolock=true")
+        keep("engine-swarm-autolock", "autolock", engine_evidence(manager.socket), "pass")
         keep("host-swarm-port-bound", "manager-bound", host_evidence(manager.netns), "pass")
         keep(
             "host-swarm-port-bound",

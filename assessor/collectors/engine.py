@@ -226,8 +226,10 @@ class EngineCollector(Collector):
             "managers": node.get("Managers"),
             "nodes": node.get("Nodes"),
             "node_addr": node.get("NodeAddr"),
+            "read": ["GET /info (Swarm)"],
         }
         if out["active"] and out["manager"]:
+            out["read"].append("GET /swarm (JoinTokens dropped)")
             cluster = self._try(client, target, "/swarm")
             if isinstance(cluster, dict):
                 cluster = {k: v for k, v in cluster.items() if k != "JoinTokens"}
