@@ -70,6 +70,7 @@ class ContainerCase:
     command: tuple[str, ...] = ("sleep", "600")
     user_network: bool = True  # the default bridge's docker0 may be absent on this machine
     execs: tuple[tuple[str, ...], ...] = ()  # docker exec -d ARGS... after the start
+    pause: bool = False  # docker pause after the start (and the exec sessions)
     why: str = ""
 
 
@@ -133,6 +134,7 @@ CONTAINERS: tuple[ContainerCase, ...] = (
             "container-cpu-shares-set": "fail",  # 5.12: CpuShares=0
             "container-pids-limited": "fail",  # 5.29: no PidsLimit
             "container-health-checked": "fail",  # 5.27: no health check at all
+            "container-capabilities-restricted": "fail",  # 5.4: NET_RAW is kept by default
             "container-restart-policy-on-failure": "pass",  # 5.15: "no" is acceptable
             "container-ports-bound-to-interface": "pass",  # 5.14: nothing is published
             "container-privileged-ports-not-mapped": "pass",  # 5.8: nothing is published
@@ -246,6 +248,18 @@ CONTAINERS: tuple[ContainerCase, ...] = (
         "cap-add-sys-admin",
         ("--cap-add", "SYS_ADMIN"),
         {"container-capabilities-restricted": "fail"},  # 5.4
+    ),
+    ContainerCase(
+        "cap-drop-net-raw",
+        ("--cap-drop", "NET_RAW"),
+        {"container-capabilities-restricted": "pass"},  # 5.4: the benchmark's example dropped
+    ),
+    ContainerCase(
+        "paused",
+        ("--memory", "64m"),
+        # a paused container is still running (its processes are frozen): judged as running
+        {"container-memory-limited": "pass", "container-health-checked": "fail"},
+        pause=True,
     ),
     ContainerCase(
         "seccomp-unconfined",
@@ -403,13 +417,15 @@ def capture_containers(cases: list[ContainerCase]) -> Iterator[tuple[str, dict[s
                 docker("start", name)
             for args in case.execs:
                 docker("exec", "-d", *args, name, "sleep", "600")
+            if case.pause:
+                docker("pause", name)
         # the exited case has run to its end; the exec sessions have started
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             states = docker("ps", "-a", "--filter", f"label=assessor.test={label}",
                             "--format", "{{.Names}} {{.State}}")  # fmt: skip
             if all(
-                (state == "running") == _case(cases, names, n).start
+                (state in ("running", "paused")) == _case(cases, names, n).start
                 or (_case(cases, names, n).command == ("true",) and state == "exited")
                 for n, state in (line.split() for line in states.splitlines())
             ):
@@ -951,6 +967,7 @@ class EngineCase:
     name: str
     daemon_json: dict[str, Any]
     expect: Expect
+    args: tuple[str, ...] = ()  # dockerd flags ("{port}" becomes a free TCP port)
 
 
 ENGINES: tuple[EngineCase, ...] = (
@@ -1009,7 +1026,26 @@ ENGINES: tuple[EngineCase, ...] = (
             "engine-iptables-enabled": "fail",  # 2.4: iptables false
         },
     ),
+    EngineCase(
+        "daemon-flags",
+        {},
+        {
+            "engine-icc-disabled": "pass",  # 2.2: --icc=false
+            "engine-userland-proxy-disabled": "pass",  # 2.15: --userland-proxy=false
+            "engine-no-new-privileges-enabled": "pass",  # 2.18: --no-new-privileges
+            "engine-log-level-info": "fail",  # 2.3: --log-level=warn
+        },
+        args=("--icc=false", "--userland-proxy=false", "--no-new-privileges", "--log-level=warn"),
+    ),
+    EngineCase(
+        "daemon-tcp-without-tls",
+        {},
+        # 2.7: the daemon also listens on TCP, without --tlsverify
+        {"engine-tls-authentication": "fail"},
+        args=("-H", "tcp://127.0.0.1:{port}"),
+    ),
 )
+TCP_PORT = 23750  # a TCP listener's port in the captures (the real one is free at the time)
 
 _ENGINE_INFO = {
     "ID": "CAPT:URED:0000:0000:0000:0000:0000:0000:0000:0000:0000:0000",
@@ -1025,9 +1061,17 @@ def capture_engines(cases: list[EngineCase]) -> Iterator[tuple[str, dict[str, An
     from tests.dockerd_variant import dockerd_variant, engine_evidence
 
     for case in cases:
-        with dockerd_variant(case.daemon_json) as daemon:
+        with socket.socket() as s:  # a port free now, for a case that listens on TCP
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        args = tuple(a.replace("{port}", str(port)) for a in case.args)
+        with dockerd_variant(case.daemon_json, args=args) as daemon:
             doc = engine_evidence(daemon.socket)
-            yield case.name, _normalise_engine(doc, str(daemon.folder), daemon.pid, case.name)
+        text = json.dumps(doc).replace(f"127.0.0.1:{port}", f"127.0.0.1:{TCP_PORT}")
+        yield (
+            case.name,
+            _normalise_engine(json.loads(text), str(daemon.folder), daemon.pid, case.name),
+        )
 
 
 def _normalise_engine(doc: dict[str, Any], folder: str, pid: int, case: str) -> dict[str, Any]:
