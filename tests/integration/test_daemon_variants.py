@@ -6,8 +6,8 @@ the setting is asserted, against the same verdict on a dockerd left at its defau
 
 - ``hardened``: no-new-privileges (CIS v1.8.0 2.15), icc false (2.2), userland-proxy false
   (2.17), live-restore (2.16), userns-remap "default" (2.10), default-ulimits within this
-  kernel's hard limit of 20000 (2.8), and json-file log rotation (max-size, max-file), which
-  keeps logs on the host (2.13 still fails: it asks for remote logging);
+  kernel's hard limit of 20000 (2.9), and json-file log rotation (max-size, max-file), which
+  keeps logs on the host (2.14 still fails: it asks for remote logging);
 - ``defaults``: an empty daemon.json;
 - ``rootless``: dockerd-rootless.sh as an unprivileged user (2.1, 2.10, the configuration
   under the user's home);
@@ -55,9 +55,9 @@ HARDENED: dict[str, Any] = {
 # rule: (verdict under defaults, verdict under HARDENED)
 DEPENDS_ON_SETTING = {
     "engine-icc-disabled": ("fail", "pass"),  # 2.2
-    "engine-default-ulimits-configured": ("fail", "pass"),  # 2.8
+    "engine-default-ulimits-configured": ("fail", "pass"),  # 2.9
     "engine-userns-remap-enabled": ("fail", "pass"),  # 2.10
-    "engine-remote-logging": ("fail", "fail"),  # 2.13: rotated json-file logs stay local
+    "engine-remote-logging": ("fail", "fail"),  # 2.14: rotated json-file logs stay local
     "engine-no-new-privileges-enabled": ("fail", "pass"),  # 2.15
     "engine-live-restore-enabled": ("fail", "pass"),  # 2.16
     "engine-userland-proxy-disabled": ("fail", "pass"),  # 2.17
@@ -172,6 +172,51 @@ def test_rootless_daemon_verdicts(rootless: State) -> None:
     # daemon's namespace, whose published ports only the proxy brings to the host
     assert v["engine-userland-proxy-disabled"][0] == "not_applicable"
     assert "rootless" in v["engine-userland-proxy-disabled"][1]
+
+
+# Every automated engine rule on the rootless daemon (daemon.json: no-new-privileges,
+# live-restore), reviewed against CIS v1.8.0: only 2.10, 2.17 and the configuration check
+# judge rootless mode differently from a rootful daemon.
+ROOTLESS_VERDICTS = {
+    "engine-authorization-plugin-enabled": "fail",  # 2.13: no plugin, rootless or not
+    "engine-base-device-size-unchanged": "not_applicable",  # 2.12: overlay2, not devicemapper
+    "engine-cgroup-parent-default": "pass",  # 2.11: default parent
+    "engine-container-sprawl": "pass",  # 6.2: one running container
+    "engine-daemon-config-consistent": "pass",  # its own daemon.json and data root
+    "engine-daemon-rootless": "pass",  # 2.1
+    "engine-default-ulimits-configured": "fail",  # 2.9: unset
+    "engine-experimental-disabled": "pass",  # 2.19
+    "engine-icc-disabled": "fail",  # 2.2: its docker0 (in rootlesskit's netns) allows icc
+    "engine-image-sprawl": "pass",  # 6.1: the one image is used
+    "engine-insecure-registries-absent": "pass",  # 2.5
+    "engine-iptables-enabled": "pass",  # 2.4: iptables in rootlesskit's namespace
+    "engine-live-restore-enabled": "pass",  # 2.16: set in the user's daemon.json
+    "engine-log-level-info": "pass",  # 2.3
+    "engine-no-new-privileges-enabled": "pass",  # 2.15: set in the user's daemon.json
+    "engine-remote-logging": "fail",  # 2.14: json-file
+    "engine-seccomp-profile-not-unconfined": "pass",  # 2.18
+    "engine-storage-driver-not-aufs": "pass",  # 2.6
+    "engine-storage-driver-not-devicemapper": "pass",  # 2.7
+    "engine-swarm-autolock": "not_applicable",  # no swarm
+    "engine-swarm-mode-disabled": "pass",
+    "engine-swarm-overlay-encrypted": "not_applicable",
+    "engine-tls-authentication": "not_applicable",  # 2.8: no tcp:// host
+    "engine-userland-proxy-disabled": "not_applicable",  # 2.17: no hairpin NAT to the host
+    "engine-userns-remap-enabled": "pass",  # 2.10: rootless maps container root
+}
+
+
+def test_every_engine_rule_on_rootless(rootless: State) -> None:
+    automated = sorted(
+        r.id for r in load_catalog().rules.values() if r.target.value == "engine" and r.automated
+    )
+    assert sorted(ROOTLESS_VERDICTS) == automated
+    wrong = {
+        rule: rootless.engine[rule]
+        for rule, status in ROOTLESS_VERDICTS.items()
+        if rootless.engine[rule][0] != status
+    }
+    assert not wrong, wrong
 
 
 def test_rootless_published_port_reaches_the_host_through_the_proxy(rootless: State) -> None:
