@@ -112,3 +112,67 @@ def test_openscap_severity_is_mapped(severity: str, ours: str | None) -> None:
     out = run("openscap_rule_result", oscap("fail", severity=severity))
     assert out.severity == ours
     assert f"severity {severity}," in out.message
+
+
+# --- every function rule's golden fixtures: the whole message, not only the status -----------
+#
+# The golden test checks each fixture's status; this checks the message and severity too, against
+# tests/unit/evaluator_messages.json (reviewed text: what an auditor reads for that state). A
+# changed message is a reviewed change: re-record with
+#   .venv/bin/python tests/unit/test_evaluators.py --record
+# and read the diff of evaluator_messages.json before committing it.
+
+MESSAGES = Path(__file__).with_name("evaluator_messages.json")
+
+
+def _function_fixtures() -> list[tuple[str, Path]]:
+    from assessor.catalog import load_catalog
+    from assessor.catalog.schema import FunctionCheck
+
+    catalog = load_catalog()
+    cases = []
+    for rule in sorted(catalog.rules.values(), key=lambda r: r.id):
+        if isinstance(rule.check, FunctionCheck):
+            cases.extend((rule.id, p) for p in sorted((RULES / rule.id).glob("*.json")))
+    return cases
+
+
+def _judge(rule_id: str, path: Path) -> dict[str, Any]:
+    from assessor.catalog import load_catalog
+    from assessor.evaluate import evaluate_rule
+    from assessor.evidence import Evidence
+
+    rule = load_catalog().rules[rule_id]
+    result = evaluate_rule(rule, Evidence.from_document(json.loads(path.read_text())))
+    return {"status": result.status.value, "message": result.message, "severity": result.severity}
+
+
+def _record() -> None:
+    recorded = {f"{r}/{p.name}": _judge(r, p) for r, p in _function_fixtures()}
+    MESSAGES.write_text(json.dumps(recorded, indent=1, ensure_ascii=False) + "\n")
+    print(f"recorded {len(recorded)} messages in {MESSAGES}")
+
+
+@pytest.mark.parametrize(
+    ("rule_id", "path"), _function_fixtures(), ids=lambda v: getattr(v, "name", v)
+)
+def test_function_rule_message(rule_id: str, path: Path) -> None:
+    recorded = json.loads(MESSAGES.read_text())
+    key = f"{rule_id}/{path.name}"
+    assert key in recorded, f"{key}: no recorded message (see the comment above this test)"
+    assert _judge(rule_id, path) == recorded[key]
+
+
+def test_recorded_messages_name_existing_fixtures() -> None:
+    recorded = json.loads(MESSAGES.read_text())
+    cases = {f"{r}/{p.name}" for r, p in _function_fixtures()}
+    assert sorted(set(recorded) - cases) == []
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] == ["--record"]:
+        _record()
+    else:
+        sys.exit("usage: python tests/unit/test_evaluators.py --record")
