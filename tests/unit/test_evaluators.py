@@ -9,14 +9,19 @@ of the message that name the offending value.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from assessor.catalog import Catalog, load_catalog
+from assessor.catalog.schema import FunctionCheck
 from assessor.errors import EvaluationError
+from assessor.evaluate import evaluate_rule
 from assessor.evaluate.functions import FUNCTIONS, Outcome
+from assessor.evidence import Evidence
 
 RULES = Path(__file__).resolve().parent.parent / "rules"
 
@@ -125,11 +130,13 @@ def test_openscap_severity_is_mapped(severity: str, ours: str | None) -> None:
 MESSAGES = Path(__file__).with_name("evaluator_messages.json")
 
 
-def _function_fixtures() -> list[tuple[str, Path]]:
-    from assessor.catalog import load_catalog
-    from assessor.catalog.schema import FunctionCheck
+@functools.cache
+def _catalog() -> Catalog:
+    return load_catalog()
 
-    catalog = load_catalog()
+
+def _function_fixtures() -> list[tuple[str, Path]]:
+    catalog = _catalog()
     cases = []
     for rule in sorted(catalog.rules.values(), key=lambda r: r.id):
         if isinstance(rule.check, FunctionCheck):
@@ -138,11 +145,7 @@ def _function_fixtures() -> list[tuple[str, Path]]:
 
 
 def _judge(rule_id: str, path: Path) -> dict[str, Any]:
-    from assessor.catalog import load_catalog
-    from assessor.evaluate import evaluate_rule
-    from assessor.evidence import Evidence
-
-    rule = load_catalog().rules[rule_id]
+    rule = _catalog().rules[rule_id]
     result = evaluate_rule(rule, Evidence.from_document(json.loads(path.read_text())))
     return {"status": result.status.value, "message": result.message, "severity": result.severity}
 
