@@ -784,6 +784,9 @@ _APP_LAYER: tuple[tuple[str, int, bytes | None], ...] = (
     ("app/run", 0o755, b"#!/bin/sh\necho ok\n"),
 )
 
+CHAR_DEVICE = b"\0char-device"  # an entry of this content is written as a device node
+_UPDATE_STEP = "/bin/sh -c apt-get update"
+
 IMAGES: tuple[ImageCase, ...] = (
     ImageCase(
         "user-and-healthcheck",
@@ -800,7 +803,61 @@ IMAGES: tuple[ImageCase, ...] = (
             "image-setuid-removed": "pass",  # 4.8: no setuid or setgid file
             "image-copy-not-add": "pass",  # 4.9: COPY (the base rootfs ADD is the exception)
             "image-no-secrets": "pass",  # 4.10: nothing secret in ENV or files
+            "image-no-update-alone": "pass",  # 4.7: no update step
+            "image-no-ssh-server": "pass",  # no sshd or telnetd in the image
+            "image-no-remote-shell-port": "pass",  # nothing exposed
+            "image-no-device-files": "pass",
+            "image-no-world-writable": "pass",  # /tmp is 1777: sticky
         },
+    ),
+    ImageCase(
+        "remote-add",
+        {"User": "1000", "Cmd": ["/app/run"]},
+        (_BASE_LAYER, _APP_LAYER),
+        (_BASE_STEP, "/bin/sh -c #(nop) ADD https://example.com/app.tar.gz /app "),
+        {"image-copy-not-add": "fail"},  # 4.9: ADD of a remote URL, the worst case
+    ),
+    ImageCase(
+        "update-alone",
+        {"User": "1000", "Cmd": ["/app/run"]},
+        (_BASE_LAYER, _APP_LAYER, (("var", 0o755, None),)),
+        (
+            _BASE_STEP,
+            "/bin/sh -c #(nop) COPY dir:0a1b2c3d in /app ",
+            _UPDATE_STEP,
+        ),
+        {"image-no-update-alone": "fail"},  # 4.7: apt-get update in a step of its own
+    ),
+    ImageCase(
+        "device-and-writable",
+        {"User": "1000", "Cmd": ["/app/run"]},
+        (
+            _BASE_LAYER,
+            (
+                ("app", 0o755, None),
+                ("app/data", 0o666, b"shared\n"),
+                ("app/spool", 0o777, None),
+                ("dev", 0o755, None),
+                ("dev/xnull", 0o666, CHAR_DEVICE),
+            ),
+        ),
+        (_BASE_STEP, "/bin/sh -c #(nop) COPY dir:1c2d3e4f in / "),
+        {"image-no-device-files": "fail", "image-no-world-writable": "fail"},
+    ),
+    ImageCase(
+        "ssh-server",
+        {"User": "1000", "Cmd": ["/usr/sbin/sshd", "-D"], "ExposedPorts": {"22/tcp": {}}},
+        (
+            _BASE_LAYER,
+            (
+                ("usr", 0o755, None),
+                ("usr/sbin", 0o755, None),
+                ("usr/sbin/sshd", 0o755, b"#!fake sshd\n"),
+            ),
+        ),
+        (_BASE_STEP, "/bin/sh -c #(nop) COPY file:5e6f7a8b in /usr/sbin/sshd "),
+        # 4.4 (unnecessary packages) and 5.7's reason: an SSH server, and its port exposed
+        {"image-no-ssh-server": "fail", "image-no-remote-shell-port": "fail"},
     ),
     ImageCase(
         "root-no-healthcheck",
@@ -848,7 +905,10 @@ def _tar_layer(entries: tuple[tuple[str, int, bytes | None], ...]) -> bytes:
         for path, mode, data in entries:
             info = tarfile.TarInfo(path)
             info.mtime, info.mode = MTIME, mode
-            if data is None:
+            if data is CHAR_DEVICE:  # the 1:3 of /dev/null
+                info.type, info.devmajor, info.devminor = tarfile.CHRTYPE, 1, 3
+                tar.addfile(info)
+            elif data is None:
                 info.type = tarfile.DIRTYPE
                 tar.addfile(info)
             else:
