@@ -4,7 +4,7 @@
     .venv/bin/python -m tests.rules.capture --check    # stage, collect, compare with them
     .venv/bin/python -m tests.rules.capture --only container:hardened   # one case
 
-Three kinds of state are staged, each case with the verdicts it must get **declared here**
+Four kinds of state are staged, each case with the verdicts it must get **declared here**
 from the CIS Docker Benchmark v1.8.0's own audit text (never from what a rule says today: a
 capture that wrote whatever the rule answers would lock a wrong verdict in):
 
@@ -12,7 +12,9 @@ capture that wrote whatever the rule answers would lock a wrong verdict in):
   read by the engine collector (``EngineCollector.collect``, the code a scan runs);
 - offline host roots built in a temporary folder (files with modes and owners, daemon.json,
   systemd units, audit rules files, an fstab), read by the host collector as ``host:DIR``;
-- image tarballs (docker-archive and OCI layout) written here, read by the image collector.
+- image tarballs (docker-archive and OCI layout) written here, read by the image collector;
+- dockerds of the capture's own (tests/dockerd_variant.py) with a daemon.json and flags of
+  each case, read by the engine collector (over the unix socket, or over TCP as a remote one).
 
 Each (case, rule, status) becomes ``tests/rules/<rule>/<status>-captured-<case>.json``.
 Volatile values (ids, times, process ids, addresses, random host ports, temporary paths) are
@@ -622,6 +624,16 @@ _FILE_RULES = (
     "host-tls-server-key-owner-root",  # 3.13
 )
 
+# auditd's matching (auditctl(8)): -w on a directory and -F dir= watch the whole subtree,
+# -F path= one path only, and an "-a never" rule suppresses instead of auditing
+AUDIT_FIELD_RULES = "\n".join(
+    (
+        "-a always,exit -F arch=b64 -F path=/run/containerd -F perm=wa -k docker",
+        "-a always,exit -F arch=b64 -F dir=/etc/docker -F perm=wa -k docker",
+        "-a never,exit -F arch=b64 -F path=/usr/bin/runc -F perm=wa",
+        "-w /usr/bin/dockerd -p wa -k docker",
+    )
+)
 HOSTS: tuple[HostCase, ...] = (
     HostCase(
         "offline-hardened",
@@ -680,21 +692,6 @@ HOSTS: tuple[HostCase, ...] = (
             "host-audit-runc": "fail",
         },
     ),
-)
-
-
-# auditd's matching (auditctl(8)): -w on a directory and -F dir= watch the whole subtree,
-# -F path= one path only, and an "-a never" rule suppresses instead of auditing
-AUDIT_FIELD_RULES = "\n".join(
-    (
-        "-a always,exit -F arch=b64 -F path=/run/containerd -F perm=wa -k docker",
-        "-a always,exit -F arch=b64 -F dir=/etc/docker -F perm=wa -k docker",
-        "-a never,exit -F arch=b64 -F path=/usr/bin/runc -F perm=wa",
-        "-w /usr/bin/dockerd -p wa -k docker",
-    )
-)
-HOSTS = (
-    *HOSTS,
     HostCase(
         "offline-audit-fields",
         (
