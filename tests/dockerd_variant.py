@@ -611,6 +611,19 @@ def capture(out: Path) -> list[Path]:
         getattr(documents, "close", lambda: None)()
         for rule in ("engine-userns-remap-enabled", "engine-daemon-rootless"):
             keep(rule, "remote-engine", remote, "fail")
+        keep("engine-remote-logging", "remote-engine", remote, "fail")  # info.LoggingDriver
+        keep("engine-seccomp-profile-not-unconfined", "remote-engine", remote, "pass")
+        # CIS 2.8: the daemon answered the scanner over plain TCP
+        keep("engine-tls-authentication", "remote-plain-tcp", remote, "fail")
+        # what only the daemon's flags and daemon.json say cannot be judged from the API
+        # (icc shows on the default bridge, which this daemon runs without)
+        for rule in (
+            "engine-icc-disabled",
+            "engine-log-level-info",
+            "engine-userland-proxy-disabled",
+            "engine-no-new-privileges-enabled",
+        ):
+            keep(rule, "remote-engine", remote, "error")
     with tempfile.TemporaryDirectory() as root:
         from assessor.collectors import collector_for
         from assessor.targets import parse_target
