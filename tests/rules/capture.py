@@ -21,6 +21,9 @@ Volatile values (ids, times, process ids, addresses, random host ports, temporar
 replaced deterministically, so ``--check`` can tell whether the stored captures are still what
 the collectors write; the few values that change from run to run by nature (an image's age in
 days) are left out of the comparison (:data:`VOLATILE`).
+
+Registries (tests/registry.py: Debian's docker-registry on 127.0.0.1, plain HTTP and open, or
+TLS with a test CA and basic auth) are captured too, read by the registry collector.
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ FIXED_TIME = "2026-01-01T00:00:00Z"
 ZERO_TIME = "0001-01-01T00:00:00Z"
 MTIME = 1_767_225_600  # 2026-01-01T00:00:00Z
 # values that change between two captures of the same state by nature: not compared by --check
-VOLATILE = {("image", "age_days")}
+VOLATILE = {("image", "age_days"), ("registry", "content.tags.*.age_days")}
 
 Expect = dict[str, str]  # rule id -> status the benchmark's text gives this state
 
@@ -1205,6 +1208,114 @@ def _normalise_engine(doc: dict[str, Any], folder: str, pid: int, case: str) -> 
     return doc
 
 
+# ------------------------------------------------------------------------- registries
+
+
+@dataclass(frozen=True)
+class RegistryCase:
+    """A distribution registry (tests/registry.py: Debian's docker-registry on 127.0.0.1)
+    holding one image, read by the registry collector as a user would point it."""
+
+    name: str
+    tls: bool
+    auth: str  # "none" or "basic"
+    expect: Expect
+    cert: str = "valid"
+
+
+REGISTRIES: tuple[RegistryCase, ...] = (
+    RegistryCase(
+        "open-http",
+        tls=False,
+        auth="none",
+        expect={
+            "registry-tls-required": "fail",  # plain HTTP (SP 800-190 4.2.1)
+            "registry-auth-required": "fail",  # /v2/ answers anyone (NIST IR 8176 7)
+            "registry-catalog-not-anonymous": "fail",
+            "registry-pull-not-anonymous": "fail",
+            "registry-push-not-anonymous": "fail",  # an anonymous blob upload is accepted
+        },
+    ),
+    RegistryCase(
+        "tls-basic-auth",
+        tls=True,
+        auth="basic",
+        expect={
+            "registry-tls-required": "pass",
+            "registry-auth-required": "pass",
+            "registry-catalog-not-anonymous": "pass",
+            "registry-pull-not-anonymous": "pass",
+            "registry-push-not-anonymous": "pass",
+            "registry-certificate-valid": "pass",
+            "registry-certificate-trusted": "pass",  # issued by the CA the client trusts
+            "registry-certificate-hostname": "pass",  # IP SAN 127.0.0.1
+            "registry-tls-strong": "pass",  # TLS 1.2 and 1.3 only, AEAD suites
+        },
+    ),
+    RegistryCase(
+        "tls-expired-certificate",
+        tls=True,
+        auth="basic",
+        cert="expired",
+        expect={"registry-certificate-valid": "fail"},  # notAfter 30 days ago
+    ),
+)
+REGISTRY_PORT = 5999  # the registry's port in the captures (the real one is free at the time)
+_CERT_FIXED = {
+    "serial": "0" * 40,
+    "sha256": "0" * 64,
+}
+
+
+def capture_registries(cases: list[RegistryCase]) -> Iterator[tuple[str, dict[str, Any]]]:
+    from assessor.collectors.options import CollectOptions
+    from assessor.collectors.registry import RegistryCollector
+    from assessor.targets import parse_target
+    from tests.registry import skopeo_copy, start_registry, write_oci_layout
+
+    for case in cases:
+        with tempfile.TemporaryDirectory(prefix="assessor-capture-") as tmp:
+            work = Path(tmp)
+            reg = start_registry(work / "registry", tls=case.tls, auth=case.auth, cert=case.cert)
+            try:
+                write_oci_layout(
+                    work / "image", {"app/run": b"#!/bin/sh\n"}, created="2026-01-01T00:00:00Z"
+                )
+                if case.cert == "valid":
+                    skopeo_copy(f"oci:{work / 'image'}:latest", f"docker://{reg.host}/app:1", reg)
+                options = CollectOptions(
+                    cert_dir=str(reg.cert_dir) if reg.cert_dir else None,
+                    creds=f"{reg.username}:{reg.password}" if reg.username else None,
+                    timeout=10.0,
+                )
+                target = parse_target(f"registry:{reg.url}")
+                (ev,) = list(RegistryCollector(options).collect(target))
+                doc = ev.document()
+            finally:
+                reg.stop()
+            yield case.name, _normalise_registry(doc, reg.host, tmp, case.name)
+
+
+def _normalise_registry(doc: dict[str, Any], host: str, tmp: str, case: str) -> dict[str, Any]:
+    """The registry's port, temporary paths and its certificate's serial, fingerprint and
+    dates (a new key pair each run) made fixed; days left kept only as expired or not."""
+    port = host.rsplit(":", 1)[1]
+    text = json.dumps(doc, sort_keys=True).replace(tmp, f"/srv/capture/{case}")
+    text = text.replace(f"127.0.0.1:{port}", f"127.0.0.1:{REGISTRY_PORT}")
+    doc = json.loads(text)
+    cert = ((doc["data"].get("transport") or {}).get("tls") or {}).get("certificate")
+    if isinstance(cert, dict):
+        cert.update(_CERT_FIXED)
+        expired = bool(cert.get("expired"))
+        cert["not_before"] = "2025-01-01T00:00:00+00:00" if expired else FIXED_TIME
+        cert["not_after"] = "2025-12-02T00:00:00+00:00" if expired else "2026-04-01T00:00:00Z"
+        cert["days_left"] = -30 if expired else 90
+    for probe in ((doc["data"].get("anonymous") or {}).get(k) for k in ("pull", "push")):
+        if isinstance(probe, dict) and probe.get("probe_repository"):
+            probe["repository"] = "assessor-probe"  # a random name made up for the probe
+    return doc
+
+
 # ------------------------------------------------------------------------- writing
 
 
@@ -1217,10 +1328,27 @@ class Outcome:
 
 def _comparable(doc: dict[str, Any]) -> dict[str, Any]:
     out = copy.deepcopy(doc)
-    for kind, key in VOLATILE:
+    for kind, path in VOLATILE:
         if out.get("kind") == kind:
-            out["data"].pop(key, None)
+            _drop(out["data"], path.split("."))
     return out
+
+
+def _drop(node: Any, parts: list[str]) -> None:
+    """Remove the value at ``parts`` ("*" stands for every item or key) from ``node``."""
+    head, rest = parts[0], parts[1:]
+    children = (
+        (node.values() if isinstance(node, dict) else node)
+        if head == "*"
+        else ([node[head]] if isinstance(node, dict) and head in node else [])
+    )
+    if not rest:
+        if isinstance(node, dict):
+            node.pop(head, None)
+        return
+    for child in children:
+        if isinstance(child, dict | list):
+            _drop(child, rest)
 
 
 def _differences(old: Any, new: Any, where: str = "") -> list[str]:
@@ -1283,7 +1411,8 @@ def _ours(path: Path) -> bool:
     """Whether a captured fixture was written by this script (its staged states name
     /srv/capture or carry the label value "capture"), not by another capture script."""
     text = path.read_text()
-    return "/srv/capture" in text or '"assessor.test": "capture"' in text
+    marks = ("/srv/capture", '"assessor.test": "capture"', f"127.0.0.1:{REGISTRY_PORT}")
+    return any(m in text for m in marks)
 
 
 def _stale(names: dict[str, set[str]], keep: set[Path]) -> list[Path]:
@@ -1306,6 +1435,7 @@ GROUPS: dict[str, tuple[tuple[Any, ...], Capture]] = {
     "host": (HOSTS, capture_hosts),
     "image": (IMAGES, capture_images),
     "engine": (ENGINES, capture_engines),
+    "registry": (REGISTRIES, capture_registries),
 }
 
 

@@ -60,7 +60,7 @@ def test_fixture_is_a_possible_state(path: Path) -> None:
 def test_some_fixtures_are_captured() -> None:
     captured = [p for p in _fixtures() if _captured(p)]
     kinds = {json.loads(p.read_text())["kind"] for p in captured}
-    assert {"container", "engine", "host", "image"} <= kinds, (
+    assert {"container", "engine", "host", "image", "registry"} <= kinds, (
         f"captured fixtures cover {sorted(kinds)}: run `make fixtures`"
     )
 
