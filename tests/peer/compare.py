@@ -180,6 +180,12 @@ def render(record: dict[str, Any], explanations: dict[str, Explanation]) -> str:
             + ", ".join(f"{RIGHT[k]} {by_right[k]}" for k in RIGHT if by_right.get(k))
             + "."
         )
+    defects = [c for c in reqs if c in explanations and explanations[c].right == "docker-bench"]
+    if defects:
+        out.append(
+            "Where docker-bench is right and assessor is not (defects of assessor, see "
+            f"[why](#why-they-differ)): {', '.join(defects)}."
+        )
     if problems:
         out.append("\n## Not explained\n")
         out.extend(f"- {p}" for p in problems)

@@ -485,10 +485,21 @@ def audit_specs(key: str) -> list[AuditRule]:
         )
 
     never = ("never,exit", "-F", "path=/etc/default/docker", "-F", "perm=wa", "-k", key)
+    data_root = ("always,exit", "-F", "path=/var/lib/docker", "-F", "perm=wa", "-k", key)
     return [
         watch("/usr/sbin/dockerd", "the daemon binary where Debian installs it (1.1.3)"),
         watch("/etc/docker", "the daemon's configuration folder (1.1.6)"),
         watch("/run/containerd", "containerd's run folder (1.1.4)"),
+        AuditRule(
+            ("-a", *data_root),
+            ("-d", *data_root),
+            "a syscall rule on the data root folder itself, the form the benchmark gives for "
+            "1.1.4 (1.1.5)",
+        ),
+        watch(
+            "/usr/sbin/runc",
+            "runc where Debian installs it; /usr/bin/runc is a symlink to it (1.1.18)",
+        ),
         watch(
             "/usr/bin/containerd-shim-runc-v2",
             "the runc v2 shim (1.1.17); its path starts with those of 1.1.14 and 1.1.15",
@@ -826,6 +837,46 @@ def dockerd_pid() -> tuple[int, str]:
     return pid, cmdline
 
 
+BENCH_ATTEMPTS = 3
+WAIT_FOR_DOCKERD_S = 300
+
+
+def _newest_dockerd() -> int | None:
+    proc = subprocess.run(
+        ["pgrep", "-f", "-n", "dockerd"], capture_output=True, text=True, check=False
+    )
+    return int(proc.stdout.split()[0]) if proc.returncode == 0 and proc.stdout.strip() else None
+
+
+_PRINTED_ID = re.compile(rb"^\[(?:PASS|WARN|INFO|NOTE)\] (\d+(?:\.\d+)*) - ", re.M)
+# The last id printed when docker-bench is about to run, or runs, a check that reads the
+# daemon's command line (``get_docker_*_command_line_args``): section 2's and 3's checks
+# (and the header lines before them), and v1.6.0's 5.25 (no-new-privileges, after 5.24).
+_DAEMON_OPTION_READERS = re.compile(r"^(?:1\.2\.2|2(?:\.\d+)?|3(?:\.\d+)?|5\.2[45])$")
+
+
+def _reads_daemon_options(console: Path) -> bool:
+    """Whether docker-bench, writing ``console``, may be reading the daemon's options now.
+    Before any id is printed it is not (it lists containers and images first)."""
+    try:
+        ids = _PRINTED_ID.findall(console.read_bytes())
+    except OSError:
+        return True
+    return bool(ids) and _DAEMON_OPTION_READERS.match(ids[-1].decode()) is not None
+
+
+def wait_for_our_dockerd() -> tuple[int, str]:
+    """``dockerd_pid()``, waiting while another dockerd (a test's) is the newest one."""
+    deadline = time.monotonic() + WAIT_FOR_DOCKERD_S
+    while True:
+        try:
+            return dockerd_pid()
+        except HarnessError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(2)
+
+
 def run_docker_bench(cli: str, label: str, workdir: Path) -> BenchRun:
     if not (PEER_DIR / "docker-bench-security.sh").exists():
         raise PeerUnavailable(f"docker-bench-security at {PEER_DIR} (or set PEER_DIR)")
@@ -841,19 +892,43 @@ def run_docker_bench(cli: str, label: str, workdir: Path) -> BenchRun:
     out.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_CONTENT_TRUST")}
     env["PATH"] = f"{Path(cli).parent}:{env.get('PATH', '/usr/sbin:/usr/bin:/sbin:/bin')}"
-    pid_before = dockerd_pid()
     argv = ["bash", "./docker-bench-security.sh", "-b", "-l", str(out / "log")]
     argv += ["-t", f"{LABEL_KEY}={label}"]
-    t0 = time.perf_counter()
-    proc = subprocess.run(argv, cwd=copy, capture_output=True, timeout=900, env=env, check=False)
-    wall = time.perf_counter() - t0
-    if dockerd_pid() != pid_before:
-        raise HarnessError("the dockerd process changed while docker-bench ran; run it again")
+    # docker-bench reads the daemon's options from the newest process named like dockerd, in
+    # sections 2 and 3 and in 5.25: on a host where tests start other dockerds, wait until
+    # ours is the newest, watch it while those checks run, and run again if another appeared.
+    for attempt in range(1, BENCH_ATTEMPTS + 1):
+        pid_before = wait_for_our_dockerd()
+        for f in out.iterdir():
+            f.unlink()
+        t0 = time.perf_counter()
+        console = workdir / "bench-console.txt"  # a file, not a pipe nobody reads meanwhile
+        with (
+            console.open("wb") as sink,
+            subprocess.Popen(
+                argv, cwd=copy, stdout=sink, stderr=subprocess.STDOUT, env=env
+            ) as proc,
+        ):
+            changed = False
+            while proc.poll() is None:
+                if time.perf_counter() - t0 > 900:
+                    proc.kill()
+                    raise HarnessError("docker-bench-security ran for more than 900 s")
+                if _reads_daemon_options(console) and _newest_dockerd() != pid_before[0]:
+                    changed = True
+                time.sleep(0.25)
+        output = console.read_bytes()
+        wall = time.perf_counter() - t0
+        if not changed:
+            break
+        if attempt == BENCH_ATTEMPTS:
+            raise HarnessError(
+                f"another dockerd started while docker-bench ran, {attempt} times; run again"
+            )
     log_path, json_path = out / "log", out / "log.json"
     if proc.returncode != 0 or not json_path.exists():
         raise HarnessError(
-            f"docker-bench-security exited {proc.returncode}: "
-            f"{(proc.stdout + proc.stderr).decode()[-800:]}"
+            f"docker-bench-security exited {proc.returncode}: {output.decode()[-800:]}"
         )
     log, raw = log_path.read_text(), json_path.read_text()
     doc, repaired = parse_bench_json(raw)
@@ -1146,7 +1221,7 @@ def compare(cli: str | None = None, keep: Path | None = None) -> Comparison:
     d = Docker(cli)
     if d.run("info", check=False, timeout=30).returncode != 0:
         raise PeerUnavailable("a running dockerd (run scripts/test-setup.sh as root)")
-    dockerd_pid()
+    wait_for_our_dockerd()
     if not (PEER_DIR / "docker-bench-security.sh").exists():
         raise PeerUnavailable(f"docker-bench-security at {PEER_DIR} (or set PEER_DIR)")
     if shutil.which("auditctl") is None:

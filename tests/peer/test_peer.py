@@ -51,10 +51,7 @@ def comparison() -> Comparison:
 def changes(comparison: Comparison) -> dict[str, list[str]]:
     old = load_record()
     if old is None:
-        pytest.fail(
-            f"{VERDICTS_FILE} is missing: record it with "
-            "`.venv/bin/python -m tests.peer.compare --write`"
-        )
+        pytest.fail(f"{VERDICTS_FILE} is missing: record it with `make compare`")
     return diff_records(old, comparison.record())
 
 
@@ -62,7 +59,7 @@ def _explain(tool: str, lines: list[str]) -> str:
     return (
         f"{len(lines)} {tool} verdict(s) differ from {VERDICTS_FILE.name}:\n  "
         + "\n  ".join(lines)
-        + "\nIf intended, re-record: .venv/bin/python -m tests.peer.compare --write"
+        + "\nIf intended, re-record: make compare"
     )
 
 
