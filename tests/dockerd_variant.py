@@ -2,15 +2,14 @@
 
 The system's dockerd (other tests scan it) is never touched: the variant has its own data
 root, exec root (and so its own supervised containerd), pid file, API socket and config
-file, all under one short temporary folder, and no bridge of the system's: ``--bridge=none``
-or, with ``bridge=True``, a Linux bridge created for it (the default bridge network, which
-is where ``icc`` shows). ``--iptables=false`` unless the test asks for iptables. Usage::
+file, all under one short temporary folder, and, by default, a network namespace of its own
+(its docker0, iptables chains and listening ports are there). Usage::
 
-    with dockerd_variant({"icc": False}, bridge=True) as d:
+    with dockerd_variant({"icc": False}) as d:
         run_cli("scan", f"engine:unix://{d.socket}")
         d.docker("create", ...)
 
-or the fixture factory ``dockerd_variant_factory`` for module-scoped daemons. On exit the
+(module-scoped fixtures wrap it: ``with dockerd_variant(...) as d: yield d``). On exit the
 daemon's containers are removed, dockerd is stopped (SIGTERM, then SIGKILL after 30 s),
 anything left mounted under the folder is unmounted and the folder is removed.
 """
@@ -223,8 +222,10 @@ def dockerd_variant(
     docker0, iptables chains and swarm ports are there, so it runs with dockerd's network
     defaults (iptables on, ``icc`` enforceable) without touching the system daemon's chains
     (a second dockerd with iptables on in the same namespace would rewrite them). Without
-    ``netns``, it runs beside the system daemon with ``--bridge=none`` (or, with ``bridge``,
-    a Linux bridge created for it) and ``--iptables=false`` unless ``iptables`` is set.
+    ``netns``, it runs beside the system daemon on a Linux bridge created for it and with
+    ``--iptables=false`` unless ``iptables`` is set. Never ``--bridge=none`` there: dockerd
+    then deletes the host's docker0 interface (the system daemon's default bridge). ``bridge``
+    is kept for callers and means the same.
     """
     dockerd = _need_root_and_dockerd()
     # short: a unix socket path is limited to 107 bytes, and containerd's sockets nest deeper
@@ -259,11 +260,9 @@ def dockerd_variant(
             if iptables is False:
                 argv += ["--iptables=false"]
         else:
-            if bridge:
-                name, _cidr = stack.enter_context(_own_bridge())
-                argv += ["--bridge", name]
-            else:
-                argv += ["--bridge", "none"]
+            # a bridge of its own: "--bridge none" would delete the host's docker0
+            name, _cidr = stack.enter_context(_own_bridge())
+            argv += ["--bridge", name]
             if not iptables:
                 argv += ["--iptables=false"]
         argv += list(args)
@@ -498,26 +497,32 @@ def scan(
     return verdicts
 
 
-_HOST_EVIDENCE = (
-    "import json; from assessor.collectors import collector_for; "
-    "from assessor.targets import parse_target; t = parse_target('host:/'); "
+_FIRST_EVIDENCE = (
+    "import json, sys; from assessor.collectors import collector_for; "
+    "from assessor.targets import parse_target; t = parse_target(sys.argv[1]); "
     "print(json.dumps(next(iter(collector_for(t).collect(t))).document()))"
 )
 
 
-def host_evidence(netns: str = "") -> dict[str, Any]:
-    """The host evidence document the real host collector writes, run inside ``netns``."""
+def collected_in(netns: str, target: str) -> dict[str, Any]:
+    """The first evidence document the real collector writes for ``target``, run inside the
+    network namespace ``netns`` (a host's sockets, an engine's tcp:// address there)."""
     import sys
 
     from tests.conftest import ROOT
 
     prefix = ["nsenter", f"--net=/run/netns/{netns}", "--"] if netns else []
     proc = subprocess.run(
-        [*prefix, sys.executable, "-c", _HOST_EVIDENCE],
+        [*prefix, sys.executable, "-c", _FIRST_EVIDENCE, target],
         capture_output=True, text=True, timeout=120, cwd=ROOT, check=True,
     )  # fmt: skip
     result: dict[str, Any] = json.loads(proc.stdout)
     return result
+
+
+def host_evidence(netns: str = "") -> dict[str, Any]:
+    """The host evidence document the real host collector writes, run inside ``netns``."""
+    return collected_in(netns, "host:/")
 
 
 def _link(a: Daemon, b: Daemon) -> str:
@@ -596,19 +601,12 @@ def capture(out: Path) -> list[Path]:
             "engine-container-sprawl", "26-stopped-1-running", engine_evidence(plain.socket), "fail"
         )
         keep("host-swarm-port-bound", "no-swarm", host_evidence(plain.netns), "not_applicable")
-    # a remote engine (tcp://): only what the API reports; in the host's namespace for the
-    # collector to reach it, on loopback and a free port, with no bridge and no iptables
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    with dockerd_variant({}, netns=False, args=["-H", f"tcp://127.0.0.1:{port}"]):
-        from assessor.collectors import collector_for
-        from assessor.targets import parse_target
-
-        target = parse_target(f"engine:tcp://127.0.0.1:{port}")
-        documents = collector_for(target).collect(target)
-        remote = next(iter(documents)).document()
-        getattr(documents, "close", lambda: None)()
+    # a remote engine (tcp://): only what the API reports, collected inside the daemon's
+    # namespace; without a default bridge (--bridge none is harmless there), so icc is unseen
+    port = 2375
+    tcp = ["--bridge", "none", "-H", f"tcp://127.0.0.1:{port}"]
+    with dockerd_variant({}, args=tcp) as remote_daemon:
+        remote = collected_in(remote_daemon.netns, f"engine:tcp://127.0.0.1:{port}")
         for rule in ("engine-userns-remap-enabled", "engine-daemon-rootless"):
             keep(rule, "remote-engine", remote, "fail")
         keep("engine-remote-logging", "remote-engine", remote, "fail")  # info.LoggingDriver
