@@ -119,6 +119,327 @@ def test_openscap_severity_is_mapped(severity: str, ours: str | None) -> None:
     assert f"severity {severity}," in out.message
 
 
+# --- image evaluators (assessor/evaluate/image.py) ------------------------------------------
+
+
+def image() -> dict[str, Any]:
+    """A captured image's evidence: one setuid file, USER 1000, no HEALTHCHECK, a base ADD."""
+    return fixture("image-setuid-removed", "manual-captured-setuid-file.json")
+
+
+def setuid_file(path: str, bits: str = "setuid") -> dict[str, Any]:
+    return {"bits": bits, "gid": 0, "mode": "4755", "path": path, "type": "file", "uid": 0}
+
+
+def test_image_absent_evidence_is_an_error_naming_the_path() -> None:
+    data = image()
+    del data["config"]["User"]
+    with pytest.raises(EvaluationError, match=r"^evidence 'config\.User' is absent$"):
+        run("image_user_not_root", data)
+    with pytest.raises(EvaluationError, match=r"^evidence 'config\.User' is absent$"):
+        run("image_user_not_root", {"config": "x"})
+    with pytest.raises(EvaluationError, match=r"^evidence 'files\.devices' is not a list$"):
+        run("image_none_found", {"files": {"devices": "x"}}, evidence="files.devices", found="x")
+
+
+def test_image_none_found_counts_and_names_items() -> None:
+    data = image()
+    args = {"evidence": "files.setuid", "found": "setuid files"}
+    out = run("image_none_found", data, **args)
+    assert (out.status, out.message) == (
+        "fail",
+        "1 setuid files: /app/helper (file 4755, uid 0:0, setuid)",
+    )
+    data["files"]["setuid"] = {"items": [setuid_file("/a", bits="")], "count": 12}
+    out = run("image_none_found", data, **args)
+    assert out.message == "12 setuid files: /a (file 4755, uid 0:0); and 11 more"
+    data["files"]["setuid"] = {"items": [setuid_file("/a")]}  # no count: the items are all
+    assert run("image_none_found", data, **args).message.startswith("1 setuid files: /a (")
+    data["files"]["setuid"] = ["plain", {"port": 23, "proto": "tcp"}]
+    out = run("image_none_found", data, **args)
+    assert out.message == "2 setuid files: plain; port=23, proto=tcp"
+    data["files"]["setuid"] = {"items": None, "count": 0}
+    out = run("image_none_found", data, **args)
+    assert (out.status, out.message) == ("pass", "no setuid files")
+    out = run("image_none_found", data, **args, none="nothing here")
+    assert (out.status, out.message) == ("pass", "nothing here")
+
+
+def test_image_listing_shows_ten_and_counts_the_rest() -> None:
+    data = image()
+    items = [setuid_file(f"/f{i}") for i in range(12)]
+    data["files"]["setuid"] = {"items": items, "count": 12}
+    out = run("image_none_found", data, evidence="files.setuid", found="files")
+    assert out.message.count("(file 4755") == 10
+    assert out.message.endswith("/f9 (file 4755, uid 0:0, setuid); and 2 more")
+    data["files"]["setuid"] = {"items": items[:11], "count": 11}
+    out = run("image_none_found", data, evidence="files.setuid", found="files")
+    assert out.message.endswith("; and 1 more")
+
+
+def test_image_secret_items_show_where_key_and_fingerprint_never_the_value() -> None:
+    secret = {
+        "where": "ENV",
+        "key": "API_TOKEN",
+        "secret": "token",
+        "fingerprint": "sha256:ab12",
+        "layer": "sha256:0123456789abcdef0123456789",
+    }
+    out = run("image_none_found", {"secrets": [secret]}, evidence="secrets", found="secrets")
+    assert (
+        out.message == "1 secrets: ENV (API_TOKEN, token, sha256:ab12, layer sha256:0123456789ab)"
+    )
+    short = {"where": "label", "key": "pw", "secret": "password", "fingerprint": "", "layer": ""}
+    out = run("image_none_found", {"secrets": [short]}, evidence="secrets", found="secrets")
+    assert out.message == "1 secrets: label (pw, password)"
+
+
+def test_image_setuid_without_allow_list_is_manual_listing_the_files() -> None:
+    out = run("image_setuid_reviewed", image())
+    assert out.status == "manual"
+    assert out.message == (
+        "1 setuid/setgid file to review (CIS 4.8: keep the bits only where the executable "
+        "needs them; no organisation allow-list is set): /app/helper (file 4755, uid 0:0, "
+        "setuid)"
+    )
+    data = image()
+    data["files"]["setuid"] = {"items": [setuid_file("/a"), setuid_file("/b")], "count": 2}
+    assert run("image_setuid_reviewed", data).message.startswith("2 setuid/setgid files to")
+
+
+def test_image_setuid_none_passes() -> None:
+    data = image()
+    data["files"]["setuid"] = {"items": [], "count": 0}
+    out = run("image_setuid_reviewed", data, allowed=["/app/helper"])
+    assert (out.status, out.message) == ("pass", "no setuid or setgid file in the image")
+
+
+@pytest.mark.parametrize("allowed", ["/app/helper", ["app/helper"], [1], {"/a": 1}])
+def test_image_setuid_allow_list_must_be_absolute_paths(allowed: Any) -> None:
+    with pytest.raises(EvaluationError, match=r"^args.allowed must be a list of absolute paths$"):
+        run("image_setuid_reviewed", image(), allowed=allowed)
+
+
+def test_image_setuid_allow_list_fails_the_files_outside_it() -> None:
+    data = image()
+    files = [setuid_file("/bin/su"), setuid_file("/app/helper"), "odd", setuid_file("/x")]
+    data["files"]["setuid"] = {"items": files, "count": 4}
+    out = run("image_setuid_reviewed", data, allowed=["/bin/su", "/app/helper"])
+    assert out.status == "fail"
+    assert out.message == (
+        "2 setuid/setgid files outside the allow-list: odd; /x (file 4755, uid 0:0, setuid) "
+        "| allow-listed: /bin/su; /app/helper"
+    )
+    out = run("image_setuid_reviewed", data, allowed=["/elsewhere"])
+    assert out.message.startswith("4 setuid/setgid files outside the allow-list: /bin/su (")
+    assert out.message.endswith(" | allow-listed: none")
+    data["files"]["setuid"] = {"items": files[:1], "count": 1}
+    out = run("image_setuid_reviewed", data, allowed=["/elsewhere"])
+    assert out.message.startswith("1 setuid/setgid file outside the allow-list: /bin/su (")
+
+
+def test_image_setuid_allow_list_shows_ten_allowed_files() -> None:
+    data = image()
+    files = [setuid_file(f"/ok{i}") for i in range(11)] + [setuid_file("/bad")]
+    data["files"]["setuid"] = {"items": files, "count": 12}
+    out = run("image_setuid_reviewed", data, allowed=[f"/ok{i}" for i in range(11)])
+    assert out.message.endswith(" | allow-listed: " + "; ".join(f"/ok{i}" for i in range(10)))
+
+
+def test_image_setuid_allow_list_covering_every_file_passes() -> None:
+    data = image()
+    data["files"]["setuid"] = {"items": [setuid_file("/a"), setuid_file("/b")], "count": 2}
+    out = run("image_setuid_reviewed", data, allowed=["/a", "/b", "/c"])
+    assert (out.status, out.message) == (
+        "pass",
+        "2 setuid/setgid files, all 2 on the allow-list: /a; /b",
+    )
+
+
+def test_image_setuid_allow_list_with_unnamed_files_is_manual() -> None:
+    data = image()
+    data["files"]["setuid"] = {"items": [setuid_file("/a")], "count": 3, "truncated": True}
+    out = run("image_setuid_reviewed", data, allowed=["/a"])
+    assert out.status == "manual"
+    assert out.message == (
+        "3 setuid/setgid files: the evidence names 1, all on the allow-list; "
+        "2 more to review (allow-listed: /a)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("user", "status", "message"),
+    [
+        ("", "fail", "no USER instruction: containers of this image run as root"),
+        ("root", "fail", "USER is 'root': containers of this image run as root"),
+        ("0", "fail", "USER is '0': containers of this image run as root"),
+        ("0:0", "fail", "USER is '0:0': containers of this image run as root"),
+        ("root:staff", "fail", "USER is 'root:staff': containers of this image run as root"),
+        ("1000", "pass", "USER is '1000'"),
+        ("rooter", "pass", "USER is 'rooter'"),
+        ("10", "pass", "USER is '10'"),
+        ("app:root", "pass", "USER is 'app:root'"),
+    ],
+)
+def test_image_user(user: str, status: str, message: str) -> None:
+    data = image()
+    data["config"]["User"] = user
+    out = run("image_user_not_root", data)
+    assert (out.status, out.message) == (status, message)
+
+
+def test_image_user_not_a_string_is_an_error() -> None:
+    data = image()
+    data["config"]["User"] = None
+    with pytest.raises(EvaluationError, match=r"^evidence 'config.User' is not a string$"):
+        run("image_user_not_root", data)
+
+
+@pytest.mark.parametrize(
+    ("check", "status", "message"),
+    [
+        (None, "fail", "no HEALTHCHECK instruction"),
+        ({"Test": ["NONE"]}, "fail", "HEALTHCHECK NONE: the health check is disabled"),
+        ({"Test": []}, "fail", "HEALTHCHECK NONE: the health check is disabled"),
+        ({}, "fail", "HEALTHCHECK NONE: the health check is disabled"),
+        ("CMD true", "fail", "HEALTHCHECK NONE: the health check is disabled"),
+        ({"Test": ["CMD", "NONE"]}, "pass", "HEALTHCHECK CMD NONE"),
+        ({"Test": ["CMD-SHELL", "x" * 300]}, "pass", "HEALTHCHECK CMD-SHELL " + "x" * 190),
+    ],
+)
+def test_image_healthcheck(check: Any, status: str, message: str) -> None:
+    data = image()
+    data["config"]["Healthcheck"] = check
+    out = run("image_healthcheck", data)
+    assert (out.status, out.message) == (status, message)
+
+
+def step(n: int, instruction: str, **more: Any) -> dict[str, Any]:
+    return {"step": n, "instruction": instruction, "created_by": f"{instruction} {n}", **more}
+
+
+def test_image_history_not_a_list_is_an_error() -> None:
+    data = image()
+    data["history"] = {"steps": []}
+    for function in ("image_update_alone", "image_copy_not_add"):
+        with pytest.raises(EvaluationError, match=r"^evidence 'history' is not a list$"):
+            run(function, data)
+
+
+def test_image_update_alone() -> None:
+    data = image()
+    data["history"] = [
+        step(1, "RUN", run="apt-get update"),
+        step(2, "RUN", run="apt-get update && apt-get install -y curl"),
+        step(3, "CMD", run="apt-get update"),
+        "junk",
+        {"instruction": "RUN", "run": "apk update"},
+    ]
+    out = run("image_update_alone", data)
+    assert out.status == "fail"
+    assert out.message == (
+        "2 package index update(s) without an install in the same step: step 1: RUN 1; step None: "
+    )
+    data["history"] = [step(i, "RUN", run="yum makecache") for i in range(12)]
+    data["history"][0]["created_by"] = "y" * 200
+    out = run("image_update_alone", data)
+    assert out.message.startswith("12 package index update(s) without an install in the same ")
+    assert f"step 0: {'y' * 160}; step 1: RUN 1;" in out.message
+    assert out.message.endswith("; step 9: RUN 9")
+    data["history"] = [step(1, "RUN", run="apt-get update && apt-get upgrade -y")]
+    assert run("image_update_alone", data).message == (
+        "no update step alone in 1 recorded build steps"
+    )
+    data["history"] = [step(1, "RUN")]
+    assert run("image_update_alone", data).status == "pass"
+    data["history"] = []
+    out = run("image_update_alone", data)
+    assert (out.status, out.message) == ("pass", "the image records no build history")
+
+
+def test_image_copy_not_add_names_each_kind_remote_first() -> None:
+    data = image()
+    base = step(1, "ADD", add={"source": "base-rootfs"})
+    data["history"] = [
+        base,
+        step(2, "ADD", add={"source": "local"}),
+        step(3, "ADD", add={"source": "local-archive"}),
+        step(4, "ADD", add={"source": "remote"}),
+        step(5, "COPY"),
+    ]
+    out = run("image_copy_not_add", data)
+    assert out.status == "fail"
+    assert out.message == (
+        "1 ADD of a remote URL (fetched unverified: the worst case): step 4: ADD 4 | "
+        "1 ADD of local files where COPY would do: step 2: ADD 2 | "
+        "1 ADD unpacking a local archive (COPY it and unpack in a RUN step): step 3: ADD 3 | "
+        "base root filesystem, not judged: step 1: ADD 1"
+    )
+    data["history"] = [step(i, "ADD", add={"source": "local"}) for i in range(12)]
+    out = run("image_copy_not_add", data)
+    assert out.message.startswith("12 ADD of local files where COPY would do: step 0: ADD 0; ")
+    assert out.message.endswith("; step 9: ADD 9")
+    data["history"] = [base, dict(base, step=2, created_by="ADD 2")]
+    out = run("image_copy_not_add", data)
+    assert (out.status, out.message) == (
+        "pass",
+        "no ADD in the image's own build steps (base root filesystem, not judged: "
+        "step 1: ADD 1; step 2: ADD 2)",
+    )
+    data["history"] = [step(1, "COPY")]
+    out = run("image_copy_not_add", data)
+    assert (out.status, out.message) == ("pass", "no ADD instruction in the recorded build steps")
+
+
+@pytest.mark.parametrize("add", [None, {}, {"source": "git"}])
+def test_image_copy_not_add_unknown_source_is_an_error(add: Any) -> None:
+    data = image()
+    data["history"] = [step(7, "ADD", add=add)]
+    source = None if not add else add.get("source")
+    with pytest.raises(EvaluationError) as e:
+        run("image_copy_not_add", data)
+    assert e.value.message == f"ADD at step 7 has no known source: {source!r}"
+
+
+def test_image_age() -> None:
+    data = image()  # built 2026-01-01, 339 days old
+    out = run("image_age", data)
+    assert (out.status, out.message) == (
+        "fail",
+        "built 339 days ago (2026-01-01T00:00:00Z); rebuild at least every 180 days",
+    )
+    out = run("image_age", data, max_days=339)
+    assert (out.status, out.message) == ("pass", "built 339 days ago (2026-01-01T00:00:00Z)")
+    assert run("image_age", data, max_days="338").status == "fail"
+    data["age_days"] = 180
+    assert run("image_age", data).status == "pass"
+    data["age_days"] = 181
+    assert run("image_age", data).status == "fail"
+
+
+@pytest.mark.parametrize(
+    ("created", "age"),
+    [("", 3), (None, 3), ("2026-01-01T00:00:00Z", None), ("1970-01-01T00:00:00Z", 20000)],
+)
+def test_image_age_without_a_build_time_is_not_applicable(created: Any, age: Any) -> None:
+    data = image()
+    data["created"], data["age_days"] = created, age
+    out = run("image_age", data)
+    assert (out.status, out.message) == (
+        "not_applicable",
+        "the image records no build time (or the epoch, as reproducible builds do)",
+    )
+
+
+def test_image_age_of_1980_is_judged() -> None:
+    data = image()
+    data["created"], data["age_days"] = "1980", 17000
+    assert run("image_age", data).status == "fail"
+    del data["created"]
+    with pytest.raises(EvaluationError, match=r"^evidence 'created' is absent$"):
+        run("image_age", data)
+
+
 # --- every function rule's golden fixtures: the whole message, not only the status -----------
 #
 # The golden test checks each fixture's status; this checks the message and severity too, against
