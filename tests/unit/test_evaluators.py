@@ -440,6 +440,458 @@ def test_image_age_of_1980_is_judged() -> None:
         run("image_age", data)
 
 
+# --- registry evaluators (assessor/evaluate/registry.py) ------------------------------------
+
+
+def reg() -> dict[str, Any]:
+    """A registry's evidence: TLS 1.3, Basic auth, one repository app (1.0, latest)."""
+    return fixture("registry-tls-strong", "pass-tls13.json")
+
+
+def error_of(function: str, data: Any, **args: Any) -> str:
+    with pytest.raises(EvaluationError) as e:
+        run(function, data, **args)
+    return e.value.message
+
+
+def test_registry_sections_absent_or_failed_are_errors() -> None:
+    data = reg()
+    del data["transport"]["tls"]
+    assert error_of("registry_tls_strong", data) == "evidence 'transport.tls' is absent"
+    assert error_of("registry_tls_strong", {"transport": 1}) == "evidence 'transport.tls' is absent"
+    assert error_of("registry_tls_strong", None) == "evidence 'transport' is absent"
+    data["transport"]["tls"] = ["x"]
+    assert error_of("registry_tls_strong", data) == "evidence 'transport.tls' is not an object"
+    data["transport"]["tls"] = {"error": "handshake failed", "checked": True}
+    assert error_of("registry_tls_strong", data) == (
+        "transport.tls could not be observed: handshake failed"
+    )
+    data = reg()
+    del data["scheme"]
+    assert error_of("registry_tls_required", data) == "evidence 'scheme' is absent"
+    data = reg()
+    del data["transport"]["http"]["outcome"]
+    assert error_of("registry_tls_required", data) == "evidence 'transport.http.outcome' is absent"
+
+
+def test_registry_tls_required() -> None:
+    data = reg()
+    out = run("registry_tls_required", data)
+    assert (out.status, out.message) == (
+        "pass",
+        "TLS; plain HTTP at http://127.0.0.1:5000/v2/ is refused (GET http://127.0.0.1:5000/v2/ "
+        "answered 400 without the registry API)",
+    )
+    data["transport"]["http"].update(outcome="redirected to https", detail="301")
+    assert run("registry_tls_required", data).message.endswith(" is redirected to HTTPS (301)")
+    data["transport"]["http"].update(outcome="served", detail="GET answered 200")
+    out = run("registry_tls_required", data)
+    assert (out.status, out.message) == (
+        "fail",
+        "plain HTTP is served besides TLS: GET answered 200",
+    )
+    data["scheme"] = "http"
+    out = run("registry_tls_required", data)
+    assert (out.status, out.message) == (
+        "fail",
+        "https://127.0.0.1:5000 serves the registry API in plain HTTP: images, tokens and "
+        "passwords cross the network unencrypted and unauthenticated",
+    )
+
+
+def test_registry_tls_strong() -> None:
+    data = reg()
+    out = run("registry_tls_strong", data)
+    assert (out.status, out.message) == (
+        "pass",
+        "TLSv1.3 with TLS_AES_128_GCM_SHA256; TLSv1 and TLSv1.1 refused",
+    )
+    tls = data["transport"]["tls"]
+    tls.update(protocol="TLSv1.2", old_protocols={"TLSv1": None, "TLSv1.1": False})
+    assert run("registry_tls_strong", data).message == (
+        "TLSv1.2 with TLS_AES_128_GCM_SHA256; TLSv1.1 refused; TLSv1 not tested "
+        "(this machine's OpenSSL cannot offer it)"
+    )
+    tls.update(old_protocols={"TLSv1": None, "TLSv1.1": None})
+    assert run("registry_tls_strong", data).message == (
+        "TLSv1.2 with TLS_AES_128_GCM_SHA256; TLSv1, TLSv1.1 not tested "
+        "(this machine's OpenSSL cannot offer it)"
+    )
+    tls.update(old_protocols=None)
+    assert run("registry_tls_strong", data).message == "TLSv1.2 with TLS_AES_128_GCM_SHA256"
+    tls.update(
+        protocol="TLSv1.1",
+        cipher="AES128-SHA",
+        aead=False,
+        forward_secret=False,
+        old_protocols={"TLSv1": True, "TLSv1.1": True},
+    )
+    out = run("registry_tls_strong", data)
+    assert (out.status, out.message) == (
+        "fail",
+        "negotiates TLSv1.1; cipher AES128-SHA is not an AEAD cipher (GCM, ChaCha20-Poly1305); "
+        "cipher AES128-SHA has no forward secrecy (no ECDHE/DHE); accepts TLSv1 and TLSv1.1",
+    )
+    tls.update(protocol="TLSv1.3", aead=True, forward_secret=True, old_protocols={"TLSv1": True})
+    assert run("registry_tls_strong", data).message == "accepts TLSv1"
+    tls.update(checked=False)
+    out = run("registry_tls_strong", data)
+    assert (out.status, out.message) == (
+        "not_applicable",
+        "https://127.0.0.1:5000 serves no TLS (judged by registry-tls-required)",
+    )
+
+
+def test_registry_certificate_valid() -> None:
+    data = reg()
+    cert = data["transport"]["tls"]["certificate"]
+    out = run("registry_certificate", data, check="valid")
+    assert (out.status, out.message) == (
+        "pass",
+        "valid from 2026-09-01 until 2027-09-01 (276 days)",
+    )
+    cert.update(expired=True, days_left=-3)
+    out = run("registry_certificate", data, check="valid")
+    assert (out.status, out.message) == (
+        "fail",
+        "the certificate expired on 2027-09-01 (3 days ago)",
+    )
+    del cert["days_left"]
+    assert run("registry_certificate", data, check="valid").message.endswith("(0 days ago)")
+    cert.update(expired=False, not_yet_valid=True)
+    out = run("registry_certificate", data, check="valid")
+    assert (out.status, out.message) == ("fail", "the certificate is not valid before 2026-09-01")
+    cert.update(not_yet_valid=False, not_before=None, not_after="")
+    assert run("registry_certificate", data, check="valid").message == (
+        "valid from ? until ? (None days)"
+    )
+
+
+def test_registry_certificate_renewal() -> None:
+    data = reg()
+    cert = data["transport"]["tls"]["certificate"]
+    out = run("registry_certificate", data, check="renewal")
+    assert (out.status, out.message) == (
+        "pass",
+        "the certificate expires on 2027-09-01, in 276 days",
+    )
+    cert["days_left"] = 30
+    assert run("registry_certificate", data, check="renewal").status == "pass"
+    cert["days_left"] = 29
+    out = run("registry_certificate", data, check="renewal")
+    assert (out.status, out.message) == (
+        "fail",
+        "the certificate expires on 2027-09-01, in 29 days (under 30 days)",
+    )
+    assert run("registry_certificate", data, check="renewal", warn_days=29).status == "pass"
+    assert run("registry_certificate", data, check="renewal", warn_days="30").status == "fail"
+    del cert["days_left"]
+    assert run("registry_certificate", data, check="renewal").message.endswith(
+        "in 0 days (under 30 days)"
+    )
+    cert.update(expired=True, days_left=-1)
+    out = run("registry_certificate", data, check="renewal")
+    assert (out.status, out.message) == ("fail", "the certificate expired on 2027-09-01; renew it")
+
+
+def test_registry_certificate_hostname() -> None:
+    data = reg()
+    cert = data["transport"]["tls"]["certificate"]
+    out = run("registry_certificate", data, check="hostname")
+    assert (out.status, out.message) == ("pass", "127.0.0.1 matches the certificate (IP:127.0.0.1)")
+    cert.update(hostname_match=False, dns_names=[f"h{i}" for i in range(11)], hostname="reg")
+    out = run("registry_certificate", data, check="hostname")
+    assert out.status == "fail"
+    assert out.message == (
+        "the certificate names " + ", ".join(f"DNS:h{i}" for i in range(10)) + ", not reg"
+    )
+    cert.update(dns_names=None, ip_addresses=None)
+    assert run("registry_certificate", data, check="hostname").message == (
+        "the certificate names no subject alternative name, not reg"
+    )
+
+
+def test_registry_certificate_trusted() -> None:
+    data = reg()
+    tls = data["transport"]["tls"]
+    out = run("registry_certificate", data, check="trusted")
+    assert (out.status, out.message) == (
+        "pass",
+        "issued by CN=assessor test CA, verified against system CA store, "
+        "/etc/docker/certs.d/127.0.0.1:5000/ca.crt",
+    )
+    tls.update(trusted=False, verify_error="unable to get local issuer certificate")
+    out = run("registry_certificate", data, check="trusted")
+    assert (out.status, out.message) == (
+        "fail",
+        "its chain does not verify: unable to get local issuer certificate (issuer CN=assessor "
+        "test CA; trusted: system CA store, /etc/docker/certs.d/127.0.0.1:5000/ca.crt)",
+    )
+    tls["certificate"]["self_signed"] = True
+    tls["trust_anchors"] = None
+    assert run("registry_certificate", data, check="trusted").message == (
+        "a self-signed certificate does not verify: unable to get local issuer certificate "
+        "(issuer CN=assessor test CA; trusted: )"
+    )
+
+
+def test_registry_certificate_errors_and_no_tls() -> None:
+    data = reg()
+    assert error_of("registry_certificate", data, check="color") == (
+        "registry_certificate: unknown check 'color'"
+    )
+    data["transport"]["tls"]["certificate"] = None
+    assert error_of("registry_certificate", data, check="valid") == (
+        "the registry presented no certificate"
+    )
+    data["transport"]["tls"]["checked"] = False
+    out = run("registry_certificate", data, check="valid")
+    assert (out.status, out.message) == (
+        "not_applicable",
+        "https://127.0.0.1:5000 serves no TLS (judged by registry-tls-required)",
+    )
+
+
+def test_registry_anonymous_base() -> None:
+    data = reg()
+    out = run("registry_anonymous", data, probe="base")
+    assert (out.status, out.message) == (
+        "pass",
+        "GET https://127.0.0.1:5000/v2/ answers 401 (Basic challenge)",
+    )
+    data["api"]["challenge"] = None
+    assert run("registry_anonymous", data, probe="base").message.endswith(
+        "answers 401 (no challenge)"
+    )
+    data["api"]["challenge"] = {"scheme": ""}
+    assert run("registry_anonymous", data, probe="base").message.endswith("(no challenge)")
+    del data["api"]["status"]
+    assert error_of("registry_anonymous", data, probe="base") == "evidence 'api.status' is absent"
+    data["api"]["anonymous_access"] = True
+    out = run("registry_anonymous", data, probe="base")
+    assert (out.status, out.message) == (
+        "fail",
+        "GET https://127.0.0.1:5000/v2/ answers 200 without credentials: anyone who reaches it "
+        "may use the registry",
+    )
+    del data["api"]["anonymous_access"]
+    assert error_of("registry_anonymous", data, probe="base") == (
+        "evidence 'api.anonymous_access' is absent"
+    )
+
+
+def test_registry_anonymous_catalog_pull_push() -> None:
+    data = reg()
+    anon = data["anonymous"]
+    out = run("registry_anonymous", data, probe="catalog")
+    assert (out.status, out.message) == (
+        "pass",
+        "GET https://127.0.0.1:5000/v2/_catalog without credentials: 401",
+    )
+    anon["catalog"]["allowed"] = True
+    out = run("registry_anonymous", data, probe="catalog")
+    assert (out.status, out.message) == (
+        "fail",
+        "GET https://127.0.0.1:5000/v2/_catalog lists the repositories to anyone (200)",
+    )
+    out = run("registry_anonymous", data, probe="pull")
+    assert (out.status, out.message) == ("pass", "anonymous pull of app refused (401)")
+    anon["pull"]["allowed"] = True
+    out = run("registry_anonymous", data, probe="pull")
+    assert (out.status, out.message) == (
+        "fail",
+        "anonymous pull is allowed: manifest app:1.0 answered 401",
+    )
+    del anon["pull"]["manifest_status"]
+    anon["pull"].update(probe_repository=True, tags_status=200)
+    out = run("registry_anonymous", data, probe="pull")
+    assert out.message == (
+        "anonymous pull is allowed: tags/list of a repository that does not exist (app) answered 200"
+    )
+    anon["pull"]["allowed"] = False
+    assert run("registry_anonymous", data, probe="pull").message == (
+        "anonymous pull of a repository that does not exist (app) refused (200)"
+    )
+    out = run("registry_anonymous", data, probe="push")
+    assert (out.status, out.message) == (
+        "pass",
+        "an anonymous blob upload to app was refused (401)",
+    )
+    anon["push"].update(allowed=True, status=202, cancelled=True)
+    out = run("registry_anonymous", data, probe="push")
+    assert (out.status, out.message) == (
+        "fail",
+        "anyone may write: an anonymous blob upload to app was accepted (202; cancelled at once, "
+        "never completed)",
+    )
+    anon["push"]["cancelled"] = False
+    assert (
+        "(202; could NOT be cancelled, never completed)"
+        in run("registry_anonymous", data, probe="push").message
+    )
+    anon["push"]["skipped"] = "no push probe without --probe-push"
+    out = run("registry_anonymous", data, probe="push")
+    assert (out.status, out.message) == ("not_applicable", "no push probe without --probe-push")
+    assert error_of("registry_anonymous", data, probe="delete") == (
+        "evidence 'anonymous.delete' is absent"
+    )
+    anon["delete"] = {}
+    assert error_of("registry_anonymous", data, probe="delete") == (
+        "registry_anonymous: unknown probe 'delete'"
+    )
+    anon["pull"] = {"error": "timed out"}
+    assert error_of("registry_anonymous", data, probe="pull") == (
+        "anonymous.pull could not be observed: timed out"
+    )
+
+
+def tag(repo: str, name: str, age: int | None, **more: Any) -> dict[str, Any]:
+    return {
+        "repository": repo,
+        "tag": name,
+        "age_days": age,
+        "created": "2026-01-02T00:00:00Z",
+        **more,
+    }
+
+
+def test_registry_stale_images() -> None:
+    data = reg()
+    content = data["content"]
+    out = run("registry_stale_images", data)
+    assert (out.status, out.message) == ("pass", "2 tag(s) built 28 days ago (limit 90)")
+    content["tags"] = [tag("a", "1", 10), tag("a", "2", 90), tag("b", "1", None), "junk"]
+    out = run("registry_stale_images", data)
+    assert (
+        out.message == "2 tag(s) built 10 to 90 days ago (limit 90); 1 tag(s) record no build time"
+    )
+    content["tags"] = [tag("a", "1", 91), tag("a", "2", 400, created=None), tag("b", "x", 5)]
+    out = run("registry_stale_images", data)
+    assert (out.status, out.message) == (
+        "fail",
+        "2 of 3 tag(s) older than 90 days: a:2 (400 days, built ?), a:1 (91 days, built 2026-01-02)",
+    )
+    content["stale_days"] = 0
+    assert run("registry_stale_images", data, max_days=95).message.startswith(
+        "1 of 3 tag(s) older than 95 days: a:2"
+    )
+    content["stale_days"] = 30
+    assert run("registry_stale_images", data, max_days=500).message.startswith(
+        "2 of 3 tag(s) older than 30 days"
+    )
+    content["tags"] = [tag("r", str(i), 100 + i) for i in range(12)]
+    out = run("registry_stale_images", data)
+    assert out.message.endswith("r:2 (102 days, built 2026-01-02) and 2 more")
+    content.update(tags=[tag("a", "1", None)], tags_truncated=True)
+    out = run("registry_stale_images", data)
+    assert (out.status, out.message) == (
+        "not_applicable",
+        "none of the 1 tag(s) records a build time (or only the epoch, as reproducible builds "
+        "do); only the first 1 tags were read",
+    )
+    content.update(
+        tags=[tag("a", "1", None, error="manifest unknown"), tag("b", "1", 1, error="x")],
+        tags_truncated=False,
+        repositories_truncated=True,
+    )
+    out = run("registry_stale_images", data)
+    assert (out.status, out.message) == (
+        "not_applicable",
+        "the registry holds no readable tag; only the first 2 tags were read; 2 tag(s) "
+        "unreadable: manifest unknown; x",
+    )
+    content.update(
+        tags=[tag("a", str(i), 1, error=f"e{i}") for i in range(4)] + [tag("z", "1", 1)],
+        repositories_truncated=False,
+    )
+    assert run("registry_stale_images", data).message == (
+        "1 tag(s) built 1 days ago (limit 30); 4 tag(s) unreadable: e0; e1; e2"
+    )
+    content["tags"] = None
+    assert run("registry_stale_images", data).message == "the registry holds no readable tag"
+    del content["tags"]
+    assert error_of("registry_stale_images", data) == "evidence 'content.tags' is absent"
+    content["tags"] = []
+    del content["stale_days"]
+    assert error_of("registry_stale_images", data) == "evidence 'content.stale_days' is absent"
+
+
+def test_registry_latest_current() -> None:
+    data = reg()
+    content = data["content"]
+    out = run("registry_latest_current", data)
+    assert (out.status, out.message) == ("pass", "'latest' is the newest image in app")
+    content["latest"].append(
+        {
+            "repository": "web",
+            "current": False,
+            "newest_tag": "2",
+            "created": "2026-01-01T00:00:00Z",
+            "newest_created": None,
+        }
+    )
+    out = run("registry_latest_current", data)
+    assert (out.status, out.message) == (
+        "fail",
+        "web:latest (built 2026-01-01) is older than web:2 (built ?)",
+    )
+    content["latest"] = ["junk"]
+    out = run("registry_latest_current", data)
+    assert (out.status, out.message) == ("not_applicable", "no repository has a 'latest' tag")
+    content["latest"] = None
+    assert run("registry_latest_current", data).status == "not_applicable"
+    del content["latest"]
+    assert error_of("registry_latest_current", data) == "evidence 'content.latest' is absent"
+
+
+def test_registry_signed_images() -> None:
+    data = reg()
+    content = data["content"]
+    out = run("registry_signed_images", data)
+    assert (out.status, out.message) == ("fail", "2 of 2 tag(s) unsigned: app:1.0, app:latest")
+    for t in content["tags"]:
+        t.update(signed=True, signature_kinds=["notation", "cosign"])
+    content["tags"][1]["signature_kinds"] = None
+    content["tags_truncated"] = True
+    out = run("registry_signed_images", data)
+    assert (out.status, out.message) == (
+        "pass",
+        "2 tag(s) signed (cosign, notation); only the first 2 tags were read",
+    )
+    content["tags"] = []
+    out = run("registry_signed_images", data)
+    assert (out.status, out.message) == (
+        "not_applicable",
+        "the registry holds no readable tag; only the first 0 tags were read",
+    )
+
+
+def test_registry_daemon_secure() -> None:
+    data = reg()
+    view = data["daemon"]
+    out = run("registry_daemon_secure", data)
+    assert (out.status, out.message) == (
+        "pass",
+        "127.0.0.1:5000 is insecure for build-host only through dockerd's built-in 127.0.0.0/8 "
+        "(loopback traffic stays on this machine)",
+    )
+    view.update(default_loopback_cidr=False, mirrors=["m1", "m2"])
+    out = run("registry_daemon_secure", data)
+    assert (out.status, out.message) == (
+        "fail",
+        "build-host treats 127.0.0.1:5000 as insecure (insecure-registries CIDR 127.0.0.0/8): it "
+        "pulls from it over plain HTTP or unverified TLS; registry mirrors: m1, m2",
+    )
+    view.update(insecure=False, engine=None, mirrors=None)
+    out = run("registry_daemon_secure", data)
+    assert (out.status, out.message) == ("pass", "the local engine verifies TLS for 127.0.0.1:5000")
+    view.update(checked=False, reason="")
+    out = run("registry_daemon_secure", data)
+    assert (out.status, out.message) == ("not_applicable", "no local Docker engine")
+    view.update(reason="the engine is remote")
+    assert run("registry_daemon_secure", data).message == "the engine is remote"
+
+
 # --- every function rule's golden fixtures: the whole message, not only the status -----------
 #
 # The golden test checks each fixture's status; this checks the message and severity too, against
