@@ -86,7 +86,7 @@ def test_openscap_empty_result_says_so() -> None:
 
 @pytest.mark.parametrize("data", [None, [], {"rule": "x"}])
 def test_openscap_without_a_result_raises(data: Any) -> None:
-    with pytest.raises(EvaluationError, match="evidence 'result' is absent"):
+    with pytest.raises(EvaluationError, match=r"^evidence 'result' is absent$"):
         run("openscap_rule_result", data)
 
 
@@ -890,6 +890,56 @@ def test_registry_daemon_secure() -> None:
     assert (out.status, out.message) == ("not_applicable", "no local Docker engine")
     view.update(reason="the engine is remote")
     assert run("registry_daemon_secure", data).message == "the engine is remote"
+
+
+def test_image_list_holding_the_word_items_is_a_list() -> None:
+    out = run("image_none_found", {"ports": ["items"]}, evidence="ports", found="ports")
+    assert (out.status, out.message) == ("fail", "1 ports: items")
+
+
+def test_registry_listing_of_exactly_ten_has_no_remainder() -> None:
+    data = reg()
+    data["content"]["tags"] = [tag("r", str(i), 1) for i in range(10)]
+    out = run("registry_signed_images", data)
+    assert out.message == "10 of 10 tag(s) unsigned: " + ", ".join(f"r:{i}" for i in range(10))
+
+
+def test_registry_anonymous_pull_refused_names_the_manifest_status_first() -> None:
+    data = reg()
+    data["anonymous"]["pull"].update(manifest_status=401, tags_status=404)
+    assert run("registry_anonymous", data, probe="pull").message == (
+        "anonymous pull of app refused (401)"
+    )
+
+
+def test_registry_stale_images_default_limit_and_notes() -> None:
+    data = reg()
+    content = data["content"]
+    content.update(stale_days=None, tags=[tag("a", "1", 90), tag("a", "2", None)])
+    content["tags_truncated"] = True
+    out = run("registry_stale_images", data)
+    assert (out.status, out.message) == (
+        "pass",
+        "1 tag(s) built 90 days ago (limit 90); only the first 2 tags were read; "
+        "1 tag(s) record no build time",
+    )
+    content["tags"][0]["age_days"] = 91
+    assert run("registry_stale_images", data).message.startswith(
+        "1 of 2 tag(s) older than 90 days: a:1 (91 days"
+    )
+
+
+def test_registry_ca_files() -> None:
+    data = fixture("registry-daemon-ca-files-mode", "not_applicable-no-ca-files.json")
+    out = run("registry_ca_files", data, max_mode="0444")
+    assert (out.status, out.message) == (
+        "not_applicable",
+        "the local engine has no CA file in /etc/docker/certs.d/127.0.0.1:5000",
+    )
+    data["docker"]["certs_dir"] = None
+    assert run("registry_ca_files", data, max_mode="0444").message == (
+        "the local engine has no CA file in /etc/docker/certs.d/HOST"
+    )
 
 
 # --- every function rule's golden fixtures: the whole message, not only the status -----------
