@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test lint bench venv clean schema docs fuzz compare fixtures
+.PHONY: demo test lint bench venv clean schema docs fuzz compare fixtures mutation mutation-conditions
 
 $(BIN)/assessor: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -103,3 +103,16 @@ compare: venv
 ## in tests/rules/capture.py from the CIS text); FIXTURES_ARGS=--check compares instead
 fixtures: venv
 	$(BIN)/python -m tests.rules.capture $(FIXTURES_ARGS)
+
+## mutation: mutmut on the registered evaluation functions (assessor/evaluate/*.py, listed under
+## [tool.mutmut] in pyproject.toml) in a copy of the checkout (build/mutation), against the golden
+## fixtures and tests/unit/test_evaluators.py; fails on any survivor not in
+## tests/mutation/equivalent-python.txt (docs/mutation.md). MUTATION_ARGS: e.g. --jobs 1
+mutation: venv
+	$(BIN)/python tools/mutate_python.py $(MUTATION_ARGS)
+
+## mutation-conditions: every rule's condition tree mutated (operators flipped, values changed,
+## clauses dropped) and judged on the rule's golden fixtures; fails under 99% killed or on a stale
+## entry of tests/mutation/equivalent-conditions.txt
+mutation-conditions: venv
+	$(BIN)/python tools/mutate_conditions.py --threshold 99
