@@ -10,8 +10,9 @@ fixtures (tests/rules/<rule-id>/<status>-<case>.json); a mutant is killed when a
 fixture's status differs from the status its file name expects.
 
 Equivalent mutants (no state the collector can produce tells them apart) are listed in
-tests/mutation/equivalent-conditions.txt, one ``<rule-id> <mutant-id> <reason>`` a line; an entry
-that names no mutant, or a mutant the fixtures kill, is reported as stale and fails the run.
+tests/mutation/equivalent-conditions.txt, one ``<rule-id> <mutant-id> <reason>`` a line (the
+mutant id may be a glob: ``value add=*``); an entry that names no mutant, or a mutant the
+fixtures kill, is reported as stale and fails the run.
 
 Usage: python tools/mutate_conditions.py [--threshold 99] [--rule ID ...] [--list]
 Exit status: 0 when the kill ratio (killed / (total - equivalent)) reaches the threshold and
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -322,6 +324,27 @@ def load_equivalents(path: Path = EQUIVALENTS) -> dict[tuple[str, str], str]:
     return found
 
 
+def _glob(pattern: str) -> re.Pattern[str]:
+    """``*`` matches anything; every other character (brackets too) only itself."""
+    return re.compile(".*".join(re.escape(part) for part in pattern.split("*")))
+
+
+def _listed(
+    equivalents: dict[tuple[str, str], str], rule_id: str, mutant_id: str
+) -> tuple[str, str] | None:
+    """The equivalence entry naming this mutant: its id, or a glob (``*``) matching it."""
+    if (rule_id, mutant_id) in equivalents:
+        return (rule_id, mutant_id)
+    return next(
+        (
+            key
+            for key in equivalents
+            if key[0] == rule_id and "*" in key[1] and _glob(key[1]).fullmatch(mutant_id)
+        ),
+        None,
+    )
+
+
 def _status(rule: Rule, ev: Evidence) -> str:
     return evaluate_rule(rule, ev).status.value
 
@@ -336,7 +359,7 @@ def run(
     equivalents = load_equivalents() if equivalents is None else equivalents
     problems: list[str] = []
     reports: list[RuleReport] = []
-    generated: set[tuple[str, str]] = set()
+    matched: set[tuple[str, str]] = set()
     for rule in catalog.rules.values():
         if rule_ids and rule.id not in rule_ids:
             continue
@@ -362,14 +385,16 @@ def run(
                 report.invalid += 1  # e.g. an `in` whose list lost its only element
                 continue
             report.total += 1
-            generated.add((rule.id, mutant_id))
+            listed = _listed(equivalents, rule.id, mutant_id)
+            if listed is not None:
+                matched.add(listed)
             if any(_status(mutant, ev) != want for _, want, ev in cases):
                 report.killed += 1
-                if (rule.id, mutant_id) in equivalents:
+                if listed is not None:
                     problems.append(
                         f"stale equivalence: {rule.id} {mutant_id} is killed by the fixtures"
                     )
-            elif (rule.id, mutant_id) in equivalents:
+            elif listed is not None:
                 report.equivalent.append(mutant_id)
             else:
                 report.survivors.append(mutant_id)
@@ -377,7 +402,7 @@ def run(
     problems.extend(
         f"stale equivalence: {key[0]} {key[1]} is no mutant"
         for key in equivalents
-        if key not in generated and (not rule_ids or key[0] in rule_ids)
+        if key not in matched and (not rule_ids or key[0] in rule_ids)
     )
     return reports, problems
 
