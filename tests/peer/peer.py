@@ -281,8 +281,9 @@ IMAGE_SPECS = (
     ),
     ImageSpec(
         "risky",
-        "a HEALTHCHECK but no USER, a setuid-root and a setgid-root file, a password in ENV",
-        changes=("HEALTHCHECK --interval=30s CMD true", f"ENV {FAKE_SECRET}"),
+        "a HEALTHCHECK but no USER, a setuid-root and a setgid-root file, a password in ENV, "
+        "EXPOSE 8080",
+        changes=("HEALTHCHECK --interval=30s CMD true", f"ENV {FAKE_SECRET}", "EXPOSE 8080"),
         setuid=True,
     ),
     ImageSpec(
@@ -456,8 +457,9 @@ def scenario_specs(
         ),
         Spec(
             "risky",
-            net,
-            "image `risky` (setuid files, a password in ENV), no flags: root, no limits",
+            (*net, "-P"),
+            "image `risky` (setuid files, a password in ENV), `-P`: its exposed port published "
+            "on every interface; root, no limits",
             image="risky",
         ),
         Spec(
