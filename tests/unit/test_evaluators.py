@@ -942,6 +942,299 @@ def test_registry_ca_files() -> None:
     )
 
 
+# --- container and engine evaluators (assessor/evaluate/functions.py) -------------------------
+
+
+def container() -> dict[str, Any]:
+    """A captured container: SecurityOpt [no-new-privileges], the daemon's default false."""
+    return fixture("container-no-new-privileges", "pass-captured-no-new-privileges.json")
+
+
+@pytest.mark.parametrize("sep", ["=", ":"])
+@pytest.mark.parametrize("value", ["1", "t", "T", "TRUE", "true", "True"])
+def test_no_new_privileges_true_spellings(sep: str, value: str) -> None:
+    data = container()
+    opt = f"no-new-privileges{sep}{value}"
+    data["HostConfig"]["SecurityOpt"] = ["no-new-privileges=false", opt]
+    out = run("container_no_new_privileges", data)
+    assert (out.status, out.message) == (
+        "pass",
+        f"restricted: the container's own SecurityOpt {opt!r} (overrides the daemon's default)",
+    )
+
+
+@pytest.mark.parametrize("sep", ["=", ":"])
+@pytest.mark.parametrize("value", ["0", "f", "F", "FALSE", "false", "False"])
+def test_no_new_privileges_false_spellings(sep: str, value: str) -> None:
+    data = container()
+    data["Assessor"]["DaemonNoNewPrivileges"]["value"] = True
+    opt = f"no-new-privileges{sep}{value}"
+    data["HostConfig"]["SecurityOpt"] = ["no-new-privileges", opt, "seccomp=unconfined"]
+    out = run("container_no_new_privileges", data)
+    assert (out.status, out.message) == (
+        "fail",
+        f"may acquire new privileges: the container's own SecurityOpt {opt!r} (overrides the "
+        "daemon's default)",
+    )
+
+
+def test_no_new_privileges_refused_value_and_absent_evidence() -> None:
+    data = container()
+    data["HostConfig"]["SecurityOpt"] = ["no-new-privileges=yes"]
+    assert error_of("container_no_new_privileges", data) == (
+        "SecurityOpt 'no-new-privileges=yes': dockerd would refuse this value"
+    )
+    data["HostConfig"]["SecurityOpt"] = ["no-new-privilegesX=1", "label=no-new-privileges"]
+    assert run("container_no_new_privileges", data).status == "fail"
+    del data["Assessor"]["DaemonNoNewPrivileges"]
+    assert error_of("container_no_new_privileges", data) == (
+        "evidence 'Assessor.DaemonNoNewPrivileges' is absent"
+    )
+    del data["HostConfig"]["SecurityOpt"]
+    assert error_of("container_no_new_privileges", data) == (
+        "evidence 'HostConfig.SecurityOpt' is absent"
+    )
+    assert error_of("container_no_new_privileges", None) == (
+        "evidence 'HostConfig.SecurityOpt' is absent"
+    )
+
+
+def test_no_new_privileges_from_the_daemon() -> None:
+    data = container()
+    data["HostConfig"]["SecurityOpt"] = None
+    daemon = data["Assessor"]["DaemonNoNewPrivileges"]
+    daemon.update(value=True, origin="daemon.json")
+    out = run("container_no_new_privileges", data)
+    assert (out.status, out.message) == (
+        "pass",
+        "restricted by the daemon's default (CIS 2.15: no-new-privileges true, from "
+        "daemon.json); the container does not opt out",
+    )
+    daemon.update(value=False, origin=None)
+    out = run("container_no_new_privileges", data)
+    assert (out.status, out.message) == (
+        "fail",
+        "may acquire new privileges: no no-new-privileges in SecurityOpt, and the daemon's "
+        "default is false (from not observed)",
+    )
+    daemon.update(value=None)
+    out = run("container_no_new_privileges", data)
+    assert (out.status, out.message) == (
+        "fail",
+        "no no-new-privileges in SecurityOpt, and the daemon's default could not be read (not "
+        "a local dockerd): CIS 5.26 audit requires it in SecurityOpt",
+    )
+    daemon.update(value=1)
+    assert run("container_no_new_privileges", data).message.startswith("no no-new-privileges")
+
+
+def caps(add: Any, drop: Any, privileged: bool = False) -> Outcome:
+    data = container()
+    data["HostConfig"].update(CapAdd=add, CapDrop=drop, Privileged=privileged)
+    return run("container_capabilities", data)
+
+
+TAIL = "; CIS 5.4: remove NET_RAW unless required (waive with the reason when it is)"
+
+
+def test_capabilities() -> None:
+    out = caps(["cap_sys_admin", "CHOWN", "sys_ptrace"], ["NET_RAW"])
+    assert (out.status, out.message) == (
+        "fail",
+        "adds dangerous capabilities: SYS_ADMIN, SYS_PTRACE (CapAdd=['SYS_ADMIN', 'CHOWN', "
+        "'SYS_PTRACE'] CapDrop=['NET_RAW'])" + TAIL,
+    )
+    out = caps(None, None, privileged=True)
+    assert out.message == (
+        "runs --privileged (every capability, NET_RAW included) (CapAdd=none CapDrop=none)" + TAIL
+    )
+    assert caps(["NET_RAW"], ["ALL"]).message == (
+        "adds NET_RAW back (CapAdd=['NET_RAW'] CapDrop=['ALL'])" + TAIL
+    )
+    assert caps(["ALL"], ["ALL"]).message.startswith(
+        "adds dangerous capabilities: ALL; adds NET_RAW back ("
+    )
+    assert caps(["CHOWN"], ["MKNOD"]).message == (
+        "keeps NET_RAW (in Docker's default set; not in CapDrop) (CapAdd=['CHOWN'] "
+        "CapDrop=['MKNOD'])" + TAIL
+    )
+    for drop in (["ALL"], ["cap_net_raw"]):
+        out = caps(["CHOWN"], drop)
+        assert out.status == "pass"
+        assert out.message == (
+            f"no dangerous capability added and NET_RAW removed (CapAdd=['CHOWN'] "
+            f"CapDrop={_expected_caps(drop)}); whether the remaining capabilities are needed is "
+            "for the reviewer (CIS 5.4 audit)"
+        )
+    assert caps("ALL", ["ALL"]).status == "pass"  # not a list: nothing added
+
+
+def _expected_caps(drop: list[str]) -> str:
+    return str([c.upper().removeprefix("CAP_") for c in drop])
+
+
+def test_capabilities_absent_evidence() -> None:
+    data = container()
+    del data["HostConfig"]["CapDrop"]
+    assert error_of("container_capabilities", data) == "evidence 'HostConfig.CapDrop' is absent"
+    del data["HostConfig"]["CapAdd"]
+    assert error_of("container_capabilities", data) == "evidence 'HostConfig.CapAdd' is absent"
+    assert error_of("container_capabilities", []) == "evidence 'HostConfig.CapAdd' is absent"
+
+
+def selinux(engine: list[str], host: Any, options: Any, label: Any) -> Outcome:
+    data = fixture("container-selinux-options", "pass-process-label.json")
+    data["Assessor"].update(EngineSecurity=engine, HostSELinux=host)
+    data["HostConfig"]["SecurityOpt"] = options
+    data["ProcessLabel"] = label
+    return run("container_selinux", data)
+
+
+def test_selinux() -> None:
+    label = "system_u:system_r:container_t:s0:c1,c2"
+    out = selinux(["seccomp", "selinux"], True, None, label)
+    assert (out.status, out.message) == ("pass", f"SELinux label: {label}")
+    out = selinux(["selinux"], True, ["label:type:svirt_t", "seccomp=x"], "")
+    assert (out.status, out.message) == ("pass", "SELinux label: label:type:svirt_t")
+    out = selinux(["selinux"], True, ["label=level:s0"], label)
+    assert out.message == f"SELinux label: {label}, label=level:s0"
+    out = selinux(["selinux"], True, ["label:disable"], label)
+    assert (out.status, out.message) == (
+        "fail",
+        "SELinux labelling disabled for this container (label:disable)",
+    )
+    out = selinux(["selinux"], None, [], None)
+    assert (out.status, out.message) == (
+        "fail",
+        "dockerd runs with SELinux but the container has no SELinux label",
+    )
+    out = selinux(["seccomp"], True, [], label)
+    assert (out.status, out.message) == (
+        "fail",
+        "the host has SELinux enabled (/sys/fs/selinux/enforce) but dockerd runs without "
+        "selinux-enabled (info.SecurityOptions has no selinux): containers get no SELinux label",
+    )
+    out = selinux([], False, [], "")
+    assert (out.status, out.message) == (
+        "not_applicable",
+        "neither the host (no /sys/fs/selinux) nor dockerd uses SELinux",
+    )
+    out = selinux([], None, [], "")
+    assert (out.status, out.message) == (
+        "not_applicable",
+        "dockerd does not run with SELinux; whether its host has SELinux was not observed "
+        "(the engine is not local)",
+    )
+
+
+def test_selinux_absent_evidence() -> None:
+    data = fixture("container-selinux-options", "pass-process-label.json")
+    del data["ProcessLabel"]
+    assert error_of("container_selinux", data) == "evidence 'ProcessLabel' is absent"
+    del data["Assessor"]["HostSELinux"]
+    assert error_of("container_selinux", data) == "evidence 'Assessor.HostSELinux' is absent"
+    data["Assessor"]["EngineSecurity"] = None
+    assert error_of("container_selinux", data) == "evidence 'Assessor.EngineSecurity' is absent"
+    del data["HostConfig"]["SecurityOpt"]
+    assert error_of("container_selinux", data) == "evidence 'HostConfig.SecurityOpt' is absent"
+    assert error_of("container_selinux", "x") == "evidence 'HostConfig.SecurityOpt' is absent"
+
+
+def test_overlay_networks_encrypted() -> None:
+    data = fixture("engine-swarm-overlay-encrypted", "pass-captured-encrypted.json")
+    overlay = {"Driver": "overlay", "Options": {"encrypted": ""}}
+    data["networks"] = [
+        {"Name": "bridge", "Driver": "bridge", "Options": {}},
+        dict(overlay, Name="a"),
+        dict(overlay, Name="b"),
+        "junk",
+    ]
+    out = run("engine_overlay_networks_encrypted", data)
+    assert (out.status, out.message) == ("pass", "every overlay network is encrypted: a, b")
+    data["networks"] += [
+        dict(overlay, Name="c", Options=None),
+        dict(overlay, Name="d", Options={"x": "1"}),
+    ]
+    out = run("engine_overlay_networks_encrypted", data)
+    assert (out.status, out.message) == ("fail", "overlay networks not encrypted: c, d")
+    data["networks"] = [{"Name": "bridge", "Driver": "bridge"}]
+    out = run("engine_overlay_networks_encrypted", data)
+    assert (out.status, out.message) == ("not_applicable", "no overlay network")
+    data["networks"] = None
+    assert error_of("engine_overlay_networks_encrypted", data) == "evidence 'networks' is absent"
+    assert error_of("engine_overlay_networks_encrypted", 3) == "evidence 'networks' is absent"
+
+
+def test_container_sprawl() -> None:
+    data = fixture("engine-container-sprawl", "pass-all-running.json")
+    data["containers"] = {"total": 30, "running": 4, "stopped": 26}
+    out = run("engine_container_sprawl", data, max_stopped=25)
+    assert (out.status, out.message) == (
+        "fail",
+        "26 stopped and 4 running of 30 containers: more stopped than the threshold of 25",
+    )
+    out = run("engine_container_sprawl", data, max_stopped="26")
+    assert (out.status, out.message) == (
+        "pass",
+        "26 stopped and 4 running of 30 containers (threshold: more than 26 stopped)",
+    )
+    for broken in ({"total": 1, "running": 1}, {"total": 1, "running": "1", "stopped": 0}, None):
+        data["containers"] = broken
+        assert error_of("engine_container_sprawl", data, max_stopped=1) == (
+            "evidence 'containers' (total, running, stopped) is absent"
+        )
+    assert error_of("engine_container_sprawl", [], max_stopped=1) == (
+        "evidence 'containers' (total, running, stopped) is absent"
+    )
+
+
+SWARM = [
+    {"port": 2377, "protocol": "tcp"},
+    {"port": 7946, "protocol": "tcp"},
+    {"port": 7946, "protocol": "udp"},
+]
+
+
+def test_host_port_bound_to_interface() -> None:
+    data = fixture("host-swarm-port-bound", "pass-captured-manager-bound.json")
+    data["listening"] = [
+        {"address": "10.0.0.5", "port": 2377, "protocol": "tcp"},
+        {"address": "10.0.0.5", "port": 7946},
+        {"address": "0.0.0.0", "port": 2377, "protocol": "udp"},
+        {"address": "0.0.0.0", "port": 22, "protocol": "tcp"},
+        "junk",
+    ]
+    out = run("host_port_bound_to_interface", data, ports=SWARM)
+    assert (out.status, out.message) == (
+        "pass",
+        "bound to specific addresses: 10.0.0.5:2377/tcp, 10.0.0.5:7946/tcp",
+    )
+    data["listening"] += [
+        {"address": "::", "port": 7946, "protocol": "udp"},
+        {"address": "0.0.0.0", "port": 7946, "protocol": "tcp"},
+    ]
+    out = run("host_port_bound_to_interface", data, ports=SWARM)
+    assert (out.status, out.message) == (
+        "fail",
+        "listening on every interface: :::7946/udp, 0.0.0.0:7946/tcp",
+    )
+    out = run("host_port_bound_to_interface", data, port=22)
+    assert (out.status, out.message) == ("fail", "listening on every interface: 0.0.0.0:22/tcp")
+    out = run("host_port_bound_to_interface", data, ports=[{"port": "2376", "protocol": "TCP"}])
+    assert (out.status, out.message) == ("not_applicable", "nothing listens on 2376/tcp")
+    out = run(
+        "host_port_bound_to_interface", data, ports=[{"port": 22, "protocol": "udp"}, {"port": 23}]
+    )
+    assert (out.status, out.message) == ("not_applicable", "nothing listens on 22/udp, 23/tcp")
+    data["listening"] = None
+    assert error_of("host_port_bound_to_interface", data, port=22) == (
+        "evidence 'listening' is absent (only a live host shows it)"
+    )
+    assert error_of("host_port_bound_to_interface", "x", port=22) == (
+        "evidence 'listening' is absent (only a live host shows it)"
+    )
+
+
 # --- every function rule's golden fixtures: the whole message, not only the status -----------
 #
 # The golden test checks each fixture's status; this checks the message and severity too, against
