@@ -1235,6 +1235,335 @@ def test_host_port_bound_to_interface() -> None:
     )
 
 
+def mounts(
+    *ms: dict[str, Any],
+    paths: dict[str, str] | None = None,
+    resolved: bool = True,
+    reason: str | None = None,
+) -> dict[str, Any]:
+    """The captured /etc bind container with these mounts and resolved sources."""
+    data = fixture("container-sensitive-host-paths-not-mounted", "fail-captured-bind-etc.json")
+    data["Mounts"] = list(ms)
+    data["Assessor"]["MountSources"] = {"paths": paths or {}, "resolved": resolved, "root": "/"}
+    if reason is not None:
+        data["Assessor"]["MountSources"]["reason"] = reason
+    return data
+
+
+def bind(src: str, dst: str, rw: bool | None = True, **more: Any) -> dict[str, Any]:
+    m = {"Type": "bind", "Source": src, "Destination": dst, **more}
+    if rw is not None:
+        m["RW"] = rw
+    return m
+
+
+RESOLVED = "sources resolved on the engine's host"
+
+
+def test_sensitive_mounts() -> None:
+    data = mounts(
+        bind("/srv/data", "/data"),
+        bind("/etc", "/host-etc", rw=False),
+        bind("//usr//local/", "/l", rw=None),
+        bind("/home/x/link", "/x", rw=False),
+        {"Type": "volume", "Source": "/var/lib/docker/volumes/v/_data", "Destination": "/v"},
+        bind("/", "/host"),
+        "junk",
+        paths={"/home/x/link": "/etc/ssl", "//usr//local/": "/usr/local"},
+    )
+    out = run("container_sensitive_mounts", data)
+    assert out.status == "fail"
+    assert out.message == (
+        f"sensitive host paths mounted (2 read-write, 2 read-only; {RESOLVED}): "
+        "/usr/local -> /l (rw; below /usr), / -> /host (rw; is /), "
+        "/etc -> /host-etc (ro; is /etc), /home/x/link -> /x (ro; resolves to /etc/ssl, below /etc)"
+    )
+    data = mounts(bind("/home/x/etc", "/e"), paths={"/home/x/etc": "/etc"})
+    assert run("container_sensitive_mounts", data).message.endswith(
+        "/home/x/etc -> /e (rw; resolves to /etc, is /etc)"
+    )
+    data = mounts(bind("/srv", "/srv"), bind("/etcetera", "/x"), bind("/x", "/y"), paths={"/x": ""})
+    out = run("container_sensitive_mounts", data)
+    assert (out.status, out.message) == ("pass", f"no sensitive host path is mounted ({RESOLVED})")
+    data = mounts(bind("/srv", "/srv"))
+    out = run("container_sensitive_mounts", data, paths=["/srv/"])
+    assert out.message.endswith("/srv -> /srv (rw; is /srv)")
+
+
+def test_sensitive_mounts_unresolved_sources() -> None:
+    data = mounts(
+        bind("/home/x/link", "/x"),
+        paths={"/home/x/link": "/etc"},
+        resolved=False,
+        reason="remote engine",
+    )
+    out = run("container_sensitive_mounts", data)
+    assert (out.status, out.message) == (
+        "pass",
+        "no sensitive host path is mounted (sources as the engine names them (remote engine))",
+    )
+    data = mounts(bind("/etc", "/e"), resolved=False)
+    assert run("container_sensitive_mounts", data).message.startswith(
+        "sensitive host paths mounted (1 read-write, 0 read-only; sources as the engine names "
+        "them (not resolved)): /etc -> /e (rw; is /etc)"
+    )
+    data["Assessor"]["MountSources"] = None
+    assert error_of("container_sensitive_mounts", data) == (
+        "evidence 'Assessor.MountSources' is absent"
+    )
+    data["Assessor"] = None
+    assert error_of("container_sensitive_mounts", data) == (
+        "evidence 'Assessor.MountSources' is absent"
+    )
+    data = mounts()
+    data["Mounts"] = None
+    assert error_of("container_sensitive_mounts", data) == "evidence 'Mounts' is absent"
+
+
+def sockets(data: dict[str, Any], *paths: str) -> dict[str, Any]:
+    data["Assessor"]["DaemonSockets"] = {"hosts": [], "paths": list(paths), "resolved": True}
+    return data
+
+
+def test_docker_socket_mounted() -> None:
+    data = sockets(
+        mounts(
+            bind("/srv/docker.sock", "/a"),
+            bind("/run", "/b"),
+            bind("/data/docker.sock", "/c"),
+            bind("/home/x/sock", "/d"),
+            bind("/", "/e"),
+            {"Type": "volume", "Source": "/srv/docker.sock", "Destination": "/v"},
+            paths={"/home/x/sock": "/srv/docker.sock"},
+        ),
+        "/srv/docker.sock",
+        "/run/docker.sock",
+    )
+    out = run("container_docker_socket_mounted", data)
+    assert out.status == "fail"
+    assert out.message == (
+        "Docker socket mounted: /srv/docker.sock -> /a (the daemon's socket /srv/docker.sock); "
+        "/run -> /b (a folder holding the daemon's socket /run/docker.sock); "
+        "/data/docker.sock -> /c (a file named docker.sock (CIS 5.32 audit)); "
+        "/home/x/sock -> /d (the daemon's socket /srv/docker.sock); "
+        "/ -> /e (a folder holding the daemon's socket /srv/docker.sock)"
+    )
+    data = sockets(
+        mounts(bind("/srv/x", "/a"), bind("/srv/docker.sockets", "/b"), bind("/ru", "/c")),
+        "/srv/docker.sock",
+        "/run/docker.sock",
+    )
+    out = run("container_docker_socket_mounted", data)
+    assert (out.status, out.message) == (
+        "pass",
+        "no mount gives the Docker socket (checked the daemon's sockets: /srv/docker.sock, "
+        f"/run/docker.sock; {RESOLVED})",
+    )
+    data["Assessor"]["DaemonSockets"] = {"paths": "/run/docker.sock"}
+    assert error_of("container_docker_socket_mounted", data) == (
+        "evidence 'Assessor.DaemonSockets' is absent"
+    )
+    data["Assessor"]["DaemonSockets"] = None
+    assert error_of("container_docker_socket_mounted", data) == (
+        "evidence 'Assessor.DaemonSockets' is absent"
+    )
+
+
+def test_mount_propagation_shared() -> None:
+    data = mounts(
+        bind("/a", "/a", Propagation="rshared"),
+        {"Type": "volume", "Name": "vol", "Destination": "/v", "Propagation": "SHARED"},
+        bind("/b", "/b", Propagation="rslave"),
+        bind("/c", "/c"),
+    )
+    out = run("container_mount_propagation_shared", data)
+    assert (out.status, out.message) == (
+        "fail",
+        "mounts with shared propagation: /a -> /a (rshared), vol -> /v (SHARED)",
+    )
+    data = mounts(bind("/b", "/b", Propagation="private"))
+    out = run("container_mount_propagation_shared", data)
+    assert (out.status, out.message) == ("pass", "no mount uses shared propagation")
+
+
+def ports(
+    running: bool,
+    bound: Any,
+    requested: Any,
+    publish_all: bool = False,
+    exposed: Any = None,
+    default_ip: Any = None,
+) -> dict[str, Any]:
+    data = fixture("container-ports-bound-to-interface", "pass-captured-port-high-localhost.json")
+    data["State"]["Running"] = running
+    data["NetworkSettings"]["Ports"] = bound
+    data["HostConfig"].update(PortBindings=requested, PublishAllPorts=publish_all)
+    data["Config"]["ExposedPorts"] = exposed
+    data["Assessor"]["DefaultBindIP"] = default_ip
+    return data
+
+
+BOUND = "bound, NetworkSettings.Ports"
+REQUESTED = "requested, HostConfig.PortBindings: the container is not running"
+
+
+def test_ports_running_read_what_is_bound() -> None:
+    data = ports(
+        True,
+        {
+            "80/tcp": [
+                {"HostIp": "0.0.0.0", "HostPort": "32768"},
+                {"HostIp": "::", "HostPort": "32768"},
+            ],
+            "443/tcp": [{"HostIp": "127.0.0.1", "HostPort": "8443"}],
+            "53/udp": None,
+        },
+        {},
+    )
+    out = run("container_ports_on_all_interfaces", data)
+    assert (out.status, out.message) == (
+        "fail",
+        f"ports bound to all host interfaces ({BOUND}): 0.0.0.0:32768->80/tcp, :::32768->80/tcp",
+    )
+    data = ports(
+        True, {"443/tcp": [{"HostIp": "127.0.0.1", "HostPort": "8443"}], "53/udp": []}, None
+    )
+    out = run("container_ports_on_all_interfaces", data)
+    assert (out.status, out.message) == (
+        "pass",
+        f"every published port is bound to one address ({BOUND}): 127.0.0.1:8443->443/tcp",
+    )
+    out = run("container_ports_on_all_interfaces", ports(True, None, {"80/tcp": [{}]}))
+    assert (out.status, out.message) == ("pass", f"no published ports ({BOUND})")
+
+
+def test_ports_stopped_read_what_was_requested() -> None:
+    data = ports(
+        False,
+        {},
+        {"80/tcp": [{"HostIp": "", "HostPort": ""}], "81/tcp": [None]},
+        publish_all=True,
+        exposed={"80/tcp": {}, "90/tcp": {}},
+    )
+    out = run("container_ports_on_all_interfaces", data)
+    assert out.message == (
+        f"ports bound to all host interfaces ({REQUESTED}): 0.0.0.0:(chosen at start)->80/tcp, "
+        "0.0.0.0:(chosen at start)->81/tcp, 0.0.0.0:(chosen at start)->90/tcp"
+    )
+    data = ports(
+        False, {}, {"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}, exposed={"90/tcp": {}}
+    )
+    assert run("container_ports_on_all_interfaces", data).message.endswith("0.0.0.0:8080->80/tcp")
+    data = ports(False, {}, None, publish_all=True, exposed=None)
+    assert (
+        run("container_ports_on_all_interfaces", data).message
+        == f"no published ports ({REQUESTED})"
+    )
+    data["Config"] = None
+    assert run("container_ports_on_all_interfaces", data).status == "pass"
+
+
+def test_ports_stopped_with_the_daemons_bind_address() -> None:
+    default = {"address": "127.0.0.1", "from": "network bridge: option x"}
+    data = ports(
+        False,
+        {},
+        {"80/tcp": [{"HostIp": "", "HostPort": "8080"}, {"HostIp": "::", "HostPort": "8081"}]},
+        default_ip=default,
+    )
+    out = run("container_ports_on_all_interfaces", data)
+    suffix = "; no HostIp binds 127.0.0.1 (network bridge: option x)"
+    assert (out.status, out.message) == (
+        "fail",
+        f"ports bound to all host interfaces ({REQUESTED}{suffix}): :::8081->80/tcp",
+    )
+    data["HostConfig"]["PortBindings"] = {
+        "80/tcp": [{"HostIp": "", "HostPort": "8080"}],
+        "81/tcp": None,
+    }
+    out = run("container_ports_on_all_interfaces", data)
+    assert (out.status, out.message) == (
+        "pass",
+        f"every published port is bound to one address ({REQUESTED}{suffix}): 127.0.0.1:8080->80/tcp",
+    )
+    for address in ("", "0.0.0.0", "::", None):
+        data["Assessor"]["DefaultBindIP"] = {"address": address, "from": "x"}
+        out = run("container_ports_on_all_interfaces", data)
+        assert (
+            out.message == f"ports bound to all host interfaces ({REQUESTED}): 0.0.0.0:8080->80/tcp"
+        )
+    data["Assessor"]["DefaultBindIP"] = "127.0.0.1"
+    assert run("container_ports_on_all_interfaces", data).status == "fail"
+
+
+def test_ports_absent_evidence() -> None:
+    data = ports(True, {}, {})
+    del data["NetworkSettings"]["Ports"]
+    assert (
+        error_of("container_ports_on_all_interfaces", data)
+        == "evidence 'NetworkSettings.Ports' is absent"
+    )
+    data["NetworkSettings"] = None
+    assert (
+        error_of("container_ports_on_all_interfaces", data)
+        == "evidence 'NetworkSettings.Ports' is absent"
+    )
+    del data["State"]["Running"]
+    assert (
+        error_of("container_ports_on_all_interfaces", data) == "evidence 'State.Running' is absent"
+    )
+    data["State"] = None
+    assert (
+        error_of("container_ports_on_all_interfaces", data) == "evidence 'State.Running' is absent"
+    )
+    del data["HostConfig"]["PublishAllPorts"]
+    assert (
+        error_of("container_ports_on_all_interfaces", data)
+        == "evidence 'HostConfig.PublishAllPorts' is absent"
+    )
+    del data["HostConfig"]["PortBindings"]
+    assert (
+        error_of("container_ports_on_all_interfaces", data)
+        == "evidence 'HostConfig.PortBindings' is absent"
+    )
+    data["HostConfig"] = None
+    assert (
+        error_of("container_ports_on_all_interfaces", data)
+        == "evidence 'HostConfig.PortBindings' is absent"
+    )
+    assert (
+        error_of("container_privileged_ports_mapped", [])
+        == "evidence is not a container inspect document"
+    )
+
+
+def test_privileged_ports() -> None:
+    data = ports(
+        True,
+        {
+            "80/tcp": [{"HostIp": "", "HostPort": "80"}, {"HostIp": "::", "HostPort": "1023"}],
+            "81/tcp": [
+                {"HostIp": "127.0.0.1", "HostPort": "1024"},
+                {"HostPort": "0"},
+                {"HostPort": ""},
+                None,
+            ],
+            "82/tcp": [{"HostIp": "10.0.0.1", "HostPort": "443-450"}],
+            "83/tcp": None,
+        },
+        {},
+    )
+    out = run("container_privileged_ports_mapped", data)
+    assert (out.status, out.message) == (
+        "fail",
+        f"host ports below 1024 mapped ({BOUND}): 0.0.0.0:80->80/tcp, :::1023->80/tcp, 10.0.0.1:443->82/tcp",
+    )
+    out = run("container_privileged_ports_mapped", data, below=80)
+    assert (out.status, out.message) == ("pass", f"no host port below 80 is mapped ({BOUND})")
+    out = run("container_privileged_ports_mapped", data, below="81")
+    assert out.message == f"host ports below 81 mapped ({BOUND}): 0.0.0.0:80->80/tcp"
+
+
 # --- every function rule's golden fixtures: the whole message, not only the status -----------
 #
 # The golden test checks each fixture's status; this checks the message and severity too, against
