@@ -9,7 +9,8 @@ golden rule fixtures and tests/unit/test_evaluators.py).
 
 Every surviving mutant must be listed in tests/mutation/equivalent-python.txt with the reason
 no evidence tells it apart (``<mutant name>\\t<reason>``, one a line); the run fails on any other
-survivor, on a mutant no test reaches, on a timeout, and on a stale entry.
+survivor, on a mutant no test reaches, and on a stale entry (a mutant that makes the tests
+hang, killed by mutmut's timeout, counts as killed).
 
 Usage: python tools/mutate_python.py [--jobs N] [--keep] [mutant-glob ...]
 """
@@ -150,7 +151,10 @@ def main(argv: list[str] | None = None) -> int:
         counts[status] = counts.get(status, 0) + 1
     survivors = sorted(k for k, v in statuses.items() if v == "survived" and k not in equivalents)
     equivalent = sorted(k for k, v in statuses.items() if v == "survived" and k in equivalents)
-    other = sorted(f"{k}: {v}" for k, v in statuses.items() if v not in ("killed", "survived"))
+    # a mutant that makes the tests hang (an endless loop) is caught by the timeout: killed
+    other = sorted(
+        f"{k}: {v}" for k, v in statuses.items() if v not in ("killed", "timeout", "survived")
+    )
     stale = sorted(
         k
         for k in equivalents
@@ -163,8 +167,10 @@ def main(argv: list[str] | None = None) -> int:
     for name in stale:
         print(f"stale equivalence (killed or no such mutant): {name}")
     killed = counts.get("killed", 0)
+    timeouts = counts.get("timeout", 0)
     print(
         f"python mutants: {len(statuses)} in {', '.join(targets())}; {killed} killed, "
+        f"{timeouts} killed by the timeout, "
         f"{len(equivalent)} equivalent (listed), {len(survivors)} survived, {len(other)} "
         f"other; {time.monotonic() - started:.0f} s"
     )
