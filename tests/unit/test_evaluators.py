@@ -1564,6 +1564,263 @@ def test_privileged_ports() -> None:
     assert out.message == f"host ports below 81 mapped ({BOUND}): 0.0.0.0:80->80/tcp"
 
 
+# --- host evaluators (assessor/evaluate/host.py) ----------------------------------------------
+
+DOCKERD = ["/usr/bin/dockerd", "/usr/sbin/dockerd"]
+LOADED = "the rules loaded in the kernel (auditctl -l)"
+
+
+def audited_host(*rules: dict[str, Any]) -> dict[str, Any]:
+    """A live host with auditd running, /usr/sbin/dockerd installed, and these loaded rules."""
+    data = fixture("host-audit-dockerd", "pass-loaded.json")
+    data["audit"]["rules"] = list(rules)
+    return data
+
+
+def arule(
+    path: str | None, action: str = "always", watch: str = "path", **more: Any
+) -> dict[str, Any]:
+    """An audit rule as the collector records it (text: what auditctl -l prints)."""
+    rule = {
+        "action": action,
+        "filters": [],
+        "list": "exit",
+        "origin": "auditctl -l",
+        "path": path,
+        "perms": "wa",
+        "resolved": path,
+        "syscalls": "all",
+        "watch": watch,
+        "text": f"-w {path} -p wa -k k" if path else f"-a {action},exit -S all",
+    }
+    rule.update(more)
+    return rule
+
+
+def watched(data: dict[str, Any], **args: Any) -> Outcome:
+    return run("host_audit_watched", data, **({"paths": DOCKERD} | args))
+
+
+def test_audit_watch_on_the_file_or_a_directory_above() -> None:
+    out = watched(audited_host(arule("/usr/sbin/dockerd")))
+    assert (out.status, out.message) == (
+        "pass",
+        f"audited: /usr/sbin/dockerd by '-w /usr/sbin/dockerd -p wa -k k' (auditctl -l) (read: {LOADED})",
+    )
+    out = watched(audited_host(arule("/usr/sbin", watch="dir", text="", perms="wa")))
+    assert out.message == (
+        "audited: /usr/sbin/dockerd by '-a always,exit -F dir=/usr/sbin' (auditctl -l) "
+        f"(permissions wa) (read: {LOADED})"
+    )
+    out = watched(audited_host(arule("/usr/sbin/dockerd", text="", watch="path", perms=None)))
+    assert out.message.startswith(
+        "audited: /usr/sbin/dockerd by '-a always,exit -F path=/usr/sbin/dockerd' (auditctl -l) (read:"
+    )
+    text = "-a always,exit -F path=/usr/sbin/dockerd -F perm=wa"
+    out = watched(audited_host(arule("/usr/sbin/dockerd", text=text)))
+    assert out.message == f"audited: /usr/sbin/dockerd by '{text}' (auditctl -l) (read: {LOADED})"
+    out = watched(audited_host(arule("/", watch="dir", resolved="/usr/sbin/")))
+    assert out.status == "pass"
+    out = watched(audited_host(dict(arule("/x", watch="dir"), resolved=None, path="/usr")))
+    assert out.status == "pass"
+
+
+def test_audit_path_watch_does_not_reach_below_it() -> None:
+    out = watched(
+        audited_host(
+            arule("/usr/sbin"), arule("/usr/sbin/dockerd2"), arule("/usr/sbin/docker", watch="dir")
+        )
+    )
+    assert (out.status, out.message) == (
+        "fail",
+        "no rule watches /usr/sbin/dockerd; '-w /usr/sbin -p wa -k k' (auditctl -l) watches "
+        f"/usr/sbin itself only, not what is below it (read: {LOADED})",
+    )
+    out = watched(
+        audited_host(
+            arule(None, resolved=None),
+            dict(arule("/usr/sbin/", watch="dir"), resolved=None, path=None),
+        )
+    )
+    assert out.message == f"no rule watches /usr/sbin/dockerd (read: {LOADED})"
+
+
+def test_audit_first_matching_rule_decides() -> None:
+    never = arule(
+        "/usr/sbin/dockerd", action="never", text="-a never,exit -F path=/usr/sbin/dockerd"
+    )
+    out = watched(audited_host(never, arule("/usr/sbin/dockerd")))
+    assert (out.status, out.message) == (
+        "fail",
+        "/usr/sbin/dockerd is not audited: '-a never,exit -F path=/usr/sbin/dockerd' (auditctl -l) "
+        f"suppresses it (read: {LOADED})",
+    )
+    task = arule(None, action="never", list="task", text="-a task,never")
+    out = watched(audited_host(task, arule("/usr/sbin/dockerd")))
+    assert out.message == (
+        "/usr/sbin/dockerd is not audited: '-a task,never' (auditctl -l) suppresses syscall "
+        f"auditing for every task (read: {LOADED})"
+    )
+    exit_never = arule(None, action="never", text="-a never,exit -S all")
+    assert watched(audited_host(exit_never, arule("/usr/sbin/dockerd"))).message.endswith(
+        f"suppresses every syscall event (read: {LOADED})"
+    )
+    conditional = [
+        arule(None, action="never", list="task", filters=["uid=0"]),
+        arule(None, action="never", list="task", syscalls="open"),
+        arule(None, action="never", filters=["uid=0"]),
+        arule(None, action="never", syscalls="open"),
+        arule(None, action="always"),
+        arule("/usr/sbin/dockerd", list="user"),
+    ]
+    out = watched(audited_host(*conditional, arule("/usr/sbin/dockerd")))
+    assert out.status == "pass"
+    out = watched(audited_host(*conditional))
+    assert out.message == f"no rule watches /usr/sbin/dockerd (read: {LOADED})"
+
+
+def test_audit_live_host_without_auditd() -> None:
+    data = audited_host(arule("/usr/sbin/dockerd"))
+    data["audit"]["file_rules"] = [
+        arule("/usr/sbin/dockerd", origin="/etc/audit/rules.d/a.rules:3")
+    ]
+    data["audit"]["auditd"] = {"installed": True, "running": False, "pids": []}
+    out = watched(data)
+    assert (out.status, out.message) == (
+        "fail",
+        "auditd is not running, so nothing is audited; /etc/audit/rules.d/a.rules has a watch on "
+        "/usr/sbin/dockerd, but nothing is loaded",
+    )
+    data["audit"]["file_rules"] = [arule("/usr/sbin/dockerd", action="never"), "junk"]
+    data["audit"]["auditd"] = {"installed": False}
+    out = watched(data)
+    assert out.message == (
+        "auditd is not installed, so nothing is audited; the rules files have no watch on "
+        "/usr/sbin/dockerd"
+    )
+    data["audit"]["file_rules"] = []
+    assert watched(data).message.endswith("; the rules files have no watch on /usr/sbin/dockerd")
+
+
+def test_audit_live_host_disabled_or_unreadable() -> None:
+    data = audited_host(arule("/usr/sbin/dockerd"))
+    data["audit"]["status"] = {"enabled": 0}
+    out = watched(data)
+    assert (out.status, out.message) == (
+        "fail",
+        "auditing is disabled in the kernel (auditctl -s: enabled 0)",
+    )
+    data["audit"]["status"] = {"enabled": 2}
+    assert watched(data).status == "pass"
+    data["audit"]["source"] = "files"
+    data["audit"]["loaded"] = {"command": "auditctl -l", "returncode": 1, "stderr": "denied"}
+    assert error_of("host_audit_watched", data, paths=DOCKERD) == (
+        "the loaded audit rules could not be read (auditctl -l exit 1: denied)"
+    )
+
+
+def test_audit_offline_root_reads_the_rules_files() -> None:
+    data = audited_host(arule("/usr/sbin/dockerd"))
+    data["audit"].update(live=False, auditd=None, loaded=None, status=None)
+    data["audit"]["files"] = [
+        {"path": "/etc/audit/rules.d/a.rules", "loaded_by_auditd": True},
+        {"path": "/etc/audit/audit.rules", "loaded_by_auditd": False},
+        {"path": "/etc/audit/rules.d/b.rules", "loaded_by_auditd": True},
+    ]
+    out = watched(data)
+    assert out.message.endswith(
+        "(read: the rules files of an offline root, /etc/audit/rules.d/a.rules, "
+        "/etc/audit/rules.d/b.rules; whether they are loaded cannot be seen)"
+    )
+    data["audit"]["files"] = None
+    assert watched(data).message.endswith(
+        "(read: the rules files of an offline root, none found; whether they are loaded cannot be seen)"
+    )
+
+
+def test_audit_one_file_under_two_names() -> None:
+    data = audited_host(arule("/usr/bin/dockerd"))
+    data["files"]["/usr/bin/dockerd"] = dict(
+        data["files"]["/usr/sbin/dockerd"], path="/usr/bin/dockerd"
+    )
+    data["audit"]["real_paths"]["/usr/sbin/dockerd"] = "/usr/bin/dockerd"
+    data["audit"]["real_paths"]["/usr/bin/dockerd"] = "/usr/bin/dockerd"
+    out = watched(data, paths=["/usr/bin/dockerd", "/usr/sbin/dockerd", "/usr/bin//dockerd"])
+    assert out.message.startswith(
+        "audited: /usr/bin/dockerd, /usr/sbin/dockerd by '-w /usr/bin/dockerd"
+    )
+    data["audit"]["rules"] = []
+    data["audit"]["real_paths"]["/usr/sbin/dockerd"] = None
+    data["files"]["/usr/sbin/dockerd"]["link_target"] = "/opt/docker/dockerd"
+    out = watched(data, paths=["/usr/sbin/dockerd"])
+    assert out.message == (
+        f"no rule watches /usr/sbin/dockerd (the file /opt/docker/dockerd) (read: {LOADED})"
+    )
+
+
+def test_audit_not_installed_names_what_was_looked_for() -> None:
+    data = audited_host()
+    data["files"] = {}
+    data["systemd"]["units"] = {}
+    data["docker"]["data_root"] = None
+    out = watched(data, paths=["/usr/local/bin/dockerd"], units=["docker.service"], data_root=True)
+    assert (out.status, out.message) == (
+        "not_applicable",
+        "not installed: /usr/local/bin/dockerd, unit docker.service, Docker's data root",
+    )
+    assert watched(data, paths=["/x"]).message == "not installed: /x"
+
+
+def test_audit_absent_evidence() -> None:
+    for key in (
+        "rules",
+        "source",
+        "live",
+        "files",
+        "file_rules",
+        "real_paths",
+        "auditd",
+        "loaded",
+        "status",
+    ):
+        data = audited_host()
+        del data["audit"][key]
+        assert (
+            error_of("host_audit_watched", data, paths=DOCKERD)
+            == f"evidence 'audit.{key}' is absent"
+        )
+    for key in ("auditd", "loaded", "status"):
+        data = audited_host()
+        data["audit"][key] = None
+        assert (
+            error_of("host_audit_watched", data, paths=DOCKERD)
+            == f"evidence 'audit.{key}' is absent"
+        )
+    data = audited_host()
+    data["audit"] = []
+    assert error_of("host_audit_watched", data, paths=DOCKERD) == "evidence 'audit' is absent"
+    data["files"] = None
+    assert error_of("host_audit_watched", data, paths=DOCKERD) == "evidence 'files' is absent"
+    assert error_of("host_audit_watched", None, paths=DOCKERD) == "evidence 'files' is absent"
+    data = audited_host()
+    del data["systemd"]["units"]
+    assert (
+        error_of("host_audit_watched", data, units=["docker.service"])
+        == "evidence 'systemd.units' is absent"
+    )
+    data = audited_host()
+    del data["docker"]["data_root"]
+    assert (
+        error_of("host_audit_watched", data, data_root=True)
+        == "evidence 'docker.data_root' is absent"
+    )
+    data["docker"] = None
+    assert (
+        error_of("host_audit_watched", data, tls=["tlscacert"])
+        == "evidence 'docker.tls_files' is absent"
+    )
+
+
 # --- every function rule's golden fixtures: the whole message, not only the status -----------
 #
 # The golden test checks each fixture's status; this checks the message and severity too, against
