@@ -1821,6 +1821,291 @@ def test_audit_absent_evidence() -> None:
     )
 
 
+def tls_host(**stat: Any) -> dict[str, Any]:
+    """An offline root whose daemon.json names /etc/docker/tls/ca.pem (root:root 0444)."""
+    data = fixture("host-tls-ca-cert-owner-root", "pass-captured-offline-hardened.json")
+    data["files"]["/etc/docker/tls/ca.pem"].update(stat)
+    return data
+
+
+def test_file_permissions() -> None:
+    args = {"tls": ["tlscacert"], "owners": ["root:root"], "max_mode": "0444"}
+    out = run("host_file_permissions", tls_host(), **args)
+    assert (out.status, out.message) == ("pass", "/etc/docker/tls/ca.pem 0444 root:root")
+    out = run("host_file_permissions", tls_host(mode="0644", user="app", uid=1000), **args)
+    assert (out.status, out.message) == (
+        "fail",
+        "/etc/docker/tls/ca.pem: mode 0644 (at most 0444), owner app:root (expected root:root)",
+    )
+    out = run("host_file_permissions", tls_host(mode="0644"), tls=["tlscacert"], max_mode="0444")
+    assert out.message == "/etc/docker/tls/ca.pem: mode 0644 (at most 0444)"
+    data = tls_host(user="docker", group="docker")
+    out = run(
+        "host_file_permissions", data, tls=["tlscacert"], owners=["root:root", "docker:docker"]
+    )
+    assert out.status == "pass"
+    out = run("host_file_permissions", data, tls=["tlscacert"], owners=["root:root", "root:docker"])
+    assert (
+        out.message
+        == "/etc/docker/tls/ca.pem: owner docker:docker (expected root:root or root:docker)"
+    )
+    del data["files"]["/etc/docker/tls/ca.pem"]["user"]
+    del data["files"]["/etc/docker/tls/ca.pem"]["group"]
+    data["files"]["/etc/docker/tls/ca.pem"].update(uid=0, gid=0)
+    out = run("host_file_permissions", data, tls=["tlscacert"], owners=["root:root"])
+    assert (out.status, out.message) == ("pass", "/etc/docker/tls/ca.pem 0444 0:0")
+
+
+def test_file_permissions_shows_five_files() -> None:
+    data = tls_host()
+    paths = [f"/etc/docker/f{i}" for i in range(7)]
+    for p in paths:
+        data["files"][p] = dict(data["files"]["/etc/docker/tls/ca.pem"], path=p)
+    out = run("host_file_permissions", data, paths=paths, max_mode="0444")
+    assert out.message == (
+        ", ".join(f"/etc/docker/f{i} 0444 root:root" for i in range(5)) + " and 2 more"
+    )
+    out = run("host_file_permissions", data, paths=paths[:5], max_mode="0444")
+    assert out.message == ", ".join(f"/etc/docker/f{i} 0444 root:root" for i in range(5))
+
+
+def test_file_permissions_none_exists() -> None:
+    data = tls_host(exists=False)
+    out = run("host_file_permissions", data, tls=["tlscacert", "nokey"], paths=["/etc/x"])
+    assert (out.status, out.message) == (
+        "not_applicable",
+        "no such file: /etc/x, /etc/docker/tls/ca.pem",
+    )
+    data["docker"]["tls_files"] = {"tlscacert": ""}
+    out = run("host_file_permissions", data, tls=["tlscacert"])
+    assert out.message == "no such file: /etc/docker/certs.d/*"
+
+
+def test_file_permissions_registry_certs() -> None:
+    data = tls_host()
+    cert = dict(data["files"]["/etc/docker/tls/ca.pem"], path="/etc/docker/certs.d/r:5000/ca.crt")
+    data["docker"]["registry_certs"] = [cert, "junk"]
+    out = run("host_file_permissions", data, registry_certs=True, max_mode="0444")
+    assert (out.status, out.message) == ("pass", "/etc/docker/certs.d/r:5000/ca.crt 0444 root:root")
+    data["docker"]["registry_certs"] = None
+    out = run("host_file_permissions", data, registry_certs=True, max_mode="0444")
+    assert (out.status, out.message) == ("not_applicable", "no such file: /etc/docker/certs.d/*")
+    del data["docker"]["registry_certs"]
+    assert error_of("host_file_permissions", data, registry_certs=True) == (
+        "evidence 'docker.registry_certs' is absent"
+    )
+    data["docker"] = None
+    assert error_of("host_file_permissions", data, registry_certs=True) == (
+        "evidence 'docker.registry_certs' is absent"
+    )
+
+
+def test_file_permissions_units_and_data_root() -> None:
+    data = audited_host()
+    unit = data["systemd"]["units"]["docker.service"]
+    data["files"][unit["path"]] = unit["file"]
+    out = run(
+        "host_file_permissions", data, units=["docker.service", "nope.service"], max_mode="0644"
+    )
+    assert out.message.startswith(f"{unit['path']} ")
+    data["systemd"]["units"]["bad.service"] = {"path": "", "file": {}}
+    data["systemd"]["units"]["odd.service"] = "x"
+    out = run("host_file_permissions", data, units=["bad.service", "odd.service"], max_mode="0644")
+    assert out.message == "no such file: /etc/docker/certs.d/*"
+    root = data["docker"]["data_root"]
+    data["files"][root] = dict(unit["file"], path=root, mode="0711")
+    out = run("host_file_permissions", data, data_root=True, max_mode="0700")
+    assert out.message == f"{root}: mode 0711 (at most 0700)"
+    data["docker"]["data_root"] = ""
+    assert run("host_file_permissions", data, data_root=True).status == "not_applicable"
+    data["systemd"] = {"units": None}
+    assert run("host_file_permissions", data, units=["docker.service"]).status == "not_applicable"
+
+
+def data_root(**changes: Any) -> dict[str, Any]:
+    """An offline root whose data root /var/lib/docker is a tmpfs of its own."""
+    data = fixture("host-docker-data-root-separate-partition", "pass-offline-tmpfs-data-root.json")
+    data["docker"].update(changes)
+    return data
+
+
+READ = "read: /etc/fstab and the scanning machine's /proc/self/mountinfo under the root"
+
+
+def test_data_root_partition() -> None:
+    out = run("host_data_root_partition", data_root())
+    assert (out.status, out.message) == (
+        "pass",
+        f"Docker's data root /var/lib/docker is its own mount: /var/lib/docker (tmpfs, tmpfs) ({READ})",
+    )
+    data = data_root(data_root="/srv/docker-link", data_root_real="/var/lib/docker")
+    assert run("host_data_root_partition", data).message.startswith(
+        "Docker's data root /srv/docker-link (the directory /var/lib/docker) is its own mount"
+    )
+    parent = {
+        "dev": "254:0",
+        "device": "/dev/vda",
+        "fstype": "ext4",
+        "options": "rw",
+        "point": "/",
+        "root": "/",
+    }
+    mount = dict(parent, point="/var/lib/docker", root="/var/lib/docker")
+    out = run(
+        "host_data_root_partition", data_root(data_root_mount=mount, data_root_parent_mount=parent)
+    )
+    assert (out.status, out.message) == (
+        "fail",
+        "Docker's data root /var/lib/docker is a mount point, but a bind mount of /var/lib/docker "
+        f"of /dev/vda, the filesystem that holds /: not a separate partition ({READ})",
+    )
+    bound = dict(mount, dev="254:7", options="rw,bind", root=None)
+    out = run(
+        "host_data_root_partition", data_root(data_root_mount=bound, data_root_parent_mount=None)
+    )
+    assert out.message == (
+        "Docker's data root /var/lib/docker is a mount point, but a bind mount of a directory of "
+        f"/dev/vda, the filesystem that holds None: not a separate partition ({READ})"
+    )
+    undev = dict(mount, dev=None, options="rw,binder")
+    out = run(
+        "host_data_root_partition",
+        data_root(data_root_mount=undev, data_root_parent_mount=dict(parent, dev=None)),
+    )
+    assert out.status == "pass"
+    out = run("host_data_root_partition", data_root(data_root_mount=parent))
+    assert (out.status, out.message) == (
+        "fail",
+        f"Docker's data root /var/lib/docker is not a mount point: it lies on / (/dev/vda, ext4) ({READ})",
+    )
+    nameless = {"point": "/", "device": None, "fstype": None}
+    assert run("host_data_root_partition", data_root(data_root_mount=nameless)).message == (
+        "Docker's data root /var/lib/docker is not a mount point: it lies on / (no mount table "
+        f"entry names it) ({READ})"
+    )
+    half = {"point": "/", "device": "/dev/vda", "fstype": None}
+    assert (
+        "it lies on / (/dev/vda, None)"
+        in run("host_data_root_partition", data_root(data_root_mount=half)).message
+    )
+
+
+def test_data_root_partition_absent_and_missing() -> None:
+    out = run("host_data_root_partition", data_root(data_root_real=None))
+    assert (out.status, out.message) == (
+        "not_applicable",
+        "Docker's data root /var/lib/docker does not exist",
+    )
+    assert error_of("host_data_root_partition", data_root(data_root_mount=None)) == (
+        "evidence 'docker.data_root_mount' is absent"
+    )
+    for key in (
+        "data_root",
+        "data_root_from",
+        "data_root_real",
+        "data_root_mount",
+        "data_root_parent_mount",
+    ):
+        data = data_root()
+        del data["docker"][key]
+        assert error_of("host_data_root_partition", data) == f"evidence 'docker.{key}' is absent"
+    data = data_root()
+    data["mounts"] = None
+    assert error_of("host_data_root_partition", data) == "evidence 'mounts.source' is absent"
+    data["docker"] = None
+    assert error_of("host_data_root_partition", data) == "evidence 'docker' is absent"
+    assert error_of("host_data_root_partition", None) == "evidence 'docker' is absent"
+
+
+def execs(*sessions: dict[str, Any], user: Any = "1000") -> dict[str, Any]:
+    data = fixture("container-exec-not-root", "pass-captured-exec-as-container-user.json")
+    data["Assessor"]["Execs"] = list(sessions)
+    data["Config"]["User"] = user
+    return data
+
+
+def session(
+    n: int, user: str = "", privileged: bool = False, probe: bool = False
+) -> dict[str, Any]:
+    return {
+        "ID": f"e{n}",
+        "Program": "sh",
+        "User": user,
+        "Privileged": privileged,
+        "HealthCheck": probe,
+    }
+
+
+def test_execs_as_root() -> None:
+    data = execs(
+        session(1, "root"),
+        session(2, "0:1000"),
+        session(3, "00"),
+        session(4, ""),
+        session(5, "1000:0"),
+        session(6, " root :x"),
+        session(7, probe=True),
+        user="",
+    )
+    out = run("container_execs", data, root=True)
+    assert (out.status, out.message) == (
+        "fail",
+        "exec e1 (sh) ran as root; exec e2 (sh) ran as 0:1000; exec e3 (sh) ran as 00; "
+        "exec e4 (sh) ran as root (no --user, and the container sets no user); "
+        "exec e6 (sh) ran as  root :x",
+    )
+    data = execs(session(1), session(2, "1000"), session(3, "10"), user="app")
+    out = run("container_execs", data, root=True)
+    assert (out.status, out.message) == (
+        "pass",
+        "3 exec session(s), none as flagged, as 10, 1000, app (default)",
+    )
+    data = execs(session(1), user="root")
+    assert run("container_execs", data, root=True).message == (
+        "exec e1 (sh) ran as root (no --user: the container's user)"
+    )
+    assert run("container_execs", data, privileged=True).status == "pass"
+
+
+def test_execs_privileged() -> None:
+    data = execs(session(1, "1000", privileged=True), session(2, "root"), session(3, probe=True))
+    out = run("container_execs", data, privileged=True)
+    assert (out.status, out.message) == ("fail", "exec e1 (sh) ran --privileged")
+    out = run("container_execs", data, privileged=True, root=True)
+    assert out.message == "exec e1 (sh) ran --privileged; exec e2 (sh) ran as root"
+    data = execs(session(1, "1000"), session(3, probe=True), session(4, probe=True))
+    out = run("container_execs", data, privileged=True)
+    assert (out.status, out.message) == (
+        "pass",
+        "1 exec session(s), none as flagged, as 1000 (2 health-check probe(s) set aside)",
+    )
+
+
+def test_execs_none_or_absent() -> None:
+    data = execs(session(1, probe=True), "junk")
+    out = run("container_execs", data, root=True)
+    assert (out.status, out.message) == (
+        "not_applicable",
+        "the engine holds no exec session for this container (1 health-check probe(s) set aside)",
+    )
+    data["Assessor"]["Execs"] = None
+    assert run("container_execs", data, root=True).message == (
+        "the engine holds no exec session for this container"
+    )
+    data = execs(session(1))
+    del data["Config"]["User"]
+    assert error_of("container_execs", data, root=True) == (
+        "evidence 'Config.User' is absent (the user an exec defaults to)"
+    )
+    data["Config"] = None
+    assert error_of("container_execs", data, root=True) == (
+        "evidence 'Config.User' is absent (the user an exec defaults to)"
+    )
+    del data["Assessor"]["Execs"]
+    assert error_of("container_execs", data, root=True) == "evidence 'Assessor.Execs' is absent"
+    assert error_of("container_execs", None, root=True) == "evidence 'Assessor.Execs' is absent"
+
+
 # --- every function rule's golden fixtures: the whole message, not only the status -----------
 #
 # The golden test checks each fixture's status; this checks the message and severity too, against
