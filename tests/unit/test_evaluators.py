@@ -2106,6 +2106,70 @@ def test_execs_none_or_absent() -> None:
     assert error_of("container_execs", None, root=True) == "evidence 'Assessor.Execs' is absent"
 
 
+def test_container_functions_on_a_non_document_raise_evaluation_errors() -> None:
+    assert error_of("container_mount_propagation_shared", None) == "evidence 'Mounts' is absent"
+    assert (
+        error_of("container_sensitive_mounts", None) == "evidence 'Assessor.MountSources' is absent"
+    )
+    data = container()
+    data["Assessor"] = None
+    assert error_of("container_no_new_privileges", data) == (
+        "evidence 'Assessor.DaemonNoNewPrivileges' is absent"
+    )
+
+
+def test_paths_ending_in_x_are_not_their_prefix() -> None:
+    data = mounts(bind("/etcX", "/a"), bind("/usrX/", "/b"))
+    out = run("container_sensitive_mounts", data)
+    assert (out.status, out.message) == ("pass", f"no sensitive host path is mounted ({RESOLVED})")
+
+
+def test_docker_socket_after_a_volume_is_seen() -> None:
+    data = sockets(
+        mounts(
+            {"Type": "volume", "Source": "/v", "Destination": "/v"}, bind("/run/docker.sock", "/s")
+        ),
+        "/run/docker.sock",
+    )
+    out = run("container_docker_socket_mounted", data)
+    assert (out.status, out.message) == (
+        "fail",
+        "Docker socket mounted: /run/docker.sock -> /s (the daemon's socket /run/docker.sock)",
+    )
+
+
+def test_no_new_privileges_value_with_an_equals_sign_is_refused() -> None:
+    data = container()
+    data["HostConfig"]["SecurityOpt"] = ["no-new-privileges=true=1"]
+    assert error_of("container_no_new_privileges", data) == (
+        "SecurityOpt 'no-new-privileges=true=1': dockerd would refuse this value"
+    )
+
+
+def test_ports_every_bound_address_is_named() -> None:
+    data = ports(
+        True,
+        {
+            "80/tcp": [
+                {"HostIp": "127.0.0.1", "HostPort": "8080"},
+                {"HostIp": "::1", "HostPort": "8080"},
+            ]
+        },
+        {},
+    )
+    assert run("container_ports_on_all_interfaces", data).message == (
+        f"every published port is bound to one address ({BOUND}): 127.0.0.1:8080->80/tcp, "
+        "::1:8080->80/tcp"
+    )
+
+
+def test_host_port_1_is_privileged() -> None:
+    data = ports(True, {"80/tcp": [{"HostIp": "", "HostPort": "1"}]}, {})
+    assert run("container_privileged_ports_mapped", data).message == (
+        f"host ports below 1024 mapped ({BOUND}): 0.0.0.0:1->80/tcp"
+    )
+
+
 # --- every function rule's golden fixtures: the whole message, not only the status -----------
 #
 # The golden test checks each fixture's status; this checks the message and severity too, against
