@@ -1694,6 +1694,7 @@ def test_audit_live_host_without_auditd() -> None:
     data["audit"]["file_rules"] = [arule("/usr/sbin/dockerd", action="never"), "junk"]
     data["audit"]["auditd"] = {"installed": False}
     out = watched(data)
+    assert out.status == "fail"
     assert out.message == (
         "auditd is not installed, so nothing is audited; the rules files have no watch on "
         "/usr/sbin/dockerd"
@@ -2167,6 +2168,95 @@ def test_host_port_1_is_privileged() -> None:
     data = ports(True, {"80/tcp": [{"HostIp": "", "HostPort": "1"}]}, {})
     assert run("container_privileged_ports_mapped", data).message == (
         f"host ports below 1024 mapped ({BOUND}): 0.0.0.0:1->80/tcp"
+    )
+
+
+def test_audit_directory_watches_at_the_root_and_near_names() -> None:
+    assert watched(audited_host(arule("/", watch="dir"))).status == "pass"
+    out = watched(audited_host(arule("/usr/sbinX", watch="dir")))
+    assert out.message == f"no rule watches /usr/sbin/dockerd (read: {LOADED})"
+    out = watched(audited_host(dict(arule("/elsewhere", watch="dir"), resolved="/usr/sbin")))
+    assert out.status == "pass"
+    out = watched(audited_host(dict(arule("/usr/sbin", watch="path"), resolved=None)))
+    assert out.message == (
+        "no rule watches /usr/sbin/dockerd; '-w /usr/sbin -p wa -k k' (auditctl -l) watches "
+        f"/usr/sbin itself only, not what is below it (read: {LOADED})"
+    )
+    out = watched(audited_host(dict(arule("/elsewhere"), resolved="/usr")))
+    assert "(auditctl -l) watches /usr itself only" in out.message
+    out = watched(audited_host(arule("/")))
+    assert "(auditctl -l) watches / itself only, not what is below it" in out.message
+    out = watched(audited_host(arule("/usr/sbinX")))
+    assert out.message == f"no rule watches /usr/sbin/dockerd (read: {LOADED})"
+
+
+def test_audit_paths_are_normalised() -> None:
+    data = audited_host(arule("/usr/bin/dockerd"))
+    data["audit"]["real_paths"]["/usr/sbin/dockerd"] = "usr//bin///dockerd/"
+    out = watched(data)
+    assert out.message.startswith(
+        "audited: /usr/sbin/dockerd (the file /usr/bin/dockerd) by '-w /usr/bin/dockerd"
+    )
+    data["audit"]["real_paths"]["/usr/sbin/dockerd"] = "/opt/binX"
+    assert watched(data).message.startswith(
+        "no rule watches /usr/sbin/dockerd (the file /opt/binX)"
+    )
+
+
+def two_dockerds(*rules: dict[str, Any]) -> dict[str, Any]:
+    data = audited_host(*rules)
+    data["files"]["/usr/bin/dockerd"] = dict(
+        data["files"]["/usr/sbin/dockerd"], path="/usr/bin/dockerd"
+    )
+    data["audit"]["real_paths"]["/usr/bin/dockerd"] = "/usr/bin/dockerd"
+    return data
+
+
+def test_audit_two_installed_copies() -> None:
+    out = watched(two_dockerds(arule("/usr/bin/dockerd"), arule("/usr/sbin/dockerd")))
+    assert out.message == (
+        "audited: /usr/bin/dockerd by '-w /usr/bin/dockerd -p wa -k k' (auditctl -l); "
+        f"/usr/sbin/dockerd by '-w /usr/sbin/dockerd -p wa -k k' (auditctl -l) (read: {LOADED})"
+    )
+    out = watched(two_dockerds())
+    assert out.message == (
+        f"no rule watches /usr/bin/dockerd; no rule watches /usr/sbin/dockerd (read: {LOADED})"
+    )
+    data = two_dockerds()
+    data["audit"]["auditd"]["running"] = False
+    data["audit"]["file_rules"] = [
+        arule("/usr/sbin/dockerd", origin="/etc/audit/rules.d/x:y.rules:7")
+    ]
+    assert watched(data).message == (
+        "auditd is not running, so nothing is audited; the rules files have no watch on "
+        "/usr/bin/dockerd; /etc/audit/rules.d/x:y.rules has a watch on /usr/sbin/dockerd, but "
+        "nothing is loaded"
+    )
+    data["audit"]["real_paths"]["/usr/sbin/dockerd"] = "/usr/bin/dockerd"
+    assert watched(data).message == (
+        "auditd is not running, so nothing is audited; the rules files have no watch on "
+        "/usr/bin/dockerd, /usr/sbin/dockerd"
+    )
+
+
+def test_file_permissions_several_bad_files_and_six_good_ones() -> None:
+    data = tls_host()
+    paths = [f"/etc/docker/f{i}" for i in range(6)]
+    for p in paths:
+        data["files"][p] = dict(data["files"]["/etc/docker/tls/ca.pem"], path=p)
+    out = run("host_file_permissions", data, paths=paths, max_mode="0444")
+    assert out.message.endswith("/etc/docker/f4 0444 root:root and 1 more")
+    out = run("host_file_permissions", data, paths=paths[:2], max_mode="0400")
+    assert out.message == (
+        "/etc/docker/f0: mode 0444 (at most 0400); /etc/docker/f1: mode 0444 (at most 0400)"
+    )
+
+
+def test_data_root_on_a_mount_with_a_type_but_no_device() -> None:
+    half = {"point": "/", "device": None, "fstype": "overlay"}
+    assert (
+        "it lies on / (None, overlay)"
+        in run("host_data_root_partition", data_root(data_root_mount=half)).message
     )
 
 
