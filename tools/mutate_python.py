@@ -115,6 +115,18 @@ def results(work: Path, mutmut: str) -> dict[str, str]:
     return {m["name"]: m["status"].strip() for m in map(RESULT.match, out.splitlines()) if m}
 
 
+def diff(work: Path, mutmut: str, name: str) -> list[str]:
+    """The changed lines of one mutant (``mutmut show``), to judge it without a second step."""
+    shown = subprocess.run(
+        [mutmut, "show", name], cwd=work, capture_output=True, text=True, check=False
+    ).stdout
+    return [
+        line
+        for line in shown.splitlines()
+        if line[:1] in "+-" and not line.startswith(("+++", "---"))
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
@@ -162,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     for name in survivors:
         print(f"survived: {name}")
+        for line in diff(WORK, mutmut, name):
+            print(f"    {line}")
     for line in other:
         print(f"not judged: {line}")
     for name in stale:
