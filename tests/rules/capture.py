@@ -1302,14 +1302,23 @@ def _normalise_registry(doc: dict[str, Any], host: str, tmp: str, case: str) -> 
     port = host.rsplit(":", 1)[1]
     text = json.dumps(doc, sort_keys=True).replace(tmp, f"/srv/capture/{case}")
     text = text.replace(f"127.0.0.1:{port}", f"127.0.0.1:{REGISTRY_PORT}")
+    cert = ((doc["data"].get("transport") or {}).get("tls") or {}).get("certificate")
+    if isinstance(cert, dict):
+        # the certificate's dates, relative to the run's day, are quoted in messages too
+        expired = bool(cert.get("expired"))
+        fixed = {
+            "not_before": "2025-01-01T00:00:00+00:00" if expired else FIXED_TIME,
+            "not_after": "2025-12-02T00:00:00+00:00" if expired else "2026-04-01T00:00:00Z",
+        }
+        for key, value in fixed.items():
+            real = str(cert.get(key) or "")
+            if real:
+                text = text.replace(real, value).replace(real[:10], value[:10])
     doc = json.loads(text)
     cert = ((doc["data"].get("transport") or {}).get("tls") or {}).get("certificate")
     if isinstance(cert, dict):
         cert.update(_CERT_FIXED)
-        expired = bool(cert.get("expired"))
-        cert["not_before"] = "2025-01-01T00:00:00+00:00" if expired else FIXED_TIME
-        cert["not_after"] = "2025-12-02T00:00:00+00:00" if expired else "2026-04-01T00:00:00Z"
-        cert["days_left"] = -30 if expired else 90
+        cert["days_left"] = -30 if cert.get("expired") else 90
     for probe in ((doc["data"].get("anonymous") or {}).get(k) for k in ("pull", "push")):
         if isinstance(probe, dict) and probe.get("probe_repository"):
             probe["repository"] = "assessor-probe"  # a random name made up for the probe
