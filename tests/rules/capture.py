@@ -1104,6 +1104,7 @@ ENGINES: tuple[EngineCase, ...] = (
         # read over TCP, the engine is remote: what only dockerd's command line and
         # daemon.json say cannot be observed (error, never a pass); what the API shows is judged
         {
+            "engine-tls-authentication": "fail",  # 2.7: it answered plain TCP without TLS
             "engine-icc-disabled": "fail",  # 2.2: the bridge network's enable_icc option
             "engine-live-restore-enabled": "fail",  # 2.14: info.LiveRestoreEnabled
             "engine-insecure-registries-absent": "pass",  # 2.5: info.RegistryConfig
@@ -1123,15 +1124,9 @@ ENGINES: tuple[EngineCase, ...] = (
     ),
 )
 # Verdicts the benchmark's text gives that a rule does not give yet: not written as fixtures
-# (test_golden would fail on them) until the rule is fixed; `--disputed` lists them with what
+# (test_golden would fail on them) until the rule is fixed; every run prints them with what
 # the rule says. Move each into its case's ``expect`` once the rule agrees.
-DISPUTED: dict[tuple[str, str, str], tuple[str, str]] = {
-    ("engine", "engine-over-tcp", "engine-tls-authentication"): (
-        "fail",
-        "2.7: the engine answered a plain-TCP connection without TLS (connection.scheme tcp, "
-        "tls false), which is the exposure; the rule errors as tlsverify is not observable",
-    ),
-}
+DISPUTED: dict[tuple[str, str, str], tuple[str, str]] = {}
 TCP_PORT = 23750  # a TCP listener's port in the captures (the real one is free at the time)
 
 _ENGINE_INFO = {
