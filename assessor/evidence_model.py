@@ -848,6 +848,7 @@ class Swarm(_Open):
     cluster: dict[str, Any] = sometimes()
     autolock: bool = sometimes()
     node_cert_expiry_hours: float | None = sometimes()
+    read: list[str] = absent()  # the API calls the swarm state came from
 
     @model_validator(mode="after")
     def _consistent(self) -> Swarm:
@@ -911,6 +912,8 @@ class Daemon(_Open):
     effective: Effective = absent()
     origin: dict[str, str] = absent()
     conflicts: list[dict[str, Any]] = absent()
+    rootless: bool = sometimes()  # written when dockerd's process was read
+    read: dict[str, Any] = absent()  # what was read: API calls, command line, config file
 
     @model_validator(mode="after")
     def _consistent(self) -> Daemon:
@@ -919,6 +922,15 @@ class Daemon(_Open):
         read = [f for f in ("pid", "argv", "flags") if f in self.model_fields_set]
         if not self.found and read:
             raise ValueError(f"daemon not found, yet its {', '.join(read)} were read")
+        if "rootless" in self.model_fields_set and not self.found:
+            raise ValueError("rootless said of a daemon whose process was not read")
+        if self.has("read"):
+            api = self.read.get("api")
+            if not isinstance(api, list) or not all(isinstance(a, str) for a in api):
+                raise ValueError("daemon.read.api is not a list of API calls")
+            local = [k for k in ("cmdline", "config_sha256") if k in self.read]
+            if local and not self.found:
+                raise ValueError(f"daemon.read names {', '.join(local)} of a process not read")
         if self.found and "pid" in self.model_fields_set and self.pid <= 0:
             raise ValueError(f"daemon pid {self.pid}")
         if self.has("origin"):
