@@ -402,7 +402,8 @@ def test_image_copy_not_add_unknown_source_is_an_error(add: Any) -> None:
 
 
 def test_image_age() -> None:
-    data = image()  # built 2026-01-01, 339 days old
+    data = image()
+    data["created"], data["age_days"] = "2026-01-01T00:00:00Z", 339
     out = run("image_age", data)
     assert (out.status, out.message) == (
         "fail",
