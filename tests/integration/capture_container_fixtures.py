@@ -414,17 +414,9 @@ def derive(docs: dict[str, dict[str, Any]]) -> None:
         newer = copy.deepcopy(docs["cap-sys-admin"])
         newer["data"]["HostConfig"]["CapAdd"] = [cap]
         write("container-capabilities-restricted", f"fail-cap-add-{cap.lower()}", newer)
-    no_bindings = copy.deepcopy(docs["port-80"])
-    del no_bindings["data"]["HostConfig"]["PortBindings"]
-    write("container-privileged-ports-not-mapped", "error-no-port-bindings", no_bindings)
-    # Mounts removed: the rule cannot judge
-    for rule in (
-        "container-sensitive-host-paths-not-mounted",
-        "container-docker-socket-not-mounted",
-    ):
-        absent = copy.deepcopy(docs["bind-and-volume"])
-        del absent["data"]["Mounts"]
-        write(rule, "error-mounts-absent", absent)
+    # no document with HostConfig.PortBindings or Mounts removed: the engine collector always
+    # writes both (tests/rules/test_fixture_model.py rejects such a state), and
+    # tests/rules/test_missing_evidence.py removes each key a rule reads in turn
 
 
 def podman_cases() -> dict[str, dict[str, Any]]:
