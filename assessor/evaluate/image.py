@@ -216,7 +216,7 @@ def image_copy_not_add(data: Any, args: Mapping[str, Any]) -> Outcome:
 def image_age(data: Any, args: Mapping[str, Any]) -> Outcome:
     max_days = int(args.get("max_days", 180))
     created = _get(data, "created")
-    age = data.get("age_days")
+    age = _get(data, "age_days")  # the collector always writes it (null: no build time)
     if not created or age is None or str(created) < "1980":
         return Outcome(
             "not_applicable",
