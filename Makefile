@@ -98,11 +98,18 @@ compare: venv
 	bash scripts/test-setup.sh
 	$(BIN)/python -m tests.peer.compare --write
 
-## fixtures: stage labelled containers on the real dockerd, offline host roots and image tarballs,
-## run the real collectors on them and rewrite tests/rules/*/*-captured-*.json (verdicts declared
-## in tests/rules/capture.py from the CIS text); FIXTURES_ARGS=--check compares instead
+## fixtures: stage labelled containers on the real dockerd, offline host roots, image tarballs,
+## daemons of their own (daemon.json variants, rootless, Podman), audit rules and registries, run
+## the real collectors on them and rewrite the captured golden fixtures under tests/rules/ (each
+## script declares the verdict every state must get, from the CIS text, and writes nothing when
+## a rule disagrees); FIXTURES_ARGS=--check compares tests/rules/capture.py's share instead
 fixtures: venv
+	bash scripts/test-setup.sh
 	$(BIN)/python -m tests.rules.capture $(FIXTURES_ARGS)
+	if [ -z "$(FIXTURES_ARGS)" ]; then \
+	  $(BIN)/python -m tests.integration.capture_container_fixtures --podman --variant && \
+	  $(BIN)/python scripts/capture_host_fixtures.py && \
+	  $(BIN)/python -m tests.dockerd_variant capture; fi
 
 ## mutation: mutmut on the registered evaluation functions (assessor/evaluate/*.py, listed under
 ## [tool.mutmut] in pyproject.toml) in a copy of the checkout (build/mutation), against the golden

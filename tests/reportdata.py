@@ -27,13 +27,6 @@ def container_docs(n: int, label: str = "") -> list[Evidence]:
         name = f"bench-{i:05d}"
         doc["Id"] = cid
         doc["Name"] = "/" + name
-        # what the engine collector adds to every container (seccomp only: no AppArmor here)
-        doc["Assessor"] = {
-            "EngineSecurity": ["seccomp"],
-            "Execs": [],
-            "Processes": ["sleep"],
-            "Self": False,
-        }
         doc.setdefault("Config", {}).setdefault("Labels", {})
         if label:
             doc["Config"]["Labels"]["planted"] = label

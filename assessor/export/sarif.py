@@ -39,7 +39,7 @@ NOTIFICATIONS = (
     ("target-not-collected", "A target could not be reached or read; it has no results."),
 )
 
-_FILES_KEY = re.compile(r'^files\["(/[^"]+)"\]$')
+_FILES_KEY = re.compile(r'^files\["(/[^"]+)"\](?:\.\w+)?$')
 _PATH_IS = re.compile(r"^(/[^\s;:]+) is ")  # "/usr/lib/systemd/system/docker.service is mode ..."
 _PATH_PROBLEM = re.compile(r"(?:^|; )(/[^;:]+): (?:mode|owner) ")  # host_file_permissions
 
@@ -241,12 +241,13 @@ def file_paths(rule: Rule | None, r: ExportResult) -> list[str]:
     if rule is None or rule.target.value != "host":
         return []
     found: list[str] = []
-    if len(rule.evidence) == 1:
-        key = _FILES_KEY.match(rule.evidence[0])
-        if key:
-            found = [key.group(1)]
-        elif rule.evidence[0].startswith("systemd.units["):
-            found = _PATH_IS.findall(r.message)
+    # a rule that reads one file (its mode, owner and whether it exists are all of that file)
+    keys = [_FILES_KEY.match(e) for e in rule.evidence]
+    named = {k.group(1) for k in keys if k}
+    if all(keys) and len(named) == 1:
+        found = sorted(named)
+    elif rule.evidence and all(e.startswith("systemd.units[") for e in rule.evidence):
+        found = _PATH_IS.findall(r.message)
     elif isinstance(rule.check, FunctionCheck) and rule.check.function == "host_file_permissions":
         found = _PATH_PROBLEM.findall(r.message)
     clean = [p for p in found if os.path.normpath(p) == p and p != "/"]
