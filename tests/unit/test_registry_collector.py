@@ -173,3 +173,16 @@ def test_latest_is_judged_against_the_newest_tag() -> None:
     tags[2] = _tag("latest", "sha256:b", "2026-06-01T00:00:00Z")
     assert _latest(tags)[0]["current"] is True
     assert _latest(tags[:2]) == []
+
+
+def test_where_credentials_came_from_is_kept_in_the_evidence() -> None:
+    """The description of the credentials' origin names a flag; the redactor must not take the
+    word after it for the flag's value (it did: '--creds <redacted: secret, 2 chars> ...')."""
+    from assessor.collectors.image.registry import registry_creds
+    from assessor.evidence import Evidence
+
+    creds, source = registry_creds(RegistryOptions(creds="u:pw-value-1234"), "127.0.0.1:5000")
+    assert creds == ("u", "pw-value-1234")
+    doc = Evidence("registry", "registry:https://127.0.0.1:5000", "r", {"source": source})
+    assert doc.data["source"] == source and "redacted" not in source
+    assert "--creds" in source and "ASSESSOR_REGISTRY_CREDS" in source

@@ -133,7 +133,7 @@ def registry_creds(options: RegistryOptions, host: str) -> tuple[tuple[str, str]
         user, sep, password = options.creds.partition(":")
         if not sep:
             raise TargetError("--creds: expected USER:PASSWORD")
-        return (user, password), "--creds or ASSESSOR_REGISTRY_CREDS"
+        return (user, password), "the command line (--creds) or ASSESSOR_REGISTRY_CREDS"
     found = _docker_config_creds(options.authfile, host)
     if found is None:
         return None, "none"
