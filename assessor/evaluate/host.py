@@ -92,6 +92,10 @@ def _rule_text(rule: Mapping[str, Any]) -> str:
     if not text:
         kind = "-F dir=" if rule.get("watch") == "dir" else "-F path="
         text = f"-a {rule.get('action')},{rule.get('list')} {kind}{rule.get('path')}"
+    elif rule.get("action") == "never" and not text.startswith("-a"):
+        # auditctl -l prints a path rule with a permission filter as '-w PATH -p PERMS', whatever
+        # its action; the kernel's list (read over netlink) says it is a never rule
+        text += " (action never)"
     return f"'{text}' ({rule.get('origin')})"
 
 

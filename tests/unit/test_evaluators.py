@@ -2321,3 +2321,21 @@ if __name__ == "__main__":
         _record()
     else:
         sys.exit("usage: python tests/unit/test_evaluators.py --record")
+
+
+def test_audit_never_rule_printed_as_a_watch_is_named_a_never_rule() -> None:
+    """auditctl -l prints '-a never,exit -F path=X -F perm=wa' as '-w X -p wa': the message must
+    not quote it as if it were the watch that audits the file."""
+    never = arule("/usr/sbin/dockerd", action="never", text="-w /usr/sbin/dockerd -p wa -k k")
+    out = watched(audited_host(never, arule("/usr/sbin/dockerd")))
+    assert (out.status, out.message) == (
+        "fail",
+        "/usr/sbin/dockerd is not audited: '-w /usr/sbin/dockerd -p wa -k k (action never)' "
+        f"(auditctl -l) suppresses it (read: {LOADED})",
+    )
+    always = arule("/usr/sbin/dockerd", text="-w /usr/sbin/dockerd -p wa -k k")
+    assert "(action never)" not in watched(audited_host(always)).message
+    ruled = arule(
+        "/usr/sbin/dockerd", action="never", text="-a never,exit -F path=/usr/sbin/dockerd"
+    )
+    assert "(action never)" not in watched(audited_host(ruled, always)).message
