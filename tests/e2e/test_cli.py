@@ -133,8 +133,12 @@ def test_offline_root_scan_judges_files_and_redacts(tmp_path: Path, db: str) -> 
             "message",
             "evidence",
             "references",
+            "sources",
         }
         assert r["target"] == f"host:{root}"
+    # what the daemon.json rule read, named so an auditor can check it by hand
+    read = by_rule["host-daemon-json-mode-644"]["sources"]
+    assert read and all("/etc/docker/daemon.json" in line for line in read), read
     con = sqlite3.connect(db.removeprefix("sqlite:///"))
     import zlib
 

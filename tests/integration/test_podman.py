@@ -168,17 +168,24 @@ def test_podman_images_are_read_from_its_export(podman: dict[str, Any]) -> None:
 
 
 def _dockerd_only_rules() -> list[str]:
-    """Engine rules that apply to dockerd only (applies_if: product eq docker)."""
+    """Engine rules that apply to dockerd only: applies_if is ``product eq docker``, or an
+    ``all`` with that leaf among its clauses (e.g. 2.17: a dockerd, and not a rootless one)."""
     from assessor.catalog import load_catalog
-    from assessor.catalog.schema import Leaf
+    from assessor.catalog.schema import AllOf, Leaf
+
+    def docker_leaf(c: object) -> bool:
+        return (
+            isinstance(c, Leaf) and c.evidence == "product" and c.op == "eq" and c.value == "docker"
+        )
 
     return sorted(
         rule.id
         for rule in load_catalog().rules.values()
         if rule.target.value == "engine"
-        and isinstance(rule.applies_if, Leaf)
-        and rule.applies_if.evidence == "product"
-        and rule.applies_if.value == "docker"
+        and (
+            docker_leaf(rule.applies_if)
+            or (isinstance(rule.applies_if, AllOf) and any(map(docker_leaf, rule.applies_if.all)))
+        )
     )
 
 
