@@ -102,14 +102,17 @@ compare: venv
 ## daemons of their own (daemon.json variants, rootless, Podman), audit rules and registries, run
 ## the real collectors on them and rewrite the captured golden fixtures under tests/rules/ (each
 ## script declares the verdict every state must get, from the CIS text, and writes nothing when
-## a rule disagrees); FIXTURES_ARGS=--check compares tests/rules/capture.py's share instead
+## a rule disagrees), then re-record the evaluator message snapshot (captured ids, addresses and
+## pids change from run to run): review both with git diff before committing;
+## FIXTURES_ARGS=--check compares tests/rules/capture.py's share instead
 fixtures: venv
 	bash scripts/test-setup.sh
 	$(BIN)/python -m tests.rules.capture $(FIXTURES_ARGS)
 	if [ -z "$(FIXTURES_ARGS)" ]; then \
 	  $(BIN)/python -m tests.integration.capture_container_fixtures --podman --variant && \
 	  $(BIN)/python scripts/capture_host_fixtures.py && \
-	  $(BIN)/python -m tests.dockerd_variant capture; fi
+	  $(BIN)/python -m tests.dockerd_variant capture && \
+	  $(BIN)/python tests/unit/test_evaluators.py --record; fi
 
 ## mutation: mutmut on the registered evaluation functions (assessor/evaluate/*.py, listed under
 ## [tool.mutmut] in pyproject.toml) in a copy of the checkout (build/mutation), against the golden
