@@ -853,6 +853,28 @@ def _newest_dockerd() -> int | None:
     return int(proc.stdout.split()[0]) if proc.returncode == 0 and proc.stdout.strip() else None
 
 
+def _descends_from(pid: int, ancestor: int) -> bool:
+    """Whether ``pid`` is ``ancestor`` or below it; a process gone while we look counts as
+    below it (docker-bench's own short-lived ``grep dockerd`` and ``pgrep`` children are)."""
+    while pid > 1:
+        if pid == ancestor:
+            return True
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return True
+        pid = int(stat.rpartition(")")[2].split()[1])  # the field after the state: ppid
+    return False
+
+
+def _other_dockerd(before: int, bench: int) -> bool:
+    """Whether a process other than ``before`` now looks like the newest dockerd to
+    docker-bench's ``pgrep -f -n dockerd``, leaving out docker-bench's own children (its
+    checks run ``grep dockerd`` and the like, whose command lines name dockerd)."""
+    newest = _newest_dockerd()
+    return newest is not None and newest != before and not _descends_from(newest, bench)
+
+
 _PRINTED_ID = re.compile(rb"^\[(?:PASS|WARN|INFO|NOTE)\] (\d+(?:\.\d+)*) - ", re.M)
 # The last id printed when docker-bench is about to run, or runs, a check that reads the
 # daemon's command line (``get_docker_*_command_line_args``): section 2's and 3's checks
@@ -919,7 +941,7 @@ def run_docker_bench(cli: str, label: str, workdir: Path) -> BenchRun:
                 if time.perf_counter() - t0 > 900:
                     proc.kill()
                     raise HarnessError("docker-bench-security ran for more than 900 s")
-                if _reads_daemon_options(console) and _newest_dockerd() != pid_before[0]:
+                if _reads_daemon_options(console) and _other_dockerd(pid_before[0], proc.pid):
                     changed = True
                 time.sleep(0.25)
         output = console.read_bytes()
