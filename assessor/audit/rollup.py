@@ -28,3 +28,11 @@ def rollup(statuses: Iterable[str]) -> str:
         if status in seen:
             return status
     return "not_applicable"
+
+
+def requirement_status(statuses: Iterable[str], attested: str | None = None) -> str:
+    """A requirement's status from its results' shown statuses and, when a person attested
+    it, the attestation's pass or fail, which answers the manual part (replaces "manual")."""
+    if attested is None:
+        return rollup(statuses)
+    return rollup([s for s in statuses if s != "manual"] + [attested])

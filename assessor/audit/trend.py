@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Text, cast, func, select
 
-from assessor.audit.rollup import REQUIREMENT_STATUSES, rollup
+from assessor.audit.rollup import REQUIREMENT_STATUSES, requirement_status
 from assessor.store.db import Store
 from assessor.store.models import Assessment, Result
 
@@ -52,9 +52,15 @@ def requirement_counts(
 
 
 def weighted_requirement_counts(
-    rows: Sequence[tuple[str, str, dict[str, list[str]], int]], frameworks: Sequence[str]
+    rows: Sequence[tuple[str, str, dict[str, list[str]], int]],
+    frameworks: Sequence[str],
+    attested: dict[tuple[str, str], str] | None = None,
 ) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, int]]]:
-    """As ``requirement_counts``, for (status, severity, references, n) rows: n results alike."""
+    """As ``requirement_counts``, for (status, severity, references, n) rows: n results alike.
+    ``attested`` maps (framework, requirement) to an attestation's pass or fail, which answers
+    the requirement's manual part (assessor.audit.rollup.requirement_status), as the report's
+    tables count it; an attested requirement no result refers to is counted too."""
+    attested = attested or {}
     by_req: dict[str, dict[str, set[str]]] = {fw: defaultdict(set) for fw in frameworks}
     failures: dict[str, dict[str, int]] = {fw: defaultdict(int) for fw in frameworks}
     for status, severity, refs, n in rows:
@@ -68,11 +74,14 @@ def weighted_requirement_counts(
                 by_req[fw][rid].add(status)
             if status == "fail":
                 failures[fw][severity] += n
+    for fw, rid in attested:
+        if fw in by_req:
+            by_req[fw].setdefault(rid, set())  # the attestation alone makes it judged
     counts: dict[str, dict[str, int]] = {}
     for fw in frameworks:
         c = dict.fromkeys(REQUIREMENT_STATUSES, 0)
-        for statuses in by_req[fw].values():
-            c[rollup(statuses)] += 1
+        for rid, statuses in by_req[fw].items():
+            c[requirement_status(statuses, attested.get((fw, rid)))] += 1
         counts[fw] = c
     return counts, {fw: dict(v) for fw, v in failures.items()}
 
@@ -137,8 +146,16 @@ def assessment_point(
                 weights[("waived", severity, text)] += 1
                 waived_results += 1
         waivers = len({waiver_key(w) for w in applied.values()})
+    from assessor.audit.attestations import attestations_for
+
+    attested = {
+        (str(x["framework"]), str(x["requirement"])): str(x["status"])
+        for x in attestations_for(session, a)
+    }
     counts, failures = weighted_requirement_counts(
-        [(st, sev, parsed[text], n) for (st, sev, text), n in weights.items()], frameworks
+        [(st, sev, parsed[text], n) for (st, sev, text), n in weights.items()],
+        frameworks,
+        attested,
     )
     return PeriodPoint(
         period,

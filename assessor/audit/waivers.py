@@ -65,6 +65,7 @@ def waiver_dict(w: Waiver) -> dict[str, Any]:
         "compensating": w.compensating,
         "expires": iso(w.expires),
         "source": w.source,
+        "created": iso(w.created),
     }
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rich.console import Console
 
+from assessor.readmodel import assessment_json as assessment_json
 from assessor.store.models import Assessment, Result
 
 STATUS_ORDER = ("fail", "error", "manual", "pass", "not_applicable")
@@ -25,28 +26,6 @@ STATUS_STYLE = {
     "not_applicable": "dim",
 }
 SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
-
-
-def _iso(dt: Any) -> str | None:
-    return dt.isoformat().replace("+00:00", "Z") if dt is not None else None
-
-
-def assessment_json(a: Assessment) -> dict[str, Any]:
-    return {
-        "id": a.id,
-        "uuid": a.uuid,
-        "started": _iso(a.started),
-        "finished": _iso(a.finished),
-        "period": a.period,
-        "system": a.system,
-        "status": a.status,
-        "scope": a.scope,
-        "catalog_digest": a.catalog_digest,
-        "finalised": _iso(a.finalised_at),
-        "finalised_by": a.finalised_by,
-        "digest": a.digest,
-        "tool_version": a.tool_version,
-    }
 
 
 Waivers = dict[int, dict[str, Any]]

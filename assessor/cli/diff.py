@@ -52,7 +52,7 @@ def diff(
     finally:
         store.close()
     if fmt is DiffFormat.JSON:
-        from assessor.cli._output import assessment_json
+        from assessor.readmodel import assessment_json
 
         print_json(d.to_json(result, assessment_json))
         return

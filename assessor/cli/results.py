@@ -32,7 +32,8 @@ def assessments(
 ) -> None:
     """List stored assessments, newest first. Counts are of stored results: a waived fail
     counts as fail here ('assessor results' shows it waived)."""
-    from assessor.cli._output import STATUS_ORDER, assessment_json
+    from assessor.cli._output import STATUS_ORDER
+    from assessor.readmodel import assessment_json
     from assessor.store import queries
 
     store = open_db(db)
