@@ -39,13 +39,15 @@ def evaluate(
                 )
         else:
             summary = evaluate_stored(store, catalog, source.id, period)
-        new = queries.get_assessment(store, str(summary.assessment_id))
-        rows = queries.get_results(store, summary.assessment_id)
+        from assessor import readmodel
+
+        new = readmodel.load(store, catalog, str(summary.assessment_id))
+        rows = new.results
+        typer.echo(
+            f"assessment {new.id}: re-evaluated from assessment {source.id} with catalog "
+            f"{catalog.digest} ({summary.evidence} evidence documents, {len(rows)} results)"
+        )
+        shown = rows if all_results else [r for r in rows if r.raw_status in ("fail", "error")]
+        _output.print_table(new, shown, counted=rows)
     finally:
         store.close()
-    typer.echo(
-        f"assessment {new.id}: re-evaluated from assessment {source.id} with catalog "
-        f"{catalog.digest} ({summary.evidence} evidence documents, {len(rows)} results)"
-    )
-    shown = rows if all_results else [(r, t) for r, t in rows if r.status in ("fail", "error")]
-    _output.print_table(new, shown, counted=rows)

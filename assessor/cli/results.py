@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import sys
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
 
 import typer
 
 from assessor.cli._common import DB_OPTION, open_db, print_json
-
-if TYPE_CHECKING:
-    from assessor.catalog import Catalog
-    from assessor.store import Store
-    from assessor.store.models import Result
 
 
 class ResultsFormat(StrEnum):
@@ -77,62 +71,29 @@ def results(
     db: str = DB_OPTION,
 ) -> None:
     """Print the results of a stored assessment. A fail an active waiver covers reads
-    "waived" (JSON keeps "raw_status": "fail" and adds the "waiver")."""
-    from assessor.audit.waivers import applied_waivers
+    "waived" (JSON keeps "raw_status": "fail" and adds the "waiver"). JSON and CSV are those of
+    'assessor export' (the same rows and columns)."""
+    from assessor import readmodel
     from assessor.cli import _output
-    from assessor.store import queries
+    from assessor.cli._common import load
+    from assessor.export import tabular
 
     for s in status or []:
         if s not in STATUSES:
             raise typer.BadParameter(
                 f"{s!r} is not one of {', '.join(STATUSES)}", param_hint="--status"
             )
+    catalog = load(None)
     store = open_db(db)
     try:
-        a = queries.get_assessment(store, assessment)
+        view = readmodel.load(store, catalog, assessment)
         wanted = set(status or ())
-        raw = {"fail"} | (wanted - {"waived"}) if "waived" in wanted else wanted
-        rows = queries.get_results(store, a.id, sorted(raw))
-        with store.session() as session:
-            waivers = applied_waivers(session, a)
-        if wanted:
-            rows = [(r, t) for r, t in rows if _output.shown_status(r, waivers) in wanted]
-        read = sources_of(store, rows) if fmt is ResultsFormat.JSON else None
+        rows = [r for r in view.results if not wanted or r.status in wanted]
+        if fmt is ResultsFormat.JSON:
+            print_json(tabular.document(view, rows))
+        elif fmt is ResultsFormat.CSV:
+            tabular.write_csv(sys.stdout, view, rows)
+        else:
+            _output.print_table(view, rows)
     finally:
         store.close()
-    if fmt is ResultsFormat.JSON:
-        print_json(_output.document(a, rows, waivers, read))
-    elif fmt is ResultsFormat.CSV:
-        _output.print_csv(rows, waivers)
-    else:
-        _output.print_table(a, rows, waivers=waivers)
-
-
-def sources_of(
-    store: Store, rows: Sequence[tuple[Result, str]], catalog: Catalog | None = None
-) -> dict[int, list[str]]:
-    """Per result, what its rule read: computed from the rule and the stored evidence."""
-    import json
-    import zlib
-
-    from sqlalchemy import select
-
-    from assessor.cli._common import load
-    from assessor.evaluate.sources import sources
-    from assessor.store.models import Evidence as EvidenceRow
-
-    catalog = catalog or load(None)
-    hashes = sorted({r.evidence_hash for r, _ in rows if r.evidence_hash})
-    docs: dict[str, dict[str, Any]] = {}
-    with store.session() as s:
-        for i in range(0, len(hashes), 500):  # bounded IN lists
-            q = select(EvidenceRow.hash, EvidenceRow.body).where(
-                EvidenceRow.hash.in_(hashes[i : i + 500])
-            )
-            docs.update((h, json.loads(zlib.decompress(body))) for h, body in s.execute(q))
-    out: dict[int, list[str]] = {}
-    for r, _ in rows:
-        rule = catalog.rules.get(r.rule)
-        doc = docs.get(r.evidence_hash) if r.evidence_hash else None
-        out[r.id] = sources(rule.evidence, doc) if rule is not None else []
-    return out

@@ -155,7 +155,6 @@ def scan(
     from assessor.collectors.image.limits import parse_limits
     from assessor.collectors.options import CollectOptions
     from assessor.pipeline import check_period, check_system, current_period, run_scan
-    from assessor.store import queries
     from assessor.targets import default_targets, parse_target
 
     parsed = [parse_target(t) for t in targets] if targets else default_targets()
@@ -185,7 +184,6 @@ def scan(
 
         today = datetime.now(UTC).date()
         file_waivers = read_waivers_file(waivers_file, catalog, today)  # before any scanning
-    read: dict[int, list[str]] | None = None  # what each result read, for --format json
     store = open_db(db)
     try:
         if file_waivers is not None:
@@ -206,31 +204,25 @@ def scan(
                 )
         else:
             summary = run_scan(store, catalog, parsed, period, options=options, system=sys_name)
-        assessment = queries.get_assessment(store, str(summary.assessment_id))
-        rows = queries.get_results(store, summary.assessment_id)
-        from assessor.audit.waivers import applied_waivers
+        from assessor import readmodel
+        from assessor.cli import _output
+        from assessor.export import tabular
 
-        with store.session() as s:
-            waived = applied_waivers(s, assessment)
+        view = readmodel.load(store, catalog, str(summary.assessment_id))
+        rows = view.results
         if fmt is ScanFormat.JSON:
-            from assessor.cli.results import sources_of
-
-            read = sources_of(store, rows, catalog)
+            print_json(tabular.document(view))
+        else:
+            shown = rows if all_results else [r for r in rows if r.raw_status in ("fail", "error")]
+            _output.print_table(view, shown, counted=rows)
+            if not all_results and len(shown) < len(rows):
+                typer.echo(
+                    f"({len(rows) - len(shown)} results not shown: pass, manual, not_applicable; "
+                    f"see 'assessor results {view.id}')"
+                )
     finally:
         store.close()
 
-    from assessor.cli import _output
-
-    if fmt is ScanFormat.JSON:
-        print_json(_output.document(assessment, rows, waived, read))
-    else:
-        shown = rows if all_results else [(r, t) for r, t in rows if r.status in ("fail", "error")]
-        _output.print_table(assessment, shown, counted=rows, waivers=waived)
-        if not all_results and len(shown) < len(rows):
-            typer.echo(
-                f"({len(rows) - len(shown)} results not shown: pass, manual, not_applicable; "
-                f"see 'assessor results {assessment.id}')"
-            )
     for warning in (w for t in summary.targets for w in t.warnings):
         typer.echo(f"assessor: warning: {warning}", err=True)
     for t in summary.unreachable:
@@ -242,10 +234,10 @@ def scan(
     if threshold is not FailOn.NONE:
         floor = SEVERITIES.index(threshold.value)
         if any(
-            _output.shown_status(r, waived) in ("fail", "error")
+            r.status in ("fail", "error")
             and r.severity in SEVERITIES
             and SEVERITIES.index(r.severity) >= floor
-            for r, _ in rows
+            for r in rows
         ):
             raise typer.Exit(EXIT_FINDINGS)
 

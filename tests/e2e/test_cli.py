@@ -124,6 +124,12 @@ def test_offline_root_scan_judges_files_and_redacts(tmp_path: Path, db: str) -> 
     assert by_rule["host-etc-docker-mode-755"]["status"] == "pass"
     for r in doc["results"]:
         assert set(r) == {
+            "assessment_id",
+            "assessment_uuid",
+            "system",
+            "period",
+            "target_kind",
+            "resource_kind",
             "rule",
             "title",
             "severity",
@@ -136,6 +142,14 @@ def test_offline_root_scan_judges_files_and_redacts(tmp_path: Path, db: str) -> 
             "sources",
         }
         assert r["target"] == f"host:{root}"
+        a = doc["assessment"]
+        assert (r["assessment_id"], r["assessment_uuid"], r["period"], r["system"]) == (
+            a["id"],
+            a["uuid"],
+            a["period"],
+            a["system"],
+        )
+        assert r["target_kind"] == "host"
     # what the daemon.json rule read, named so an auditor can check it by hand
     read = by_rule["host-daemon-json-mode-644"]["sources"]
     assert read and all("/etc/docker/daemon.json" in line for line in read), read
