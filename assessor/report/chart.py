@@ -22,16 +22,19 @@ SERIES = (
 
 
 def trend_svg(points: Sequence[PeriodPoint], framework: str, title: str = "") -> str:
-    """A stacked bar per period (requirements by status) with the share passed as a line."""
+    """A stacked bar per period (requirements by status) with the share passed as a line.
+
+    Drawn small (three side by side on the summary page) and without a legend: the report
+    prints one legend for all of them, in the colours of ``SERIES``."""
     import matplotlib
 
     matplotlib.use("svg", force=False)
     from matplotlib.figure import Figure
 
     with matplotlib.rc_context(
-        {"svg.hashsalt": "assessor", "svg.fonttype": "path", "font.size": 8, "axes.titlesize": 9}
+        {"svg.hashsalt": "assessor", "svg.fonttype": "path", "font.size": 7, "axes.titlesize": 8}
     ):
-        fig = Figure(figsize=(6.2, 2.5), dpi=100)
+        fig = Figure(figsize=(2.5, 1.55), dpi=100)
         ax = fig.add_subplot()
         periods = [p.period for p in points]
         xs = list(range(len(points)))
@@ -40,10 +43,9 @@ def trend_svg(points: Sequence[PeriodPoint], framework: str, title: str = "") ->
             values = [p.counts.get(framework, {}).get(key, 0) for p in points]
             if not any(values) and key in ("waived", "error"):
                 continue
-            ax.bar(xs, values, 0.55, bottom=bottom, label=label, color=colour)
+            ax.bar(xs, values, 0.6, bottom=bottom, label=label, color=colour)
             bottom = [b + v for b, v in zip(bottom, values, strict=True)]
         ax.set_xticks(xs, periods)
-        ax.set_ylabel("requirements")
         ax.set_xlim(-0.7, max(len(points), 4) - 0.3)
         ax.spines[["top", "right"]].set_visible(False)
         share = ax.twinx()
@@ -52,18 +54,13 @@ def trend_svg(points: Sequence[PeriodPoint], framework: str, title: str = "") ->
             c = p.counts.get(framework, {})
             judged = sum(c.get(k, 0) for k in ("pass", "fail", "error", "waived", "manual"))
             shares.append(100.0 * c.get("pass", 0) / judged if judged else 0.0)
-        share.plot(xs, shares, color="#1b1b1b", marker="o", linewidth=1.2, label="% passed")
+        share.plot(xs, shares, color="#1b1b1b", marker="o", markersize=3, linewidth=1.0)
         share.set_ylim(0, 100)
-        share.set_ylabel("% passed")
+        share.set_yticks([0, 50, 100], ["0%", "50%", "100%"])
         share.spines[["top"]].set_visible(False)
-        handles, labels = ax.get_legend_handles_labels()
-        h2, l2 = share.get_legend_handles_labels()
-        ax.legend(
-            handles + h2, labels + l2, loc="upper left", bbox_to_anchor=(1.12, 1.0), frameon=False
-        )
         if title:
             ax.set_title(title, loc="left")
-        fig.subplots_adjust(left=0.09, right=0.72, bottom=0.14, top=0.88)
+        fig.subplots_adjust(left=0.13, right=0.84, bottom=0.16, top=0.92 if not title else 0.84)
         out = io.StringIO()
         fig.savefig(out, format="svg", metadata={"Date": None, "Creator": None})
     svg = out.getvalue()

@@ -1,37 +1,46 @@
-"""Everything a report shows, read from one stored assessment and the catalog.
+"""Everything a report shows, read from one stored assessment through the read model.
 
-Reports read stored assessments only, never a live target (DESIGN §2). The templates get
-plain dataclasses: no database session, no lazy loading while rendering.
+Reports read stored assessments only, never a live target (DESIGN §2). Requirement statuses,
+result counts and roll-ups come from ``assessor.readmodel`` (the numbers ``assessor results``
+and every export show); this module only arranges them for the templates: the findings (each
+failing rule once, by severity), the coverage matrix, the manual procedures, the waivers and
+attestations, and the appendices. The templates get plain dataclasses: no database session,
+no lazy loading while rendering.
 """
 
 from __future__ import annotations
 
 import json
-import zlib
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
-
-from sqlalchemy import func, select
+from typing import TYPE_CHECKING, Any
 
 from assessor import __version__
-from assessor.audit.rollup import REQUIREMENT_STATUSES, rollup
-from assessor.audit.trend import PeriodPoint, period_trend
-from assessor.catalog import Catalog
-from assessor.catalog.schema import Requirement
+from assessor.audit.rollup import REQUIREMENT_STATUSES
 from assessor.errors import NotFoundError
 from assessor.evaluate.paths import MISSING, parse_path, resolve
-from assessor.evaluate.sources import sources
-from assessor.store.db import Store
-from assessor.store.models import Assessment, Result, Target, TargetEvidence
-from assessor.store.models import Evidence as EvidenceRow
+
+if TYPE_CHECKING:
+    from markupsafe import Markup
+
+    from assessor.audit.trend import PeriodPoint
+    from assessor.catalog import Catalog
+    from assessor.readmodel import AssessmentView, RequirementStatus, ResultView
+    from assessor.store.db import Store
 
 DEFAULT_FRAMEWORKS = ("nistir-8176", "cis-docker-1.8.0", "sp800-190")
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 EXCERPT_CHARS = 600  # one finding's evidence excerpt, at most
 MAX_FINDINGS_PER_RULE = 500  # failing resources listed under one rule; the rest are counted
+BODY_ROWS = 4  # resources a finding lists in the body; the rest are in the appendix
+BODY_EXCERPTS = 1  # evidence excerpts a finding shows in the body
+READ_CHARS = 160  # one "read:" line of a finding, at most
+NA_REASONS = 3  # distinct reasons a not-applicable requirement shows
+DOC_CHARS = 4000  # an evidence document shown in the appendix, at most (pretty-printed)
+APPENDIX_DOCS = 200  # evidence documents the appendix shows in full, at most
+CHANGE_ROWS = 8  # rows of the new/fixed tables on the summary page
 
 STATUS_LABELS = {
     "pass": "passed",
@@ -42,6 +51,18 @@ STATUS_LABELS = {
     "error": "error",
     "not_assessed": "not assessed",
 }
+# short labels for table headers (never broken mid-word in a narrow column)
+STATUS_SHORT = {
+    "pass": "pass",
+    "fail": "fail",
+    "waived": "waived",
+    "manual": "manual",
+    "not_applicable": "n/a",
+    "error": "error",
+    "not_assessed": "none",
+}
+# the order findings are listed in, within one severity
+_FINDING_ORDER = {"fail": 0, "error": 1, "waived": 2}
 KIND_COLLECTORS = {
     "host": "host: files, modes and owners, daemon configuration, systemd units, audit rules, "
     "kernel features",
@@ -51,6 +72,18 @@ KIND_COLLECTORS = {
     "registry": "registry: the OCI distribution API, TLS, anonymous access probes, tags and "
     "signatures",
 }
+SHORT_NAMES = {
+    "nistir-8176": "NIST IR 8176",
+    "cis-docker-1.8.0": "CIS Docker 1.8.0",
+    "cis-docker-1.6.0": "CIS Docker 1.6.0",
+    "sp800-190": "SP 800-190",
+    "nist-800-53r5": "SP 800-53r5",
+}
+
+
+def req_anchor(framework: str, requirement: str) -> str:
+    """The id of a requirement's row in the coverage matrix."""
+    return f"req-{framework}-{requirement}"
 
 
 @dataclass
@@ -65,6 +98,107 @@ class Finding:
     excerpt: str
     waiver: dict[str, Any] | None = None  # the applied waiver when status is "waived"
     read: list[str] = field(default_factory=list)  # what the rule read (evaluate.sources)
+    excerpt_cut: bool = False  # the excerpt leaves part of the values read out
+    result_id: int = 0
+
+
+@dataclass
+class RequirementRef:
+    """A requirement a rule meets, as a finding names it (a link into the coverage matrix)."""
+
+    framework: str
+    short: str
+    id: str
+
+    @property
+    def anchor(self) -> str:
+        return req_anchor(self.framework, self.id)
+
+
+@dataclass
+class RuleView:
+    """A rule with its non-passing results: one finding block, listed once in the report."""
+
+    id: str
+    title: str
+    severity: str
+    automated: bool
+    counts: dict[str, int]
+    findings: list[Finding] = field(default_factory=list)
+    hidden: int = 0  # findings beyond the per-rule limit (not in this report at all)
+    remediation: str = ""
+    procedure: str = ""
+    remediation_html: Markup | str = ""
+    procedure_html: Markup | str = ""
+    requirements: list[RequirementRef] = field(default_factory=list)
+    manual_resources: list[tuple[str, str, str]] = field(default_factory=list)
+    attested: list[tuple[RequirementRef, AttestationView]] = field(default_factory=list)
+
+    @property
+    def anchor(self) -> str:
+        return f"finding-{self.id}"
+
+    @property
+    def manual_anchor(self) -> str:
+        return f"manual-{self.id}"
+
+    @property
+    def status(self) -> str:
+        """The finding's headline: fail, else error, else waived, else manual, else pass."""
+        for s in ("fail", "error", "waived", "manual"):
+            if self.counts.get(s):
+                return s
+        return "pass"
+
+    @property
+    def bad(self) -> int:
+        """Results of this rule that failed, errored or are waived failures."""
+        return sum(self.counts.get(s, 0) for s in ("fail", "error", "waived"))
+
+    @property
+    def body_findings(self) -> list[Finding]:
+        return self.findings[:BODY_ROWS]
+
+    @property
+    def more(self) -> int:
+        """Non-passing resources not listed in the body (in the appendix, or counted)."""
+        return self.bad - len(self.body_findings)
+
+    @property
+    def excerpts(self) -> list[Finding]:
+        """The first few findings that have evidence, one per evidence document."""
+        seen: set[str] = set()
+        out: list[Finding] = []
+        for f in self.findings:
+            if f.excerpt and f.evidence_hash and f.evidence_hash not in seen:
+                seen.add(f.evidence_hash)
+                out.append(f)
+            if len(out) == BODY_EXCERPTS:
+                break
+        return out
+
+    @property
+    def statuses(self) -> str:
+        """Its finding statuses, space-separated (the HTML filter's data-status)."""
+        return " ".join(s for s in ("fail", "error", "waived") if self.counts.get(s))
+
+    @property
+    def frameworks(self) -> str:
+        return " ".join(dict.fromkeys(r.framework for r in self.requirements))
+
+    @property
+    def targets(self) -> list[str]:
+        return list(dict.fromkeys(f.target for f in self.findings))
+
+    @property
+    def waiver_ids(self) -> list[int]:
+        return sorted({int(f.waiver["id"]) for f in self.findings if f.waiver})
+
+    def refs_by_framework(self) -> list[tuple[str, list[RequirementRef]]]:
+        out: dict[str, list[RequirementRef]] = {}
+        for ref in self.requirements:
+            out.setdefault(ref.short, []).append(ref)
+        return list(out.items())
 
 
 @dataclass
@@ -82,6 +216,10 @@ class WaiverView:
     expires: str  # YYYY-MM-DD
     source: str
     results: int
+    created: str = ""  # YYYY-MM-DD: when the waiver was recorded
+    targets: list[str] = field(default_factory=list)
+    severity: str = ""
+    frameworks: str = ""
 
 
 @dataclass
@@ -89,6 +227,7 @@ class EvidenceFile:
     name: str
     sha256: str
     size: int
+    href: str | None = None  # the attachment, when the renderer embeds or ships it
 
 
 @dataclass
@@ -103,31 +242,41 @@ class AttestationView:
     expires: str | None
     evidence: list[EvidenceFile]
 
-
-@dataclass
-class RuleView:
-    id: str
-    title: str
-    severity: str
-    automated: bool
-    counts: dict[str, int]
-    findings: list[Finding] = field(default_factory=list)
-    hidden: int = 0  # findings beyond the per-rule limit
-    remediation: str = ""
-    procedure: str = ""
+    @property
+    def anchor(self) -> str:
+        return f"attestation-{self.id}"
 
 
 @dataclass
 class RequirementView:
+    """One row of the coverage matrix."""
+
     id: str
     title: str
-    statement: str  # the framework's text (quoted) or our summary
+    statement: str
     statement_is_quote: bool
     coverage: str
     status: str
     rules: list[RuleView]
     idle_rules: list[str] = field(default_factory=list)
     attestation: AttestationView | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    framework: str = ""
+    reasons: list[str] = field(default_factory=list)  # why not applicable / not assessed
+    targets: list[str] = field(default_factory=list)
+    severity: str = ""
+
+    @property
+    def anchor(self) -> str:
+        return req_anchor(self.framework, self.id)
+
+    @property
+    def finding_rules(self) -> list[RuleView]:
+        return [r for r in self.rules if r.bad]
+
+    @property
+    def manual_rules(self) -> list[RuleView]:
+        return [r for r in self.rules if r.counts.get("manual")]
 
 
 @dataclass
@@ -135,15 +284,6 @@ class SectionView:
     id: str
     title: str
     requirements: list[RequirementView]
-
-
-SHORT_NAMES = {
-    "nistir-8176": "NIST IR 8176",
-    "cis-docker-1.8.0": "CIS Docker 1.8.0",
-    "cis-docker-1.6.0": "CIS Docker 1.6.0",
-    "sp800-190": "SP 800-190",
-    "nist-800-53r5": "SP 800-53r5",
-}
 
 
 @dataclass
@@ -158,6 +298,7 @@ class FrameworkView:
     sections: list[SectionView]
     trend: list[PeriodPoint]
     chart_svg: str = ""
+    result_counts: dict[str, int] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -172,6 +313,14 @@ class FrameworkView:
         if self.short.split()[0] not in name:
             name = f"{self.short}: {name}"
         return name
+
+    @property
+    def requirements(self) -> list[RequirementView]:
+        return [req for sec in self.sections for req in sec.requirements]
+
+    @property
+    def judged(self) -> int:
+        return sum(self.counts.get(s, 0) for s in ("pass", "fail", "error", "waived", "manual"))
 
 
 @dataclass
@@ -194,6 +343,22 @@ class EvidenceRef:
 
 
 @dataclass
+class EvidenceDoc:
+    """An evidence document a finding cites, shown in the appendix (bounded)."""
+
+    hash: str
+    kind: str
+    size: int
+    text: str  # pretty-printed JSON, at most DOC_CHARS characters
+    cut: bool
+    rules: list[str]
+
+    @property
+    def anchor(self) -> str:
+        return f"evidence-{self.hash}"
+
+
+@dataclass
 class SignatureInfo:
     """Who signs the report; filled in before rendering so the appendix can say it."""
 
@@ -207,7 +372,7 @@ class SignatureInfo:
 class ReportMeta:
     organisation: str
     system: str
-    assessor: str
+    assessor: str  # who prepared (rendered) the report, as given; never the finaliser
     period: str
     generated: datetime
     assessment_id: int
@@ -239,7 +404,8 @@ class Change:
     severity: str
     target: str
     resource: str
-    status: str  # now (new findings) or before (fixed ones)
+    status: str  # new findings: the status now; fixed ones: the status before
+    now: str = ""  # fixed ones: the status now ("" when the resource is gone)
 
 
 @dataclass
@@ -269,9 +435,18 @@ class ReportData:
     waivers: list[WaiverView] = field(default_factory=list)
     expired_waivers: list[WaiverView] = field(default_factory=list)
     attestations: list[AttestationView] = field(default_factory=list)
+    findings: list[RuleView] = field(default_factory=list)  # by severity, each rule once
+    manual: list[RuleView] = field(default_factory=list)  # rules with a manual part
+    evidence_docs: list[EvidenceDoc] = field(default_factory=list)
+    # "attestation:<id>:<sha256>" and "evidence:<sha256>" -> href of the attached file
+    attachments: dict[str, str] = field(default_factory=dict)
     statuses: tuple[str, ...] = REQUIREMENT_STATUSES
     status_labels: dict[str, str] = field(default_factory=lambda: dict(STATUS_LABELS))
+    status_short: dict[str, str] = field(default_factory=lambda: dict(STATUS_SHORT))
     severities: tuple[str, ...] = SEVERITIES
+    body_rows: int = BODY_ROWS
+    excerpt_chars: int = EXCERPT_CHARS
+    doc_chars: int = DOC_CHARS
 
     @property
     def unreachable(self) -> list[TargetView]:
@@ -280,6 +455,34 @@ class ReportData:
     @property
     def finding_count(self) -> int:
         return self.counts.get("fail", 0) + self.counts.get("error", 0)
+
+    @property
+    def open_findings(self) -> list[RuleView]:
+        return [f for f in self.findings if f.status in ("fail", "error")]
+
+    @property
+    def waived_findings(self) -> list[RuleView]:
+        return [f for f in self.findings if f.status == "waived"]
+
+    @property
+    def findings_by_severity(self) -> dict[str, int]:
+        """Open findings (rules) per severity."""
+        c = Counter(f.severity for f in self.open_findings)
+        return {s: c.get(s, 0) for s in SEVERITIES}
+
+    def evidence_href(self, sha: str | None) -> str | None:
+        """Where the full evidence document is: the attachment, else the appendix entry."""
+        if not sha:
+            return None
+        href = self.attachments.get(f"evidence:{sha}")
+        if href:
+            return href
+        if any(d.hash == sha for d in self.evidence_docs):
+            return f"#evidence-{sha}"
+        return f"#ev-{sha}"
+
+    def attachment(self, key: str) -> str | None:
+        return self.attachments.get(key)
 
 
 def _label(key: str) -> str:
@@ -304,53 +507,46 @@ def _identity_rows(identity: dict[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
-def _focus(value: Any, message: str) -> Any:
-    """A large mapping cut down to the entries the message names (a file path, a key)."""
+def _focus(value: Any, message: str) -> tuple[Any, bool]:
+    """A large mapping cut down to the entries the message names (a file path, a key); the
+    second value says whether anything was left out."""
     if not isinstance(value, dict) or len(json.dumps(value, default=str)) <= EXCERPT_CHARS:
-        return value
+        return value, False
     named = {k: v for k, v in value.items() if isinstance(k, str) and k and k in message}
     if named:
-        return named
-    return {"(keys)": sorted(str(k) for k in value)[:20]}
+        return named, True
+    return {"(keys)": sorted(str(k) for k in value)[:20]}, True
 
 
-def _excerpt(doc: dict[str, Any] | None, paths: Sequence[str], message: str = "") -> str:
-    """The values a rule reads from one evidence document, as bounded JSON."""
+def _excerpt(
+    doc: dict[str, Any] | None, paths: Sequence[str], message: str = ""
+) -> tuple[str, bool]:
+    """The values a rule reads from one evidence document, as bounded JSON, and whether the
+    excerpt was cut (a long text, or a mapping reduced to what the message names)."""
     if doc is None:
-        return ""
+        return "", False
     data = doc.get("data", doc)
     picked: dict[str, Any] = {}
+    cut = False
     for path in paths:
         try:
             value = resolve(data, parse_path(path))
         except ValueError:
             continue
-        picked[path] = "(absent)" if value is MISSING else _focus(value, message)
+        if value is MISSING:
+            picked[path] = "(absent)"
+        else:
+            picked[path], reduced = _focus(value, message)
+            cut = cut or reduced
     text = json.dumps(picked, sort_keys=True, ensure_ascii=False, default=str)
     if len(text) > EXCERPT_CHARS:
-        text = text[: EXCERPT_CHARS - 1] + "…"
-    return text
+        text = text[: EXCERPT_CHARS - 1] + "\u2026"
+        cut = True
+    return text, cut
 
 
-class _EvidenceCache:
-    """Evidence documents read once each, only those a shown finding needs."""
-
-    def __init__(self, session: Any) -> None:
-        self.session = session
-        self.docs: dict[str, dict[str, Any] | None] = {}
-
-    def get(self, sha: str | None) -> dict[str, Any] | None:
-        if sha is None:
-            return None
-        if sha not in self.docs:
-            row = self.session.get(EvidenceRow, sha)
-            self.docs[sha] = json.loads(zlib.decompress(row.body)) if row is not None else None
-        return self.docs[sha]
-
-
-def _shown(r: Result, waivers: dict[int, dict[str, Any]]) -> str:
-    """A result's status as reported: a fail covered by an applied waiver reads "waived"."""
-    return "waived" if r.status == "fail" and r.id in waivers else r.status
+def _date(value: object) -> str:
+    return str(value or "")[:10]
 
 
 def _waiver_view(w: dict[str, Any], results: int) -> WaiverView:
@@ -363,34 +559,38 @@ def _waiver_view(w: dict[str, Any], results: int) -> WaiverView:
         reason=str(w.get("reason") or ""),
         approver=str(w.get("approver") or ""),
         compensating=w.get("compensating"),
-        expires=str(w.get("expires") or "")[:10],
+        expires=_date(w.get("expires")),
         source=str(w.get("source") or ""),
         results=results,
+        created=_date(w.get("created")),
     )
 
 
-def _attestation_view(a: dict[str, Any]) -> AttestationView:
+def _attestation_view(a: dict[str, Any], attachments: dict[str, str]) -> AttestationView:
     created = str(a.get("created") or "")
+    aid = int(a["id"])
+    files = []
+    for e in a.get("evidence") or []:
+        sha = str(e.get("sha256", ""))
+        files.append(
+            EvidenceFile(
+                str(e.get("name", "")),
+                sha,
+                int(e.get("size", 0)),
+                attachments.get(f"attestation:{aid}:{sha}"),
+            )
+        )
     return AttestationView(
-        id=int(a["id"]),
+        id=aid,
         framework=str(a["framework"]),
         requirement=str(a["requirement"]),
         status=str(a["status"]),
         by=str(a.get("by") or ""),
         created=created[:16].replace("T", " ") + " UTC" if created else "",
         note=str(a.get("note") or ""),
-        expires=str(a["expires"])[:10] if a.get("expires") else None,
-        evidence=[
-            EvidenceFile(str(e.get("name", "")), str(e.get("sha256", "")), int(e.get("size", 0)))
-            for e in a.get("evidence") or []
-        ],
+        expires=_date(a["expires"]) if a.get("expires") else None,
+        evidence=files,
     )
-
-
-def _statement(req: Requirement) -> tuple[str, bool]:
-    if req.text:
-        return req.text, True
-    return req.summary, False
 
 
 def build(
@@ -405,11 +605,11 @@ def build(
     logo_data_uri: str | None = None,
     signature: SignatureInfo | None = None,
     max_findings: int = MAX_FINDINGS_PER_RULE,
+    attachments: dict[str, str] | None = None,
+    view: AssessmentView | None = None,
 ) -> ReportData:
-    """Read one stored assessment into a report."""
-    from assessor.audit.attestations import attestations_for
-    from assessor.audit.waivers import applied_waivers, expired_waivers
-    from assessor.store import queries
+    """Read one stored assessment into a report (``view``: an already loaded read model)."""
+    from assessor import readmodel
 
     fw_ids = list(dict.fromkeys(frameworks)) or [
         f for f in DEFAULT_FRAMEWORKS if f in catalog.frameworks
@@ -420,259 +620,326 @@ def build(
                 f"no framework {fw!r}",
                 hint="known: " + ", ".join(sorted(catalog.frameworks)),
             )
-    a = queries.get_assessment(store, assessment_ref)
-    with store.session() as s:
-        a = s.get(Assessment, a.id) or a
-        targets = list(
-            s.scalars(select(Target).where(Target.assessment_id == a.id).order_by(Target.id))
-        )
-        uri_of = {t.id: t.uri for t in targets}
-        results = list(
-            s.scalars(
-                select(Result)
-                .where(Result.assessment_id == a.id)
-                .order_by(Result.target_id, Result.rule, Result.resource)
-            )
-        )
-        evidence_rows = s.execute(
-            select(
-                TargetEvidence.target_id,
-                TargetEvidence.evidence_hash,
-                TargetEvidence.resource,
-                EvidenceRow.kind,
-                EvidenceRow.size,
-            )
-            .join(EvidenceRow, EvidenceRow.hash == TargetEvidence.evidence_hash)
-            .where(TargetEvidence.target_id.in_([t.id for t in targets]))
-            .order_by(TargetEvidence.target_id, TargetEvidence.resource)
-        ).all()
-        counted = s.execute(
-            select(TargetEvidence.target_id, func.count())
-            .where(TargetEvidence.target_id.in_([t.id for t in targets]))
-            .group_by(TargetEvidence.target_id)
-        )
-        ev_count = {int(tid): int(n) for tid, n in counted}
-        waivers = applied_waivers(s, a)
-        expired = expired_waivers(s, a)
-        attestations = [_attestation_view(x) for x in attestations_for(s, a)]
-        cache = _EvidenceCache(s)
-        by_rule: dict[str, list[Result]] = defaultdict(list)
-        for r in results:
-            by_rule[r.rule].append(r)
-        rule_views = {
-            rid: _rule_view(catalog, rid, rs, uri_of, cache, max_findings, waivers)
-            for rid, rs in by_rule.items()
-        }
-        trend = period_trend(store, a, fw_ids)
-        changes = None
-        if len(trend) >= 2:
-            prev = trend[-2]
-            changes = _changes(s, results, uri_of, prev.assessment_id, prev.period, max_findings)
-
+    v = view if view is not None else readmodel.load(store, catalog, assessment_ref)
+    attached = dict(attachments or {})
+    trend = v.trend(fw_ids)
+    attestations = [_attestation_view(x, attached) for x in v.attestations]
     attested = {(x.framework, x.requirement): x for x in attestations}
-    views = [
-        _framework_view(catalog, fw, results, rule_views, trend, waivers, attested) for fw in fw_ids
-    ]
-    covered: Counter[int] = Counter(int(w["id"]) for w in waivers.values())
-    first: dict[int, dict[str, Any]] = {}
-    for w in waivers.values():
-        first.setdefault(int(w["id"]), w)
+
+    by_rule: dict[str, list[ResultView]] = {}
+    for r in v.results:
+        by_rule.setdefault(r.rule, []).append(r)
+    rules = {
+        rid: _rule_view(v, rid, rs, max_findings, fw_ids, attested) for rid, rs in by_rule.items()
+    }
+    by_id = {r.id: r for r in v.results}
+    views = [_framework_view(v, fw, rules, trend, attested, by_id) for fw in fw_ids]
+
+    findings = sorted(
+        (rv for rv in rules.values() if rv.bad),
+        key=lambda rv: (
+            SEVERITIES.index(rv.severity) if rv.severity in SEVERITIES else len(SEVERITIES),
+            _FINDING_ORDER.get(rv.status, 9),
+            -rv.bad,
+            rv.id,
+        ),
+    )
+    manual = sorted(
+        (rv for rv in rules.values() if rv.counts.get("manual") and (rv.procedure or rv.title)),
+        key=lambda rv: rv.id,
+    )
+
+    covered: Counter[int] = Counter()
+    waiver_targets: dict[int, dict[str, None]] = {}
+    for r in v.results:
+        if r.waiver is not None:
+            wid = int(r.waiver["id"])
+            covered[wid] += 1
+            waiver_targets.setdefault(wid, {})[r.target] = None
+    waivers = []
+    for w in v.waivers:
+        wv = _waiver_view(w, covered[int(w["id"])])
+        wv.targets = list(waiver_targets.get(wv.id, {}))
+        rv = rules.get(wv.rule)
+        if rv is not None:
+            wv.severity, wv.frameworks = rv.severity, rv.frameworks
+        waivers.append(wv)
+
+    a = v.assessment
     meta = ReportMeta(
         organisation=organisation,
-        system=system or a.system or ", ".join(a.scope),
+        system=system or v.system or ", ".join(v.scope),
         assessor=assessor,
-        period=a.period,
+        period=v.period,
         generated=datetime.now(UTC),
-        assessment_id=a.id,
-        assessment_uuid=a.uuid,
-        started=a.started,
-        finished=a.finished,
-        status=a.status,
-        note=a.note,
-        scan_tool_version=a.tool_version,
+        assessment_id=v.id,
+        assessment_uuid=v.uuid,
+        started=v.started,
+        finished=v.finished,
+        status=v.status,
+        note=v.note,
+        scan_tool_version=str(a.get("tool_version") or v.tool_version),
         report_tool_version=__version__,
-        catalog_digest=a.catalog_digest,
+        catalog_digest=v.catalog_digest,
         current_catalog_digest=catalog.digest,
-        scanner_host=a.scanner_host,
+        scanner_host=v.scanner_host,
         logo_data_uri=logo_data_uri,
-        finalised_at=a.finalised_at,
-        finalised_by=a.finalised_by,
-        digest=a.digest,
-        previous_digest=a.previous_digest,
+        finalised_at=v.finalised_at,
+        finalised_by=v.finalised_by,
+        digest=v.digest,
+        previous_digest=v.previous_digest,
     )
-    kinds = sorted({t.kind for t in targets})
-    return ReportData(
+    kinds = sorted({t.kind for t in v.targets})
+    data = ReportData(
         meta=meta,
         frameworks=views,
         targets=[
             TargetView(
-                t.uri, t.kind, t.status, _identity_rows(t.identity), t.error, ev_count.get(t.id, 0)
+                t.uri, t.kind, t.status, _identity_rows(t.identity), t.error, t.evidence_count
             )
-            for t in targets
+            for t in v.targets
         ],
         kinds=kinds,
         collectors=[KIND_COLLECTORS.get(k, k) for k in kinds],
-        counts=dict(Counter(_shown(r, waivers) for r in results)),
+        counts={k: n for k, n in v.counts.items() if n},
         evidence=[
-            EvidenceRef(h, k, size, uri_of[tid], res) for tid, h, res, k, size in evidence_rows
+            EvidenceRef(e.hash, e.kind, e.size, e.target, e.resource) for e in v.target_evidence
         ],
-        evidence_total_bytes=sum(row[4] for row in evidence_rows),
+        evidence_total_bytes=sum(e.size for e in v.target_evidence),
         signature=signature,
-        changes=changes,
-        waivers=[_waiver_view(first[i], covered[i]) for i in sorted(first)],
-        expired_waivers=[_waiver_view(w, int(w.get("results", 0))) for w in expired],
+        changes=_changes(store, v, trend),
+        waivers=waivers,
+        expired_waivers=[_waiver_view(w, int(w.get("results", 0))) for w in v.expired_waivers],
         attestations=attestations,
+        findings=findings,
+        manual=manual,
+        evidence_docs=_evidence_docs(v, findings),
+        attachments=attached,
     )
+    return data
 
 
-def _changes(
-    session: Any,
-    results: list[Result],
-    uri_of: dict[int, str],
-    previous_id: int,
-    previous_period: str,
-    limit: int,
-) -> Changes:
+def _evidence_docs(v: AssessmentView, findings: list[RuleView]) -> list[EvidenceDoc]:
+    """The documents the findings' excerpts cite, pretty-printed and bounded."""
+    cited: dict[str, list[str]] = {}
+    for rv in findings:
+        for f in rv.excerpts:
+            if f.evidence_hash:
+                cited.setdefault(f.evidence_hash, []).append(rv.id)
+    docs = []
+    for sha, rule_ids in list(cited.items())[:APPENDIX_DOCS]:
+        doc = v.evidence_document(sha)
+        if doc is None:
+            continue
+        text = json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=False, default=str)
+        cut = len(text) > DOC_CHARS
+        info = v.evidence.get(sha)
+        docs.append(
+            EvidenceDoc(
+                sha,
+                info.kind if info is not None else str(doc.get("kind", "")),
+                info.size if info is not None else len(text),
+                text[:DOC_CHARS],
+                cut,
+                list(dict.fromkeys(rule_ids)),
+            )
+        )
+    return docs
+
+
+def _changes(store: Store, v: AssessmentView, trend: list[PeriodPoint]) -> Changes | None:
+    """New and fixed findings against the previous period's assessment of the same scope."""
+    from sqlalchemy import select
+
+    from assessor.store.models import Result, Target
+
+    points = [p for p in trend if p.assessment_id != v.id]
+    if not points or len(trend) < 2:
+        return None
+    prev = points[-1]
     bad = ("fail", "error")
-
-    def key(rule: str, target: str, resource: str) -> tuple[str, str, str]:
-        return (rule, target, resource)
-
+    now_all = {(r.rule, r.target, r.resource): r for r in v.results}
     now = {
-        key(r.rule, uri_of.get(r.target_id, ""), r.resource): Change(
-            r.rule, r.title, r.severity, uri_of.get(r.target_id, ""), r.resource, r.status
-        )
-        for r in results
-        if r.status in bad
+        k: Change(r.rule, r.title, r.severity, r.target, r.resource, r.status)
+        for k, r in now_all.items()
+        if r.raw_status in bad
     }
-    rows = session.execute(
-        select(
-            Result.rule, Result.title, Result.severity, Target.uri, Result.resource, Result.status
+    with store.session() as s:
+        rows = s.execute(
+            select(
+                Result.rule,
+                Result.title,
+                Result.severity,
+                Target.uri,
+                Result.resource,
+                Result.status,
+            )
+            .join(Target, Result.target_id == Target.id)
+            .where(Result.assessment_id == prev.assessment_id, Result.status.in_(bad))
+        ).all()
+    before: dict[tuple[str, str, str], Change] = {}
+    for rule, title, sev, uri, res, st in rows:
+        current = now_all.get((rule, uri, res))
+        before[(rule, uri, res)] = Change(
+            rule, title, sev, uri, res, st, current.status if current is not None else ""
         )
-        .join(Target, Result.target_id == Target.id)
-        .where(Result.assessment_id == previous_id, Result.status.in_(bad))
-    ).all()
-    before = {
-        key(rule, uri, res): Change(rule, t, sev, uri, res, st)
-        for rule, t, sev, uri, res, st in rows
-    }
-    new = [c for k, c in sorted(now.items()) if k not in before]
-    fixed = [c for k, c in sorted(before.items()) if k not in now]
-    cap = limit if limit > 0 else None
-    return Changes(previous_id, previous_period, new[:cap], fixed[:cap], len(new), len(fixed))
+    order = {s: i for i, s in enumerate(SEVERITIES)}
+
+    def rank(item: tuple[tuple[str, str, str], Change]) -> tuple[int, tuple[str, str, str]]:
+        return (order.get(item[1].severity, 9), item[0])
+
+    new = [c for k, c in sorted(now.items(), key=rank) if k not in before]
+    fixed = [c for k, c in sorted(before.items(), key=rank) if k not in now]
+    return Changes(prev.assessment_id, prev.period, new, fixed, len(new), len(fixed))
 
 
 def _rule_view(
-    catalog: Catalog,
+    v: AssessmentView,
     rule_id: str,
-    results: list[Result],
-    uri_of: dict[int, str],
-    cache: _EvidenceCache,
+    results: list[ResultView],
     max_findings: int,
-    waivers: dict[int, dict[str, Any]] | None = None,
+    fw_ids: Sequence[str],
+    attested: dict[tuple[str, str], AttestationView],
 ) -> RuleView:
-    waivers = waivers or {}
-    rule = catalog.rules.get(rule_id)
-    counts = Counter(_shown(r, waivers) for r in results)
-    # an automated rule's manual result lists what the reviewer must judge (CIS 4.8's files)
-    listed = (
-        ("fail", "error", "manual") if rule is not None and rule.automated else ("fail", "error")
-    )
-    bad = [r for r in results if r.status in listed]
+    from assessor.report.text import to_html
+
+    rule = v.catalog.rules.get(rule_id)
+    counts = Counter(r.status for r in results)
+    bad = [r for r in results if r.status in ("fail", "error", "waived")]
+    bad.sort(key=lambda r: (_FINDING_ORDER.get(r.status, 9), r.target, r.resource))
     shown = bad[:max_findings] if max_findings > 0 else bad
     paths = rule.evidence if rule is not None else []
-    findings = [
-        Finding(
-            uri_of.get(r.target_id, ""),
-            r.resource,
-            _shown(r, waivers),
-            r.message,
-            r.evidence_hash,
-            _excerpt(cache.get(r.evidence_hash), paths, r.message),
-            waivers.get(r.id) if r.status == "fail" else None,
-            sources(paths, cache.get(r.evidence_hash)),
+    findings = []
+    for i, r in enumerate(shown):
+        # evidence is read only for the findings whose excerpt the body shows
+        doc = v.evidence_document(r.evidence) if i < BODY_ROWS * 2 else None
+        excerpt, cut = _excerpt(doc, paths, r.message)
+        read = v.sources(r) if doc is not None else []
+        if any(len(line) > READ_CHARS for line in read):
+            read = [x if len(x) <= READ_CHARS else x[: READ_CHARS - 1] + "\u2026" for x in read]
+            cut = True
+        findings.append(
+            Finding(
+                r.target,
+                r.resource,
+                r.status,
+                r.message,
+                r.evidence,
+                excerpt,
+                r.waiver,
+                read,
+                cut,
+                r.id,
+            )
         )
-        for r in shown
-    ]
+    refs: dict[tuple[str, str], RequirementRef] = {}
+    for r in results:
+        for fw in fw_ids:
+            for req in r.references.get(fw) or []:
+                refs.setdefault((fw, req), RequirementRef(fw, SHORT_NAMES.get(fw, fw), req))
     first = results[0]
-    return RuleView(
+    remediation = rule.remediation.strip() if rule is not None else ""
+    procedure = rule.manual.procedure.strip() if rule is not None and rule.manual else ""
+    view = RuleView(
         id=rule_id,
         title=rule.title if rule is not None else first.title,
         severity=first.severity,
-        automated=rule.automated if rule is not None else first.status != "manual",
+        automated=rule.automated if rule is not None else first.raw_status != "manual",
         counts=dict(counts),
         findings=findings,
         hidden=len(bad) - len(shown),
-        remediation=rule.remediation.strip() if rule is not None else "",
-        procedure=rule.manual.procedure.strip() if rule is not None and rule.manual else "",
+        remediation=remediation,
+        procedure=procedure,
+        remediation_html=to_html(remediation, "Remediation") if remediation else "",
+        procedure_html=to_html(procedure) if procedure else "",
+        requirements=sorted(
+            refs.values(), key=lambda x: (list(fw_ids).index(x.framework), _natural(x.id))
+        ),
+        manual_resources=[
+            (r.target, r.resource, r.message) for r in results if r.status == "manual"
+        ],
     )
+    view.attested = [
+        (ref, attested[(ref.framework, ref.id)])
+        for ref in view.requirements
+        if (ref.framework, ref.id) in attested
+    ]
+    return view
+
+
+def _natural(text: str) -> tuple[Any, ...]:
+    """'2.10' after '2.9'; text parts compare as text."""
+    import re
+
+    return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", text))
+
+
+def _reasons(req: RequirementStatus, by_id: dict[int, ResultView]) -> list[str]:
+    """Why a requirement is not applicable or not assessed, in plain words."""
+    if req.status == "not_applicable":
+        msgs = [by_id[i].message for i in req.result_ids if by_id[i].status == "not_applicable"]
+        out = list(dict.fromkeys(m.strip() for m in msgs if m.strip()))
+        if len(out) > NA_REASONS:
+            out = [*out[:NA_REASONS], f"and {len(out) - NA_REASONS} more reasons"]
+        return out or ["no rule applied to the targets in scope"]
+    if req.status == "not_assessed":
+        if req.idle_rules:
+            return ["no target its rules read was in scope"]
+        if req.coverage == "not_applicable":
+            return ["not applicable to container deployments (catalog)"]
+        return ["no rule of the catalog meets it: not assessed by assessor"]
+    return []
 
 
 def _framework_view(
-    catalog: Catalog,
+    v: AssessmentView,
     fw_id: str,
-    results: list[Result],
-    rule_views: dict[str, RuleView],
+    rules: dict[str, RuleView],
     trend: list[PeriodPoint],
-    waivers: dict[int, dict[str, Any]] | None = None,
-    attested: dict[tuple[str, str], AttestationView] | None = None,
+    attested: dict[tuple[str, str], AttestationView],
+    by_id: dict[int, ResultView],
 ) -> FrameworkView:
-    waivers = waivers or {}
-    attested = attested or {}
-    fw = catalog.frameworks[fw_id]
-    # requirement id -> the rules whose results reference it (as stored at scan time)
-    req_rules: dict[str, dict[str, None]] = defaultdict(dict)
-    req_statuses: dict[str, list[str]] = defaultdict(list)
-    failures: Counter[str] = Counter()
-    for r in results:
-        ids = (r.references or {}).get(fw_id)
-        if not ids:
-            continue
-        for rid in ids:
-            req_rules[rid][r.rule] = None
-            req_statuses[rid].append(_shown(r, waivers))
-        if _shown(r, waivers) == "fail":
-            failures[r.severity] += 1
-    counts = dict.fromkeys(REQUIREMENT_STATUSES, 0)
+    status = v.frameworks[fw_id]
+    reqs = {r.id: r for r in v.catalog.frameworks[fw_id].requirements}
     coverage: Counter[str] = Counter()
     sections: dict[str, SectionView] = {}
-    for req in fw.requirements:
-        attestation = attested.get((fw_id, req.id))
-        statuses = req_statuses.get(req.id, [])
-        if attestation is not None:
-            # the attestation answers the manual part: it replaces the "manual" results
-            statuses = [st for st in statuses if st != "manual"] + [attestation.status]
-        status = rollup(statuses)
-        counts[status] += 1
-        cov = catalog.coverage(req).value
-        coverage[cov] += 1
-        statement, quoted = _statement(req)
-        rules = [rule_views[rid] for rid in req_rules.get(req.id, {})]
-        # rules the catalog lists that gave no result (no target of their kind in scope)
-        idle = [rid for rid in req.rules if rid not in req_rules.get(req.id, {})]
+    for rs in status.requirements:
+        coverage[rs.coverage] += 1
+        req = reqs.get(rs.id)
+        statement, quoted = ("", False)
+        if req is not None:
+            statement, quoted = (req.text, True) if req.text else (req.summary, False)
+        rviews = [rules[rid] for rid in rs.rules if rid in rules]
+        sev = [rv.severity for rv in rviews if rv.bad]
         view = RequirementView(
-            id=req.id,
-            title=req.title,
+            id=rs.id,
+            title=rs.title,
             statement=statement,
             statement_is_quote=quoted,
-            coverage=cov,
-            status=status,
-            rules=rules,
-            idle_rules=idle,
-            attestation=attestation,
+            coverage=rs.coverage,
+            status=rs.status,
+            rules=rviews,
+            idle_rules=list(rs.idle_rules),
+            attestation=attested.get((fw_id, rs.id)),
+            counts=dict(rs.counts),
+            framework=fw_id,
+            reasons=_reasons(rs, by_id),
+            targets=list(dict.fromkeys(by_id[i].target for i in rs.result_ids)),
+            severity=" ".join(dict.fromkeys(sev)),
         )
-        key = req.section or req.id
+        key = rs.section or rs.id
         if key not in sections:
-            sections[key] = SectionView(key, req.section_title, [])
+            sections[key] = SectionView(key, rs.section_title, [])
         sections[key].requirements.append(view)
     return FrameworkView(
         id=fw_id,
-        title=fw.framework.title,
-        version=fw.framework.version,
+        title=status.title,
+        version=status.version,
         short=SHORT_NAMES.get(fw_id, fw_id),
-        counts=counts,
+        counts=dict(status.counts),
         coverage=dict(coverage),
-        failures_by_severity={s: failures.get(s, 0) for s in SEVERITIES},
+        failures_by_severity=dict(status.failures_by_severity),
         sections=list(sections.values()),
         trend=trend,
+        result_counts=dict(status.result_counts),
     )
