@@ -7,15 +7,14 @@ the assessment is marked complete only when every target was collected.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from assessor.audit.periods import check_period, check_system, current_period
 from assessor.catalog import Catalog
 from assessor.collectors import collector_for
-from assessor.errors import CollectorError, TargetError, TargetUnreachableError
+from assessor.errors import CollectorError, TargetUnreachableError
 from assessor.evaluate import Result, evaluate
 from assessor.evidence import Evidence
 from assessor.store import Store, queries
@@ -23,29 +22,6 @@ from assessor.targets import Target
 
 if TYPE_CHECKING:
     from assessor.collectors.options import CollectOptions
-
-PERIOD = re.compile(r"^\d{4}-(Q[1-4]|(0[1-9]|1[0-2]))$")
-
-
-def current_period(now: datetime | None = None) -> str:
-    now = now or datetime.now(UTC)
-    return f"{now.year}-Q{(now.month - 1) // 3 + 1}"
-
-
-def check_system(system: str | None) -> str | None:
-    """A system name: printable, at most 255 characters; None or empty means none."""
-    if system is None or not system.strip():
-        return None
-    system = system.strip()
-    if len(system) > 255 or not system.isprintable():
-        raise TargetError(f"system {system[:40]!r}: expected at most 255 printable characters")
-    return system
-
-
-def check_period(period: str) -> str:
-    if not PERIOD.match(period):
-        raise TargetError(f"period {period!r}: expected YYYY-Qn (2026-Q4) or YYYY-MM (2026-11)")
-    return period
 
 
 @dataclass

@@ -307,7 +307,7 @@ def _entry_model() -> Any:
     to import and only this path needs it)."""
     from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
-    from assessor.pipeline import check_system
+    from assessor.audit.periods import check_system
 
     class WaiverEntry(BaseModel):
         model_config = ConfigDict(extra="forbid", frozen=True)

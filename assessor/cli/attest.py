@@ -52,8 +52,8 @@ def attest(
         read_evidence,
         resolve_requirement,
     )
+    from assessor.audit.periods import check_period, check_system, current_period
     from assessor.audit.waivers import end_of_day, parse_day
-    from assessor.pipeline import check_period, check_system, current_period
 
     fw, rid = resolve_requirement(load(controls), requirement, framework)
     spec = AttestationSpec(

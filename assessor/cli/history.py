@@ -75,7 +75,7 @@ def _chains(db: str | None, system: str | None, system_given: bool) -> list[Any]
 def _system_arg(system: str | None) -> tuple[str | None, bool]:
     if system is None:
         return None, False
-    from assessor.pipeline import check_system
+    from assessor.audit.periods import check_system
 
     return check_system(system), True
 

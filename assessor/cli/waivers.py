@@ -53,8 +53,8 @@ def waive(
     """
     from datetime import UTC, datetime
 
+    from assessor.audit.periods import check_system
     from assessor.audit.waivers import WaiverSpec, add_waiver, check_spec, parse_day
-    from assessor.pipeline import check_system
 
     spec = WaiverSpec(
         rule=rule,

@@ -107,7 +107,9 @@ def test_waiver_covers_only_its_rule_and_matching_resources(store: Store) -> Non
         "compensating",
         "expires",
         "source",
+        "created",
     }
+    assert w["created"].endswith("Z") and w["created"] <= w["expires"]  # the recorded date
     # other rules' fails of the same resources stay failed
     other = fail_ids(store, "container-no-new-privileges")
     assert other and not set(other.values()) & set(got)
