@@ -24,6 +24,7 @@ from assessor.catalog.schema import (
     NotOf,
     Requirement,
     Rule,
+    deciding_leaves,
 )
 from assessor.errors import ControlDefinitionError
 from assessor.resources import data_dir
@@ -380,6 +381,25 @@ def _cross_check(cat: Catalog) -> None:
                 )
     for rule_id in sorted(set(cat.rules) - referenced):
         cat.warnings.append(f"{cat.rule_files[rule_id]}: rule {rule_id!r} is in no framework")
+    for rule_id, rule in cat.rules.items():
+        for where in unexplained_not_applicable(rule):
+            cat.warnings.append(
+                f"{cat.rule_files[rule_id]}: rule {rule_id!r}: {where} has no 'message': its "
+                "not-applicable result will read as a generated sentence naming the evidence "
+                "path; give the reason in plain words"
+            )
+
+
+def unexplained_not_applicable(rule: Rule) -> list[str]:
+    """The ``applies_if`` leaves (``applies_if.all[0]``) that can make ``rule`` not applicable
+    but give no ``message`` (the reason in plain words)."""
+    if rule.applies_if is None:
+        return []
+    return [
+        f"applies_if.{where}" if where else "applies_if"
+        for where, leaf in deciding_leaves(rule.applies_if)
+        if not leaf.message
+    ]
 
 
 def validate_path(path: Path, extra_dirs: Iterable[Path] = ()) -> Catalog:

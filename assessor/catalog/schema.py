@@ -95,7 +95,12 @@ class Leaf(Strict):
         description="Value used when the evidence path is absent (for example a daemon "
         "setting left at its built-in default). Without it, absent evidence is an error.",
     )
-    message: str | None = Field(default=None, description="Message when this leaf fails.")
+    message: str | None = Field(
+        default=None,
+        description="In 'check': the fail message when this leaf decides the result. In "
+        "'applies_if': the reason, in plain words, when this leaf makes the rule not applicable "
+        "({value} is the value the evidence holds).",
+    )
 
     @model_validator(mode="after")
     def _value_matches_op(self) -> Leaf:
@@ -166,6 +171,36 @@ Condition = Annotated[
 AllOf.model_rebuild()
 AnyOf.model_rebuild()
 NotOf.model_rebuild()
+
+
+def deciding_leaves(node: Condition, holds: bool = False) -> list[tuple[str, Leaf]]:
+    """The leaves whose ``message`` can explain ``node`` giving ``holds`` (with their place,
+    ``all[1].not``): the leaf the evaluator reports when the tree comes out that way.
+
+    An ``all`` that fails reports its first failing child, one that holds its last child; an
+    ``any`` that holds reports its first holding child, one that fails its first child (every
+    child failed); a ``not`` reports its child, which came out the other way. So for
+    ``applies_if`` (``holds=False``) these are the leaves that need a not-applicable reason.
+    """
+    if isinstance(node, Leaf):
+        return [("", node)]
+    if isinstance(node, NotOf):
+        return [(_at("not", p), leaf) for p, leaf in deciding_leaves(node.not_, not holds)]
+    kind, children = ("all", node.all) if isinstance(node, AllOf) else ("any", node.any)
+    if (kind == "all") == holds:  # only one child can be the one reported
+        i = len(children) - 1 if kind == "all" else 0
+        picked = [(i, children[i])]
+    else:
+        picked = list(enumerate(children))
+    return [
+        (_at(f"{kind}[{i}]", p), leaf)
+        for i, child in picked
+        for p, leaf in deciding_leaves(child, holds)
+    ]
+
+
+def _at(head: str, rest: str) -> str:
+    return f"{head}.{rest}" if rest and not rest.startswith("[") else head + rest
 
 
 class FunctionCheck(Strict):

@@ -267,6 +267,67 @@ _DEFAULT_FAIL = {
 }
 
 
+# What an ``applies_if`` leaf asks of its evidence, in words: (when the leaf holds, when it
+# does not). The generated reason of a leaf without a ``message`` (an organisation's rule).
+_CONDITION_WORDS: dict[str, tuple[str, str]] = {
+    Op.EQ.value: ("is {expected}", "is not {expected}"),
+    Op.NE.value: ("is not {expected}", "is {expected}"),
+    Op.IN.value: ("is one of {expected}", "is none of {expected}"),
+    Op.NOT_IN.value: ("is none of {expected}", "is one of {expected}"),
+    Op.CONTAINS.value: ("contains {expected}", "does not contain {expected}"),
+    Op.NOT_CONTAINS.value: ("does not contain {expected}", "contains {expected}"),
+    Op.REGEX.value: ("matches {expected}", "does not match {expected}"),
+    Op.NOT_REGEX.value: ("does not match {expected}", "matches {expected}"),
+    Op.LT.value: ("is less than {expected}", "is {expected} or more"),
+    Op.LE.value: ("is at most {expected}", "is more than {expected}"),
+    Op.GT.value: ("is more than {expected}", "is {expected} or less"),
+    Op.GE.value: ("is at least {expected}", "is less than {expected}"),
+    Op.MODE_AT_MOST.value: ("has mode {expected} or stricter", "has a mode wider than {expected}"),
+    Op.OWNER_IS.value: ("is owned by {expected}", "is not owned by {expected}"),
+    Op.PRESENT.value: ("is set", "is not set"),
+    Op.ABSENT.value: ("is not set", "is set"),
+    Op.EMPTY.value: ("is empty", "is not empty"),
+    Op.NOT_EMPTY.value: ("is not empty", "is empty"),
+}
+
+
+def _words(value: Any) -> str:
+    """A value as a sentence shows it: a list as its items, nothing as "not set"."""
+    if value is None:
+        return "not set"
+    if isinstance(value, list):
+        return ", ".join(_show(v) for v in value) if value else "none"
+    if isinstance(value, str | dict) and not value:
+        return "empty"
+    return _show(value)
+
+
+def not_applicable_reason(ctx: Ctx | None, resource: str, data: Any) -> str:
+    """Why ``applies_if`` does not hold, from the leaf that decided it (runs only then).
+
+    The leaf's ``message`` is the reason in the rule author's words, filled like a fail
+    message (``{value}`` is the value the evidence holds; a list reads as its items). A leaf
+    without one (allowed for an organisation's rule; ``assessor controls validate`` warns)
+    gets a generated reason naming its evidence path, the condition and the value.
+    """
+    if ctx is None:
+        return "not applicable"
+    path, actual, expected, op, message = ctx
+    if message is None:
+        holds, fails = _CONDITION_WORDS[op]
+        # under a ``not`` the deciding leaf is one that held: the rule needed the opposite
+        needed = fails if OPERATORS[Op(op)](actual, expected) else holds
+        message = f"the rule applies only where {{evidence}} {needed}; here it is {{value}}"
+    shown = {
+        "evidence": path,
+        "value": _words(actual),
+        "expected": _words(expected),
+        "op": op,
+        "resource": resource,
+    }
+    return render_message(message, shown, data)
+
+
 @dataclass(frozen=True, slots=True)
 class CompiledRule:
     rule: Rule
@@ -313,11 +374,7 @@ def _judge(c: CompiledRule, ev: Evidence) -> tuple[Status, str] | tuple[Status, 
     if c.applies is not None:
         applies, actx = c.applies(data)
         if not applies:
-            text = "not applicable"
-            if actx:
-                shown = "absent" if actx[3] == "absent" else _show(actx[1])
-                text += f": {actx[0]} is {shown}"
-            return Status.NOT_APPLICABLE, text
+            return Status.NOT_APPLICABLE, not_applicable_reason(actx, ev.resource, data)
     if c.function is not None:
         assert isinstance(rule.check, FunctionCheck)
         outcome = c.function(data, rule.check.args)

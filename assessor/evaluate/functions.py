@@ -488,7 +488,7 @@ def engine_overlay_networks_encrypted(data: Any, args: Mapping[str, Any]) -> Out
         raise EvaluationError("evidence 'networks' is absent")
     overlay = [n for n in networks if isinstance(n, dict) and n.get("Driver") == "overlay"]
     if not overlay:
-        return Outcome("not_applicable", "no overlay network")
+        return Outcome("not_applicable", "the engine has no overlay network")
     plain = [str(n.get("Name")) for n in overlay if "encrypted" not in (n.get("Options") or {})]
     if plain:
         return Outcome("fail", "overlay networks not encrypted: " + ", ".join(plain))

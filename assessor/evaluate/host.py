@@ -25,6 +25,24 @@ def _files(data: Any) -> dict[str, Any]:
     return files
 
 
+def _not_on_host(names: list[str]) -> str:
+    """Why a file rule is not applicable, naming what was looked for."""
+    if len(names) == 1:
+        return f"{names[0]} does not exist on this host"
+    return f"none of {', '.join(names)} exists on this host"
+
+
+def _nothing_named(args: Mapping[str, Any]) -> str:
+    """Why a file rule whose evidence names no file at all is not applicable."""
+    why = [f"the {u} unit is not installed" for u in args.get("units", [])]
+    if args.get("tls"):
+        keys = " or ".join(str(k) for k in args["tls"])
+        why.append(f"dockerd's configuration names no {keys} file")
+    if args.get("data_root"):
+        why.append("Docker's data root is not known")
+    return "; ".join(why) or "none of the files this rule checks exists on this host"
+
+
 def _candidate_paths(data: Any, args: Mapping[str, Any]) -> list[str]:
     """The host paths a rule names: ``paths``, systemd ``units``, ``data_root``, ``tls`` keys.
     A key the rule names but the evidence lacks (``systemd.units``, ``docker.data_root``,
@@ -148,10 +166,10 @@ def host_audit_watched(data: Any, args: Mapping[str, Any]) -> Outcome:
             if _norm(path) not in names:
                 names.append(_norm(path))
     if not present:
-        where = [*args.get("paths", []), *(f"unit {u}" for u in args.get("units", []))]
+        where = [*args.get("paths", []), *(f"the {u} unit" for u in args.get("units", []))]
         if args.get("data_root"):
             where.append("Docker's data root")
-        return Outcome("not_applicable", "not installed: " + ", ".join(where))
+        return Outcome("not_applicable", "nothing to audit: " + _not_on_host(where))
 
     def label(real: str, names: list[str]) -> str:
         return ", ".join(names) + ("" if real in names else f" (the file {real})")
@@ -230,8 +248,13 @@ def host_file_permissions(data: Any, args: Mapping[str, Any]) -> Outcome:
         stats.extend(c for c in docker.get("registry_certs") or [] if isinstance(c, dict))
     existing = [s for s in stats if s.get("exists")]
     if not existing:
-        names = [str(s.get("path")) for s in stats] or ["/etc/docker/certs.d/*"]
-        return Outcome("not_applicable", "no such file: " + ", ".join(names))
+        if stats:
+            reason = _not_on_host([str(s.get("path")) for s in stats])
+        elif args.get("registry_certs"):
+            reason = "no registry certificate under /etc/docker/certs.d exists on this host"
+        else:
+            reason = _nothing_named(args)
+        return Outcome("not_applicable", reason)
     max_mode = args.get("max_mode")
     owners = [str(o) for o in args.get("owners", [])]
 

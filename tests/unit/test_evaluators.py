@@ -1160,7 +1160,7 @@ def test_overlay_networks_encrypted() -> None:
     assert (out.status, out.message) == ("fail", "overlay networks not encrypted: c, d")
     data["networks"] = [{"Name": "bridge", "Driver": "bridge"}]
     out = run("engine_overlay_networks_encrypted", data)
-    assert (out.status, out.message) == ("not_applicable", "no overlay network")
+    assert (out.status, out.message) == ("not_applicable", "the engine has no overlay network")
     data["networks"] = None
     assert error_of("engine_overlay_networks_encrypted", data) == "evidence 'networks' is absent"
     assert error_of("engine_overlay_networks_encrypted", 3) == "evidence 'networks' is absent"
@@ -1768,9 +1768,10 @@ def test_audit_not_installed_names_what_was_looked_for() -> None:
     out = watched(data, paths=["/usr/local/bin/dockerd"], units=["docker.service"], data_root=True)
     assert (out.status, out.message) == (
         "not_applicable",
-        "not installed: /usr/local/bin/dockerd, unit docker.service, Docker's data root",
+        "nothing to audit: none of /usr/local/bin/dockerd, the docker.service unit, Docker's data"
+        " root exists on this host",
     )
-    assert watched(data, paths=["/x"]).message == "not installed: /x"
+    assert watched(data, paths=["/x"]).message == "nothing to audit: /x does not exist on this host"
 
 
 def test_audit_absent_evidence() -> None:
@@ -1876,11 +1877,11 @@ def test_file_permissions_none_exists() -> None:
     out = run("host_file_permissions", data, tls=["tlscacert", "nokey"], paths=["/etc/x"])
     assert (out.status, out.message) == (
         "not_applicable",
-        "no such file: /etc/x, /etc/docker/tls/ca.pem",
+        "none of /etc/x, /etc/docker/tls/ca.pem exists on this host",
     )
     data["docker"]["tls_files"] = {"tlscacert": ""}
     out = run("host_file_permissions", data, tls=["tlscacert"])
-    assert out.message == "no such file: /etc/docker/certs.d/*"
+    assert out.message == "dockerd's configuration names no tlscacert file"
 
 
 def test_file_permissions_registry_certs() -> None:
@@ -1891,7 +1892,10 @@ def test_file_permissions_registry_certs() -> None:
     assert (out.status, out.message) == ("pass", "/etc/docker/certs.d/r:5000/ca.crt 0444 root:root")
     data["docker"]["registry_certs"] = None
     out = run("host_file_permissions", data, registry_certs=True, max_mode="0444")
-    assert (out.status, out.message) == ("not_applicable", "no such file: /etc/docker/certs.d/*")
+    assert (out.status, out.message) == (
+        "not_applicable",
+        "no registry certificate under /etc/docker/certs.d exists on this host",
+    )
     del data["docker"]["registry_certs"]
     assert error_of("host_file_permissions", data, registry_certs=True) == (
         "evidence 'docker.registry_certs' is absent"
@@ -1913,7 +1917,9 @@ def test_file_permissions_units_and_data_root() -> None:
     data["systemd"]["units"]["bad.service"] = {"path": "", "file": {}}
     data["systemd"]["units"]["odd.service"] = "x"
     out = run("host_file_permissions", data, units=["bad.service", "odd.service"], max_mode="0644")
-    assert out.message == "no such file: /etc/docker/certs.d/*"
+    assert out.message == (
+        "the bad.service unit is not installed; the odd.service unit is not installed"
+    )
     root = data["docker"]["data_root"]
     data["files"][root] = dict(unit["file"], path=root, mode="0711")
     out = run("host_file_permissions", data, data_root=True, max_mode="0700")

@@ -161,8 +161,8 @@ def test_not_installed_names_where_it_looked() -> None:
     outcome = host_audit_watched(data, {**RUNC, "units": ["docker.service"], "data_root": True})
     assert outcome.status == "not_applicable"
     assert outcome.message == (
-        "not installed: /usr/bin/runc, /usr/sbin/runc, /usr/local/bin/runc, unit docker.service,"
-        " Docker's data root"
+        "nothing to audit: none of /usr/bin/runc, /usr/sbin/runc, /usr/local/bin/runc, the"
+        " docker.service unit, Docker's data root exists on this host"
     )
 
 
