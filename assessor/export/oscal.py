@@ -1,26 +1,55 @@
 """OSCAL exports built with compliance-trestle's models (OSCAL ``trestle.oscal.OSCAL_VERSION``).
 
-``render_assessment_results``: a stored assessment as OSCAL assessment results, one
-``result``:
+Identifiers: one mapping, used by both documents. ``render_catalog`` writes the controls and
+objectives that ``render_assessment_results`` refers to, and both name them only through
+``token``, ``requirement_token`` and ``objective_id``:
 
-- ``local-definitions.inventory-items``: one item per target (URI, kind, status, identity);
+- a rule is the control ``token(rule id)``: the id itself (rule ids are kebab-case), or, if it
+  does not start with a letter, ``_`` + the id;
+- a framework requirement is the control ``requirement_token(framework, requirement)`` =
+  ``token(framework)`` + ``_`` + the requirement id with every character outside
+  ``[A-Za-z0-9.-]`` (the underscore too) written ``_<hex>_`` (``nist-800-53r5``/``CM-7(1)`` ->
+  ``nist-800-53r5_CM-7_28_1_29_``). Rule and framework ids hold no underscore (their schema
+  patterns), so the first underscore past the first character splits framework from
+  requirement: the mapping is injective and never gives a rule's id;
+- a requirement's assessment objective is the part ``objective_id(framework, requirement)`` =
+  its control id + ``_obj`` (an unpaired ``_``, which an escaped id never holds).
+
+``render_catalog`` also checks that every id it writes is unique and fails with one line if two
+collide (a framework id equal to a rule id, say), so a reference never resolves to two things.
+
+``render_assessment_results``: a stored assessment (``assessor.readmodel.AssessmentView``) as
+OSCAL assessment results, one ``result``:
+
+- ``metadata``: roles ``assessor`` (finalised the assessment), ``approver`` (approved a
+  waiver), ``attester`` (attested a requirement), one party (a person, by the name recorded) per
+  name, and responsible-parties linking them;
+- ``local-definitions``: one inventory item per target (URI, kind, status, identity); the
+  assessment assets: assessor itself as a software component, used by one assessment platform;
 - ``observations``: one per result (rule x resource), method TEST (EXAMINE for a manual
-  rule), its evidence a back-matter resource carrying the SHA-256; one per attestation
-  (method EXAMINE: a person examined by hand);
-- ``findings``: one per framework requirement with a result or an attestation; the target is
-  ``objective-id`` = the requirement's token (``requirement_token``), state from the
-  requirement's roll-up (``assessor.audit.rollup``): pass -> satisfied; not_applicable ->
-  satisfied with implementation state not-applicable; fail, error, manual (unattested) and
-  waived -> not-satisfied. A waived failure stays not-satisfied: OSCAL records an accepted
-  weakness as a risk with status ``deviation-approved`` (one per applied waiver), which the
-  finding lists in ``related-risks``;
+  rule), its subject the target's inventory item, its origin the tool, its evidence a
+  back-matter resource carrying the SHA-256; one per attestation (method EXAMINE, origin the
+  attester), its attached files back-matter resources named by their SHA-256;
+- ``risks``: one per applied waiver, status ``deviation-approved``, its risk log naming the
+  approver and the date the waiver was recorded;
+- ``findings``: one per framework requirement the read model gives a status other than
+  ``not_assessed`` (requirements no result and no attestation address are not reviewed, and
+  are left out). The target is the requirement's objective (``objective-id``). OSCAL's
+  objective state is only satisfied | not-satisfied, so only ``pass`` (attested passes
+  included) is satisfied; every other status is not-satisfied with reason ``fail`` (fail,
+  waived) or ``other`` (error, manual, not_applicable), the status itself in the ``status``
+  prop and the remarks; ``not_applicable`` also gets implementation-status not-applicable and
+  the reason the rules gave. A waived failure stays not-satisfied and lists the waiver's risk.
+  Statuses are read from the read model (``view.frameworks``), never recomputed here;
+- ``reviewed-controls``: per framework, the requirement controls and objectives of the findings;
 - ``import-ap``: there is no assessment plan, so the href is a fragment naming a back-matter
   resource that says so (OSCAL requires the import; a fragment is a valid URI reference).
 
-``render_catalog``: the rules as an OSCAL catalog (one group per target kind, one control per
-rule) and one OSCAL profile per framework, selecting the rules its requirements use; each
-selected control gets, through ``modify.alters``, one ``requirement`` prop per requirement
-of the framework it meets.
+``render_catalog``: one OSCAL catalog with one group per rule target kind (a control per rule)
+and one group per framework (a control per requirement, with its statement, its assessment
+objective and links to the rule controls that meet it), and one OSCAL profile per framework
+selecting its requirements and the rules they use; each selected rule control gets, through
+``modify.alters``, one ``requirement`` prop per requirement of the framework it meets.
 
 Deterministic: uuids are uuid5 of the assessment's uuid (or the catalog digest) and stable
 keys, times are the assessment's own, and trestle serialises the models in field order.
@@ -32,7 +61,7 @@ from __future__ import annotations
 
 import re
 import uuid as uuidlib
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -45,8 +74,8 @@ if TYPE_CHECKING:
     from trestle.oscal import common
 
     from assessor.catalog import Catalog
-    from assessor.catalog.schema import Rule
-    from assessor.export.data import ExportData, ExportResult, ExportTarget
+    from assessor.catalog.schema import Framework, Requirement, Rule
+    from assessor.readmodel import AssessmentView, RequirementStatus, ResultView, TargetView
 
 NS = "https://assessor.dev/ns/oscal"
 _BASE = uuidlib.uuid5(uuidlib.NAMESPACE_URL, NS)
@@ -75,6 +104,12 @@ def requirement_token(framework: str, requirement: str) -> str:
     """``<framework>_<requirement>``, e.g. ``nistir-8176_5.2.1-c-ii``; characters a token
     cannot hold are escaped (``CM-7(1)`` -> ``CM-7_28_1_29_``)."""
     return f"{token(framework)}_{_escape(requirement)}"
+
+
+def objective_id(framework: str, requirement: str) -> str:
+    """The id of a requirement's assessment objective (a part of its control): what a finding
+    targets, ``<requirement_token>_obj``."""
+    return f"{requirement_token(framework, requirement)}_obj"
 
 
 def _line(s: str | None) -> str:
@@ -138,8 +173,24 @@ class _Ids:
 
 # --- assessment results -----------------------------------------------------------------------
 
+# role id -> (title, description); only the roles someone holds are written
+_ROLES = {
+    "assessor": (
+        "Assessor",
+        "Finalised the assessment: froze its results, waivers and attestations.",
+    ),
+    "approver": (
+        "Waiver approver",
+        "Approved a waiver: accepted the failures it covers as a risk until it expires.",
+    ),
+    "attester": (
+        "Attester",
+        "Attested a framework requirement by hand, answering what no rule observes.",
+    ),
+}
 
-def render_assessment_results(data: ExportData) -> bytes:
+
+def render_assessment_results(data: AssessmentView) -> bytes:
     """The assessment as an OSCAL assessment-results document (UTF-8 JSON, trailing newline)."""
     from pydantic import ValidationError
 
@@ -151,7 +202,44 @@ def render_assessment_results(data: ExportData) -> bytes:
         raise AssessorError(f"cannot export as OSCAL: {where}: {first['msg']}") from e
 
 
-def _assessment_results(data: ExportData) -> OscalBaseModel:
+class _Parties:
+    """The people the assessment names (finaliser, approvers, attesters): one party per name,
+    and the roles each holds."""
+
+    def __init__(self, ids: _Ids) -> None:
+        self.ids = ids
+        self.uuid: dict[str, str] = {}
+        self.roles: dict[str, dict[str, None]] = {r: {} for r in _ROLES}
+
+    def add(self, name: object, role: str) -> str | None:
+        """The party uuid of ``name`` (None when no name is recorded), holding ``role``."""
+        text = _line(str(name)) if name is not None else ""
+        if not text:
+            return None
+        party = self.uuid.setdefault(text, self.ids("party", text))
+        self.roles[role][party] = None
+        return party
+
+    def metadata(self) -> dict[str, Any]:
+        from trestle.oscal import common
+
+        held = [r for r in _ROLES if self.roles[r]]
+        return {
+            "roles": [common.Role(id=r, title=_ROLES[r][0], description=_ROLES[r][1]) for r in held]
+            or None,
+            "parties": [
+                common.Parties(uuid=u, type="person", name=name)
+                for name, u in sorted(self.uuid.items())
+            ]
+            or None,
+            "responsible_parties": [
+                common.ResponsibleParty(role_id=r, party_uuids=list(self.roles[r])) for r in held
+            ]
+            or None,
+        }
+
+
+def _assessment_results(data: AssessmentView) -> OscalBaseModel:
     from trestle.oscal import OSCAL_VERSION, common
     from trestle.oscal import assessment_results as ar
 
@@ -162,11 +250,14 @@ def _assessment_results(data: ExportData) -> OscalBaseModel:
     ids = _Ids(data.uuid)
     a = data.assessment
     end = _seconds(data.end)
+    parties = _Parties(ids)
+    parties.add(data.finalised_by, "assessor")
+    tool = ids("component", "assessor")
     items = {t.uri: ids("target", t.uri) for t in data.targets}
-    observations, by_result, evidence = _result_observations(data, ids, items, end)
-    attested, attestation_obs = _attestation_observations(data, ids)
-    risks, risk_of_waiver = _risks(data, ids, by_result)
-    findings, reviewed = _findings(data, ids, by_result, attested, risk_of_waiver)
+    observations, by_result, evidence = _result_observations(data, ids, items, tool, end)
+    attested, attestation_obs, files = _attestation_observations(data, ids, parties)
+    risks, risk_of_waiver = _risks(data, ids, by_result, parties)
+    findings, reviewed = _findings(data, ids, by_result, attested, risk_of_waiver, tool, parties)
     plan = ids("assessment-plan")
     resources = [
         common.Resource(
@@ -177,6 +268,7 @@ def _assessment_results(data: ExportData) -> OscalBaseModel:
             "the metadata names.",
         ),
         *(_evidence_resource(ids, h, data) for h in evidence),
+        *files,
     ]
     system = f", system {a['system']}" if a.get("system") else ""
     title = f"Assessment {a['id']} ({a['period']}{system})"
@@ -197,6 +289,7 @@ def _assessment_results(data: ExportData) -> OscalBaseModel:
             _prop("finalised-by", a.get("finalised_by")),
             _prop("digest", a.get("digest")),
         ),
+        **parties.metadata(),
     )
     result = ar.Result(
         uuid=ids("result"),
@@ -210,7 +303,8 @@ def _assessment_results(data: ExportData) -> OscalBaseModel:
             *(_prop("scope", s) for s in a.get("scope") or []),
         ),
         local_definitions=ar.LocalDefinitions1(
-            inventory_items=[_inventory_item(t, items[t.uri]) for t in data.targets] or None
+            inventory_items=[_inventory_item(t, items[t.uri]) for t in data.targets] or None,
+            assessment_assets=_assessment_assets(data, ids, tool),
         ),
         reviewed_controls=reviewed,
         observations=(observations + attestation_obs) or None,
@@ -230,11 +324,9 @@ def _assessment_results(data: ExportData) -> OscalBaseModel:
     )
 
 
-def _description(data: ExportData) -> str:
-    counts: dict[str, int] = defaultdict(int)
-    for r in data.results:
-        counts[r.status] += 1
-    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no results"
+def _description(data: AssessmentView) -> str:
+    counts = data.counts
+    summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no results"
     return (
         f"Assessment by assessor {data.tool_version} of {len(data.targets)} target(s) against "
         f"the control catalog {data.assessment.get('catalog_digest') or '(unknown digest)'}: "
@@ -243,7 +335,38 @@ def _description(data: ExportData) -> str:
     )
 
 
-def _inventory_item(t: ExportTarget, item_uuid: str) -> common.InventoryItem:
+def _assessment_assets(data: AssessmentView, ids: _Ids, tool: str) -> common.AssessmentAssets:
+    """assessor itself, the one tool, on one platform (the host that ran the scan)."""
+    from trestle.oscal import common
+
+    host = data.scanner_host
+    return common.AssessmentAssets(
+        components=[
+            common.SystemComponent(
+                uuid=tool,
+                type="software",
+                title=_line(f"assessor {data.tool_version}"),
+                description="The assessment tool: collects evidence from the targets, evaluates "
+                "the rules of the control catalog against it and stores the results.",
+                props=_props(
+                    _prop("version", data.tool_version),
+                    _prop("catalog-digest", data.assessment.get("catalog_digest")),
+                ),
+                status=common.Status(state="operational"),
+            )
+        ],
+        assessment_platforms=[
+            common.AssessmentPlatform(
+                uuid=ids("platform"),
+                title=_line(f"assessor on {host}" if host else "assessor"),
+                props=_props(_prop("scanner-host", host)),
+                uses_components=[common.UsesComponent(component_uuid=tool)],
+            )
+        ],
+    )
+
+
+def _inventory_item(t: TargetView, item_uuid: str) -> common.InventoryItem:
     from trestle.oscal import common
 
     identity = [_prop(token(name), v, "identity") for name, v in _flat("", t.identity)]
@@ -257,8 +380,14 @@ def _inventory_item(t: ExportTarget, item_uuid: str) -> common.InventoryItem:
     )
 
 
+def _tool_origin(tool: str) -> list[common.Origin]:
+    from trestle.oscal import common
+
+    return [common.Origin(actors=[common.OriginActor(type="tool", actor_uuid=tool)])]
+
+
 def _result_observations(
-    data: ExportData, ids: _Ids, items: dict[str, str], collected: datetime
+    data: AssessmentView, ids: _Ids, items: dict[str, str], tool: str, collected: datetime
 ) -> tuple[list[common.Observation], dict[int, str], list[str]]:
     """One observation per result; returns them, result id -> observation uuid, and the
     evidence hashes they cite (sorted)."""
@@ -294,6 +423,7 @@ def _result_observations(
                 props=_result_props(r),
                 methods=["EXAMINE" if manual else "TEST"],
                 types=["finding" if r.status in _BAD_STATUSES else "control-objective"],
+                origins=_tool_origin(tool),
                 subjects=[
                     common.SubjectReference(
                         subject_uuid=items[r.target],
@@ -310,7 +440,7 @@ def _result_observations(
     return out, by_result, sorted(hashes)
 
 
-def _result_props(r: ExportResult) -> list[common.Property] | None:
+def _result_props(r: ResultView) -> list[common.Property] | None:
     return _props(
         _prop("rule", r.rule),
         _prop("resource", r.resource),
@@ -319,17 +449,25 @@ def _result_props(r: ExportResult) -> list[common.Property] | None:
         _prop("severity", r.severity),
         _prop("evidence-sha256", r.evidence),
         _prop("waiver", r.waiver["id"] if r.waiver else None),
+        *(
+            _prop("requirement", req, token(fw))
+            for fw, reqs in r.references.items()
+            for req in reqs
+        ),
     )
 
 
-def _evidence_resource(ids: _Ids, sha256: str, data: ExportData) -> common.Resource:
+def _ni(sha256: str) -> str:
+    """RFC 6920 named information: a document named by its SHA-256."""
     import base64
 
+    return "ni:///sha-256;" + base64.urlsafe_b64encode(bytes.fromhex(sha256)).decode().rstrip("=")
+
+
+def _evidence_resource(ids: _Ids, sha256: str, data: AssessmentView) -> common.Resource:
     from trestle.oscal import common
 
     info = data.evidence.get(sha256)
-    # RFC 6920 named information: the document is named by its hash, kept in assessor's store
-    ni = base64.urlsafe_b64encode(bytes.fromhex(sha256)).decode().rstrip("=")
     return common.Resource(
         uuid=ids("evidence", sha256),
         title=_line(f"Evidence {info.kind if info else ''} {sha256}"),
@@ -342,7 +480,7 @@ def _evidence_resource(ids: _Ids, sha256: str, data: ExportData) -> common.Resou
         ),
         rlinks=[
             common.Rlink(
-                href=f"ni:///sha-256;{ni}",
+                href=_ni(sha256),
                 media_type="application/json",
                 hashes=[common.Hash(algorithm="SHA-256", value=sha256)],
             )
@@ -351,23 +489,49 @@ def _evidence_resource(ids: _Ids, sha256: str, data: ExportData) -> common.Resou
 
 
 def _attestation_observations(
-    data: ExportData, ids: _Ids
-) -> tuple[dict[tuple[str, str], tuple[str, str]], list[common.Observation]]:
-    """One observation per attestation; returns (framework, requirement) -> (status, uuid)."""
+    data: AssessmentView, ids: _Ids, parties: _Parties
+) -> tuple[dict[int, str], list[common.Observation], list[common.Resource]]:
+    """One observation per attestation, and a back-matter resource per attached file;
+    returns attestation id -> observation uuid, the observations and the resources."""
     from trestle.oscal import common
 
     out: list[common.Observation] = []
-    attested: dict[tuple[str, str], tuple[str, str]] = {}
+    resources: dict[str, common.Resource] = {}
+    attested: dict[int, str] = {}
     for at in data.attestations:
         obs_uuid = ids("attestation", at["id"])
-        attested[(at["framework"], at["requirement"])] = (at["status"], obs_uuid)
-        files = [
-            common.RelevantEvidence(
-                description=_line(f"Attached file {f.get('name', '')}") or "Attached file",
-                props=_props(_prop("sha256", f.get("sha256")), _prop("size", f.get("size"))),
+        attested[int(at["id"])] = obs_uuid
+        party = parties.add(at.get("by"), "attester")
+        files = []
+        for f in at.get("evidence") or []:
+            name = _line(str(f.get("name") or "")) or "(unnamed)"
+            sha = str(f.get("sha256") or "")
+            href = None
+            if re.fullmatch(r"[0-9a-f]{64}", sha):
+                res_uuid = ids("attachment", sha)
+                href = f"#{res_uuid}"
+                resources.setdefault(
+                    res_uuid,
+                    common.Resource(
+                        uuid=res_uuid,
+                        title=_line(f"Attached file {name}"),
+                        description="A file attached to an attestation, kept in the assessor "
+                        "store by its SHA-256.",
+                        props=_props(_prop("sha256", sha), _prop("size", f.get("size"))),
+                        rlinks=[
+                            common.Rlink(
+                                href=_ni(sha), hashes=[common.Hash(algorithm="SHA-256", value=sha)]
+                            )
+                        ],
+                    ),
+                )
+            files.append(
+                common.RelevantEvidence(
+                    href=href,
+                    description=f"Attached file {name}",
+                    props=_props(_prop("sha256", sha), _prop("size", f.get("size"))),
+                )
             )
-            for f in at.get("evidence") or []
-        ]
         created = _parse(at.get("created")) or _seconds(data.end)
         out.append(
             common.Observation(
@@ -385,18 +549,28 @@ def _attestation_observations(
                 ),
                 methods=["EXAMINE"],
                 types=["control-objective"],
+                origins=[
+                    common.Origin(
+                        actors=[
+                            common.OriginActor(type="party", actor_uuid=party, role_id="attester")
+                        ]
+                    )
+                ]
+                if party
+                else None,
                 relevant_evidence=files or None,
                 collected=created,
                 expires=_parse(at.get("expires")),
             )
         )
-    return attested, out
+    return attested, out, list(resources.values())
 
 
 def _risks(
-    data: ExportData, ids: _Ids, by_result: dict[int, str]
+    data: AssessmentView, ids: _Ids, by_result: dict[int, str], parties: _Parties
 ) -> tuple[list[common.Risk], dict[int, str]]:
-    """One risk, status deviation-approved, per applied waiver."""
+    """One risk, status deviation-approved, per applied waiver; its risk log records who
+    approved it and when the waiver was recorded."""
     from trestle.oscal import common
 
     covered: dict[int, list[str]] = defaultdict(list)
@@ -413,6 +587,8 @@ def _risks(
         where += f" on targets matching {w.get('target_pattern') or '*'}"
         until = f" until {w['expires']}" if w.get("expires") else ""
         compensating = w.get("compensating")
+        approver = parties.add(w.get("approver"), "approver")
+        recorded = _parse(w.get("created"))
         risks.append(
             common.Risk(
                 uuid=risk_uuid,
@@ -427,6 +603,7 @@ def _risks(
                     _prop("target-pattern", w.get("target_pattern")),
                     _prop("system", w.get("system")),
                     _prop("approver", w.get("approver")),
+                    _prop("created", w.get("created")),
                     _prop("expires", w.get("expires")),
                     _prop("source", w.get("source")),
                 ),
@@ -437,6 +614,22 @@ def _risks(
                 if compensating
                 else None,
                 deadline=_parse(w.get("expires")),
+                risk_log=common.RiskLog(
+                    entries=[
+                        common.Entry(
+                            uuid=ids("waiver-approved", wid),
+                            title="Deviation approved (waiver recorded)",
+                            start=recorded,
+                            end=_parse(w.get("expires")),
+                            logged_by=[common.LoggedBy(party_uuid=approver, role_id="approver")]
+                            if approver
+                            else None,
+                            status_change="deviation-approved",
+                        )
+                    ]
+                )
+                if recorded is not None
+                else None,
                 related_observations=[
                     common.RelatedObservation(observation_uuid=u) for u in covered[wid]
                 ]
@@ -446,135 +639,204 @@ def _risks(
     return risks, by_waiver
 
 
+# requirement status (assessor.audit.rollup) -> (objective state, reason); not_assessed has no
+# finding. Only a pass is satisfied.
 _STATE = {
     "pass": ("satisfied", "pass"),
-    "not_applicable": ("satisfied", "other"),
     "fail": ("not-satisfied", "fail"),
     "waived": ("not-satisfied", "fail"),
     "error": ("not-satisfied", "other"),
     "manual": ("not-satisfied", "other"),
+    "not_applicable": ("not-satisfied", "other"),
 }
 _REMARKS = {
-    "not_applicable": "No rule of this requirement applied to the targets in scope.",
-    "waived": "Every failure is covered by an approved waiver (see the related risks).",
+    "pass": "Every rule result that applied passed, or an attestation answered it as passed.",
+    "fail": "At least one rule result failed, or an attestation answered it as failed.",
+    "waived": "Not met: every failure is covered by an approved waiver (see the related risks).",
     "error": "A rule could not be evaluated: the requirement is not shown as met.",
-    "manual": "A manual part awaits an attestation.",
+    "manual": "Not determined: a manual part awaits an attestation.",
+    "not_applicable": "Not applicable, not met: no rule of this requirement applied to the "
+    "targets in scope.",
 }
+
+
+def _not_applicable_reason(rs: RequirementStatus, results: dict[int, ResultView]) -> str:
+    """The rules' own words for why nothing applied (their distinct messages, a few)."""
+    messages = list(
+        dict.fromkeys(
+            _line(f"{results[i].rule}: {results[i].message}")
+            for i in rs.result_ids
+            if i in results and results[i].message
+        )
+    )
+    if not messages:
+        return ""
+    more = f" (and {len(messages) - 5} more)" if len(messages) > 5 else ""
+    return " Reasons given: " + "; ".join(messages[:5]) + more
 
 
 def _findings(
-    data: ExportData,
+    data: AssessmentView,
     ids: _Ids,
     by_result: dict[int, str],
-    attested: dict[tuple[str, str], tuple[str, str]],
+    attested: dict[int, str],
     risk_of_waiver: dict[int, str],
+    tool: str,
+    parties: _Parties,
 ) -> tuple[list[common.Finding], common.ReviewedControls]:
-    """One finding per requirement with a result or an attestation, in framework order."""
+    """One finding per assessed requirement (status from the read model), framework order."""
     from trestle.oscal import common
 
-    from assessor.audit.rollup import rollup
-
-    results: dict[tuple[str, str], list[ExportResult]] = defaultdict(list)
-    for r in data.results:
-        for fw, reqs in r.references.items():
-            for req in reqs:
-                results[(fw, req)].append(r)
-    keys = set(results) | set(attested)
+    results = {r.id: r for r in data.results}
     findings: list[common.Finding] = []
     selections: list[common.ControlSelections] = []
-    for fw in sorted({fw for fw, _ in keys}):
-        framework = data.catalog.frameworks.get(fw)
-        known = {q.id: q for q in framework.requirements} if framework else {}
-        order = [q for q in known if (fw, q) in keys]
-        order += sorted(req for f, req in keys if f == fw and req not in known)
-        for req in order:
-            rs = results.get((fw, req), [])
-            statuses = [r.status for r in rs]
-            observations = [by_result[r.id] for r in rs]
-            if (fw, req) in attested:
-                status, obs = attested[(fw, req)]
-                statuses = [s for s in statuses if s != "manual"] + [status]
-                observations.append(obs)
-            rolled = rollup(statuses)
-            state, reason = _STATE[rolled]
-            risks = sorted({risk_of_waiver[int(r.waiver["id"])] for r in rs if r.waiver})
-            requirement = known.get(req)
-            title = _line(f"{fw} {req}: {requirement.title if requirement else req}")
+    objectives: list[common.ControlObjectiveSelections] = []
+    for fw_id, fw in data.frameworks.items():
+        assessed = [rs for rs in fw.requirements if rs.status != "not_assessed"]
+        if not assessed:
+            continue
+        for rs in assessed:
+            state, reason = _STATE[rs.status]
+            observations = [by_result[i] for i in rs.result_ids if i in by_result]
+            origins = _tool_origin(tool) if observations else []
+            at = rs.attestation
+            if at is not None and int(at["id"]) in attested:
+                observations.append(attested[int(at["id"])])
+                party = parties.add(at.get("by"), "attester")
+                if party:
+                    actor = common.OriginActor(type="party", actor_uuid=party, role_id="attester")
+                    origins.append(common.Origin(actors=[actor]))
+            risks = sorted(
+                {
+                    risk_of_waiver[int(w["id"])]
+                    for i in rs.result_ids
+                    if (w := results[i].waiver) is not None and int(w["id"]) in risk_of_waiver
+                }
+            )
+            remarks = _REMARKS[rs.status]
+            if rs.status == "not_applicable":
+                remarks += _not_applicable_reason(rs, results)
             findings.append(
                 common.Finding(
-                    uuid=ids("finding", fw, req),
-                    title=title,
-                    description=_finding_description(rs, (fw, req) in attested),
+                    uuid=ids("finding", fw_id, rs.id),
+                    title=_line(f"{fw_id} {rs.id}: {rs.title}"),
+                    description=_finding_description(rs),
                     props=_props(
-                        _prop("framework", fw), _prop("requirement", req), _prop("status", rolled)
+                        _prop("framework", fw_id),
+                        _prop("requirement", rs.id),
+                        _prop("status", rs.status),
+                        _prop("coverage", rs.coverage),
                     ),
+                    origins=origins or None,
                     target=common.FindingTarget(
                         type="objective-id",
-                        target_id=requirement_token(fw, req),
-                        status=common.ObjectiveStatus(
-                            state=state, reason=reason, remarks=_REMARKS.get(rolled)
-                        ),
+                        target_id=objective_id(fw_id, rs.id),
+                        status=common.ObjectiveStatus(state=state, reason=reason, remarks=remarks),
                         implementation_status=common.ImplementationStatus(state="not-applicable")
-                        if rolled == "not_applicable"
+                        if rs.status == "not_applicable"
                         else None,
                     ),
                     related_observations=[
                         common.RelatedObservation(observation_uuid=u) for u in observations
-                    ],
+                    ]
+                    or None,
                     related_risks=[common.AssociatedRisk(risk_uuid=u) for u in risks] or None,
                 )
             )
-        title = f"{framework.framework.title} {framework.framework.version}" if framework else fw
+        title = _line(f"{fw.title} {fw.version}")
         selections.append(
             common.ControlSelections(
-                description=_line(f"Requirements of {title} with results"),
-                props=_props(_prop("framework", fw)),
+                description=_line(f"Requirements of {title} with results or attestations"),
+                props=_props(_prop("framework", fw_id)),
                 include_controls=[
-                    common.SelectControlById(control_id=requirement_token(fw, req)) for req in order
+                    common.SelectControlById(control_id=requirement_token(fw_id, rs.id))
+                    for rs in assessed
                 ],
             )
         )
+        objectives.append(
+            common.ControlObjectiveSelections(
+                description=_line(f"Assessment objectives of {title} with findings"),
+                props=_props(_prop("framework", fw_id)),
+                include_objectives=[
+                    common.SelectObjectiveById(objective_id=objective_id(fw_id, rs.id))
+                    for rs in assessed
+                ],
+            )
+        )
+    if not selections:
+        raise AssessorError(
+            f"assessment {data.id}: no result or attestation addresses a requirement of the "
+            "catalog's frameworks, so there is no control to report on"
+        )
     reviewed = common.ReviewedControls(
         description="The framework requirements that results or attestations of this "
-        "assessment address; ids are <framework>_<requirement> tokens.",
+        "assessment address: controls and objectives of the catalog and profiles that "
+        "`assessor controls export --format oscal` writes.",
         control_selections=selections,
+        control_objective_selections=objectives,
     )
     return findings, reviewed
 
 
-def _finding_description(rs: list[ExportResult], attested: bool) -> str:
-    counts: dict[str, int] = defaultdict(int)
-    for r in rs:
-        counts[r.status] += 1
-    rules = sorted({r.rule for r in rs})
-    text = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no results"
-    out = f"{len(rs)} result(s) ({text})"
-    if rules:
-        out += " of rule(s) " + ", ".join(rules)
-    return out + ("; answered by an attestation." if attested else ".")
+def _finding_description(rs: RequirementStatus) -> str:
+    text = ", ".join(f"{n} {s}" for s, n in rs.counts.items() if n) or "no results"
+    out = f"{sum(rs.counts.values())} result(s) ({text})"
+    if rs.rules:
+        out += " of rule(s) " + ", ".join(rs.rules)
+    if rs.attestation is not None:
+        out += f"; answered by an attestation ({rs.attestation.get('status')})"
+    return out + "."
 
 
 # --- the control catalog ----------------------------------------------------------------------
 
 
 def render_catalog(catalog: Catalog) -> dict[str, bytes]:
-    """``{"catalog.json": ..., "profile-<framework>.json": ...}``: the rules as an OSCAL
-    catalog, and a profile per framework that has rules (OSCAL cannot select no control)."""
+    """``{"catalog.json": ..., "profile-<framework>.json": ...}``: the rules and the framework
+    requirements as one OSCAL catalog, and a profile per framework selecting its requirements
+    and the rules that meet them."""
     from pydantic import ValidationError
 
     try:
-        files = {"catalog.json": _dump(_catalog(catalog))}
         for fw_id in sorted(catalog.frameworks):
             if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", fw_id):
                 raise AssessorError(f"framework id {fw_id!r} cannot name a file")
-            profile = _profile(catalog, fw_id)
-            if profile is not None:
-                files[f"profile-{fw_id}.json"] = _dump(profile)
+        model = _catalog(catalog)
+        _unique_ids(model)
+        files = {"catalog.json": _dump(model)}
+        for fw_id in sorted(catalog.frameworks):
+            files[f"profile-{fw_id}.json"] = _dump(_profile(catalog, fw_id))
     except ValidationError as e:
         first = e.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise AssessorError(f"cannot export the catalog as OSCAL: {where}: {first['msg']}") from e
     return files
+
+
+def _unique_ids(model: OscalBaseModel) -> None:
+    """Every group, control and part id once (OSCAL's catalog index), or one clear error."""
+    seen: Counter[str] = Counter()
+
+    def walk(node: Any) -> None:
+        for group in getattr(node, "groups", None) or []:
+            seen[group.id] += 1
+            walk(group)
+        for control in getattr(node, "controls", None) or []:
+            seen[control.id] += 1
+            walk(control)
+        for part in getattr(node, "parts", None) or []:
+            if part.id:
+                seen[part.id] += 1
+            walk(part)
+
+    walk(model)
+    twice = sorted(i for i, n in seen.items() if n > 1)
+    if twice:
+        raise AssessorError(
+            f"cannot export the catalog as OSCAL: id {twice[0]!r} names two things (a rule, "
+            "framework or requirement id clashes with another)"
+        )
 
 
 def _catalog_metadata(catalog: Catalog, title: str, *extra: Any) -> common.Metadata:
@@ -631,13 +893,17 @@ def _catalog(catalog: Catalog) -> OscalBaseModel:
         uuid=ids("catalog"),
         metadata=_catalog_metadata(
             catalog,
-            "assessor rules: technical checks for Linux container deployments",
+            "assessor rules and the framework requirements they meet",
             _prop("rules", len(catalog.rules)),
+            _prop("frameworks", len(catalog.frameworks)),
         ),
         groups=[
-            cat.Group2(id=token(k), title=f"{k.capitalize()} rules", controls=groups[k])
+            cat.Group2(
+                id=token(k), class_="rules", title=f"{k.capitalize()} rules", controls=groups[k]
+            )
             for k in kinds
-        ],
+        ]
+        + [_framework_group(catalog, catalog.frameworks[fw]) for fw in sorted(catalog.frameworks)],
         back_matter=common.BackMatter(resources=list(refs.values())) if refs else None,
     )
 
@@ -674,6 +940,7 @@ def _control(rule: Rule, links: list[common.Link] | None) -> cat.Control:
     ]
     return cat.Control(
         id=cid,
+        class_="rule",
         title=_line(rule.title),
         props=_props(
             common.Property(name="label", value=rule.id),
@@ -687,7 +954,79 @@ def _control(rule: Rule, links: list[common.Link] | None) -> cat.Control:
     )
 
 
-def _profile(catalog: Catalog, fw_id: str) -> OscalBaseModel | None:
+def _framework_group(catalog: Catalog, fw: Framework) -> cat.Group2:
+    from trestle.oscal import catalog as cat
+
+    info = fw.framework
+    return cat.Group2(
+        id=token(info.id),
+        class_="framework",
+        title=_line(f"{info.title} {info.version}"),
+        props=_props(
+            _prop("framework", info.id),
+            _prop("framework-version", info.version),
+            _prop("framework-source", info.source),
+            _prop("framework-published", info.published),
+        ),
+        controls=[_requirement_control(catalog, info.id, req) for req in fw.requirements],
+    )
+
+
+def _requirement_control(catalog: Catalog, fw_id: str, req: Requirement) -> cat.Control:
+    """A framework requirement as a control: its words, an assessment objective (what a
+    finding targets) and links to the rule controls that meet it."""
+    from trestle.oscal import catalog as cat
+    from trestle.oscal import common
+
+    cid = requirement_token(fw_id, req.id)
+    rules = [r for r in req.rules if r in catalog.rules]
+    coverage = catalog.coverage(req).value
+    statement = req.text.strip() or req.summary.strip() or req.title.strip()
+    if rules:
+        met = (
+            "Determine if every result of the rule(s) "
+            + ", ".join(rules)
+            + " on the targets in scope passes"
+        )
+        met += (
+            ", and, for what no rule observes, an attestation answers it as passed."
+            if coverage in ("partial", "manual")
+            else "."
+        )
+    else:
+        met = "Determine, by an attestation, whether the requirement is met: no rule observes it."
+    parts = [
+        common.Part(id=f"{cid}_smt", name="statement", prose=statement),
+        common.Part(
+            id=objective_id(fw_id, req.id),
+            name="assessment-objective",
+            prose=met,
+            props=[common.Property(name="method", value="TEST" if rules else "EXAMINE")],
+        ),
+    ]
+    return cat.Control(
+        id=cid,
+        class_="requirement",
+        title=_line(req.title),
+        props=_props(
+            common.Property(name="label", value=_line(req.id)),
+            _prop("framework", fw_id),
+            _prop("requirement", req.id),
+            _prop("section", req.section),
+            _prop("section-title", req.section_title),
+            _prop("level", req.level),
+            _prop("profile", req.profile),
+            _prop("modality", req.modality),
+            _prop("assessment", req.assessment),
+            _prop("coverage", coverage),
+            _prop("mapping-basis", req.mapping.basis if req.mapping else None),
+        ),
+        links=[common.Link(href=f"#{token(r)}", rel="related", text=r) for r in rules] or None,
+        parts=parts,
+    )
+
+
+def _profile(catalog: Catalog, fw_id: str) -> OscalBaseModel:
     from trestle.oscal import common
     from trestle.oscal import profile as prof
 
@@ -698,8 +1037,6 @@ def _profile(catalog: Catalog, fw_id: str) -> OscalBaseModel | None:
             if rule_id in catalog.rules:
                 meets[rule_id].append(req)
     selected = [r.id for r in _ordered_rules(catalog) if r.id in meets]
-    if not selected:
-        return None
     ids = _Ids(catalog.digest or "catalog")
     info = fw.framework
     alters = [
@@ -723,11 +1060,12 @@ def _profile(catalog: Catalog, fw_id: str) -> OscalBaseModel | None:
         )
         for rule_id in selected
     ]
+    with_ids = [requirement_token(fw_id, req.id) for req in fw.requirements]
     return prof.Profile(
         uuid=ids("profile", fw_id),
         metadata=_catalog_metadata(
             catalog,
-            f"{info.title} {info.version}: the assessor rules that meet it",
+            f"{info.title} {info.version}: its requirements and the assessor rules that meet them",
             _prop("framework", info.id),
             _prop("framework-version", info.version),
             _prop("framework-source", info.source),
@@ -737,12 +1075,21 @@ def _profile(catalog: Catalog, fw_id: str) -> OscalBaseModel | None:
         imports=[
             prof.Import2(
                 href="catalog.json",
-                include_controls=[prof.SelectControl(with_ids=[token(r) for r in selected])],
+                include_controls=[
+                    prof.SelectControl(with_ids=with_ids + [token(r) for r in selected])
+                ],
             )
         ],
         merge=prof.Merge2(as_is=True),
-        modify=prof.Modify(alters=alters),
+        modify=prof.Modify(alters=alters) if alters else None,
     )
 
 
-__all__ = ["NS", "render_assessment_results", "render_catalog", "requirement_token", "token"]
+__all__ = [
+    "NS",
+    "objective_id",
+    "render_assessment_results",
+    "render_catalog",
+    "requirement_token",
+    "token",
+]

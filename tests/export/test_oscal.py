@@ -22,7 +22,13 @@ from trestle.oscal.profile import Profile
 
 from assessor.catalog import load_catalog
 from assessor.errors import AssessorError
-from assessor.export.oscal import NS, render_assessment_results, requirement_token, token
+from assessor.export.oscal import (
+    NS,
+    objective_id,
+    render_assessment_results,
+    requirement_token,
+    token,
+)
 from tests.conftest import Exported, run_cli
 
 
@@ -192,7 +198,10 @@ def test_findings_target_the_requirements(doc: Doc) -> None:
     checked = defaultdict(int)
     for (fw, req), f in findings.items():
         assert _value(f.target.type) == "objective-id"
-        assert f.target.target_id == requirement_token(fw, req) and f.target.target_id in reviewed
+        # the target is the requirement's objective, a part of its control (which the
+        # reviewed controls list): both are in the catalog `controls export` writes
+        assert f.target.target_id == objective_id(fw, req)
+        assert requirement_token(fw, req) in reviewed
         related = {o.observation_uuid for o in f.related_observations}
         assert {obs[key(r)].uuid for r in refs[(fw, req)]} <= related
         statuses = {r["status"] for r in refs[(fw, req)]}
@@ -306,16 +315,16 @@ def test_controls_export_writes_catalog_and_profiles(
     r = run_cli("controls", "export", "--format", "oscal", "-o", str(out))
     assert r.code == 0, r.err
     catalog = load_catalog()
-    with_rules = sorted(
-        fw for fw, f in catalog.frameworks.items() if any(req.rules for req in f.requirements)
-    )
+    # every framework has a profile: its requirements are controls of the catalog
+    frameworks = sorted(catalog.frameworks)
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["catalog.json"] + [f"profile-{fw}.json" for fw in with_rules]
+        ["catalog.json"] + [f"profile-{fw}.json" for fw in frameworks]
     )
     cat = Catalog.oscal_read(out / "catalog.json")
     assert isinstance(cat, Catalog)
     all_valid(cat)
-    controls = {c.id: (g.id, c) for g in cat.groups for c in g.controls}
+    rule_groups = [g for g in cat.groups if g.class_ == "rules"]
+    controls = {c.id: (g.id, c) for g in rule_groups for c in g.controls}
     assert set(controls) == {token(rid) for rid in catalog.rules}
     for rid, rule in catalog.rules.items():
         group, c = controls[token(rid)]
@@ -328,33 +337,52 @@ def test_controls_export_writes_catalog_and_profiles(
         if rule.remediation.strip():
             assert parts["remediation"] == rule.remediation.strip()
         assert len(c.links or []) == len(rule.references)
+    # one group per framework, one control per requirement, linking to its rules
+    fw_groups = {g.id: g for g in cat.groups if g.class_ == "framework"}
+    assert set(fw_groups) == {token(fw) for fw in frameworks}
+    for fw in frameworks:
+        reqs = catalog.frameworks[fw].requirements
+        group = fw_groups[token(fw)]
+        assert [c.id for c in group.controls] == [requirement_token(fw, r.id) for r in reqs]
+        for req, c in zip(reqs, group.controls, strict=True):
+            assert c.title == req.title.strip() and prop(c, "requirement") == req.id
+            assert {p.value for p in c.props if p.name == "label"} == {req.id}
+            assert [link.href for link in c.links or []] == [
+                f"#{token(r)}" for r in req.rules if r in catalog.rules
+            ]
+            (objective,) = [p for p in c.parts if p.name == "assessment-objective"]
+            assert objective.id == objective_id(fw, req.id) and objective.prose
     (out / ".trestle").mkdir()  # a trestle workspace, for trestle's profile resolver
     monkeypatch.chdir(out)
-    for fw in with_rules:
+    for fw in frameworks:
         path = out / f"profile-{fw}.json"
         profile = Profile.oscal_read(path)
         assert isinstance(profile, Profile)
         all_valid(profile)
         (imp,) = profile.imports
         assert imp.href == "catalog.json"
-        selected = imp.include_controls[0].with_ids
+        selected = {_value(i) for i in imp.include_controls[0].with_ids}
+        requirements = {requirement_token(fw, r.id) for r in catalog.frameworks[fw].requirements}
         expected = {rid for req in catalog.frameworks[fw].requirements for rid in req.rules} & set(
             catalog.rules
         )
-        assert {_value(i) for i in selected} == {token(rid) for rid in expected}
-        assert {_value(i) for i in selected} <= set(controls)
+        assert selected == requirements | {token(rid) for rid in expected}
         meets = {
             a.control_id: sorted(p.value for add in a.adds for p in add.props)
-            for a in profile.modify.alters
+            for a in (profile.modify.alters if profile.modify else [])
         }
         assert meets == {token(rid): sorted(catalog.references[rid][fw]) for rid in expected}
         resolved = ProfileResolver.get_resolved_profile_catalog(out, str(path))
         got = {
             c.id: sorted(p.value for p in c.props if p.name == "requirement")
             for g in resolved.groups
+            if g.class_ == "rules"
             for c in g.controls
         }
         assert got == meets, fw
+        assert {c.id for g in resolved.groups if g.class_ == "framework" for c in g.controls} == (
+            requirements
+        )
     again = tmp_path / "again"
     assert run_cli("controls", "export", "--format", "oscal", "-o", str(again)).code == 0
     for p in again.iterdir():
