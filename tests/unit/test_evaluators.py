@@ -1884,6 +1884,24 @@ def test_file_permissions_none_exists() -> None:
     assert out.message == "dockerd's configuration names no tlscacert file"
 
 
+def test_file_permissions_nothing_named_says_what_was_looked_for() -> None:
+    """Not applicable with no file to look at: the reason names what the rule asked for."""
+    data = tls_host()
+    data["docker"]["tls_files"] = {}
+    out = run("host_file_permissions", data, tls=["tlscert", "tlskey"])
+    assert (out.status, out.message) == (
+        "not_applicable",
+        "dockerd's configuration names no tlscert or tlskey file",
+    )
+    data["docker"]["data_root"] = None
+    out = run("host_file_permissions", data, data_root=True, units=[])
+    assert out.message == "Docker's data root is not known"
+    out = run("host_file_permissions", data)
+    assert out.message == "none of the files this rule checks exists on this host"
+    out = run("host_file_permissions", data, paths=["/etc/y"])
+    assert out.message == "/etc/y does not exist on this host"
+
+
 def test_file_permissions_registry_certs() -> None:
     data = tls_host()
     cert = dict(data["files"]["/etc/docker/tls/ca.pem"], path="/etc/docker/certs.d/r:5000/ca.crt")
