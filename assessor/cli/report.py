@@ -117,7 +117,16 @@ def report(
     db: str = DB_OPTION,
     controls: list[Path] = CONTROLS_OPTION,
 ) -> None:
-    """Write an auditor-ready HTML or PDF report of a stored assessment, optionally signed."""
+    """Write an auditor-ready HTML or PDF report of a stored assessment, optionally signed.
+
+    The attestations' evidence files and the evidence documents the findings cite go with it:
+    embedded as PDF attachments, or for HTML in the folder OUTPUT.files/ beside it, listed
+    with their SHA-256 in the HTML (so the signature over the HTML covers them).
+    """
+    import gc
+
+    from assessor import readmodel
+    from assessor.report.attachments import collect, folder_for, manifest_html, write_folder
     from assessor.report.data import build
     from assessor.report.render import SIGNATURE_BOX, render_html, render_pdf
     from assessor.store import queries
@@ -142,6 +151,9 @@ def report(
     catalog = load(controls)
     store = open_db(db)
     try:
+        view = readmodel.load(store, catalog, assessment)
+        shipment = collect(store, view)
+        folder = folder_for(output.name)
         data = build(
             store,
             catalog,
@@ -157,9 +169,19 @@ def report(
                 if identity is not None
                 else None
             ),
+            attachments=shipment.hrefs("" if fmt is ReportFormat.PDF else folder),
+            view=view,
         )
-        html = render_html(data)
-        body = render_pdf(html) if fmt is ReportFormat.PDF else html.encode("utf-8")
+        aid, fw_ids = data.meta.assessment_id, [f.id for f in data.frameworks]
+        manifest = manifest_html(shipment.files, folder) if fmt is ReportFormat.HTML else ""
+        html = render_html(data, manifest)
+        # the read model and report data are not needed any more: free them before WeasyPrint
+        # lays out the document, which is what sets the command's peak memory
+        del data, view
+        gc.collect()
+        pdf = fmt is ReportFormat.PDF
+        body = render_pdf(html, shipment.files) if pdf else html.encode("utf-8")
+        del html
         signature: dict[str, object] | None = None
         detached: bytes | None = None
         if identity is not None:
@@ -186,6 +208,8 @@ def report(
                     "signature_sha256": hashlib.sha256(detached).hexdigest(),
                 }
         sig_file = output.with_name(output.name + ".p7s")
+        if fmt is ReportFormat.HTML:  # the files first: the report links to them
+            write_folder(output, shipment.files)
         write_atomic(output, body)
         if detached is not None:
             write_atomic(sig_file, detached)
@@ -194,16 +218,29 @@ def report(
         digest = hashlib.sha256(body).hexdigest()
         queries.record_report(
             store,
-            data.meta.assessment_id,
+            aid,
             fmt=fmt.value,
             path=str(output.resolve()),
             sha256=digest,
             size=len(body),
-            frameworks=[f.id for f in data.frameworks],
+            frameworks=fw_ids,
             signature=signature,
         )
     finally:
         store.close()
+    if shipment.files or shipment.omitted:
+        where = "embedded" if fmt is ReportFormat.PDF else f"in {folder}/"
+        left = ""
+        if shipment.omitted:
+            left = (
+                f"; {len(shipment.omitted)} more ({sum(n for _, n in shipment.omitted)} bytes) "
+                f"left out: the {shipment.cap >> 20} MiB cap was reached (they stay in the "
+                "database)"
+            )
+        sys.stderr.write(
+            f"assessor: {len(shipment.files)} file(s) attached ({shipment.total} bytes, "
+            f"{where}){left}\n"
+        )
     signed = ""
     if signature is not None:
         where = "embedded" if fmt is ReportFormat.PDF else f"in {output.name}.p7s"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -10,8 +11,11 @@ from assessor.errors import AssessorError
 from assessor.resources import data_dir
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from jinja2 import Environment
 
+    from assessor.report.attachments import ShippedFile
     from assessor.report.data import ReportData
 
 # The visible PDF signature sits where the cover's .sigbox is drawn (reports/static/report.css:
@@ -55,6 +59,19 @@ def _filesize(n: int) -> str:
     return f"{n} bytes"
 
 
+def _css_string(value: object) -> Any:
+    """A double-quoted CSS string holding ``value``, safe inside a <style> element: every
+    character but letters, digits, '-', '_', '.', ':' and '/' is a CSS hex escape, so no
+    quote, backslash, '<' or newline from a target reaches the stylesheet as itself."""
+    from markupsafe import Markup
+
+    text = str(value)
+    out = "".join(
+        c if c.isascii() and (c.isalnum() or c in "-_.:/") else f"\\{ord(c):x} " for c in text
+    )
+    return Markup(f'"{out}"')  # noqa: S704 - every other character escaped above
+
+
 def environment() -> Environment:
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
@@ -68,11 +85,15 @@ def environment() -> Environment:
     env.filters["safe_svg"] = _safe_svg
     env.filters["dt"] = _dt
     env.filters["filesize"] = _filesize
+    env.filters["css_string"] = _css_string
     return env
 
 
-def render_html(data: ReportData) -> str:
-    """The whole report as one self-contained HTML document (CSS and charts inline)."""
+def render_html(data: ReportData, manifest: str = "") -> str:
+    """The whole report as one self-contained HTML document (CSS and charts inline).
+
+    ``manifest``: the list of files shipped beside it (assessor.report.attachments), put at
+    the end of the body so that a signature over the HTML covers them."""
     from assessor.report.chart import trend_svg
 
     for fw in data.frameworks:
@@ -84,20 +105,39 @@ def render_html(data: ReportData) -> str:
     if "</" in css:
         raise AssessorError("reports/static/report.css must not contain '</'")
     template = environment().get_template("report.html.j2")
-    return template.render(r=data, css=Markup(css))  # noqa: S704 - our stylesheet, checked above
+    html = template.render(r=data, css=Markup(css))  # noqa: S704 - our stylesheet, checked above
+    if manifest:
+        end = html.rfind("</body>")
+        if end < 0:
+            raise AssessorError("the report template has no </body>")
+        html = html[:end] + manifest + html[end:]
+    return html
 
 
-def render_pdf(html: str) -> bytes:
-    """The same HTML as a PDF (print CSS, bookmarks from headings). Nothing is fetched: the
-    document holds no external resource, and any URL it names is refused."""
+def render_pdf(html: str, attachments: Sequence[ShippedFile] = ()) -> bytes:
+    """The same HTML as a PDF (print CSS, bookmarks from headings), with ``attachments``
+    embedded as PDF file attachments (named by their path). Nothing is fetched: the document
+    holds no external resource, and any URL it names is refused."""
     import logging
 
-    from weasyprint import HTML, URLFetcher  # type: ignore[import-untyped]
+    from weasyprint import HTML, Attachment, URLFetcher  # type: ignore[import-untyped]
 
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     logging.getLogger("fontTools").setLevel(logging.ERROR)
 
     # Only data: URLs (the logo) are read; anything else a hostile string might name is refused.
     fetcher = URLFetcher(allowed_protocols={"data"}, allow_redirects=False, timeout=1)
-    pdf: bytes = HTML(string=html, url_fetcher=fetcher, base_url="about:blank").write_pdf()
+    files = [
+        Attachment(
+            file_obj=io.BytesIO(f.body),
+            name=f.path,
+            description=f"{f.description}; sha256 {f.sha256}",
+            url_fetcher=fetcher,
+            relationship="Supplement",
+        )
+        for f in attachments
+    ]
+    document = HTML(string=html, url_fetcher=fetcher, base_url="about:blank").render()
+    del html
+    pdf: bytes = document.write_pdf(attachments=files or None)
     return pdf

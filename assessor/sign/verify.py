@@ -421,4 +421,80 @@ def verify_file(
         return result
     result.signature = sig_path
     _verify_cms(data, sig_path, anchors, result)
+    _verify_shipped(data, path, result)
     return result
+
+
+# -- files shipped beside an HTML report -----------------------------------------------------
+
+MAX_SHIPPED_PROBLEMS = 20  # problems listed in details; the rest are counted
+
+
+def _hash_file(path: Path, limit: int) -> tuple[str, int] | None:
+    """SHA-256 and size of a regular file (not through a symlink), reading at most ``limit``
+    + 1 bytes; None when it is missing, a link or not a regular file."""
+    import os
+    import stat
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            return None
+        h, n = hashlib.sha256(), 0
+        while n <= limit and (chunk := f.read(1 << 20)):
+            h.update(chunk)
+            n += len(chunk)
+    return h.hexdigest(), n
+
+
+def _verify_shipped(data: bytes, path: Path, result: Verification) -> None:
+    """An HTML report's shipped files (assessor.report.attachments) against the manifest in the
+    signed HTML: each listed file present and unchanged, and nothing else in the folder. Only
+    a valid signature makes the manifest worth checking; a problem makes the result invalid."""
+    if not result.valid or b"assessor-shipped-files" not in data:
+        return
+    from assessor.report.attachments import read_manifest
+
+    folder_name, entries, problems = read_manifest(data.decode("utf-8", "replace"))
+    if folder_name is None:
+        return
+    base = path.parent
+    folder = base / folder_name
+    if not folder_name or "/" in folder_name or folder_name in (".", ".."):
+        problems.append(f"the manifest names an unsafe folder {folder_name!r}")
+        entries = []
+    listed: set[Path] = set()
+    for e in entries:
+        parts = e.path.split("/")
+        if parts[0] != folder_name or any(p in ("", ".", "..") for p in parts):
+            problems.append(f"the manifest names an unsafe path {e.path!r}")
+            continue
+        file = base.joinpath(*parts)
+        listed.add(file)
+        got = _hash_file(file, e.size)
+        if got is None:
+            problems.append(f"{e.path}: missing (or not a regular file)")
+        elif got != (e.sha256, e.size):
+            problems.append(f"{e.path}: changed after signing (sha256 {got[0][:16]}...)")
+    if folder.is_dir() and not folder.is_symlink():
+        for f in sorted(folder.rglob("*")):
+            if (f.is_file() or f.is_symlink()) and f not in listed:
+                problems.append(f"{f.relative_to(base)}: not listed in the signed report")
+    elif entries:
+        problems.append(f"{folder_name}/: missing (the report's files)")
+    result.details.append(
+        f"shipped files: {len(entries)} listed in the signed HTML under {folder_name}/, "
+        f"{len(problems)} problem(s)"
+    )
+    if problems:
+        shown = problems[:MAX_SHIPPED_PROBLEMS]
+        result.details += shown
+        if len(problems) > len(shown):
+            result.details.append(f"... and {len(problems) - len(shown)} more problem(s)")
+        result.valid = False
+        result.reason = f"a file shipped with the report does not match: {problems[0]}"
+    else:
+        result.reason += f"; its {len(entries)} shipped file(s) match"

@@ -224,3 +224,109 @@ def test_chromium_prints_the_report_over_several_pages(
     ).stdout
     pages = int(next(line.split()[1] for line in info.splitlines() if line.startswith("Pages:")))
     assert pages > 3, info
+
+
+# -- filtering by status, severity, framework and target (CSS :has(), no script) -------------
+
+FILTERS = {
+    "status": "status",
+    "severity": "severity",
+    "framework": "frameworks",
+    "target": "target",
+}  # <select id="filter-NAME"> -> the data-ATTR it filters on
+
+# For every .filterable block: its data-* tokens, and whether Chromium lays it out.
+FILTERABLE_JS = """() => [...document.querySelectorAll('.filterable')].map((e) => ({
+  id: e.id, tag: e.tagName,
+  status: (e.dataset.status || '').split(/\\s+/).filter(Boolean),
+  severity: (e.dataset.severity || '').split(/\\s+/).filter(Boolean),
+  frameworks: (e.dataset.frameworks || '').split(/\\s+/).filter(Boolean),
+  target: (e.dataset.target || '').split(/\\s+/).filter(Boolean),
+  visible: e.getClientRects().length > 0,
+}))"""
+OPTIONS_JS = """(name) => [...document.querySelectorAll('#filter-' + name + ' option')]
+  .map((o) => ({value: o.value, token: o.dataset.value || null, label: o.textContent.trim()}))"""
+
+
+def _choose(page: Any, choice: dict[str, str]) -> list[dict[str, Any]]:
+    """Select ``choice`` (filter name -> option value, "any" for the rest) and read the blocks."""
+    for name in FILTERS:
+        page.select_option(f"#filter-{name}", choice.get(name, "any"))
+    rows: list[dict[str, Any]] = page.evaluate(FILTERABLE_JS)
+    return rows
+
+
+def _expected(row: dict[str, Any], tokens: dict[str, str]) -> bool:
+    return all(tok in row[FILTERS[name]] for name, tok in tokens.items())
+
+
+@pytest.mark.parametrize("kind", ["real", "big"])
+def test_filters_show_exactly_the_matching_blocks(
+    browser: Any, reports: dict[str, Path], kind: str
+) -> None:
+    page = Loaded(browser, reports[kind], 1280, kind)
+    try:
+        p = page.page
+        assert p.evaluate("document.scripts.length") == 0, "the filters run no script"
+        assert p.locator("#filters select").count() == len(FILTERS)
+        everything = _choose(p, {})
+        assert len(everything) >= 20, "findings, coverage rows, manual checks are filterable"
+        assert all(r["visible"] for r in everything), "nothing is hidden before a choice"
+        kinds = {r["tag"] for r in everything}
+        assert {"ARTICLE", "TR"} <= kinds, kinds
+        options = {name: p.evaluate(OPTIONS_JS, name) for name in FILTERS}
+        # every value the blocks carry can be chosen, and no option is an empty value
+        for name, attr in FILTERS.items():
+            offered = {o["token"] for o in options[name] if o["value"] != "any"}
+            assert None not in offered and "" not in offered, options[name]
+            carried = {tok for r in everything for tok in r[attr]}
+            assert carried <= offered, f"{name}: blocks carry {carried - offered} not offered"
+        narrowed = 0
+        for name in FILTERS:
+            for o in options[name]:
+                if o["value"] == "any":
+                    continue
+                rows = _choose(p, {name: o["value"]})
+                wrong = [r["id"] for r in rows if r["visible"] != _expected(r, {name: o["token"]})]
+                assert not wrong, f"{name}={o['token']}: shown/hidden wrongly: {wrong[:5]}"
+                shown = sum(r["visible"] for r in rows)
+                narrowed += 0 < shown < len(rows)
+                note = p.locator("#filters .filtered")
+                assert note.is_visible(), "a filtered view says so"
+        assert narrowed >= 3, "some choices must hide some blocks and keep others"
+        # two filters at once: the blocks matching both, and the reset shows everything again
+        fail = next(o for o in options["status"] if o["token"] == "fail")
+        sev = next(
+            o
+            for o in options["severity"]
+            if o["value"] != "any"
+            and any("fail" in r["status"] and o["token"] in r["severity"] for r in everything)
+        )
+        rows = _choose(p, {"status": fail["value"], "severity": sev["value"]})
+        want = {"status": "fail", "severity": sev["token"]}
+        assert [r["visible"] for r in rows] == [_expected(r, want) for r in rows]
+        assert 0 < sum(r["visible"] for r in rows) < len(rows)
+        p.click("#filters button[type=reset]")
+        assert all(r["visible"] for r in p.evaluate(FILTERABLE_JS)), "reset shows everything"
+        assert not p.locator("#filters .filtered").is_visible()
+        assert page.errors == [] and page.console == []
+        assert [u for u in page.requests if not u.startswith(("file:", "data:"))] == []
+    finally:
+        page.close()
+
+
+def test_filtered_page_prints_everything_without_the_controls(
+    browser: Any, reports: dict[str, Path]
+) -> None:
+    """Printing (Chromium's print engine, print media) shows no control and hides no block."""
+    page = Loaded(browser, reports["real"], 1280)
+    try:
+        p = page.page
+        fail = next(o for o in p.evaluate(OPTIONS_JS, "status") if o["token"] == "fail")
+        rows = _choose(p, {"status": fail["value"]})
+        assert not all(r["visible"] for r in rows)
+        p.emulate_media(media="print")
+        assert all(r["visible"] for r in p.evaluate(FILTERABLE_JS))
+        assert not p.locator("#filters").is_visible()
+    finally:
+        page.close()
