@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from assessor.sign.keys import SigningIdentity
 
 MAX_LOGO_BYTES = 1 << 20
+ATTACHED_MIB = 32  # assessor.report.attachments.MAX_SHIPPED_BYTES (not imported: start-up time)
 _LOGO_TYPES = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg"}
 
 
@@ -114,6 +115,15 @@ def report(
         min=0,
         help="Failing resources listed under one rule; the rest are counted. 0: all.",
     ),
+    max_attached: int = typer.Option(
+        ATTACHED_MIB,
+        "--max-attached",
+        min=0,
+        metavar="MIB",
+        help="Attestation files and cited evidence documents carried with the report "
+        "(PDF attachments, or OUTPUT.files/ beside an HTML report), at most this many MiB in "
+        "all; the rest stay in the database and the command says how many. 0: none.",
+    ),
     db: str = DB_OPTION,
     controls: list[Path] = CONTROLS_OPTION,
 ) -> None:
@@ -152,7 +162,7 @@ def report(
     store = open_db(db)
     try:
         view = readmodel.load(store, catalog, assessment)
-        shipment = collect(store, view)
+        shipment = collect(store, view, cap=max_attached << 20)
         folder = folder_for(output.name)
         data = build(
             store,
