@@ -2,18 +2,35 @@
 
 ``<testsuites name="assessor">`` holds one ``<testsuite>`` per target (name: the target URI;
 timestamp: the assessment's start in UTC, without a zone, as the Ant and Jenkins schemas
-want) and one ``<testcase>`` per rule x resource (classname ``<target kind>.<rule id>``,
-name: the resource). A fail is a ``<failure type=SEVERITY>``, an evaluation error an
-``<error>``; not_applicable, manual and waived results are ``<skipped>`` (a waived fail is
-not a failure a build should break on, but is not a pass either: its message says
-``waived: REASON (APPROVER, expires DATE)``). A target that could not be collected gets one
-``<error>`` test case of its own (``<kind>.collect``), so a CI run cannot look green for it.
-Text from targets is put in by lxml; characters XML 1.0 cannot hold are removed.
+want) and one ``<testcase>`` per rule x resource:
+
+- ``classname`` is the target URI, so (classname, name) is unique across the file and a CI
+  groups the cases by target;
+- ``name`` is ``RULE-ID [RESOURCE]``: the rule and what it judged (a container, an image, a
+  host); a target-wide result (stored resource ``*``) reads ``RULE-ID [whole KIND]``
+  (``[whole host]``, ``[whole engine]``). Line breaks and control characters in a resource
+  become spaces, so names stay on one line; should two cases of a target still read the same,
+  the later ones end in `` #2``, `` #3``.
+
+Status mapping: a fail is a ``<failure type=SEVERITY>`` (message: what the rule found; text:
+the rule, evidence hash, references and remediation); an evaluation error an ``<error
+type="evaluation-error">``; manual, not_applicable and waived results are ``<skipped>`` whose
+message starts ``manual: ``, ``not applicable: `` or ``waived: `` (a waived fail is not a
+failure a build should break on, but is not a pass either: ``waived: REASON (APPROVER,
+expires DATE)``); a pass has no child. Each case carries ``<properties>`` (as pytest writes
+them): ``status`` (as shown), ``rule``, ``resource`` (as stored), ``resource_kind`` and one
+``reference:FRAMEWORK`` per framework it references (requirement ids, comma separated), so
+counts per status and per framework can be read back from the file alone.
+
+A target that could not be collected gets one ``<error>`` test case of its own (name
+``collect [whole KIND]``), so a CI run cannot look green for it. Text from targets is put in
+by lxml; characters XML 1.0 cannot hold are removed.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter, defaultdict
 from datetime import UTC
 
@@ -76,20 +93,37 @@ def _suite(
     props = etree.SubElement(suite, "properties")
     for name, value in _properties(data, t):
         _set(etree.SubElement(props, "property"), name=name, value=value)
-    if t.status != "collected":
+    names: Counter[str] = Counter()
+
+    def case_named(name: str) -> etree._Element:
+        names[name] += 1
+        shown = name if names[name] == 1 else f"{name} #{names[name]}"
         case = etree.SubElement(suite, "testcase")
-        _set(case, classname=f"{t.kind}.collect", name=t.uri, time="0")
+        _set(case, classname=t.uri, name=shown, time="0")
+        return case
+
+    if t.status != "collected":
+        case = case_named(f"collect [whole {t.kind}]")
         err = etree.SubElement(case, "error")
         _set(err, message=t.error or t.status, type=f"target-{t.status}")
         err.text = clean(f"{t.uri} was not collected ({t.status}): {t.error or 'no detail'}")
     rules = data.catalog.rules
     for r in results:
-        case = etree.SubElement(suite, "testcase")
-        _set(case, classname=f"{t.kind}.{r.rule}", name=r.resource, time="0")
+        case = case_named(case_name(r.rule, r.resource, t.kind))
+        rule = rules.get(r.rule)
+        props = etree.SubElement(case, "properties")
+        shown = [
+            ("status", r.status),
+            ("rule", r.rule),
+            ("resource", r.resource),
+            ("resource_kind", rule.target.value if rule is not None else t.kind),
+        ]
+        shown += [(f"reference:{fw}", ",".join(ids)) for fw, ids in sorted(r.references.items())]
+        for name, value in shown:
+            _set(etree.SubElement(props, "property"), name=name, value=value)
         if r.status == "fail":
             el = etree.SubElement(case, "failure")
             _set(el, message=r.message, type=r.severity)
-            rule = rules.get(r.rule)
             el.text = clean(_detail(r, rule.remediation.strip() if rule else ""))
         elif r.status == "error":
             el = etree.SubElement(case, "error")
@@ -104,6 +138,15 @@ def _suite(
         elif r.status in _SKIPPED:
             _set(etree.SubElement(case, "skipped"), message=f"{_SKIPPED[r.status]}: {r.message}")
     return suite
+
+
+_BREAKS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
+
+
+def case_name(rule: str, resource: str, kind: str) -> str:
+    """``RULE [RESOURCE]`` on one line; ``RULE [whole KIND]`` for a target-wide result."""
+    shown = f"whole {kind}" if resource == "*" else _BREAKS.sub(" ", resource).strip()
+    return f"{rule} [{shown or '(unnamed)'}]"
 
 
 def _detail(r: ExportResult, remediation: str) -> str:

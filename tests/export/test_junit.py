@@ -85,11 +85,19 @@ def test_counts_are_the_stored_counts(junit: Path, exported: Exported) -> None:
 
 def test_each_failure_carries_its_message(junit: Path, exported: Exported) -> None:
     xml = JUnitXml.fromfile(str(junit))
+    # each case's properties name its rule and resource (its name is "RULE [RESOURCE]")
+    judged = {
+        (c.get("classname"), c.get("name")): {
+            p.get("name"): p.get("value") for p in c.iter("property")
+        }
+        for c in etree.parse(str(junit)).getroot().iter("testcase")
+    }
     cases = {}
     for suite in xml:
         for case in suite:
-            _, _, rule = case.classname.partition(".")
-            cases[(suite.name, rule, case.name)] = case
+            props = judged[(case.classname, case.name)]
+            assert case.name.startswith(f"{props['rule']} [")
+            cases[(suite.name, props["rule"], props["resource"])] = case
     catalog = load_catalog()
     results = stored(exported)
     for r in results:
@@ -133,7 +141,7 @@ def test_suites_describe_targets_and_the_assessment(junit: Path, exported: Expor
         if suite.get("name") == "host:/":
             assert suite.get("hostname") == props["identity.hostname"]
         for case in suite.iter("testcase"):
-            assert case.get("classname", "").startswith(f"{props['target.kind']}.")
+            assert case.get("classname") == suite.get("name")  # the target URI
 
 
 def test_same_assessment_same_bytes(exported: Exported) -> None:
@@ -156,9 +164,14 @@ def test_hostile_text_is_escaped_exactly(tmp_path: Path) -> None:
     assert len(root) == 1  # one target; nothing injected became an element
     cases = root.findall("testsuite/testcase")
     assert len(cases) == len(data.results)
-    assert sum(HOSTILE_XML in (c.get("name") or "") for c in cases) > len(cases) // 2
-    for case, r in zip(cases, data.results, strict=True):
-        assert case.get("name") == r.resource.replace(HOSTILE, HOSTILE_XML)
+    resources = [{p.get("name"): p.get("value") for p in c.iter("property")} for c in cases]
+    assert sum(HOSTILE_XML in (props["resource"] or "") for props in resources) > len(cases) // 2
+    for case, props, r in zip(cases, resources, data.results, strict=True):
+        # the property keeps the resource as XML can hold it; the name stays on one line
+        assert props["resource"] == r.resource.replace(HOSTILE, HOSTILE_XML)
+        name = case.get("name") or ""
+        assert name.startswith(f"{r.rule} [") and name.endswith("]")
+        assert not any(ch in name for ch in "\r\n\t\x1b")
         failure = case.find("failure")
         if r.status == "fail":
             assert failure is not None
@@ -196,7 +209,7 @@ def test_errors_and_unreachable_targets() -> None:
     assert error is not None and error.get("message") == f"boom {HOSTILE_XML}"
     assert error.get("type") == "evaluation-error"
     (case,) = reg_suite.findall("testcase")
-    assert case.get("classname") == "registry.collect" and case.get("name") == registry
+    assert case.get("classname") == registry and case.get("name") == "collect [whole registry]"
     unreached = case.find("error")
     assert unreached is not None and unreached.get("message") == f"refused {HOSTILE_XML}"
     assert reg_suite.get("hostname") is None and "assessment.system" not in body.decode()
