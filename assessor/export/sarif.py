@@ -1,14 +1,58 @@
 """SARIF 2.1.0 of a stored assessment, for code-scanning dashboards (GitHub, Azure DevOps).
 
-One run. Each failing rule x resource is a result of kind ``fail``; a failure an applied
-waiver covers is a result with an accepted external suppression (dashboards show it as
-suppressed). An evaluation error is not a finding: it is a tool execution notification of the
-invocation, as is a target that could not be collected. Every result has a logical location
-(the target and the resource); a physical location is added only where the rule judged one
-known file on a host (``files["/etc/docker/daemon.json"]``, or a path the evaluator names), as
-a URI relative to that host's root (``originalUriBaseIds``). Image findings stay logical: the
-Dockerfile is unknown. ``partialFingerprints`` hash rule, target and resource, so a re-upload
-of a later assessment matches the same alerts.
+One run. **Which results.** By default (``render_sarif``) the findings: each failing rule x
+resource is a result of kind ``fail`` (level from the severity); a failure an applied waiver
+covers is the same result with an accepted external suppression. Passes, manual checks and
+not-applicable results are left out by default because GitHub code scanning ignores ``kind``
+and would list every pass as an open alert. ``render_sarif(data, every_result=True)``
+(``render_sarif_all``) carries every stored result, each status as its own SARIF kind:
+
+==================  ===================================================
+assessor status     SARIF result
+==================  ===================================================
+fail                kind ``fail``, level error/warning/note by severity
+waived              kind ``fail`` + ``suppressions: [{external, accepted}]``
+error               kind ``open`` (the rule could not decide), level none
+manual              kind ``review``, level none
+pass                kind ``pass``, level none
+not_applicable      kind ``notApplicable``, level none
+==================  ===================================================
+
+Every result's ``properties`` hold ``status`` (as shown), ``target``, ``target_kind``,
+``resource``, ``resource_kind``, ``severity``, ``evidence`` and ``references`` (framework id
+-> requirement ids), so counts per status and per framework can be read from the file. An
+evaluation error is also a tool execution notification of the invocation (in both modes), as
+is a target that could not be collected.
+
+**Locations.** Every result has exactly one location, and it has a ``physicalLocation`` (code
+scanning shows a result only when the first location has one) and a logical location (the
+resource; kind ``container``, ``image``, ``host``, ``engine``, ``registry``;
+``fullyQualifiedName`` ``TARGET::RESOURCE``, or the target itself for a target-wide result),
+indexed in ``run.logicalLocations`` under its target. Artifact URIs are always relative, each
+against a base in ``run.originalUriBaseIds`` (GitHub rejects absolute URIs of another scheme
+than ``file``):
+
+- a file the rule judged on a host (``files["/etc/docker/daemon.json"]``, a systemd unit
+  file, the files a permissions rule names, the audit rules file holding or missing the watch,
+  with the line of the watch when there is one): the path under ``HOSTROOTn``, the host's root
+  as a ``file:`` URI;
+- daemon.json when an engine rule judged a value that came from it: under ``ENGINEHOSTn``,
+  the root of the engine's machine (``file:///`` for a local socket, ``file://HOST/`` else);
+- a file inside an image (setuid files, world-writable files, files holding secrets): the path
+  inside the image under ``IMAGEn``, whose URI is the image's (``TARGET/RESOURCE/``);
+- anything else (a container, an image, an engine setting, a registry): the virtual path
+  ``KIND/RESOURCE`` (``container/web%20(3f2a1b4c5d6e)``), or ``KIND`` for a target-wide
+  result, under ``TARGETn``, whose URI is the target URI.
+
+Paths come from the evidence the rule read (its declared evidence paths, the files a file
+function names by its arguments, the items the evidence lists), never from message text; a
+result whose evidence body is not loaded gets what its evidence paths alone name.
+
+**Fingerprints.** ``partialFingerprints`` hold ``assessorResult/v1`` (sha256 of rule, target
+and resource) and ``primaryLocationLineHash`` (its first 16 hex digits, ``:1``: the one GitHub
+reads), so a re-upload of a later assessment updates the same alerts. Rule tags are kept
+within GitHub's 20 per rule: ``security``, the frameworks a rule maps to and the rule's own
+tags; requirement ids are in the rule's ``properties.references``.
 """
 
 from __future__ import annotations
@@ -18,8 +62,10 @@ import json
 import os
 import re
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from assessor.catalog.schema import FunctionCheck, Rule
 from assessor.errors import AssessorError
@@ -28,10 +74,24 @@ from assessor.export.data import ExportData, ExportResult, ExportTarget, iso
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 INFORMATION_URI = "https://github.com/assessor/assessor"
 FINGERPRINT = "assessorResult/v1"
+LINE_HASH = "primaryLocationLineHash"
+MAX_TAGS = 20  # GitHub rejects a file with more tags on a rule
+MAX_FILES = 10  # physical locations of one result (GitHub shows only the first)
 
 # severity -> SARIF level, and the CVSS-like score GitHub code scanning ranks alerts by
 LEVELS = {"critical": "error", "high": "error", "medium": "warning", "low": "note", "info": "note"}
 SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0", "info": "0.0"}
+
+FINDINGS = ("fail", "waived")
+EVERY = ("fail", "waived", "error", "manual", "pass", "not_applicable")
+KINDS = {
+    "fail": "fail",
+    "waived": "fail",
+    "error": "open",
+    "manual": "review",
+    "pass": "pass",
+    "not_applicable": "notApplicable",
+}
 
 # tool notifications (driver.notifications): what is reported beside the results
 NOTIFICATIONS = (
@@ -39,14 +99,12 @@ NOTIFICATIONS = (
     ("target-not-collected", "A target could not be reached or read; it has no results."),
 )
 
-_FILES_KEY = re.compile(r'^files\["(/[^"]+)"\](?:\.\w+)?$')
-_PATH_IS = re.compile(r"^(/[^\s;:]+) is ")  # "/usr/lib/systemd/system/docker.service is mode ..."
-_PATH_PROBLEM = re.compile(r"(?:^|; )(/[^;:]+): (?:mode|owner) ")  # host_file_permissions
 
-
-def render_sarif(data: ExportData) -> bytes:
-    """The assessment as one SARIF 2.1.0 run (JSON, UTF-8, fixed key order, indent 2)."""
-    reported = [r for r in data.results if r.status in ("fail", "waived")]
+def render_sarif(data: ExportData, *, every_result: bool = False) -> bytes:
+    """The assessment as one SARIF 2.1.0 run (JSON, UTF-8, fixed key order, indent 2): the
+    findings, or with ``every_result`` every stored result."""
+    wanted = EVERY if every_result else FINDINGS
+    reported = [r for r in data.results if r.status in wanted]
     errors = [r for r in data.results if r.status == "error"]
     rule_ids = sorted({r.rule for r in reported} | {r.rule for r in errors})
     first: dict[str, ExportResult] = {}
@@ -55,7 +113,7 @@ def render_sarif(data: ExportData) -> bytes:
     rule_index = {rid: i for i, rid in enumerate(rule_ids)}
     rules = [_rule(first[rid], data.catalog.rules.get(rid)) for rid in rule_ids]
 
-    places = _Places(data.targets)
+    places = _Places(data)
     results = [_result(r, rule_index[r.rule], data, places) for r in reported]
     notifications = [_error(r, rule_index[r.rule], places) for r in errors]
     notifications += [_unreached(t, places) for t in data.targets if t.status != "collected"]
@@ -77,25 +135,36 @@ def render_sarif(data: ExportData) -> bytes:
                 "informationUri": INFORMATION_URI,
                 "rules": rules,
                 "notifications": [
-                    {"id": nid, "shortDescription": {"text": text}} for nid, text in NOTIFICATIONS
+                    {
+                        "id": nid,
+                        "shortDescription": {"text": text},
+                        "fullDescription": {"text": text},
+                        "help": {"text": text},
+                    }
+                    for nid, text in NOTIFICATIONS
                 ],
             }
         },
         "automationDetails": {"id": _automation_id(data), "guid": data.uuid},
         "invocations": [invocation],
     }
-    if places.bases:
-        run["originalUriBaseIds"] = places.bases
+    run["originalUriBaseIds"] = places.bases
     run["logicalLocations"] = places.logical
     run["results"] = results
     run["properties"] = {
         "assessment": {
             key: data.assessment.get(key)
             for key in ("id", "uuid", "period", "system", "scope", "status", "catalog_digest")
-        }
+        },
+        "statuses": list(wanted),
     }
     doc = {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
     return (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def render_sarif_all(data: ExportData) -> bytes:
+    """Every stored result, each status as its SARIF kind (see the module docstring)."""
+    return render_sarif(data, every_result=True)
 
 
 def fingerprint(rule: str, target: str, resource: str) -> str:
@@ -116,13 +185,18 @@ def _rule(r: ExportResult, rule: Rule | None) -> dict[str, Any]:
     the catalog's (a rule whose results carry their own, like an imported OpenSCAP baseline,
     keeps a level per result), else the stored result's."""
     severity = rule.severity.value if rule is not None else r.severity
-    tags = {f"{fw}:{req}" for fw, reqs in r.references.items() for req in reqs}
+    frameworks = set(r.references)
+    own: set[str] = set()
     sections: list[tuple[str, str]] = []
     description = r.title
     help_uri = None
     if rule is not None:
         description = rule.description
-        tags.update(rule.tags)
+        # a FRAMEWORK:REQ tag is a reference (kept in properties.references): its framework
+        # becomes the tag, so a rule keeps within GitHub's limit of 20 tags
+        for tag in rule.tags:
+            fw, sep, _ = tag.partition(":")
+            (frameworks if sep else own).add(fw if sep else tag)
         sections = [
             (title, text.strip())
             for title, text in (
@@ -140,6 +214,7 @@ def _rule(r: ExportResult, rule: Rule | None) -> dict[str, Any]:
     )
     if not sections:
         text = markdown = f"{r.rule} is not in the loaded catalog: no audit or remediation text."
+    tags = ["security", *sorted(frameworks), *sorted(own - frameworks - {"security"})]
     doc: dict[str, Any] = {
         "id": r.rule,
         "name": "".join(part.capitalize() for part in r.rule.split("-")) or r.rule,
@@ -151,10 +226,11 @@ def _rule(r: ExportResult, rule: Rule | None) -> dict[str, Any]:
     doc["help"] = {"text": text, "markdown": markdown}
     doc["defaultConfiguration"] = {"level": _level(severity)}
     doc["properties"] = {
-        "tags": ["security", *sorted(tags - {"security"})],
+        "tags": list(dict.fromkeys(tags))[:MAX_TAGS],
         "security-severity": SECURITY_SEVERITY[severity],
         "precision": "very-high",
         "severity": severity,
+        "references": r.references,
     }
     return doc
 
@@ -168,22 +244,18 @@ def _fenced(body: str) -> str:
 
 def _result(r: ExportResult, index: int, data: ExportData, places: _Places) -> dict[str, Any]:
     fp = fingerprint(r.rule, r.target, r.resource)
-    logical = places.resource(r.target, r.resource)
-    rule = data.catalog.rules.get(r.rule)
-    paths = file_paths(rule, r) if r.target in places.roots else []
-    locations: list[dict[str, Any]] = [
-        {"physicalLocation": places.physical(r.target, p), "logicalLocations": [logical]}
-        for p in paths
-    ] or [{"logicalLocations": [logical]}]
+    logical = places.resource(r)
+    physical = places.physical(r)
+    locations = [{"physicalLocation": p, "logicalLocations": [logical]} for p in physical]
     doc: dict[str, Any] = {
         "ruleId": r.rule,
         "ruleIndex": index,
-        "kind": "fail",
-        "level": _level(r.severity),
+        "kind": KINDS.get(r.status, "informational"),
+        "level": _level(r.severity) if KINDS.get(r.status) == "fail" else "none",
         "message": {"text": r.message or r.title},
         "locations": locations,
         "guid": str(uuid.uuid5(uuid.UUID(data.uuid), f"sarif-result:{fp}")),
-        "partialFingerprints": {FINGERPRINT: fp},
+        "partialFingerprints": {FINGERPRINT: fp, LINE_HASH: f"{fp[:16]}:1"},
     }
     if r.waiver is not None:
         w = r.waiver
@@ -204,9 +276,11 @@ def _result(r: ExportResult, index: int, data: ExportData, places: _Places) -> d
             }
         ]
     doc["properties"] = {
-        "target": r.target,
-        "resource": r.resource,
         "status": r.status,
+        "target": r.target,
+        "target_kind": places.target_kind(r.target),
+        "resource": r.resource,
+        "resource_kind": places.resource_kind(r),
         "severity": r.severity,
         "evidence": r.evidence,
         "references": r.references,
@@ -219,7 +293,7 @@ def _error(r: ExportResult, index: int, places: _Places) -> dict[str, Any]:
     return {
         "level": "error",
         "message": {"text": f"{r.rule} on {r.target} {r.resource}: {r.message}"},
-        "locations": [{"logicalLocations": [places.resource(r.target, r.resource)]}],
+        "locations": [{"logicalLocations": [places.resource(r)]}],
         "descriptor": {"id": NOTIFICATIONS[0][0], "index": 0},
         "associatedRule": {"id": r.rule, "index": index},
         "properties": {"target": r.target, "resource": r.resource, "evidence": r.evidence},
@@ -230,28 +304,133 @@ def _unreached(t: ExportTarget, places: _Places) -> dict[str, Any]:
     return {
         "level": "error",
         "message": {"text": f"{t.uri} was not collected ({t.status}): {t.error or 'no detail'}"},
-        "locations": [{"logicalLocations": [places.resource(t.uri, "*")]}],
+        "locations": [{"logicalLocations": [places.target(t.uri)]}],
         "descriptor": {"id": NOTIFICATIONS[1][0], "index": 1},
     }
 
 
-def file_paths(rule: Rule | None, r: ExportResult) -> list[str]:
-    """Absolute paths (inside the host's root) of the files a host finding is about, where
-    that is certain: the rule reads one file, or its message names the files it judged."""
-    if rule is None or rule.target.value != "host":
+@dataclass(frozen=True, slots=True)
+class FileRef:
+    """A file a result is about: where it lives (``host``: the host's root; ``engine-host``:
+    the engine's machine; ``image``: the image's root file system), its absolute path there,
+    and the line when one is known."""
+
+    base: str
+    path: str
+    line: int | None = None
+
+
+def _get(data: Any, *keys: str | int) -> Any:
+    node = data
+    for key in keys:
+        if isinstance(node, Mapping):
+            node = node.get(key)
+        elif isinstance(node, list) and isinstance(key, int) and 0 <= key < len(node):
+            node = node[key]
+        else:
+            return None
+    return node
+
+
+def files_of(rule: Rule | None, body: Mapping[str, Any] | None) -> list[FileRef]:
+    """The files a result of ``rule`` is about, from the evidence document it judged
+    (``body``: ``{kind, target, resource, data}``; None when not loaded: then only what the
+    rule's evidence paths name). Only absolute, normalised paths; at most MAX_FILES."""
+    from assessor.evaluate.paths import parse_path
+
+    if rule is None:
         return []
-    found: list[str] = []
-    # a rule that reads one file (its mode, owner and whether it exists are all of that file)
-    keys = [_FILES_KEY.match(e) for e in rule.evidence]
-    named = {k.group(1) for k in keys if k}
-    if all(keys) and len(named) == 1:
-        found = sorted(named)
-    elif rule.evidence and all(e.startswith("systemd.units[") for e in rule.evidence):
-        found = _PATH_IS.findall(r.message)
-    elif isinstance(rule.check, FunctionCheck) and rule.check.function == "host_file_permissions":
-        found = _PATH_PROBLEM.findall(r.message)
-    clean = [p for p in found if os.path.normpath(p) == p and p != "/"]
-    return list(dict.fromkeys(clean))
+    data = body.get("data") if body else None
+    data = data if isinstance(data, Mapping) else None
+    kind = rule.target.value
+    found: list[FileRef] = []
+    check = rule.check
+    function = check.function if isinstance(check, FunctionCheck) else None
+    args: Mapping[str, Any] = (check.args or {}) if isinstance(check, FunctionCheck) else {}
+    if kind == "host":
+        if function == "host_audit_watched":
+            found = _audit_files(data, args) if data is not None else []
+        elif function == "host_file_permissions":
+            found = _permission_files(data, args) if data is not None else []
+        else:
+            for path in rule.evidence:
+                parts = parse_path(path)
+                if parts[:1] == ("files",) and len(parts) > 1:
+                    found.append(FileRef("host", str(parts[1])))
+                elif parts[:2] == ("systemd", "units") and len(parts) > 2:
+                    unit = _get(data, "systemd", "units", parts[2], "path")
+                    if isinstance(unit, str):
+                        found.append(FileRef("host", unit))
+                elif parts[:2] == ("docker", "daemon_json"):
+                    found.append(FileRef("host", "/etc/docker/daemon.json"))
+    elif kind == "engine" and data is not None:
+        config = _get(data, "daemon", "read", "config_file") or _get(data, "daemon", "config_file")
+        for path in rule.evidence:
+            parts = parse_path(path)
+            from_file = parts[:2] == ("daemon", "daemon_json_changed_since_start") or (
+                parts[:2] == ("daemon", "effective")
+                and len(parts) > 2
+                and _get(data, "daemon", "origin", parts[2]) == "daemon.json"
+            )
+            if from_file and isinstance(config, str):
+                found.append(FileRef("engine-host", config))
+    elif kind == "image" and data is not None:
+        from assessor.evaluate.paths import MISSING, resolve
+
+        for path in rule.evidence:
+            value = resolve(data, parse_path(path))
+            if value is MISSING:
+                continue
+            items = value.get("items") if isinstance(value, Mapping) else value
+            for item in items if isinstance(items, list) else []:
+                where = _get(item, "path") or _get(item, "where")
+                if isinstance(where, str):
+                    found.append(FileRef("image", where))
+    clean = [
+        f
+        for f in found
+        if f.path.startswith("/") and os.path.normpath(f.path) == f.path and f.path != "/"
+    ]
+    return list(dict.fromkeys(clean))[:MAX_FILES]
+
+
+def _permission_files(data: Mapping[str, Any], args: Mapping[str, Any]) -> list[FileRef]:
+    """The files ``host_file_permissions`` judges: those of its arguments that exist."""
+    from assessor.evaluate.host import _candidate_paths
+
+    try:
+        paths = _candidate_paths(data, args)
+    except Exception:  # evidence the rule needed is absent: the result is an error anyway
+        return []
+    files = _get(data, "files") or {}
+    stats = [files.get(p) or {"path": p} for p in paths]
+    if args.get("registry_certs"):
+        stats += [c for c in _get(data, "docker", "registry_certs") or [] if isinstance(c, dict)]
+    existing = [s for s in stats if isinstance(s, Mapping) and s.get("exists")]
+    return [FileRef("host", str(s.get("path"))) for s in existing if s.get("path")]
+
+
+def _audit_files(data: Mapping[str, Any], args: Mapping[str, Any]) -> list[FileRef]:
+    """Where the audit watch of ``host_audit_watched`` is, or belongs: the rules file line
+    holding a watch on one of the rule's files; else the first rules file auditd loads
+    (where the watch is to be added)."""
+    from assessor.evaluate.host import _candidate_paths
+
+    try:
+        paths = {os.path.normpath(p) for p in _candidate_paths(data, args)}
+    except Exception:  # evidence the rule needed is absent: the result is an error anyway
+        return []
+    real = _get(data, "audit", "real_paths") or {}
+    wanted = paths | {os.path.normpath(str(real[p])) for p in paths if real.get(p)}
+    for rule in _get(data, "audit", "file_rules") or []:
+        watched = _get(rule, "resolved") or _get(rule, "path")
+        origin = str(_get(rule, "origin") or "")
+        file, sep, line = origin.rpartition(":")
+        if isinstance(watched, str) and os.path.normpath(watched) in wanted and sep:
+            return [FileRef("host", file, int(line) if line.isdigit() else None)]
+    rules_files = [f for f in _get(data, "audit", "files") or [] if isinstance(f, Mapping)]
+    loaded = [f for f in rules_files if f.get("loaded_by_auditd")] or rules_files
+    return [FileRef("host", str(f["path"])) for f in loaded[:1] if f.get("path")]
 
 
 def _automation_id(data: ExportData) -> str:
@@ -266,53 +445,147 @@ def _automation_id(data: ExportData) -> str:
     return f"assessor/{who}/{period}/"
 
 
-class _Places:
-    """run.logicalLocations (targets, then resources as met) and host roots as URI bases."""
+_SAFE = "()@:+,;=!$'~"  # kept as they are in a path segment; everything else %-encoded
 
-    def __init__(self, targets: list[ExportTarget]) -> None:
+
+def segment(text: str) -> str:
+    """``text`` as one URI path segment: '/' is encoded, so a resource cannot add segments,
+    and a '.' or '..' segment cannot climb out of its base."""
+    out = quote(text, safe=_SAFE)
+    return out.replace(".", "%2E") if set(out) <= {"."} else out
+
+
+class _Places:
+    """run.logicalLocations (targets, then resources as met) and the URI bases of
+    run.originalUriBaseIds: TARGETn per target, HOSTROOTn per host root, ENGINEHOSTn per
+    engine machine, IMAGEn per image whose files a result names."""
+
+    def __init__(self, data: ExportData) -> None:
+        self.data = data
         self.logical: list[dict[str, Any]] = []
         self.bases: dict[str, dict[str, Any]] = {}
         self._index: dict[tuple[str, str], int] = {}
-        self.roots: dict[str, str] = {}  # host target -> its key in bases
-        for t in targets:
-            self._add(t.uri, "*", {"name": t.uri, "fullyQualifiedName": t.uri, "kind": "module"})
-            if t.kind == "host" and t.uri.startswith("host:/"):
-                base = f"HOSTROOT{len(self.bases) + 1}"
-                root = t.uri[len("host:") :].rstrip("/") + "/"
-                self.bases[base] = {
-                    "uri": "file://" + quote(root),
-                    "description": {"text": f"the root directory of {t.uri}"},
-                }
-                self.roots[t.uri] = base
+        self._base: dict[tuple[str, str, str], str] = {}
+        self._kinds = {t.uri: t.kind for t in data.targets}
+        self._position = {t.uri: n for n, t in enumerate(data.targets, 1)}
+        for t in data.targets:
+            self.target(t.uri)
 
-    def _add(self, target: str, resource: str, doc: dict[str, Any]) -> int:
-        self._index[(target, resource)] = len(self.logical)
-        self.logical.append(doc)
-        return len(self.logical) - 1
+    def target_kind(self, target: str) -> str:
+        return self._kinds.get(target) or target.partition(":")[0]
 
-    def resource(self, target: str, resource: str) -> dict[str, Any]:
-        """A reference to the logical location of ``resource`` ("*": the target itself)."""
-        index = self._index.get((target, resource))
+    def resource_kind(self, r: ExportResult) -> str:
+        rule = self.data.catalog.rules.get(r.rule)
+        return rule.target.value if rule is not None else self.target_kind(r.target)
+
+    def _add(self, key: tuple[str, str], doc: dict[str, Any]) -> dict[str, Any]:
+        index = self._index.get(key)
         if index is None:
-            if (target, "*") not in self._index:  # a result whose target row is missing
-                self._add(target, "*", {"name": target, "fullyQualifiedName": target})
-            index = self._add(
-                target,
-                resource,
-                {
-                    "name": resource,
-                    "fullyQualifiedName": f"{target}/{resource}",
-                    "kind": "resource",
-                    "parentIndex": self._index[(target, "*")],
-                },
-            )
-        doc = self.logical[index]
-        return {"index": index, "fullyQualifiedName": doc["fullyQualifiedName"]}
+            index = self._index[key] = len(self.logical)
+            self.logical.append(doc)
+        return {"index": index, "fullyQualifiedName": self.logical[index]["fullyQualifiedName"]}
 
-    def physical(self, target: str, path: str) -> dict[str, Any]:
-        return {
-            "artifactLocation": {
-                "uri": quote(path.lstrip("/")),
-                "uriBaseId": self.roots[target],
+    def target(self, target: str) -> dict[str, Any]:
+        """A reference to the logical location of the target itself."""
+        kind = self.target_kind(target)
+        return self._add(
+            (target, "*"), {"name": target, "fullyQualifiedName": target, "kind": kind}
+        )
+
+    def resource(self, r: ExportResult) -> dict[str, Any]:
+        """A reference to the logical location of the result's resource ("*": the target)."""
+        parent = self.target(r.target)
+        if r.resource == "*":
+            return parent
+        return self._add(
+            (r.target, r.resource),
+            {
+                "name": r.resource,
+                "fullyQualifiedName": f"{r.target}::{r.resource}",
+                "kind": self.resource_kind(r),
+                "parentIndex": parent["index"],
+            },
+        )
+
+    def _base_id(
+        self, prefix: str, key: tuple[str, str, str], uri: str, text: str, n: int = 0
+    ) -> str:
+        """The id of a base (``PREFIXn``: n the target's position, from 1, for TARGET and
+        HOSTROOT; else the order of first use)."""
+        found = self._base.get(key)
+        if found is None:
+            n = n or sum(1 for b in self._base.values() if b.startswith(prefix)) + 1
+            found = self._base[key] = f"{prefix}{n}"
+            self.bases[found] = {"uri": uri, "description": {"text": text}}
+        return found
+
+    def _target_base(self, target: str) -> str:
+        uri = target if target.endswith("/") else target + "/"
+        return self._base_id(
+            "TARGET",
+            ("target", target, ""),
+            _uri(uri),
+            f"the target {target} (virtual paths)",
+            self._position.get(target, len(self._position) + 1),
+        )
+
+    def physical(self, r: ExportResult) -> list[dict[str, Any]]:
+        """The physical locations of a result: the files it is about, else its virtual path."""
+        rule = self.data.catalog.rules.get(r.rule)
+        body = self.data.evidence_document(r.evidence) if r.evidence else None
+        out = []
+        for f in files_of(rule, body):
+            base = self._file_base(r, f)
+            if base is None:
+                continue
+            loc: dict[str, Any] = {
+                "artifactLocation": {
+                    "uri": "/".join(segment(p) for p in f.path.strip("/").split("/")),
+                    "uriBaseId": base,
+                }
             }
-        }
+            if f.line is not None and f.line > 0:
+                loc["region"] = {"startLine": f.line}
+            out.append(loc)
+        if out:
+            return out
+        kind = self.resource_kind(r)
+        path = self.target_kind(r.target) if r.resource == "*" else f"{kind}/{segment(r.resource)}"
+        return [{"artifactLocation": {"uri": path, "uriBaseId": self._target_base(r.target)}}]
+
+    def _file_base(self, r: ExportResult, f: FileRef) -> str | None:
+        target = r.target
+        if f.base == "host":
+            if not target.startswith("host:/"):
+                return None
+            root = target[len("host:") :].rstrip("/") + "/"
+            return self._base_id(
+                "HOSTROOT",
+                ("host", target, ""),
+                "file://" + quote(root),
+                f"the root directory of {target}",
+                self._position.get(target, len(self._position) + 1),
+            )
+        if f.base == "engine-host":
+            address = target.removeprefix("engine:")
+            split = urlsplit(address)
+            machine = "" if split.scheme in ("", "unix", "npipe") else (split.hostname or "")
+            return self._base_id(
+                "ENGINEHOST",
+                ("engine-host", machine, ""),
+                f"file://{quote(machine)}/",
+                f"the root directory of the machine running {target}",
+            )
+        image = r.resource if r.resource != "*" else target
+        uri = target if r.resource == "*" else f"{target}/{segment(r.resource)}"
+        return self._base_id(
+            "IMAGE",
+            ("image", target, r.resource),
+            _uri(uri.rstrip("/") + "/"),
+            f"the root file system of the image {image}",
+        )
+
+
+def _uri(text: str) -> str:
+    """``text`` with what a URI cannot hold %-encoded (its reserved characters kept)."""
+    return quote(text, safe=":/?#[]@!$&'()*+,;=%~")

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import copy
 import json
+import zlib
 from collections import Counter
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import jsonschema
 import pytest
@@ -145,8 +146,10 @@ def test_rules_indexes_and_levels(sarif: dict[str, Any], exported: Exported) -> 
         scores = {"critical": 9.5, "high": 8.0, "medium": 5.5, "low": 3.0, "info": 0.0}
         assert scores[severity] == score
         assert props["precision"] == "very-high" and props["tags"][0] == "security"
-        refs = {f"{fw}:{req}" for fw, reqs in s["references"].items() for req in reqs}
-        assert refs and refs <= set(props["tags"])
+        # frameworks are tags (GitHub filters by them; at most 20 tags per rule, or the upload
+        # is rejected); requirement ids are the rule's references
+        assert s["references"] and set(s["references"]) <= set(props["tags"])
+        assert len(props["tags"]) <= 20 and props["references"] == s["references"]
         assert "## Remediation" in rule["help"]["markdown"]
         assert catalog.rules[rule["id"]].remediation.strip() in rule["help"]["text"]
 
@@ -164,17 +167,23 @@ def test_run_describes_the_assessment(sarif: dict[str, Any], exported: Exported)
     }
     driver = run["tool"]["driver"]
     assert driver["name"] == "assessor" and driver["version"] == a["tool_version"]
-    # every result names its target and resource in a logical location
+    # every result names its target and resource in a logical location, and has a physical
+    # location (a file, or the resource's virtual path) for code-scanning UIs to show it
     logical = run["logicalLocations"]
     for r in run["results"]:
-        (loc,) = r["locations"]
+        loc = r["locations"][0]
         (ref,) = loc["logicalLocations"]
         entry = logical[ref["index"]]
         target, resource = r["properties"]["target"], r["properties"]["resource"]
-        assert entry["fullyQualifiedName"] == ref["fullyQualifiedName"] == f"{target}/{resource}"
-        assert logical[entry["parentIndex"]]["fullyQualifiedName"] == target
-        # no host file rule fails in the fixture: audit and image findings have no file
-        assert "physicalLocation" not in loc
+        if resource == "*":
+            assert entry["fullyQualifiedName"] == ref["fullyQualifiedName"] == target
+        else:
+            assert (
+                entry["fullyQualifiedName"] == ref["fullyQualifiedName"] == f"{target}::{resource}"
+            )
+            assert logical[entry["parentIndex"]]["fullyQualifiedName"] == target
+        art = loc["physicalLocation"]["artifactLocation"]
+        assert art["uri"] and art["uriBaseId"] in run["originalUriBaseIds"]
 
 
 def test_same_assessment_same_bytes(exported: Exported) -> None:
@@ -183,26 +192,62 @@ def test_same_assessment_same_bytes(exported: Exported) -> None:
     assert a == b and a.endswith(b"}\n")
 
 
+HOST_BODY = {
+    "kind": "host", "target": "host:/srv/root", "resource": "node1",
+    "data": {
+        "files": {
+            "/etc/docker/daemon.json": {"path": "/etc/docker/daemon.json", "exists": True, "mode": "0666"},
+            "/etc/docker/c a#.pem": {"path": "/etc/docker/c a#.pem", "exists": True, "mode": "0644"},
+        },
+        "docker": {"tls_files": {"tlscacert": "/etc/docker/c a#.pem"}},
+        "systemd": {"units": {"docker.service": {
+            "path": "/usr/lib/systemd/system/docker.service",
+            "file": {"exists": True, "path": "/usr/lib/systemd/system/docker.service"},
+        }}},
+        "audit": {
+            "real_paths": {},
+            "files": [{"path": "/etc/audit/rules.d/audit.rules", "loaded_by_auditd": True}],
+            "file_rules": [{"path": "/usr/lib/systemd/system/docker.service", "watch": "path",
+                            "resolved": "/usr/lib/systemd/system/docker.service",
+                            "origin": "/etc/audit/rules.d/docker.rules:3"}],
+        },
+    },
+}  # fmt: skip
+IMAGE_BODY = {
+    "kind": "image", "target": "image:oci:/x", "resource": HOSTILE,
+    "data": {"secrets": {"count": 3, "items": [
+        {"where": "/app/x y#.env"}, {"where": "/app/../../etc/passwd"}, {"where": "relative"},
+    ]}},
+}  # fmt: skip
+
+
 def _synthetic(catalog: Any) -> ExportData:
-    """Hand-made data for what the fixture lacks: host files, an error, an unreachable
-    target, a rule the catalog no longer has, and hostile text everywhere."""
+    """Hand-made data for what the fixture lacks: host files (names that need escaping), an
+    audit watch on a line of a rules file, an error, an unreachable target, a rule the catalog
+    no longer has, and hostile text everywhere."""
     host, image, registry = "host:/srv/root", "image:oci:/x", "registry:https://r.example"
+    bodies = {
+        "ab" * 32: zlib.compress(json.dumps(HOST_BODY).encode()),
+        "cd" * 32: zlib.compress(json.dumps(IMAGE_BODY).encode()),
+    }
 
     def res(
         n: int, rule: str, target: str, status: str, message: str, resource: str
     ) -> ExportResult:
         return ExportResult(
             n, rule, f"title {rule} {HOSTILE}", "high", target, resource, status, status,
-            message, "ab" * 32, {"cis-docker-1.8.0": ["9.9"]}, None,
+            message, "ab" * 32 if target == host else "cd" * 32, {"cis-docker-1.8.0": ["9.9"]},
+            None,
         )  # fmt: skip
 
     results = [
         res(1, "host-daemon-json-mode-644", host, "fail", "/etc/docker/daemon.json is mode 0666, expected 0644 or more restrictive", "node1"),
-        res(2, "host-tls-ca-cert-mode-444", host, "fail", "/etc/docker/ca.pem: mode 0644 (at most 0444); /etc/docker/c a#.pem: owner 1:1 (expected root:root)", "node1"),
-        res(3, "host-audit-docker-service", host, "fail", "no audit rule watches /usr/lib/systemd/system/docker.service", "node1"),
+        res(2, "host-tls-ca-cert-mode-444", host, "fail", "/etc/docker/c a#.pem: mode 0644 (at most 0444)", "node1"),
+        res(3, "host-audit-docker-service", host, "pass", "/usr/lib/systemd/system/docker.service is audited", "node1"),
         res(4, "host-docker-service-mode-644", host, "error", HOSTILE, "node1"),
         res(5, "image-user-not-root", image, "fail", HOSTILE, HOSTILE),
-        res(6, "custom-gone", image, "fail", "a rule of an old catalog", "*"),
+        res(6, "image-no-secrets", image, "fail", "secrets", HOSTILE),
+        res(7, "custom-gone", image, "fail", "a rule of an old catalog", "*"),
     ]  # fmt: skip
     targets = [
         ExportTarget(1, host, "host", "collected", {"hostname": "node1"}, None),
@@ -215,28 +260,53 @@ def _synthetic(catalog: Any) -> ExportData:
         "finished": None, "period": "2026-Q4", "system": None, "status": "incomplete",
         "scope": [host, image, registry], "catalog_digest": catalog.digest,
     }  # fmt: skip
-    return ExportData(assessment, at, None, targets, results, [], [], {}, catalog, "0.1.0")
+    return ExportData(
+        assessment, at, None, targets, results, [], [], {}, catalog, "0.1.0", _bodies=bodies
+    )
 
 
 def test_host_files_errors_and_unreachable_targets(validator: Any) -> None:
     data = _synthetic(load_catalog())
-    doc = json.loads(render_sarif(data))
+    doc = json.loads(render_sarif(data, every_result=True))
     assert errors(validator, doc) == []
     run = doc["runs"][0]
-    assert run["originalUriBaseIds"] == {
-        "HOSTROOT1": {"uri": "file:///srv/root/", "description": {"text": "the root directory of host:/srv/root"}}
+    bases = run["originalUriBaseIds"]
+    assert bases["HOSTROOT1"] == {
+        "uri": "file:///srv/root/", "description": {"text": "the root directory of host:/srv/root"}
     }  # fmt: skip
+    assert bases["TARGET2"]["uri"] == "image:oci:/x/"
+    assert (
+        bases["IMAGE1"]["uri"].startswith("image:oci:/x/") and "/../" not in bases["IMAGE1"]["uri"]
+    )
     files = {
-        r["ruleId"]: [loc["physicalLocation"]["artifactLocation"]["uri"] for loc in r["locations"] if "physicalLocation" in loc]
+        r["ruleId"]: [
+            (loc["physicalLocation"]["artifactLocation"]["uriBaseId"],
+             loc["physicalLocation"]["artifactLocation"]["uri"],
+             loc["physicalLocation"].get("region"))
+            for loc in r["locations"]
+        ]
         for r in run["results"]
     }  # fmt: skip
     assert files == {
-        "host-daemon-json-mode-644": ["etc/docker/daemon.json"],
-        "host-tls-ca-cert-mode-444": ["etc/docker/ca.pem", "etc/docker/c%20a%23.pem"],
-        "host-audit-docker-service": [],  # the missing audit rule is not in the watched file
-        "image-user-not-root": [],  # the Dockerfile is unknown
-        "custom-gone": [],
+        "host-daemon-json-mode-644": [("HOSTROOT1", "etc/docker/daemon.json", None)],
+        # the file the rule's arguments name (tls: tlscacert), from the evidence
+        "host-tls-ca-cert-mode-444": [("HOSTROOT1", "etc/docker/c%20a%23.pem", None)],
+        # the audit rules file line that watches the unit file
+        "host-audit-docker-service": [
+            ("HOSTROOT1", "etc/audit/rules.d/docker.rules", {"startLine": 3})
+        ],
+        "host-docker-service-mode-644": [
+            ("HOSTROOT1", "usr/lib/systemd/system/docker.service", None)
+        ],
+        # no file: the image's virtual path (the resource is one %-encoded segment)
+        "image-user-not-root": [("TARGET2", "image/" + quote(HOSTILE, safe="()@:+,;=!$'~"), None)],
+        # a path inside the image; the one that climbs out and the relative one are dropped
+        "image-no-secrets": [("IMAGE1", "app/x%20y%23.env", None)],
+        "custom-gone": [("TARGET2", "image", None)],  # target-wide: the target's kind
     }
+    kinds = {r["ruleId"]: r["kind"] for r in run["results"]}
+    assert kinds["host-audit-docker-service"] == "pass"
+    assert kinds["host-docker-service-mode-644"] == "open"
     inv = run["invocations"][0]
     assert inv["executionSuccessful"] is False and "endTimeUtc" not in inv
     notes = {n["descriptor"]["id"]: n for n in inv["toolExecutionNotifications"]}
@@ -251,10 +321,17 @@ def test_host_files_errors_and_unreachable_targets(validator: Any) -> None:
     custom = next(r for r in run["results"] if r["ruleId"] == "custom-gone")
     ref = custom["locations"][0]["logicalLocations"][0]
     assert run["logicalLocations"][ref["index"]] == {
-        "name": "image:oci:/x", "fullyQualifiedName": "image:oci:/x", "kind": "module"
+        "name": "image:oci:/x", "fullyQualifiedName": "image:oci:/x", "kind": "image"
     }  # fmt: skip
     assert run["automationDetails"]["id"].startswith("assessor/scope-")
-    assert render_sarif(_synthetic(load_catalog())) == render_sarif(data)
+    assert render_sarif(_synthetic(load_catalog()), every_result=True) == render_sarif(
+        data, every_result=True
+    )
+    # the default carries the findings only; the pass and the error are not results
+    default = json.loads(render_sarif(data))["runs"][0]
+    assert {r["ruleId"] for r in default["results"]} == set(files) - {
+        "host-audit-docker-service", "host-docker-service-mode-644"
+    }  # fmt: skip
 
 
 def test_hostile_strings_survive(tmp_path: Path, validator: Any) -> None:
