@@ -5,25 +5,25 @@ several assessments can be concatenated, filtered or loaded into a spreadsheet o
 and still say what they are about. The CSV columns, in this order (stable; new columns are
 only ever added at the end):
 
-==================  =============================================================
-``assessment_id``   the assessment's id in its store
-``assessment_uuid`` the assessment's uuid (unique across stores)
-``system``          the system assessed (empty when the assessment names none)
-``period``          the assessment period, e.g. ``2026-Q4``
-``target``          the target URI (``host:/``, ``engine:unix:///var/run/docker.sock``)
-``target_kind``     host | engine | image | registry (the target string's kind)
-``resource``        what was judged: a container, an image, a host; ``*`` is the target
-``resource_kind``   what the resource is: the rule's kind (container, image, engine, ...)
-``rule``            the rule id
-``title``           the rule title as judged
-``severity``        critical | high | medium | low | info
-``status``          as shown: fail | error | waived | manual | pass | not_applicable
-``raw_status``      as stored (a waived result's is ``fail``)
-``message``         what the rule found
-``evidence``        sha256 of the evidence document judged
-``references``      ``FRAMEWORK:REQ,REQ; FRAMEWORK:REQ`` (frameworks sorted, ``; `` between)
-``waiver``          the id of the waiver applied (waived results only)
-==================  =============================================================
+====================  =============================================================
+``assessment_id``     the assessment's id in its store
+``assessment_uuid``   the assessment's uuid (unique across stores)
+``system``            the system assessed (empty when the assessment names none)
+``period``            the assessment period, e.g. ``2026-Q4``
+``target``            the target URI (``host:/``, ``engine:unix:///var/run/docker.sock``)
+``target_kind``       host | engine | image | registry (the target string's kind)
+``resource``          what was judged: a container, an image, a host; ``*`` is the target
+``resource_kind``     what the resource is: the rule's kind (container, image, engine, ...)
+``rule``              the rule id
+``title``             the rule title as judged
+``severity``          critical | high | medium | low | info
+``status``            as shown: fail | error | waived | manual | pass | not_applicable
+``raw_status``        as stored (a waived result's is ``fail``)
+``message``           what the rule found
+``evidence``          sha256 of the evidence document judged
+``references``        ``FRAMEWORK:REQ,REQ; FRAMEWORK:REQ`` (frameworks sorted, ``; `` between)
+``waiver``            the id of the waiver applied (waived results only)
+====================  =============================================================
 
 Per-framework counts come from ``references``: a row counts for a framework when the
 framework is named there (the same rule as the report's and the other exports').

@@ -47,7 +47,9 @@ def test_same_assessment_same_bytes(exported: Exported) -> None:
 def test_format_from_suffix_and_stdout(exported: Exported, tmp_path: Path) -> None:
     r = exported.cli("export", exported.id, "-o", str(tmp_path / "x.csv"))
     assert r.code == 0, r.err
-    assert (tmp_path / "x.csv").read_text().startswith("rule,title,")
+    assert (
+        (tmp_path / "x.csv").read_text().startswith("assessment_id,assessment_uuid,system,period,")
+    )
     r = exported.cli("export", exported.id, "-o", str(tmp_path / "x.json"))
     assert r.code == 2 and "--format" in r.err
     r = exported.cli("export", exported.id, "--format", "json", "-o", "-")
@@ -95,3 +97,17 @@ def test_csv_cells_never_start_a_formula() -> None:
         assert safe_cell(hostile) == "'" + hostile
     for plain in ("web (3f2a)", "", "a=b", "1-2"):
         assert safe_cell(plain) == plain
+
+
+def test_csv_columns_are_the_documented_ones() -> None:
+    """The module docstring's table lists the columns in order; rows carry the assessment."""
+    import re
+
+    from assessor.export import tabular
+
+    documented = re.findall(r"^``(\w+)``  ", tabular.__doc__ or "", re.MULTILINE)
+    assert tuple(documented) == tabular.CSV_COLUMNS
+    assert tabular.CSV_COLUMNS[:8] == (
+        "assessment_id", "assessment_uuid", "system", "period",
+        "target", "target_kind", "resource", "resource_kind",
+    )  # fmt: skip
