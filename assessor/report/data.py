@@ -11,6 +11,7 @@ no lazy loading while rendering.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -34,9 +35,9 @@ DEFAULT_FRAMEWORKS = ("nistir-8176", "cis-docker-1.8.0", "sp800-190")
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 EXCERPT_CHARS = 600  # one finding's evidence excerpt, at most
 MAX_FINDINGS_PER_RULE = 500  # failing resources listed under one rule; the rest are counted
-BODY_ROWS = 4  # resources a finding lists in the body; the rest are in the appendix
+BODY_ROWS = 3  # resources a finding lists in the body; the rest are in the appendix
 BODY_EXCERPTS = 1  # evidence excerpts a finding shows in the body
-READ_CHARS = 160  # one "read:" line of a finding, at most
+READ_CHARS = 240  # where a finding's evidence was read, at most
 NA_REASONS = 3  # distinct reasons a not-applicable requirement shows
 DOC_CHARS = 4000  # an evidence document shown in the appendix, at most (pretty-printed)
 APPENDIX_DOCS = 200  # evidence documents the appendix shows in full, at most
@@ -81,6 +82,17 @@ SHORT_NAMES = {
 }
 
 
+_ENSURE = re.compile(r"^Ensure\s+(?:that\s+)?", re.IGNORECASE)
+_TAIL = re.compile(r"\s*\((?:Automated|Manual)\)\s*$")
+
+
+def short_title(title: str) -> str:
+    """'Ensure that the container host has been Hardened (Manual)' -> 'The container host has
+    been Hardened'."""
+    text = _TAIL.sub("", _ENSURE.sub("", title.strip()))
+    return text[:1].upper() + text[1:] if text else title
+
+
 def req_anchor(framework: str, requirement: str) -> str:
     """The id of a requirement's row in the coverage matrix."""
     return f"req-{framework}-{requirement}"
@@ -100,6 +112,7 @@ class Finding:
     read: list[str] = field(default_factory=list)  # what the rule read (evaluate.sources)
     excerpt_cut: bool = False  # the excerpt leaves part of the values read out
     result_id: int = 0
+    read_cut: bool = False  # a value in ``read`` was cut
 
 
 @dataclass
@@ -133,6 +146,8 @@ class RuleView:
     requirements: list[RequirementRef] = field(default_factory=list)
     manual_resources: list[tuple[str, str, str]] = field(default_factory=list)
     attested: list[tuple[RequirementRef, AttestationView]] = field(default_factory=list)
+    number: str = ""  # "F1": its place among the findings
+    manual_number: str = ""  # "M1": its place among the manual procedures
 
     @property
     def anchor(self) -> str:
@@ -271,6 +286,11 @@ class RequirementView:
         return req_anchor(self.framework, self.id)
 
     @property
+    def short_title(self) -> str:
+        """The title without CIS's "Ensure (that)" lead and "(Automated)" tail."""
+        return short_title(self.title)
+
+    @property
     def finding_rules(self) -> list[RuleView]:
         return [r for r in self.rules if r.bad]
 
@@ -317,6 +337,14 @@ class FrameworkView:
     @property
     def requirements(self) -> list[RequirementView]:
         return [req for sec in self.sections for req in sec.requirements]
+
+    @property
+    def columns(self) -> list[str]:
+        """The result statuses the coverage matrix counts: pass, fail and manual always, the
+        others when any result of the framework has them."""
+        keep = ("pass", "fail", "manual")
+        order = ("pass", "fail", "waived", "error", "manual", "not_applicable")
+        return [s for s in order if s in keep or self.result_counts.get(s)]
 
     @property
     def judged(self) -> int:
@@ -648,6 +676,10 @@ def build(
         (rv for rv in rules.values() if rv.counts.get("manual") and (rv.procedure or rv.title)),
         key=lambda rv: rv.id,
     )
+    for i, rv in enumerate(findings, 1):
+        rv.number = f"F{i}"
+    for i, rv in enumerate(manual, 1):
+        rv.manual_number = f"M{i}"
 
     covered: Counter[int] = Counter()
     waiver_targets: dict[int, dict[str, None]] = {}
@@ -660,9 +692,9 @@ def build(
     for w in v.waivers:
         wv = _waiver_view(w, covered[int(w["id"])])
         wv.targets = list(waiver_targets.get(wv.id, {}))
-        rv = rules.get(wv.rule)
-        if rv is not None:
-            wv.severity, wv.frameworks = rv.severity, rv.frameworks
+        waived_rule = rules.get(wv.rule)
+        if waived_rule is not None:
+            wv.severity, wv.frameworks = waived_rule.severity, waived_rule.frameworks
         waivers.append(wv)
 
     a = v.assessment
@@ -814,10 +846,7 @@ def _rule_view(
         # evidence is read only for the findings whose excerpt the body shows
         doc = v.evidence_document(r.evidence) if i < BODY_ROWS * 2 else None
         excerpt, cut = _excerpt(doc, paths, r.message)
-        read = v.sources(r) if doc is not None else []
-        if any(len(line) > READ_CHARS for line in read):
-            read = [x if len(x) <= READ_CHARS else x[: READ_CHARS - 1] + "\u2026" for x in read]
-            cut = True
+        read, read_cut = _compact_read(v.sources(r) if doc is not None else [])
         findings.append(
             Finding(
                 r.target,
@@ -830,6 +859,7 @@ def _rule_view(
                 read,
                 cut,
                 r.id,
+                read_cut,
             )
         )
     refs: dict[tuple[str, str], RequirementRef] = {}
@@ -867,10 +897,28 @@ def _rule_view(
     return view
 
 
+_READ = re.compile(r"^read: (?P<where>.*), field (?P<field>\S+) = .*$", re.DOTALL)
+
+
+def _compact_read(lines: list[str]) -> tuple[list[str], bool]:
+    """``evaluate.sources`` lines grouped by where they were read: "WHERE: field, field". The
+    values are left out (the excerpt beside it shows them), so nothing is cut here; the second
+    value says whether a place's description was cut at READ_CHARS characters."""
+    groups: dict[str, list[str]] = {}
+    cut = False
+    for line in lines:
+        m = _READ.match(line)
+        where, item = (m["where"], m["field"]) if m else (line.removeprefix("read: "), "")
+        if len(where) > READ_CHARS:
+            where, cut = where[: READ_CHARS - 1] + "\u2026", True
+        groups.setdefault(where, [])
+        if item:
+            groups[where].append(item)
+    return [f"{w}: {', '.join(items)}" if items else w for w, items in groups.items()], cut
+
+
 def _natural(text: str) -> tuple[Any, ...]:
     """'2.10' after '2.9'; text parts compare as text."""
-    import re
-
     return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", text))
 
 
