@@ -68,7 +68,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from assessor.catalog.schema import FunctionCheck, Rule
-from assessor.errors import AssessorError
+from assessor.errors import AssessorError, EvaluationError
 from assessor.export.data import ExportData, ExportResult, ExportTarget, iso
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -400,7 +400,7 @@ def _permission_files(data: Mapping[str, Any], args: Mapping[str, Any]) -> list[
 
     try:
         paths = _candidate_paths(data, args)
-    except Exception:  # evidence the rule needed is absent: the result is an error anyway
+    except EvaluationError:  # evidence the rule needed is absent: the result is an error
         return []
     files = _get(data, "files") or {}
     stats = [files.get(p) or {"path": p} for p in paths]
@@ -418,7 +418,7 @@ def _audit_files(data: Mapping[str, Any], args: Mapping[str, Any]) -> list[FileR
 
     try:
         paths = {os.path.normpath(p) for p in _candidate_paths(data, args)}
-    except Exception:  # evidence the rule needed is absent: the result is an error anyway
+    except EvaluationError:  # evidence the rule needed is absent: the result is an error
         return []
     real = _get(data, "audit", "real_paths") or {}
     wanted = paths | {os.path.normpath(str(real[p])) for p in paths if real.get(p)}
@@ -468,6 +468,7 @@ class _Places:
         self._base: dict[tuple[str, str, str], str] = {}
         self._kinds = {t.uri: t.kind for t in data.targets}
         self._position = {t.uri: n for n, t in enumerate(data.targets, 1)}
+        self._docs: dict[str, dict[str, Any] | None] = {}
         for t in data.targets:
             self.target(t.uri)
 
@@ -532,7 +533,11 @@ class _Places:
     def physical(self, r: ExportResult) -> list[dict[str, Any]]:
         """The physical locations of a result: the files it is about, else its virtual path."""
         rule = self.data.catalog.rules.get(r.rule)
-        body = self.data.evidence_document(r.evidence) if r.evidence else None
+        body = None
+        if r.evidence:
+            if r.evidence not in self._docs:  # one parse per evidence document
+                self._docs[r.evidence] = self.data.evidence_document(r.evidence)
+            body = self._docs[r.evidence]
         out = []
         for f in files_of(rule, body):
             base = self._file_base(r, f)

@@ -216,3 +216,37 @@ def test_errors_and_unreachable_targets() -> None:
     xml = JUnitXml.fromstring(body)
     assert [isinstance(c.result[0], Error) for s in xml for c in s if c.result] == [True, True]
     assert render_junit(data) == body
+
+
+def test_names_stay_unique_when_resources_read_the_same() -> None:
+    """A line break in a resource becomes a space; two cases that then read the same get
+    ' #2'; a target-wide result reads '[whole KIND]'."""
+    engine = "engine:unix:///run/x.sock"
+    at = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
+    results = [
+        ExportResult(n, "container-privileged-disabled", "T", "high", engine, resource, "fail", "fail",
+                     "m", None, {"cis-docker-1.8.0": ["5.5"]}, None)
+        for n, resource in enumerate(("web\nprod", "web prod", "web\tprod"), 1)
+    ] + [ExportResult(4, "engine-icc-disabled", "T", "medium", engine, "*", "pass", "pass",
+                      "ok", None, {}, None)]  # fmt: skip
+    data = ExportData(
+        {"id": 1, "uuid": "6f1c1f6e-8d3a-4c43-9d3e-2f7d0c1d2b3a", "period": "2026-Q4",
+         "system": None, "status": "complete", "started": iso(at)},
+        at, at, [ExportTarget(1, engine, "engine", "collected", {}, None)],
+        results, [], [], {}, load_catalog(), "0.1.0",
+    )  # fmt: skip
+    root = etree.fromstring(render_junit(data))
+    names = [c.get("name") for c in root.iter("testcase")]
+    assert names == [
+        "container-privileged-disabled [web prod]",
+        "container-privileged-disabled [web prod] #2",
+        "container-privileged-disabled [web prod] #3",
+        "engine-icc-disabled [whole engine]",
+    ]
+    props = [
+        {p.get("name"): p.get("value") for p in c.iter("property")} for c in root.iter("testcase")
+    ]
+    assert [p["resource"] for p in props] == ["web\nprod", "web prod", "web\tprod", "*"]
+    assert (
+        props[0]["reference:cis-docker-1.8.0"] == "5.5" and props[0]["resource_kind"] == "container"
+    )
