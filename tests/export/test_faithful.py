@@ -265,6 +265,34 @@ def test_sarif_files_come_from_the_evidence(scans: Scans) -> None:
     assert bases[art["uriBaseId"]]["uri"] == f"engine:unix://{SOCKET}/"
 
 
+def test_sarif_every_rule_about_one_host_file_points_at_it(scans: Scans) -> None:
+    """Read from the catalog, not a table: every host rule whose evidence names one file
+    (``files["/x"]...``) has, on every result, that file under the host root."""
+    from assessor.evaluate.paths import parse_path
+
+    catalog = load_catalog()
+    expected: dict[str, str] = {}
+    for rule in catalog.rules.values():
+        named = {
+            str(parts[1])
+            for parts in map(parse_path, rule.evidence)
+            if parts[:1] == ("files",) and len(parts) > 1
+        }
+        if rule.target.value == "host" and len(named) == 1:
+            expected[rule.id] = named.pop().lstrip("/")
+    assert len(expected) >= 8
+    doc = json.loads(render_sarif(scans.data(), every_result=True))
+    run = doc["runs"][0]
+    seen = set()
+    for r in run["results"]:
+        if r["ruleId"] in expected and r["properties"]["status"] != "error":
+            art = r["locations"][0]["physicalLocation"]["artifactLocation"]
+            assert art["uriBaseId"].startswith("HOSTROOT"), r["ruleId"]
+            assert art["uri"] == expected[r["ruleId"]]
+            seen.add(r["ruleId"])
+    assert len(seen) >= 8
+
+
 def test_sarif_counts_per_status_and_framework(scans: Scans) -> None:
     doc = json.loads(render_sarif(scans.data(), every_result=True))
     results = [

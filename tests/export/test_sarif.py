@@ -374,3 +374,60 @@ def test_fingerprints_match_across_assessments(tmp_path: Path) -> None:
     assert prints[0] == prints[1] and len(set(prints[0])) == len(prints[0]) > 0
     assert not guids[0] & guids[1]  # each upload is a new run of the same alerts
     assert [run["automationDetails"]["id"].split("/")[2] for run in runs] == ["2026-Q3", "2026-Q4"]
+
+
+def test_engine_settings_read_from_daemon_json_point_at_it(validator: Any) -> None:
+    """An engine rule whose value came from daemon.json (the evidence's daemon.origin) points
+    at that file on the engine's machine; one from a flag has the setting's virtual path."""
+    catalog = load_catalog()
+    assert "daemon.effective.icc" in catalog.rules["engine-icc-disabled"].evidence
+    local, remote = "engine:unix:///run/docker.sock", "engine:tcp://10.0.0.5:2376"
+
+    def body(target: str, origin: str) -> bytes:
+        doc = {
+            "kind": "engine", "target": target, "resource": "node",
+            "data": {"daemon": {
+                "read": {"config_file": "/etc/docker/daemon.json"},
+                "effective": {"icc": True}, "origin": {"icc": origin},
+            }},
+        }  # fmt: skip
+        return zlib.compress(json.dumps(doc).encode())
+
+    bodies = {"01" * 32: body(local, "daemon.json"), "02" * 32: body(remote, "daemon.json")}
+    bodies["03" * 32] = body(remote, "flag")
+    results = [
+        ExportResult(n, "engine-icc-disabled", "icc", "medium", target, resource, "fail", "fail",
+                     "icc is enabled", sha, {"cis-docker-1.8.0": ["2.2"]}, None)
+        for n, (target, resource, sha) in enumerate(
+            [(local, "node", "01" * 32), (remote, "node", "02" * 32), (remote, "other", "03" * 32)], 1
+        )
+    ]  # fmt: skip
+    at = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
+    targets = [
+        ExportTarget(1, local, "engine", "collected", {}, None),
+        ExportTarget(2, remote, "engine", "collected", {}, None),
+    ]
+    data = ExportData(
+        {"id": 1, "uuid": "6f1c1f6e-8d3a-4c43-9d3e-2f7d0c1d2b3a", "period": "2026-Q4",
+         "system": "s", "status": "complete", "started": iso(at), "scope": [local, remote]},
+        at, at, targets, results, [], [], {}, catalog, "0.1.0", _bodies=bodies,
+    )  # fmt: skip
+    doc = json.loads(render_sarif(data))
+    assert errors(validator, doc) == []
+    run = doc["runs"][0]
+    where = [
+        (
+            r["locations"][0]["physicalLocation"]["artifactLocation"]["uriBaseId"],
+            r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        )
+        for r in run["results"]
+    ]
+    assert where == [
+        ("ENGINEHOST1", "etc/docker/daemon.json"),
+        ("ENGINEHOST2", "etc/docker/daemon.json"),
+        ("TARGET2", "engine/other"),
+    ]
+    bases = run["originalUriBaseIds"]
+    assert bases["ENGINEHOST1"]["uri"] == "file:///"
+    assert bases["ENGINEHOST2"]["uri"] == "file://10.0.0.5/"
+    assert bases["TARGET2"]["uri"] == "engine:tcp://10.0.0.5:2376/"
