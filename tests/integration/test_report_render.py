@@ -24,7 +24,16 @@ import pytest
 from tests.conftest import ROOT, missing, run_cli
 
 ORG = "Render Check Ltd (Ærøskøbing)"
-SECTIONS = ("Executive summary", "Scope", "Methodology", "Results", "Appendix", "Page 2 of")
+SECTIONS = (
+    "Executive summary",
+    "Findings",
+    "Waivers and attestations",
+    "Coverage: ",
+    "Appendix A: Manual procedures",
+    "Appendix D: Scope",
+    "Appendix E: Methodology",
+    "Page 2 of",
+)
 PASS_RGB = (0x2E, 0x7D, 0x32)  # assessor/report/chart.py SERIES, reports/static/report.css
 FAIL_RGB = (0xC6, 0x28, 0x28)
 A4_MM = (210.0, 297.0)
@@ -159,6 +168,9 @@ def test_every_page_has_content(pdfs: Rendered, which: str) -> None:
 def test_cover_contents_and_running_footer(pdfs: Rendered) -> None:
     cover = _tool("pdftotext", "-f", "1", "-l", "1", str(pdfs.unsigned), "-")
     assert ORG in cover and "A. Auditor" in cover and "2026-Q4" in cover, cover
+    # --assessor is who prepared the report; who finalised it comes from the store (no one yet)
+    assert "Report prepared by" in cover and "Not finalised." in cover, cover
+    assert "host:/" in cover, "the cover names the scope"
     whole = _tool("pdftotext", str(pdfs.unsigned), "-")
     for text in SECTIONS:
         assert text in whole, f"{text!r} missing from the PDF's text"
@@ -206,10 +218,11 @@ def test_pdf_has_bookmarks_for_each_part(pdfs: Rendered) -> None:
         while "/Next" in item and len(titles) < 1000:
             item = item["/Next"]
             titles.append(str(item["/Title"]))
-    for part in ("Contents", "Executive summary", "Scope", "Methodology"):
+    for part in ("Contents", "Executive summary", "Findings", "Waivers and attestations"):
         assert part in titles, titles
-    assert any(t.startswith("Results: ") for t in titles), titles
-    assert any(t.startswith("Appendix") for t in titles), titles
+    assert any(t.startswith("Coverage: ") for t in titles), titles
+    appendices = [t.split(":")[0] for t in titles if t.startswith("Appendix")]
+    assert appendices == [f"Appendix {x}" for x in "ABCDEF"], titles
 
 
 def _tampered(src: Path, dest: Path) -> Path:
