@@ -39,7 +39,8 @@ than ``file``):
 - daemon.json when an engine rule judged a value that came from it: under ``ENGINEHOSTn``,
   the root of the engine's machine (``file:///`` for a local socket, ``file://HOST/`` else);
 - a file inside an image (setuid files, world-writable files, files holding secrets): the path
-  inside the image under ``IMAGEn``, whose URI is the image's (``TARGET/RESOURCE/``);
+  inside the image under ``IMAGEn``, which is ``image/RESOURCE/`` under the target's
+  ``TARGETn``;
 - anything else (a container, an image, an engine setting, a registry): the virtual path
   ``KIND/RESOURCE`` (``container/web%20(3f2a1b4c5d6e)``), or ``KIND`` for a target-wide
   result, under ``TARGETn``, whose URI is the target URI.
@@ -581,14 +582,18 @@ class _Places:
                 f"file://{quote(machine)}/",
                 f"the root directory of the machine running {target}",
             )
+        # relative to the target's base: the resource (any text) stays in a relative
+        # reference, %-encoded as one segment, and the absolute part is the target URI
         image = r.resource if r.resource != "*" else target
-        uri = target if r.resource == "*" else f"{target}/{segment(r.resource)}"
-        return self._base_id(
+        parent = self._target_base(target)
+        found = self._base_id(
             "IMAGE",
             ("image", target, r.resource),
-            _uri(uri.rstrip("/") + "/"),
+            "image/" + (f"{segment(r.resource)}/" if r.resource != "*" else ""),
             f"the root file system of the image {image}",
         )
+        self.bases[found].setdefault("uriBaseId", parent)
+        return found
 
 
 def _uri(text: str) -> str:

@@ -345,41 +345,66 @@ def multitool() -> str:
     return path
 
 
+def validate(tool: str, sarif: Path, kind: str) -> Counter[tuple[str, str]]:
+    """What the multitool's rules of ``kind`` (Gh: GitHub's ingestion rules; Sarif: the
+    spec's) report on ``sarif``: (rule id, level) counted."""
+    log = sarif.with_name(f"{sarif.stem}-{kind}.log.sarif")
+    proc = subprocess.run(
+        [tool, "validate", str(sarif), "--rule-kind", kind, "-o", str(log),
+         "--log", "ForceOverwrite"],
+        capture_output=True, text=True, timeout=300, check=False,
+        env={**os.environ, "DOTNET_SYSTEM_GLOBALIZATION_INVARIANT": "1"},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = json.loads(log.read_text("utf-8-sig"))
+    return Counter(
+        (r["ruleId"], r.get("level", "warning")) for r in out["runs"][0].get("results", [])
+    )
+
+
+def assert_accepted(tool: str, sarif: Path) -> None:
+    """Nothing from the GitHub rules; from the SARIF rules no error, and no warning but
+    SARIF2017 (no region: a virtual path has no lines)."""
+    assert validate(tool, sarif, "Gh") == Counter()
+    found = validate(tool, sarif, "Sarif")
+    assert {rule for rule, _ in found} <= {"SARIF2017"}, found
+    assert all(level != "error" for _, level in found)
+
+
 def test_sarif_multitool_github_rules_find_nothing(scans: Scans, tmp_path: Path) -> None:
     tool = multitool()
     sarif = tmp_path / "every.sarif"
     sarif.write_bytes(render_sarif(scans.data(), every_result=True))
-    found: dict[str, Counter[tuple[str, str]]] = {}
-    for kind in ("Gh", "Sarif"):
-        log = tmp_path / f"{kind}.sarif"
-        proc = subprocess.run(
-            [tool, "validate", str(sarif), "--rule-kind", kind, "-o", str(log),
-             "--log", "ForceOverwrite"],
-            capture_output=True, text=True, timeout=300, check=False,
-            env={**os.environ, "DOTNET_SYSTEM_GLOBALIZATION_INVARIANT": "1"},
-        )  # fmt: skip
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-        out = json.loads(log.read_text("utf-8-sig"))
-        found[kind] = Counter(
-            (r["ruleId"], r.get("level", "warning")) for r in out["runs"][0].get("results", [])
-        )
-    assert found["Gh"] == Counter()  # the GitHub ingestion rules: nothing at all
-    # the SARIF rules: no error; the one warning is SARIF2017 (no region) on virtual paths
-    assert {rule for rule, level in found["Sarif"]} <= {"SARIF2017"}
-    assert all(level != "error" for _, level in found["Sarif"])
+    assert_accepted(tool, sarif)
+    sarif.write_bytes(render_sarif(scans.data()))
+    assert_accepted(tool, sarif)
     # and the tool does complain about a result without a location
     doc = json.loads(sarif.read_text())
     del doc["runs"][0]["results"][0]["locations"]
     sarif.write_text(json.dumps(doc))
-    log = tmp_path / "broken.sarif"
-    subprocess.run(
-        [tool, "validate", str(sarif), "--rule-kind", "Gh", "-o", str(log), "--log",
-         "ForceOverwrite"],
-        capture_output=True, text=True, timeout=300, check=False,
-        env={**os.environ, "DOTNET_SYSTEM_GLOBALIZATION_INVARIANT": "1"},
-    )  # fmt: skip
-    broken = json.loads(log.read_text("utf-8-sig"))["runs"][0].get("results", [])
-    assert any("locations" in r["message"].get("text", json.dumps(r)) for r in broken) or broken
+    assert ("GH1015", "error") in validate(tool, sarif, "Gh")
+
+
+def test_sarif_multitool_accepts_hostile_names(tmp_path: Path) -> None:
+    """Resources and files named with quotes, controls, bidi marks and emoji: the URIs stay
+    well formed (the resource is only ever a %-encoded segment of a relative reference)."""
+    from tests.export.test_sarif import HOSTILE, _synthetic
+    from tests.reportdata import make_assessment
+
+    tool = multitool()
+    db = f"sqlite:///{tmp_path / 'hostile.db'}"
+    aid, _ = make_assessment(db, 2, label=HOSTILE, system=HOSTILE)
+    store = open_store(db)
+    try:
+        data = load(store, load_catalog(), str(aid), with_bodies=True)
+        for name, body in (
+            ("hostile.sarif", render_sarif(data, every_result=True)),
+            ("synthetic.sarif", render_sarif(_synthetic(load_catalog()), every_result=True)),
+        ):
+            (tmp_path / name).write_bytes(body)
+            assert_accepted(tool, tmp_path / name)
+    finally:
+        store.close()
 
 
 # --- JUnit -------------------------------------------------------------------------------

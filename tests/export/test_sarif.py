@@ -275,9 +275,9 @@ def test_host_files_errors_and_unreachable_targets(validator: Any) -> None:
         "uri": "file:///srv/root/", "description": {"text": "the root directory of host:/srv/root"}
     }  # fmt: skip
     assert bases["TARGET2"]["uri"] == "image:oci:/x/"
-    assert (
-        bases["IMAGE1"]["uri"].startswith("image:oci:/x/") and "/../" not in bases["IMAGE1"]["uri"]
-    )
+    # the image's root: its resource as one %-encoded segment under the target's base
+    assert bases["IMAGE1"]["uriBaseId"] == "TARGET2"
+    assert bases["IMAGE1"]["uri"] == "image/" + quote(HOSTILE, safe="()@:+,;=!$'~") + "/"
     files = {
         r["ruleId"]: [
             (loc["physicalLocation"]["artifactLocation"]["uriBaseId"],
