@@ -5,19 +5,26 @@
   rules carry no check there) and an OCIL questionnaire per manual rule (its question: the
   rule's procedure), which the Benchmark's manual rules refer to through the data stream's
   catalog;
-- ``assets``: one per target: a host is an ``ai:computing-device`` (hostname), an engine and an
-  image ``ai:software`` (the engine's id as installation id; image digests as synthetic ids), a
-  registry an ``ai:service`` (host and port); each has the target URI as a synthetic id;
-- ``reports``: the XCCDF TestResult (a waived failure is an ``override``: result pass, old
-  result fail, authority the approver), and one report per evidence document judged, its
-  canonical JSON as text (the SHA-256 of that text is the document's hash; a document XML
-  cannot hold as it is, is written with non-ASCII characters escaped, ``form="ascii"``);
-- ``relationships``: the TestResult report ``arfvocab:isAbout`` each asset, and every report
-  ``arfvocab:createdFor`` the request, one ref per relationship (OpenSCAP reads only the first
-  ref of each). Evidence reports are not related to assets: OpenSCAP 1.3 aborts on a
-  non-XCCDF report that is about an asset (its own OVAL reports have no relationship). The
-  rule-results name their evidence report in ``check-content-ref`` (href ``#evidence-HASH``),
-  as OpenSCAP's name their OVAL results.
+- ``assets``: one per target: a host is an ``ai:computing-device`` (hostname, the CPE names
+  of its distribution and kernel), an engine and an image ``ai:software`` (the engine's id as
+  installation id and its product's CPE name; image digests as synthetic ids), a registry an
+  ``ai:service`` (host and port); each has the target URI as a synthetic id;
+- ``reports``: one XCCDF TestResult per target (``xccdf-result-<n>``, see
+  ``assessor.export.xccdf``: a waived failure is an ``override``: result pass, old result fail,
+  authority the approver), each naming its asset in ``target-id-ref``; and one report per
+  evidence document judged, its canonical JSON as text (the SHA-256 of that text is the
+  document's hash; a document XML cannot hold as it is, is written with non-ASCII characters
+  escaped, ``form="ascii"``);
+- ``relationships``: each TestResult report ``arfvocab:isAbout`` its target's asset, and
+  every report ``arfvocab:createdFor`` the request, one ref per relationship (OpenSCAP reads
+  only the first ref of each). Evidence reports are not related to assets: OpenSCAP 1.3 aborts
+  on a non-XCCDF report that is about an asset (its own OVAL reports have no relationship).
+  The rule-results name their evidence report in ``check-content-ref`` (href
+  ``#evidence-HASH``), as OpenSCAP's name their OVAL results.
+
+The request's data stream also holds, in its OCIL component, the questions that stand for the
+platforms of the kinds of target no CPE name describes (images, registries): SCAP admits
+OVAL and OCIL checks only in a CPE platform's ``check-fact-ref``.
 """
 
 from __future__ import annotations
@@ -34,10 +41,13 @@ from assessor.evidence import canonical_json
 from assessor.export.data import ExportData, ExportTarget, clean, iso
 from assessor.export.xccdf import (
     NAMESPACE,
+    TARGET_KINDS,
     Scap,
     benchmark,
-    build_test_result,
+    build_test_results,
+    kind_question,
     ocil_name,
+    platforms,
     q,
     serialise,
     sub,
@@ -56,7 +66,6 @@ TARGET_ID = "urn:assessor:target"
 
 OCIL_FILE = "assessor-ocil.xml"  # the name the Benchmark's manual checks use
 REQUEST = "assessor-request"
-XCCDF_REPORT = "xccdf-result"
 COLLECTION = f"scap_{NAMESPACE}_collection_assessor"
 DATASTREAM = f"scap_{NAMESPACE}_datastream_assessor"
 COMPONENT = {k: f"scap_{NAMESPACE}_comp_{k}" for k in ("benchmark", "ocil")}
@@ -66,13 +75,15 @@ _HOSTNAME = re.compile(r"[\w\-]+(\.[\w\-]+)*")  # ai:hostname-type
 
 def render_arf(data: ExportData) -> bytes:
     """The assessment as an ARF 1.1 asset report collection (UTF-8, indented)."""
-    assets = {t.uri: f"asset-{n}" for n, t in enumerate(data.targets)}
+    assets = {t.uri: f"asset-{n}" for n, t in enumerate(data.targets, 1)}
+    reports_of = {t.uri: xccdf_report_id(n) for n, t in enumerate(data.targets, 1)}
     root = etree.Element(q("asset-report-collection", ARF), nsmap={"arf": ARF, "core": CORE})
     evidence = sorted({r.evidence for r in data.results if r.evidence})
 
     relationships = etree.SubElement(root, q("relationships", CORE), nsmap={"arfvocab": ARFVOCAB})
-    _relate(relationships, XCCDF_REPORT, "createdFor", [REQUEST])
-    _relate(relationships, XCCDF_REPORT, "isAbout", list(assets.values()))
+    for t in data.targets:
+        _relate(relationships, reports_of[t.uri], "createdFor", [REQUEST])
+        _relate(relationships, reports_of[t.uri], "isAbout", [assets[t.uri]])
     for h in evidence:
         _relate(relationships, _report_id(h), "createdFor", [REQUEST])
 
@@ -87,21 +98,26 @@ def render_arf(data: ExportData) -> bytes:
         _asset(asset, t)
 
     reports = sub(root, q("reports", ARF))
-    report = sub(reports, q("report", ARF), id=XCCDF_REPORT)
-    sub(report, q("content", ARF)).append(
-        build_test_result(
-            data,
-            benchmark_href=f"#{COMPONENT['benchmark']}",
-            asset_ids=assets,
-            evidence_href=lambda h: f"#{_report_id(h)}",
-            ocil_href=OCIL_FILE,
-            overrides=True,
-        )
+    test_results = build_test_results(
+        data,
+        benchmark_href=f"#{COMPONENT['benchmark']}",
+        asset_ids=assets,
+        evidence_href=lambda h: f"#{_report_id(h)}",
+        ocil_href=OCIL_FILE,
+        overrides=True,
     )
+    for t, tr in zip(data.targets, test_results, strict=True):
+        report = sub(reports, q("report", ARF), id=reports_of[t.uri])
+        sub(report, q("content", ARF)).append(tr)
     for h in evidence:
         report = sub(reports, q("report", ARF), id=_report_id(h))
         _evidence(sub(report, q("content", ARF)), data, h)
     return serialise(root)
+
+
+def xccdf_report_id(n: int) -> str:
+    """The ARF report holding the TestResult of the assessment's ``n``-th target (1-based)."""
+    return f"xccdf-result-{n}"
 
 
 def _report_id(sha256: str) -> str:
@@ -165,26 +181,41 @@ def _ocil(data: ExportData, manual: list[str], stamp: str) -> etree._Element:
     questionnaires = sub(root, q("questionnaires", OCIL))
     actions = sub(root, q("test_actions", OCIL))
     questions = sub(root, q("questions", OCIL))
-    for rid in manual:
-        rule = data.catalog.rules[rid]
-        assert rule.manual is not None
-        qn = sub(questionnaires, q("questionnaire", OCIL), id=ocil_name(rid))
-        sub(qn, q("title", OCIL), rule.title)
-        sub(sub(qn, q("actions", OCIL)), q("test_action_ref", OCIL), ocil_name(rid, "testaction"))
+    asked = [
+        (
+            rid,
+            data.catalog.rules[rid].title,
+            _procedure(data, rid) + "Does the target meet this rule?",
+        )
+        for rid in manual
+    ] + [
+        (kind_question(kind), title, f"Is the target {title[0].lower()}{title[1:]}?")
+        for kind, (title, names) in TARGET_KINDS.items()
+        if not names  # the platforms of the kinds no CPE name describes
+    ]
+    for name, title, text in asked:
+        qn = sub(questionnaires, q("questionnaire", OCIL), id=ocil_name(name))
+        sub(qn, q("title", OCIL), title)
+        sub(sub(qn, q("actions", OCIL)), q("test_action_ref", OCIL), ocil_name(name, "testaction"))
         action = sub(
             actions,
             q("boolean_question_test_action", OCIL),
-            attrs={"id": ocil_name(rid, "testaction"), "question_ref": ocil_name(rid, "question")},
+            attrs={
+                "id": ocil_name(name, "testaction"),
+                "question_ref": ocil_name(name, "question"),
+            },
         )
         sub(sub(action, q("when_true", OCIL)), q("result", OCIL), "PASS")
         sub(sub(action, q("when_false", OCIL)), q("result", OCIL), "FAIL")
-        question = sub(questions, q("boolean_question", OCIL), id=ocil_name(rid, "question"))
-        sub(
-            question,
-            q("question_text", OCIL),
-            f"{rule.manual.procedure.rstrip()}\n\nDoes the target meet this rule?",
-        )
+        question = sub(questions, q("boolean_question", OCIL), id=ocil_name(name, "question"))
+        sub(question, q("question_text", OCIL), text)
     return root
+
+
+def _procedure(data: ExportData, rid: str) -> str:
+    manual = data.catalog.rules[rid].manual
+    assert manual is not None
+    return f"{manual.procedure.rstrip()}\n\n"
 
 
 # --- assets and evidence -----------------------------------------------------------------------
@@ -202,6 +233,8 @@ def _asset(asset: etree._Element, t: ExportTarget) -> None:
                 resource="urn:assessor:machine-id",
                 id=ident["machine_id"],
             )
+        for name in platforms(t):
+            sub(el, q("cpe", AI), name)
         hostname = ident.get("hostname")
         if isinstance(hostname, str) and _HOSTNAME.fullmatch(hostname):
             sub(el, q("hostname", AI), hostname)
@@ -228,6 +261,8 @@ def _asset(asset: etree._Element, t: ExportTarget) -> None:
                 )
         if isinstance(ident.get("engine_id"), str):
             sub(el, q("installation-id", AI), ident["engine_id"])
+        for name in platforms(t)[:1]:  # the engine itself (the others are its machine's)
+            sub(el, q("cpe", AI), name)
 
 
 def _host(service: etree._Element, name: str) -> None:

@@ -13,20 +13,63 @@
   holds the procedure a person follows. In a SCAP source data stream (ARF), which admits OVAL
   and OCIL checks only, automated rules have no check and manual rules an OCIL questionnaire;
 - one ``Profile`` per framework selecting the rules its requirements use, the others
-  unselected.
+  unselected;
+- a CPE ``platform-specification`` with one platform per kind of target (host, engine, image,
+  registry): a CPE name where one describes the kind (the Linux kernel; Docker Engine or
+  Podman), else a check that the target is of that kind (assessor's own; in a data stream an
+  OCIL question). No Benchmark-level ``platform``: the Benchmark applies to every kind (and
+  OpenSCAP 1.3.7 rejects a document its XCCDF schematron has no warning about).
 
-``render_xccdf(data)``: that Benchmark with one ``TestResult``: the targets, their identity as
-``target-facts``, and one ``rule-result`` per stored result (rule x resource: several per rule
-share the idref and differ in ``instance``, the target with the resource nested in it).
-pass, fail and error map to themselves, not_applicable to notapplicable, manual to notchecked.
-XCCDF has no "waived"; its way to record one is an ``override`` (authority, old-result fail,
-new-result, remark), with result = new-result. The XCCDF schematron OpenSCAP (and NIST)
-validate with asserts that for every rule-result of a TestResult holding any override, so a
-TestResult where only some results are overridden cannot validate. Here a waived failure stays
-``fail`` with a second message naming the waiver (approver, reason, expiry); the ARF export,
-whose TestResult no schematron checks, records it as an override to pass, which OpenSCAP's
-report shows as waived. The score is the flat model over rule-results (pass counted out of
-pass, fail and error).
+``render_xccdf(data)``: that Benchmark with **one TestResult per target** of the assessment, in
+target order (id ``xccdf_dev.assessor_testresult_<assessment>-<n>``, n counting from 1):
+
+- ``identity``: who finalised the assessment, ``authenticated="false"`` (the name is given
+  with ``assessor finalise --by``; assessor authenticates no one) and ``privileged="false"``
+  (the finaliser signs the record off; they hold no privilege on the target through it). An
+  assessment not finalised says so there (``nobody: the assessment is not finalised``) rather
+  than leaving OpenSCAP to show "unknown user", and in the TestResult's ``metadata``;
+- ``target`` (the target URI), ``target-address`` (a tcp engine's or a registry's host),
+  ``target-facts`` (status, error, the identity flattened, ``urn:xccdf:fact:identifier``: the
+  machine id, engine id, image digests or registry certificate, which OpenSCAP shows as
+  "Target ID"; a host's name as ``urn:xccdf:fact:asset:identifier:host_name``);
+- ``platform``: ``#xccdf_dev.assessor_platform_<kind>``, then the CPE 2.3 names of what the
+  target is, from its identity: a host's distribution (when its os-release name is one NVD
+  names: Debian, Ubuntu, RHEL, Fedora, Alpine, CentOS Stream) and kernel; an engine's product
+  and version, and its machine's distribution and kernel. Images and registries: the kind only;
+- start and end time: the assessment's (results are not timed per target);
+- one ``rule-result`` per stored result of that target (rule x resource: several per rule
+  share the idref and differ in ``instance``: the target, with the resource nested in it),
+  with one ``ident`` per framework requirement the result references (system
+  ``urn:assessor:framework:<framework>``, text the requirement id), and ``metadata`` holding
+  ``<as:result id="<result row id>" status="<shown status>"/>`` (``as`` =
+  ``urn:assessor:xccdf:1``), which ties it to the same result in every other export;
+- the flat score over its rule-results (pass counted out of pass, fail and error).
+
+Statuses, and how to read them back (per framework: count the rule-results with an ``ident``
+of that framework's system):
+
+====================  ==========================  =======================================
+assessor status       XCCDF ``result``            ARF ``result``
+====================  ==========================  =======================================
+pass                  pass                        pass
+fail                  fail                        fail
+error                 error                       error
+not_applicable        notapplicable               notapplicable
+manual                notchecked                  notchecked
+waived                fail + waiver message       pass + ``override`` (old-result fail,
+                      + metadata status waived    authority the approver, remark the waiver)
+====================  ==========================  =======================================
+
+manual is ``notchecked``, not ``informational``: the rule was not judged by a machine and a
+person's answer is required (``informational`` would claim it needs none). XCCDF has no
+"waived"; its one way to record one is an ``override``, with result = new-result. The XCCDF
+schematron OpenSCAP (and NIST) validate with asserts that for every rule-result of a
+TestResult holding any override, so a TestResult where only some results are overridden cannot
+validate: in XCCDF a waived failure stays ``fail`` (it did fail; the waiver accepts the risk, it
+does not fix it), with a second message naming the waiver (approver, reason, expiry) and its
+status in the metadata. ARF, whose TestResults no schematron checks, records the override
+to pass, which OpenSCAP's report shows as "pass, waived". A waived result is therefore never
+read as a plain pass: in ARF the override's old-result fail tells it apart.
 
 Deterministic: times are the assessment's, everything is in catalog or result order. Text is
 put in by lxml; characters XML 1.0 cannot hold are removed.
@@ -59,6 +102,9 @@ OCIL_SYSTEM = "http://scap.nist.gov/schema/ocil/2"
 EVIDENCE_IMPORT = "urn:assessor:evidence:sha256"
 FACT = "urn:assessor:fact:"
 HOST_NAME_FACT = "urn:xccdf:fact:asset:identifier:host_name"
+IDENTIFIER_FACT = "urn:xccdf:fact:identifier"
+ASSESSOR = "urn:assessor:xccdf:1"  # rule-result metadata: the result's id and shown status
+CPE_LANG = "http://cpe.mitre.org/language/2.0"
 AI_SYSTEM = "http://scap.nist.gov/schema/asset-identification/1.1"
 
 _DEFAULT_NS: dict[Any, str] = {None: XCCDF}  # lxml-stubs type the default prefix as str
@@ -134,6 +180,36 @@ def ocil_name(rule: str, what: str = "questionnaire") -> str:
     return f"ocil:{NAMESPACE}.{rule}:{what}:1"
 
 
+def platform_id(kind: str) -> str:
+    """The id of the Benchmark's CPE platform of a target kind."""
+    return f"xccdf_{NAMESPACE}_platform_{kind}"
+
+
+def framework_system(framework: str) -> str:
+    """The ``ident`` system of a framework's requirement ids."""
+    return f"urn:assessor:framework:{framework}"
+
+
+def cpe23(part: str, vendor: str, product: str, version: str = "*") -> str:
+    """A CPE 2.3 formatted string; ``version`` escaped as the binding asks."""
+    escaped = re.sub(r"([^A-Za-z0-9._-])", r"\\\1", version) if version != "*" else "*"
+    return f"cpe:2.3:{part}:{vendor}:{product}:{escaped or '-'}:*:*:*:*:*:*:*"
+
+
+# the Linux distributions whose NVD CPE names are known, by os-release PRETTY_NAME prefix
+_DISTROS = (
+    ("Debian GNU/Linux", "debian", "debian_linux"),
+    ("Ubuntu", "canonical", "ubuntu_linux"),
+    ("Red Hat Enterprise Linux", "redhat", "enterprise_linux"),
+    ("Fedora", "fedoraproject", "fedora"),
+    ("Alpine Linux", "alpinelinux", "alpine_linux"),
+    ("CentOS Stream", "centos", "centos_stream"),
+)
+# container engines by the engine collector's product name
+_ENGINES = {"docker": ("docker", "engine"), "podman": ("podman_project", "podman")}
+_VERSION = re.compile(r"\d+(\.\d+)*")
+
+
 # --- the Benchmark ----------------------------------------------------------------------------
 
 
@@ -172,6 +248,7 @@ def benchmark(catalog: Catalog, scap: Scap | None = None) -> etree._Element:
         "containers, images and registries, with one profile per framework they meet: "
         f"{names or 'none'}.",
     )
+    _platforms(root, catalog, scap)
     sub(root, "version", catalog.digest)
     meta = etree.SubElement(root, q("metadata"), nsmap={"dc": DC})
     sub(meta, q("creator", DC), "assessor")
@@ -191,6 +268,52 @@ def benchmark(catalog: Catalog, scap: Scap | None = None) -> etree._Element:
         for rule in rules:
             _rule(group, catalog, rule, scap)
     return root
+
+
+# what each kind of target is, as a CPE applicability language test: a CPE name where one
+# exists; else assessor's own check that the target is of that kind (how it was scanned)
+TARGET_KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "host": ("A Linux container host", (cpe23("o", "linux", "linux_kernel"),)),
+    "engine": (
+        "A container engine (Docker Engine or Podman)",
+        (cpe23("a", *_ENGINES["docker"]), cpe23("a", *_ENGINES["podman"])),
+    ),
+    "image": ("A container image (OCI image or Docker image archive)", ()),
+    "registry": ("A container image registry (OCI Distribution API)", ()),
+}
+
+
+def kind_question(kind: str) -> str:
+    """The name (as ``ocil_name`` takes it) of the OCIL question "is the target a KIND?"."""
+    return f"target-kind-{kind}"
+
+
+def _platforms(root: etree._Element, catalog: Catalog, scap: Scap | None) -> None:
+    """The kinds of target assessor judges, as CPE platforms a TestResult names (with the CPE
+    names of what its target is)."""
+    spec = etree.SubElement(root, q("platform-specification", CPE_LANG), nsmap={"cpe2": CPE_LANG})
+    for kind, (title, names) in TARGET_KINDS.items():
+        platform = sub(spec, q("platform", CPE_LANG), id=platform_id(kind))
+        sub(platform, q("title", CPE_LANG), title)
+        test = sub(platform, q("logical-test", CPE_LANG), operator="OR", negate="false")
+        for name in names:
+            sub(test, q("fact-ref", CPE_LANG), name=name)
+        if names:
+            continue
+        if scap is None:  # assessor's own check: how it was asked to scan the target
+            system, href, ref = CHECK_SYSTEM, catalog_href(catalog), f"target-kind:{kind}"
+        else:  # SCAP admits OVAL and OCIL checks only: a question whose answer is the kind
+            system, href, ref = OCIL_SYSTEM, scap.ocil_href, ocil_name(kind_question(kind))
+        sub(
+            test,
+            q("check-fact-ref", CPE_LANG),
+            system=system,
+            href=href,
+            attrs={"id-ref": ref},
+        )
+    # No Benchmark-level ``platform`` naming them: the Benchmark applies to every kind, and
+    # OpenSCAP 1.3.7 reports a document its XCCDF schematron finds nothing to warn about (its
+    # one warning being that missing platform) as invalid.
 
 
 def _id(rule: Rule) -> str:
@@ -255,13 +378,14 @@ def _rule(group: etree._Element, catalog: Catalog, rule: Rule, scap: Scap | None
         sub(check, "check-content-ref", href=scap.ocil_href, name=ocil_name(rule.id))
 
 
-# --- the TestResult ---------------------------------------------------------------------------
+# --- the TestResults ------------------------------------------------------------------------
 
 
 def render_xccdf(data: ExportData) -> bytes:
-    """The Benchmark with the assessment as its TestResult (UTF-8, indented)."""
+    """The Benchmark with one TestResult per target of the assessment (UTF-8, indented)."""
     root = benchmark(data.catalog)
-    root.append(build_test_result(data, benchmark_href=f"#{BENCHMARK_ID}"))
+    for tr in build_test_results(data, benchmark_href=f"#{BENCHMARK_ID}"):
+        root.append(tr)
     return serialise(root)
 
 
@@ -272,7 +396,12 @@ def render_arf(data: ExportData) -> bytes:
     return arf(data)
 
 
-def build_test_result(
+def test_result_id(data: ExportData, n: int) -> str:
+    """The id of the TestResult of the assessment's ``n``-th target (1-based, target order)."""
+    return f"xccdf_{NAMESPACE}_testresult_{data.id}-{n}"
+
+
+def build_test_results(
     data: ExportData,
     *,
     benchmark_href: str,
@@ -280,11 +409,12 @@ def build_test_result(
     evidence_href: Callable[[str], str] | None = None,
     ocil_href: str | None = None,
     overrides: bool = False,
-) -> etree._Element:
-    """The TestResult of ``data``. In ARF, ``asset_ids`` maps target URIs to asset ids,
-    ``evidence_href`` a SHA-256 to the report holding that evidence, ``ocil_href`` names
-    the OCIL questionnaires the Benchmark's manual rules refer to, and ``overrides`` records
-    waived failures as overrides (pass) rather than as failures with a waiver message."""
+) -> list[etree._Element]:
+    """One TestResult per target of ``data``, in target order. In ARF, ``asset_ids`` maps
+    target URIs to asset ids, ``evidence_href`` a SHA-256 to the report holding that evidence,
+    ``ocil_href`` names the OCIL questionnaires the Benchmark's manual rules refer to, and
+    ``overrides`` records waived failures as overrides (pass) rather than as failures with a
+    waiver message."""
     if not data.targets:
         raise AssessorError(f"assessment {data.id} has no targets: XCCDF needs one")
     missing = sorted({r.rule for r in data.results} - set(data.catalog.rules))
@@ -294,54 +424,110 @@ def build_test_result(
             f"{', '.join(missing[:5])}",
             hint="export with the --controls the assessment was run with",
         )
-    end = iso(data.end)
-    a = data.assessment
+    by_target: dict[str, list[ExportResult]] = {t.uri: [] for t in data.targets}
+    for r in data.results:
+        if r.target not in by_target:
+            raise AssessorError(f"assessment {data.id}: a result names no target ({r.target})")
+        by_target[r.target].append(r)
+    return [
+        _test_result(
+            data,
+            t,
+            n,
+            by_target[t.uri],
+            benchmark_href=benchmark_href,
+            asset_id=(asset_ids or {}).get(t.uri),
+            evidence_href=evidence_href,
+            ocil_href=ocil_href,
+            overrides=overrides,
+        )
+        for n, t in enumerate(data.targets, 1)
+    ]
+
+
+def _test_result(
+    data: ExportData,
+    t: ExportTarget,
+    n: int,
+    results: list[ExportResult],
+    *,
+    benchmark_href: str,
+    asset_id: str | None,
+    evidence_href: Callable[[str], str] | None,
+    ocil_href: str | None,
+    overrides: bool,
+) -> etree._Element:
+    end = iso(data.end) or ""
     tr = etree.Element(q("TestResult"), nsmap=_DEFAULT_NS)
-    tr.set("id", f"xccdf_{NAMESPACE}_testresult_{data.id}")
+    tr.set("id", test_result_id(data, n))
     tr.set("start-time", iso(data.started) or "")
-    tr.set("end-time", end or "")
+    tr.set("end-time", end)
     tr.set("test-system", _cpe(data.tool_version))
     tr.set("version", data.catalog.digest)
     sub(tr, "benchmark", href=benchmark_href, id=BENCHMARK_ID)
-    sub(tr, "title", f"assessor assessment {data.id}: {a.get('system') or '-'}, {a.get('period')}")
-    for t in data.targets:
-        sub(tr, "target", t.uri)
-    for t in data.targets:
-        address = _address(t)
-        if address:
-            sub(tr, "target-address", address)
+    sub(
+        tr,
+        "title",
+        f"assessor assessment {data.id} of {data.assessment.get('system') or 'no system'}, "
+        f"{data.assessment.get('period')}: target {n} of {len(data.targets)}, {t.uri}",
+    )
+    finaliser = data.assessment.get("finalised_by")
+    if data.assessment.get("finalised") and finaliser:
+        # the person who signed the assessment off: named with --by (not authenticated by
+        # assessor), acting on the record, not on the target (no privilege on it)
+        sub(tr, "identity", finaliser, authenticated="false", privileged="false")
+    else:
+        sub(tr, "identity", NOT_FINALISED, authenticated="false", privileged="false")
+    sub(tr, "target", t.uri)
+    address = _address(t)
+    if address:
+        sub(tr, "target-address", address)
     facts = sub(tr, "target-facts")
-    for t in data.targets:
-        for name, kind, value in target_facts(t):
-            sub(facts, "fact", value, name=name, type=kind)
-    for asset in (asset_ids or {}).values():
-        sub(tr, "target-id-ref", system=AI_SYSTEM, name=asset, href="")
+    for name, kind, value in target_facts(t):
+        sub(facts, "fact", value, name=name, type=kind)
+    if asset_id is not None:
+        sub(tr, "target-id-ref", system=AI_SYSTEM, name=asset_id, href="")
+    for platform in [f"#{platform_id(t.kind)}", *platforms(t)]:
+        sub(tr, "platform", idref=platform)
     passed = counted = 0
-    for r in data.results:
-        result = _rule_result(tr, data, r, end or "", evidence_href, ocil_href, overrides)
+    for r in results:
+        result = _rule_result(tr, data, r, end, evidence_href, ocil_href, overrides)
         if result in _SCORED:
             counted += 1
             passed += result in ("pass", "fixed")
     sub(tr, "score", f"{passed:.6f}", system="urn:xccdf:scoring:flat", maximum=f"{counted:.6f}")
-    _metadata(tr, data)
+    _metadata(tr, data, t)
     return tr
 
 
-def _metadata(tr: etree._Element, data: ExportData) -> None:
+NOT_FINALISED = "nobody: the assessment is not finalised (provisional results)"
+
+
+def _remarks(data: ExportData, t: ExportTarget) -> list[str]:
+    a = data.assessment
+    out = []
+    if a.get("finalised"):
+        out.append(f"Finalised {a['finalised']} by {a.get('finalised_by') or 'unknown'}.")
+    else:
+        out.append(
+            f"Not finalised: assessment {data.id} is {a.get('status')}; no one has signed its "
+            "results off, they may still change (waivers, attestations)."
+        )
+    if t.status != "collected":
+        out.append(f"{t.uri} was not assessed ({t.status}): {t.error or 'no reason given'}.")
+    return out
+
+
+def _metadata(tr: etree._Element, data: ExportData, t: ExportTarget) -> None:
     """The assessment's own identity and status, as Dublin Core (OpenSCAP reads no remark)."""
     a = data.assessment
     lines = [
         f"Assessment {data.id} ({a['uuid']}) of {a.get('system') or 'no system'} for "
         f"{a.get('period')}: status {a.get('status')}, judged with catalog "
-        f"{a.get('catalog_digest') or 'unknown'} by assessor {data.tool_version}."
+        f"{a.get('catalog_digest') or 'unknown'} by assessor {data.tool_version}; "
+        f"{len(data.targets)} targets, one TestResult each.",
+        *_remarks(data, t),
     ]
-    if a.get("finalised"):
-        lines.append(f"Finalised {a['finalised']} by {a.get('finalised_by') or 'unknown'}.")
-    lines.extend(
-        f"{t.uri} was not assessed ({t.status}): {t.error or 'no reason given'}."
-        for t in data.targets
-        if t.status != "collected"
-    )
     meta = etree.SubElement(tr, q("metadata"), nsmap={"dc": DC})
     sub(meta, q("identifier", DC), f"urn:uuid:{a['uuid']}")
     sub(meta, q("description", DC), "\n".join(lines))
@@ -374,6 +560,11 @@ def _rule_result(
         sub(override, "old-result", "fail")
         sub(override, "new-result", result)
         sub(override, "remark", waiver_text(waiver))
+    for fw_id, reqs in r.references.items():
+        for req in reqs:
+            sub(el, "ident", req, system=framework_system(fw_id))
+    meta = etree.SubElement(el, q("metadata"), nsmap={"as": ASSESSOR})
+    sub(meta, q("result", ASSESSOR), id=r.id, status=r.status)
     severity = {"error": "error", "fail": "warning", "waived": "warning"}.get(r.status, "info")
     text = f"{r.resource}: {r.message}" if r.message else r.resource
     sub(el, "message", text, severity=severity)
@@ -408,10 +599,55 @@ def waiver_text(w: dict[str, Any]) -> str:
     return "; ".join(parts) + "."
 
 
+def _os_platforms(os_name: object, kernel: object) -> list[str]:
+    out = []
+    if isinstance(os_name, str):
+        for prefix, vendor, product in _DISTROS:
+            if os_name.startswith(prefix):
+                m = re.match(r"\s*(?:Linux\s*)?(\d+(?:\.\d+)?)", os_name[len(prefix) :])
+                out.append(cpe23("o", vendor, product, m.group(1) if m else "*"))
+                break
+    if isinstance(kernel, str) and (m := _VERSION.match(kernel)):
+        out.append(cpe23("o", "linux", "linux_kernel", m.group(0)))
+    return out
+
+
+def platforms(t: ExportTarget) -> list[str]:
+    """The CPE 2.3 names of what a target is, from its identity: a host its Linux distribution
+    (when its name is one NVD names) and kernel; an engine the engine product and version, and
+    the distribution and kernel of the machine it runs on. Images and registries have no CPE:
+    their platform is their kind's (``platform_id``)."""
+    ident = t.identity
+    if t.kind == "host":
+        return _os_platforms(ident.get("os"), ident.get("kernel"))
+    if t.kind == "engine":
+        out = []
+        product = _ENGINES.get(str(ident.get("product")))
+        if product is not None:
+            version = ident.get("server_version")
+            out.append(cpe23("a", *product, version if isinstance(version, str) else "*"))
+        return out + _os_platforms(ident.get("os"), ident.get("kernel"))
+    return []
+
+
+def _identifier(t: ExportTarget) -> str | None:
+    """What identifies the target beyond its URI (OpenSCAP shows it as "Target ID")."""
+    ident = t.identity
+    if t.kind == "host":
+        value = ident.get("machine_id")
+    elif t.kind == "engine":
+        value = ident.get("engine_id")
+    elif t.kind == "image":
+        digests = [i.get("digest") for i in ident.get("images") or [] if isinstance(i, dict)]
+        value = " ".join(d for d in digests if isinstance(d, str)) or None
+    else:
+        value = ident.get("certificate_sha256")
+    return value if isinstance(value, str) and value else None
+
+
 def _cpe(version: str) -> str:
     """assessor as a CPE 2.3 formatted string (test-system)."""
-    escaped = re.sub(r"([^A-Za-z0-9._-])", r"\\\1", version) or "-"
-    return f"cpe:2.3:a:assessor:assessor:{escaped}:*:*:*:*:*:*:*"
+    return cpe23("a", "assessor", "assessor", version)
 
 
 def _address(t: ExportTarget) -> str | None:
@@ -431,6 +667,9 @@ def target_facts(t: ExportTarget) -> list[tuple[str, str, str]]:
         out.append((f"{FACT}target:error", "string", t.error))
     if t.kind == "host" and isinstance(t.identity.get("hostname"), str):
         out.append((HOST_NAME_FACT, "string", t.identity["hostname"]))
+    identifier = _identifier(t)
+    if identifier is not None:
+        out.append((IDENTIFIER_FACT, "string", identifier))
     out.extend(_flatten(f"{FACT}{t.kind}", t.identity))
     return out
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import html
+import re
 import shutil
 import subprocess
 from collections import Counter
-from pathlib import Path
 
 import pytest
 from lxml import etree
@@ -96,14 +96,20 @@ def test_xccdf_export_validates_and_counts(exported: Exported, oscap: str) -> No
         assert rr.get("idref") in rule_ids
         contexts = {i.get("context"): i.text for i in rr.findall("x:instance", NS)}
         assert contexts.keys() == {"target", "resource"} and all(contexts.values())
-    tr = root.find("x:TestResult", NS)
-    assert tr is not None and tr.get("id") == f"xccdf_dev.assessor_testresult_{exported.id}"
-    targets = [t.text for t in tr.findall("x:target", NS)]
-    assert "host:/" in targets and any(t.startswith("image:oci:") for t in targets)
-    score = tr.find("x:score", NS)
-    assert score is not None and score.get("system") == "urn:xccdf:scoring:flat"
-    assert float(score.text or "") == got["pass"]
-    assert float(score.get("maximum") or "") == got["pass"] + got["fail"] + got["error"]
+    # one TestResult per target (the assessment's n-th target: id suffix -n), scored alone
+    trs = root.findall("x:TestResult", NS)
+    assert [tr.get("id") for tr in trs] == [
+        f"xccdf_dev.assessor_testresult_{exported.id}-{n}" for n in range(1, len(trs) + 1)
+    ]
+    targets = [t.text for tr in trs for t in tr.findall("x:target", NS)]
+    assert len(targets) == len(trs) >= 2
+    assert "host:/" in targets and any(t and t.startswith("image:oci:") for t in targets)
+    for tr in trs:
+        score = tr.find("x:score", NS)
+        assert score is not None and score.get("system") == "urn:xccdf:scoring:flat"
+        mine = Counter(r.text for r in tr.findall("x:rule-result/x:result", NS))
+        assert float(score.text or "") == mine["pass"]
+        assert float(score.get("maximum") or "") == mine["pass"] + mine["fail"] + mine["error"]
 
 
 def test_several_resources_of_one_rule_share_the_idref(exported: Exported) -> None:
@@ -135,18 +141,29 @@ def test_waiver_in_xccdf_is_a_failure_with_its_waiver_escaped(exported: Exported
         assert any(REASON in t and "CISO" in t for t in texts), texts
 
 
-def test_html_report_shows_failures(exported: Exported, oscap: str, tmp_path: Path) -> None:
+def test_html_report_shows_failures(exported: Exported, oscap: str) -> None:
+    """``oscap xccdf generate report`` renders the TestResult it picks (XCCDF: the last, ARF:
+    the first); each TestResult by id is tested in test_xccdf_targets."""
     doc = exported.cli("results", exported.id, "--format", "json").json()
-    failing = next(r for r in doc["results"] if r["status"] == "fail")
     for fmt in ("xccdf", "arf"):
         path = exported.export(fmt, f"report.{fmt}.xml")
         proc = run_oscap(oscap, "xccdf", "generate", "report", str(path))
         assert proc.returncode == 0, proc.stderr
         page = html.unescape(proc.stdout)
+        shown = re.search(r"Evaluation target</th><td>([^<]*)</td>", page)
+        assert shown is not None, fmt
+        failing = next(
+            r for r in doc["results"] if r["status"] == "fail" and r["target"] == shown.group(1)
+        )
         assert failing["title"] in page and failing["resource"] in page, fmt
-        (tmp_path / f"{fmt}.html").write_text(proc.stdout)
-    arf_page = (tmp_path / "arf.html").read_text()
-    assert "waived" in arf_page and html.unescape(arf_page).count(REASON) >= 1
+    # the waived failure, in ARF an override, in the report of its TestResult
+    tree = etree.parse(str(path))
+    override = tree.find(".//x:rule-result/x:override", NS)
+    assert override is not None
+    tr = override.getparent().getparent()  # type: ignore[union-attr]
+    report = etree.XSLT(etree.parse("/usr/share/openscap/xsl/xccdf-report.xsl"))
+    page = str(report(tree, testresult_id=etree.XSLT.strparam(tr.get("id") or "")))
+    assert "waived" in page and html.unescape(page).count(REASON) >= 1
 
 
 def test_controls_export_is_a_valid_benchmark(exported: Exported, oscap: str) -> None:
@@ -197,7 +214,10 @@ def test_arf_validates_and_oscap_reads_it(exported: Exported, oscap: str) -> Non
     info = run_oscap(oscap, "info", str(path))
     assert info.returncode == 0, info.stderr
     assert "Result Data Stream" in info.stdout and info.stderr == ""
-    assert f"xccdf_dev.assessor_testresult_{exported.id}" in info.stdout
+    trs = etree.parse(str(path)).findall(".//x:TestResult", NS)
+    assert len(trs) >= 2
+    for tr in trs:  # every target's TestResult, under its asset
+        assert f"Result ID: {tr.get('id')}" in info.stdout
     # the request's source data stream is valid SCAP 1.3, schematron included
     tree = etree.parse(str(path))
     collection = tree.find(".//arf:report-request/arf:content/ds:data-stream-collection", NS)
@@ -247,7 +267,14 @@ def test_arf_structure(exported: Exported) -> None:
     assert {c.get("system") for c in checks} == {"http://scap.nist.gov/schema/ocil/2"}
     names = {ref.get("name") for c in checks for ref in c.findall("x:check-content-ref", NS)}
     questionnaires = {q.get("id") for q in root.iter(f"{{{NS['ocil']}}}questionnaire")}
-    assert names == questionnaires
+    # and the platforms of kinds no CPE name describes (images, registries): OCIL questions
+    facts = list(root.iter("{http://cpe.mitre.org/language/2.0}check-fact-ref"))
+    assert {f.get("system") for f in facts} == {"http://scap.nist.gov/schema/ocil/2"}
+    kinds = {f.get("id-ref") for f in facts}
+    assert kinds == {
+        f"ocil:dev.assessor.target-kind-{k}:questionnaire:1" for k in ("image", "registry")
+    }
+    assert names | kinds == questionnaires and not names & kinds
 
 
 def test_arf_counts_overrides_and_evidence(exported: Exported) -> None:
@@ -367,7 +394,10 @@ def test_arf_assets_for_every_target_kind(exported: Exported, oscap: str) -> Non
     assert assets[-1].find(".//ai:hostname", NS) is None  # not a valid hostname: left out
     addresses = [a.text for a in root.findall(".//x:TestResult/x:target-address", NS)]
     assert addresses == ["10.0.0.7", "::1", "reg.example", "docker.example"]
-    note = root.findtext(
-        ".//x:TestResult/x:metadata/{http://purl.org/dc/elements/1.1/}description", namespaces=NS
-    )
+    # the target that could not be collected has its TestResult, saying so, without results
+    trs = root.findall(".//x:TestResult", NS)
+    assert len(trs) == len(data.targets)
+    tr = next(t for t in trs if t.findtext("x:target", namespaces=NS) == extra[2].uri)
+    note = tr.findtext("x:metadata/{http://purl.org/dc/elements/1.1/}description", namespaces=NS)
     assert "registry:https://reg.example was not assessed (unreachable): no." in (note or "")
+    assert tr.find("x:rule-result", NS) is None
