@@ -21,6 +21,7 @@ import subprocess
 import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,10 @@ SETUID = '<img src=x onerror="window.__pwned=6">'
 PLANTED = "<script>window.__pwned=4</script>"
 ORGANISATION = "<b>x</b>"
 SYSTEM = "</title><script>1</script>"
+WAIVER_REASON = "accepted <script>window.__pwned=7</script>"
+COMPENSATING = '<img src=x onerror="window.__pwned=8">'
+NOTE = "<script>window.__pwned=9</script> checked by hand"
+EVIDENCE_NAME = '<b onclick="window.__pwned=10">proof.txt'
 DEFAULT_FRAMEWORKS = ("nistir-8176", "cis-docker-1.8.0", "sp800-190")
 
 RULE = """\
@@ -192,7 +197,14 @@ def image_report(tmp_path_factory: pytest.TempPathFactory, controls: Path) -> Re
             SYSTEM,
         ],
         title=SYSTEM,
-        extra={"pdf": pdf},
+        extra={
+            "pdf": pdf,
+            "sections": {
+                "findings": [SECRET_KEY],
+                "manual": [SETUID],
+                "cover": [ORGANISATION, SYSTEM],
+            },
+        },
     )
 
 
@@ -216,7 +228,9 @@ def engine_report(
         assert LABEL in mine[0]["message"]
         frameworks = [a for fw in ("org-policy", *DEFAULT_FRAMEWORKS) for a in ("--framework", fw)]
         html = _report(db, tmp / "engine.html", "--controls", str(controls), *frameworks)
-        yield Report(html, shown=[LABEL])
+        # the container is among the first resources of its finding, or in appendix B
+        sections = {"findings all-findings": [LABEL]}
+        yield Report(html, shown=[LABEL], extra={"sections": sections})
     finally:
         docker("rm", "-f", cid, check=False)
 
@@ -228,8 +242,56 @@ def synthetic_report(tmp_path_factory: pytest.TempPathFactory) -> Report:
 
     tmp = tmp_path_factory.mktemp("escape-synthetic")
     db = f"sqlite:///{tmp / 'a.db'}"
-    make_assessment(db, 3, label=PLANTED)
-    return Report(_report(db, tmp / "synthetic.html"), shown=[PLANTED, f"bench-00002{PLANTED}"])
+    # more containers than a finding lists in the body: the rest go to appendix B
+    make_assessment(db, 5, label=PLANTED)
+    # what people type is shown as text too: a waiver's reason and compensating control, an
+    # attestation's note and the name of its evidence file
+    run = run_cli(
+        "waive",
+        "container-memory-limited",
+        "--resource",
+        "bench-00001*",
+        "--reason",
+        WAIVER_REASON,
+        "--approver",
+        "<i>approver</i>",
+        "--compensating",
+        COMPENSATING,
+        "--expires",
+        (datetime.now(UTC) + timedelta(days=30)).date().isoformat(),
+        db=db,
+    )
+    assert run.code == 0, run.err
+    proof = tmp / EVIDENCE_NAME
+    proof.write_text("checked\n")
+    run = run_cli(
+        "attest",
+        "cis-docker-1.8.0:1.2.2",
+        "--status",
+        "pass",
+        "--by",
+        "J. Tester",
+        "--note",
+        NOTE,
+        "--evidence",
+        str(proof),
+        "--period",
+        "2026-Q4",
+        db=db,
+    )
+    assert run.code == 0, run.err
+    return Report(
+        _report(db, tmp / "synthetic.html"),
+        shown=[PLANTED, f"bench-00002{PLANTED}", WAIVER_REASON, COMPENSATING, NOTE, EVIDENCE_NAME],
+        extra={
+            "sections": {
+                "findings": [PLANTED],
+                "all-findings": [f"bench-00004{PLANTED}"],
+                "full-evidence": [PLANTED],
+                "waivers": [WAIVER_REASON, COMPENSATING, NOTE, EVIDENCE_NAME],
+            }
+        },
+    )
 
 
 REPORTS = {
@@ -306,3 +368,24 @@ def test_pdf_prints_the_markup_as_text(image_report: Report) -> None:
         ["pdfinfo", str(pdf)], capture_output=True, text=True, timeout=60, check=True
     ).stdout
     assert "Title:           Compliance assessment 2026" in info and SYSTEM in info, info
+
+
+def _section(html: str, part: str) -> str:
+    start = html.index(f'id="{part}"')
+    return html[start : html.index("</section>", start)]
+
+
+def test_each_part_shows_the_planted_text_escaped(report: Report) -> None:
+    """The findings (resources, messages, excerpts), the appendices (every failing resource,
+    evidence documents, manual procedures' resources) and the waivers and attestations each hold
+    the planted text, escaped: present as text, never as markup."""
+    from markupsafe import escape
+
+    html = report.html.read_text(encoding="utf-8")
+    sections: dict[str, list[str]] = report.extra["sections"]
+    for part, texts in sections.items():
+        body = "".join(_section(html, p) for p in part.split())
+        for text in texts:
+            assert str(escape(text)) in body, f"{part}: {text!r} is not shown there"
+            if "<" in text:
+                assert text not in body, f"{part}: {text!r} unescaped"
