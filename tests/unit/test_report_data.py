@@ -547,3 +547,35 @@ def test_every_rule_text_of_the_catalog_converts() -> None:
         unmarked = re.sub(r"(?m)^(\s*)(?:\d{1,3}[.)]|[-*\u2022])\s+", r"\1", text)
         expected = unmarked.split()
         assert words == expected, text[:80]
+
+
+def test_trend_chart_and_posture_table_show_the_same_numbers(tmp_path: Path) -> None:
+    """The summary's posture table (the read model) and the chart's latest bar (period_trend)
+    count the same requirements, attestations included."""
+    from tests.conftest import run_cli
+
+    url = f"sqlite:///{tmp_path / 'trend.db'}"
+    make_assessment(url, 2, period="2026-Q3")
+    make_assessment(url, 2, period="2026-Q4")
+    for req in ("cis-docker-1.8.0:5.9", "nistir-8176:5.2.4"):  # manual parts answered
+        run = run_cli(
+            "attest", req, "--status", "pass", "--by", "J. T", "--note", "seen",
+            "--period", "2026-Q4", db=url,
+        )  # fmt: skip
+        assert run.code == 0, run.err
+    store = open_store(url)
+    try:
+        data = build(store, load_catalog(), None)
+    finally:
+        store.close()
+    html = render_html(data)
+    for fw in data.frameworks:
+        drawn = fw.trend[-1].counts[fw.id]
+        for status in ("pass", "fail", "error", "waived", "manual"):
+            assert drawn.get(status, 0) == fw.counts[status], (fw.id, status)
+        judged = sum(fw.counts[s] for s in ("pass", "fail", "error", "waived", "manual"))
+        row = f"{fw.counts['pass']} / {fw.counts['fail']} / {judged}"
+        assert row in _body(html, "summary"), (fw.id, row)
+    cis = next(f for f in data.frameworks if f.id == "cis-docker-1.8.0")
+    attested = {r.id: r for r in cis.requirements}
+    assert attested["5.9"].attestation is not None and attested["5.9"].status == "pass"
