@@ -57,6 +57,13 @@ def export(
         help="The file to write (whole or not at all; a symlink there is replaced, never "
         "followed); '-' writes to standard output.",
     ),
+    every_result: bool = typer.Option(
+        False,
+        "--all",
+        help="sarif: carry every result (passes, manual, not applicable, errors), each as its "
+        "SARIF kind, not only the findings (fail, waived). The other formats always carry "
+        "every result.",
+    ),
     sign: bool = typer.Option(
         False,
         "--sign",
@@ -99,7 +106,7 @@ def export(
     store = open_db(db)
     try:
         data = load_export(store, catalog, assessment, with_bodies=fmt.value in NEEDS_BODIES)
-        body = render(fmt.value, data)
+        body = render(fmt.value, data, every_result=every_result)
         if to_stdout:
             sys.stdout.buffer.write(body)
             sys.stdout.flush()

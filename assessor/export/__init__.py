@@ -30,11 +30,18 @@ FORMATS: dict[str, tuple[str, str, str, str]] = {
 NEEDS_BODIES = frozenset({"arf", "json"})  # json: each result's sources
 
 
-def render(fmt: str, data: ExportData) -> bytes:
-    """The assessment in ``fmt`` (a key of FORMATS)."""
+# formats that carry only the findings unless asked for every result (the others always do)
+FINDINGS_ONLY = {"sarif": "render_sarif_all"}
+
+
+def render(fmt: str, data: ExportData, *, every_result: bool = False) -> bytes:
+    """The assessment in ``fmt`` (a key of FORMATS); ``every_result``: a findings-only format
+    (SARIF) carries every result too, each status as itself."""
     module, function, _, _ = FORMATS[fmt]
+    if every_result and fmt in FINDINGS_ONLY:
+        function = FINDINGS_ONLY[fmt]
     out: bytes = getattr(importlib.import_module(module), function)(data)
     return out
 
 
-__all__ = ["FORMATS", "NEEDS_BODIES", "render"]
+__all__ = ["FINDINGS_ONLY", "FORMATS", "NEEDS_BODIES", "render"]
