@@ -75,15 +75,15 @@ _HOSTNAME = re.compile(r"[\w\-]+(\.[\w\-]+)*")  # ai:hostname-type
 
 def render_arf(data: ExportData) -> bytes:
     """The assessment as an ARF 1.1 asset report collection (UTF-8, indented)."""
-    assets = {t.uri: f"asset-{n}" for n, t in enumerate(data.targets, 1)}
-    reports_of = {t.uri: xccdf_report_id(n) for n, t in enumerate(data.targets, 1)}
+    assets = {t.id: f"asset-{n}" for n, t in enumerate(data.targets, 1)}
+    reports_of = {t.id: xccdf_report_id(n) for n, t in enumerate(data.targets, 1)}
     root = etree.Element(q("asset-report-collection", ARF), nsmap={"arf": ARF, "core": CORE})
     evidence = sorted({r.evidence for r in data.results if r.evidence})
 
     relationships = etree.SubElement(root, q("relationships", CORE), nsmap={"arfvocab": ARFVOCAB})
     for t in data.targets:
-        _relate(relationships, reports_of[t.uri], "createdFor", [REQUEST])
-        _relate(relationships, reports_of[t.uri], "isAbout", [assets[t.uri]])
+        _relate(relationships, reports_of[t.id], "createdFor", [REQUEST])
+        _relate(relationships, reports_of[t.id], "isAbout", [assets[t.id]])
     for h in evidence:
         _relate(relationships, _report_id(h), "createdFor", [REQUEST])
 
@@ -94,7 +94,7 @@ def render_arf(data: ExportData) -> bytes:
     assets_el = sub(root, q("assets", ARF))
     for t in data.targets:
         asset = etree.SubElement(assets_el, q("asset", ARF), nsmap={"ai": AI})
-        asset.set("id", assets[t.uri])
+        asset.set("id", assets[t.id])
         _asset(asset, t)
 
     reports = sub(root, q("reports", ARF))
@@ -107,7 +107,7 @@ def render_arf(data: ExportData) -> bytes:
         overrides=True,
     )
     for t, tr in zip(data.targets, test_results, strict=True):
-        report = sub(reports, q("report", ARF), id=reports_of[t.uri])
+        report = sub(reports, q("report", ARF), id=reports_of[t.id])
         sub(report, q("content", ARF)).append(tr)
     for h in evidence:
         report = sub(reports, q("report", ARF), id=_report_id(h))

@@ -405,13 +405,13 @@ def build_test_results(
     data: ExportData,
     *,
     benchmark_href: str,
-    asset_ids: dict[str, str] | None = None,
+    asset_ids: dict[int, str] | None = None,
     evidence_href: Callable[[str], str] | None = None,
     ocil_href: str | None = None,
     overrides: bool = False,
 ) -> list[etree._Element]:
     """One TestResult per target of ``data``, in target order. In ARF, ``asset_ids`` maps
-    target URIs to asset ids, ``evidence_href`` a SHA-256 to the report holding that evidence,
+    target ids to asset ids, ``evidence_href`` a SHA-256 to the report holding that evidence,
     ``ocil_href`` names the OCIL questionnaires the Benchmark's manual rules refer to, and
     ``overrides`` records waived failures as overrides (pass) rather than as failures with a
     waiver message."""
@@ -424,19 +424,19 @@ def build_test_results(
             f"{', '.join(missing[:5])}",
             hint="export with the --controls the assessment was run with",
         )
-    by_target: dict[str, list[ExportResult]] = {t.uri: [] for t in data.targets}
+    by_target: dict[int, list[ExportResult]] = {t.id: [] for t in data.targets}
     for r in data.results:
-        if r.target not in by_target:
-            raise AssessorError(f"assessment {data.id}: a result names no target ({r.target})")
-        by_target[r.target].append(r)
+        if r.target_id not in by_target:
+            raise AssessorError(f"assessment {data.id}: result {r.id} has no target here")
+        by_target[r.target_id].append(r)
     return [
         _test_result(
             data,
             t,
             n,
-            by_target[t.uri],
+            by_target[t.id],
             benchmark_href=benchmark_href,
-            asset_id=(asset_ids or {}).get(t.uri),
+            asset_id=(asset_ids or {}).get(t.id),
             evidence_href=evidence_href,
             ocil_href=ocil_href,
             overrides=overrides,
@@ -468,14 +468,13 @@ def _test_result(
     sub(
         tr,
         "title",
-        f"assessor assessment {data.id} of {data.assessment.get('system') or 'no system'}, "
-        f"{data.assessment.get('period')}: target {n} of {len(data.targets)}, {t.uri}",
+        f"assessor assessment {data.id} of {data.system or 'no system'}, {data.period}: "
+        f"target {n} of {len(data.targets)}, {t.uri}",
     )
-    finaliser = data.assessment.get("finalised_by")
-    if data.assessment.get("finalised") and finaliser:
+    if data.finalised_at is not None and data.finalised_by:
         # the person who signed the assessment off: named with --by (not authenticated by
         # assessor), acting on the record, not on the target (no privilege on it)
-        sub(tr, "identity", finaliser, authenticated="false", privileged="false")
+        sub(tr, "identity", data.finalised_by, authenticated="false", privileged="false")
     else:
         sub(tr, "identity", NOT_FINALISED, authenticated="false", privileged="false")
     sub(tr, "target", t.uri)
@@ -503,14 +502,13 @@ def _test_result(
 NOT_FINALISED = "nobody: the assessment is not finalised (provisional results)"
 
 
-def _remarks(data: ExportData, t: ExportTarget) -> list[str]:
-    a = data.assessment
+def _notes(data: ExportData, t: ExportTarget) -> list[str]:
     out = []
-    if a.get("finalised"):
-        out.append(f"Finalised {a['finalised']} by {a.get('finalised_by') or 'unknown'}.")
+    if data.finalised_at is not None:
+        out.append(f"Finalised {iso(data.finalised_at)} by {data.finalised_by or 'unknown'}.")
     else:
         out.append(
-            f"Not finalised: assessment {data.id} is {a.get('status')}; no one has signed its "
+            f"Not finalised: assessment {data.id} is {data.status}; no one has signed its "
             "results off, they may still change (waivers, attestations)."
         )
     if t.status != "collected":
@@ -520,16 +518,15 @@ def _remarks(data: ExportData, t: ExportTarget) -> list[str]:
 
 def _metadata(tr: etree._Element, data: ExportData, t: ExportTarget) -> None:
     """The assessment's own identity and status, as Dublin Core (OpenSCAP reads no remark)."""
-    a = data.assessment
     lines = [
-        f"Assessment {data.id} ({a['uuid']}) of {a.get('system') or 'no system'} for "
-        f"{a.get('period')}: status {a.get('status')}, judged with catalog "
-        f"{a.get('catalog_digest') or 'unknown'} by assessor {data.tool_version}; "
+        f"Assessment {data.id} ({data.uuid}) of {data.system or 'no system'} for "
+        f"{data.period}: status {data.status}, judged with catalog "
+        f"{data.catalog_digest or 'unknown'} by assessor {data.tool_version}; "
         f"{len(data.targets)} targets, one TestResult each.",
-        *_remarks(data, t),
+        *_notes(data, t),
     ]
     meta = etree.SubElement(tr, q("metadata"), nsmap={"dc": DC})
-    sub(meta, q("identifier", DC), f"urn:uuid:{a['uuid']}")
+    sub(meta, q("identifier", DC), f"urn:uuid:{data.uuid}")
     sub(meta, q("description", DC), "\n".join(lines))
 
 

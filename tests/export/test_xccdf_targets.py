@@ -226,6 +226,23 @@ def test_framework_counts_are_derivable(multi: Multi) -> None:
         for fw in r["references"] or {}:
             expected[(fw, r["status"])] += 1
     assert {fw for fw, _ in expected} >= {"cis-docker-1.8.0", "nistir-8176"}
+    # the same counts the read model gives every output (assessor.readmodel)
+    from assessor.catalog import load_catalog
+    from assessor.readmodel import load
+    from assessor.store import open_store
+
+    store = open_store(multi.db)
+    try:
+        view = load(store, load_catalog(), multi.id)
+        model = {
+            (fw, status): n
+            for fw, f in view.frameworks.items()
+            for status, n in f.result_counts.items()
+            if n
+        }
+    finally:
+        store.close()
+    assert model == dict(expected)
     for fmt in ("xccdf", "arf"):
         got: Counter[tuple[str, str]] = Counter()
         for rr in etree.parse(str(multi.export(fmt))).iter(f"{{{X}}}rule-result"):
