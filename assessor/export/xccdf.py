@@ -190,10 +190,19 @@ def framework_system(framework: str) -> str:
     return f"urn:assessor:framework:{framework}"
 
 
+# what a CPE 2.3 formatted string holds as it is, and the punctuation it holds escaped
+_CPE_PLAIN = re.compile(r"[A-Za-z0-9._-]")
+_CPE_QUOTED = frozenset("\\*?!\"#$%&'()+,/:;<=>@[]^`{|}~")
+
+
 def cpe23(part: str, vendor: str, product: str, version: str = "*") -> str:
-    """A CPE 2.3 formatted string; ``version`` escaped as the binding asks."""
-    escaped = re.sub(r"([^A-Za-z0-9._-])", r"\\\1", version) if version != "*" else "*"
-    return f"cpe:2.3:{part}:{vendor}:{product}:{escaped or '-'}:*:*:*:*:*:*:*"
+    """A CPE 2.3 formatted string; ``version`` escaped as the binding asks, or ANY (``*``) when
+    it holds what the binding cannot (spaces, non-ASCII, control characters)."""
+    if version == "*" or any(not _CPE_PLAIN.match(c) and c not in _CPE_QUOTED for c in version):
+        escaped = "*"
+    else:
+        escaped = "".join(c if _CPE_PLAIN.match(c) else f"\\{c}" for c in version) or "-"
+    return f"cpe:2.3:{part}:{vendor}:{product}:{escaped}:*:*:*:*:*:*:*"
 
 
 # the Linux distributions whose NVD CPE names are known, by os-release PRETTY_NAME prefix

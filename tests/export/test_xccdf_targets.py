@@ -321,3 +321,62 @@ def test_arf_relates_each_report_to_its_asset(multi: Multi, oscap: str) -> None:
         assert f"Asset: {asset_id}" in info.stdout
     for tr in reports.values():
         assert tr is not None and f"Result ID: {tr.get('id')}" in info.stdout
+
+
+def test_platforms_from_hostile_identities_stay_valid(exported: Any, oscap: str) -> None:
+    """Identity text is the target's own: a version CPE cannot bind becomes ANY, markup and
+    control characters never break the XCCDF or ARF, and both still validate."""
+    from assessor.catalog import load_catalog
+    from assessor.export.arf import render_arf
+    from assessor.export.data import ExportTarget, load
+    from assessor.export.xccdf import render_xccdf
+    from assessor.store import open_store
+
+    store = open_store(exported.db)
+    try:
+        data = load(store, load_catalog(), exported.id, with_bodies=True)
+    finally:
+        store.close()
+    engine = {
+        "engine_id": "<id>&\x00",
+        "product": "docker",
+        "server_version": "24.0 (dev) é",
+        "os": "Ubuntu 22.04.3 LTS",
+        "kernel": "6.1.0-18-amd64",
+    }
+    host = {"hostname": "h\x1b</x>", "machine_id": "m&<", "os": "Plan 9", "kernel": "weird"}
+    data.targets.extend(
+        [
+            ExportTarget(991, "engine:tcp://e.example:2376", "engine", "collected", engine, None),
+            ExportTarget(992, "host:/mnt/other", "host", "collected", host, None),
+        ]
+    )
+    for name, render, args in (
+        ("x.xml", render_xccdf, ("xccdf", "validate")),
+        ("a.xml", render_arf, ("ds", "rds-validate")),
+    ):
+        path = exported.tmp / f"hostile-identity-{name}"
+        path.write_bytes(render(data))
+        assert_valid(oscap, *args, str(path))
+        trs = trs_of(etree.parse(str(path)))
+        platforms = {
+            tr.findtext("x:target", namespaces=NS): [
+                p.get("idref") for p in tr.findall("x:platform", NS)
+            ]
+            for tr in trs
+        }
+        assert platforms["engine:tcp://e.example:2376"] == [
+            "#xccdf_dev.assessor_platform_engine",
+            "cpe:2.3:a:docker:engine:*:*:*:*:*:*:*:*",
+            "cpe:2.3:o:canonical:ubuntu_linux:22.04:*:*:*:*:*:*:*",
+            "cpe:2.3:o:linux:linux_kernel:6.1.0:*:*:*:*:*:*:*",
+        ]
+        assert platforms["host:/mnt/other"] == ["#xccdf_dev.assessor_platform_host"]
+        facts = {
+            f.get("name"): f.text
+            for tr in trs
+            if tr.findtext("x:target", namespaces=NS) == "host:/mnt/other"
+            for f in tr.iterfind("x:target-facts/x:fact", NS)
+        }
+        assert facts["urn:xccdf:fact:asset:identifier:host_name"] == "h</x>"
+        assert facts["urn:xccdf:fact:identifier"] == "m&<"
