@@ -517,6 +517,8 @@ class _Places:
         found = self._base.get(key)
         if found is None:
             n = n or sum(1 for b in self._base.values() if b.startswith(prefix)) + 1
+            while f"{prefix}{n}" in self.bases:  # a target missing from the targets' list
+                n += 1
             found = self._base[key] = f"{prefix}{n}"
             self.bases[found] = {"uri": uri, "description": {"text": text}}
         return found
