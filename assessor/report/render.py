@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import re
 from datetime import datetime
@@ -137,7 +138,16 @@ def render_pdf(html: str, attachments: Sequence[ShippedFile] = ()) -> bytes:
         )
         for f in attachments
     ]
-    document = HTML(string=html, url_fetcher=fetcher, base_url="about:blank").render()
-    del html
-    pdf: bytes = document.write_pdf(attachments=files or None)
+    # WeasyPrint allocates some million short-lived objects and almost no garbage cycles; the
+    # cyclic collector's passes over them cost about a tenth of the layout time, for a few MiB
+    # it would find (tests/bench/bench_report.py). Off while rendering, back on after.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        document = HTML(string=html, url_fetcher=fetcher, base_url="about:blank").render()
+        del html
+        pdf: bytes = document.write_pdf(attachments=files or None)
+    finally:
+        if enabled:
+            gc.enable()
     return pdf
