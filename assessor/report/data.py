@@ -36,6 +36,7 @@ SEVERITIES = ("critical", "high", "medium", "low", "info")
 EXCERPT_CHARS = 600  # one finding's evidence excerpt, at most
 MAX_FINDINGS_PER_RULE = 500  # failing resources listed under one rule; the rest are counted
 BODY_ROWS = 3  # resources a finding lists in the body; the rest are in the appendix
+BODY_NAMES = 4  # resources one row of a finding names in the body
 BODY_EXCERPTS = 1  # evidence excerpts a finding shows in the body
 READ_CHARS = 240  # where a finding's evidence was read, at most
 NA_REASONS = 3  # distinct reasons a not-applicable requirement shows
@@ -116,6 +117,21 @@ class Finding:
 
 
 @dataclass
+class FindingGroup:
+    """Findings of one rule that say the same thing about different resources."""
+
+    status: str
+    message: str
+    waiver: dict[str, Any] | None
+    resources: list[tuple[str, str]]  # (target, resource)
+    total: int = 0  # resources in the group (``resources`` may list fewer)
+
+    @property
+    def hidden(self) -> int:
+        return self.total - len(self.resources)
+
+
+@dataclass
 class RequirementRef:
     """A requirement a rule meets, as a finding names it (a link into the coverage matrix)."""
 
@@ -175,9 +191,17 @@ class RuleView:
         return self.findings[:BODY_ROWS]
 
     @property
+    def body_groups(self) -> list[FindingGroup]:
+        """What the body lists: the first BODY_ROWS groups, BODY_NAMES resources each."""
+        return [
+            FindingGroup(g.status, g.message, g.waiver, g.resources[:BODY_NAMES], g.total)
+            for g in self.groups()[:BODY_ROWS]
+        ]
+
+    @property
     def more(self) -> int:
         """Non-passing resources not listed in the body (in the appendix, or counted)."""
-        return self.bad - len(self.body_findings)
+        return self.bad - sum(len(g.resources) for g in self.body_groups)
 
     @property
     def excerpts(self) -> list[Finding]:
@@ -208,6 +232,21 @@ class RuleView:
     @property
     def waiver_ids(self) -> list[int]:
         return sorted({int(f.waiver["id"]) for f in self.findings if f.waiver})
+
+    def groups(self) -> list[FindingGroup]:
+        """Its findings grouped by what was found (status, message, waiver): one row each, with
+        every resource it holds for (a thousand containers failing alike make one row)."""
+        out: dict[tuple[str, str, int], FindingGroup] = {}
+        for f in self.findings:
+            message = f.message
+            if f.resource not in ("", "*") and message.startswith(f.resource + " "):
+                message = "\u2026 " + message[len(f.resource) + 1 :]  # "… has no memory limit"
+            key = (f.status, message, int(f.waiver["id"]) if f.waiver else 0)
+            if key not in out:
+                out[key] = FindingGroup(f.status, message, f.waiver, [])
+            out[key].resources.append((f.target, f.resource))
+            out[key].total += 1
+        return list(out.values())
 
     def refs_by_framework(self) -> list[tuple[str, list[RequirementRef]]]:
         out: dict[str, list[RequirementRef]] = {}

@@ -294,9 +294,31 @@ def test_findings_list_each_failing_rule_once_by_severity(two_periods: str) -> N
     assert shorts == ["NIST IR 8176", "CIS Docker 1.8.0", "SP 800-190"]
     assert 'href="#req-cis-docker-1.8.0-5.11"' in findings
     assert 'id="req-cis-docker-1.8.0-5.11"' in html
-    # 4 failing containers, BODY_ROWS of them in the body, the rest in appendix B
-    assert len(memory.body_findings) == data.body_rows < len(memory.findings) == 4
-    assert f'href="#all-{memory.id}"' in findings and f'id="all-{memory.id}"' in html
+    # 4 containers failing alike: one row naming the 4 (the message without the leading name)
+    [group] = memory.body_groups
+    assert [res.split(" ")[0] for _, res in group.resources] == [f"bench-{i:05d}" for i in range(4)]
+    assert group.message.startswith("\u2026 has no memory limit"), group.message
+    assert memory.more == 0 and f'href="#all-{memory.id}"' not in findings
+
+
+def test_a_finding_names_a_few_resources_and_appendix_b_every_one(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'many.db'}"
+    make_assessment(url, 9)
+    store = open_store(url)
+    try:
+        data = build(store, load_catalog(), None)
+    finally:
+        store.close()
+    memory = next(f for f in data.findings if f.id == "container-memory-limited")
+    [group] = memory.body_groups
+    assert len(group.resources) == 4 and group.hidden == 5 and memory.more == 5
+    html = render_html(data)
+    body = _body(html, "findings")
+    assert "and 5 more" in body and f'href="#all-{memory.id}"' in body
+    appendix = _body(html, "all-findings")
+    assert f'id="all-{memory.id}"' in appendix
+    for i in range(9):
+        assert f"bench-{i:05d}" in appendix
 
 
 def test_counts_are_the_read_models(two_periods: str) -> None:
