@@ -236,3 +236,25 @@ def test_no_table_header_word_is_broken(report: Rendered) -> None:
         if whole:
             broken.append((page, text, whole[:3]))
     assert not broken, f"{len(broken)} header words broken inside the word: {broken[:10]}"
+
+
+def test_no_two_words_overlap(report: Rendered) -> None:
+    """A header or cell too narrow for its text lets it run into the next cell: two words of
+    one line then share ink. The cover is left out: its running header strings are laid out
+    there, clipped to nothing, only to name the pages that follow."""
+    by_page: dict[int, list[tuple[float, float, float, float, str]]] = {}
+    for page, x0, y0, x1, y1, text in _words(report.pdf):
+        by_page.setdefault(page, []).append((x0, y0, x1, y1, text))
+    clashes = []
+    for page, words in sorted(by_page.items()):
+        if page == 1:
+            continue
+        words.sort()
+        for i, (_x0, y0, x1, y1, text) in enumerate(words):
+            for bx0, by0, _bx1, by1, other in words[i + 1 :]:
+                if bx0 >= x1 - 0.5:
+                    break  # sorted by left edge: nothing further right can overlap this word
+                same_line = min(y1, by1) - max(y0, by0) > 0.5 * min(y1 - y0, by1 - by0)
+                if same_line:
+                    clashes.append((page, text, other))
+    assert not clashes, f"{len(clashes)} overlapping words (page, word, word): {clashes[:8]}"

@@ -492,7 +492,7 @@ def test_waivers_show_their_recorded_date_and_attestation_files_link_to_attachme
     waivers = _body(html, "waivers")
     row = re.search(rf'<tr[^>]*id="waiver-{w.id}".*?</tr>', waivers, re.S)
     assert row is not None
-    assert f"<td>{w.created}</td><td>{expires}</td>" in row[0]
+    assert f'<td class="date">{w.created}</td><td class="date">{expires}</td>' in row[0]
     assert "cgroup limits on the host" in row[0] and "R. Approver" in row[0]
     assert "&lt;b&gt;sized&lt;/b&gt;" in row[0]
     assert '<a href="attachments/proof.txt">proof.txt</a> (attached)' in waivers
