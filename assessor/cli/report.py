@@ -136,7 +136,13 @@ def report(
     import gc
 
     from assessor import readmodel
-    from assessor.report.attachments import collect, folder_for, manifest_html, write_folder
+    from assessor.report.attachments import (
+        collect,
+        folder_for,
+        manifest_html,
+        note_html,
+        write_folder,
+    )
     from assessor.report.data import build
     from assessor.report.render import SIGNATURE_BOX, render_html, render_pdf
     from assessor.store import queries
@@ -183,8 +189,16 @@ def report(
             view=view,
         )
         aid, fw_ids = data.meta.assessment_id, [f.id for f in data.frameworks]
+        note = ""
+        if shipment.files or shipment.omitted:
+            where = (
+                "in this PDF's attachments"
+                if fmt is ReportFormat.PDF
+                else f"in the folder {folder}/ beside this file"
+            )
+            note = note_html(shipment, where)
         manifest = manifest_html(shipment.files, folder) if fmt is ReportFormat.HTML else ""
-        html = render_html(data, manifest)
+        html = render_html(data, manifest, note)
         # the read model and report data are not needed any more: free them before WeasyPrint
         # lays out the document, which is what sets the command's peak memory
         del data, view

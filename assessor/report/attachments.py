@@ -176,6 +176,36 @@ def _check(body: bytes, sha: str, what: str) -> None:
         raise AssessorError(f"{what}: the stored bytes do not match its SHA-256 (damaged store?)")
 
 
+def _size(n: int) -> str:
+    return (
+        f"{n / 2**20:.1f} MiB"
+        if n >= 2**20
+        else f"{n / 2**10:.0f} KiB"
+        if n >= 2**10
+        else f"{n} bytes"
+    )
+
+
+def note_html(shipment: Shipment, where: str) -> str:
+    """A paragraph for the end of the report: what is attached (``where``: "in this PDF's
+    attachments" or "in the folder X beside this file"), and what the cap left out."""
+    parts = [
+        f"Attached to this report {escape(where)}: {len(shipment.files)} file"
+        f"{'s' if len(shipment.files) != 1 else ''} ({_size(shipment.total)}): the evidence "
+        "files of the attestations (<code>attestations/ID-SHA256-NAME</code>) and the evidence "
+        "documents the findings cite, as stored (<code>evidence/SHA256.json</code>)."
+    ]
+    if shipment.omitted:
+        n, left = len(shipment.omitted), sum(size for _, size in shipment.omitted)
+        files, verb = ("file", "is") if n == 1 else ("files", "are")
+        parts.append(
+            f" <strong>{n} more {files} ({_size(left)}) {verb} not attached: the cap of "
+            f"{_size(shipment.cap)} per report was reached</strong> (<code>assessor report "
+            "--max-attached</code>); they stay in the assessment database under their SHA-256."
+        )
+    return f'<p class="small" id="attachments-note">{"".join(parts)}</p>\n'
+
+
 # -- the manifest inside an HTML report ------------------------------------------------------
 
 

@@ -90,11 +90,12 @@ def environment() -> Environment:
     return env
 
 
-def render_html(data: ReportData, manifest: str = "") -> str:
+def render_html(data: ReportData, manifest: str = "", note: str = "") -> str:
     """The whole report as one self-contained HTML document (CSS and charts inline).
 
-    ``manifest``: the list of files shipped beside it (assessor.report.attachments), put at
-    the end of the body so that a signature over the HTML covers them."""
+    ``note`` (what is attached) and ``manifest`` (the files shipped beside an HTML report,
+    so that a signature over the HTML covers them), both from assessor.report.attachments,
+    go at the end of the body."""
     from assessor.report.chart import trend_svg
 
     for fw in data.frameworks:
@@ -107,11 +108,11 @@ def render_html(data: ReportData, manifest: str = "") -> str:
         raise AssessorError("reports/static/report.css must not contain '</'")
     template = environment().get_template("report.html.j2")
     html = template.render(r=data, css=Markup(css))  # noqa: S704 - our stylesheet, checked above
-    if manifest:
+    if manifest or note:
         end = html.rfind("</body>")
         if end < 0:
             raise AssessorError("the report template has no </body>")
-        html = html[:end] + manifest + html[end:]
+        html = html[:end] + note + manifest + html[end:]
     return html
 
 

@@ -139,6 +139,11 @@ def test_signed_pdf_embeds_attestation_files_and_cited_evidence(
         sha = name.split("/")[1].split("-")[1] if name.startswith("att") else name[9:-5]
         assert hashlib.sha256(got[name]).hexdigest().startswith(sha), name
     assert f"{len(want)} file(s) attached" in run.stderr
+    text = subprocess.run(
+        [_tool("pdftotext"), str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    said = " ".join(text.split())
+    assert f"Attached to this report in this PDF's attachments: {len(want)} files" in said
 
     sig = subprocess.run(
         [_tool("pdfsig"), str(pdf)], capture_output=True, text=True, timeout=60, check=False
@@ -221,7 +226,12 @@ def test_cap_leaves_files_out_and_says_so(attached: Attached, tmp_path: Path) ->
     big = next(sha for sha, body in attached.files.items() if len(body) == BIG)
     assert not any(big[:12] in n for n in shipped), "the 2 MiB file is over the 1 MiB cap"
     assert len(shipped) == len(_expected_names(attached)) - 1
-    assert big[:12] not in html.read_text(encoding="utf-8").split("assessor-shipped-files")[1]
+    page = html.read_text(encoding="utf-8")
+    assert big[:12] not in page.split("assessor-shipped-files")[1]
+    said = " ".join(page.split())
+    assert (
+        "1 more file (2.0 MiB) is not attached: the cap of 1.0 MiB per report was reached" in said
+    )
     none = attached.cli("report", "-o", str(html), "--max-attached", "0")
     assert none.returncode == 0, none.stderr
     assert not (tmp_path / "capped.files").exists(), "a folder that no longer matches is removed"
