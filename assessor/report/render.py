@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
     from jinja2 import Environment
 
+    from assessor.audit.trend import PeriodPoint
     from assessor.report.attachments import ShippedFile
     from assessor.report.data import ReportData
 
@@ -90,17 +91,60 @@ def environment() -> Environment:
     return env
 
 
+MAX_CHARTS_BYTES = 16 << 20  # the SVG of every chart together, from the drawing process
+
+
+def _charts(jobs: list[tuple[Sequence[PeriodPoint], str]]) -> list[str]:
+    """The trend charts' SVG (assessor.report.chart), drawn in a forked child process when the
+    platform can: matplotlib and numpy take some 40 MiB that this process would otherwise keep
+    while WeasyPrint lays the PDF out, which is what sets a report's peak memory. Anything
+    unusual (no fork, other threads, matplotlib already here, the child failing) draws here."""
+    import json
+    import os
+    import sys
+    import threading
+
+    from assessor.report.chart import trend_svg
+
+    def here() -> list[str]:
+        return [trend_svg(points, fw) for points, fw in jobs]
+
+    if not jobs or "matplotlib" in sys.modules or not hasattr(os, "fork"):
+        return here()
+    if threading.active_count() > 1:  # forking a threaded process is unsafe
+        return here()
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: draw, write the JSON list, leave without any cleanup
+        code = 1
+        try:
+            os.close(r)
+            with os.fdopen(w, "wb") as out:
+                out.write(json.dumps(here()).encode("utf-8"))
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(w)
+    with os.fdopen(r, "rb") as pipe:
+        raw = pipe.read(MAX_CHARTS_BYTES + 1)
+    _, status = os.waitpid(pid, 0)
+    if status != 0 or len(raw) > MAX_CHARTS_BYTES:
+        return here()
+    svgs = json.loads(raw)
+    if not (isinstance(svgs, list) and len(svgs) == len(jobs)):
+        return here()
+    return [str(x) for x in svgs]
+
+
 def render_html(data: ReportData, manifest: str = "", note: str = "") -> str:
     """The whole report as one self-contained HTML document (CSS and charts inline).
 
     ``note`` (what is attached) and ``manifest`` (the files shipped beside an HTML report,
     so that a signature over the HTML covers them), both from assessor.report.attachments,
     go at the end of the body."""
-    from assessor.report.chart import trend_svg
-
-    for fw in data.frameworks:
-        if not fw.chart_svg:
-            fw.chart_svg = _prefix_ids(trend_svg(fw.trend, fw.id), f"chart-{fw.id}-")
+    todo = [fw for fw in data.frameworks if not fw.chart_svg]
+    for fw, svg in zip(todo, _charts([(fw.trend, fw.id) for fw in todo]), strict=True):
+        fw.chart_svg = _prefix_ids(svg, f"chart-{fw.id}-")
     from markupsafe import Markup
 
     css = (data_dir("reports") / "static" / "report.css").read_text(encoding="utf-8")
