@@ -252,6 +252,13 @@ def report(
         )
     finally:
         store.close()
+    signed = ""
+    if signature is not None:
+        where = "embedded" if fmt is ReportFormat.PDF else f"in {output.name}.p7s"
+        signed = f", signed by {signature['signer']} ({where})"
+    sys.stderr.write(
+        f"assessor: wrote {output} ({fmt.value}, {len(body)} bytes, sha256 {digest}{signed})\n"
+    )
     if shipment.files or shipment.omitted:
         where = "embedded" if fmt is ReportFormat.PDF else f"in {folder}/"
         left = ""
@@ -265,10 +272,3 @@ def report(
             f"assessor: {len(shipment.files)} file(s) attached ({shipment.total} bytes, "
             f"{where}){left}\n"
         )
-    signed = ""
-    if signature is not None:
-        where = "embedded" if fmt is ReportFormat.PDF else f"in {output.name}.p7s"
-        signed = f", signed by {signature['signer']} ({where})"
-    sys.stderr.write(
-        f"assessor: wrote {output} ({fmt.value}, {len(body)} bytes, sha256 {digest}{signed})\n"
-    )
