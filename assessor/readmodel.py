@@ -254,6 +254,16 @@ class AssessmentView:
         doc: dict[str, Any] = json.loads(zlib.decompress(body))
         return doc
 
+    def attachment(self, sha256: str) -> bytes | None:
+        """A file attached to an attestation, by its SHA-256, read from the store (while it is
+        open); None when it is not stored."""
+        if self._store is None:
+            return None
+        from assessor.audit.attestations import read_attachment
+
+        with self._store.session() as s:
+            return read_attachment(s, sha256)
+
     def sources(self, result: ResultView) -> list[str]:
         """What the result's rule read: one line per evidence path (assessor.evaluate.sources)."""
         from assessor.evaluate.sources import sources
