@@ -29,7 +29,8 @@ OSCAL assessment results, one ``result``:
 - ``observations``: one per result (rule x resource), method TEST (EXAMINE for a manual
   rule), its subject the target's inventory item, its origin the tool, its evidence a
   back-matter resource carrying the SHA-256; one per attestation (method EXAMINE, origin the
-  attester), its attached files back-matter resources named by their SHA-256;
+  attester), each attached file a back-matter resource named by its SHA-256 and embedded
+  (base64; at most 32 MiB of files per document, the rest named only);
 - ``risks``: one per applied waiver, status ``deviation-approved``, its risk log naming the
   approver and the date the waiver was recorded;
 - ``findings``: one per framework requirement the read model gives a status other than
@@ -59,6 +60,7 @@ single-line fields (titles, prop values) get line breaks replaced by spaces.
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid as uuidlib
 from collections import Counter, defaultdict
@@ -118,13 +120,20 @@ def _line(s: str | None) -> str:
 
 
 def _prop(name: str, value: Any, cls: str | None = None) -> common.Property | None:
-    from trestle.oscal import common
-
     if value is None or isinstance(value, dict | list):
         return None
     text = ("true" if value else "false") if isinstance(value, bool) else _line(str(value))
     if not text:
         return None
+    return _property(name, text, cls)
+
+
+@functools.lru_cache(maxsize=4096)
+def _property(name: str, text: str, cls: str | None) -> common.Property:
+    """One validated prop per distinct (name, value, class), shared by the models that carry
+    it (they are only serialised): thousands of results repeat a few statuses and rules."""
+    from trestle.oscal import common
+
     return common.Property(name=name, ns=NS, value=text, class_=cls)
 
 
@@ -449,11 +458,6 @@ def _result_props(r: ResultView) -> list[common.Property] | None:
         _prop("severity", r.severity),
         _prop("evidence-sha256", r.evidence),
         _prop("waiver", r.waiver["id"] if r.waiver else None),
-        *(
-            _prop("requirement", req, token(fw))
-            for fw, reqs in r.references.items()
-            for req in reqs
-        ),
     )
 
 
@@ -488,6 +492,55 @@ def _evidence_resource(ids: _Ids, sha256: str, data: AssessmentView) -> common.R
     )
 
 
+# attached files embedded (base64) in one document, at most; beyond, a file is named by its
+# hash only (the report ships the same files; ``assessor attest`` caps each at 20 MiB)
+_MAX_EMBEDDED = 32 << 20
+
+
+def _attachment_resource(
+    data: AssessmentView, res_uuid: str, sha: str, name: str, budget: list[int]
+) -> common.Resource:
+    """A file attached to an attestation: embedded when stored and within ``budget`` (bytes
+    left, updated), always named by its SHA-256."""
+    import base64
+    import mimetypes
+
+    from trestle.oscal import common
+
+    body = data.attachment(sha)
+    embedded = None
+    if body is None:
+        where = "; it is not in the store this export read."
+    elif not body:
+        where = "; it is empty."
+    elif len(body) > budget[0]:
+        where = f"; not embedded: one document embeds at most {_MAX_EMBEDDED >> 20} MiB."
+    else:
+        budget[0] -= len(body)
+        where = " and embedded here."
+        # an OSCAL file name is a token: the recorded name with other characters as "_"
+        filename = re.sub(r"[^A-Za-z0-9._-]", "_", name)
+        filename = filename if re.match(r"[A-Za-z_]", filename) else "_" + filename
+        media = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        embedded = common.Base64(
+            filename=filename, media_type=media, value=base64.b64encode(body).decode()
+        )
+    return common.Resource(
+        uuid=res_uuid,
+        title=_line(f"Attached file {name}"),
+        description="A file attached to an attestation, kept in the assessor store by its "
+        "SHA-256" + where,
+        props=_props(
+            _prop("name", name),
+            _prop("sha256", sha),
+            _prop("size", len(body) if body is not None else None),
+            _prop("embedded", embedded is not None),
+        ),
+        rlinks=[common.Rlink(href=_ni(sha), hashes=[common.Hash(algorithm="SHA-256", value=sha)])],
+        base64=embedded,
+    )
+
+
 def _attestation_observations(
     data: AssessmentView, ids: _Ids, parties: _Parties
 ) -> tuple[dict[int, str], list[common.Observation], list[common.Resource]]:
@@ -498,6 +551,7 @@ def _attestation_observations(
     out: list[common.Observation] = []
     resources: dict[str, common.Resource] = {}
     attested: dict[int, str] = {}
+    budget = [_MAX_EMBEDDED]
     for at in data.attestations:
         obs_uuid = ids("attestation", at["id"])
         attested[int(at["id"])] = obs_uuid
@@ -510,21 +564,8 @@ def _attestation_observations(
             if re.fullmatch(r"[0-9a-f]{64}", sha):
                 res_uuid = ids("attachment", sha)
                 href = f"#{res_uuid}"
-                resources.setdefault(
-                    res_uuid,
-                    common.Resource(
-                        uuid=res_uuid,
-                        title=_line(f"Attached file {name}"),
-                        description="A file attached to an attestation, kept in the assessor "
-                        "store by its SHA-256.",
-                        props=_props(_prop("sha256", sha), _prop("size", f.get("size"))),
-                        rlinks=[
-                            common.Rlink(
-                                href=_ni(sha), hashes=[common.Hash(algorithm="SHA-256", value=sha)]
-                            )
-                        ],
-                    ),
-                )
+                if res_uuid not in resources:
+                    resources[res_uuid] = _attachment_resource(data, res_uuid, sha, name, budget)
             files.append(
                 common.RelevantEvidence(
                     href=href,
@@ -655,8 +696,8 @@ _REMARKS = {
     "waived": "Not met: every failure is covered by an approved waiver (see the related risks).",
     "error": "A rule could not be evaluated: the requirement is not shown as met.",
     "manual": "Not determined: a manual part awaits an attestation.",
-    "not_applicable": "Not applicable, not met: no rule of this requirement applied to the "
-    "targets in scope.",
+    "not_applicable": "Not applicable (OSCAL has no such state, so it is not shown as "
+    "satisfied): no rule of this requirement applied to the targets in scope.",
 }
 
 

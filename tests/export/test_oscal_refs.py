@@ -7,6 +7,7 @@ it passed."""
 
 from __future__ import annotations
 
+import argparse
 import copy
 import json
 import re
@@ -20,7 +21,9 @@ from typing import Any
 
 import jsonschema
 import pytest
+from trestle.core.validator_factory import validator_factory
 from trestle.oscal import OSCAL_VERSION
+from trestle.oscal.assessment_results import AssessmentResults
 
 from assessor.catalog import load_catalog
 from assessor.export.oscal import NS, objective_id, requirement_token, token
@@ -28,6 +31,8 @@ from tests.conftest import ROOT, Exported, run_cli
 
 SCHEMA = ROOT / "tests" / "fixtures" / "oscal-schema" / "oscal_complete_schema-1.2.1.json"
 FINALISER = 'Ada "QA" <Lovelace>'
+ATTACHED_NAME = 'review minutes "Q4" <draft>.txt'
+ATTACHED_BODY = b"minutes of the access review\x00\xff binary too\n"
 
 
 # --- the NIST schema -------------------------------------------------------------------------
@@ -83,6 +88,7 @@ def schema_errors(validator: jsonschema.Draft7Validator, doc: Any) -> list[str]:
 
 @dataclass
 class Bundle:
+    results: list[dict[str, Any]]  # `export --format json` of the same assessment
     ar: dict[str, Any]  # the "assessment-results" object
     catalog: dict[str, Any]  # the "catalog" object
     profiles: dict[str, dict[str, Any]]  # framework id -> the "profile" object
@@ -112,10 +118,32 @@ def bundle(exported: Exported, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
     tmp = tmp_path_factory.mktemp("oscal-refs")
     db = _copy_db(exported.db, tmp / "final.db")
+    # one more attestation, a failure with a file attached, on a requirement left manual
+    store = open_store(db)
+    try:
+        before = load(store, load_catalog(), exported.id)
+        manual = next(
+            rs
+            for fw in before.frameworks.values()
+            for rs in fw.requirements
+            if rs.status == "manual" and rs.attestation is None
+        )
+    finally:
+        store.close()
+    attached = tmp / ATTACHED_NAME
+    attached.write_bytes(ATTACHED_BODY)
+    r = run_cli(
+        "attest", f"{manual.framework}:{manual.id}", "--status", "fail", "--by", "auditor",
+        "--note", "the review found no owner", "--evidence", str(attached),
+        "--system", "export-test", "--period", before.period, db=db,
+    )  # fmt: skip
+    assert r.code == 0, r.err
     r = run_cli("finalise", exported.id, "--by", FINALISER, db=db)
     assert r.code == 0, r.err
     out = tmp / "ar.json"
     r = run_cli("export", exported.id, "--format", "oscal", "-o", str(out), db=db)
+    assert r.code == 0, r.err
+    r = run_cli("export", exported.id, "--format", "json", "-o", str(tmp / "r.json"), db=db)
     assert r.code == 0, r.err
     cat_dir = tmp / "catalog"
     r = run_cli("controls", "export", "--format", "oscal", "-o", str(cat_dir))
@@ -140,6 +168,7 @@ def bundle(exported: Exported, tmp_path_factory: pytest.TempPathFactory) -> Iter
         view = load(store, load_catalog(), exported.id)
         view.frameworks  # noqa: B018  (rolled up while the store is open)
         yield Bundle(
+            json.loads((tmp / "r.json").read_text())["results"],
             json.loads(out.read_text())["assessment-results"],
             json.loads((cat_dir / "catalog.json").read_text())["catalog"],
             profiles,
@@ -326,9 +355,12 @@ def test_every_reference_in_the_results_resolves(bundle: Bundle) -> None:
         "fragment",
     ):
         assert checked[key], key  # each kind of reference occurs, so each was checked
-    # every uuid is defined once
+    # every uuid is defined once, and trestle's own validators agree
     uuids = [v for _, k, v in walk(ar) if k == "uuid"]
     assert len(uuids) == len(set(uuids))
+    validator = validator_factory.get(argparse.Namespace(mode="all"))
+    model = AssessmentResults.model_validate(ar)
+    assert validator.model_is_valid(model, True), validator.error_msg()
 
 
 def test_catalog_ids_are_unique_and_follow_the_token_rules(bundle: Bundle) -> None:
@@ -439,11 +471,13 @@ def test_parties_roles_and_assets(bundle: Bundle, exported: Exported) -> None:
     ).replace(microsecond=0)
     # the attestation's observation comes from the attester
     obs = {o["uuid"]: o for o in result["observations"]}
-    (att,) = [o for o in obs.values() if prop(o, "attestation")]
-    (origin,) = att["origins"]
-    assert origin["actors"] == [
-        {"type": "party", "actor-uuid": party["auditor"], "role-id": "attester"}
-    ]
+    attestations = [o for o in obs.values() if prop(o, "attestation")]
+    assert len(attestations) == len(bundle.view.attestations) == 2
+    for att in attestations:
+        (origin,) = att["origins"]
+        assert origin["actors"] == [
+            {"type": "party", "actor-uuid": party["auditor"], "role-id": "attester"}
+        ]
     # the tool: one component on one platform; every result observation comes from it and
     # is about its target's inventory item
     assets = result["local-definitions"]["assessment-assets"]
@@ -468,3 +502,88 @@ def props_everywhere(doc: Any) -> Iterator[dict[str, Any]]:
     for _, k, v in walk(doc):
         if k == "props":
             yield from v
+
+
+def test_attestation_files_travel_with_the_results(bundle: Bundle) -> None:
+    """The attested failure: a not-satisfied finding whose attestation observation cites the
+    attached file, embedded in the back matter (base64) with its name and SHA-256."""
+    import base64
+    import hashlib
+
+    result = bundle.result
+    (att,) = [a for a in bundle.view.attestations if a.get("evidence")]
+    (file,) = att["evidence"]
+    sha = hashlib.sha256(ATTACHED_BODY).hexdigest()
+    assert file["sha256"] == sha
+    finding = next(
+        f
+        for f in result["findings"]
+        if (prop(f, "framework"), prop(f, "requirement")) == (att["framework"], att["requirement"])
+    )
+    assert prop(finding, "status") == "fail"
+    assert finding["target"]["status"] == {
+        "state": "not-satisfied",
+        "reason": "fail",
+        "remarks": finding["target"]["status"]["remarks"],
+    }
+    obs = {o["uuid"]: o for o in result["observations"]}
+    (o,) = [
+        obs[r["observation-uuid"]]
+        for r in finding["related-observations"]
+        if prop(obs[r["observation-uuid"]], "attestation")
+    ]
+    assert o["description"] == "the review found no owner"
+    (cited,) = o["relevant-evidence"]
+    resources = {r["uuid"]: r for r in bundle.ar["back-matter"]["resources"]}
+    res = resources[cited["href"][1:]]
+    assert base64.b64decode(res["base64"]["value"]) == ATTACHED_BODY
+    # an OSCAL file name is a token: the name as recorded is in the title and a prop
+    assert re.fullmatch(r"[A-Za-z_][A-Za-z0-9._-]*", res["base64"]["filename"])
+    assert res["base64"]["filename"].endswith(".txt") and prop(res, "name") == ATTACHED_NAME
+    (link,) = res["rlinks"]
+    assert link["hashes"] == [{"algorithm": "SHA-256", "value": sha}]
+
+
+def test_result_counts_per_framework_equal_the_json_export(bundle: Bundle) -> None:
+    """Per framework, the results behind its findings (each once, by status) are the results
+    the JSON export says reference it; overall, one observation per result, same statuses."""
+    expected: dict[str, Counter[str]] = defaultdict(Counter)
+    for r in bundle.results:
+        for fw in r["references"]:
+            expected[fw][r["status"]] += 1
+    obs = {o["uuid"]: o for o in bundle.result["observations"]}
+    got: dict[str, Counter[str]] = defaultdict(Counter)
+    behind: dict[str, set[str]] = defaultdict(set)
+    for f in bundle.result["findings"]:
+        for rel in f.get("related-observations", []):
+            o = obs[rel["observation-uuid"]]
+            if prop(o, "rule") is not None:  # a result, not an attestation
+                behind[str(prop(f, "framework"))].add(o["uuid"])
+    for fw, uuids in behind.items():
+        got[fw] = Counter(str(prop(obs[u], "status")) for u in uuids)
+    assert got == expected
+    for fw, status in bundle.view.frameworks.items():
+        assert {s: n for s, n in status.result_counts.items() if n} == dict(expected[fw]), fw
+    assert Counter(str(prop(o, "status")) for o in obs.values() if prop(o, "rule")) == Counter(
+        r["status"] for r in bundle.results
+    )
+
+
+def test_hostile_names_are_data_on_one_line(bundle: Bundle) -> None:
+    """Names come from people (--by, --approver): line breaks become spaces, the rest is kept
+    as text; the same name in two roles is one party."""
+    import dataclasses
+
+    from assessor.export.oscal import render_assessment_results
+
+    evil = 'Mallory\n"</script>" \u202e'
+    view = dataclasses.replace(
+        bundle.view,
+        assessment={**bundle.view.assessment, "finalised_by": evil},
+        waivers=[{**w, "approver": evil} for w in bundle.view.waivers],
+    )
+    md = json.loads(render_assessment_results(view))["assessment-results"]["metadata"]
+    (party,) = [p for p in md["parties"] if "Mallory" in p["name"]]
+    assert party["name"] == 'Mallory "</script>" \u202e'
+    holders = {rp["role-id"]: rp["party-uuids"] for rp in md["responsible-parties"]}
+    assert holders["assessor"] == holders["approver"] == [party["uuid"]]
