@@ -71,6 +71,13 @@ status in the metadata. ARF, whose TestResults no schematron checks, records the
 to pass, which OpenSCAP's report shows as "pass, waived". A waived result is therefore never
 read as a plain pass: in ARF the override's old-result fail tells it apart.
 
+Reading it with OpenSCAP: ``oscap xccdf generate report FILE`` renders one TestResult (XCCDF:
+the last, ARF: the first). Its ``--result-id`` never reaches the stylesheet (OpenSCAP 1.3.7, as
+upstream, passes the parameter ``result-id``; ``xccdf-report.xsl`` reads ``testresult_id``), so
+render another target's with that stylesheet and any XSLT 1.0 processor, e.g. ``xsltproc
+--stringparam testresult_id ID /usr/share/openscap/xsl/xccdf-report.xsl FILE``.
+``oscap info`` on the ARF lists every asset with its TestResult and platforms.
+
 Deterministic: times are the assessment's, everything is in catalog or result order. Text is
 put in by lxml; characters XML 1.0 cannot hold are removed.
 """
