@@ -258,3 +258,26 @@ def test_no_two_words_overlap(report: Rendered) -> None:
                 if same_line:
                     clashes.append((page, text, other))
     assert not clashes, f"{len(clashes)} overlapping words (page, word, word): {clashes[:8]}"
+
+
+def test_the_body_stays_short_whatever_the_number_of_failing_resources(
+    tmp_path: Path,
+) -> None:
+    """143 containers failing 7 rules alike (about 1,000 failing results): the body names a few
+    of them per finding and appendix B names every one (DESIGN §6: the body stays short)."""
+    from tests.reportdata import make_assessment
+
+    _need("pdftotext")
+    db = f"sqlite:///{tmp_path / 'big.db'}"
+    _, failing = make_assessment(db, 143)
+    assert failing >= 1000
+    pdf = tmp_path / "big.pdf"
+    run = run_cli("report", "-o", str(pdf), db=db)
+    assert run.code == 0, run.err
+    text = _tool("pdftotext", "-layout", str(pdf), "-")
+    pages = [p for p in text.split("\f") if p.strip()]
+    body = _heading_page(pages, FIRST_APPENDIX) - 1
+    assert body <= BODY_PAGES, f"the body takes {body} pages"
+    appendix = " ".join(" ".join(pages[body:]).split())
+    for i in (0, 71, 142):
+        assert f"bench-{i:05d}" in appendix, f"bench-{i:05d} is in no appendix"
