@@ -496,6 +496,9 @@ def test_waivers_show_their_recorded_date_and_attestation_files_link_to_attachme
     assert "cgroup limits on the host" in row[0] and "R. Approver" in row[0]
     assert "&lt;b&gt;sized&lt;/b&gt;" in row[0]
     assert '<a href="attachments/proof.txt">proof.txt</a> (attached)' in waivers
+    ids = set(re.findall(r'\sid="([^"]+)"', html))
+    for href in set(re.findall(r'href="#([^"]+)"', html)):  # waiver, attestation, F and M links
+        assert href in ids, f"broken anchor #{href}"
     # waived failures are reported waived, in their own list, never as open findings
     assert [f.id for f in data.waived_findings] == ["container-memory-limited"]
     assert "container-memory-limited" not in [f.id for f in data.open_findings]
