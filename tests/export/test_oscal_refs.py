@@ -587,3 +587,22 @@ def test_hostile_names_are_data_on_one_line(bundle: Bundle) -> None:
     assert party["name"] == 'Mallory "</script>" \u202e'
     holders = {rp["role-id"]: rp["party-uuids"] for rp in md["responsible-parties"]}
     assert holders["assessor"] == holders["approver"] == [party["uuid"]]
+
+
+def test_a_clash_of_ids_is_one_clear_error() -> None:
+    """A framework named like a rule would give its group the rule's control id: the catalog
+    export refuses (references must resolve to one thing) instead of writing it."""
+    import dataclasses
+
+    from assessor.errors import AssessorError
+    from assessor.export.oscal import render_catalog
+
+    catalog = load_catalog()
+    rule = sorted(catalog.rules)[0]
+    fw = next(iter(catalog.frameworks.values()))
+    clash = fw.model_copy(update={"framework": fw.framework.model_copy(update={"id": rule})})
+    bad = dataclasses.replace(catalog, frameworks={**catalog.frameworks, rule: clash})
+    with pytest.raises(AssessorError, match=f"id '{rule}' names two things") as e:
+        render_catalog(bad)
+    assert "\n" not in str(e.value)
+    assert "catalog.json" in render_catalog(catalog)  # the real catalog has no clash
