@@ -42,7 +42,9 @@ OSCAL assessment results, one ``result``:
   prop and the remarks; ``not_applicable`` also gets implementation-status not-applicable and
   the reason the rules gave. A waived failure stays not-satisfied and lists the waiver's risk.
   Statuses are read from the read model (``view.frameworks``), never recomputed here;
-- ``reviewed-controls``: per framework, the requirement controls and objectives of the findings;
+- ``reviewed-controls``: per framework, the requirement controls and objectives of the findings,
+  and the framework's requirement counts by status (props ``requirements``, the status as
+  class, ``not_assessed`` included): the report's numbers;
 - ``import-ap``: there is no assessment plan, so the href is a fragment naming a back-matter
   resource that says so (OSCAL requires the import; a fragment is a valid URI reference).
 
@@ -788,7 +790,12 @@ def _findings(
         selections.append(
             common.ControlSelections(
                 description=_line(f"Requirements of {title} with results or attestations"),
-                props=_props(_prop("framework", fw_id)),
+                # the framework's requirements by status, as the report counts them (the
+                # not_assessed ones have no finding and are not selected here)
+                props=_props(
+                    _prop("framework", fw_id),
+                    *(_prop("requirements", n, s) for s, n in fw.counts.items()),
+                ),
                 include_controls=[
                     common.SelectControlById(control_id=requirement_token(fw_id, rs.id))
                     for rs in assessed
