@@ -144,7 +144,7 @@ def report(
         write_folder,
     )
     from assessor.report.data import build
-    from assessor.report.render import SIGNATURE_BOX, render_html, render_pdf
+    from assessor.report.render import SIGNATURE_BOX, Charts, render_html, render_pdf
     from assessor.store import queries
 
     if fmt is None:
@@ -198,7 +198,12 @@ def report(
             )
             note = note_html(shipment, where)
         manifest = manifest_html(shipment.files, folder) if fmt is ReportFormat.HTML else ""
-        html = render_html(data, manifest, note)
+        # the charts are drawn in a child process while this one loads WeasyPrint (not
+        # pyHanko: loaded after the layout, it reuses the memory WeasyPrint let go of)
+        charts = Charts.of(data).start()
+        if fmt is ReportFormat.PDF:
+            import weasyprint  # type: ignore[import-untyped]  # noqa: F401
+        html = render_html(data, manifest, note, charts)
         # the read model and report data are not needed any more: free them before WeasyPrint
         # lays out the document, which is what sets the command's peak memory
         del data, view

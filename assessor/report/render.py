@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import io
+import json
 import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -94,57 +95,93 @@ def environment() -> Environment:
 MAX_CHARTS_BYTES = 16 << 20  # the SVG of every chart together, from the drawing process
 
 
-def _charts(jobs: list[tuple[Sequence[PeriodPoint], str]]) -> list[str]:
-    """The trend charts' SVG (assessor.report.chart), drawn in a forked child process when the
-    platform can: matplotlib and numpy take some 40 MiB that this process would otherwise keep
-    while WeasyPrint lays the PDF out, which is what sets a report's peak memory. Anything
-    unusual (no fork, other threads, matplotlib already here, the child failing) draws here."""
-    import json
-    import os
-    import sys
-    import threading
+class Charts:
+    """The trend charts' SVG (assessor.report.chart) of a report's frameworks, drawn in a
+    forked child process when the platform can: matplotlib and numpy take some 40 MiB that
+    this process would otherwise keep while WeasyPrint lays the PDF out, which is what sets a
+    report's peak memory; and the child draws while this process goes on (``start`` returns
+    at once, ``finish`` waits). Anything unusual (no fork, other threads, matplotlib already
+    here, the child failing) draws here."""
 
-    from assessor.report.chart import trend_svg
+    def __init__(
+        self, jobs: Sequence[tuple[Sequence[PeriodPoint], str]], todo: Sequence[Any] = ()
+    ) -> None:
+        self.jobs = list(jobs)  # (points, framework id) of each chart
+        self.todo = list(todo)  # the framework views they go into (finish), if any
+        self.pid = 0
+        self.pipe = -1
 
-    def here() -> list[str]:
-        return [trend_svg(points, fw) for points, fw in jobs]
+    @classmethod
+    def of(cls, data: ReportData) -> Charts:
+        """The charts ``data``'s frameworks still lack."""
+        todo = [fw for fw in data.frameworks if not fw.chart_svg]
+        return cls([(fw.trend, fw.id) for fw in todo], todo)
 
-    if not jobs or "matplotlib" in sys.modules or not hasattr(os, "fork"):
-        return here()
-    if threading.active_count() > 1:  # forking a threaded process is unsafe
-        return here()
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: draw, write the JSON list, leave without any cleanup
-        code = 1
-        try:
-            os.close(r)
-            with os.fdopen(w, "wb") as out:
-                out.write(json.dumps(here()).encode("utf-8"))
-            code = 0
-        finally:
-            os._exit(code)
-    os.close(w)
-    with os.fdopen(r, "rb") as pipe:
-        raw = pipe.read(MAX_CHARTS_BYTES + 1)
-    _, status = os.waitpid(pid, 0)
-    if status != 0 or len(raw) > MAX_CHARTS_BYTES:
-        return here()
-    svgs = json.loads(raw)
-    if not (isinstance(svgs, list) and len(svgs) == len(jobs)):
-        return here()
-    return [str(x) for x in svgs]
+    def start(self) -> Charts:
+        import os
+        import sys
+        import threading
+
+        if not self.jobs or "matplotlib" in sys.modules or not hasattr(os, "fork"):
+            return self
+        if threading.active_count() > 1:  # forking a threaded process is unsafe
+            return self
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: draw, write the JSON list, leave without any cleanup
+            code = 1
+            try:
+                os.close(r)
+                with os.fdopen(w, "wb") as out:
+                    out.write(json.dumps(self._here()).encode("utf-8"))
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(w)
+        self.pid, self.pipe = pid, r
+        return self
+
+    def _here(self) -> list[str]:
+        from assessor.report.chart import trend_svg
+
+        return [trend_svg(points, fw) for points, fw in self.jobs]
+
+    def drawn(self) -> list[str]:
+        """Each chart's SVG, in the order of the jobs (waits for the child)."""
+        import os
+
+        if not self.pid:
+            return self._here()
+        pid, self.pid = self.pid, 0
+        with os.fdopen(self.pipe, "rb") as pipe:  # closed before the wait: a child still
+            raw = pipe.read(MAX_CHARTS_BYTES + 1)  # writing gets EPIPE and exits
+        _, status = os.waitpid(pid, 0)
+        if status != 0 or len(raw) > MAX_CHARTS_BYTES:
+            return self._here()
+        svgs = json.loads(raw)
+        if not (isinstance(svgs, list) and len(svgs) == len(self.jobs)):
+            return self._here()
+        return [str(x) for x in svgs]
+
+    def finish(self) -> None:
+        """Put each chart's SVG (ids prefixed, see _prefix_ids) into its framework view."""
+        for fw, svg in zip(self.todo, self.drawn(), strict=True):
+            fw.chart_svg = _prefix_ids(svg, f"chart-{fw.id}-")
+        self.todo, self.jobs = [], []
 
 
-def render_html(data: ReportData, manifest: str = "", note: str = "") -> str:
+def render_html(
+    data: ReportData, manifest: str = "", note: str = "", charts: Charts | None = None
+) -> str:
     """The whole report as one self-contained HTML document (CSS and charts inline).
+
+    ``charts``: the report's charts already started (``Charts.of(data).start()``), so that they
+    are drawn while the caller does other work.
 
     ``note`` (what is attached) and ``manifest`` (the files shipped beside an HTML report,
     so that a signature over the HTML covers them), both from assessor.report.attachments,
     go at the end of the body."""
-    todo = [fw for fw in data.frameworks if not fw.chart_svg]
-    for fw, svg in zip(todo, _charts([(fw.trend, fw.id) for fw in todo]), strict=True):
-        fw.chart_svg = _prefix_ids(svg, f"chart-{fw.id}-")
+    (charts or Charts.of(data).start()).finish()
     from markupsafe import Markup
 
     css = (data_dir("reports") / "static" / "report.css").read_text(encoding="utf-8")

@@ -1,4 +1,4 @@
-"""The trend charts are drawn in a forked child (assessor.report.render._charts), so the report's
+"""The trend charts are drawn in a forked child (assessor.report.render.Charts), so the report's
 own process never holds matplotlib while WeasyPrint lays the PDF out; the SVG is the same as
 drawn in-process, and a failing child falls back to drawing in-process."""
 
@@ -29,7 +29,7 @@ if mode == "fail":  # the child dies before writing: the parent must draw them i
             os._exit(3)
         return pid
     os.fork = fork
-forked = render._charts(jobs)
+forked = render.Charts(jobs).start().drawn()
 loaded = "matplotlib" in sys.modules
 from assessor.report.chart import trend_svg
 direct = [trend_svg(p, f) for p, f in jobs]
