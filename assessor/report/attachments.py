@@ -113,12 +113,16 @@ def collect(store: Store, view: AssessmentView, *, cap: int = MAX_SHIPPED_BYTES)
 
     out = Shipment(cap=cap)
     left = cap
+    seen: set[str] = set()
     with store.session() as s:
         for a in view.attestations:
             aid = int(a["id"])
             for e in a.get("evidence") or []:
                 sha, name = str(e.get("sha256", "")), str(e.get("name", ""))
                 key = f"attestation:{aid}:{sha}"
+                if key in seen:  # the same file given twice to one attestation: ship it once
+                    continue
+                seen.add(key)
                 size = int(e.get("size", 0))
                 if size > left:
                     out.omitted.append((key, size))
