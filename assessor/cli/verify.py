@@ -38,7 +38,13 @@ def verify(
     ),
     fmt: VerifyFormat = typer.Option(VerifyFormat.TABLE, "--format", help="table or json."),
 ) -> None:
-    """Verify a signed report. Exit 0 valid, 1 invalid, 2 unreadable input."""
+    """Verify a signed report. Exit 0 valid, 1 invalid, 2 unreadable input.
+
+    An HTML report's files shipped beside it (REPORT.files/: attestation evidence and
+    evidence documents) are checked too, against the SHA-256 list inside the signed HTML: a
+    changed, missing or extra file makes the report invalid. A PDF carries them as
+    attachments, under its signature.
+    """
     from assessor.sign.verify import verify_file
 
     result = verify_file(file, signature=signature, trust=list(trust or []) or None)
