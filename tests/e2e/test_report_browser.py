@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -334,3 +335,51 @@ def test_filtered_page_prints_everything_without_the_controls(
         assert not p.locator("#filters").is_visible()
     finally:
         page.close()
+
+
+HOSTILE = 'image:oci:/tmp/a"]</style><script>window.pwned=1</script><b\\'
+SPACED = "image:oci:/tmp/with space"
+
+
+def test_filter_on_a_hostile_target_name_matches_it_and_runs_nothing(browser: Any) -> None:
+    """A target string that tries to end the style element and the CSS string: the filter's CSS
+    escapes it, so choosing it shows exactly the blocks of that target and runs no script."""
+    from types import SimpleNamespace
+
+    from assessor.report.render import environment
+
+    fw = SimpleNamespace(id="fw-1", label="Framework <1>")
+    r = SimpleNamespace(
+        statuses=("fail", "pass"),
+        status_labels={"fail": "failed", "pass": "passed"},
+        severities=("high", "low"),
+        frameworks=[fw],
+        targets=[SimpleNamespace(uri=t) for t in (HOSTILE, "host:/", SPACED)],
+    )
+    controls = environment().get_template("_filters.html.j2").render(r=r)
+    assert "</style><script" not in controls
+    blocks = "".join(
+        f'<div class="filterable" id="b{i}" data-status="fail" data-severity="high" '
+        f'data-frameworks="fw-1" data-target="{escape(t)}">{i}</div>'
+        for i, t in enumerate([HOSTILE, "host:/", f"host:/ {HOSTILE}", SPACED])
+    )
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.set_content(f"<!DOCTYPE html><html><body>{controls}{blocks}</body></html>")
+        assert page.evaluate("document.scripts.length") == 0
+        for target, want in ((HOSTILE, ["b0", "b2"]), ("host:/", ["b1", "b2"]), (SPACED, ["b3"])):
+            value = page.evaluate(
+                "(t) => [...document.querySelectorAll('#filter-target option')]"
+                ".find((o) => o.dataset.value === t).value",
+                target,
+            )
+            page.select_option("#filter-target", value)
+            shown = page.evaluate(
+                "[...document.querySelectorAll('.filterable')]"
+                ".filter((e) => e.getClientRects().length).map((e) => e.id)"
+            )
+            assert shown == want, target
+        assert page.evaluate("window.pwned === undefined")
+    finally:
+        context.close()
