@@ -28,9 +28,9 @@ pytestmark = pytest.mark.slow
 
 CONTAINERS = 143  # 7 failing results each: 1,001 failures in all
 # Measured on the 2-core development machine, `assessor report -o big.pdf --sign` of this
-# assessment (33 pages, 143 evidence documents attached): peak RSS 272 MiB, peak address
-# space (VmPeak) 607 MiB (before issue 19: 214 pages, 556 MiB RSS, 878 MiB VmPeak). The cap
-# leaves more than 3x headroom over the address space actually used.
+# assessment (32 pages, 143 evidence documents attached): peak RSS 238 MiB, peak address
+# space (VmPeak) 472 MiB (before issue 19: 301 pages, 558 MiB RSS, 878 MiB VmPeak). The cap
+# leaves more than 4x headroom over the address space actually used.
 ADDRESS_SPACE_CAP = 2 << 30
 HANG_GUARD_SECONDS = 600  # not a speed requirement: the PDF takes about 10 s here
 MORE = re.compile(r"and (\d+) more, not in this report")
