@@ -142,20 +142,22 @@ def collect(store: Store, view: AssessmentView, *, cap: int = MAX_SHIPPED_BYTES)
                         body,
                     )
                 )
-        chosen: list[str] = []
+        chosen: dict[str, int] = {}  # sha256 -> its recorded size
         for sha in _cited(view):
             info = view.evidence.get(sha)
-            size = info.size if info is not None else 0
+            size = info.size if info is not None else left + 1  # unknown: not shipped
             if size > left:
                 out.omitted.append((f"evidence:{sha}", size))
                 continue
             left -= size
-            chosen.append(sha)
+            chosen[sha] = size
         bodies: dict[str, bytes] = {}
-        for start in range(0, len(chosen), 500):  # bounded IN lists
-            batch = chosen[start : start + 500]
+        order = list(chosen)
+        for start in range(0, len(order), 500):  # bounded IN lists
+            batch = order[start : start + 500]
             rows = s.execute(select(Evidence.hash, Evidence.body).where(Evidence.hash.in_(batch)))
-            bodies.update((h, zlib.decompress(b)) for h, b in rows)
+            for h, b in rows:  # never more than the recorded size (+1 to see a longer body)
+                bodies[h] = zlib.decompressobj().decompress(b, chosen[h] + 1)
     for sha in chosen:
         body = bodies.get(sha)
         if body is None:
