@@ -819,48 +819,35 @@ def _evidence_docs(v: AssessmentView, findings: list[RuleView]) -> list[Evidence
 
 
 def _changes(store: Store, v: AssessmentView, trend: list[PeriodPoint]) -> Changes | None:
-    """New and fixed findings against the previous period's assessment of the same scope."""
-    from sqlalchemy import select
-
-    from assessor.store.models import Result, Target
+    """New and fixed findings against the previous period's assessment of the same scope: what
+    ``assessor diff PREVIOUS THIS`` lists (assessor.audit.diff), so the two never disagree; a
+    target or rule no longer assessed is not "fixed"."""
+    from assessor.audit.diff import diff
+    from assessor.store import queries
 
     points = [p for p in trend if p.assessment_id != v.id]
     if not points or len(trend) < 2:
         return None
     prev = points[-1]
-    bad = ("fail", "error")
-    now_all = {(r.rule, r.target, r.resource): r for r in v.results}
-    now = {
-        k: Change(r.rule, r.title, r.severity, r.target, r.resource, r.status)
-        for k, r in now_all.items()
-        if r.raw_status in bad
-    }
-    with store.session() as s:
-        rows = s.execute(
-            select(
-                Result.rule,
-                Result.title,
-                Result.severity,
-                Target.uri,
-                Result.resource,
-                Result.status,
-            )
-            .join(Target, Result.target_id == Target.id)
-            .where(Result.assessment_id == prev.assessment_id, Result.status.in_(bad))
-        ).all()
-    before: dict[tuple[str, str, str], Change] = {}
-    for rule, title, sev, uri, res, st in rows:
-        current = now_all.get((rule, uri, res))
-        before[(rule, uri, res)] = Change(
-            rule, title, sev, uri, res, st, current.status if current is not None else ""
+    d = diff(
+        store,
+        queries.get_assessment(store, str(prev.assessment_id)),
+        queries.get_assessment(store, str(v.id)),
+    )
+
+    def change(item: dict[str, Any], status: str | None, now: str | None) -> Change:
+        return Change(
+            str(item["rule"]),
+            str(item["title"]),
+            str(item["severity"]),
+            str(item["target"]),
+            str(item["resource"]),
+            status or "",
+            now or "",
         )
-    order = {s: i for i, s in enumerate(SEVERITIES)}
 
-    def rank(item: tuple[tuple[str, str, str], Change]) -> tuple[int, tuple[str, str, str]]:
-        return (order.get(item[1].severity, 9), item[0])
-
-    new = [c for k, c in sorted(now.items(), key=rank) if k not in before]
-    fixed = [c for k, c in sorted(before.items(), key=rank) if k not in now]
+    new = [change(i, i["now"], None) for i in d.new_failures]
+    fixed = [change(i, i["before"], i["now"]) for i in d.fixed]
     return Changes(prev.assessment_id, prev.period, new, fixed, len(new), len(fixed))
 
 

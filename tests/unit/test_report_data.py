@@ -11,6 +11,7 @@ from assessor.audit.rollup import rollup
 from assessor.audit.trend import requirement_counts
 from assessor.catalog import load_catalog
 from assessor.errors import AssessorError, NotFoundError
+from assessor.evidence import Evidence
 from assessor.report.data import _excerpt, build
 from assessor.report.render import _prefix_ids, _safe_svg, render_html
 from assessor.store import open_store, queries
@@ -411,6 +412,55 @@ def test_fixed_findings_are_shown_fixed_never_failed(tmp_path: Path) -> None:
     assert 'class="badge fixed"' in table
     assert 'class="badge fail"' not in table, "a fixed finding must not wear a fail badge"
     assert "was failed" in table and "resource gone" in table
+
+
+def test_changes_are_what_assessor_diff_lists(tmp_path: Path) -> None:
+    """The report's changes are ``assessor diff PREVIOUS LATEST``'s new failures and fixed
+    findings; a target no longer assessed is not "fixed" (before, every failure of a target
+    left out of the later scan counted as fixed)."""
+    from assessor.audit.diff import diff
+    from assessor.evaluate.engine import evaluate
+    from tests.reportdata import container_docs
+
+    url = f"sqlite:///{tmp_path / 'scope.db'}"
+    catalog = load_catalog()
+    other = "engine:tcp://10.0.0.9:2376"
+    store = open_store(url)
+    try:
+        first = queries.create_assessment(
+            store, "2026-Q3", [ENGINE, other], catalog.digest, system="s"
+        )
+        for uri, n in ((ENGINE, 3), (other, 2)):
+            docs = [
+                Evidence(e.kind, uri, e.resource, e.data)
+                for e in container_docs(n, label="" if uri == ENGINE else "other")
+            ]
+            queries.record_target(
+                store, first, uri, "engine", status="collected", identity={},
+                evidence=docs, results=evaluate(catalog, docs, {uri: ["container"]}),
+            )  # fmt: skip
+        queries.finish_assessment(store, first, queries.COMPLETE)
+    finally:
+        store.close()
+    make_assessment(url, 2, period="2026-Q4", system="s")  # one container fixed, a target gone
+    store = open_store(url)
+    try:
+        data = build(store, catalog, None)
+        latest = queries.get_assessment(store, None)
+        d = diff(store, queries.get_assessment(store, str(first)), latest)
+    finally:
+        store.close()
+    c = data.changes
+    assert c is not None
+    key = ("rule", "target", "resource")
+    assert [tuple(getattr(ch, k) for k in key) for ch in c.fixed] == [
+        tuple(i[k] for k in key) for i in d.fixed
+    ]
+    assert [tuple(getattr(ch, k) for k in key) for ch in c.new] == [
+        tuple(i[k] for k in key) for i in d.new_failures
+    ]
+    assert c.fixed and all(ch.target == ENGINE for ch in c.fixed)
+    assert {ch.resource.split(" ")[0] for ch in c.fixed} == {"bench-00002"}
 
 
 def test_cover_names_the_finaliser_from_the_store_and_the_preparer_as_such(
