@@ -102,7 +102,11 @@ def report(
         None, "--system", help="The system under assessment. Default: the assessment's targets."
     ),
     assessor_name: str = typer.Option(
-        None, "--assessor", envvar="ASSESSOR_ASSESSOR", help="Who made the assessment."
+        None,
+        "--assessor",
+        envvar="ASSESSOR_ASSESSOR",
+        help="Who prepared this report, shown on the cover as 'Report prepared by'. Who "
+        "finalised the assessment comes from the database ('assessor finalise --by').",
     ),
     logo: Path = typer.Option(None, "--logo", help="A PNG or JPEG logo for the cover (≤ 1 MiB)."),
     key: Path = KEY_OPTION,
