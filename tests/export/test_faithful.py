@@ -23,6 +23,7 @@ import shutil
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -71,7 +72,17 @@ class Scans:
 
 
 @pytest.fixture(scope="module")
-def scans(docker: Docker, tmp_path_factory: pytest.TempPathFactory) -> Scans:
+def scans(docker: Docker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scans]:
+    """The scans, with the module's two containers removed after it (other modules count the
+    session's labelled containers)."""
+    names = [f"{name}-{docker.label[:8]}" for name in ("faithful-web", "faithful-db")]
+    try:
+        yield _scans(docker, tmp_path_factory)
+    finally:
+        docker("rm", "-f", *names, check=False)
+
+
+def _scans(docker: Docker, tmp_path_factory: pytest.TempPathFactory) -> Scans:
     if not os.path.exists(SOCKET):
         missing("dockerd's socket")
     tmp = tmp_path_factory.mktemp("faithful")

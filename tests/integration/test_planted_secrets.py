@@ -722,8 +722,11 @@ def finder(outcome: Outcome) -> Finder:
     finder = Finder(Corpus([*outcome.corpus.plantings, *outcome.names.plantings]))
     for db in sorted(outcome.db.parent.glob("*.db")):
         _search_db(finder, db)
-    for path in sorted(outcome.out.iterdir()):
+    # every file a user holds: the reports, the exports and the files shipped beside the HTML
+    # report (r.files/: attestation files and evidence documents)
+    for path in sorted(p for p in outcome.out.rglob("*") if p.is_file()):
         _search_file(finder, path)
+    assert any(outcome.out.glob("r.files/evidence/*.json")), "the HTML report shipped no evidence"
     for name, r in outcome.runs.items():
         finder.text(r.out, f"stdout of `{name}`")
         finder.text(r.err, f"stderr of `{name}`")
