@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,7 +55,15 @@ class Multi:
 
 
 @pytest.fixture(scope="module")
-def multi(docker: Docker, tmp_path_factory: pytest.TempPathFactory) -> Multi:
+def multi(docker: Docker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Multi]:
+    """The assessment; the module's container is removed after it."""
+    try:
+        yield _multi(docker, tmp_path_factory)
+    finally:
+        docker("rm", "-f", f"xccdf-web-{docker.label[:8]}", check=False)
+
+
+def _multi(docker: Docker, tmp_path_factory: pytest.TempPathFactory) -> Multi:
     import datetime as _dt
 
     tmp = tmp_path_factory.mktemp("multi")
