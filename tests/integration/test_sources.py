@@ -4,6 +4,7 @@ stored assessment read back through ``assessor results --format json`` and the H
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,17 @@ ENGINE = f"engine:unix://{SOCKET}"
 
 
 @pytest.fixture(scope="module")
-def stored(docker: Docker, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def stored(docker: Docker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """The module's scan; its two containers are removed after it."""
+    try:
+        yield _stored(docker, tmp_path_factory)
+    finally:
+        docker(
+            "rm", "-f", *(f"{n}-{docker.label[:8]}" for n in ("src-good", "src-priv")), check=False
+        )
+
+
+def _stored(docker: Docker, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     # no network: the judged setting does not need one, and a started container then does not
     # depend on the default bridge (tests of daemon variants may have it down)
     good = docker.create("src-good", "--network", "none", start=True)
