@@ -115,16 +115,6 @@ def result_json(data: ExportData, r: ExportResult) -> dict[str, Any]:
     return doc
 
 
-def _read(data: ExportData, r: ExportResult) -> list[str]:
-    """What the result's rule read (``sources`` of ``assessor results --format json``)."""
-    from assessor.evaluate.sources import sources
-
-    rule = data.catalog.rules.get(r.rule)
-    if rule is None or r.evidence is None:
-        return []
-    return sources(rule.evidence, data.evidence_document(r.evidence))
-
-
 def document(
     data: ExportData, results: Iterable[ExportResult] | None = None, *, read: bool = True
 ) -> dict[str, Any]:
@@ -135,7 +125,7 @@ def document(
     return {
         "assessment": data.assessment,
         "results": [
-            {**result_json(data, r), **({"sources": _read(data, r)} if read else {})} for r in rows
+            {**result_json(data, r), **({"sources": data.sources(r)} if read else {})} for r in rows
         ],
     }
 
