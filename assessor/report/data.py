@@ -11,6 +11,7 @@ no lazy loading while rendering.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -660,6 +661,15 @@ def _attestation_view(a: dict[str, Any], attachments: dict[str, str]) -> Attesta
     )
 
 
+def _generation_time() -> datetime:
+    """Now, or SOURCE_DATE_EPOCH when set (the reproducible-builds convention), so a report
+    of the same stored assessment can be rebuilt to the same bytes."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if epoch.isdigit():
+        return datetime.fromtimestamp(int(epoch), UTC)
+    return datetime.now(UTC)
+
+
 def build(
     store: Store,
     catalog: Catalog,
@@ -742,7 +752,7 @@ def build(
         system=system or v.system or ", ".join(v.scope),
         assessor=assessor,
         period=v.period,
-        generated=datetime.now(UTC),
+        generated=_generation_time(),
         assessment_id=v.id,
         assessment_uuid=v.uuid,
         started=v.started,
