@@ -1,0 +1,256 @@
+"""OSCAL risks (one per applied waiver) and findings (one per assessed framework requirement,
+its status from the read model) with the reviewed controls."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import TYPE_CHECKING
+
+from assessor.errors import AssessorError
+from assessor.export.oscal.base import (
+    Ids,
+    Parties,
+    line,
+    objective_id,
+    parse_time,
+    prop,
+    prop_list,
+    requirement_token,
+    tool_origin,
+)
+
+if TYPE_CHECKING:
+    from trestle.oscal import common
+
+    from assessor.readmodel import AssessmentView, RequirementStatus, ResultView
+
+
+def risks_of_waivers(
+    data: AssessmentView, ids: Ids, by_result: dict[int, str], parties: Parties
+) -> tuple[list[common.Risk], dict[int, str]]:
+    """One risk, status deviation-approved, per applied waiver; its risk log records who
+    approved it and when the waiver was recorded."""
+    from trestle.oscal import common
+
+    covered: dict[int, list[str]] = defaultdict(list)
+    for r in data.results:
+        if r.waiver is not None:
+            covered[int(r.waiver["id"])].append(by_result[r.id])
+    risks: list[common.Risk] = []
+    by_waiver: dict[int, str] = {}
+    for w in data.waivers:
+        wid = int(w["id"])
+        risk_uuid = ids("waiver", wid)
+        by_waiver[wid] = risk_uuid
+        where = f"resources matching {w.get('resource_pattern') or '*'}"
+        where += f" on targets matching {w.get('target_pattern') or '*'}"
+        until = f" until {w['expires']}" if w.get("expires") else ""
+        compensating = w.get("compensating")
+        approver = parties.add(w.get("approver"), "approver")
+        recorded = parse_time(w.get("created"))
+        risks.append(
+            common.Risk(
+                uuid=risk_uuid,
+                title=line(f"Waiver {wid}: {w['rule']}"),
+                description=w.get("reason") or "(no reason recorded)",
+                statement=f"Failures of rule {w['rule']} on {where} are accepted{until}, "
+                f"approved by {w.get('approver') or '(unknown)'}.",
+                props=prop_list(
+                    prop("waiver", wid),
+                    prop("rule", w["rule"]),
+                    prop("resource-pattern", w.get("resource_pattern")),
+                    prop("target-pattern", w.get("target_pattern")),
+                    prop("system", w.get("system")),
+                    prop("approver", w.get("approver")),
+                    prop("created", w.get("created")),
+                    prop("expires", w.get("expires")),
+                    prop("source", w.get("source")),
+                ),
+                status="deviation-approved",
+                mitigating_factors=[
+                    common.MitigatingFactor(uuid=ids("compensating", wid), description=compensating)
+                ]
+                if compensating
+                else None,
+                deadline=parse_time(w.get("expires")),
+                risk_log=common.RiskLog(
+                    entries=[
+                        common.Entry(
+                            uuid=ids("waiver-approved", wid),
+                            title="Deviation approved (waiver recorded)",
+                            start=recorded,
+                            end=parse_time(w.get("expires")),
+                            logged_by=[common.LoggedBy(party_uuid=approver, role_id="approver")]
+                            if approver
+                            else None,
+                            status_change="deviation-approved",
+                        )
+                    ]
+                )
+                if recorded is not None
+                else None,
+                related_observations=[
+                    common.RelatedObservation(observation_uuid=u) for u in covered[wid]
+                ]
+                or None,
+            )
+        )
+    return risks, by_waiver
+
+
+# requirement status (assessor.audit.rollup) -> (objective state, reason); not_assessed has no
+# finding. Only a pass is satisfied.
+_STATE = {
+    "pass": ("satisfied", "pass"),
+    "fail": ("not-satisfied", "fail"),
+    "waived": ("not-satisfied", "fail"),
+    "error": ("not-satisfied", "other"),
+    "manual": ("not-satisfied", "other"),
+    "not_applicable": ("not-satisfied", "other"),
+}
+_REMARKS = {
+    "pass": "Every rule result that applied passed, or an attestation answered it as passed.",
+    "fail": "At least one rule result failed, or an attestation answered it as failed.",
+    "waived": "Not met: every failure is covered by an approved waiver (see the related risks).",
+    "error": "A rule could not be evaluated: the requirement is not shown as met.",
+    "manual": "Not determined: a manual part awaits an attestation.",
+    "not_applicable": "Not applicable (OSCAL has no such state, so it is not shown as "
+    "satisfied): no rule of this requirement applied to the targets in scope.",
+}
+
+
+def _not_applicable_reason(rs: RequirementStatus, results: dict[int, ResultView]) -> str:
+    """The rules' own words for why nothing applied (their distinct messages, a few)."""
+    messages = list(
+        dict.fromkeys(
+            line(f"{results[i].rule}: {results[i].message}")
+            for i in rs.result_ids
+            if i in results and results[i].message
+        )
+    )
+    if not messages:
+        return ""
+    more = f" (and {len(messages) - 5} more)" if len(messages) > 5 else ""
+    return " Reasons given: " + "; ".join(messages[:5]) + more
+
+
+def findings_and_controls(
+    data: AssessmentView,
+    ids: Ids,
+    by_result: dict[int, str],
+    attested: dict[int, str],
+    risk_of_waiver: dict[int, str],
+    tool: str,
+    parties: Parties,
+) -> tuple[list[common.Finding], common.ReviewedControls]:
+    """One finding per assessed requirement (status from the read model), framework order."""
+    from trestle.oscal import common
+
+    results = {r.id: r for r in data.results}
+    findings: list[common.Finding] = []
+    selections: list[common.ControlSelections] = []
+    objectives: list[common.ControlObjectiveSelections] = []
+    for fw_id, fw in data.frameworks.items():
+        assessed = [rs for rs in fw.requirements if rs.status != "not_assessed"]
+        if not assessed:
+            continue
+        for rs in assessed:
+            state, reason = _STATE[rs.status]
+            observations = [by_result[i] for i in rs.result_ids if i in by_result]
+            origins = tool_origin(tool) if observations else []
+            at = rs.attestation
+            if at is not None and int(at["id"]) in attested:
+                observations.append(attested[int(at["id"])])
+                party = parties.add(at.get("by"), "attester")
+                if party:
+                    actor = common.OriginActor(type="party", actor_uuid=party, role_id="attester")
+                    origins.append(common.Origin(actors=[actor]))
+            risks = sorted(
+                {
+                    risk_of_waiver[int(w["id"])]
+                    for i in rs.result_ids
+                    if (w := results[i].waiver) is not None and int(w["id"]) in risk_of_waiver
+                }
+            )
+            remarks = _REMARKS[rs.status]
+            if rs.status == "not_applicable":
+                remarks += _not_applicable_reason(rs, results)
+            findings.append(
+                common.Finding(
+                    uuid=ids("finding", fw_id, rs.id),
+                    title=line(f"{fw_id} {rs.id}: {rs.title}"),
+                    description=_finding_description(rs),
+                    props=prop_list(
+                        prop("framework", fw_id),
+                        prop("requirement", rs.id),
+                        prop("status", rs.status),
+                        prop("coverage", rs.coverage),
+                    ),
+                    origins=origins or None,
+                    target=common.FindingTarget(
+                        type="objective-id",
+                        target_id=objective_id(fw_id, rs.id),
+                        status=common.ObjectiveStatus(state=state, reason=reason, remarks=remarks),
+                        implementation_status=common.ImplementationStatus(state="not-applicable")
+                        if rs.status == "not_applicable"
+                        else None,
+                    ),
+                    related_observations=[
+                        common.RelatedObservation(observation_uuid=u) for u in observations
+                    ]
+                    or None,
+                    related_risks=[common.AssociatedRisk(risk_uuid=u) for u in risks] or None,
+                )
+            )
+        title = line(f"{fw.title} {fw.version}")
+        selections.append(
+            common.ControlSelections(
+                description=line(f"Requirements of {title} with results or attestations"),
+                # the framework's requirements by status, as the report counts them (the
+                # not_assessed ones have no finding and are not selected here)
+                props=prop_list(
+                    prop("framework", fw_id),
+                    *(prop("requirements", n, s) for s, n in fw.counts.items()),
+                ),
+                include_controls=[
+                    common.SelectControlById(control_id=requirement_token(fw_id, rs.id))
+                    for rs in assessed
+                ],
+            )
+        )
+        objectives.append(
+            common.ControlObjectiveSelections(
+                description=line(f"Assessment objectives of {title} with findings"),
+                props=prop_list(prop("framework", fw_id)),
+                include_objectives=[
+                    common.SelectObjectiveById(objective_id=objective_id(fw_id, rs.id))
+                    for rs in assessed
+                ],
+            )
+        )
+    if not selections:
+        raise AssessorError(
+            f"assessment {data.id}: no result or attestation addresses a requirement of the "
+            "catalog's frameworks, so there is no control to report on"
+        )
+    reviewed = common.ReviewedControls(
+        description="The framework requirements that results or attestations of this "
+        "assessment address: controls and objectives of the catalog and profiles that "
+        "`assessor controls export --format oscal` writes.",
+        control_selections=selections,
+        control_objective_selections=objectives,
+    )
+    return findings, reviewed
+
+
+def _finding_description(rs: RequirementStatus) -> str:
+    text = ", ".join(f"{n} {s}" for s, n in rs.counts.items() if n) or "no results"
+    out = f"{sum(rs.counts.values())} result(s) ({text})"
+    if rs.rules:
+        out += " of rule(s) " + ", ".join(rs.rules)
+    if rs.attestation is not None:
+        out += f"; answered by an attestation ({rs.attestation.get('status')})"
+    return out + "."
+
+
+# --- the control catalog ----------------------------------------------------------------------
