@@ -5,20 +5,13 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, replace
-from enum import StrEnum
 from urllib.parse import SplitResult, urlsplit
 
 from assessor import jsonsafe
 from assessor.errors import TargetError
+from assessor.vocab import TargetKind
 
 DEFAULT_DOCKER_SOCKET = "/var/run/docker.sock"
-
-
-class TargetKind(StrEnum):
-    HOST = "host"
-    ENGINE = "engine"
-    IMAGE = "image"
-    REGISTRY = "registry"
 
 
 IMAGE_TRANSPORTS = ("docker-archive", "oci", "docker-daemon", "docker")

@@ -21,24 +21,14 @@ from pydantic import (
     model_validator,
 )
 
+from assessor.vocab import Severity
+
 KEBAB = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 FRAMEWORK_ID = r"^[a-z0-9]+(?:[-.][a-z0-9]+)*$"
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Severity(StrEnum):
-    INFO = "info"
-    LOW = "low"
-    MEDIUM = "medium"
-    HIGH = "high"
-    CRITICAL = "critical"
-
-    @property
-    def rank(self) -> int:
-        return list(Severity).index(self)
 
 
 class RuleTarget(StrEnum):

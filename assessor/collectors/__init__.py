@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from assessor.collectors.base import Collector
-from assessor.targets import Target, TargetKind
+from assessor.targets import Target
+from assessor.vocab import TargetKind
 
 if TYPE_CHECKING:
     from assessor.collectors.options import CollectOptions

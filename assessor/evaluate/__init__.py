@@ -1,5 +1,5 @@
 """The rule engine: pure (evidence + catalog in, results out); never touches a target or store."""
 
-from assessor.evaluate.engine import Result, Status, evaluate, evaluate_rule
+from assessor.evaluate.engine import Result, evaluate, evaluate_rule
 
-__all__ = ["Result", "Status", "evaluate", "evaluate_rule"]
+__all__ = ["Result", "evaluate", "evaluate_rule"]

@@ -16,7 +16,6 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 from assessor.catalog.loader import Catalog
@@ -35,14 +34,7 @@ from assessor.evaluate.functions import FUNCTIONS, Outcome
 from assessor.evaluate.operators import OPERATORS
 from assessor.evaluate.paths import MISSING, parse_path, resolve
 from assessor.evidence import Evidence
-
-
-class Status(StrEnum):
-    PASS = "pass"  # noqa: S105 - a status, not a password
-    FAIL = "fail"
-    NOT_APPLICABLE = "not_applicable"
-    MANUAL = "manual"
-    ERROR = "error"
+from assessor.vocab import STORED_STATUSES, Status
 
 
 class MissingEvidenceError(EvaluationError):
@@ -366,6 +358,13 @@ def compile_rule(rule: Rule, references: dict[str, list[str]] | None = None) -> 
     return compiled
 
 
+def _stored(status: str) -> Status:
+    """An evaluation function's status; ``waived`` and ``not_assessed`` are never judged."""
+    if status not in STORED_STATUSES:
+        raise ValueError(f"{status!r} is not a status an evaluation stores")
+    return Status(status)
+
+
 def _judge(c: CompiledRule, ev: Evidence) -> tuple[Status, str] | tuple[Status, str, str]:
     rule = c.rule
     data = ev.data
@@ -379,8 +378,8 @@ def _judge(c: CompiledRule, ev: Evidence) -> tuple[Status, str] | tuple[Status, 
         assert isinstance(rule.check, FunctionCheck)
         outcome = c.function(data, rule.check.args)
         if outcome.severity is not None:
-            return Status(outcome.status), outcome.message, outcome.severity
-        return Status(outcome.status), outcome.message
+            return _stored(outcome.status), outcome.message, outcome.severity
+        return _stored(outcome.status), outcome.message
     assert c.check is not None
     ok, leaf = c.check(data)
     if ok:

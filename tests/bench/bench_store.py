@@ -54,13 +54,13 @@ sys.path.insert(0, str(ROOT))
 from assessor.audit.trend import period_trend  # noqa: E402
 from assessor.catalog import load_catalog  # noqa: E402
 from assessor.evaluate.engine import Result as EvalResult  # noqa: E402
-from assessor.evaluate.engine import Status  # noqa: E402
 from assessor.evidence import Evidence  # noqa: E402
 from assessor.report.data import DEFAULT_FRAMEWORKS  # noqa: E402
 from assessor.store import open_store, queries  # noqa: E402
 from assessor.store.db import Store  # noqa: E402
 from assessor.store.models import Assessment  # noqa: E402
 from assessor.store.models import Result as ResultRow  # noqa: E402
+from assessor.vocab import Status  # noqa: E402
 
 RESULT_TABLE: Any = ResultRow.__table__
 PYTHON = sys.executable

@@ -13,9 +13,9 @@ from assessor.audit import diff as d
 from assessor.audit import trend as t
 from assessor.errors import AssessorError, NotFoundError
 from assessor.evaluate.engine import Result as EvalResult
-from assessor.evaluate.engine import Status
 from assessor.store import Store, open_store, queries
 from assessor.store.models import Assessment, Result, Waiver
+from assessor.vocab import Status
 
 FW = "fw"
 SEV = {"r1": "high", "r2": "medium", "r3": "low"}

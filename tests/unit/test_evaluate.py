@@ -5,9 +5,10 @@ from typing import Any
 import pytest
 
 from assessor.catalog.schema import Rule
-from assessor.evaluate import Status, evaluate, evaluate_rule
+from assessor.evaluate import evaluate, evaluate_rule
 from assessor.evaluate.paths import MISSING, parse_path, resolve
 from assessor.evidence import Evidence
+from assessor.vocab import Status
 
 
 def rule(**over: Any) -> Rule:

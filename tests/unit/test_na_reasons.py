@@ -25,8 +25,9 @@ from assessor.catalog import load_catalog
 from assessor.catalog.loader import Catalog, unexplained_not_applicable
 from assessor.catalog.schema import Leaf, Op, Rule, deciding_leaves
 from assessor.evaluate import evaluate_rule
-from assessor.evaluate.engine import Status, compile_rule
+from assessor.evaluate.engine import compile_rule
 from assessor.evidence import Evidence
+from assessor.vocab import Status
 
 RULES = Path(__file__).resolve().parent.parent / "rules"
 

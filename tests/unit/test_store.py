@@ -11,11 +11,12 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from assessor.errors import StoreError
-from assessor.evaluate.engine import Result, Status
+from assessor.evaluate.engine import Result
 from assessor.evidence import Evidence
 from assessor.store import open_store, queries
 from assessor.store.db import HEAD, REVISIONS, alembic_config, current_revision, make_engine
 from assessor.store.models import Base
+from assessor.vocab import Status
 
 
 def test_upgrade_head_on_empty_db_has_no_drift_and_downgrades(tmp_path: Path) -> None:

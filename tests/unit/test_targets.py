@@ -5,7 +5,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from assessor.errors import TargetError
-from assessor.targets import Target, TargetKind, parse_target
+from assessor.targets import Target, parse_target
+from assessor.vocab import TargetKind
 
 
 def test_parse_targets() -> None:

@@ -1,0 +1,98 @@
+"""The closed vocabularies: every status, severity and kind assessor writes, each ordered once.
+
+Each is a ``StrEnum`` whose values are the words stored in the database and written to every
+output, so a member compares and serialises as its word (``Status.FAIL == "fail"``). Code
+elsewhere names the member, never the word: ``tests/unit/test_vocabulary.py`` fails on a
+status or severity string outside this module. Another format's own words that happen to be
+the same ("pass" in SARIF or XCCDF) are that format's named constants in its module.
+
+An order a report, table or rollup needs is defined here, once, from the declaration order.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+# A rule's severity, least severe first: the declaration order is the rank. (No docstring:
+# pydantic would write it into the rule file schema, controls/schema/rule.schema.json.)
+class Severity(StrEnum):
+    INFO = "info"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        """0 for ``info`` up to 4 for ``critical``."""
+        return _SEVERITY_RANK[self]
+
+
+_SEVERITY_RANK = {s: i for i, s in enumerate(Severity)}
+
+# The order reports, tables and counts show severities in: most severe first.
+SEVERITIES_WORST_FIRST: tuple[Severity, ...] = tuple(reversed(Severity))
+
+
+class Status(StrEnum):
+    """A status, worst first: the declaration order is the precedence of a rollup.
+
+    A stored result is one of ``pass``, ``fail``, ``not_applicable``, ``manual`` or
+    ``error``. ``waived`` is a shown status only: a stored fail that an applied waiver covers
+    reads ``waived`` (the stored result stays ``fail``). ``not_assessed`` is a requirement's
+    only: no result references it (no rule, or no target in scope that its rules read).
+    """
+
+    FAIL = "fail"
+    ERROR = "error"
+    WAIVED = "waived"
+    MANUAL = "manual"
+    PASS = "pass"  # noqa: S105 - a status, not a password
+    NOT_APPLICABLE = "not_applicable"
+    NOT_ASSESSED = "not_assessed"
+
+
+# A requirement's statuses, worst first (every member).
+REQUIREMENT_STATUSES: tuple[Status, ...] = tuple(Status)
+# A result's statuses as shown, worst first.
+RESULT_STATUSES: tuple[Status, ...] = tuple(s for s in Status if s is not Status.NOT_ASSESSED)
+# What an evaluation stores: a result's statuses less the shown-only ``waived``.
+STORED_STATUSES: tuple[Status, ...] = tuple(s for s in RESULT_STATUSES if s is not Status.WAIVED)
+# The statuses that make a finding (something to fix or a recorded exception), worst first.
+FINDING_STATUSES: tuple[Status, ...] = (Status.FAIL, Status.ERROR, Status.WAIVED)
+# The order counts are shown in (tables, charts, trend columns): passes first.
+COUNT_ORDER: tuple[Status, ...] = (
+    Status.PASS,
+    Status.FAIL,
+    Status.ERROR,
+    Status.WAIVED,
+    Status.MANUAL,
+    Status.NOT_APPLICABLE,
+)
+# The results that were judged (applied to the resource): every count but not_applicable.
+JUDGED_STATUSES: tuple[Status, ...] = COUNT_ORDER[:-1]
+
+
+class TargetKind(StrEnum):
+    """What a target string names (DESIGN section 4): the scheme before its first colon."""
+
+    HOST = "host"
+    ENGINE = "engine"
+    IMAGE = "image"
+    REGISTRY = "registry"
+
+
+class TargetOutcome(StrEnum):
+    """What became of one target of a scan: collected, or why its evidence is missing."""
+
+    COLLECTED = "collected"
+    UNREACHABLE = "unreachable"
+    ERROR = "error"
+
+
+class AssessmentStatus(StrEnum):
+    """A stored assessment: complete when every target was collected and judged."""
+
+    COMPLETE = "complete"
+    INCOMPLETE = "incomplete"
