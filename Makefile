@@ -44,6 +44,7 @@ lint: venv
 	$(BIN)/ruff check assessor tests migrations tools
 	$(BIN)/ruff format --check assessor tests migrations tools
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 ## bench: evaluation throughput and scan wall time against docker-bench-security; report
 ## rendering at 1,000 findings and the cost of signing it; each export format against the JSON;

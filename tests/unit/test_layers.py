@@ -1,77 +1,94 @@
-"""Dependencies run one way (DESIGN §2): the CLI calls the stages; reports, exports and the read
-model read stored assessments and never import the CLI, a collector or the pipeline; evaluation
-never imports a collector or the store. Checked on the source (every import statement, also
-those inside functions), so a shortcut taken in a hurry fails here."""
+"""Dependencies run one way (DESIGN §2, docs/architecture.md): the import-linter contracts of
+pyproject.toml (`[tool.importlinter]`) hold the layers, the forbidden imports and the absence
+of cycles between sibling modules. `make lint` runs them; this test runs them too, so that
+`make test` (and CI) fails on an import against the flow, also one inside a function."""
 
 from __future__ import annotations
 
-import ast
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
-
-# module prefix -> imports it must never make
-FORBIDDEN = {
-    "assessor.readmodel": ("assessor.cli", "assessor.collectors", "assessor.pipeline"),
-    "assessor.export": ("assessor.cli", "assessor.collectors", "assessor.pipeline"),
-    "assessor.report": ("assessor.cli", "assessor.collectors", "assessor.pipeline"),
-    "assessor.audit": ("assessor.cli", "assessor.collectors", "assessor.pipeline"),
-    "assessor.evaluate": ("assessor.cli", "assessor.collectors", "assessor.store"),
-    "assessor.catalog": ("assessor.cli", "assessor.store", "assessor.collectors"),
-}
+from tests.conftest import ROOT, missing
 
 
-def _module(path: Path, root: Path) -> str:
-    parts = list(path.relative_to(root).with_suffix("").parts)
-    if parts[-1] == "__init__":
-        parts.pop()
-    return ".".join(parts)
-
-
-def _imports(path: Path) -> list[tuple[int, str]]:
-    """Every module an import statement names (absolute imports: the package uses no
-    relative ones, which the walk refuses so that none slips through unseen)."""
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    found: list[tuple[int, str]] = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found.extend((node.lineno, alias.name) for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            assert not node.level, f"{path}:{node.lineno}: relative import"
-            name = node.module or ""
-            found.append((node.lineno, name))
-            found.extend((node.lineno, f"{name}.{alias.name}") for alias in node.names)
-    return found
-
-
-def _offences(root: Path, prefix: str, banned: tuple[str, ...]) -> list[str]:
-    out = []
-    for path in sorted((root / "assessor").rglob("*.py")):
-        module = _module(path, root)
-        if module != prefix and not module.startswith(prefix + "."):
-            continue
-        for line, name in _imports(path):
-            if any(name == b or name.startswith(b + ".") for b in banned):
-                out.append(f"{path.relative_to(root)}:{line} imports {name}")
-    return out
-
-
-@pytest.mark.parametrize("prefix", sorted(FORBIDDEN))
-def test_dependencies_run_one_way(prefix: str) -> None:
-    assert _offences(ROOT, prefix, FORBIDDEN[prefix]) == []
-
-
-def test_the_check_sees_an_import_inside_a_function(tmp_path: Path) -> None:
-    pkg = tmp_path / "assessor" / "export"
-    pkg.mkdir(parents=True)
-    (pkg / "__init__.py").write_text("", encoding="utf-8")
-    (pkg / "x.py").write_text(
-        "def f():\n    from assessor.cli._output import console\n", encoding="utf-8"
+def _lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
+    try:
+        import importlinter  # noqa: F401
+    except ImportError:
+        missing("import-linter (the dev extra)")
+    return subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from importlinter.cli import lint_imports_command as c; sys.exit(c())",
+            "--no-cache",
+        ],
+        cwd=root,
+        env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
-    found = _offences(tmp_path, "assessor.export", FORBIDDEN["assessor.export"])
-    assert found == [
-        "assessor/export/x.py:2 imports assessor.cli._output",
-        "assessor/export/x.py:2 imports assessor.cli._output.console",
-    ]
+
+
+def _copy(tmp_path: Path) -> Path:
+    shutil.copytree(
+        ROOT / "assessor", tmp_path / "assessor", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    return tmp_path
+
+
+def test_the_contracts_hold() -> None:
+    run = _lint_imports(ROOT)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "0 broken" in run.stdout
+
+
+@pytest.mark.parametrize(
+    ("module", "source", "contract"),
+    [
+        # an export reaching up to the CLI, inside a function (the shortcut taken in a hurry)
+        (
+            "assessor/export/x.py",
+            "def f():\n    from assessor.cli import main\n",
+            "Layers: target -> collector",
+        ),
+        # the store using an evaluation module (they are independent siblings)
+        ("assessor/store/x.py", "import assessor.evaluate.paths\n", "Layers: target -> collector"),
+        # a collector judging
+        (
+            "assessor/collectors/x.py",
+            "from assessor.catalog import Catalog\n",
+            "Collectors observe and never judge",
+        ),
+        # a report reaching a live target
+        (
+            "assessor/report/x.py",
+            "from assessor.targets import parse_target\n",
+            "never reach a\nlive target",
+        ),
+        # two modules of one package importing each other
+        (
+            "assessor/sign/x.py",
+            "import assessor.sign.y\n",
+            "No cycles between the modules of a package",
+        ),
+    ],
+    ids=["export-to-cli", "store-to-evaluate", "collector-judging", "report-to-target", "cycle"],
+)
+def test_a_planted_import_breaks_a_contract(
+    tmp_path: Path, module: str, source: str, contract: str
+) -> None:
+    root = _copy(tmp_path)
+    (root / module).write_text(source, encoding="utf-8")
+    if module == "assessor/sign/x.py":
+        (root / "assessor/sign/y.py").write_text("import assessor.sign.x\n", encoding="utf-8")
+    run = _lint_imports(root)
+    assert run.returncode == 1, run.stdout + run.stderr
+    broken = run.stdout.split("Broken contracts", 1)[1]
+    assert contract in broken, run.stdout
