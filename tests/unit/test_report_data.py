@@ -12,7 +12,8 @@ from assessor.audit.trend import requirement_counts
 from assessor.catalog import load_catalog
 from assessor.errors import AssessorError, NotFoundError
 from assessor.evidence import Evidence
-from assessor.report.data import _excerpt, build
+from assessor.report.data import build
+from assessor.report.data.findings import evidence_excerpt
 from assessor.report.render import _prefix_ids, _safe_svg, render_html
 from assessor.store import open_store, queries
 from tests.reportdata import ENGINE, make_assessment
@@ -54,15 +55,15 @@ def test_requirement_counts_roll_up_per_framework() -> None:
 def test_excerpt_keeps_what_the_message_names_and_is_bounded() -> None:
     files = {f"/etc/f{i}": {"mode": "0644", "owner": "root"} for i in range(200)}
     doc = {"data": {"files": files, "x": {"y": 1}}}
-    text, cut = _excerpt(doc, ["files", "x.y", "missing.path"], "bad mode on /etc/f17")
+    text, cut = evidence_excerpt(doc, ["files", "x.y", "missing.path"], "bad mode on /etc/f17")
     assert '"/etc/f17"' in text
     assert '"/etc/f18"' not in text
     assert '"x.y": 1' in text
     assert '"missing.path": "(absent)"' in text
     assert cut, "a mapping reduced to what the message names is a cut excerpt"
-    long, cut = _excerpt({"data": {"v": "a" * 5000}}, ["v"])
+    long, cut = evidence_excerpt({"data": {"v": "a" * 5000}}, ["v"])
     assert len(long) <= 600 and long.endswith("\u2026") and cut
-    whole, cut = _excerpt({"data": {"v": "short"}}, ["v"])
+    whole, cut = evidence_excerpt({"data": {"v": "short"}}, ["v"])
     assert whole == '{"v": "short"}' and not cut
 
 

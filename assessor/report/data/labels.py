@@ -1,0 +1,73 @@
+"""The report's words and limits: default frameworks, severity order, status labels, the
+bounds on what one report shows, and the anchors its sections link by."""
+
+from __future__ import annotations
+
+import re
+
+DEFAULT_FRAMEWORKS = ("nistir-8176", "cis-docker-1.8.0", "sp800-190")
+SEVERITIES = ("critical", "high", "medium", "low", "info")
+EXCERPT_CHARS = 600  # one finding's evidence excerpt, at most
+MAX_FINDINGS_PER_RULE = 500  # failing resources listed under one rule; the rest are counted
+BODY_ROWS = 3  # resources a finding lists in the body; the rest are in the appendix
+BODY_NAMES = 4  # resources one row of a finding names in the body
+BODY_EXCERPTS = 1  # evidence excerpts a finding shows in the body
+READ_CHARS = 240  # where a finding's evidence was read, at most
+NA_REASONS = 3  # distinct reasons a not-applicable requirement shows
+DOC_CHARS = 4000  # an evidence document shown in the appendix, at most (pretty-printed)
+APPENDIX_DOCS = 200  # evidence documents the appendix shows in full, at most
+CHANGE_ROWS = 8  # rows of the new/fixed tables on the summary page
+
+STATUS_LABELS = {
+    "pass": "passed",
+    "fail": "failed",
+    "waived": "waived",
+    "manual": "manual",
+    "not_applicable": "not applicable",
+    "error": "error",
+    "not_assessed": "not assessed",
+}
+# short labels for table headers (never broken mid-word in a narrow column)
+STATUS_SHORT = {
+    "pass": "pass",
+    "fail": "fail",
+    "waived": "waived",
+    "manual": "manual",
+    "not_applicable": "n/a",
+    "error": "error",
+    "not_assessed": "none",
+}
+# the order findings are listed in, within one severity
+FINDING_ORDER = {"fail": 0, "error": 1, "waived": 2}
+KIND_COLLECTORS = {
+    "host": "host: files, modes and owners, daemon configuration, systemd units, audit rules, "
+    "kernel features",
+    "engine": "engine: the Docker Engine API (info, version, containers, networks, images, swarm)",
+    "image": "image: manifest, configuration, history and every layer, streamed and never "
+    "extracted",
+    "registry": "registry: the OCI distribution API, TLS, anonymous access probes, tags and "
+    "signatures",
+}
+SHORT_NAMES = {
+    "nistir-8176": "NIST IR 8176",
+    "cis-docker-1.8.0": "CIS Docker 1.8.0",
+    "cis-docker-1.6.0": "CIS Docker 1.6.0",
+    "sp800-190": "SP 800-190",
+    "nist-800-53r5": "SP 800-53r5",
+}
+
+
+_ENSURE = re.compile(r"^Ensure\s+(?:that\s+)?", re.IGNORECASE)
+_TAIL = re.compile(r"\s*\((?:Automated|Manual)\)\s*$")
+
+
+def short_title(title: str) -> str:
+    """'Ensure that the container host has been Hardened (Manual)' -> 'The container host has
+    been Hardened'."""
+    text = _TAIL.sub("", _ENSURE.sub("", title.strip()))
+    return text[:1].upper() + text[1:] if text else title
+
+
+def req_anchor(framework: str, requirement: str) -> str:
+    """The id of a requirement's row in the coverage matrix."""
+    return f"req-{framework}-{requirement}"
