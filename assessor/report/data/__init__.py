@@ -53,7 +53,6 @@ from assessor.report.data.waivers import (
     WaiverView,
     attestation_view,
     waiver_view,
-    waiver_views,
 )
 
 if TYPE_CHECKING:
@@ -174,7 +173,7 @@ def build(
         evidence_total_bytes=sum(e.size for e in v.target_evidence),
         signature=signature,
         changes=changes(store, v, trend),
-        waivers=waiver_views(v, rules),
+        waivers=_waiver_views(v, rules),
         expired_waivers=[waiver_view(w, int(w.get("results", 0))) for w in v.expired_waivers],
         attestations=attestations,
         findings=findings,
@@ -196,6 +195,27 @@ def _framework_ids(catalog: Catalog, frameworks: Sequence[str]) -> list[str]:
                 hint="known: " + ", ".join(sorted(catalog.frameworks)),
             )
     return fw_ids
+
+
+def _waiver_views(v: AssessmentView, rules: dict[str, RuleView]) -> list[WaiverView]:
+    """The applied waivers, each with the results it covers, their targets, and its rule's
+    severity and frameworks."""
+    covered: Counter[int] = Counter()
+    waiver_targets: dict[int, dict[str, None]] = {}
+    for r in v.results:
+        if r.waiver is not None:
+            wid = int(r.waiver["id"])
+            covered[wid] += 1
+            waiver_targets.setdefault(wid, {})[r.target] = None
+    waivers = []
+    for w in v.waivers:
+        wv = waiver_view(w, covered[int(w["id"])])
+        wv.targets = list(waiver_targets.get(wv.id, {}))
+        waived_rule = rules.get(wv.rule)
+        if waived_rule is not None:
+            wv.severity, wv.frameworks = waived_rule.severity, waived_rule.frameworks
+        waivers.append(wv)
+    return waivers
 
 
 __all__ = [

@@ -3,13 +3,8 @@ attestations with their attached files."""
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from assessor.readmodel import AssessmentView
-    from assessor.report.data.findings import RuleView
+from typing import Any
 
 
 @dataclass
@@ -104,24 +99,3 @@ def attestation_view(a: dict[str, Any], attachments: dict[str, str]) -> Attestat
         expires=day(a["expires"]) if a.get("expires") else None,
         evidence=files,
     )
-
-
-def waiver_views(v: AssessmentView, rules: dict[str, RuleView]) -> list[WaiverView]:
-    """The applied waivers, each with the results it covers, their targets, and its rule's
-    severity and frameworks."""
-    covered: Counter[int] = Counter()
-    waiver_targets: dict[int, dict[str, None]] = {}
-    for r in v.results:
-        if r.waiver is not None:
-            wid = int(r.waiver["id"])
-            covered[wid] += 1
-            waiver_targets.setdefault(wid, {})[r.target] = None
-    waivers = []
-    for w in v.waivers:
-        wv = waiver_view(w, covered[int(w["id"])])
-        wv.targets = list(waiver_targets.get(wv.id, {}))
-        waived_rule = rules.get(wv.rule)
-        if waived_rule is not None:
-            wv.severity, wv.frameworks = waived_rule.severity, waived_rule.frameworks
-        waivers.append(wv)
-    return waivers
