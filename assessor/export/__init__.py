@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 FORMATS: dict[str, tuple[str, str, str, str]] = {
     "oscal": ("assessor.export.oscal", "render_assessment_results", "json", "application/json"),
     "xccdf": ("assessor.export.xccdf", "render_xccdf", "xml", "application/xml"),
-    "arf": ("assessor.export.xccdf", "render_arf", "xml", "application/xml"),
+    "arf": ("assessor.export.arf", "render_arf", "xml", "application/xml"),
     "sarif": ("assessor.export.sarif", "render_sarif", "sarif", "application/sarif+json"),
     "junit": ("assessor.export.junit", "render_junit", "xml", "application/xml"),
     "csv": ("assessor.export.tabular", "render_csv", "csv", "text/csv"),

@@ -405,13 +405,6 @@ def render_xccdf(data: ExportData) -> bytes:
     return serialise(root)
 
 
-def render_arf(data: ExportData) -> bytes:
-    """The assessment as an ARF 1.1 report collection (see ``assessor.export.arf``)."""
-    from assessor.export.arf import render_arf as arf
-
-    return arf(data)
-
-
 def test_result_id(data: ExportData, n: int) -> str:
     """The id of the TestResult of the assessment's ``n``-th target (1-based, target order)."""
     return f"xccdf_{NAMESPACE}_testresult_{data.id}-{n}"
