@@ -152,7 +152,7 @@ def scan(
     target's content is invalid (a corrupt or hostile image); 3 a target could not be
     reached. The other targets are still stored.
     """
-    from assessor.collectors.image.limits import parse_limits
+    from assessor.collectors.limits import parse_limits
     from assessor.collectors.options import CollectOptions
     from assessor.pipeline import check_period, check_system, current_period, run_scan
     from assessor.targets import default_targets, parse_target

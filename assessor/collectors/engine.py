@@ -16,6 +16,7 @@ from urllib.parse import quote
 from assessor import jsonsafe
 from assessor.collectors import _dockerd
 from assessor.collectors.base import Collector, read_live
+from assessor.collectors.engine_api import engine_client
 from assessor.errors import CollectorError, TargetUnreachableError
 from assessor.evidence import Evidence, Redactor
 from assessor.targets import Target
@@ -30,14 +31,6 @@ MAX_CONTAINERS = 20_000
 MAX_LIST = 10_000  # networks, images, processes
 MAX_EXECS = 100
 PARALLEL = 8  # API calls in flight to one engine
-TIMEOUT = 20.0  # seconds per API call; ASSESSOR_ENGINE_TIMEOUT overrides
-
-
-def _timeout() -> float:
-    try:
-        return float(os.environ.get("ASSESSOR_ENGINE_TIMEOUT", TIMEOUT))
-    except ValueError:
-        return TIMEOUT
 
 
 class EngineCollector(Collector):
@@ -49,33 +42,6 @@ class EngineCollector(Collector):
 
     def identity(self) -> dict[str, Any]:
         return self._identity
-
-    def _client(self, target: Target) -> httpx.Client:
-        import httpx
-
-        if target.scheme == "unix":
-            if not os.path.exists(target.location):
-                raise TargetUnreachableError(f"{target}: socket {target.location} does not exist")
-            # no TLS on a unix socket: skip building a CA store (0.05 s of every scan)
-            transport = httpx.HTTPTransport(uds=target.location, verify=False)
-            return httpx.Client(
-                transport=transport,
-                base_url="http://docker",
-                timeout=_timeout(),
-                verify=False,  # noqa: S501 - plain HTTP over a local socket
-            )
-        cert_path = os.environ.get("DOCKER_CERT_PATH")
-        if os.environ.get("DOCKER_TLS_VERIFY") and cert_path:
-            import ssl
-
-            ctx = ssl.create_default_context(cafile=os.path.join(cert_path, "ca.pem"))
-            ctx.load_cert_chain(
-                os.path.join(cert_path, "cert.pem"), os.path.join(cert_path, "key.pem")
-            )
-            return httpx.Client(
-                base_url=f"https://{target.location}", verify=ctx, timeout=_timeout()
-            )
-        return httpx.Client(base_url=f"http://{target.location}", timeout=_timeout())
 
     def _get(self, client: httpx.Client, target: Target, path: str) -> Any:
         import httpx
@@ -115,7 +81,7 @@ class EngineCollector(Collector):
             return None
 
     def collect(self, target: Target) -> Iterator[Evidence]:
-        with self._client(target) as client:
+        with engine_client(target) as client:
             version = self._get(client, target, "/version")
             info = self._get(client, target, "/info")
             listing = self._get(client, target, "/containers/json?all=1")

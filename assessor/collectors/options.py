@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from assessor.collectors.image.limits import Limits
+from assessor.collectors.limits import Limits
 
 DEFAULT_TIMEOUT = 30.0
 

@@ -32,8 +32,8 @@ sys.path.insert(0, str(ROOT))
 
 from assessor.collectors.image import fs  # noqa: E402
 from assessor.collectors.image.layer import LayerScan, scan_layer  # noqa: E402
-from assessor.collectors.image.limits import Limits  # noqa: E402
 from assessor.collectors.image.stream import Budget, digest_of  # noqa: E402
+from assessor.collectors.limits import Limits  # noqa: E402
 
 FILES = int(os.environ.get("BENCH_MERGE_FILES", "50000"))
 LAYERS = int(os.environ.get("BENCH_MERGE_LAYERS", "10"))

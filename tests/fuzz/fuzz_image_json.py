@@ -35,8 +35,8 @@ def check(data: bytes) -> None:
     from datetime import UTC, datetime
 
     from assessor.collectors.image import meta
-    from assessor.collectors.image.limits import Limits
     from assessor.collectors.image.resolve import Platform, parse_object, resolve
+    from assessor.collectors.limits import Limits
     from assessor.evidence import Redactor, canonical_json
 
     docs = data.split(b"\0\0")

@@ -16,7 +16,7 @@ MiB = 1024 * 1024
 
 
 def limits() -> object:
-    from assessor.collectors.image.limits import Limits
+    from assessor.collectors.limits import Limits
 
     # small bounds, so the fuzzer spends its time on headers rather than on inflating bombs
     return Limits(

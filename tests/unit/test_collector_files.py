@@ -12,7 +12,7 @@ import pytest
 from assessor.collectors import _dockerd
 from assessor.collectors._rootfs import RootFS
 from assessor.collectors.image.archive import open_archive
-from assessor.collectors.image.limits import Limits
+from assessor.collectors.limits import Limits
 from assessor.errors import ImageError, TargetUnreachableError
 
 

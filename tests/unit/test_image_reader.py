@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from assessor.collectors.image import content, fs, meta
 from assessor.collectors.image.layer import LayerScan, scan_layer
-from assessor.collectors.image.limits import Limits, parse_limits
 from assessor.collectors.image.stream import Budget, digest_of
+from assessor.collectors.limits import Limits, parse_limits
 from assessor.errors import ImageError, TargetError
 from assessor.evaluate.image import image_copy_not_add, image_update_alone
 from assessor.evidence import Redactor

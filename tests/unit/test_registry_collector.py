@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from assessor.collectors.image.limits import Limits
 from assessor.collectors.image.registry import Registry, RegistryOptions, describe_http_error
+from assessor.collectors.limits import Limits
 from assessor.collectors.registry import MAX_JSON, _latest, _paged
 from assessor.collectors.registry.tls import describe_certificate, hostname_matches, split_endpoint
 from assessor.errors import CollectorError, TargetUnreachableError

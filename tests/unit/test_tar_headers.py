@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 from assessor import jsonsafe
 from assessor.collectors.image import fs
 from assessor.collectors.image.layer import _bounded_tarinfo, scan_layer
-from assessor.collectors.image.limits import Limits, parse_limits
 from assessor.collectors.image.stream import Budget, digest_of
+from assessor.collectors.limits import Limits, parse_limits
 from assessor.errors import ImageError
 from assessor.evidence import canonical_json
 

@@ -211,14 +211,14 @@ class ImageCollector(Collector):
                 yield collection_error(str(target), resource, e.message)
 
     def _daemon(self, target: Target) -> Iterator[Evidence]:
-        from assessor.collectors.engine import EngineCollector
+        from assessor.collectors.engine_api import engine_client
         from assessor.collectors.image.daemon import export
         from assessor.targets import DEFAULT_DOCKER_SOCKET, parse_target
 
         host = os.environ.get("DOCKER_HOST") or f"unix://{DEFAULT_DOCKER_SOCKET}"
         engine = parse_target(f"engine:{host}")
         name = target.location
-        with EngineCollector()._client(engine) as client:
+        with engine_client(engine) as client:
             images = export(client, [name], self.options.limits, str(target))
         if len(images) != 1:
             raise ImageError(f"{target}: the engine exported {len(images)} images for one name")

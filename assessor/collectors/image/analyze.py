@@ -8,8 +8,8 @@ from typing import Any
 from assessor import jsonsafe
 from assessor.collectors.image import fs, meta
 from assessor.collectors.image.layer import LayerScan
-from assessor.collectors.image.limits import Limits
 from assessor.collectors.image.stream import short
+from assessor.collectors.limits import Limits
 from assessor.errors import ImageError
 from assessor.evidence import Evidence, Redactor
 

@@ -22,9 +22,9 @@ from typing import IO, Any
 
 from assessor import jsonsafe
 from assessor.collectors.image.layer import LayerScan, member_path, scan_layer
-from assessor.collectors.image.limits import Limits
 from assessor.collectors.image.resolve import parse_object
 from assessor.collectors.image.stream import CORRUPT, Blob, Budget, Plain, decoder, digest_of
+from assessor.collectors.limits import Limits
 from assessor.errors import ImageError, TargetUnreachableError
 
 _BLOB = re.compile(r"^blobs/(sha256|sha512)/([0-9a-f]{64}|[0-9a-f]{128})$")

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from assessor.collectors.image.limits import Limits
+from assessor.collectors.limits import Limits
 from assessor.evidence import secret_fingerprint
 from assessor.redact import find, is_placeholder, key_kind
 

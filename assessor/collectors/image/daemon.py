@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from assessor.collectors.image.archive import ArchiveImage, read_archive
-from assessor.collectors.image.limits import Limits
 from assessor.collectors.image.stream import CHUNK, iter_reader
+from assessor.collectors.limits import Limits
 from assessor.errors import ImageError, TargetUnreachableError
 
 if TYPE_CHECKING:

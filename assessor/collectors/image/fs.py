@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from assessor.collectors.image.layer import Entry, LayerScan, describe
-from assessor.collectors.image.limits import Limits
+from assessor.collectors.limits import Limits
 from assessor.errors import ImageError
 
 SSH_SERVERS = (

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from assessor.collectors.image.layer import LayerScan, scan_layer
-from assessor.collectors.image.limits import Limits
 from assessor.collectors.image.resolve import (
     Platform,
     Resolved,
@@ -25,6 +24,7 @@ from assessor.collectors.image.resolve import (
     resolve,
 )
 from assessor.collectors.image.stream import Budget, check_digest, digest_of, short
+from assessor.collectors.limits import Limits
 from assessor.errors import ImageError, TargetUnreachableError
 
 REF_NAME = "org.opencontainers.image.ref.name"

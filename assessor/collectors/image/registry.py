@@ -28,7 +28,6 @@ import httpx
 
 from assessor import jsonsafe
 from assessor.collectors.image.layer import LayerScan, scan_layer
-from assessor.collectors.image.limits import Limits
 from assessor.collectors.image.resolve import ACCEPT, OCI_INDEX
 from assessor.collectors.image.stream import (
     CHUNK,
@@ -38,6 +37,7 @@ from assessor.collectors.image.stream import (
     iter_reader,
     short,
 )
+from assessor.collectors.limits import Limits
 from assessor.errors import ImageError, TargetError, TargetUnreachableError
 
 DOCKER_HUB = "docker.io"

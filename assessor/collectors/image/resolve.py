@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from assessor import jsonsafe
-from assessor.collectors.image.limits import Limits
 from assessor.collectors.image.stream import check_digest, short
+from assessor.collectors.limits import Limits
 from assessor.errors import ImageError
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"

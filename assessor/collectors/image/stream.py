@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol, cast
 
-from assessor.collectors.image.limits import Limits
+from assessor.collectors.limits import Limits
 from assessor.errors import ImageError
 
 CHUNK = 1 << 20

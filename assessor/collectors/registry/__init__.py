@@ -518,6 +518,7 @@ def _in_cidrs(host: str, cidrs: list[str]) -> str | None:
 def _engine_info() -> dict[str, Any] | str:
     """The local engine's ``/info``, or why it could not be read."""
     from assessor.collectors.engine import EngineCollector
+    from assessor.collectors.engine_api import engine_client
     from assessor.targets import DEFAULT_DOCKER_SOCKET, parse_target
 
     host = os.environ.get("DOCKER_HOST") or f"unix://{DEFAULT_DOCKER_SOCKET}"
@@ -527,7 +528,7 @@ def _engine_info() -> dict[str, Any] | str:
         return f"DOCKER_HOST {host!r} is not an engine address"
     try:
         collector = EngineCollector()
-        with collector._client(engine) as client:
+        with engine_client(engine) as client:
             info = collector._get(client, engine, "/info")
     except (CollectorError, TargetUnreachableError) as e:
         return f"no local Docker engine: {e.message}"
