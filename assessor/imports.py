@@ -22,8 +22,9 @@ from assessor.audit.periods import check_period, check_system, current_period
 from assessor.catalog import Catalog
 from assessor.collectors.oscap_arf import KIND, Run, read_arf
 from assessor.errors import AssessorError
-from assessor.evaluate import Result, evaluate
+from assessor.evaluate import evaluate
 from assessor.evidence import Evidence
+from assessor.results import Result
 from assessor.store import Store, queries
 from assessor.store.models import Assessment
 

@@ -15,8 +15,9 @@ from assessor.audit.periods import check_period, check_system, current_period
 from assessor.catalog import Catalog
 from assessor.collectors import collector_for
 from assessor.errors import CollectorError, TargetUnreachableError
-from assessor.evaluate import Result, evaluate
+from assessor.evaluate import evaluate
 from assessor.evidence import Evidence
+from assessor.results import Result
 from assessor.store import Store, queries
 from assessor.targets import Target
 

@@ -1,5 +1,5 @@
 """The rule engine: pure (evidence + catalog in, results out); never touches a target or store."""
 
-from assessor.evaluate.engine import Result, evaluate, evaluate_rule
+from assessor.evaluate.engine import evaluate, evaluate_rule
 
-__all__ = ["Result", "evaluate", "evaluate_rule"]
+__all__ = ["evaluate", "evaluate_rule"]

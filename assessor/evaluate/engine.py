@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from assessor.catalog.loader import Catalog
@@ -34,6 +34,7 @@ from assessor.evaluate.functions import FUNCTIONS, Outcome
 from assessor.evaluate.operators import OPERATORS
 from assessor.evaluate.paths import MISSING, parse_path, resolve
 from assessor.evidence import Evidence
+from assessor.results import Result
 from assessor.vocab import STORED_STATUSES, Status
 
 
@@ -41,19 +42,6 @@ class MissingEvidenceError(EvaluationError):
     def __init__(self, path: str) -> None:
         super().__init__(f"evidence {path!r} is absent")
         self.path = path
-
-
-@dataclass(slots=True)  # not frozen: frozen dataclasses cost twice as much to build
-class Result:
-    rule: str
-    title: str
-    severity: str
-    target: str
-    resource: str
-    status: Status
-    message: str
-    evidence: str | None  # sha256 of the evidence document judged
-    references: dict[str, list[str]] = field(default_factory=dict)
 
 
 # A compiled condition returns (passed, the deciding leaf's (evidence, value, expected, op,

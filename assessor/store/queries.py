@@ -13,8 +13,8 @@ from sqlalchemy import Table, func, insert, select
 
 from assessor import __version__
 from assessor.errors import NotFoundError
-from assessor.evaluate.engine import Result as EvalResult
 from assessor.evidence import Evidence
+from assessor.results import Result as EvalResult
 from assessor.store.db import Store
 from assessor.store.models import Assessment, Result, Target, TargetEvidence
 from assessor.store.models import Evidence as EvidenceRow

@@ -53,9 +53,9 @@ sys.path.insert(0, str(ROOT))
 
 from assessor.audit.trend import period_trend  # noqa: E402
 from assessor.catalog import load_catalog  # noqa: E402
-from assessor.evaluate.engine import Result as EvalResult  # noqa: E402
 from assessor.evidence import Evidence  # noqa: E402
 from assessor.report.data import DEFAULT_FRAMEWORKS  # noqa: E402
+from assessor.results import Result as EvalResult  # noqa: E402
 from assessor.store import open_store, queries  # noqa: E402
 from assessor.store.db import Store  # noqa: E402
 from assessor.store.models import Assessment  # noqa: E402

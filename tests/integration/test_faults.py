@@ -264,7 +264,7 @@ def test_sigkill_during_the_first_migration_of_a_new_database(tmp_path: Path, im
 def _big_assessment(db: Path, results: int) -> int:
     """A complete assessment of system 'faults' with ``results`` results, written through the
     store as a scan writes it: finalising it takes long enough for a kill to land inside."""
-    from assessor.evaluate.engine import Result
+    from assessor.results import Result
     from assessor.store import open_store, queries
     from assessor.vocab import Status
 

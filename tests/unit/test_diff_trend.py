@@ -12,7 +12,7 @@ import pytest
 from assessor.audit import diff as d
 from assessor.audit import trend as t
 from assessor.errors import AssessorError, NotFoundError
-from assessor.evaluate.engine import Result as EvalResult
+from assessor.results import Result as EvalResult
 from assessor.store import Store, open_store, queries
 from assessor.store.models import Assessment, Result, Waiver
 from assessor.vocab import Status

@@ -11,8 +11,8 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from assessor.errors import StoreError
-from assessor.evaluate.engine import Result
 from assessor.evidence import Evidence
+from assessor.results import Result
 from assessor.store import open_store, queries
 from assessor.store.db import HEAD, REVISIONS, alembic_config, current_revision, make_engine
 from assessor.store.models import Base
