@@ -46,11 +46,13 @@ lint: venv
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-## bench: evaluation throughput and scan wall time against docker-bench-security; report
+## bench: start-up of --version and scan --help; evaluation throughput; scan wall time against
+## docker-bench-security on a staged state (10+1 containers, 6 images incl. two Debian-like); report
 ## rendering at 1,000 findings and the cost of signing it; each export format against the JSON;
 ## secret redaction throughput (realistic and adversarial text) against a plain read of it
 bench: venv
 	bash scripts/test-setup.sh
+	$(BIN)/python tests/bench/bench_startup.py
 	$(BIN)/python tests/bench/bench_evaluate.py
 	$(BIN)/python tests/bench/bench_scan.py
 	$(BIN)/python tests/bench/bench_image.py

@@ -10,11 +10,17 @@ from assessor.errors import AssessorError
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI. Usage errors exit 2 (Typer); AssessorError exits with its own code."""
-    from assessor.cli.app import app
+    args = sys.argv[1:] if argv is None else argv
+    if args == ["--version"]:  # what the root's --version prints, without loading Typer
+        from assessor import __version__
+
+        print(f"assessor {__version__}")
+        return
+    from assessor.cli.app import make_app
 
     out_of_memory = False
     try:
-        app(args=argv, prog_name="assessor")
+        make_app(args)(args=args, prog_name="assessor")
     except AssessorError as e:
         print(f"assessor: error: {e.diagnostics()}", file=sys.stderr)
         if os.environ.get("ASSESSOR_DEBUG"):
