@@ -27,6 +27,7 @@ from assessor.evidence import Evidence
 from assessor.results import Result
 from assessor.store import Store, queries
 from assessor.store.models import Assessment
+from assessor.vocab import AssessmentStatus, TargetStatus
 
 
 @dataclass
@@ -179,7 +180,7 @@ def import_oscap_arf(
             a.id,
             run.uri,
             "host",
-            status="collected",
+            status=TargetStatus.COLLECTED,
             identity=run.identity(),
             evidence=evidence,
             results=results,
@@ -201,7 +202,7 @@ def import_oscap_arf(
         queries.finish_assessment(
             store,
             a.id,
-            queries.COMPLETE,
+            AssessmentStatus.COMPLETE,
             f"imported from OpenSCAP result {path.name} (sha256 {runs[0].sha256})",
         )
     return summary

@@ -20,6 +20,7 @@ from assessor.evidence import Evidence
 from assessor.results import Result
 from assessor.store import Store, queries
 from assessor.targets import Target
+from assessor.vocab import AssessmentStatus, TargetStatus
 
 if TYPE_CHECKING:
     from assessor.collectors.options import CollectOptions
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
 @dataclass
 class TargetOutcome:
     target: Target
-    status: str  # collected | unreachable | error
+    status: TargetStatus
     error: str | None = None
     evidence: int = 0
     warnings: list[str] = field(default_factory=list)
@@ -37,13 +38,13 @@ class TargetOutcome:
 @dataclass
 class ScanSummary:
     assessment_id: int
-    status: str
+    status: AssessmentStatus
     results: list[Result] = field(default_factory=list)
     targets: list[TargetOutcome] = field(default_factory=list)
 
     @property
     def unreachable(self) -> list[TargetOutcome]:
-        return [t for t in self.targets if t.status != "collected"]
+        return [t for t in self.targets if t.status != TargetStatus.COLLECTED]
 
 
 Progress = Callable[[str], None]
@@ -85,7 +86,7 @@ def run_scan(
     assessment_id = queries.create_assessment(
         store, period, [str(t) for t in targets], catalog.digest, system=system
     )
-    summary = ScanSummary(assessment_id, queries.INCOMPLETE)
+    summary = ScanSummary(assessment_id, AssessmentStatus.INCOMPLETE)
     for target in targets:
         collector = collector_for(target, options)
         say(f"collecting {target}")
@@ -101,7 +102,11 @@ def run_scan(
         except Exception as exc:  # a collector's defect must not lose the scan
             e = _as_collector_error(target, exc)
         if e is not None:
-            status = "unreachable" if isinstance(e, TargetUnreachableError) else "error"
+            status = (
+                TargetStatus.UNREACHABLE
+                if isinstance(e, TargetUnreachableError)
+                else TargetStatus.ERROR
+            )
             summary.targets.append(TargetOutcome(target, status, e.message))
             failed = collector.failure_evidence(target, e.message)
             kinds = {str(target): frozenset(ev.kind for ev in failed)}
@@ -126,7 +131,7 @@ def run_scan(
             assessment_id,
             str(target),
             target.kind.value,
-            status="collected",
+            status=TargetStatus.COLLECTED,
             identity=collector.identity(),
             evidence=evidence,
             results=results,
@@ -134,10 +139,15 @@ def run_scan(
         summary.results.extend(results)
         summary.targets.append(
             TargetOutcome(
-                target, "collected", evidence=len(evidence), warnings=collector.warnings()
+                target,
+                TargetStatus.COLLECTED,
+                evidence=len(evidence),
+                warnings=collector.warnings(),
             )
         )
-    summary.status = queries.INCOMPLETE if summary.unreachable else queries.COMPLETE
+    summary.status = (
+        AssessmentStatus.INCOMPLETE if summary.unreachable else AssessmentStatus.COMPLETE
+    )
     note = "; ".join(f"{t.target}: {t.error}" for t in summary.unreachable) or None
     queries.finish_assessment(store, assessment_id, summary.status, note)
     return summary
@@ -147,7 +157,7 @@ def run_scan(
 class EvaluateSummary:
     assessment_id: int
     source_id: int
-    status: str
+    status: AssessmentStatus
     results: list[Result] = field(default_factory=list)
     evidence: int = 0
 
@@ -207,7 +217,7 @@ def evaluate_stored(
     assessment_id = queries.create_assessment(
         store, new_period, list(source.scope), catalog.digest, system=source.system
     )
-    summary = EvaluateSummary(assessment_id, source.id, queries.INCOMPLETE)
+    summary = EvaluateSummary(assessment_id, source.id, AssessmentStatus.INCOMPLETE)
     for t, (_tid, evidence, kinds) in zip(targets, loaded, strict=True):
         say(f"evaluating {t.uri}")
         results = evaluate(catalog, evidence, {t.uri: kinds}) if kinds else []
@@ -224,10 +234,14 @@ def evaluate_stored(
         )
         summary.results.extend(results)
         summary.evidence += len(evidence)
-    complete = source.status == queries.COMPLETE and all(t.status == "collected" for t in targets)
-    summary.status = queries.COMPLETE if complete else queries.INCOMPLETE
+    complete = source.status == AssessmentStatus.COMPLETE and all(
+        t.status == TargetStatus.COLLECTED for t in targets
+    )
+    summary.status = AssessmentStatus.COMPLETE if complete else AssessmentStatus.INCOMPLETE
     notes = [f"re-evaluated from assessment {source.id} with catalog {catalog.digest}"]
-    notes += [f"{t.uri}: {t.error}" for t in targets if t.status != "collected" and t.error]
+    notes += [
+        f"{t.uri}: {t.error}" for t in targets if t.status != TargetStatus.COLLECTED and t.error
+    ]
     queries.finish_assessment(store, assessment_id, summary.status, "; ".join(notes))
     return summary
 

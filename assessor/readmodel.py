@@ -34,17 +34,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from assessor.audit.rollup import REQUIREMENT_STATUSES, requirement_status
+from assessor.audit.rollup import requirement_status
+from assessor.vocab import (
+    REQUIREMENT_STATUSES,
+    RESULT_STATUSES,
+    SEVERITIES_WORST_FIRST,
+    Status,
+)
 
 if TYPE_CHECKING:
     from assessor.audit.trend import PeriodPoint
     from assessor.catalog import Catalog
     from assessor.store import Store
     from assessor.store.models import Assessment
-
-# results as shown: a waived fail reads "waived" (the stored result stays "fail"); worst first
-RESULT_STATUSES = ("fail", "error", "waived", "manual", "pass", "not_applicable")
-SEVERITIES = ("critical", "high", "medium", "low", "info")
 
 
 def _iso_full(dt: datetime | None) -> str | None:
@@ -275,7 +277,7 @@ class AssessmentView:
 
     def failing(self) -> Iterator[ResultView]:
         """Results that fail or errored (waived ones excluded), in export order."""
-        return (r for r in self.results if r.status in ("fail", "error"))
+        return (r for r in self.results if r.status in (Status.FAIL, Status.ERROR))
 
     def trend(self, frameworks: Sequence[str], limit: int = 8) -> list[PeriodPoint]:
         """Requirement counts of the latest assessment of each period up to this one (the
@@ -305,7 +307,7 @@ def _framework_status(view: AssessmentView, fw_id: str) -> FrameworkStatus:
         if not ids:
             continue
         result_counts[r.status] += 1
-        if r.status == "fail":
+        if r.status == Status.FAIL:
             failures[r.severity] += 1
         for rid in dict.fromkeys(ids):
             req_rules[rid][r.rule] = None
@@ -314,7 +316,7 @@ def _framework_status(view: AssessmentView, fw_id: str) -> FrameworkStatus:
         str(a["requirement"]): a for a in view.attestations if str(a.get("framework")) == fw_id
     }
     requirements: list[RequirementStatus] = []
-    counts = dict.fromkeys(REQUIREMENT_STATUSES, 0)
+    counts: dict[str, int] = dict.fromkeys(REQUIREMENT_STATUSES, 0)
     for req in fw.requirements:
         results = req_results.get(req.id, [])
         att = attested.get(req.id)
@@ -347,7 +349,7 @@ def _framework_status(view: AssessmentView, fw_id: str) -> FrameworkStatus:
         requirements=requirements,
         counts=counts,
         result_counts={s: result_counts.get(s, 0) for s in RESULT_STATUSES},
-        failures_by_severity={s: failures.get(s, 0) for s in SEVERITIES},
+        failures_by_severity={s: failures.get(s, 0) for s in SEVERITIES_WORST_FIRST},
     )
 
 
@@ -421,7 +423,7 @@ def load(
         rows.sort(key=lambda r: (order[r.target_id], r.rule, r.resource, r.id))
         results = []
         for r in rows:
-            w = waivers.get(r.id) if r.status == "fail" else None
+            w = waivers.get(r.id) if r.status == Status.FAIL else None
             t = by_id[r.target_id]
             results.append(
                 ResultView(
@@ -431,7 +433,7 @@ def load(
                     severity=r.severity,
                     target=t.uri,
                     resource=r.resource,
-                    status="waived" if w is not None else r.status,
+                    status=Status.WAIVED if w is not None else r.status,
                     raw_status=r.status,
                     message=r.message,
                     evidence=r.evidence_hash,
@@ -496,7 +498,6 @@ def load(
 
 
 __all__ = [
-    "RESULT_STATUSES",
     "AssessmentView",
     "EvidenceInfo",
     "ExportData",

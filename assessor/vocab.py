@@ -33,6 +33,13 @@ _SEVERITY_RANK = {s: i for i, s in enumerate(Severity)}
 
 # The order reports, tables and counts show severities in: most severe first.
 SEVERITIES_WORST_FIRST: tuple[Severity, ...] = tuple(reversed(Severity))
+_SEVERITY_PLACE: dict[str, int] = {s: i for i, s in enumerate(SEVERITIES_WORST_FIRST)}
+
+
+def severity_place(severity: str) -> int:
+    """A sort key, most severe first; a word outside the vocabulary (an imported result's
+    own) sorts after every severity."""
+    return _SEVERITY_PLACE.get(severity, len(_SEVERITY_PLACE))
 
 
 class Status(StrEnum):
@@ -57,6 +64,14 @@ class Status(StrEnum):
 REQUIREMENT_STATUSES: tuple[Status, ...] = tuple(Status)
 # A result's statuses as shown, worst first.
 RESULT_STATUSES: tuple[Status, ...] = tuple(s for s in Status if s is not Status.NOT_ASSESSED)
+_STATUS_PLACE: dict[str, int] = {s: i for i, s in enumerate(Status)}
+
+
+def status_place(status: str) -> int:
+    """A sort key, worst first; a word outside the vocabulary sorts after every status."""
+    return _STATUS_PLACE.get(status, len(_STATUS_PLACE))
+
+
 # What an evaluation stores: a result's statuses less the shown-only ``waived``.
 STORED_STATUSES: tuple[Status, ...] = tuple(s for s in RESULT_STATUSES if s is not Status.WAIVED)
 # The statuses that make a finding (something to fix or a recorded exception), worst first.
@@ -72,6 +87,8 @@ COUNT_ORDER: tuple[Status, ...] = (
 )
 # The results that were judged (applied to the resource): every count but not_applicable.
 JUDGED_STATUSES: tuple[Status, ...] = COUNT_ORDER[:-1]
+# What a person attests a manual requirement to be.
+ATTESTATION_STATUSES: tuple[Status, ...] = (Status.PASS, Status.FAIL)
 
 
 class TargetKind(StrEnum):
@@ -83,7 +100,7 @@ class TargetKind(StrEnum):
     REGISTRY = "registry"
 
 
-class TargetOutcome(StrEnum):
+class TargetStatus(StrEnum):
     """What became of one target of a scan: collected, or why its evidence is missing."""
 
     COLLECTED = "collected"

@@ -13,6 +13,7 @@ from assessor.catalog import load_catalog
 from assessor.evaluate.engine import evaluate
 from assessor.evidence import Evidence
 from assessor.store import open_store, queries
+from assessor.vocab import AssessmentStatus
 
 FIXTURE = Path(__file__).parent / "rules" / "container-memory-limited" / "fail-default.json"
 ENGINE = "engine:unix:///var/run/docker.sock"
@@ -60,7 +61,7 @@ def make_assessment(
             evidence=evidence,
             results=results,
         )
-        queries.finish_assessment(store, aid, queries.COMPLETE)
+        queries.finish_assessment(store, aid, AssessmentStatus.COMPLETE)
     finally:
         store.close()
     return aid, sum(1 for r in results if r.status.value == "fail")

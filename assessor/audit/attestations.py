@@ -17,6 +17,7 @@ from assessor.audit.waivers import iso
 from assessor.errors import AssessorError
 from assessor.regularfile import NotRegularFileError, TooLargeError, read_regular
 from assessor.store.models import Assessment, Attachment, Attestation
+from assessor.vocab import ATTESTATION_STATUSES
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
     from assessor.catalog import Catalog
 
 MAX_EVIDENCE_BYTES = 20 << 20  # 20 MiB per evidence file
-STATUSES = ("pass", "fail")
 
 
 def attestation_dict(a: Attestation) -> dict[str, Any]:
@@ -157,7 +157,7 @@ def add_attestation(
     evidence: Sequence[tuple[str, bytes]] = (),
     now: datetime | None = None,
 ) -> Attestation:
-    if spec.status not in STATUSES:
+    if spec.status not in ATTESTATION_STATUSES:
         raise AssessorError(f"--status {spec.status!r}: expected pass or fail")
     for value, name in ((spec.by, "--by"), (spec.note, "--note")):
         if not value or not value.strip():

@@ -13,8 +13,9 @@ from assessor.audit.trend import applied_waivers
 from assessor.errors import AssessorError, NotFoundError
 from assessor.store.db import Store
 from assessor.store.models import Assessment, Result, Target
+from assessor.vocab import AssessmentStatus, Status, severity_place
 
-FAILING = ("fail", "error")
+FAILING = (Status.FAIL, Status.ERROR)
 
 # (rule, target uri, resource)
 Key = tuple[str, str, str]
@@ -75,7 +76,11 @@ def default_pair(
             anchor = s.scalars(select(Assessment).order_by(Assessment.id.desc()).limit(1)).first()
             if anchor is None:
                 raise NotFoundError("no assessment stored yet", hint="run 'assessor scan' first")
-        q = select(Assessment).where(Assessment.status == "complete").order_by(Assessment.id.desc())
+        q = (
+            select(Assessment)
+            .where(Assessment.status == AssessmentStatus.COMPLETE)
+            .order_by(Assessment.id.desc())
+        )
         if anchor.system is not None:
             rows = list(s.scalars(q.where(Assessment.system == anchor.system).limit(2)))
         else:
@@ -103,7 +108,7 @@ def previous_of(store: Store, a: Assessment) -> Assessment:
     with store.session() as s:
         q = (
             select(Assessment)
-            .where(Assessment.status == "complete", Assessment.id < a.id)
+            .where(Assessment.status == AssessmentStatus.COMPLETE, Assessment.id < a.id)
             .order_by(Assessment.id.desc())
         )
         if a.system is not None:
@@ -230,13 +235,8 @@ def diff(store: Store, before: Assessment, after: Assessment) -> Diff:
     return out
 
 
-SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
-
-
 def _order(item: dict[str, Any]) -> tuple[int, str, str, str]:
-    sev = item["severity"]
-    rank = SEVERITY_ORDER.index(sev) if sev in SEVERITY_ORDER else len(SEVERITY_ORDER)
-    return rank, item["rule"], item["target"], item["resource"]
+    return severity_place(item["severity"]), item["rule"], item["target"], item["resource"]
 
 
 def summary(d: Diff) -> dict[str, int]:

@@ -29,6 +29,7 @@ from assessor.errors import AssessorError, NotFoundError
 from assessor.evidence import canonical_json
 from assessor.store.models import Assessment, Result, Target, TargetEvidence
 from assessor.store.models import Evidence as EvidenceRow
+from assessor.vocab import AssessmentStatus
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
 
 # Bump when the canonical form changes; it is part of what is hashed.
 DIGEST_VERSION = 1
-COMPLETE = "complete"
 
 
 class AlreadyFinalisedError(AssessorError):
@@ -199,7 +199,7 @@ def finalise(store: Store, ref: str | None, by: str, now: datetime | None = None
                 f"{a.finalised_by}; its content is frozen",
                 hint="'assessor evaluate' re-evaluates it into a new assessment",
             )
-        if a.status != COMPLETE:
+        if a.status != AssessmentStatus.COMPLETE:
             raise AssessorError(
                 f"assessment {a.id} ({a.period}) is {a.status}; only a complete assessment can "
                 "be finalised",

@@ -4,35 +4,31 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-# Requirement statuses, worst first. ``not_assessed``: no result references the requirement
-# (no rule, or no target in scope that its rules read); never counted as passed.
-REQUIREMENT_STATUSES = (
-    "fail",
-    "error",
-    "waived",
-    "manual",
-    "pass",
-    "not_applicable",
-    "not_assessed",
+from assessor.vocab import REQUIREMENT_STATUSES, Status
+
+# The statuses a result can give a requirement, worst first: every requirement status but
+# the two that say no result decided it (nothing applied; nothing referenced it).
+_DECIDING = tuple(
+    s for s in REQUIREMENT_STATUSES if s not in (Status.NOT_APPLICABLE, Status.NOT_ASSESSED)
 )
 
 
-def rollup(statuses: Iterable[str]) -> str:
+def rollup(statuses: Iterable[str]) -> Status:
     """fail if any fail; error if any error; waived if failures are all waived; manual if a
     manual part is unanswered; pass if everything that applied passed; not_applicable if
     nothing applied; not_assessed if there is no result at all."""
     seen = set(statuses)
     if not seen:
-        return "not_assessed"
-    for status in REQUIREMENT_STATUSES[:5]:
+        return Status.NOT_ASSESSED
+    for status in _DECIDING:
         if status in seen:
             return status
-    return "not_applicable"
+    return Status.NOT_APPLICABLE
 
 
-def requirement_status(statuses: Iterable[str], attested: str | None = None) -> str:
+def requirement_status(statuses: Iterable[str], attested: str | None = None) -> Status:
     """A requirement's status from its results' shown statuses and, when a person attested
     it, the attestation's pass or fail, which answers the manual part (replaces "manual")."""
     if attested is None:
         return rollup(statuses)
-    return rollup([s for s in statuses if s != "manual"] + [attested])
+    return rollup([s for s in statuses if s != Status.MANUAL] + [attested])

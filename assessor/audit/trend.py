@@ -11,12 +11,10 @@ from typing import Any
 
 from sqlalchemy import Text, cast, func, select
 
-from assessor.audit.rollup import REQUIREMENT_STATUSES, requirement_status
+from assessor.audit.rollup import requirement_status
 from assessor.store.db import Store
 from assessor.store.models import Assessment, Result
-
-# Requirement statuses that count as judged: the share passed is pass / judged.
-JUDGED = ("pass", "fail", "error", "waived", "manual")
+from assessor.vocab import JUDGED_STATUSES, REQUIREMENT_STATUSES, AssessmentStatus, Status
 
 
 @dataclass
@@ -39,8 +37,8 @@ class PeriodPoint:
 
 def share_passed(counts: dict[str, int]) -> float | None:
     """pass / (pass + fail + error + waived + manual); None when nothing was judged."""
-    judged = sum(counts.get(k, 0) for k in JUDGED)
-    return counts.get("pass", 0) / judged if judged else None
+    judged = sum(counts.get(k, 0) for k in JUDGED_STATUSES)
+    return counts.get(Status.PASS, 0) / judged if judged else None
 
 
 def requirement_counts(
@@ -72,14 +70,14 @@ def weighted_requirement_counts(
                 continue
             for rid in ids:
                 by_req[fw][rid].add(status)
-            if status == "fail":
+            if status == Status.FAIL:
                 failures[fw][severity] += n
     for fw, rid in attested:
         if fw in by_req:
             by_req[fw].setdefault(rid, set())  # the attestation alone makes it judged
     counts: dict[str, dict[str, int]] = {}
     for fw in frameworks:
-        c = dict.fromkeys(REQUIREMENT_STATUSES, 0)
+        c: dict[str, int] = dict.fromkeys(REQUIREMENT_STATUSES, 0)
         for rid, statuses in by_req[fw].items():
             c[requirement_status(statuses, attested.get((fw, rid)))] += 1
         counts[fw] = c
@@ -143,7 +141,7 @@ def assessment_point(
                 if text not in parsed:
                     parsed[text] = _refs(text)
                 weights[(status, severity, text)] -= 1
-                weights[("waived", severity, text)] += 1
+                weights[(Status.WAIVED, severity, text)] += 1
                 waived_results += 1
         waivers = len({waiver_key(w) for w in applied.values()})
     from assessor.audit.attestations import attestations_for
@@ -181,7 +179,7 @@ def period_trend(
         q = (
             select(Assessment.id, Assessment.period, Assessment.started, Assessment.scope)
             .where(Assessment.id <= assessment.id)
-            .where(Assessment.status == "complete")
+            .where(Assessment.status == AssessmentStatus.COMPLETE)
             .where(Assessment.period <= assessment.period)
             .order_by(Assessment.id)
         )
@@ -208,7 +206,7 @@ def anchor(store: Store, system: str | None) -> Assessment:
     from assessor.errors import NotFoundError
 
     with store.session() as s:
-        q = select(Assessment).where(Assessment.status == "complete")
+        q = select(Assessment).where(Assessment.status == AssessmentStatus.COMPLETE)
         if system is not None:
             q = q.where(Assessment.system == system)
         row = s.scalars(q.order_by(Assessment.id.desc()).limit(1)).first()
@@ -241,7 +239,9 @@ def to_json(a: Assessment, points: Sequence[PeriodPoint], frameworks: Sequence[s
                         "share_passed": _round(share_passed(p.counts.get(fw, {}))),
                         # not_assessed is not counted per period (no result references it)
                         "requirements": {
-                            k: v for k, v in p.counts.get(fw, {}).items() if k != "not_assessed"
+                            k: v
+                            for k, v in p.counts.get(fw, {}).items()
+                            if k != Status.NOT_ASSESSED
                         },
                         "failures": p.failures.get(fw, {}),
                     }

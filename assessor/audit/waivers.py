@@ -23,6 +23,7 @@ from sqlalchemy import select
 
 from assessor.errors import AssessorError, ControlDefinitionError
 from assessor.store.models import Assessment, Result, Target, Waiver
+from assessor.vocab import Status
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -108,7 +109,7 @@ def _fail_results(
         .join(Target, Result.target_id == Target.id)
         .where(
             Result.assessment_id == assessment.id,
-            Result.status == "fail",
+            Result.status == Status.FAIL,
             Result.rule.in_(wanted),
         )
         .order_by(Result.id)

@@ -15,8 +15,8 @@ if TYPE_CHECKING:
 
     from assessor.readmodel import AssessmentView, ResultView
 
-from assessor.readmodel import RESULT_STATUSES, SEVERITIES
 from assessor.readmodel import assessment_json as assessment_json
+from assessor.vocab import RESULT_STATUSES, SEVERITIES_WORST_FIRST
 
 STATUS_ORDER = ("fail", "error", "manual", "pass", "not_applicable")
 # results as shown: a waived fail reads "waived" (the stored result stays "fail")
@@ -29,7 +29,7 @@ STATUS_STYLE = {
     "pass": "green",
     "not_applicable": "dim",
 }
-SEVERITY_ORDER = SEVERITIES
+SEVERITY_ORDER = SEVERITIES_WORST_FIRST
 
 
 def _sort_key(r: ResultView) -> tuple[int, int, str, str]:

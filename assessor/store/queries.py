@@ -18,9 +18,7 @@ from assessor.results import Result as EvalResult
 from assessor.store.db import Store
 from assessor.store.models import Assessment, Result, Target, TargetEvidence
 from assessor.store.models import Evidence as EvidenceRow
-
-COMPLETE = "complete"
-INCOMPLETE = "incomplete"
+from assessor.vocab import AssessmentStatus
 
 
 def create_assessment(
@@ -37,7 +35,7 @@ def create_assessment(
             uuid=str(uuid.uuid4()),
             started=datetime.now(UTC),
             period=period,
-            status=INCOMPLETE,
+            status=AssessmentStatus.INCOMPLETE,
             scope=list(scope),
             tool_version=__version__,
             catalog_digest=catalog_digest,
@@ -139,7 +137,7 @@ def record_target(
 
 
 def finish_assessment(
-    store: Store, assessment_id: int, status: str, note: str | None = None
+    store: Store, assessment_id: int, status: AssessmentStatus, note: str | None = None
 ) -> None:
     with store.session() as s:
         row = s.get(Assessment, assessment_id)

@@ -60,7 +60,7 @@ from assessor.store import open_store, queries  # noqa: E402
 from assessor.store.db import Store  # noqa: E402
 from assessor.store.models import Assessment  # noqa: E402
 from assessor.store.models import Result as ResultRow  # noqa: E402
-from assessor.vocab import Status  # noqa: E402
+from assessor.vocab import AssessmentStatus, Status  # noqa: E402
 
 RESULT_TABLE: Any = ResultRow.__table__
 PYTHON = sys.executable
@@ -277,7 +277,7 @@ def fill_quarters(
                 queries.record_target(store, aid, f"ssh://host-{h:05d}", "host",
                                       status="collected", identity={"hostname": f"host-{h:05d}"},
                                       evidence=[ev], results=results)  # fmt: skip
-            queries.finish_assessment(store, aid, queries.COMPLETE)
+            queries.finish_assessment(store, aid, AssessmentStatus.COMPLETE)
             spent = time.perf_counter() - start
             with store.session() as s:
                 after = s.scalar(select(func.count()).select_from(EvidenceRow)) or 0

@@ -26,12 +26,12 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from assessor import readmodel
+from assessor import readmodel, vocab
 from assessor.catalog import load_catalog
 from assessor.store import open_store
 from tests.conftest import Exported
 
-STATUSES = readmodel.RESULT_STATUSES
+STATUSES = vocab.RESULT_STATUSES
 Counts = dict[str, dict[str, int]]  # framework -> status -> n
 
 

@@ -266,7 +266,7 @@ def _big_assessment(db: Path, results: int) -> int:
     store as a scan writes it: finalising it takes long enough for a kill to land inside."""
     from assessor.results import Result
     from assessor.store import open_store, queries
-    from assessor.vocab import Status
+    from assessor.vocab import AssessmentStatus, Status
 
     store = open_store(_url(db))
     try:
@@ -279,7 +279,7 @@ def _big_assessment(db: Path, results: int) -> int:
         queries.record_target(
             store, aid, uri, "image", status="collected", identity={}, results=rows
         )
-        queries.finish_assessment(store, aid, queries.COMPLETE)
+        queries.finish_assessment(store, aid, AssessmentStatus.COMPLETE)
     finally:
         store.close()
     return aid

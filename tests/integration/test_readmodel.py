@@ -12,9 +12,9 @@ from collections import Counter
 import pytest
 
 from assessor import readmodel
-from assessor.audit.rollup import REQUIREMENT_STATUSES
 from assessor.catalog import load_catalog
 from assessor.store import open_store
+from assessor.vocab import REQUIREMENT_STATUSES
 from tests.conftest import Exported
 
 

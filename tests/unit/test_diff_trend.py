@@ -15,7 +15,7 @@ from assessor.errors import AssessorError, NotFoundError
 from assessor.results import Result as EvalResult
 from assessor.store import Store, open_store, queries
 from assessor.store.models import Assessment, Result, Waiver
-from assessor.vocab import Status
+from assessor.vocab import AssessmentStatus, Status
 
 FW = "fw"
 SEV = {"r1": "high", "r2": "medium", "r3": "low"}
@@ -54,7 +54,7 @@ def put(
             store, aid, uri, "host", status="collected", identity={}, results=results
         )
     if complete:
-        queries.finish_assessment(store, aid, queries.COMPLETE)
+        queries.finish_assessment(store, aid, AssessmentStatus.COMPLETE)
     return queries.get_assessment(store, str(aid))
 
 

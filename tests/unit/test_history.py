@@ -17,6 +17,7 @@ from assessor.evidence import Evidence
 from assessor.pipeline import evaluate_stored
 from assessor.store import Store, open_store, queries
 from assessor.store.models import Assessment, Attestation
+from assessor.vocab import AssessmentStatus
 from tests.reportdata import ENGINE, make_assessment
 
 
@@ -270,7 +271,7 @@ def test_evaluate_stored_carries_unreachable_targets(db: str, store: Store) -> N
     queries.record_target(
         store, aid, ENGINE, "engine", status="collected", identity={"x": 1}, evidence=[ev]
     )
-    queries.finish_assessment(store, aid, queries.INCOMPLETE, "host:/: no such root")
+    queries.finish_assessment(store, aid, AssessmentStatus.INCOMPLETE, "host:/: no such root")
     summary = evaluate_stored(store, catalog, aid)
     assert summary.status == "incomplete"
     targets = queries.get_targets(store, summary.assessment_id)

@@ -22,6 +22,7 @@ from assessor.evaluate import evaluate
 from assessor.imports import import_oscap_arf
 from assessor.pipeline import evaluate_stored
 from assessor.store import Store, open_store, queries
+from assessor.vocab import AssessmentStatus
 from tests.conftest import ROOT
 
 FIXTURES = ROOT / "tests/fixtures/oscap"
@@ -387,7 +388,7 @@ def test_a_scanned_host_of_another_name_is_noted(store: Store) -> None:
     queries.record_target(
         store, aid, "host:/", "host", status="collected", identity={"hostname": "vm"}
     )
-    queries.finish_assessment(store, aid, queries.COMPLETE)
+    queries.finish_assessment(store, aid, AssessmentStatus.COMPLETE)
     done = import_oscap_arf(store, CATALOG, MINIMAL, system="s")
     assert done.assessment_id == aid
     assert any("scanned host vm, not 'web01'" in n for n in done.notes)

@@ -17,8 +17,9 @@ from assessor import pipeline
 from assessor.catalog import load_catalog
 from assessor.collectors import collector_for
 from assessor.evidence import Evidence
-from assessor.store import open_store, queries
+from assessor.store import open_store
 from assessor.targets import Target, parse_target
+from assessor.vocab import AssessmentStatus
 
 
 class _Broken:
@@ -57,7 +58,7 @@ def test_an_unforeseen_collector_error_fails_its_target_only(
     store = open_store(f"sqlite:///{tmp_path / 'a.db'}")
     summary = pipeline.run_scan(store, load_catalog(), [broken, good], "2026-Q4")
 
-    assert summary.status == queries.INCOMPLETE
+    assert summary.status == AssessmentStatus.INCOMPLETE
     outcomes = {str(t.target): t for t in summary.targets}
     failed = outcomes[str(broken)]
     assert failed.status == "error"

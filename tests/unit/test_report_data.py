@@ -16,6 +16,7 @@ from assessor.report.data import build
 from assessor.report.data.findings import evidence_excerpt
 from assessor.report.render import _prefix_ids, _safe_svg, render_html
 from assessor.store import open_store, queries
+from assessor.vocab import AssessmentStatus
 from tests.reportdata import ENGINE, make_assessment
 
 
@@ -109,7 +110,7 @@ def test_trend_ignores_other_scopes_and_incomplete_assessments(tmp_path: Path) -
     store = open_store(url)
     try:
         other = queries.create_assessment(store, "2026-Q2", ["host:/"], "sha256:x")
-        queries.finish_assessment(store, other, queries.COMPLETE)
+        queries.finish_assessment(store, other, AssessmentStatus.COMPLETE)
         queries.create_assessment(store, "2026-Q2", [ENGINE], "sha256:x")  # left incomplete
     finally:
         store.close()
@@ -440,7 +441,7 @@ def test_changes_are_what_assessor_diff_lists(tmp_path: Path) -> None:
                 store, first, uri, "engine", status="collected", identity={},
                 evidence=docs, results=evaluate(catalog, docs, {uri: ["container"]}),
             )  # fmt: skip
-        queries.finish_assessment(store, first, queries.COMPLETE)
+        queries.finish_assessment(store, first, AssessmentStatus.COMPLETE)
     finally:
         store.close()
     make_assessment(url, 2, period="2026-Q4", system="s")  # one container fixed, a target gone

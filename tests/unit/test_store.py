@@ -16,7 +16,7 @@ from assessor.results import Result
 from assessor.store import open_store, queries
 from assessor.store.db import HEAD, REVISIONS, alembic_config, current_revision, make_engine
 from assessor.store.models import Base
-from assessor.vocab import Status
+from assessor.vocab import AssessmentStatus, Status
 
 
 def test_upgrade_head_on_empty_db_has_no_drift_and_downgrades(tmp_path: Path) -> None:
@@ -110,7 +110,7 @@ def test_evidence_is_stored_once_and_results_round_trip(tmp_path: Path) -> None:
             evidence=[ev],
             results=[res],
         )
-        queries.finish_assessment(store, aid, queries.COMPLETE)
+        queries.finish_assessment(store, aid, AssessmentStatus.COMPLETE)
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM evidence").scalar() == 1
         assert conn.exec_driver_sql("SELECT count(*) FROM target_evidence").scalar() == 2

@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from assessor.audit.rollup import REQUIREMENT_STATUSES
 from assessor.errors import NotFoundError
 from assessor.report.data.coverage import FrameworkView, framework_view
 from assessor.report.data.findings import (
@@ -54,6 +53,7 @@ from assessor.report.data.waivers import (
     attestation_view,
     waiver_view,
 )
+from assessor.vocab import REQUIREMENT_STATUSES
 
 if TYPE_CHECKING:
     from assessor.catalog import Catalog
