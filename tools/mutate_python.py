@@ -1,11 +1,12 @@
 """Mutation testing of the registered evaluation functions with mutmut (``make mutation``).
 
-mutmut 3 leaves decorated functions alone, and every evaluator is registered with
-``@register("name")``. So the run works on a copy of the checkout (build/mutation): in the copy
-of each evaluator module the decorators become plain ``register("name")(fn)`` calls at the end
-of the module (the same registrations, in the same order), then ``mutmut run`` mutates the
-modules listed under ``[tool.mutmut]`` in pyproject.toml and runs the tests named there (the
-golden rule fixtures and tests/unit/test_evaluators.py).
+The run works on a copy of the checkout (build/mutation): ``mutmut run`` mutates the modules
+listed under ``[tool.mutmut]`` in pyproject.toml and runs the tests named there (the golden rule
+fixtures and tests/unit/test_evaluators.py). Evaluators are plain functions, named in
+assessor.extensions.FUNCTIONS. mutmut 3 leaves decorated functions alone, and a commit from
+before that table (``--ref``) registered each with ``@register("name")``: in its copy the
+decorators become plain ``register("name")(fn)`` calls at the end of the module (the same
+registrations, in the same order).
 
 Every surviving mutant must be listed in tests/mutation/equivalent-python.txt with the reason
 no evidence tells it apart (``<mutant name>\\t<reason>``, one a line); the run fails on any other

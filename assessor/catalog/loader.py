@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from assessor import __version__, yamlsafe
+from assessor import __version__, extensions, yamlsafe
 from assessor.catalog.schema import (
     AllOf,
     AnyOf,
@@ -119,18 +119,34 @@ def parse_rule(doc: YamlDoc) -> Rule:
                 f"reads {leaf.evidence!r}, which is not declared under 'evidence'",
             )
     if isinstance(rule.check, FunctionCheck):
-        from assessor.evaluate.functions import FUNCTIONS
-
-        if rule.check.function not in FUNCTIONS:
+        known = extensions.names(extensions.FUNCTIONS_GROUP)
+        if rule.check.function not in known:
             line, _ = doc.line_of(["check", "function"])
-            raise ControlDefinitionError(
-                doc.name,
-                line,
-                "check.function",
-                f"no registered evaluator {rule.check.function!r} "
-                f"(known: {', '.join(sorted(FUNCTIONS))})",
-            )
+            raise _unknown_function(doc.name, line, rule.check.function, known)
     return rule
+
+
+def _unknown_function(
+    file: str, line: int | None, name: str, known: list[str]
+) -> ControlDefinitionError:
+    return ControlDefinitionError(
+        file,
+        line,
+        "check.function",
+        f"no registered evaluator {name!r} (known: {', '.join(sorted(known))})",
+    )
+
+
+def _check_functions(cat: Catalog) -> None:
+    """Every function a rule names is built in or installed now. For a cached catalog: the
+    functions plugins add are not part of its key (one may be gone since, or clash now)."""
+    known = extensions.names(extensions.FUNCTIONS_GROUP)
+    for rule_id, rule in cat.rules.items():
+        if isinstance(rule.check, FunctionCheck) and rule.check.function not in known:
+            file = cat.rule_files[rule_id]
+            doc = read_yaml(Path(file)) if Path(file).exists() else None
+            line = doc.line_of(["check", "function"])[0] if doc is not None else None
+            raise _unknown_function(file, line, rule.check.function, known)
 
 
 def _path_under(path: str, declared: str) -> bool:
@@ -294,6 +310,7 @@ def load_catalog(extra_dirs: Iterable[Path] = ()) -> Catalog:
     cache = _cache_path(files)
     cached = _read_cache(cache)
     if cached is not None:
+        _check_functions(cached)
         return cached
     cat = _parse_catalog(extra_dirs)
     _write_cache(cache, cat)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import sys
-from enum import StrEnum
 from pathlib import Path
 
 import typer
 
+from assessor import extensions
 from assessor.cli._common import (
     CERT_OPTION,
     CONTROLS_OPTION,
@@ -24,30 +24,37 @@ from assessor.cli._common import (
 )
 
 
-class ExportFormat(StrEnum):
-    OSCAL = "oscal"
-    XCCDF = "xccdf"
-    ARF = "arf"
-    SARIF = "sarif"
-    JUNIT = "junit"
-    CSV = "csv"
-    JSON = "json"
+def _format(value: str) -> str:
+    """A format name: built in, or one an installed plugin adds (read only when given)."""
+    known = extensions.names(extensions.EXPORTERS_GROUP)
+    if value not in known:
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(map(repr, known))}.")
+    return value
 
 
-# a suffix that names one format only; .json and .xml name several
-_BY_SUFFIX = {".sarif": ExportFormat.SARIF, ".csv": ExportFormat.CSV}
+# a suffix that names one built-in format only (.sarif, .csv); .json and .xml name several
+_SUFFIXES = [f".{e.suffix}" for e in extensions.EXPORTERS.values()]
+_BY_SUFFIX = {
+    f".{e.suffix}": name
+    for name, e in extensions.EXPORTERS.items()
+    if _SUFFIXES.count(f".{e.suffix}") == 1
+}
 
 
 def export(
     assessment: str = typer.Argument(
         None, metavar="[ASSESSMENT]", help="Id or uuid; default the latest."
     ),
-    fmt: ExportFormat = typer.Option(
+    fmt: str = typer.Option(
         None,
         "--format",
+        parser=_format,
+        metavar="<" + "|".join(extensions.EXPORTERS) + ">",
         help="oscal (OSCAL assessment results, JSON), xccdf (XCCDF 1.2 benchmark and test "
         "result), arf (the XCCDF in an Asset Reporting Format result data stream), sarif "
-        "(SARIF 2.1.0), junit (JUnit XML), csv, or json (as 'assessor results --format json'). "
+        "(SARIF 2.1.0), junit (JUnit XML), csv, or json (as 'assessor results --format json'); "
+        "or a format an installed plugin adds (CONTRIBUTING.md; a name it does not know lists "
+        "every one). "
         "Default: from the suffix of -o (.sarif, .csv).",
     ),
     output: Path = typer.Option(
@@ -80,7 +87,7 @@ def export(
     """Export a stored assessment for other tools (docs/interop.md). The same assessment
     exports to the same bytes while its waivers and attestations (frozen once finalised) and
     the catalog's rule texts stay the same, so the file's SHA-256 can go in an audit trail."""
-    from assessor.export import FORMATS, NEEDS_BODIES, render
+    from assessor.export import render
     from assessor.export.data import load as load_export
     from assessor.store import queries
 
@@ -91,6 +98,7 @@ def export(
             raise typer.BadParameter(
                 "give --format (the output's suffix does not say which)", param_hint="--format"
             )
+    exporter = extensions.exporter(fmt)  # a plugin's that does not load stops here
     if sign and to_stdout:
         raise typer.BadParameter("--sign needs a file to write (-o FILE)", param_hint="--sign")
     if not to_stdout:
@@ -105,8 +113,8 @@ def export(
     catalog = load(controls)
     store = open_db(db)
     try:
-        data = load_export(store, catalog, assessment, with_bodies=fmt.value in NEEDS_BODIES)
-        body = render(fmt.value, data, every_result=every_result)
+        data = load_export(store, catalog, assessment, with_bodies=exporter.needs_bodies)
+        body = render(fmt, data, every_result=every_result)
         if to_stdout:
             sys.stdout.buffer.write(body)
             sys.stdout.flush()
@@ -135,7 +143,7 @@ def export(
         queries.record_report(
             store,
             data.id,
-            fmt=fmt.value,
+            fmt=fmt,
             path=str(output.resolve()),
             sha256=digest,
             size=len(body),
@@ -145,8 +153,7 @@ def export(
     finally:
         store.close()
     signed = f", signed by {signature['signer']} (in {sig_file.name})" if signature else ""
-    kind = FORMATS[fmt.value][3]
+    kind = exporter.media_type
     sys.stderr.write(
-        f"assessor: wrote {output} ({fmt.value}, {kind}, {len(body)} bytes, sha256 {digest}"
-        f"{signed})\n"
+        f"assessor: wrote {output} ({fmt}, {kind}, {len(body)} bytes, sha256 {digest}{signed})\n"
     )

@@ -16,8 +16,9 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
+from assessor import extensions
 from assessor.catalog.loader import Catalog
 from assessor.catalog.schema import (
     AllOf,
@@ -30,7 +31,7 @@ from assessor.catalog.schema import (
     Rule,
 )
 from assessor.errors import EvaluationError
-from assessor.evaluate.functions import FUNCTIONS, Outcome
+from assessor.evaluate.functions import Evaluator, Outcome
 from assessor.evaluate.operators import OPERATORS
 from assessor.evaluate.paths import MISSING, parse_path, resolve
 from assessor.evidence import Evidence
@@ -322,6 +323,17 @@ class CompiledRule:
 _cache: dict[int, CompiledRule] = {}
 
 
+def evaluator(name: str) -> Evaluator:
+    """The evaluation function a rule names: built in (assessor.extensions.FUNCTIONS) or a
+    plugin's (entry point group ``assessor.functions``)."""
+    found = extensions.load(extensions.FUNCTIONS_GROUP, name)
+    if not callable(found):
+        raise extensions.PluginError(
+            f"evaluation function {name!r} is a {type(found).__name__}, not a function"
+        )
+    return cast(Evaluator, found)
+
+
 def compile_rule(rule: Rule, references: dict[str, list[str]] | None = None) -> CompiledRule:
     key = id(rule)
     hit = _cache.get(key)
@@ -330,7 +342,7 @@ def compile_rule(rule: Rule, references: dict[str, list[str]] | None = None) -> 
     function = None
     check = None
     if isinstance(rule.check, FunctionCheck):
-        function = FUNCTIONS[rule.check.function]
+        function = evaluator(rule.check.function)
     elif rule.check is not None:
         check = _compile(rule.check)
     compiled = CompiledRule(

@@ -1,8 +1,10 @@
-"""Registered Python evaluators, for checks a condition tree cannot hold.
+"""Python evaluators of containers and engines, for checks a condition tree cannot hold.
 
-A rule names one with ``check: {function: NAME, args: {...}}``. Each takes the evidence
-document's ``data`` and the rule's ``args`` and returns an Outcome; it raises
-EvaluationError when the evidence it needs is absent. No inline code ever comes from YAML.
+A rule names one with ``check: {function: NAME, args: {...}}``; the table of every function
+by name is ``assessor.extensions.FUNCTIONS`` (this module's, and those of assessor.evaluate's
+host, image, openscap and registry modules). Each takes the evidence document's ``data`` and
+the rule's ``args`` and returns an Outcome; it raises EvaluationError when the evidence it
+needs is absent. No inline code ever comes from YAML.
 """
 
 from __future__ import annotations
@@ -24,15 +26,6 @@ class Outcome:
 
 
 Evaluator = Callable[[Any, Mapping[str, Any]], Outcome]
-FUNCTIONS: dict[str, Evaluator] = {}
-
-
-def register(name: str) -> Callable[[Evaluator], Evaluator]:
-    def wrap(fn: Evaluator) -> Evaluator:
-        FUNCTIONS[name] = fn
-        return fn
-
-    return wrap
 
 
 def _mounts(data: Any) -> list[dict[str, Any]]:
@@ -83,7 +76,6 @@ def _under(path: str, directory: str) -> bool:
     return path == directory or (directory != "/" and path.startswith(directory + "/"))
 
 
-@register("container_sensitive_mounts")
 def container_sensitive_mounts(data: Any, args: Mapping[str, Any]) -> Outcome:
     """Fail when a bind mount's host source is a sensitive directory or lies below one (CIS 5.6).
 
@@ -136,7 +128,6 @@ def _daemon_sockets(data: Any) -> tuple[list[str], str]:
     return paths, "the daemon's sockets: " + ", ".join(paths)
 
 
-@register("container_docker_socket_mounted")
 def container_docker_socket_mounted(data: Any, args: Mapping[str, Any]) -> Outcome:
     """Fail when a bind mount gives the container the daemon's socket (CIS 5.32).
 
@@ -221,7 +212,6 @@ def _port_bindings(data: Any) -> tuple[dict[str, Any], str]:
     return bindings, source
 
 
-@register("container_ports_on_all_interfaces")
 def container_ports_on_all_interfaces(data: Any, args: Mapping[str, Any]) -> Outcome:
     """Fail when a published port is bound to every host interface (0.0.0.0, :: or empty).
 
@@ -247,7 +237,6 @@ def container_ports_on_all_interfaces(data: Any, args: Mapping[str, Any]) -> Out
     )
 
 
-@register("container_mount_propagation_shared")
 def container_mount_propagation_shared(data: Any, args: Mapping[str, Any]) -> Outcome:
     """Fail when a mount propagates to the host: ``shared`` or ``rshared``."""
     shared = [
@@ -260,7 +249,6 @@ def container_mount_propagation_shared(data: Any, args: Mapping[str, Any]) -> Ou
     return Outcome("pass", "no mount uses shared propagation")
 
 
-@register("container_privileged_ports_mapped")
 def container_privileged_ports_mapped(data: Any, args: Mapping[str, Any]) -> Outcome:
     """Fail when a published host port is below 1024 (``args.below`` changes the bound); the
     ports bound to a running container, the requested ones of a stopped one."""
@@ -285,7 +273,6 @@ def _is_root(user: str) -> bool:
     return name in ("", "root") or (name.isdigit() and int(name) == 0)
 
 
-@register("container_execs")
 def container_execs(data: Any, args: Mapping[str, Any]) -> Outcome:
     """Fail when an exec session the engine still knows ran privileged (``privileged: true``)
     or as root (``root: true``). Not applicable when the engine remembers none."""
@@ -332,7 +319,6 @@ _TRUE = ("1", "t", "T", "TRUE", "true", "True")  # Go's strconv.ParseBool, which
 _FALSE = ("0", "f", "F", "FALSE", "false", "False")
 
 
-@register("container_no_new_privileges")
 def container_no_new_privileges(data: Any, args: Mapping[str, Any]) -> Outcome:
     """The container runs with no_new_privs: its own ``--security-opt no-new-privileges[=B]``
     when it sets one (the last one wins, as dockerd parses them), else the daemon's
@@ -398,7 +384,6 @@ def _caps(value: Any) -> list[str]:
     return [str(c).upper().removeprefix("CAP_") for c in items]
 
 
-@register("container_capabilities")
 def container_capabilities(data: Any, args: Mapping[str, Any]) -> Outcome:
     """CIS 5.4 audit: "Verify that the added and deleted Linux kernel capabilities are in line
     with the ones needed ... Specifically, ensure that the NET_RAW capability is removed if not
@@ -435,7 +420,6 @@ def container_capabilities(data: Any, args: Mapping[str, Any]) -> Outcome:
     )
 
 
-@register("container_selinux")
 def container_selinux(data: Any, args: Mapping[str, Any]) -> Outcome:
     """CIS 5.3 ("if applicable"): on a host with SELinux, dockerd must run with selinux-enabled
     and the container must have a label, not ``label=disable``. Not applicable where neither
@@ -480,7 +464,6 @@ def container_selinux(data: Any, args: Mapping[str, Any]) -> Outcome:
     return Outcome("pass", "SELinux label: " + ", ".join([*([label] if label else []), *labels]))
 
 
-@register("engine_overlay_networks_encrypted")
 def engine_overlay_networks_encrypted(data: Any, args: Mapping[str, Any]) -> Outcome:
     """Every overlay network sets the ``encrypted`` option."""
     networks = data.get("networks") if isinstance(data, dict) else None
@@ -498,7 +481,6 @@ def engine_overlay_networks_encrypted(data: Any, args: Mapping[str, Any]) -> Out
     )
 
 
-@register("host_port_bound_to_interface")
 def host_port_bound_to_interface(data: Any, args: Mapping[str, Any]) -> Outcome:
     """Listeners on the given ports must not bind every interface (0.0.0.0, ::).
 
@@ -535,7 +517,6 @@ def host_port_bound_to_interface(data: Any, args: Mapping[str, Any]) -> Outcome:
     return Outcome("pass", f"bound to specific addresses: {', '.join(sockets)}")
 
 
-@register("engine_container_sprawl")
 def engine_container_sprawl(data: Any, args: Mapping[str, Any]) -> Outcome:
     """CIS Docker Benchmark v1.8.0 6.2: compare the stopped and the running containers.
 
@@ -556,9 +537,3 @@ def engine_container_sprawl(data: Any, args: Mapping[str, Any]) -> Outcome:
         return Outcome("fail", f"{numbers}: more stopped than the threshold of {limit}")
     return Outcome("pass", f"{numbers} (threshold: more than {limit} stopped)")
 
-
-# evaluators of other evidence kinds register themselves on import
-from assessor.evaluate import host as _host  # noqa: E402, F401
-from assessor.evaluate import image as _image  # noqa: E402, F401
-from assessor.evaluate import openscap as _openscap  # noqa: E402, F401
-from assessor.evaluate import registry as _registry  # noqa: E402, F401

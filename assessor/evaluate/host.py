@@ -7,7 +7,7 @@ from typing import Any
 
 from assessor.catalog.schema import Op
 from assessor.errors import EvaluationError
-from assessor.evaluate.functions import Outcome, register
+from assessor.evaluate.functions import Outcome
 from assessor.evaluate.operators import OPERATORS
 
 
@@ -130,7 +130,6 @@ def _near_miss(rules: Sequence[Mapping[str, Any]], real: str) -> str:
     return ""
 
 
-@register("host_audit_watched")
 def host_audit_watched(data: Any, args: Mapping[str, Any]) -> Outcome:
     """Every installed copy of a file (at any of ``paths``) is audited (CIS 1.1.3-1.1.18
     audit: ``auditctl -l`` lists a rule for it; the benchmark asks only that a rule exists,
@@ -234,7 +233,6 @@ def _owner(stat: Mapping[str, Any]) -> str:
     return f"{stat.get('user', stat.get('uid'))}:{stat.get('group', stat.get('gid'))}"
 
 
-@register("host_file_permissions")
 def host_file_permissions(data: Any, args: Mapping[str, Any]) -> Outcome:
     """Each existing file the rule names (``paths``, ``units``, ``tls`` keys, or every file
     under /etc/docker/certs.d with ``registry_certs``) has at most ``max_mode`` and one of the
@@ -280,7 +278,6 @@ def _mount_text(mount: Mapping[str, Any]) -> str:
     return f"{mount.get('point')} ({mount.get('device')}, {mount.get('fstype')})"
 
 
-@register("host_data_root_partition")
 def host_data_root_partition(data: Any, args: Mapping[str, Any]) -> Outcome:
     """Docker's data root is itself a mount point of a filesystem of its own (CIS 1.1.1 audit:
     ``mountpoint -- "$(docker info -f '{{ .DockerRootDir }}')"``). A bind mount of a directory

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from assessor.errors import EvaluationError
-from assessor.evaluate.functions import Outcome, register
+from assessor.evaluate.functions import Outcome
 
 SHOWN = 10  # items named in a message; the evidence holds them all
 _ROOT_USER = re.compile(r"^((root|0)(:.*)?)?$")
@@ -62,7 +62,6 @@ def _listing(items: list[Any], count: int) -> str:
     return shown + (f"; and {more} more" if more > 0 else "")
 
 
-@register("image_none_found")
 def image_none_found(data: Any, args: Mapping[str, Any]) -> Outcome:
     """Fail when the list at ``args.evidence`` has items, naming them after ``args.found``."""
     items, count = _items(data, str(args["evidence"]))
@@ -75,7 +74,6 @@ def _files(n: int) -> str:
     return f"{n} setuid/setgid file{'' if n == 1 else 's'}"
 
 
-@register("image_setuid_reviewed")
 def image_setuid_reviewed(data: Any, args: Mapping[str, Any]) -> Outcome:
     """CIS Docker 1.8.0 4.8 (a Manual recommendation): its audit lists the executables with
     setuid or setgid permissions and asks the reviewer to make sure each one actually needs
@@ -116,7 +114,6 @@ def image_setuid_reviewed(data: Any, args: Mapping[str, Any]) -> Outcome:
     return Outcome("pass", f"{_files(count)}, all {count} on the allow-list: {'; '.join(inside)}")
 
 
-@register("image_user_not_root")
 def image_user_not_root(data: Any, args: Mapping[str, Any]) -> Outcome:
     user = _get(data, "config.User")
     if not isinstance(user, str):
@@ -128,7 +125,6 @@ def image_user_not_root(data: Any, args: Mapping[str, Any]) -> Outcome:
     return Outcome("pass", f"USER is {user!r}")
 
 
-@register("image_healthcheck")
 def image_healthcheck(data: Any, args: Mapping[str, Any]) -> Outcome:
     check = _get(data, "config.Healthcheck")
     if check is None:
@@ -150,7 +146,6 @@ def _step(s: dict[str, Any]) -> str:
     return f"step {s.get('step')}: {str(s.get('created_by', ''))[:160]}"
 
 
-@register("image_update_alone")
 def image_update_alone(data: Any, args: Mapping[str, Any]) -> Outcome:
     steps = _steps(data)
     alone = [
@@ -175,7 +170,6 @@ def image_update_alone(data: Any, args: Mapping[str, Any]) -> Outcome:
 _ADD_SOURCES = ("remote", "local", "local-archive", "base-rootfs")
 
 
-@register("image_copy_not_add")
 def image_copy_not_add(data: Any, args: Mapping[str, Any]) -> Outcome:
     """CIS Docker 1.8.0 4.9: COPY rather than ADD. The audit reads each image's history
     (``docker history``) for ADD instructions; every ADD in the image's build steps fails,
@@ -212,7 +206,6 @@ def image_copy_not_add(data: Any, args: Mapping[str, Any]) -> Outcome:
     return Outcome("pass", "no ADD instruction in the recorded build steps")
 
 
-@register("image_age")
 def image_age(data: Any, args: Mapping[str, Any]) -> Outcome:
     max_days = int(args.get("max_days", 180))
     created = _get(data, "created")

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from assessor.errors import EvaluationError
-from assessor.evaluate.functions import Outcome, register
+from assessor.evaluate.functions import Outcome
 
 # XCCDF 1.2 result -> our status
 STATUSES = {
@@ -45,7 +45,6 @@ def _name(data: Mapping[str, Any]) -> str:
     return f"{title} ({', '.join(idents)})" if idents else title
 
 
-@register("openscap_rule_result")
 def openscap_rule_result(data: Any, args: Mapping[str, Any]) -> Outcome:
     """OpenSCAP's result for one XCCDF rule: pass, fixed and informational pass; fail fails;
     error and unknown are errors; notapplicable is not applicable; notchecked is manual."""

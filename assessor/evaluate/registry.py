@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from assessor.errors import EvaluationError
-from assessor.evaluate.functions import Outcome, register
+from assessor.evaluate.functions import Outcome
 from assessor.evaluate.host import host_file_permissions
 
 SHOWN = 10  # items named in a message; the evidence holds them all
@@ -55,7 +55,6 @@ def _no_tls(data: Any) -> Outcome:
     )
 
 
-@register("registry_tls_required")
 def registry_tls_required(data: Any, args: Mapping[str, Any]) -> Outcome:
     """The API is served over TLS only: plain HTTP at the endpoint is refused or redirected."""
     http = _section(data, "transport", "http")
@@ -72,7 +71,6 @@ def registry_tls_required(data: Any, args: Mapping[str, Any]) -> Outcome:
     return Outcome("pass", f"TLS; plain HTTP at {http.get('url')} is {how} ({http.get('detail')})")
 
 
-@register("registry_tls_strong")
 def registry_tls_strong(data: Any, args: Mapping[str, Any]) -> Outcome:
     """TLS 1.2 or 1.3 negotiated with an AEAD, forward-secret cipher; TLS 1.0/1.1 refused."""
     tls = _tls(data)
@@ -107,7 +105,6 @@ def _day(stamp: Any) -> str:
     return str(stamp or "?")[:10]
 
 
-@register("registry_certificate")
 def registry_certificate(data: Any, args: Mapping[str, Any]) -> Outcome:
     """One property of the registry's certificate (``check``): ``valid`` dates, ``renewal``
     (more than ``warn_days`` left), ``hostname`` match, or ``trusted`` chain."""
@@ -163,7 +160,6 @@ _PROBES = {
 }
 
 
-@register("registry_anonymous")
 def registry_anonymous(data: Any, args: Mapping[str, Any]) -> Outcome:
     """A client without credentials is refused ``probe``: ``base`` (the API), ``catalog``,
     ``pull`` (tag list and manifest of a repository) or ``push`` (a blob upload, which the
@@ -237,7 +233,6 @@ def _listing(items: list[str]) -> str:
     return ", ".join(items[:SHOWN]) + more
 
 
-@register("registry_stale_images")
 def registry_stale_images(data: Any, args: Mapping[str, Any]) -> Outcome:
     """No tag's image is older than the collection's ``stale_days`` (``--stale-days``,
     default 90): stale images are pruned or rebuilt (SP 800-190 4.2.2)."""
@@ -273,7 +268,6 @@ def registry_stale_images(data: Any, args: Mapping[str, Any]) -> Outcome:
     return Outcome("pass", f"{len(dated)} tag(s) built {span} days ago (limit {limit}){note}")
 
 
-@register("registry_latest_current")
 def registry_latest_current(data: Any, args: Mapping[str, Any]) -> Outcome:
     """Where a repository has ``latest``, it points at the newest image of that repository."""
     content = _section(data, "content")
@@ -294,7 +288,6 @@ def registry_latest_current(data: Any, args: Mapping[str, Any]) -> Outcome:
     )
 
 
-@register("registry_signed_images")
 def registry_signed_images(data: Any, args: Mapping[str, Any]) -> Outcome:
     """Every tag's image has a signature in the registry (cosign tag, or a cosign or notation
     referrer)."""
@@ -310,7 +303,6 @@ def registry_signed_images(data: Any, args: Mapping[str, Any]) -> Outcome:
     return Outcome("pass", f"{len(tags)} tag(s) signed ({', '.join(kinds)}){note}")
 
 
-@register("registry_daemon_secure")
 def registry_daemon_secure(data: Any, args: Mapping[str, Any]) -> Outcome:
     """The local Docker engine does not treat this registry as insecure (plain HTTP or
     unverified TLS). dockerd's built-in 127.0.0.0/8 for a loopback registry is not a finding:
@@ -336,7 +328,6 @@ def registry_daemon_secure(data: Any, args: Mapping[str, Any]) -> Outcome:
     return Outcome("pass", f"{engine} verifies TLS for {data.get('endpoint')}{extra}")
 
 
-@register("registry_ca_files")
 def registry_ca_files(data: Any, args: Mapping[str, Any]) -> Outcome:
     """The local engine's CA files for this registry (/etc/docker/certs.d/HOST:PORT) have the
     owner and mode of CIS 3.7 and 3.8 (``host_file_permissions`` on just those files)."""

@@ -39,7 +39,8 @@ def main() -> int:
     args = ap.parse_args()
 
     from assessor.catalog import load_catalog
-    from assessor.export import FORMATS, render
+    from assessor.export import render
+    from assessor.extensions import EXPORTERS
     from assessor.export.data import load
     from assessor.store import open_store
 
@@ -62,7 +63,7 @@ def main() -> int:
         )
         times: dict[str, float] = {}
         sizes: dict[str, int] = {}
-        for fmt in ["json", *sorted(set(FORMATS) - {"json"})]:
+        for fmt in ["json", *sorted(set(EXPORTERS) - {"json"})]:
             runs = []
             for _ in range(args.runs):
                 t = time.perf_counter()

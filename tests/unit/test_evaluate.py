@@ -106,6 +106,7 @@ def test_not_and_applies_if() -> None:
 def test_raising_evaluator_gives_error_for_that_resource_only(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    from assessor import extensions
     from assessor.catalog.loader import Catalog
     from assessor.evaluate import functions
 
@@ -114,7 +115,9 @@ def test_raising_evaluator_gives_error_for_that_resource_only(
             raise RuntimeError("kaput")
         return functions.Outcome("pass", "ok")
 
-    monkeypatch.setitem(functions.FUNCTIONS, "test_boom", boom)
+    # the table names the module; the function has the rule's name there
+    monkeypatch.setattr(functions, "test_boom", boom, raising=False)
+    monkeypatch.setitem(extensions.FUNCTIONS, "test_boom", "assessor.evaluate.functions")
     r = rule(check={"function": "test_boom"})
     cat = Catalog(rules={r.id: r})
     docs = [

@@ -20,7 +20,8 @@ from assessor.catalog import Catalog, load_catalog
 from assessor.catalog.schema import FunctionCheck
 from assessor.errors import EvaluationError
 from assessor.evaluate import evaluate_rule
-from assessor.evaluate.functions import FUNCTIONS, Outcome
+from assessor.evaluate.engine import evaluator
+from assessor.evaluate.functions import Outcome
 from assessor.evidence import Evidence
 
 RULES = Path(__file__).resolve().parent.parent / "rules"
@@ -33,7 +34,7 @@ def fixture(rule: str, name: str) -> dict[str, Any]:
 
 
 def run(function: str, data: Any, **args: Any) -> Outcome:
-    return FUNCTIONS[function](data, args)
+    return evaluator(function)(data, args)
 
 
 # --- openscap_rule_result -------------------------------------------------------------------
