@@ -88,13 +88,18 @@ def open_db(url: str | None) -> Store:
     return open_store(setting(url, "db"))
 
 
-def load(controls: list[Path] | None) -> Catalog:
-    from assessor.catalog import load_catalog
-
+def controls_dirs(controls: list[Path] | None) -> list[Path]:
+    """The controls folders given (or ``assessor.toml``'s), added to the built-in ones."""
     dirs = setting(controls, "controls") or []
     if isinstance(dirs, str):
         dirs = [dirs]
-    return load_catalog([Path(d) for d in dirs])
+    return [Path(d) for d in dirs]
+
+
+def load(controls: list[Path] | None) -> Catalog:
+    from assessor.catalog import load_catalog
+
+    return load_catalog(controls_dirs(controls))
 
 
 def print_json(value: Any) -> None:
