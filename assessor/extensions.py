@@ -66,12 +66,37 @@ FUNCTIONS: dict[str, str] = {
     "registry_ca_files": "assessor.evaluate.registry",
 }
 
-# target kind -> its collector, ``module:Class``, constructed with the scan's CollectOptions
-COLLECTORS: dict[str, str] = {
-    "host": "assessor.collectors.host:HostCollector",
-    "engine": "assessor.collectors.engine:EngineCollector",
-    "image": "assessor.collectors.image:ImageCollector",
-    "registry": "assessor.collectors.registry:RegistryCollector",
+
+@dataclass(frozen=True, slots=True)
+class TargetKindEntry:
+    """A target kind (the scheme before the first colon of a target string)."""
+
+    # ``module:Class``: its Collector (assessor.collectors.base), constructed with the scan's
+    # CollectOptions
+    collector: str
+    # what its collector reads, as the report's method section lists it
+    reads: str
+
+
+# target kind -> its collector (a plugin's entry point names the Collector class itself)
+COLLECTORS: dict[str, TargetKindEntry] = {
+    "host": TargetKindEntry(
+        "assessor.collectors.host:HostCollector",
+        "host: files, modes and owners, daemon configuration, systemd units, audit rules, "
+        "kernel features",
+    ),
+    "engine": TargetKindEntry(
+        "assessor.collectors.engine:EngineCollector",
+        "engine: the Docker Engine API (info, version, containers, networks, images, swarm)",
+    ),
+    "image": TargetKindEntry(
+        "assessor.collectors.image:ImageCollector",
+        "image: manifest, configuration, history and every layer, streamed and never extracted",
+    ),
+    "registry": TargetKindEntry(
+        "assessor.collectors.registry:RegistryCollector",
+        "registry: the OCI distribution API, TLS, anonymous access probes, tags and signatures",
+    ),
 }
 
 
@@ -164,9 +189,9 @@ def load(group: str, name: str) -> object:
     table = _BUILT_IN[group]
     if name in table:
         entry = table[name]
-        if group == FUNCTIONS_GROUP:
-            return _attribute(f"{entry}:{name}")
-        return entry if isinstance(entry, Exporter) else _attribute(str(entry))
+        if isinstance(entry, TargetKindEntry):
+            return _attribute(entry.collector)
+        return entry if isinstance(entry, Exporter) else _attribute(f"{entry}:{name}")
     ep = plugins(group).get(name)
     if ep is None:
         raise PluginError(

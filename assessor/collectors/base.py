@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assessor.evidence import Evidence
 from assessor.targets import Target
+
+if TYPE_CHECKING:
+    from assessor.collectors.options import CollectOptions
 
 
 class Collector(ABC):
@@ -15,6 +18,10 @@ class Collector(ABC):
 
     # the evidence kinds this collector produces (rules of other kinds don't apply to it)
     kinds: frozenset[str]
+
+    def __init__(self, options: CollectOptions | None = None) -> None:  # noqa: B027 - optional
+        """``options``: what the user set for collection (CollectOptions); each collector
+        reads what concerns it, and a new one is made for every target."""
 
     @abstractmethod
     def collect(self, target: Target) -> Iterator[Evidence]:

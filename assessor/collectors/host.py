@@ -14,7 +14,7 @@ import platform
 import re
 import shlex
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assessor import jsonsafe
 from assessor.collectors import _audit, _dockerd, _proc
@@ -23,6 +23,9 @@ from assessor.collectors.base import Collector, read_live
 from assessor.errors import TargetUnreachableError
 from assessor.evidence import Evidence, Redactor
 from assessor.targets import Target
+
+if TYPE_CHECKING:
+    from assessor.collectors.options import CollectOptions
 
 # Files CIS sections 1.1 and 3 name, at every path Debian, Ubuntu, RHEL and Docker's own
 # packages install them.
@@ -76,7 +79,7 @@ MAX_CERT_FILES = 1_000
 class HostCollector(Collector):
     kinds = frozenset({"host"})
 
-    def __init__(self) -> None:
+    def __init__(self, options: CollectOptions | None = None) -> None:  # none concern a host
         self._identity: dict[str, Any] = {}
         self._warnings: list[str] = []
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+from assessor import extensions
+
 DEFAULT_FRAMEWORKS = ("nistir-8176", "cis-docker-1.8.0", "sp800-190")
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 EXCERPT_CHARS = 600  # one finding's evidence excerpt, at most
@@ -39,15 +41,8 @@ STATUS_SHORT = {
 }
 # the order findings are listed in, within one severity
 FINDING_ORDER = {"fail": 0, "error": 1, "waived": 2}
-KIND_COLLECTORS = {
-    "host": "host: files, modes and owners, daemon configuration, systemd units, audit rules, "
-    "kernel features",
-    "engine": "engine: the Docker Engine API (info, version, containers, networks, images, swarm)",
-    "image": "image: manifest, configuration, history and every layer, streamed and never "
-    "extracted",
-    "registry": "registry: the OCI distribution API, TLS, anonymous access probes, tags and "
-    "signatures",
-}
+# what each target kind's collector reads (a plugin's kind is shown by its name)
+KIND_COLLECTORS = {kind: entry.reads for kind, entry in extensions.COLLECTORS.items()}
 SHORT_NAMES = {
     "nistir-8176": "NIST IR 8176",
     "cis-docker-1.8.0": "CIS Docker 1.8.0",
