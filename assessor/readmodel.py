@@ -35,10 +35,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from assessor.audit.rollup import requirement_status
+from assessor.errors import StoreError
 from assessor.vocab import (
     REQUIREMENT_STATUSES,
     RESULT_STATUSES,
     SEVERITIES_WORST_FIRST,
+    STORED_STATUSES,
     Status,
 )
 
@@ -47,6 +49,9 @@ if TYPE_CHECKING:
     from assessor.catalog import Catalog
     from assessor.store import Store
     from assessor.store.models import Assessment
+
+
+_STORED = {s.value: s for s in STORED_STATUSES}
 
 
 def _iso_full(dt: datetime | None) -> str | None:
@@ -91,8 +96,8 @@ class ResultView:
     severity: str  # critical | high | medium | low | info
     target: str  # the target URI
     resource: str  # what was judged: a container name, an image path, "*" for the target
-    status: str  # as shown: a fail an applied waiver covers reads "waived"
-    raw_status: str  # as stored: pass | fail | not_applicable | manual | error
+    status: Status  # as shown: a fail an applied waiver covers reads "waived"
+    raw_status: Status  # as stored: one of vocab.STORED_STATUSES
     message: str
     evidence: str | None  # SHA-256 of the evidence document judged
     references: dict[str, list[str]]  # framework id -> requirement ids
@@ -126,7 +131,7 @@ class RequirementStatus:
     title: str
     section: str
     section_title: str
-    status: str  # one of REQUIREMENT_STATUSES
+    status: Status  # one of REQUIREMENT_STATUSES
     coverage: str  # the catalog's coverage: automated | partial | manual | not_covered | ...
     rules: tuple[str, ...]  # rules with a result referencing it, in result order
     idle_rules: tuple[str, ...]  # rules the catalog maps to it that gave no result here
@@ -423,7 +428,10 @@ def load(
         rows.sort(key=lambda r: (order[r.target_id], r.rule, r.resource, r.id))
         results = []
         for r in rows:
-            w = waivers.get(r.id) if r.status == Status.FAIL else None
+            stored = _STORED.get(r.status)
+            if stored is None:
+                raise StoreError(f"result {r.id} has the status {r.status!r}, which no scan stores")
+            w = waivers.get(r.id) if stored is Status.FAIL else None
             t = by_id[r.target_id]
             results.append(
                 ResultView(
@@ -433,8 +441,8 @@ def load(
                     severity=r.severity,
                     target=t.uri,
                     resource=r.resource,
-                    status=Status.WAIVED if w is not None else r.status,
-                    raw_status=r.status,
+                    status=Status.WAIVED if w is not None else stored,
+                    raw_status=stored,
                     message=r.message,
                     evidence=r.evidence_hash,
                     references={k: list(v) for k, v in sorted((r.references or {}).items())},

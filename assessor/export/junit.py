@@ -33,12 +33,20 @@ import json
 import re
 from collections import Counter, defaultdict
 from datetime import UTC
+from typing import assert_never
 
 from lxml import etree
 
 from assessor.export.data import ExportData, ExportResult, ExportTarget, clean
+from assessor.vocab import Status, TargetStatus
 
-_SKIPPED = {"not_applicable": "not applicable", "manual": "manual", "waived": "waived"}
+# a skipped test case's message starts with what it is
+_SKIPPED = {
+    Status.NOT_APPLICABLE: "not applicable",
+    Status.MANUAL: Status.MANUAL.value,
+    Status.WAIVED: Status.WAIVED.value,
+}
+ERROR_ELEMENT = "error"  # JUnit's <error> (a test that could not run)
 
 
 def render_junit(data: ExportData) -> bytes:
@@ -59,13 +67,13 @@ def render_junit(data: ExportData) -> bytes:
 def _counts(results: list[ExportResult], t: ExportTarget) -> Counter[str]:
     c: Counter[str] = Counter({"tests": len(results), "failures": 0, "errors": 0, "skipped": 0})
     for r in results:
-        if r.status == "fail":
+        if r.status == Status.FAIL:
             c["failures"] += 1
-        elif r.status == "error":
+        elif r.status == Status.ERROR:
             c["errors"] += 1
         elif r.status in _SKIPPED:
             c["skipped"] += 1
-    if t.status != "collected":
+    if t.status != TargetStatus.COLLECTED:
         c["tests"] += 1
         c["errors"] += 1
     return c
@@ -102,9 +110,9 @@ def _suite(
         _set(case, classname=t.uri, name=shown, time="0")
         return case
 
-    if t.status != "collected":
+    if t.status != TargetStatus.COLLECTED:
         case = case_named(f"collect [whole {t.kind}]")
-        err = etree.SubElement(case, "error")
+        err = etree.SubElement(case, ERROR_ELEMENT)
         _set(err, message=t.error or t.status, type=f"target-{t.status}")
         err.text = clean(f"{t.uri} was not collected ({t.status}): {t.error or 'no detail'}")
     rules = data.catalog.rules
@@ -121,23 +129,33 @@ def _suite(
         shown += [(f"reference:{fw}", ",".join(ids)) for fw, ids in sorted(r.references.items())]
         for name, value in shown:
             _set(etree.SubElement(props, "property"), name=name, value=value)
-        if r.status == "fail":
+        _outcome(case, r, rule.remediation.strip() if rule else "")
+    return suite
+
+
+def _outcome(case: etree._Element, r: ExportResult, remediation: str) -> None:
+    """The test case's failure, error or skipped element, by the result's status."""
+    match r.status:
+        case Status.FAIL:
             el = etree.SubElement(case, "failure")
             _set(el, message=r.message, type=r.severity)
-            el.text = clean(_detail(r, rule.remediation.strip() if rule else ""))
-        elif r.status == "error":
-            el = etree.SubElement(case, "error")
+            el.text = clean(_detail(r, remediation))
+        case Status.ERROR:
+            el = etree.SubElement(case, ERROR_ELEMENT)
             _set(el, message=r.message, type="evaluation-error")
             el.text = clean(_detail(r, ""))
-        elif r.status == "waived" and r.waiver is not None:
+        case Status.WAIVED if r.waiver is not None:
             w = r.waiver
             expires = str(w.get("expires") or "")[:10] or "never"
             el = etree.SubElement(case, "skipped")
             _set(el, message=f"waived: {w.get('reason')} ({w.get('approver')}, expires {expires})")
             el.text = clean(_detail(r, ""))
-        elif r.status in _SKIPPED:
+        case Status.WAIVED | Status.MANUAL | Status.NOT_APPLICABLE:
             _set(etree.SubElement(case, "skipped"), message=f"{_SKIPPED[r.status]}: {r.message}")
-    return suite
+        case Status.PASS | Status.NOT_ASSESSED:  # a pass passes (not_assessed is never a result's)
+            pass
+        case _:
+            assert_never(r.status)
 
 
 _BREAKS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")

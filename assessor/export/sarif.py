@@ -71,6 +71,7 @@ from urllib.parse import quote, urlsplit
 from assessor.catalog.schema import FunctionCheck, Rule
 from assessor.errors import AssessorError, EvaluationError
 from assessor.export.data import ExportData, ExportResult, ExportTarget, iso
+from assessor.vocab import RESULT_STATUSES, AssessmentStatus, Severity, Status, TargetStatus
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 INFORMATION_URI = "https://github.com/assessor/assessor"
@@ -79,19 +80,35 @@ LINE_HASH = "primaryLocationLineHash"
 MAX_TAGS = 20  # GitHub rejects a file with more tags on a rule
 MAX_FILES = 10  # physical locations of one result (GitHub shows only the first)
 
-# severity -> SARIF level, and the CVSS-like score GitHub code scanning ranks alerts by
-LEVELS = {"critical": "error", "high": "error", "medium": "warning", "low": "note", "info": "note"}
-SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0", "info": "0.0"}
+# severity -> SARIF level (SARIF's words), and the CVSS-like score GitHub code scanning
+# ranks alerts by
+LEVELS: dict[str, str] = {
+    Severity.CRITICAL: "error",
+    Severity.HIGH: "error",
+    Severity.MEDIUM: "warning",
+    Severity.LOW: "note",
+    Severity.INFO: "note",
+}
+SECURITY_SEVERITY: dict[str, str] = {
+    Severity.CRITICAL: "9.5",
+    Severity.HIGH: "8.0",
+    Severity.MEDIUM: "5.5",
+    Severity.LOW: "3.0",
+    Severity.INFO: "0.0",
+}
+NOTIFICATION_LEVEL = "error"  # SARIF's level of a tool notification
 
-FINDINGS = ("fail", "waived")
-EVERY = ("fail", "waived", "error", "manual", "pass", "not_applicable")
+FINDINGS = (Status.FAIL, Status.WAIVED)
+# --every-result: the findings, then every other status worst first (run.properties.statuses)
+EVERY = FINDINGS + tuple(s for s in RESULT_STATUSES if s not in FINDINGS)
+# status -> SARIF result kind (SARIF's words); a finding's kind is "fail"
 KINDS = {
-    "fail": "fail",
-    "waived": "fail",
-    "error": "open",
-    "manual": "review",
-    "pass": "pass",
-    "not_applicable": "notApplicable",
+    Status.FAIL: "fail",
+    Status.WAIVED: "fail",
+    Status.ERROR: "open",
+    Status.MANUAL: "review",
+    Status.PASS: "pass",
+    Status.NOT_APPLICABLE: "notApplicable",
 }
 
 # tool notifications (driver.notifications): what is reported beside the results
@@ -106,7 +123,7 @@ def render_sarif(data: ExportData, *, every_result: bool = False) -> bytes:
     findings, or with ``every_result`` every stored result."""
     wanted = EVERY if every_result else FINDINGS
     reported = [r for r in data.results if r.status in wanted]
-    errors = [r for r in data.results if r.status == "error"]
+    errors = [r for r in data.results if r.status == Status.ERROR]
     rule_ids = sorted({r.rule for r in reported} | {r.rule for r in errors})
     first: dict[str, ExportResult] = {}
     for r in data.results:
@@ -117,10 +134,12 @@ def render_sarif(data: ExportData, *, every_result: bool = False) -> bytes:
     places = _Places(data)
     results = [_result(r, rule_index[r.rule], data, places) for r in reported]
     notifications = [_error(r, rule_index[r.rule], places) for r in errors]
-    notifications += [_unreached(t, places) for t in data.targets if t.status != "collected"]
+    notifications += [
+        _unreached(t, places) for t in data.targets if t.status != TargetStatus.COLLECTED
+    ]
 
     invocation: dict[str, Any] = {
-        "executionSuccessful": data.assessment.get("status") == "complete",
+        "executionSuccessful": data.assessment.get("status") == AssessmentStatus.COMPLETE,
         "startTimeUtc": iso(data.started),
     }
     if data.finished is not None:
@@ -252,7 +271,7 @@ def _result(r: ExportResult, index: int, data: ExportData, places: _Places) -> d
         "ruleId": r.rule,
         "ruleIndex": index,
         "kind": KINDS.get(r.status, "informational"),
-        "level": _level(r.severity) if KINDS.get(r.status) == "fail" else "none",
+        "level": _level(r.severity) if r.status in FINDINGS else "none",
         "message": {"text": r.message or r.title},
         "locations": locations,
         "guid": str(uuid.uuid5(uuid.UUID(data.uuid), f"sarif-result:{fp}")),
@@ -292,7 +311,7 @@ def _result(r: ExportResult, index: int, data: ExportData, places: _Places) -> d
 def _error(r: ExportResult, index: int, places: _Places) -> dict[str, Any]:
     """An evaluation error: the rule could not judge the resource."""
     return {
-        "level": "error",
+        "level": NOTIFICATION_LEVEL,
         "message": {"text": f"{r.rule} on {r.target} {r.resource}: {r.message}"},
         "locations": [{"logicalLocations": [places.resource(r)]}],
         "descriptor": {"id": NOTIFICATIONS[0][0], "index": 0},
@@ -303,7 +322,7 @@ def _error(r: ExportResult, index: int, places: _Places) -> dict[str, Any]:
 
 def _unreached(t: ExportTarget, places: _Places) -> dict[str, Any]:
     return {
-        "level": "error",
+        "level": NOTIFICATION_LEVEL,
         "message": {"text": f"{t.uri} was not collected ({t.status}): {t.error or 'no detail'}"},
         "locations": [{"logicalLocations": [places.target(t.uri)]}],
         "descriptor": {"id": NOTIFICATIONS[1][0], "index": 1},

@@ -94,6 +94,7 @@ from lxml import etree
 
 from assessor.errors import AssessorError
 from assessor.export.data import ExportData, ExportResult, ExportTarget, clean, iso
+from assessor.vocab import Severity, Status, TargetStatus
 
 if TYPE_CHECKING:
     from assessor.catalog import Catalog
@@ -116,15 +117,30 @@ AI_SYSTEM = "http://scap.nist.gov/schema/asset-identification/1.1"
 
 _DEFAULT_NS: dict[Any, str] = {None: XCCDF}  # lxml-stubs type the default prefix as str
 
-SEVERITY = {"critical": "high", "high": "high", "medium": "medium", "low": "low", "info": "info"}
-RESULT = {
-    "pass": "pass",
-    "fail": "fail",
-    "error": "error",
-    "not_applicable": "notapplicable",
-    "manual": "notchecked",
-    "waived": "fail",  # see the module docstring
+# our severity -> XCCDF's (XCCDF has no critical)
+SEVERITY: dict[str, str] = {
+    Severity.CRITICAL: "high",
+    Severity.HIGH: "high",
+    Severity.MEDIUM: "medium",
+    Severity.LOW: "low",
+    Severity.INFO: "info",
 }
+# our status -> XCCDF's rule-result value
+RESULT: dict[str, str] = {
+    Status.PASS: "pass",
+    Status.FAIL: "fail",
+    Status.ERROR: "error",
+    Status.NOT_APPLICABLE: "notapplicable",
+    Status.MANUAL: "notchecked",
+    Status.WAIVED: "fail",  # see the module docstring
+}
+# our status -> the severity of the rule-result's message (XCCDF's: error, warning, info)
+MESSAGE_SEVERITY: dict[str, str] = {
+    Status.ERROR: "error",
+    Status.FAIL: "warning",
+    Status.WAIVED: "warning",
+}
+NOTE_SEVERITY = "info"  # XCCDF's message severity of any other message
 KINDS = {
     "host": ("Container host", "Rules that read the host running the container engine."),
     "engine": ("Container engine", "Rules that read the container engine's configuration."),
@@ -136,7 +152,9 @@ KINDS = {
         "Rules judged once per rule-result of an imported OpenSCAP evaluation of a host.",
     ),
 }
+# XCCDF rule-result values the flat score counts, and those it counts as passed
 _SCORED = ("pass", "fail", "error", "unknown", "fixed")
+_PASSED = ("pass", "fixed")
 
 
 def q(tag: str, ns: str = XCCDF) -> str:
@@ -502,7 +520,7 @@ def _test_result(
         result = _rule_result(tr, data, r, end, evidence_href, ocil_href, overrides)
         if result in _SCORED:
             counted += 1
-            passed += result in ("pass", "fixed")
+            passed += result in _PASSED
     sub(tr, "score", f"{passed:.6f}", system="urn:xccdf:scoring:flat", maximum=f"{counted:.6f}")
     _metadata(tr, data, t)
     return tr
@@ -520,7 +538,7 @@ def _notes(data: ExportData, t: ExportTarget) -> list[str]:
             f"Not finalised: assessment {data.id} is {data.status}; no one has signed its "
             "results off, they may still change (waivers, attestations)."
         )
-    if t.status != "collected":
+    if t.status != TargetStatus.COLLECTED:
         out.append(f"{t.uri} was not assessed ({t.status}): {t.error or 'no reason given'}.")
     return out
 
@@ -549,8 +567,8 @@ def _rule_result(
     overrides: bool,
 ) -> str:
     rule = data.catalog.rules[r.rule]
-    waiver = r.waiver if r.status == "waived" else None
-    result = "pass" if waiver is not None and overrides else RESULT[r.status]
+    waiver = r.waiver if r.status == Status.WAIVED else None
+    result = RESULT[Status.PASS] if waiver is not None and overrides else RESULT[r.status]
     el = sub(
         tr,
         "rule-result",
@@ -563,7 +581,7 @@ def _rule_result(
     sub(el, "result", result)
     if waiver is not None and overrides:
         override = sub(el, "override", time=time, authority=waiver.get("approver") or "unknown")
-        sub(override, "old-result", "fail")
+        sub(override, "old-result", RESULT[Status.FAIL])
         sub(override, "new-result", result)
         sub(override, "remark", waiver_text(waiver))
     for fw_id, reqs in r.references.items():
@@ -571,11 +589,11 @@ def _rule_result(
             sub(el, "ident", req, system=framework_system(fw_id))
     meta = etree.SubElement(el, q("metadata"), nsmap={"as": ASSESSOR})
     sub(meta, q("result", ASSESSOR), id=r.id, status=r.status)
-    severity = {"error": "error", "fail": "warning", "waived": "warning"}.get(r.status, "info")
+    severity = MESSAGE_SEVERITY.get(r.status, NOTE_SEVERITY)
     text = f"{r.resource}: {r.message}" if r.message else r.resource
     sub(el, "message", text, severity=severity)
     if waiver is not None and not overrides:
-        sub(el, "message", waiver_text(waiver), severity="info")
+        sub(el, "message", waiver_text(waiver), severity=NOTE_SEVERITY)
     sub(el, "instance", r.target, context="target")
     sub(el, "instance", r.resource, context="resource", parentContext="target")
     if rule.automated:

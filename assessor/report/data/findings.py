@@ -254,7 +254,7 @@ def rule_view(
     from assessor.report.text import to_html
 
     rule = v.catalog.rules.get(rule_id)
-    counts = Counter(r.status for r in results)
+    counts: Counter[str] = Counter(r.status for r in results)
     bad = [r for r in results if r.status in ("fail", "error", "waived")]
     bad.sort(key=lambda r: (FINDING_ORDER.get(r.status, 9), r.target, r.resource))
     shown = bad[:max_findings] if max_findings > 0 else bad
