@@ -1,6 +1,7 @@
-"""Plugins through entry points: a separately installed distribution adds an evaluation
-function and an export format without touching assessor's code (tests/plugin/), and a plugin
-that clashes with a built-in name or does not load stops the command with one line."""
+"""Plugins through entry points: a separately installed distribution adds a target kind (its
+collector), an evaluation function and an export format without touching assessor's code
+(tests/plugin/), and a plugin that clashes with a built-in name or does not load stops the
+command with one line."""
 
 from __future__ import annotations
 
@@ -107,7 +108,9 @@ def in_venv(venv: Path, cwd: Path, *args: str) -> Run:
 
 
 @pytest.mark.slow
-def test_installed_plugin_adds_a_function_and_an_export_format(venv: Path, tmp_path: Path) -> None:
+def test_installed_plugin_adds_a_target_kind_a_function_and_an_export_format(
+    venv: Path, tmp_path: Path
+) -> None:
     org = org_controls(tmp_path)
     db = f"sqlite:///{tmp_path / 'p.db'}"
     where = in_venv(venv, tmp_path, "--version")
@@ -147,6 +150,25 @@ def test_installed_plugin_adds_a_function_and_an_export_format(venv: Path, tmp_p
     assert lines[0] == f"assessment {json.loads(scan.out)['assessment']['uuid']}"
     statuses = sorted({r["status"] for r in results})
     assert lines[1:] == [f"{s} {sum(r['status'] == s for r in results)}" for s in statuses]
+
+    # the plugin's target kind: its collector's container evidence, judged by built-in rules
+    saved = tmp_path / "inspect"
+    saved.mkdir()
+    for name, privileged in (("web", False), ("debug", True)):
+        doc = [{"Name": f"/{name}", "HostConfig": {"Privileged": privileged}}]
+        (saved / f"{name}.json").write_text(json.dumps(doc))
+    offline = in_venv(
+        venv, tmp_path, "scan", f"example-inspect:{saved}", "--db", db, "--format", "json"
+    )
+    assert offline.code in (0, 1), offline.err
+    doc = json.loads(offline.out)
+    assert doc["assessment"]["status"] == "complete"
+    assert doc["assessment"]["scope"] == [f"example-inspect:{saved}"]
+    privileged = sorted(
+        (r["resource"], r["status"]) for r in doc["results"]
+        if r["rule"] == "container-privileged-disabled"
+    )  # fmt: skip
+    assert privileged == [("debug", "fail"), ("web", "pass")]
 
     # an unknown format's error lists the plugin's among the formats
     bad = in_venv(venv, tmp_path, "export", "--db", db, "--format", "nope", "-o", "-")

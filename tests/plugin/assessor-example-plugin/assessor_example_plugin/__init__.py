@@ -1,4 +1,5 @@
-"""An example assessor plugin: an evaluation function and an export format.
+"""An example assessor plugin: a target kind with its collector, an evaluation function and an
+export format.
 
 Neither is registered by importing this module: the distribution's entry points name them
 (pyproject.toml), and assessor reads them only when a rule or ``export --format`` needs them.
@@ -6,14 +7,49 @@ Neither is registered by importing this module: the distribution's entry points 
 
 from __future__ import annotations
 
+import json
 from collections import Counter
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from assessor.errors import EvaluationError
+from assessor.collectors.base import Collector
+from assessor.collectors.options import CollectOptions
+from assessor.errors import EvaluationError, TargetUnreachableError
 from assessor.evaluate.functions import Outcome
-from assessor.export.data import ExportData
+from assessor.evidence import Evidence
 from assessor.extensions import Exporter
+from assessor.targets import Target
+
+if TYPE_CHECKING:  # the read model is imported only when an export runs
+    from assessor.export.data import ExportData
+
+
+class InspectCollector(Collector):
+    """``example-inspect:DIR``: containers as ``docker inspect`` saved them, one JSON file each,
+    judged offline by the built-in container rules (the evidence kind it yields)."""
+
+    kinds = frozenset({"container"})
+
+    def __init__(self, options: CollectOptions | None = None) -> None:
+        self._identity: dict[str, Any] = {}
+
+    def identity(self) -> dict[str, Any]:
+        return self._identity
+
+    def collect(self, target: Target) -> Iterator[Evidence]:
+        folder = Path(target.location)
+        if not folder.is_dir():
+            raise TargetUnreachableError(f"{target}: no such folder")
+        files = sorted(folder.glob("*.json"))
+        self._identity = {"folder": str(folder.resolve()), "documents": len(files)}
+        for path in files:
+            doc = json.loads(path.read_text())
+            if isinstance(doc, list):  # docker inspect prints a list
+                doc = doc[0]
+            yield Evidence(
+                "container", str(target), str(doc.get("Name", path.stem)).lstrip("/"), doc
+            )
 
 
 def docker_files_owned_by_root(data: Any, args: Mapping[str, Any]) -> Outcome:
