@@ -46,6 +46,7 @@ ZERO_TIME = "0001-01-01T00:00:00Z"
 _PORT_KEY = re.compile(r"^\d{1,5}(-\d{1,5})?/(tcp|udp|sctp)$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _MODE = re.compile(r"^[0-7]{4}$")
+_ERROR_FIELD = "error"  # the field naming why a file could not be read
 
 
 def absent() -> Any:
@@ -560,16 +561,16 @@ class FileStat(_Closed):
                 raise ValueError(f"{self.path}: exists but has no {', '.join(needed)}")
             if not _MODE.match(self.mode):
                 raise ValueError(f"{self.path}: mode {self.mode!r} is not four octal digits")
-            if "error" in self.model_fields_set:
+            if _ERROR_FIELD in self.model_fields_set:
                 raise ValueError(f"{self.path}: exists and has an error")
         else:
             if given:
                 raise ValueError(
                     f"{self.path}: exists is {self.exists} but it has {', '.join(given)}"
                 )
-            if self.exists is None and "error" not in self.model_fields_set:
+            if self.exists is None and _ERROR_FIELD not in self.model_fields_set:
                 raise ValueError(f"{self.path}: exists is unknown without an error")
-            if self.exists is False and "error" in self.model_fields_set:
+            if self.exists is False and _ERROR_FIELD in self.model_fields_set:
                 raise ValueError(f"{self.path}: absent, with an error")
         if "dangling_link" in self.model_fields_set and self.exists is not False:
             raise ValueError(f"{self.path}: a dangling link that exists")

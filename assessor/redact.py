@@ -129,12 +129,13 @@ _EXEMPT_LAST = frozenset(
     }
 )
 _PASSWORD_ENDS = ("password", "passwords", "passwd", "passphrase", "pwd", "passcode", "pword")
+_PASS = "pass"  # a password's short name: a setting's word, a command's flag
 
 
 def _word_kind(w: str, prev: str, last: bool) -> tuple[str, bool] | None:
-    if w in ("pass", "pw", "passw") or w.endswith(_PASSWORD_ENDS):
+    if w in (_PASS, "pw", "passw") or w.endswith(_PASSWORD_ENDS):
         return "password", True
-    if w.endswith("pass") and w not in _NOT_PASS:
+    if w.endswith(_PASS) and w not in _NOT_PASS:
         return "password", True
     if w.endswith(("token", "tokens")):
         return "token", True
@@ -298,7 +299,7 @@ _FLAG_PROGRAMS = {
     "a": ("redis", "keydb", "valkey"),
     "w": ("ldap",),
     "k": ("openssl",),
-    "pass": ("openssl",),
+    _PASS: ("openssl",),
     "b": ("htpasswd",),
 }
 _FLAG_PROGRAM_RE = {f: re.compile("|".join(names)) for f, names in _FLAG_PROGRAMS.items()}

@@ -91,6 +91,17 @@ JUDGED_STATUSES: tuple[Status, ...] = COUNT_ORDER[:-1]
 ATTESTATION_STATUSES: tuple[Status, ...] = (Status.PASS, Status.FAIL)
 
 
+# A requirement's coverage by the catalog's rules (a framework file's ``status``; derived
+# from its rules when absent). No docstring: pydantic would write it into the framework
+# file schema, controls/schema/framework.schema.json.
+class Coverage(StrEnum):
+    AUTOMATED = "automated"
+    PARTIAL = "partial"
+    MANUAL = "manual"
+    NOT_APPLICABLE = "not_applicable"
+    NOT_COVERED = "not_covered"
+
+
 class TargetKind(StrEnum):
     """What a target string names (DESIGN section 4): the scheme before its first colon."""
 

@@ -76,7 +76,7 @@ def resolve_requirement(
 ) -> tuple[str, str]:
     """``FRAMEWORK:ID`` or ``ID`` with ``--framework`` -> (framework, requirement id), both
     checked against the catalog; a requirement fully automated or not applicable is refused."""
-    from assessor.catalog.schema import Coverage
+    from assessor.vocab import Coverage
 
     fw, sep, rid = requirement.partition(":")
     if sep and (framework is None or fw in catalog.frameworks):

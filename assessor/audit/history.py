@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 # Bump when the canonical form changes; it is part of what is hashed.
 DIGEST_VERSION = 1
+_ERROR_FIELD = "error"  # a target's error, in the canonical form
 
 
 class AlreadyFinalisedError(AssessorError):
@@ -129,7 +130,7 @@ def canonical_content(session: Session, assessment: Assessment) -> dict[str, Any
                 "kind": t.kind,
                 "status": t.status,
                 "identity": t.identity,
-                "error": t.error,
+                _ERROR_FIELD: t.error,
                 "evidence": sorted(hashes[t.id]),
             }
             for t in targets

@@ -7,8 +7,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from assessor.catalog.schema import Coverage, Framework, Requirement
+from assessor.catalog.schema import Framework, Requirement
 from assessor.errors import NotFoundError
+from assessor.vocab import Coverage
 
 if TYPE_CHECKING:
     from assessor.catalog.loader import Catalog

@@ -17,7 +17,6 @@ from assessor.catalog.schema import (
     AllOf,
     AnyOf,
     Condition,
-    Coverage,
     Framework,
     FunctionCheck,
     Leaf,
@@ -28,6 +27,7 @@ from assessor.catalog.schema import (
 )
 from assessor.errors import ControlDefinitionError
 from assessor.resources import data_dir
+from assessor.vocab import Coverage
 
 MAX_CONTROL_FILE = 1 << 20  # 1 MiB: a control file larger than this is refused
 

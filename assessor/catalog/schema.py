@@ -21,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from assessor.vocab import Severity
+from assessor.vocab import Coverage, Severity
 
 KEBAB = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 FRAMEWORK_ID = r"^[a-z0-9]+(?:[-.][a-z0-9]+)*$"
@@ -277,14 +277,6 @@ class FrameworkInfo(Strict):
     notes: str = ""
 
 
-class Coverage(StrEnum):
-    AUTOMATED = "automated"
-    PARTIAL = "partial"
-    MANUAL = "manual"
-    NOT_APPLICABLE = "not_applicable"
-    NOT_COVERED = "not_covered"
-
-
 class Mapping(Strict):
     basis: Literal["verified", "inferred"]
     source: str
@@ -293,6 +285,10 @@ class Mapping(Strict):
         description="One line: why the rules meet the requirement, in the requirement's own "
         "terms (every inferred mapping gives one).",
     )
+
+
+# A framework's own word for how a requirement is assessed (CIS: Automated or Manual).
+FrameworkAssessment = Literal["automated", "manual"]
 
 
 class Requirement(Strict):
@@ -310,7 +306,7 @@ class Requirement(Strict):
     )
     level: int | None = None
     profile: str = ""
-    assessment: Literal["automated", "manual"] | None = None
+    assessment: FrameworkAssessment | None = None
     rules: list[Annotated[str, Field(pattern=KEBAB)]] = Field(default_factory=list)
     status: Coverage | None = Field(
         default=None,

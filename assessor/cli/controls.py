@@ -160,7 +160,7 @@ def coverage(
     from rich.markup import escape
     from rich.table import Table
 
-    from assessor.catalog.schema import Coverage
+    from assessor.vocab import Coverage
     from assessor.cli._output import console
 
     out = console()

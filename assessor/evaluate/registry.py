@@ -11,6 +11,7 @@ from assessor.evaluate.functions import Outcome
 from assessor.evaluate.host import host_file_permissions
 
 SHOWN = 10  # items named in a message; the evidence holds them all
+_ERROR_KEY = "error"  # the key of a failed probe's message in registry evidence
 
 
 def _section(data: Any, *path: str) -> dict[str, Any]:
@@ -22,7 +23,7 @@ def _section(data: Any, *path: str) -> dict[str, Any]:
         value = value[part]
     if not isinstance(value, dict):
         raise EvaluationError(f"evidence {'.'.join(path)!r} is not an object")
-    if value.get("error"):
+    if value.get(_ERROR_KEY):
         raise EvaluationError(f"{'.'.join(path)} could not be observed: {value['error']}")
     return value
 
@@ -216,12 +217,12 @@ def _tags(data: Any) -> tuple[list[dict[str, Any]], str]:
     notes = []
     if content.get("repositories_truncated") or content.get("tags_truncated"):
         notes.append(f"only the first {len(tags)} tags were read")
-    failed = [t for t in tags if t.get("error")]
+    failed = [t for t in tags if t.get(_ERROR_KEY)]
     if failed:
         notes.append(
-            f"{len(failed)} tag(s) unreadable: " + "; ".join(str(t["error"]) for t in failed[:3])
+            f"{len(failed)} tag(s) unreadable: " + "; ".join(str(t[_ERROR_KEY]) for t in failed[:3])
         )
-    return [t for t in tags if not t.get("error")], ("; " + "; ".join(notes)) if notes else ""
+    return [t for t in tags if not t.get(_ERROR_KEY)], ("; " + "; ".join(notes)) if notes else ""
 
 
 def _name(t: Mapping[str, Any]) -> str:

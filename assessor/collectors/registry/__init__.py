@@ -50,6 +50,7 @@ API_HEADER = "Docker-Distribution-API-Version"
 # attached to an image, not images to judge
 ARTIFACT_TAG = re.compile(r"^sha256-[0-9a-f]{64}(\.(sig|att|sbom|[a-z0-9]{1,16}))?$")
 MAX_JSON = 4 << 20  # one catalog or tag-list page
+ERROR_KEY = "error"  # the key of a failed probe's message in registry evidence
 JSON_BOUND = "the bound on a registry's JSON answer"
 MAX_REPOSITORIES = 1000
 PAGE = 100
@@ -160,11 +161,11 @@ class RegistryCollector(Collector):
                     data["credentials"]["accepted"] = _credentials_accepted(auth_client)
                 reader = auth_client if auth_client and data["credentials"]["accepted"] else anon
                 content = _content(reader, opts)
-                if content.get("error") and data["credentials"].get("sent") is False:
+                if content.get(ERROR_KEY) and data["credentials"].get("sent") is False:
                     why = data["credentials"]["why_not"]
-                    content["error"] += f" (credentials were given but {why})"
-                elif content.get("error") and data["credentials"].get("accepted") is False:
-                    content["error"] += " (the credentials given were refused: 401 on /v2/)"
+                    content[ERROR_KEY] += f" (credentials were given but {why})"
+                elif content.get(ERROR_KEY) and data["credentials"].get("accepted") is False:
+                    content[ERROR_KEY] += " (the credentials given were refused: 401 on /v2/)"
                 data["content"] = content
                 data["anonymous"] = _anonymous(anon, content, opts)
                 data["content"]["reader"] = "credentials" if reader is auth_client else "anonymous"
@@ -285,7 +286,7 @@ def _content(reader: Registry, opts: CollectOptions) -> dict[str, Any]:
             reader, "/v2/_catalog", "repositories", MAX_REPOSITORIES, "catalog"
         )
     except (CollectorError, TargetUnreachableError) as e:
-        content["error"] = e.message
+        content[ERROR_KEY] = e.message
         return content
     content["repositories"] = len(repositories)
     content["repositories_truncated"] = truncated
@@ -337,7 +338,7 @@ def _inspect_tag(reader: Registry, item: dict[str, Any], opts: CollectOptions) -
         out["signed"] = bool(signatures.get("present"))
         out["signature_kinds"] = signatures.get("kinds", [])
     except (ImageError, CollectorError) as e:
-        out["error"] = e.message
+        out[ERROR_KEY] = e.message
     return out
 
 
@@ -396,7 +397,7 @@ def _anonymous(anon: Registry, content: dict[str, Any], opts: CollectOptions) ->
         status, _ = _status(anon, "GET", f"/v2/_catalog?n={PAGE}", "anonymous catalog")
         out["catalog"] = {"status": status, "allowed": status == 200}
     except (CollectorError, TargetUnreachableError) as e:
-        out["catalog"] = {"error": e.message}
+        out["catalog"] = {ERROR_KEY: e.message}
     known = [t for t in content.get("tags", []) if "digest" in t]
     probe_repo = f"assessor-probe-{secrets.token_hex(4)}"
     if known:
@@ -416,7 +417,7 @@ def _anonymous(anon: Registry, content: dict[str, Any], opts: CollectOptions) ->
             pull["allowed"] = status == 200
             pull["tag"] = tag
     except (CollectorError, TargetUnreachableError) as e:
-        pull["error"] = e.message
+        pull[ERROR_KEY] = e.message
     out["pull"] = pull
     push: dict[str, Any] = {"repository": repo, "probe_repository": repo == probe_repo}
     if not opts.push_probe:
@@ -435,7 +436,7 @@ def _anonymous(anon: Registry, content: dict[str, Any], opts: CollectOptions) ->
                 status, _ = _status(anon, "DELETE", cancel, "cancel the probe upload")
                 push["cancelled"] = status in (200, 202, 204)
         except (CollectorError, TargetUnreachableError) as e:
-            push["error"] = e.message
+            push[ERROR_KEY] = e.message
     out["push"] = push
     return out
 
