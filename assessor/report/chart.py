@@ -1,17 +1,20 @@
-"""The trend chart: requirement statuses per period, drawn by matplotlib as SVG.
+"""The trend chart: requirement statuses per period as a small SVG, written from the numbers.
 
-SVG text is drawn as paths, so the chart looks the same in a browser and in WeasyPrint's
-PDF whatever fonts either has.
+No plotting library: a stacked bar per period, a left axis of requirement counts, the share
+passed as a line on a right axis (0-100 %), and the periods under the bars. Every text is
+XML-escaped and the document holds no script, style sheet, link or id, so it can sit inline
+in the HTML report (reports/templates/_summary.html.j2) and in WeasyPrint's PDF.
 """
 
 from __future__ import annotations
 
-import io
+import math
 from collections.abc import Sequence
+from html import escape
 
 from assessor.audit.trend import PeriodPoint
 
-# Drawn bottom to top; colours match reports/static/report.css.
+# Drawn bottom to top; colours match reports/static/report.css and the legend of the summary.
 SERIES = (
     ("pass", "passed", "#2e7d32"),
     ("waived", "waived", "#6d8fb3"),
@@ -19,6 +22,37 @@ SERIES = (
     ("error", "error", "#8e44ad"),
     ("fail", "failed", "#c62828"),
 )
+JUDGED = ("pass", "fail", "error", "waived", "manual")
+
+WIDTH, HEIGHT = 250, 155  # the drawing's units; the report's CSS scales it to its column
+LEFT, RIGHT, BOTTOM = 32.5, 210.0, 130.2  # the plot area, as a fraction of the figure before
+TOP, TOP_TITLED = 12.4, 24.8
+FONT = 9.5
+INK, LINE = "#1b1b1b", "#1b1b1b"
+BAR = 0.6  # a bar's width, in periods
+
+
+def _num(x: float) -> str:
+    """A coordinate with at most two decimals and no trailing zeros (same numbers, same text)."""
+    text = f"{x:.2f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+def _step(top: int) -> int:
+    """A round tick step (1, 2 or 5 times a power of ten) giving at most five ticks to ``top``."""
+    raw = max(top, 1) / 5
+    power = 10 ** max(0, math.floor(math.log10(raw))) if raw >= 1 else 1
+    for m in (1, 2, 5, 10):
+        if m * power >= raw:
+            return m * power
+    return 10 * power
+
+
+def _text(x: float, y: float, text: str, anchor: str = "middle") -> str:
+    return (
+        f'<text x="{_num(x)}" y="{_num(y)}" text-anchor="{anchor}">{escape(text, quote=True)}'
+        "</text>"
+    )
 
 
 def trend_svg(points: Sequence[PeriodPoint], framework: str, title: str = "") -> str:
@@ -26,44 +60,73 @@ def trend_svg(points: Sequence[PeriodPoint], framework: str, title: str = "") ->
 
     Drawn small (three side by side on the summary page) and without a legend: the report
     prints one legend for all of them, in the colours of ``SERIES``."""
-    import matplotlib
+    top_y = TOP_TITLED if title else TOP
+    counts = [p.counts.get(framework, {}) for p in points]
+    totals = [sum(c.get(k, 0) for k, _, _ in SERIES) for c in counts]
+    step = _step(max(totals, default=0))
+    y_max = max(step, math.ceil(max(totals, default=0) / step) * step)
+    slots = max(len(points), 4)
 
-    matplotlib.use("svg", force=False)
-    from matplotlib.figure import Figure
+    def x_of(i: float) -> float:  # a period's centre; the axis runs from -0.7 to slots - 0.3
+        return LEFT + (i + 0.7) / (slots + 0.4) * (RIGHT - LEFT)
 
-    with matplotlib.rc_context(
-        {"svg.hashsalt": "assessor", "svg.fonttype": "path", "font.size": 7, "axes.titlesize": 8}
-    ):
-        fig = Figure(figsize=(2.5, 1.55), dpi=100)
-        ax = fig.add_subplot()
-        periods = [p.period for p in points]
-        xs = list(range(len(points)))
-        bottom = [0] * len(points)
+    def y_of(v: float, top: float = y_max) -> float:
+        return BOTTOM - v / top * (BOTTOM - top_y)
+
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
+        f'width="{WIDTH}" height="{HEIGHT}" font-family="DejaVu Sans, Arial, sans-serif" '
+        f'font-size="{FONT}" fill="{INK}" role="img">'
+    ]
+    if title:
+        out.append(_text(LEFT, 12, title, "start"))
+    # the bars, one path per status and period, bottom to top
+    half = BAR / 2 / (slots + 0.4) * (RIGHT - LEFT)
+    for i, c in enumerate(counts):
+        base = 0
         for key, label, colour in SERIES:
-            values = [p.counts.get(framework, {}).get(key, 0) for p in points]
-            if not any(values) and key in ("waived", "error"):
+            value = c.get(key, 0)
+            if value <= 0:
                 continue
-            ax.bar(xs, values, 0.6, bottom=bottom, label=label, color=colour)
-            bottom = [b + v for b, v in zip(bottom, values, strict=True)]
-        ax.set_xticks(xs, periods)
-        ax.set_xlim(-0.7, max(len(points), 4) - 0.3)
-        ax.spines[["top", "right"]].set_visible(False)
-        share = ax.twinx()
-        shares = []
-        for p in points:
-            c = p.counts.get(framework, {})
-            judged = sum(c.get(k, 0) for k in ("pass", "fail", "error", "waived", "manual"))
-            shares.append(100.0 * c.get("pass", 0) / judged if judged else 0.0)
-        share.plot(xs, shares, color="#1b1b1b", marker="o", markersize=3, linewidth=1.0)
-        share.set_ylim(0, 100)
-        share.set_yticks([0, 50, 100], ["0%", "50%", "100%"])
-        share.spines[["top"]].set_visible(False)
-        if title:
-            ax.set_title(title, loc="left")
-        fig.subplots_adjust(left=0.13, right=0.84, bottom=0.16, top=0.92 if not title else 0.84)
-        out = io.StringIO()
-        fig.savefig(out, format="svg", metadata={"Date": None, "Creator": None})
-    svg = out.getvalue()
-    # drop the XML prolog and DOCTYPE so the SVG can sit inline in HTML
-    start = svg.find("<svg")
-    return svg[start:]
+            x0, y0, y1 = x_of(i) - half, y_of(base), y_of(base + value)
+            out.append(
+                f'<path d="M{_num(x0)} {_num(y0)}H{_num(x0 + 2 * half)}V{_num(y1)}H{_num(x0)}Z" '
+                f'fill="{colour}"><title>{escape(points[i].period)}: {value} {label}</title></path>'
+            )
+            base += value
+    # the axes: left (counts), bottom (periods), right (share passed); no top frame
+    out.append(
+        f'<path d="M{_num(LEFT)} {_num(top_y)}V{_num(BOTTOM)}H{_num(RIGHT)}V{_num(top_y)}" '
+        f'fill="none" stroke="{LINE}" stroke-width="0.8"/>'
+    )
+    ticks = []
+    for v in range(0, y_max + 1, step):
+        y = y_of(v)
+        ticks.append(f"M{_num(LEFT - 3)} {_num(y)}H{_num(LEFT)}")
+        out.append(_text(LEFT - 5, y + FONT / 3, str(v), "end"))
+    for share in (0, 50, 100):
+        y = y_of(share, 100)
+        ticks.append(f"M{_num(RIGHT)} {_num(y)}H{_num(RIGHT + 3)}")
+        out.append(_text(RIGHT + 5, y + FONT / 3, f"{share}%", "start"))
+    for i, p in enumerate(points):
+        ticks.append(f"M{_num(x_of(i))} {_num(BOTTOM)}V{_num(BOTTOM + 3)}")
+        out.append(_text(x_of(i), BOTTOM + 3 + FONT, p.period))
+    out.append(f'<path d="{"".join(ticks)}" fill="none" stroke="{LINE}" stroke-width="0.8"/>')
+    # the share passed of the requirements judged, per period, as a line with a dot per period
+    shares = []
+    for c in counts:
+        judged = sum(c.get(k, 0) for k in JUDGED)
+        shares.append(100.0 * c.get("pass", 0) / judged if judged else 0.0)
+    if shares:
+        line = "".join(
+            f"{'M' if i == 0 else 'L'}{_num(x_of(i))} {_num(y_of(s, 100))}"
+            for i, s in enumerate(shares)
+        )
+        out.append(f'<path d="{line}" fill="none" stroke="{INK}" stroke-width="1"/>')
+        out.extend(
+            f'<circle cx="{_num(x_of(i))}" cy="{_num(y_of(s, 100))}" r="2" fill="{INK}">'
+            f"<title>{escape(points[i].period)}: {s:.0f}% passed</title></circle>"
+            for i, s in enumerate(shares)
+        )
+    out.append("</svg>\n")
+    return "".join(out)

@@ -12,8 +12,8 @@ and makes a signing key in a temporary directory. Then:
    WeasyPrint (``HTML(string=...).write_pdf()``, nothing else) in a fresh process, measured
    the same way; the two alternate which goes first, ``--runs`` times each (medians shown);
 3. **where the time goes**, in this process, once: the read model and report data, the HTML
-   (Jinja2, and the charts, which matplotlib draws in a forked child: its CPU time is counted
-   here), WeasyPrint's layout and PDF writing with the attachments, and the PAdES signature.
+   (Jinja2, and the charts, SVG written from the numbers by assessor.report.chart),
+   WeasyPrint's layout and PDF writing with the attachments, and the PAdES signature.
 
 The goal (issue 19): the signed PDF in at most 8 s and 250 MiB.
 
@@ -116,8 +116,7 @@ def pdf_pages(pdf: bytes) -> int:
 
 
 def _cpu() -> float:
-    """CPU seconds of this process and of its reaped children (render_html draws the charts
-    in a forked child)."""
+    """CPU seconds of this process and of its reaped children."""
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     return time.process_time() + kids.ru_utime + kids.ru_stime
 

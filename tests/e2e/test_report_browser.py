@@ -193,7 +193,10 @@ def test_trend_charts_are_drawn_and_visible(loaded: Loaded) -> None:
         assert svg.is_visible()
         box = svg.bounding_box()
         assert box is not None and box["width"] > 200 and box["height"] > 80, box
-        assert svg.locator("path").count() >= 10, "bars, axes and glyphs are paths"
+        # a bar segment per status drawn (each with its count as a tooltip), axes and labels
+        assert svg.locator("path > title").count() >= 2, "no stacked bar segments"
+        labels = svg.locator("text").all_text_contents()
+        assert {"0%", "50%", "100%"} <= set(labels), labels
         distinct, stddev, img = _colours(fig.screenshot())
         assert distinct > 2 and stddev > 5, (
             f"chart {i} screenshot is flat: {distinct} colours, stddev {stddev:.1f}"
