@@ -113,11 +113,16 @@ class Exporter:
     # ``module:function`` of the variant carrying every result, when ``render`` carries only
     # the findings (``--all``)
     every_result: str | None = None
+    # the install extra its module needs beyond the core (assessor.extras), if any
+    extra: str | None = None
 
 
 EXPORTERS: dict[str, Exporter] = {
     "oscal": Exporter(
-        "assessor.export.oscal:render_assessment_results", "json", "application/json"
+        "assessor.export.oscal:render_assessment_results",
+        "json",
+        "application/json",
+        extra="oscal",
     ),
     "xccdf": Exporter("assessor.export.xccdf:render_xccdf", "xml", "application/xml"),
     "arf": Exporter("assessor.export.arf:render_arf", "xml", "application/xml", True),

@@ -274,8 +274,8 @@ def export(
         ...,
         "--format",
         help="oscal: a folder with the rules as an OSCAL catalog (catalog.json) and one OSCAL "
-        "profile per framework (profile-FRAMEWORK.json); xccdf: one XCCDF 1.2 Benchmark file "
-        "(rules as XCCDF rules, frameworks as profiles).",
+        "profile per framework (profile-FRAMEWORK.json; needs the 'oscal' extra); xccdf: one "
+        "XCCDF 1.2 Benchmark file (rules as XCCDF rules, frameworks as profiles).",
     ),
     output: Path = typer.Option(
         ..., "--output", "-o", help="oscal: the folder to write (made if absent); xccdf: a file."
@@ -291,6 +291,9 @@ def export(
     catalog = load(controls)
     files: dict[Path, bytes]
     if fmt is CatalogExportFormat.OSCAL:
+        from assessor.extras import require
+
+        require("oscal", "OSCAL exports")
         from assessor.export.oscal import render_catalog
 
         if output.exists() and not output.is_dir():

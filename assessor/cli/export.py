@@ -18,6 +18,7 @@ from assessor.cli._common import (
     controls_dirs,
     setting,
 )
+from assessor.extras import require
 from assessor.publish import ExportRequest, Signing, write_export
 
 
@@ -44,12 +45,11 @@ _FMT = typer.Option(
     "--format",
     parser=_format,
     metavar="<" + "|".join(extensions.EXPORTERS) + ">",
-    help="oscal (OSCAL assessment results, JSON), xccdf (XCCDF 1.2 benchmark and test "
-    "result), arf (the XCCDF in an Asset Reporting Format result data stream), sarif "
-    "(SARIF 2.1.0), junit (JUnit XML), csv, or json (as 'assessor results --format json'); "
-    "or a format an installed plugin adds (CONTRIBUTING.md; a name it does not know lists "
-    "every one). "
-    "Default: from the suffix of -o (.sarif, .csv).",
+    help="oscal (OSCAL assessment results, JSON; needs the 'oscal' extra), xccdf (XCCDF 1.2 "
+    "benchmark and test result), arf (the XCCDF in an Asset Reporting Format result data "
+    "stream), sarif (SARIF 2.1.0), junit (JUnit XML), csv, or json (as 'assessor results "
+    "--format json'); or a format an installed plugin adds (CONTRIBUTING.md; a name it does "
+    "not know lists every one). Default: from the suffix of -o (.sarif, .csv).",
 )
 _OUTPUT = typer.Option(
     ...,
@@ -69,7 +69,7 @@ _SIGN = typer.Option(
     False,
     "--sign",
     help="Also write a detached CMS signature of the file to OUTPUT.p7s "
-    "('assessor verify OUTPUT' checks it).",
+    "('assessor verify OUTPUT' checks it). Needs the 'report' extra.",
 )
 
 
@@ -96,9 +96,13 @@ def export(
             raise typer.BadParameter(
                 "give --format (the output's suffix does not say which)", param_hint="--format"
             )
-    extensions.exporter(fmt)  # a plugin's that does not load stops here
+    exporter = extensions.exporter(fmt)  # a plugin's that does not load stops here
     if sign and to_stdout:
         raise typer.BadParameter("--sign needs a file to write (-o FILE)", param_hint="--sign")
+    if exporter.extra is not None:
+        require(exporter.extra, f"{fmt.upper()} exports")
+    if sign:
+        require("report", "signed exports (--sign)")
     if sign and key is None and setting(None, "sign_key"):
         key = Path(setting(None, "sign_key"))
     done = write_export(

@@ -18,6 +18,7 @@ from assessor.cli._common import (
     controls_dirs,
     setting,
 )
+from assessor.extras import require
 from assessor.publish import ReportRequest, ReportWritten, Signing, write_report
 
 ATTACHED_MIB = 32  # assessor.report.attachments.MAX_SHIPPED_BYTES (not imported: start-up time)
@@ -102,7 +103,9 @@ def report(
     The attestations' evidence files and the evidence documents the findings cite go with it:
     embedded as PDF attachments, or for HTML in the folder OUTPUT.files/ beside it, listed
     with their SHA-256 in the HTML (so the signature over the HTML covers them).
+    Needs the 'report' extra (pip install 'assessor[report]').
     """
+    require("report", "PDF and HTML reports")
     if fmt is None:
         suffix = output.suffix.lower().lstrip(".")
         if suffix not in ("html", "htm", "pdf"):

@@ -43,8 +43,11 @@ def verify(
     An HTML report's files shipped beside it (REPORT.files/: attestation evidence and
     evidence documents) are checked too, against the SHA-256 list inside the signed HTML: a
     changed, missing or extra file makes the report invalid. A PDF carries them as
-    attachments, under its signature.
+    attachments, under its signature. Needs the 'report' extra (pip install 'assessor[report]').
     """
+    from assessor.extras import require
+
+    require("report", "signature checks")
     from assessor.sign.verify import verify_file
 
     result = verify_file(file, signature=signature, trust=list(trust or []) or None)
