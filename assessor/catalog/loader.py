@@ -234,12 +234,18 @@ def _control_files(extra_dirs: Iterable[Path]) -> list[tuple[str, Path, Path]]:
     return found
 
 
+CACHE_KEEP = 8  # cached catalogs kept (one per set of control folders and versions in use)
+# the code that gives a catalog its shape: a change to either makes a new cache key
+_SHAPING_CODE = (Path(__file__), Path(__file__).with_name("schema.py"))
+
+
 def _cache_path(files: list[tuple[str, Path, Path]]) -> Path | None:
     """Where the validated catalog for exactly these file contents is cached, if anywhere.
 
-    The key is the hash of every file's name and bytes (read again on each load, which is
-    cheap), this assessor's version and Python's, so an edited file or an upgrade never
-    reuses a stale catalog. ``ASSESSOR_CACHE_DIR=`` (empty) turns the cache off.
+    The key is the hash of this assessor's version, Python's, the source of the catalog's
+    schema and loader, and every control file's name and bytes (read again on each load,
+    which is cheap), so an edited file, a changed Rule class or an upgrade never reuses a
+    stale catalog. ``ASSESSOR_CACHE_DIR=`` (empty) turns the cache off.
     """
     folder = os.environ.get("ASSESSOR_CACHE_DIR")
     if folder == "":
@@ -249,6 +255,11 @@ def _cache_path(files: list[tuple[str, Path, Path]]) -> Path | None:
 
         folder = user_cache_dir("assessor")
     key = hashlib.sha256(f"{__version__}\0{sys.version}\0".encode())
+    try:
+        for code in _SHAPING_CODE:
+            key.update(hashlib.sha256(code.read_bytes()).digest())
+    except OSError:
+        return None
     for _, _, path in files:
         key.update(str(path.resolve()).encode() + b"\0")
         try:
@@ -257,11 +268,11 @@ def _cache_path(files: list[tuple[str, Path, Path]]) -> Path | None:
             key.update(hashlib.sha256(path.read_bytes()).digest())
         except OSError:
             return None
-    return Path(folder) / f"catalog-{key.hexdigest()[:32]}.pickle"
+    return Path(folder) / f"catalog-{key.hexdigest()[:32]}.json"
 
 
 def _trusted(path: Path) -> bool:
-    """A cache file we may unpickle: ours, and writable by nobody else (nor its folder)."""
+    """A cache file we may read: ours, and writable by nobody else (nor its folder)."""
     try:
         for p in (path, path.parent):
             st = p.stat()
@@ -272,14 +283,21 @@ def _trusted(path: Path) -> bool:
     return True
 
 
-def _read_cache(path: Path | None) -> Catalog | None:
-    if path is None or not path.exists() or not _trusted(path):
-        return None
-    import pickle
+def _adapter() -> Any:
+    """The catalog as JSON and back (pydantic): the rules and frameworks are validated again
+    when read, so a cache is data, never code."""
+    from pydantic import TypeAdapter
 
+    return TypeAdapter(Catalog)
+
+
+def _read_cache(path: Path | None) -> Catalog | None:
+    if path is None or not _trusted(path):
+        return None
     try:
-        cat = pickle.loads(path.read_bytes())  # noqa: S301 - our own file, checked by _trusted
-    except Exception:  # a truncated or foreign file is ignored and rewritten
+        cat = _adapter().validate_json(path.read_bytes())
+        os.utime(path)  # recently used: kept by _prune
+    except (OSError, ValueError):  # unreadable, truncated or of another shape: parsed again
         return None
     return cat if isinstance(cat, Catalog) else None
 
@@ -287,23 +305,38 @@ def _read_cache(path: Path | None) -> Catalog | None:
 def _write_cache(path: Path | None, cat: Catalog) -> None:
     if path is None:
         return
-    import pickle
     import tempfile
 
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".catalog-")
         with os.fdopen(fd, "wb") as f:
-            f.write(pickle.dumps(cat, protocol=pickle.HIGHEST_PROTOCOL))
+            f.write(_adapter().dump_json(cat, by_alias=True, exclude_unset=True))
         os.replace(tmp, path)
     except OSError:  # a read-only home only costs speed
+        return
+    _prune(path)
+
+
+def _prune(current: Path) -> None:
+    """Keep the CACHE_KEEP most recently used catalogs beside ``current``; remove the rest,
+    and the pickled catalogs earlier versions of assessor wrote there (never read again)."""
+    try:
+        entries = sorted(
+            (p for p in current.parent.glob("catalog-*.json") if p != current),
+            key=lambda p: p.stat().st_mtime,
+            reverse=True,
+        )
+        for p in [*entries[CACHE_KEEP - 1 :], *current.parent.glob("catalog-*.pickle")]:
+            p.unlink(missing_ok=True)
+    except OSError:
         return
 
 
 def load_catalog(extra_dirs: Iterable[Path] = ()) -> Catalog:
     """Load the packaged controls plus each organisation folder (``rules/``, ``frameworks/``).
 
-    A validated catalog is cached per exact file contents (see :func:`_cache_path`).
+    A validated catalog is cached as JSON per exact file contents (see :func:`_cache_path`).
     """
     extra_dirs = list(extra_dirs)
     files = _control_files(extra_dirs)
