@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from enum import StrEnum
 from pathlib import Path
 
@@ -31,6 +32,8 @@ class FailOn(StrEnum):
 class ScanFormat(StrEnum):
     TABLE = "table"
     JSON = "json"
+    SARIF = "sarif"
+    JUNIT = "junit"
 
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
@@ -74,7 +77,13 @@ def scan(
         envvar="ASSESSOR_FAIL_ON",
         help="Exit 1 when a fail or error result has this severity or higher. Default: none.",
     ),
-    fmt: ScanFormat = typer.Option(ScanFormat.TABLE, "--format", help="Output format."),
+    fmt: ScanFormat = typer.Option(
+        ScanFormat.TABLE,
+        "--format",
+        help="table, json (as 'assessor results --format json'), or the stored assessment as "
+        "sarif or junit on standard output (the bytes 'assessor export --format FORMAT -o -' "
+        "writes).",
+    ),
     all_results: bool = typer.Option(
         False, "--all", help="Table: list every result, not only findings."
     ),
@@ -212,6 +221,11 @@ def scan(
         rows = view.results
         if fmt is ScanFormat.JSON:
             print_json(tabular.document(view))
+        elif fmt in (ScanFormat.SARIF, ScanFormat.JUNIT):
+            from assessor.export import render
+
+            sys.stdout.buffer.write(render(fmt.value, view))
+            sys.stdout.flush()
         else:
             shown = rows if all_results else [r for r in rows if r.raw_status in ("fail", "error")]
             _output.print_table(view, shown, counted=rows)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -29,6 +30,23 @@ def test_fail_on_gates_a_pipeline_on_the_image_alone(sample: Path, db: str) -> N
     assert "demo-not-a-real-token" not in run.out
     run = run_cli("scan", f"image:oci:{sample}", "--fail-on", "critical", db=db)
     assert run.code == 0, run.err
+
+
+@pytest.mark.parametrize("fmt", ["sarif", "junit"])
+def test_scan_writes_sarif_or_junit_as_export_does(sample: Path, db: str, fmt: str) -> None:
+    """A CI job gates an image and gets its SARIF or JUnit from the one command: the same
+    bytes 'assessor export --format FORMAT -o -' writes of that assessment, the same exit."""
+    run = run_cli("scan", f"image:oci:{sample}", "--fail-on", "high", "--format", fmt, db=db)
+    assert run.code == 1, run.err
+    exported = run_cli("export", "--format", fmt, "-o", "-", db=db)
+    assert exported.code == 0, exported.err
+    assert run.out == exported.out
+    if fmt == "sarif":
+        doc = json.loads(run.out)
+        assert {r["ruleId"] for r in doc["runs"][0]["results"]} >= {"image-no-secrets"}
+        assert "demo-not-a-real-token" not in run.out
+    else:
+        assert run.out.startswith("<?xml") and "<testsuites" in run.out
 
 
 def test_bad_image_targets_are_usage_errors(tmp_path: Path, db: str) -> None:
