@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from assessor.errors import EvaluationError
+from assessor.vocab import Status
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    status: str  # pass | fail | not_applicable | error | manual
+    status: Status  # one of vocab.STORED_STATUSES
     message: str
     # the severity of this one result, when the evidence carries its own (an imported OpenSCAP
     # rule's); None: the rule's
@@ -112,11 +113,11 @@ def container_sensitive_mounts(data: Any, args: Mapping[str, Any]) -> Outcome:
         found.sort(key=lambda f: not f[0])
         writable = sum(1 for rw, _ in found if rw)
         return Outcome(
-            "fail",
+            Status.FAIL,
             f"sensitive host paths mounted ({writable} read-write, {len(found) - writable} "
             f"read-only; {how}): " + ", ".join(text for _, text in found),
         )
-    return Outcome("pass", f"no sensitive host path is mounted ({how})")
+    return Outcome(Status.PASS, f"no sensitive host path is mounted ({how})")
 
 
 def _daemon_sockets(data: Any) -> tuple[list[str], str]:
@@ -159,8 +160,8 @@ def container_docker_socket_mounted(data: Any, args: Mapping[str, Any]) -> Outco
         if why:
             found.append(f"{_norm(given)} -> {m.get('Destination')} ({why})")
     if found:
-        return Outcome("fail", "Docker socket mounted: " + "; ".join(found))
-    return Outcome("pass", f"no mount gives the Docker socket (checked {named}; {how})")
+        return Outcome(Status.FAIL, "Docker socket mounted: " + "; ".join(found))
+    return Outcome(Status.PASS, f"no mount gives the Docker socket (checked {named}; {how})")
 
 
 def _observed(data: Any, key: str) -> Any:
@@ -229,11 +230,13 @@ def container_ports_on_all_interfaces(data: Any, args: Mapping[str, Any]) -> Out
             else:
                 bound.append(f"{ip}:{host_port}->{container_port}")
     if wide:
-        return Outcome("fail", f"ports bound to all host interfaces ({source}): " + ", ".join(wide))
+        return Outcome(
+            Status.FAIL, f"ports bound to all host interfaces ({source}): " + ", ".join(wide)
+        )
     if not bound:
-        return Outcome("pass", f"no published ports ({source})")
+        return Outcome(Status.PASS, f"no published ports ({source})")
     return Outcome(
-        "pass", f"every published port is bound to one address ({source}): " + ", ".join(bound)
+        Status.PASS, f"every published port is bound to one address ({source}): " + ", ".join(bound)
     )
 
 
@@ -245,8 +248,8 @@ def container_mount_propagation_shared(data: Any, args: Mapping[str, Any]) -> Ou
         if str(m.get("Propagation", "")).lower() in ("shared", "rshared")
     ]
     if shared:
-        return Outcome("fail", "mounts with shared propagation: " + ", ".join(shared))
-    return Outcome("pass", "no mount uses shared propagation")
+        return Outcome(Status.FAIL, "mounts with shared propagation: " + ", ".join(shared))
+    return Outcome(Status.PASS, "no mount uses shared propagation")
 
 
 def container_privileged_ports_mapped(data: Any, args: Mapping[str, Any]) -> Outcome:
@@ -262,8 +265,10 @@ def container_privileged_ports_mapped(data: Any, args: Mapping[str, Any]) -> Out
                 ip = (b or {}).get("HostIp") or "0.0.0.0"  # noqa: S104 - docker's "all"
                 low.append(f"{ip}:{port}->{container_port}")
     if low:
-        return Outcome("fail", f"host ports below {below} mapped ({source}): " + ", ".join(low))
-    return Outcome("pass", f"no host port below {below} is mapped ({source})")
+        return Outcome(
+            Status.FAIL, f"host ports below {below} mapped ({source}): " + ", ".join(low)
+        )
+    return Outcome(Status.PASS, f"no host port below {below} is mapped ({source})")
 
 
 def _is_root(user: str) -> bool:
@@ -286,7 +291,7 @@ def container_execs(data: Any, args: Mapping[str, Any]) -> Outcome:
     aside = f" ({probes} health-check probe(s) set aside)" if probes else ""
     if not execs:
         return Outcome(
-            "not_applicable", f"the engine holds no exec session for this container{aside}"
+            Status.NOT_APPLICABLE, f"the engine holds no exec session for this container{aside}"
         )
     config = data.get("Config")
     if not isinstance(config, dict) or "User" not in config:
@@ -308,10 +313,10 @@ def container_execs(data: Any, args: Mapping[str, Any]) -> Outcome:
         if args.get("root") and _is_root(user or container_user):
             bad.append(f"exec {e.get('ID')} ({e.get('Program')}) ran as {who}")
     if bad:
-        return Outcome("fail", "; ".join(bad))
+        return Outcome(Status.FAIL, "; ".join(bad))
     users = sorted({str(e.get("User") or "") or f"{container_user} (default)" for e in execs})
     return Outcome(
-        "pass", f"{len(execs)} exec session(s), none as flagged, as {', '.join(users)}{aside}"
+        Status.PASS, f"{len(execs)} exec session(s), none as flagged, as {', '.join(users)}{aside}"
     )
 
 
@@ -348,24 +353,24 @@ def container_no_new_privileges(data: Any, args: Mapping[str, Any]) -> Outcome:
     if own is not None:
         state = "restricted" if own else "may acquire new privileges"
         return Outcome(
-            "pass" if own else "fail",
+            Status.PASS if own else Status.FAIL,
             f"{state}: the container's own SecurityOpt {said!r} (overrides the daemon's default)",
         )
     default, origin = daemon.get("value"), daemon.get("origin") or "not observed"
     if default is True:
         return Outcome(
-            "pass",
+            Status.PASS,
             f"restricted by the daemon's default (CIS 2.15: no-new-privileges true, from "
             f"{origin}); the container does not opt out",
         )
     if default is False:
         return Outcome(
-            "fail",
+            Status.FAIL,
             f"may acquire new privileges: no no-new-privileges in SecurityOpt, and the daemon's "
             f"default is false (from {origin})",
         )
     return Outcome(
-        "fail",
+        Status.FAIL,
         "no no-new-privileges in SecurityOpt, and the daemon's default could not be read "
         "(not a local dockerd): CIS 5.26 audit requires it in SecurityOpt",
     )
@@ -409,12 +414,12 @@ def container_capabilities(data: Any, args: Mapping[str, Any]) -> Outcome:
     shown = f"CapAdd={added or 'none'} CapDrop={dropped or 'none'}"
     if problems:
         return Outcome(
-            "fail",
+            Status.FAIL,
             "; ".join(problems) + f" ({shown}); CIS 5.4: remove NET_RAW unless required "
             "(waive with the reason when it is)",
         )
     return Outcome(
-        "pass",
+        Status.PASS,
         f"no dangerous capability added and NET_RAW removed ({shown}); whether the remaining "
         "capabilities are needed is for the reviewer (CIS 5.4 audit)",
     )
@@ -439,29 +444,36 @@ def container_selinux(data: Any, args: Mapping[str, Any]) -> Outcome:
     if "selinux" not in [str(e) for e in engine]:
         if host is True:
             return Outcome(
-                "fail",
+                Status.FAIL,
                 "the host has SELinux enabled (/sys/fs/selinux/enforce) but dockerd runs "
                 "without selinux-enabled (info.SecurityOptions has no selinux): containers get "
                 "no SELinux label",
             )
         if host is False:
             return Outcome(
-                "not_applicable", "neither the host (no /sys/fs/selinux) nor dockerd uses SELinux"
+                Status.NOT_APPLICABLE,
+                "neither the host (no /sys/fs/selinux) nor dockerd uses SELinux",
             )
         return Outcome(
-            "not_applicable",
+            Status.NOT_APPLICABLE,
             "dockerd does not run with SELinux; whether its host has SELinux was not observed "
             "(the engine is not local)",
         )
     options = [str(o) for o in host_config.get("SecurityOpt") or []]
     disabled = [o for o in options if o.replace(":", "=", 1) == "label=disable"]
     if disabled:
-        return Outcome("fail", f"SELinux labelling disabled for this container ({disabled[0]})")
+        return Outcome(
+            Status.FAIL, f"SELinux labelling disabled for this container ({disabled[0]})"
+        )
     label = str(data.get("ProcessLabel") or "")
     labels = [o for o in options if o.replace(":", "=", 1).startswith("label=")]
     if not label and not labels:
-        return Outcome("fail", "dockerd runs with SELinux but the container has no SELinux label")
-    return Outcome("pass", "SELinux label: " + ", ".join([*([label] if label else []), *labels]))
+        return Outcome(
+            Status.FAIL, "dockerd runs with SELinux but the container has no SELinux label"
+        )
+    return Outcome(
+        Status.PASS, "SELinux label: " + ", ".join([*([label] if label else []), *labels])
+    )
 
 
 def engine_overlay_networks_encrypted(data: Any, args: Mapping[str, Any]) -> Outcome:
@@ -471,12 +483,12 @@ def engine_overlay_networks_encrypted(data: Any, args: Mapping[str, Any]) -> Out
         raise EvaluationError("evidence 'networks' is absent")
     overlay = [n for n in networks if isinstance(n, dict) and n.get("Driver") == "overlay"]
     if not overlay:
-        return Outcome("not_applicable", "the engine has no overlay network")
+        return Outcome(Status.NOT_APPLICABLE, "the engine has no overlay network")
     plain = [str(n.get("Name")) for n in overlay if "encrypted" not in (n.get("Options") or {})]
     if plain:
-        return Outcome("fail", "overlay networks not encrypted: " + ", ".join(plain))
+        return Outcome(Status.FAIL, "overlay networks not encrypted: " + ", ".join(plain))
     return Outcome(
-        "pass",
+        Status.PASS,
         "every overlay network is encrypted: " + ", ".join(str(n.get("Name")) for n in overlay),
     )
 
@@ -505,7 +517,7 @@ def host_port_bound_to_interface(data: Any, args: Mapping[str, Any]) -> Outcome:
         and (s.get("port"), str(s.get("protocol", "tcp"))) in wanted
     ]
     if not found:
-        return Outcome("not_applicable", f"nothing listens on {names}")
+        return Outcome(Status.NOT_APPLICABLE, f"nothing listens on {names}")
     sockets = [f"{s.get('address')}:{s['port']}/{s.get('protocol', 'tcp')}" for s in found]
     wide = [
         sock
@@ -513,8 +525,8 @@ def host_port_bound_to_interface(data: Any, args: Mapping[str, Any]) -> Outcome:
         if s.get("address") in ("0.0.0.0", "::")  # noqa: S104
     ]
     if wide:
-        return Outcome("fail", f"listening on every interface: {', '.join(wide)}")
-    return Outcome("pass", f"bound to specific addresses: {', '.join(sockets)}")
+        return Outcome(Status.FAIL, f"listening on every interface: {', '.join(wide)}")
+    return Outcome(Status.PASS, f"bound to specific addresses: {', '.join(sockets)}")
 
 
 def engine_container_sprawl(data: Any, args: Mapping[str, Any]) -> Outcome:
@@ -534,6 +546,5 @@ def engine_container_sprawl(data: Any, args: Mapping[str, Any]) -> Outcome:
     total, running, stopped = counts["total"], counts["running"], counts["stopped"]
     numbers = f"{stopped} stopped and {running} running of {total} containers"
     if stopped > limit:
-        return Outcome("fail", f"{numbers}: more stopped than the threshold of {limit}")
-    return Outcome("pass", f"{numbers} (threshold: more than {limit} stopped)")
-
+        return Outcome(Status.FAIL, f"{numbers}: more stopped than the threshold of {limit}")
+    return Outcome(Status.PASS, f"{numbers} (threshold: more than {limit} stopped)")

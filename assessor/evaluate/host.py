@@ -9,6 +9,7 @@ from assessor.catalog.schema import Op
 from assessor.errors import EvaluationError
 from assessor.evaluate.functions import Outcome
 from assessor.evaluate.operators import OPERATORS
+from assessor.vocab import Status
 
 
 def _norm(path: str) -> str:
@@ -168,7 +169,7 @@ def host_audit_watched(data: Any, args: Mapping[str, Any]) -> Outcome:
         where = [*args.get("paths", []), *(f"the {u} unit" for u in args.get("units", []))]
         if args.get("data_root"):
             where.append("Docker's data root")
-        return Outcome("not_applicable", "nothing to audit: " + _not_on_host(where))
+        return Outcome(Status.NOT_APPLICABLE, "nothing to audit: " + _not_on_host(where))
 
     def label(real: str, names: list[str]) -> str:
         return ", ".join(names) + ("" if real in names else f" (the file {real})")
@@ -178,11 +179,13 @@ def host_audit_watched(data: Any, args: Mapping[str, Any]) -> Outcome:
         daemon = audit.get("auditd") or {}
         context = _file_context(audit, present)
         if not daemon.get("installed"):
-            return Outcome("fail", f"auditd is not installed, so nothing is audited{context}")
+            return Outcome(Status.FAIL, f"auditd is not installed, so nothing is audited{context}")
         if not daemon.get("running"):
-            return Outcome("fail", f"auditd is not running, so nothing is audited{context}")
+            return Outcome(Status.FAIL, f"auditd is not running, so nothing is audited{context}")
         if (audit.get("status") or {}).get("enabled") == 0:
-            return Outcome("fail", "auditing is disabled in the kernel (auditctl -s: enabled 0)")
+            return Outcome(
+                Status.FAIL, "auditing is disabled in the kernel (auditctl -s: enabled 0)"
+            )
         if audit.get("source") != "kernel":
             loaded = audit.get("loaded") or {}
             raise EvaluationError(
@@ -211,8 +214,8 @@ def host_audit_watched(data: Any, args: Mapping[str, Any]) -> Outcome:
             perms = f" (permissions {rule.get('perms')})" if own_perms else ""
             audited.append(f"{label(real, names)} by {_rule_text(rule)}{perms}")
     if missing:
-        return Outcome("fail", "; ".join(missing) + f" (read: {read})")
-    return Outcome("pass", "audited: " + "; ".join(audited) + f" (read: {read})")
+        return Outcome(Status.FAIL, "; ".join(missing) + f" (read: {read})")
+    return Outcome(Status.PASS, "audited: " + "; ".join(audited) + f" (read: {read})")
 
 
 def _file_context(audit: Mapping[str, Any], present: Mapping[str, list[str]]) -> str:
@@ -252,7 +255,7 @@ def host_file_permissions(data: Any, args: Mapping[str, Any]) -> Outcome:
             reason = "no registry certificate under /etc/docker/certs.d exists on this host"
         else:
             reason = _nothing_named(args)
-        return Outcome("not_applicable", reason)
+        return Outcome(Status.NOT_APPLICABLE, reason)
     max_mode = args.get("max_mode")
     owners = [str(o) for o in args.get("owners", [])]
 
@@ -266,10 +269,10 @@ def host_file_permissions(data: Any, args: Mapping[str, Any]) -> Outcome:
         if problems:
             bad.append(f"{s.get('path')}: " + ", ".join(problems))
     if bad:
-        return Outcome("fail", "; ".join(bad))
+        return Outcome(Status.FAIL, "; ".join(bad))
     shown = ", ".join(f"{s.get('path')} {s.get('mode')} {_owner(s)}" for s in existing[:5])
     more = f" and {len(existing) - 5} more" if len(existing) > 5 else ""
-    return Outcome("pass", f"{shown}{more}")
+    return Outcome(Status.PASS, f"{shown}{more}")
 
 
 def _mount_text(mount: Mapping[str, Any]) -> str:
@@ -301,13 +304,13 @@ def host_data_root_partition(data: Any, args: Mapping[str, Any]) -> Outcome:
         raise EvaluationError("evidence 'mounts.source' is absent")
     root, real, mount = docker["data_root"], docker["data_root_real"], docker["data_root_mount"]
     if real is None:
-        return Outcome("not_applicable", f"Docker's data root {root} does not exist")
+        return Outcome(Status.NOT_APPLICABLE, f"Docker's data root {root} does not exist")
     if not isinstance(mount, dict):
         raise EvaluationError("evidence 'docker.data_root_mount' is absent")
     named = f"{root}" + ("" if root == real else f" (the directory {real})")
     if mount.get("point") != real:
         return Outcome(
-            "fail",
+            Status.FAIL,
             f"Docker's data root {named} is not a mount point: it lies on {_mount_text(mount)}"
             f" (read: {read})",
         )
@@ -316,11 +319,12 @@ def host_data_root_partition(data: Any, args: Mapping[str, Any]) -> Outcome:
     bind = "bind" in str(mount.get("options") or "").split(",")
     if same_dev or bind:
         return Outcome(
-            "fail",
+            Status.FAIL,
             f"Docker's data root {named} is a mount point, but a bind mount of "
             f"{mount.get('root') or 'a directory'} of {mount.get('device')}, the filesystem "
             f"that holds {parent.get('point')}: not a separate partition (read: {read})",
         )
     return Outcome(
-        "pass", f"Docker's data root {named} is its own mount: {_mount_text(mount)} (read: {read})"
+        Status.PASS,
+        f"Docker's data root {named} is its own mount: {_mount_text(mount)} (read: {read})",
     )

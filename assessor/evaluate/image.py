@@ -8,6 +8,7 @@ from typing import Any
 
 from assessor.errors import EvaluationError
 from assessor.evaluate.functions import Outcome
+from assessor.vocab import Status
 
 SHOWN = 10  # items named in a message; the evidence holds them all
 _ROOT_USER = re.compile(r"^((root|0)(:.*)?)?$")
@@ -66,8 +67,8 @@ def image_none_found(data: Any, args: Mapping[str, Any]) -> Outcome:
     """Fail when the list at ``args.evidence`` has items, naming them after ``args.found``."""
     items, count = _items(data, str(args["evidence"]))
     if count:
-        return Outcome("fail", f"{count} {args['found']}: {_listing(items, count)}")
-    return Outcome("pass", str(args.get("none", f"no {args['found']}")))
+        return Outcome(Status.FAIL, f"{count} {args['found']}: {_listing(items, count)}")
+    return Outcome(Status.PASS, str(args.get("none", f"no {args['found']}")))
 
 
 def _files(n: int) -> str:
@@ -88,11 +89,11 @@ def image_setuid_reviewed(data: Any, args: Mapping[str, Any]) -> Outcome:
         raise EvaluationError("args.allowed must be a list of absolute paths")
     items, count = _items(data, "files.setuid")
     if not count:
-        return Outcome("pass", "no setuid or setgid file in the image")
+        return Outcome(Status.PASS, "no setuid or setgid file in the image")
     unlisted = count - len(items)  # past the collector's max_findings: not named
     if not allowed:
         return Outcome(
-            "manual",
+            Status.MANUAL,
             f"{_files(count)} to review (CIS 4.8: keep the bits only where the executable "
             f"needs them; no organisation allow-list is set): {_listing(items, count)}",
         )
@@ -101,17 +102,19 @@ def image_setuid_reviewed(data: Any, args: Mapping[str, Any]) -> Outcome:
     listed = f"allow-listed: {'; '.join(inside[:SHOWN]) or 'none'}"
     if outside:
         return Outcome(
-            "fail",
+            Status.FAIL,
             f"{_files(len(outside))} outside the allow-list: "
             f"{_listing(outside, len(outside))} | {listed}",
         )
     if unlisted:
         return Outcome(
-            "manual",
+            Status.MANUAL,
             f"{_files(count)}: the evidence names {len(items)}, all on the allow-list; "
             f"{unlisted} more to review ({listed})",
         )
-    return Outcome("pass", f"{_files(count)}, all {count} on the allow-list: {'; '.join(inside)}")
+    return Outcome(
+        Status.PASS, f"{_files(count)}, all {count} on the allow-list: {'; '.join(inside)}"
+    )
 
 
 def image_user_not_root(data: Any, args: Mapping[str, Any]) -> Outcome:
@@ -119,20 +122,20 @@ def image_user_not_root(data: Any, args: Mapping[str, Any]) -> Outcome:
     if not isinstance(user, str):
         raise EvaluationError("evidence 'config.User' is not a string")
     if not user:
-        return Outcome("fail", "no USER instruction: containers of this image run as root")
+        return Outcome(Status.FAIL, "no USER instruction: containers of this image run as root")
     if _ROOT_USER.match(user):
-        return Outcome("fail", f"USER is {user!r}: containers of this image run as root")
-    return Outcome("pass", f"USER is {user!r}")
+        return Outcome(Status.FAIL, f"USER is {user!r}: containers of this image run as root")
+    return Outcome(Status.PASS, f"USER is {user!r}")
 
 
 def image_healthcheck(data: Any, args: Mapping[str, Any]) -> Outcome:
     check = _get(data, "config.Healthcheck")
     if check is None:
-        return Outcome("fail", "no HEALTHCHECK instruction")
+        return Outcome(Status.FAIL, "no HEALTHCHECK instruction")
     test = check.get("Test") if isinstance(check, dict) else None
     if not test or test[0] == "NONE":
-        return Outcome("fail", "HEALTHCHECK NONE: the health check is disabled")
-    return Outcome("pass", "HEALTHCHECK " + " ".join(str(t) for t in test)[:200])
+        return Outcome(Status.FAIL, "HEALTHCHECK NONE: the health check is disabled")
+    return Outcome(Status.PASS, "HEALTHCHECK " + " ".join(str(t) for t in test)[:200])
 
 
 def _steps(data: Any) -> list[dict[str, Any]]:
@@ -157,13 +160,13 @@ def image_update_alone(data: Any, args: Mapping[str, Any]) -> Outcome:
     ]
     if alone:
         return Outcome(
-            "fail",
+            Status.FAIL,
             f"{len(alone)} package index update(s) without an install in the same step: "
             + "; ".join(_step(s) for s in alone[:SHOWN]),
         )
     if not steps:
-        return Outcome("pass", "the image records no build history")
-    return Outcome("pass", f"no update step alone in {len(steps)} recorded build steps")
+        return Outcome(Status.PASS, "the image records no build history")
+    return Outcome(Status.PASS, f"no update step alone in {len(steps)} recorded build steps")
 
 
 # what an ADD step did, as the image collector classifies it (collectors/image/meta.py)
@@ -200,10 +203,10 @@ def image_copy_not_add(data: Any, args: Mapping[str, Any]) -> Outcome:
         if by[k]
     ]
     if parts:
-        return Outcome("fail", " | ".join(parts + ([base_note] if base_note else [])))
+        return Outcome(Status.FAIL, " | ".join(parts + ([base_note] if base_note else [])))
     if base:
-        return Outcome("pass", f"no ADD in the image's own build steps ({base_note})")
-    return Outcome("pass", "no ADD instruction in the recorded build steps")
+        return Outcome(Status.PASS, f"no ADD in the image's own build steps ({base_note})")
+    return Outcome(Status.PASS, "no ADD instruction in the recorded build steps")
 
 
 def image_age(data: Any, args: Mapping[str, Any]) -> Outcome:
@@ -212,11 +215,11 @@ def image_age(data: Any, args: Mapping[str, Any]) -> Outcome:
     age = _get(data, "age_days")  # the collector always writes it (null: no build time)
     if not created or age is None or str(created) < "1980":
         return Outcome(
-            "not_applicable",
+            Status.NOT_APPLICABLE,
             "the image records no build time (or the epoch, as reproducible builds do)",
         )
     if age > max_days:
         return Outcome(
-            "fail", f"built {age} days ago ({created}); rebuild at least every {max_days} days"
+            Status.FAIL, f"built {age} days ago ({created}); rebuild at least every {max_days} days"
         )
-    return Outcome("pass", f"built {age} days ago ({created})")
+    return Outcome(Status.PASS, f"built {age} days ago ({created})")

@@ -11,20 +11,26 @@ from typing import Any
 
 from assessor.errors import EvaluationError
 from assessor.evaluate.functions import Outcome
+from assessor.vocab import Severity, Status
 
 # XCCDF 1.2 result -> our status
 STATUSES = {
-    "pass": "pass",
-    "fixed": "pass",
-    "informational": "pass",
-    "fail": "fail",
-    "error": "error",
-    "unknown": "error",
-    "notapplicable": "not_applicable",
-    "notchecked": "manual",
+    "pass": Status.PASS,
+    "fixed": Status.PASS,
+    "informational": Status.PASS,
+    "fail": Status.FAIL,
+    "error": Status.ERROR,
+    "unknown": Status.ERROR,
+    "notapplicable": Status.NOT_APPLICABLE,
+    "notchecked": Status.MANUAL,
 }
 # XCCDF 1.2 severity -> ours; "unknown" (or none) keeps the rule's
-SEVERITIES = {"high": "high", "medium": "medium", "low": "low", "info": "info"}
+SEVERITIES = {
+    "high": Severity.HIGH,
+    "medium": Severity.MEDIUM,
+    "low": Severity.LOW,
+    "info": Severity.INFO,
+}
 EXPLAINED = {
     "fixed": "fixed by OpenSCAP's remediation during the scan",
     "informational": "informational only",
@@ -59,7 +65,7 @@ def openscap_rule_result(data: Any, args: Mapping[str, Any]) -> Outcome:
     text = f"{_name(data)}: {result or '(no result)'}, severity {data.get('severity')}, "
     text += f"profile {where}"
     if status is None:
-        return Outcome("error", f"{text}: not an XCCDF result value")
+        return Outcome(Status.ERROR, f"{text}: not an XCCDF result value")
     if result in EXPLAINED:
         text += f" ({EXPLAINED[result]})"
     return Outcome(status, text, SEVERITIES.get(str(data.get("severity"))))

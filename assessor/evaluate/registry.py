@@ -9,6 +9,7 @@ from typing import Any
 from assessor.errors import EvaluationError
 from assessor.evaluate.functions import Outcome
 from assessor.evaluate.host import host_file_permissions
+from assessor.vocab import Status
 
 SHOWN = 10  # items named in a message; the evidence holds them all
 _ERROR_KEY = "error"  # the key of a failed probe's message in registry evidence
@@ -24,7 +25,7 @@ def _section(data: Any, *path: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise EvaluationError(f"evidence {'.'.join(path)!r} is not an object")
     if value.get(_ERROR_KEY):
-        raise EvaluationError(f"{'.'.join(path)} could not be observed: {value['error']}")
+        raise EvaluationError(f"{'.'.join(path)} could not be observed: {value[_ERROR_KEY]}")
     return value
 
 
@@ -52,7 +53,7 @@ def _cert(data: Any) -> dict[str, Any] | None:
 
 def _no_tls(data: Any) -> Outcome:
     return Outcome(
-        "not_applicable", f"{data.get('url')} serves no TLS (judged by registry-tls-required)"
+        Status.NOT_APPLICABLE, f"{data.get('url')} serves no TLS (judged by registry-tls-required)"
     )
 
 
@@ -61,15 +62,17 @@ def registry_tls_required(data: Any, args: Mapping[str, Any]) -> Outcome:
     http = _section(data, "transport", "http")
     if _key(data, "scheme", "") == "http":
         return Outcome(
-            "fail",
+            Status.FAIL,
             f"{data.get('url')} serves the registry API in plain HTTP: images, tokens and "
             "passwords cross the network unencrypted and unauthenticated",
         )
     outcome = _key(http, "outcome", "transport.http")
     if outcome == "served":
-        return Outcome("fail", f"plain HTTP is served besides TLS: {http.get('detail')}")
+        return Outcome(Status.FAIL, f"plain HTTP is served besides TLS: {http.get('detail')}")
     how = "redirected to HTTPS" if outcome == "redirected to https" else "refused"
-    return Outcome("pass", f"TLS; plain HTTP at {http.get('url')} is {how} ({http.get('detail')})")
+    return Outcome(
+        Status.PASS, f"TLS; plain HTTP at {http.get('url')} is {how} ({http.get('detail')})"
+    )
 
 
 def registry_tls_strong(data: Any, args: Mapping[str, Any]) -> Outcome:
@@ -91,11 +94,11 @@ def registry_tls_strong(data: Any, args: Mapping[str, Any]) -> Outcome:
     if accepted:
         problems.append("accepts " + " and ".join(accepted))
     if problems:
-        return Outcome("fail", "; ".join(problems))
+        return Outcome(Status.FAIL, "; ".join(problems))
     note = f"; {', '.join(untested)} not tested (this machine's OpenSSL cannot offer it)"
     refused = [name for name, ok in old.items() if ok is False]
     return Outcome(
-        "pass",
+        Status.PASS,
         f"{protocol} with {cipher}"
         + (f"; {' and '.join(refused)} refused" if refused else "")
         + (note if untested else ""),
@@ -117,39 +120,42 @@ def registry_certificate(data: Any, args: Mapping[str, Any]) -> Outcome:
     if check == "valid":
         if cert.get("expired"):
             days = -int(cert.get("days_left", 0))
-            return Outcome("fail", f"the certificate expired on {until} ({days} days ago)")
+            return Outcome(Status.FAIL, f"the certificate expired on {until} ({days} days ago)")
         if cert.get("not_yet_valid"):
-            return Outcome("fail", f"the certificate is not valid before {since}")
-        return Outcome("pass", f"valid from {since} until {until} ({cert.get('days_left')} days)")
+            return Outcome(Status.FAIL, f"the certificate is not valid before {since}")
+        return Outcome(
+            Status.PASS, f"valid from {since} until {until} ({cert.get('days_left')} days)"
+        )
     if check == "renewal":
         warn = int(args.get("warn_days", 30))
         left = int(cert.get("days_left", 0))
         if cert.get("expired"):
-            return Outcome("fail", f"the certificate expired on {until}; renew it")
+            return Outcome(Status.FAIL, f"the certificate expired on {until}; renew it")
         if left < warn:
             return Outcome(
-                "fail", f"the certificate expires on {until}, in {left} days (under {warn} days)"
+                Status.FAIL,
+                f"the certificate expires on {until}, in {left} days (under {warn} days)",
             )
-        return Outcome("pass", f"the certificate expires on {until}, in {left} days")
+        return Outcome(Status.PASS, f"the certificate expires on {until}, in {left} days")
     if check == "hostname":
         names = [f"DNS:{n}" for n in cert.get("dns_names") or []]
         names += [f"IP:{n}" for n in cert.get("ip_addresses") or []]
         shown = ", ".join(names[:SHOWN]) or "no subject alternative name"
         host = cert.get("hostname")
         if not cert.get("hostname_match"):
-            return Outcome("fail", f"the certificate names {shown}, not {host}")
-        return Outcome("pass", f"{host} matches the certificate ({shown})")
+            return Outcome(Status.FAIL, f"the certificate names {shown}, not {host}")
+        return Outcome(Status.PASS, f"{host} matches the certificate ({shown})")
     if check == "trusted":
         tls = _tls(data) or {}
         anchors = ", ".join(str(a) for a in tls.get("trust_anchors") or [])
         if not tls.get("trusted"):
             kind = "a self-signed certificate" if cert.get("self_signed") else "its chain"
             return Outcome(
-                "fail",
+                Status.FAIL,
                 f"{kind} does not verify: {tls.get('verify_error')} (issuer {cert.get('issuer')}; "
                 f"trusted: {anchors})",
             )
-        return Outcome("pass", f"issued by {cert.get('issuer')}, verified against {anchors}")
+        return Outcome(Status.PASS, f"issued by {cert.get('issuer')}, verified against {anchors}")
     raise EvaluationError(f"registry_certificate: unknown check {check!r}")
 
 
@@ -171,18 +177,22 @@ def registry_anonymous(data: Any, args: Mapping[str, Any]) -> Outcome:
         api = _section(data, "api")
         if _key(api, "anonymous_access", "api"):
             return Outcome(
-                "fail",
+                Status.FAIL,
                 f"GET {url}/v2/ answers 200 without credentials: anyone who reaches it may "
                 "use the registry",
             )
         challenge = (api.get("challenge") or {}).get("scheme") or "no"
         status = _key(api, "status", "api")
-        return Outcome("pass", f"GET {url}/v2/ answers {status} ({challenge} challenge)")
+        return Outcome(Status.PASS, f"GET {url}/v2/ answers {status} ({challenge} challenge)")
     found = _section(data, "anonymous", probe)
     if probe == "catalog":
         if found.get("allowed"):
-            return Outcome("fail", f"GET {url}/v2/_catalog lists the repositories to anyone (200)")
-        return Outcome("pass", f"GET {url}/v2/_catalog without credentials: {found.get('status')}")
+            return Outcome(
+                Status.FAIL, f"GET {url}/v2/_catalog lists the repositories to anyone (200)"
+            )
+        return Outcome(
+            Status.PASS, f"GET {url}/v2/_catalog without credentials: {found.get('status')}"
+        )
     repo = found.get("repository")
     which = f"a repository that does not exist ({repo})" if found.get("probe_repository") else repo
     if probe == "pull":
@@ -192,21 +202,21 @@ def registry_anonymous(data: Any, args: Mapping[str, Any]) -> Outcome:
                 if "manifest_status" in found
                 else f"tags/list of {which} answered {found.get('tags_status')}"
             )
-            return Outcome("fail", f"anonymous pull is allowed: {how}")
+            return Outcome(Status.FAIL, f"anonymous pull is allowed: {how}")
         status = found.get("manifest_status", found.get("tags_status"))
-        return Outcome("pass", f"anonymous pull of {which} refused ({status})")
+        return Outcome(Status.PASS, f"anonymous pull of {which} refused ({status})")
     if probe == "push":
         if found.get("skipped"):
-            return Outcome("not_applicable", str(found["skipped"]))
+            return Outcome(Status.NOT_APPLICABLE, str(found["skipped"]))
         if found.get("allowed"):
             cancelled = "cancelled at once" if found.get("cancelled") else "could NOT be cancelled"
             return Outcome(
-                "fail",
+                Status.FAIL,
                 f"anyone may write: an anonymous blob upload to {which} was accepted "
                 f"({found.get('status')}; {cancelled}, never completed)",
             )
         return Outcome(
-            "pass", f"an anonymous blob upload to {which} was refused ({found.get('status')})"
+            Status.PASS, f"an anonymous blob upload to {which} was refused ({found.get('status')})"
         )
     raise EvaluationError(f"registry_anonymous: unknown probe {probe!r}")
 
@@ -241,7 +251,7 @@ def registry_stale_images(data: Any, args: Mapping[str, Any]) -> Outcome:
     stale_days = _key(_section(data, "content"), "stale_days", "content")
     limit = int(stale_days or args.get("max_days", 90))
     if not tags:
-        return Outcome("not_applicable", f"the registry holds no readable tag{note}")
+        return Outcome(Status.NOT_APPLICABLE, f"the registry holds no readable tag{note}")
     dated = [t for t in tags if t.get("age_days") is not None]
     stale = sorted(
         (t for t in dated if int(t["age_days"]) > limit), key=lambda t: -int(t["age_days"])
@@ -249,7 +259,7 @@ def registry_stale_images(data: Any, args: Mapping[str, Any]) -> Outcome:
     undated = len(tags) - len(dated)
     if not dated:
         return Outcome(
-            "not_applicable",
+            Status.NOT_APPLICABLE,
             f"none of the {len(tags)} tag(s) records a build time (or only the epoch, as "
             f"reproducible builds do){note}",
         )
@@ -260,13 +270,13 @@ def registry_stale_images(data: Any, args: Mapping[str, Any]) -> Outcome:
             f"{_name(t)} ({t['age_days']} days, built {_day(t.get('created'))})" for t in stale
         ]
         return Outcome(
-            "fail",
+            Status.FAIL,
             f"{len(stale)} of {len(tags)} tag(s) older than {limit} days: {_listing(shown)}{note}",
         )
     newest = min(int(t["age_days"]) for t in dated)
     oldest = max(int(t["age_days"]) for t in dated)
     span = f"{newest}" if newest == oldest else f"{newest} to {oldest}"
-    return Outcome("pass", f"{len(dated)} tag(s) built {span} days ago (limit {limit}){note}")
+    return Outcome(Status.PASS, f"{len(dated)} tag(s) built {span} days ago (limit {limit}){note}")
 
 
 def registry_latest_current(data: Any, args: Mapping[str, Any]) -> Outcome:
@@ -274,7 +284,7 @@ def registry_latest_current(data: Any, args: Mapping[str, Any]) -> Outcome:
     content = _section(data, "content")
     latest = [x for x in _key(content, "latest", "content") or [] if isinstance(x, dict)]
     if not latest:
-        return Outcome("not_applicable", "no repository has a 'latest' tag")
+        return Outcome(Status.NOT_APPLICABLE, "no repository has a 'latest' tag")
     behind = [x for x in latest if not x.get("current")]
     if behind:
         shown = [
@@ -282,9 +292,9 @@ def registry_latest_current(data: Any, args: Mapping[str, Any]) -> Outcome:
             f"{x['repository']}:{x.get('newest_tag')} (built {_day(x.get('newest_created'))})"
             for x in behind
         ]
-        return Outcome("fail", _listing(shown))
+        return Outcome(Status.FAIL, _listing(shown))
     return Outcome(
-        "pass",
+        Status.PASS,
         "'latest' is the newest image in " + _listing([str(x["repository"]) for x in latest]),
     )
 
@@ -294,14 +304,15 @@ def registry_signed_images(data: Any, args: Mapping[str, Any]) -> Outcome:
     referrer)."""
     tags, note = _tags(data)
     if not tags:
-        return Outcome("not_applicable", f"the registry holds no readable tag{note}")
+        return Outcome(Status.NOT_APPLICABLE, f"the registry holds no readable tag{note}")
     unsigned = [_name(t) for t in tags if not t.get("signed")]
     if unsigned:
         return Outcome(
-            "fail", f"{len(unsigned)} of {len(tags)} tag(s) unsigned: {_listing(unsigned)}{note}"
+            Status.FAIL,
+            f"{len(unsigned)} of {len(tags)} tag(s) unsigned: {_listing(unsigned)}{note}",
         )
     kinds = sorted({k for t in tags for k in t.get("signature_kinds") or []})
-    return Outcome("pass", f"{len(tags)} tag(s) signed ({', '.join(kinds)}){note}")
+    return Outcome(Status.PASS, f"{len(tags)} tag(s) signed ({', '.join(kinds)}){note}")
 
 
 def registry_daemon_secure(data: Any, args: Mapping[str, Any]) -> Outcome:
@@ -310,30 +321,30 @@ def registry_daemon_secure(data: Any, args: Mapping[str, Any]) -> Outcome:
     that traffic never leaves the machine."""
     view = _section(data, "daemon")
     if not view.get("checked"):
-        return Outcome("not_applicable", str(view.get("reason") or "no local Docker engine"))
+        return Outcome(Status.NOT_APPLICABLE, str(view.get("reason") or "no local Docker engine"))
     engine = view.get("engine") or "the local engine"
     mirrors = view.get("mirrors") or []
     extra = f"; registry mirrors: {', '.join(mirrors)}" if mirrors else ""
     if view.get("insecure") and not view.get("default_loopback_cidr"):
         return Outcome(
-            "fail",
+            Status.FAIL,
             f"{engine} treats {data.get('endpoint')} as insecure ({view.get('insecure_by')}): "
             f"it pulls from it over plain HTTP or unverified TLS{extra}",
         )
     if view.get("insecure"):
         return Outcome(
-            "pass",
+            Status.PASS,
             f"{data.get('endpoint')} is insecure for {engine} only through dockerd's built-in "
             f"127.0.0.0/8 (loopback traffic stays on this machine){extra}",
         )
-    return Outcome("pass", f"{engine} verifies TLS for {data.get('endpoint')}{extra}")
+    return Outcome(Status.PASS, f"{engine} verifies TLS for {data.get('endpoint')}{extra}")
 
 
 def registry_ca_files(data: Any, args: Mapping[str, Any]) -> Outcome:
     """The local engine's CA files for this registry (/etc/docker/certs.d/HOST:PORT) have the
     owner and mode of CIS 3.7 and 3.8 (``host_file_permissions`` on just those files)."""
     outcome = host_file_permissions(data, {**args, "registry_certs": True})
-    if outcome.status == "not_applicable":
+    if outcome.status == Status.NOT_APPLICABLE:
         where = (data.get("docker") or {}).get("certs_dir") or "/etc/docker/certs.d/HOST"
-        return Outcome("not_applicable", f"the local engine has no CA file in {where}")
+        return Outcome(Status.NOT_APPLICABLE, f"the local engine has no CA file in {where}")
     return outcome
