@@ -16,6 +16,7 @@ from assessor.catalog import Catalog
 from assessor.collectors import collector_for
 from assessor.errors import CollectorError, TargetUnreachableError
 from assessor.evaluate import evaluate
+from assessor.evaluate.engine import load_plugin_functions
 from assessor.evidence import Evidence
 from assessor.results import Result
 from assessor.store import Store, queries
@@ -83,12 +84,15 @@ def run_scan(
     system: str | None = None,
 ) -> ScanSummary:
     say = progress or (lambda _msg: None)
+    # every collector and every plugin's evaluation function loaded before anything is stored:
+    # a plugin that does not load stops the scan with its one line, leaving no assessment
+    collectors = [collector_for(target, options) for target in targets]
+    load_plugin_functions(catalog)
     assessment_id = queries.create_assessment(
         store, period, [str(t) for t in targets], catalog.digest, system=system
     )
     summary = ScanSummary(assessment_id, AssessmentStatus.INCOMPLETE)
-    for target in targets:
-        collector = collector_for(target, options)
+    for target, collector in zip(targets, collectors, strict=True):
         say(f"collecting {target}")
         evidence: list[Evidence] = []
         e: CollectorError | None = None

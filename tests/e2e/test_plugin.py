@@ -169,6 +169,13 @@ def test_installed_plugin_adds_a_target_kind_a_function_and_an_export_format(
         if r["rule"] == "container-privileged-disabled"
     )  # fmt: skip
     assert privileged == [("debug", "fail"), ("web", "pass")]
+    # its XCCDF names no platform the Benchmark does not define (it has none for this kind)
+    xccdf = tmp_path / "inspect.xccdf.xml"
+    export = in_venv(venv, tmp_path, "export", "--db", db, "--format", "xccdf", "-o", str(xccdf))
+    assert export.code == 0, export.err
+    text = xccdf.read_text()
+    assert 'id="xccdf_dev.assessor_platform_host"' in text  # the built-in kinds' platforms
+    assert "platform_example-inspect" not in text
 
     # an unknown format's error lists the plugin's among the formats
     bad = in_venv(venv, tmp_path, "export", "--db", db, "--format", "nope", "-o", "-")
@@ -219,7 +226,8 @@ def test_a_plugin_that_does_not_load_is_one_line(tmp_path: Path, db: str) -> Non
         tmp_path / "site",
         "broken-plugin",
         "[assessor.exporters]\nbroken = no_such_module_for_assessor:EXPORTER\n"
-        "[assessor.functions]\nbroken_function = no_such_module_for_assessor:check\n",
+        "[assessor.functions]\nbroken_function = no_such_module_for_assessor:check\n"
+        "[assessor.collectors]\nbroken-kind = no_such_module_for_assessor:Collector\n",
     )
     r = run_cli("export", "--format", "broken", "-o", "-", env=with_path(where), db=db)
     assert r.code == 2
@@ -248,3 +256,14 @@ def test_a_plugin_that_does_not_load_is_one_line(tmp_path: Path, db: str) -> Non
         "ModuleNotFoundError: No module named 'no_such_module_for_assessor'"
     ), scan.err
     assert "Traceback" not in scan.err
+
+    # and its collector: the scan stops before it stores anything
+    scan = run_cli("scan", "broken-kind:/anything", env=with_path(where), db=db)
+    assert scan.code == 2, (scan.out, scan.err)
+    assert scan.err.splitlines()[0] == (
+        "assessor: error: entry point 'broken-kind' = 'no_such_module_for_assessor:Collector' in "
+        "group 'assessor.collectors' (from broken-plugin) failed to load: "
+        "ModuleNotFoundError: No module named 'no_such_module_for_assessor'"
+    ), scan.err
+    stored = run_cli("assessments", env=with_path(where), db=db)
+    assert (stored.code, stored.out) == (0, "no assessments stored yet\n"), stored
