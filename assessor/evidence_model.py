@@ -23,6 +23,7 @@ models allow extra keys; every key a rule reads is typed here.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Annotated, Any, Literal
 
@@ -423,8 +424,6 @@ class BindIP(_Closed):
 
     @model_validator(mode="after")
     def _address(self) -> BindIP:
-        import ipaddress
-
         try:
             ipaddress.ip_address(self.address)
         except ValueError:

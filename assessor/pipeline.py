@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from assessor.audit.periods import check_period, check_system, current_period
 from assessor.catalog import Catalog
 from assessor.collectors import collector_for
-from assessor.errors import CollectorError, TargetUnreachableError
+from assessor.errors import AssessorError, CollectorError, TargetUnreachableError
 from assessor.evaluate import evaluate
 from assessor.evaluate.engine import load_plugin_functions
 from assessor.evidence import Evidence
@@ -180,8 +180,6 @@ def evaluate_stored(
     source's scope and system, and its period unless ``period`` is given. Targets that were
     unreachable stay unreachable (their failure evidence, if any, is judged again).
     """
-    from assessor.errors import AssessorError
-
     say = progress or (lambda _msg: None)
     source = queries.get_assessment(store, str(source_id))
     targets = queries.get_targets(store, source.id)

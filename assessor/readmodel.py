@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from assessor import __version__
 from assessor.audit.rollup import requirement_status
 from assessor.errors import StoreError
 from assessor.vocab import (
@@ -385,7 +386,6 @@ def load(
     """
     from sqlalchemy import func, select
 
-    from assessor import __version__
     from assessor.audit.attestations import attestations_for
     from assessor.audit.waivers import applied_waivers, expired_waivers
     from assessor.store import queries

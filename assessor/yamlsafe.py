@@ -13,6 +13,7 @@ ControlDefinitionError: one line, exit code 2.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -201,8 +202,6 @@ def load(path: Path, name: str, limit: int) -> tuple[Any, dict[Path_, int], byte
 
 def _bad_timestamp(node: Any, path: str = "") -> tuple[int | None, str | None]:
     """The line and field of the first YAML timestamp that is not a real date."""
-    from datetime import date
-
     if isinstance(node, yaml.ScalarNode) and node.tag == _CORE + "timestamp":
         try:
             date.fromisoformat(str(node.value)[:10])

@@ -25,9 +25,11 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 
+from assessor.audit.attestations import attestations_for
+from assessor.audit.waivers import applied_waivers, expired_waivers
 from assessor.errors import AssessorError, NotFoundError
 from assessor.evidence import canonical_json
-from assessor.store.models import Assessment, Result, Target, TargetEvidence
+from assessor.store.models import Assessment, Attachment, Result, Target, TargetEvidence
 from assessor.store.models import Evidence as EvidenceRow
 from assessor.vocab import AssessmentStatus
 
@@ -186,9 +188,6 @@ def _resolve(session: Session, ref: str | None) -> Assessment:
 
 def finalise(store: Store, ref: str | None, by: str, now: datetime | None = None) -> Finalised:
     """Freeze an assessment and chain it to its system's history, in one transaction."""
-    from assessor.audit.attestations import attestations_for
-    from assessor.audit.waivers import applied_waivers, expired_waivers
-
     by = by.strip()
     if not by or len(by) > 255 or not by.isprintable():
         raise AssessorError("--by: expected a name of at most 255 printable characters")
@@ -383,8 +382,6 @@ def _check_attachments(
     session: Session, items: list[tuple[str, str, str, int | None]], checked: dict[str, str | None]
 ) -> list[tuple[str, str, str, str]]:
     """Re-hash the attachments' stored bytes: (problem, sha256, name, where) for the bad ones."""
-    from assessor.store.models import Attachment
-
     bad = []
     for sha, name, where, size in items:
         key = f"attachment:{sha}"

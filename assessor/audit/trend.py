@@ -11,7 +11,9 @@ from typing import Any
 
 from sqlalchemy import Text, cast, func, select
 
+from assessor.audit.attestations import attestations_for
 from assessor.audit.rollup import requirement_status
+from assessor.errors import NotFoundError
 from assessor.store.db import Store
 from assessor.store.models import Assessment, Result
 from assessor.vocab import JUDGED_STATUSES, REQUIREMENT_STATUSES, AssessmentStatus, Status
@@ -144,7 +146,6 @@ def assessment_point(
                 weights[(Status.WAIVED, severity, text)] += 1
                 waived_results += 1
         waivers = len({waiver_key(w) for w in applied.values()})
-    from assessor.audit.attestations import attestations_for
 
     attested = {
         (str(x["framework"]), str(x["requirement"])): str(x["status"])
@@ -203,8 +204,6 @@ def period_trend(
 
 def anchor(store: Store, system: str | None) -> Assessment:
     """The latest complete assessment (of ``system`` when given): the trend ends with it."""
-    from assessor.errors import NotFoundError
-
     with store.session() as s:
         q = select(Assessment).where(Assessment.status == AssessmentStatus.COMPLETE)
         if system is not None:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from assessor.audit.periods import check_system
 from assessor.errors import AssessorError, ControlDefinitionError
 from assessor.store.models import Assessment, Result, Target, Waiver
 from assessor.vocab import Status
@@ -307,8 +308,6 @@ def _entry_model() -> Any:
     """The strict pydantic model of one waivers-file entry (built lazily: pydantic is slow
     to import and only this path needs it)."""
     from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
-
-    from assessor.audit.periods import check_system
 
     class WaiverEntry(BaseModel):
         model_config = ConfigDict(extra="forbid", frozen=True)

@@ -10,13 +10,18 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
+
+import httpx
 
 from assessor import jsonsafe
 from assessor.collectors import _dockerd
 from assessor.collectors.base import Collector, read_live
 from assessor.collectors.engine_api import engine_client
+from assessor.collectors.image import engine_images
+from assessor.collectors.options import CollectOptions
 from assessor.errors import CollectorError, TargetUnreachableError
 from assessor.evidence import Evidence, Redactor
 from assessor.targets import Target
@@ -44,8 +49,6 @@ class EngineCollector(Collector):
         return self._identity
 
     def _get(self, client: httpx.Client, target: Target, path: str) -> Any:
-        import httpx
-
         try:
             with client.stream("GET", path) as resp:
                 chunks: list[bytes] = []
@@ -165,7 +168,6 @@ class EngineCollector(Collector):
 
             # the engine answers several containers at once (its top runs ps per container);
             # results keep the listing's order
-            from concurrent.futures import ThreadPoolExecutor
 
             with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
                 for doc in pool.map(fetch, [str(c["Id"]) for c in listing]):
@@ -173,8 +175,6 @@ class EngineCollector(Collector):
                         yield _container_evidence(target, doc)
 
             # every local image, streamed from one export (CIS section 4 on what is here)
-            from assessor.collectors.image import engine_images
-            from assessor.collectors.options import CollectOptions
 
             yield from engine_images(
                 client, str(target), images, self._image_options or CollectOptions()

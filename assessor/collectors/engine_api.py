@@ -5,6 +5,7 @@ reader's ``docker-daemon`` transport and the registry collector's local engine s
 from __future__ import annotations
 
 import os
+import ssl
 
 import httpx
 
@@ -36,8 +37,6 @@ def engine_client(target: Target) -> httpx.Client:
         )
     cert_path = os.environ.get("DOCKER_CERT_PATH")
     if os.environ.get("DOCKER_TLS_VERIFY") and cert_path:
-        import ssl
-
         ctx = ssl.create_default_context(cafile=os.path.join(cert_path, "ca.pem"))
         ctx.load_cert_chain(os.path.join(cert_path, "cert.pem"), os.path.join(cert_path, "key.pem"))
         return httpx.Client(base_url=f"https://{target.location}", verify=ctx, timeout=_timeout())

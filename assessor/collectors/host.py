@@ -8,6 +8,7 @@ a machine image), confined to that root, and marks what only a live machine can 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import os
 import platform
@@ -537,8 +538,6 @@ def _listening() -> list[dict[str, Any]]:
 
 
 def _address(hex_addr: str, v6: bool) -> str:
-    import ipaddress
-
     raw = bytes.fromhex(hex_addr)
     if not v6:
         return str(ipaddress.IPv4Address(raw[::-1]))

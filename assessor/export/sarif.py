@@ -70,6 +70,7 @@ from urllib.parse import quote, urlsplit
 
 from assessor.catalog.schema import FunctionCheck, Rule
 from assessor.errors import AssessorError, EvaluationError
+from assessor.evaluate.paths import MISSING, parse_path, resolve
 from assessor.export.data import ExportData, ExportResult, ExportTarget, iso
 from assessor.vocab import RESULT_STATUSES, AssessmentStatus, Severity, Status, TargetStatus
 
@@ -356,8 +357,6 @@ def files_of(rule: Rule | None, body: Mapping[str, Any] | None) -> list[FileRef]
     """The files a result of ``rule`` is about, from the evidence document it judged
     (``body``: ``{kind, target, resource, data}``; None when not loaded: then only what the
     rule's evidence paths name). Only absolute, normalised paths; at most MAX_FILES."""
-    from assessor.evaluate.paths import parse_path
-
     if rule is None:
         return []
     data = body.get("data") if body else None
@@ -395,8 +394,6 @@ def files_of(rule: Rule | None, body: Mapping[str, Any] | None) -> list[FileRef]
             if from_file and isinstance(config, str):
                 found.append(FileRef("engine-host", config))
     elif kind == "image" and data is not None:
-        from assessor.evaluate.paths import MISSING, resolve
-
         for path in rule.evidence:
             value = resolve(data, parse_path(path))
             if value is MISSING:

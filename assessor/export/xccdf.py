@@ -92,6 +92,7 @@ from urllib.parse import quote, urlsplit
 
 from lxml import etree
 
+from assessor import __version__
 from assessor.errors import AssessorError
 from assessor.export.data import ExportData, ExportResult, ExportTarget, clean, iso
 from assessor.vocab import Severity, Status, TargetStatus
@@ -261,8 +262,6 @@ def render_benchmark(catalog: Catalog) -> bytes:
 
 
 def benchmark(catalog: Catalog, scap: Scap | None = None) -> etree._Element:
-    from assessor import __version__
-
     root = etree.Element(q("Benchmark"), nsmap=_DEFAULT_NS)
     root.set("id", BENCHMARK_ID)
     root.set("resolved", "true")

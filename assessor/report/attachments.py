@@ -21,7 +21,10 @@ report then says the document is in the assessment database).
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import shutil
+import tempfile
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -298,10 +301,6 @@ def write_folder(html_path: Path, files: Iterable[ShippedFile]) -> Path:
     """Write ``files`` to the folder beside ``html_path`` as a whole, replacing an earlier one
     (a symlink there is replaced, never followed; a folder assessor did not write is refused).
     With no files, an earlier folder is removed: it would no longer match the report."""
-    import os
-    import shutil
-    import tempfile
-
     dest = html_path.parent / folder_for(html_path.name)
     files = list(files)
     if dest.is_symlink() or dest.is_file():

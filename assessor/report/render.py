@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import io
+import logging
 import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -147,8 +148,6 @@ def render_pdf(html: str, attachments: Sequence[ShippedFile] = ()) -> bytes:
     """The same HTML as a PDF (print CSS, bookmarks from headings), with ``attachments``
     embedded as PDF file attachments (named by their path). Nothing is fetched: the document
     holds no external resource, and any URL it names is refused."""
-    import logging
-
     from weasyprint import HTML, Attachment, URLFetcher  # type: ignore[import-untyped]
 
     logging.getLogger("weasyprint").setLevel(logging.ERROR)

@@ -18,8 +18,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12 as p12
 from cryptography.x509.oid import NameOID
+from platformdirs import user_config_dir
 
 from assessor.errors import AssessorError
+from assessor.outfile import write_file
 
 KEY_FILE = "signing-key.pem"
 CERT_FILE = "signing-cert.pem"
@@ -47,7 +49,6 @@ def key_dir() -> Path:
     env = os.environ.get("ASSESSOR_KEY_DIR")
     if env:
         return Path(env)
-    from platformdirs import user_config_dir
 
     return Path(user_config_dir("assessor")) / "keys"
 
@@ -87,8 +88,6 @@ def subject_line(cert: x509.Certificate) -> str:
 
 def _write(path: Path, data: bytes, mode: int) -> None:
     """Write atomically, never through a link: 0600 for a key, else 0644 (assessor/outfile.py)."""
-    from assessor.outfile import write_file
-
     write_file(path, data, private=mode == 0o600)
 
 

@@ -11,6 +11,8 @@ import datetime as dt
 import hashlib
 import io
 import logging
+import os
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,7 +23,14 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from assessor.errors import AssessorError
-from assessor.sign.keys import CERT_FILE, CHAIN_FILE, fingerprint, key_dir, load_certificates
+from assessor.sign.keys import (
+    CERT_FILE,
+    CHAIN_FILE,
+    fingerprint,
+    key_dir,
+    load_certificates,
+    subject_line,
+)
 
 if TYPE_CHECKING:
     from asn1crypto import x509 as asn1_x509  # type: ignore[import-untyped, unused-ignore]
@@ -41,8 +50,6 @@ class Anchor:
     origin: Path
 
     def describe(self) -> str:
-        from assessor.sign.keys import subject_line
-
         short = fingerprint(self.certificate)[:23]
         return f"{subject_line(self.certificate)} [SHA-256 {short}...] from {self.origin}"
 
@@ -120,8 +127,6 @@ def _key_usage() -> KeyUsageConstraints:
 
 
 def _signer(status: SignatureStatus) -> str:
-    from assessor.sign.keys import subject_line
-
     cert = x509.load_der_x509_certificate(status.signing_cert.dump())
     return subject_line(cert)
 
@@ -433,9 +438,6 @@ MAX_SHIPPED_PROBLEMS = 20  # problems listed in details; the rest are counted
 def _hash_file(path: Path, limit: int) -> tuple[str, int] | None:
     """SHA-256 and size of a regular file (not through a symlink), reading at most ``limit``
     + 1 bytes; None when it is missing, a link or not a regular file."""
-    import os
-    import stat
-
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     except OSError:

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import DatabaseError, OperationalError
@@ -231,7 +232,6 @@ def _read_only_media(url: str, path: Path) -> str:
         return url
     if not read_only or not path.is_file() or path.with_name(path.name + "-wal").exists():
         return url
-    from urllib.parse import quote
 
     return f"sqlite:///file:{quote(str(path.resolve()))}?mode=ro&immutable=1&uri=true"
 

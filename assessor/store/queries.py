@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import uuid
 import zlib
@@ -16,7 +17,7 @@ from assessor.errors import NotFoundError
 from assessor.evidence import Evidence
 from assessor.results import Result as EvalResult
 from assessor.store.db import Store
-from assessor.store.models import Assessment, Result, Target, TargetEvidence
+from assessor.store.models import Assessment, Report, Result, Target, TargetEvidence
 from assessor.store.models import Evidence as EvidenceRow
 from assessor.vocab import AssessmentStatus
 
@@ -207,8 +208,6 @@ def get_targets(store: Store, assessment_id: int) -> list[Target]:
 
 
 def get_evidence(store: Store, sha256: str) -> dict[str, Any] | None:
-    import json
-
     with store.session() as s:
         row = s.get(EvidenceRow, sha256)
         if row is None:
@@ -229,8 +228,6 @@ def record_report(
     signature: dict[str, Any] | None,
 ) -> int:
     """Remember a written report: its file's hash, and who signed it."""
-    from assessor.store.models import Report
-
     with store.session() as s:
         row = Report(
             assessment_id=assessment_id,
@@ -252,8 +249,6 @@ def stored_evidence(
 ) -> list[tuple[str, datetime, dict[str, Any] | None]]:
     """A stored target's evidence: (hash, collected_at, document or None when the body is gone),
     in hash order."""
-    import json
-
     with store.session() as s:
         q = (
             select(TargetEvidence.evidence_hash, TargetEvidence.collected_at, EvidenceRow.body)

@@ -13,9 +13,15 @@ from typing import TYPE_CHECKING, Any
 
 from assessor import jsonsafe
 from assessor.collectors.base import Collector
+from assessor.collectors.image.analyze import image_evidence
+from assessor.collectors.image.archive import open_archive, read_archive
+from assessor.collectors.image.layout import read_layout
+from assessor.collectors.image.resolve import Platform, resolve
+from assessor.collectors.image.stream import Budget, short
+from assessor.collectors.options import CollectOptions
 from assessor.errors import CollectorError, ImageError, TargetError
 from assessor.evidence import Evidence
-from assessor.targets import Target
+from assessor.targets import DEFAULT_DOCKER_SOCKET, Target, parse_target
 
 if TYPE_CHECKING:
     import httpx
@@ -40,8 +46,6 @@ def split_ref(location: str) -> tuple[str, str | None]:
 def _archive_evidence(
     target: str, prefix: str, images: list[ArchiveImage], ref: str | None, options: CollectOptions
 ) -> Iterator[Evidence]:
-    from assessor.collectors.image.analyze import image_evidence
-
     chosen = images
     if ref is not None:
         chosen = [i for i in images if ref in i.repo_tags]
@@ -103,8 +107,6 @@ def _engine_resource(info: dict[str, Any]) -> str:
 def _one_engine_image(
     target: str, info: dict[str, Any], img: ArchiveImage, options: CollectOptions
 ) -> Iterator[Evidence]:
-    from assessor.collectors.image.analyze import image_evidence
-
     resource = _engine_resource(info)
     tags = [t for t in info.get("RepoTags") or [] if isinstance(t, str) and t != "<none>:<none>"]
     try:
@@ -132,8 +134,6 @@ class ImageCollector(Collector):
     kinds = frozenset({"image"})
 
     def __init__(self, options: CollectOptions | None = None) -> None:
-        from assessor.collectors.options import CollectOptions
-
         self.options = options or CollectOptions()
         self._identity: dict[str, Any] = {}
 
@@ -172,8 +172,6 @@ class ImageCollector(Collector):
         yield from evidence
 
     def _archive(self, target: Target) -> Iterator[Evidence]:
-        from assessor.collectors.image.archive import open_archive, read_archive
-
         path, ref = split_ref(target.location)
         with open_archive(path, self.options.limits, str(target)) as f:
             images = read_archive(f.read, self.options.limits, str(target))
@@ -182,10 +180,6 @@ class ImageCollector(Collector):
         )
 
     def _layout(self, target: Target) -> Iterator[Evidence]:
-        from assessor.collectors.image.analyze import image_evidence
-        from assessor.collectors.image.layout import read_layout
-        from assessor.collectors.image.resolve import Platform
-
         root, tag = split_ref(target.location)
         platform = Platform.parse(self.options.platform)
         for item in read_layout(root, tag, platform, self.options.limits, str(target)):
@@ -213,7 +207,6 @@ class ImageCollector(Collector):
     def _daemon(self, target: Target) -> Iterator[Evidence]:
         from assessor.collectors.engine_api import engine_client
         from assessor.collectors.image.daemon import export
-        from assessor.targets import DEFAULT_DOCKER_SOCKET, parse_target
 
         host = os.environ.get("DOCKER_HOST") or f"unix://{DEFAULT_DOCKER_SOCKET}"
         engine = parse_target(f"engine:{host}")
@@ -243,10 +236,6 @@ class ImageCollector(Collector):
 def registry_image(client: RegistryClient, target: str, options: CollectOptions) -> Evidence:
     """One image of a registry, read through ``client``: its manifest, config, every layer
     streamed, and the signatures attached to it. Raises ImageError when it cannot be read."""
-    from assessor.collectors.image.analyze import image_evidence
-    from assessor.collectors.image.resolve import Platform, resolve
-    from assessor.collectors.image.stream import Budget, short
-
     ref = client.ref
     what = f"docker://{ref}"
     data, digest, media = client.manifest(ref.reference)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import httpx
+
 from assessor.collectors.image.archive import ArchiveImage, read_archive
 from assessor.collectors.image.stream import CHUNK, iter_reader
 from assessor.collectors.limits import Limits
@@ -19,8 +21,6 @@ if TYPE_CHECKING:
 
 def export(client: httpx.Client, names: list[str], limits: Limits, what: str) -> list[ArchiveImage]:
     """The named images (tags or IDs), scanned from one export stream."""
-    import httpx
-
     params: list[tuple[str, str | int | float | bool | None]] = [("names", n) for n in names]
     try:
         with client.stream("GET", "/images/get", params=params) as r:

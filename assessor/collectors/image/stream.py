@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol, cast
@@ -180,8 +181,6 @@ class _Zstd:
 
 def decode_errors() -> tuple[type[Exception], ...]:
     """What the decompressors raise on corrupt input (none of them is an OSError)."""
-    import zlib
-
     errors: list[type[Exception]] = [zlib.error, EOFError]
     try:
         from isal.isal_zlib import error as isal_error

@@ -43,7 +43,23 @@ if TYPE_CHECKING:
     from assessor.collectors.image.registry import Registry
     from assessor.collectors.options import CollectOptions
 
-from assessor.collectors.image.resolve import ACCEPT
+import ipaddress
+
+from assessor.collectors._rootfs import RootFS
+from assessor.collectors.engine import EngineCollector
+from assessor.collectors.engine_api import engine_client
+from assessor.collectors.image import collection_error, registry_image
+from assessor.collectors.image.registry import (
+    ImageRef,
+    Registry,
+    RegistryOptions,
+    is_loopback,
+    registry_creds,
+)
+from assessor.collectors.image.resolve import ACCEPT, Platform, resolve
+from assessor.collectors.options import CollectOptions
+from assessor.collectors.registry.tls import probe_plain_http, probe_tls, split_endpoint
+from assessor.targets import DEFAULT_DOCKER_SOCKET, parse_target
 
 API_HEADER = "Docker-Distribution-API-Version"
 # cosign's signature, attestation and SBOM tags, and the OCI referrers tag schema: artifacts
@@ -68,8 +84,6 @@ class RegistryCollector(Collector):
     kinds = frozenset({"registry"})
 
     def __init__(self, options: CollectOptions | None = None) -> None:
-        from assessor.collectors.options import CollectOptions
-
         self.options = options or CollectOptions()
         if self.options.deep:  # the tags' images are judged by the image rules too
             self.kinds = frozenset({"registry", "image"})
@@ -82,13 +96,6 @@ class RegistryCollector(Collector):
         return [registry_error(str(target), message)]
 
     def collect(self, target: Target) -> Iterator[Evidence]:
-        from assessor.collectors.image.registry import (
-            Registry,
-            RegistryOptions,
-            is_loopback,
-        )
-        from assessor.collectors.registry.tls import probe_plain_http, probe_tls
-
         opts = self.options
         endpoint, scheme = target.location, target.scheme
         url = f"{scheme}://{endpoint}"
@@ -142,7 +149,6 @@ class RegistryCollector(Collector):
                 cert_dir=opts.cert_dir,
                 timeout=opts.timeout,
             )
-            from assessor.collectors.image.registry import registry_creds
 
             creds, source = registry_creds(creds_options, endpoint)
             data["credentials"] = {"given": creds is not None, "source": source}
@@ -319,9 +325,6 @@ def _content(reader: Registry, opts: CollectOptions) -> dict[str, Any]:
 
 
 def _inspect_tag(reader: Registry, item: dict[str, Any], opts: CollectOptions) -> dict[str, Any]:
-    from assessor.collectors.image.registry import ImageRef
-    from assessor.collectors.image.resolve import Platform, resolve
-
     out = dict(item)
     ref = ImageRef(reader.host, item["repository"], item["tag"], None)
     client = reader.repository(ref)
@@ -447,8 +450,6 @@ def _deep(
     """--deep: each tag's image through the image reader (bounded by --max-images)."""
     if not opts.deep:
         return
-    from assessor.collectors.image import collection_error, registry_image
-    from assessor.collectors.image.registry import ImageRef
 
     tags = [t for t in content.get("tags", []) if "digest" in t]
     content["deep"] = {"images": min(len(tags), opts.max_images), "of": len(tags)}
@@ -464,10 +465,6 @@ def _daemon_view(
     endpoint: str, scheme: str, data: dict[str, Any]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """How the local Docker engine treats this registry, and its CA files for it."""
-    from assessor.collectors._rootfs import RootFS
-    from assessor.collectors.image.registry import is_loopback
-    from assessor.collectors.registry.tls import split_endpoint
-
     certs_dir = f"/etc/docker/certs.d/{endpoint}"
     fs = RootFS("/")
     files = [fs.stat(f"{certs_dir}/{name}") for name in fs.listdir(certs_dir)][:100]
@@ -501,8 +498,6 @@ def _daemon_view(
 
 
 def _in_cidrs(host: str, cidrs: list[str]) -> str | None:
-    import ipaddress
-
     try:
         ip = ipaddress.ip_address(host if host != "localhost" else "127.0.0.1")
     except ValueError:
@@ -518,10 +513,6 @@ def _in_cidrs(host: str, cidrs: list[str]) -> str | None:
 
 def _engine_info() -> dict[str, Any] | str:
     """The local engine's ``/info``, or why it could not be read."""
-    from assessor.collectors.engine import EngineCollector
-    from assessor.collectors.engine_api import engine_client
-    from assessor.targets import DEFAULT_DOCKER_SOCKET, parse_target
-
     host = os.environ.get("DOCKER_HOST") or f"unix://{DEFAULT_DOCKER_SOCKET}"
     try:
         engine = parse_target(f"engine:{host}")

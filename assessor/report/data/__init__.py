@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from assessor import readmodel
 from assessor.errors import NotFoundError
 from assessor.report.data.coverage import FrameworkView, framework_view
 from assessor.report.data.findings import (
@@ -142,8 +143,6 @@ def build(
     view: AssessmentView | None = None,
 ) -> ReportData:
     """Read one stored assessment into a report (``view``: an already loaded read model)."""
-    from assessor import readmodel
-
     fw_ids = _framework_ids(catalog, frameworks)
     v = view if view is not None else readmodel.load(store, catalog, assessment_ref)
     attached = dict(attachments or {})

@@ -25,6 +25,7 @@ from assessor.report.data.labels import (
     SHORT_NAMES,
     req_anchor,
 )
+from assessor.report.text import to_html
 
 if TYPE_CHECKING:
     from markupsafe import Markup
@@ -251,8 +252,6 @@ def rule_view(
     fw_ids: Sequence[str],
     attested: dict[tuple[str, str], AttestationView],
 ) -> RuleView:
-    from assessor.report.text import to_html
-
     rule = v.catalog.rules.get(rule_id)
     counts: Counter[str] = Counter(r.status for r in results)
     bad = [r for r in results if r.status in ("fail", "error", "waived")]

@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from assessor import __version__
+from assessor.audit.diff import diff
+from assessor.store import queries
 
 if TYPE_CHECKING:
     from assessor.audit.trend import PeriodPoint
@@ -134,9 +136,6 @@ def changes(store: Store, v: AssessmentView, trend: list[PeriodPoint]) -> Change
     """New and fixed findings against the previous period's assessment of the same scope: what
     ``assessor diff PREVIOUS THIS`` lists (assessor.audit.diff), so the two never disagree; a
     target or rule no longer assessed is not "fixed"."""
-    from assessor.audit.diff import diff
-    from assessor.store import queries
-
     points = [p for p in trend if p.assessment_id != v.id]
     if not points or len(trend) < 2:
         return None
