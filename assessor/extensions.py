@@ -115,6 +115,8 @@ class Exporter:
     every_result: str | None = None
     # the install extra its module needs beyond the core (assessor.extras), if any
     extra: str | None = None
+    # what it is, in a few words (``export --help``)
+    summary: str = ""
 
 
 EXPORTERS: dict[str, Exporter] = {
@@ -123,20 +125,42 @@ EXPORTERS: dict[str, Exporter] = {
         "json",
         "application/json",
         extra="oscal",
+        summary="OSCAL assessment results, JSON",
     ),
-    "xccdf": Exporter("assessor.export.xccdf:render_xccdf", "xml", "application/xml"),
-    "arf": Exporter("assessor.export.arf:render_arf", "xml", "application/xml", True),
+    "xccdf": Exporter(
+        "assessor.export.xccdf:render_xccdf",
+        "xml",
+        "application/xml",
+        summary="XCCDF 1.2 benchmark and test result",
+    ),
+    "arf": Exporter(
+        "assessor.export.arf:render_arf",
+        "xml",
+        "application/xml",
+        True,
+        summary="the XCCDF in an Asset Reporting Format result data stream",
+    ),
     "sarif": Exporter(
         "assessor.export.sarif:render_sarif",
         "sarif",
         "application/sarif+json",
         every_result="assessor.export.sarif:render_sarif_all",
+        summary="SARIF 2.1.0",
     ),
-    "junit": Exporter("assessor.export.junit:render_junit", "xml", "application/xml"),
+    "junit": Exporter(
+        "assessor.export.junit:render_junit", "xml", "application/xml", summary="JUnit XML"
+    ),
     "csv": Exporter("assessor.export.tabular:render_csv", "csv", "text/csv"),
     # json: each result's sources, read from the evidence
-    "json": Exporter("assessor.export.tabular:render_json", "json", "application/json", True),
+    "json": Exporter(
+        "assessor.export.tabular:render_json",
+        "json",
+        "application/json",
+        True,
+        summary="as 'assessor results --format json'",
+    ),
 }
+
 
 _BUILT_IN: dict[str, Mapping[str, object]] = {
     FUNCTIONS_GROUP: FUNCTIONS,

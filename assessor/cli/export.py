@@ -39,17 +39,27 @@ _BY_SUFFIX = {
 }
 
 
+def _formats_help() -> str:
+    """Each built-in format with its summary and the extra it needs, as --help lists them."""
+    named = [
+        f"{name} ({e.summary}; needs the '{e.extra}' extra)"
+        if e.extra
+        else (f"{name} ({e.summary})" if e.summary else name)
+        for name, e in extensions.EXPORTERS.items()
+    ]
+    return ", ".join(named[:-1]) + ", or " + named[-1]
+
+
 _ASSESSMENT = typer.Argument(None, metavar="[ASSESSMENT]", help="Id or uuid; default the latest.")
 _FMT = typer.Option(
     None,
     "--format",
     parser=_format,
     metavar="<" + "|".join(extensions.EXPORTERS) + ">",
-    help="oscal (OSCAL assessment results, JSON; needs the 'oscal' extra), xccdf (XCCDF 1.2 "
-    "benchmark and test result), arf (the XCCDF in an Asset Reporting Format result data "
-    "stream), sarif (SARIF 2.1.0), junit (JUnit XML), csv, or json (as 'assessor results "
-    "--format json'); or a format an installed plugin adds (CONTRIBUTING.md; a name it does "
-    "not know lists every one). Default: from the suffix of -o (.sarif, .csv).",
+    help=_formats_help() + "; or a format an installed plugin adds (CONTRIBUTING.md; a name "
+    "it does not know lists every one). Default: from the suffix of -o ("
+    + ", ".join(_BY_SUFFIX)
+    + ").",
 )
 _OUTPUT = typer.Option(
     ...,
