@@ -17,7 +17,7 @@ from assessor.audit.waivers import iso
 from assessor.errors import AssessorError
 from assessor.regularfile import NotRegularFileError, TooLargeError, read_regular
 from assessor.store.models import Assessment, Attachment, Attestation
-from assessor.vocab import ATTESTATION_STATUSES
+from assessor.vocab import ATTESTATION_STATUSES, Coverage
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -76,8 +76,6 @@ def resolve_requirement(
 ) -> tuple[str, str]:
     """``FRAMEWORK:ID`` or ``ID`` with ``--framework`` -> (framework, requirement id), both
     checked against the catalog; a requirement fully automated or not applicable is refused."""
-    from assessor.vocab import Coverage
-
     fw, sep, rid = requirement.partition(":")
     if sep and (framework is None or fw in catalog.frameworks):
         if framework is not None and framework != fw:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -305,7 +306,6 @@ def _read_cache(path: Path | None) -> Catalog | None:
 def _write_cache(path: Path | None, cat: Catalog) -> None:
     if path is None:
         return
-    import tempfile
 
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)

@@ -70,6 +70,7 @@ from urllib.parse import quote, urlsplit
 
 from assessor.catalog.schema import FunctionCheck, Rule
 from assessor.errors import AssessorError, EvaluationError
+from assessor.evaluate.host import _candidate_paths
 from assessor.evaluate.paths import MISSING, parse_path, resolve
 from assessor.export.data import ExportData, ExportResult, ExportTarget, iso
 from assessor.vocab import RESULT_STATUSES, AssessmentStatus, Severity, Status, TargetStatus
@@ -413,8 +414,6 @@ def files_of(rule: Rule | None, body: Mapping[str, Any] | None) -> list[FileRef]
 
 def _permission_files(data: Mapping[str, Any], args: Mapping[str, Any]) -> list[FileRef]:
     """The files ``host_file_permissions`` judges: those of its arguments that exist."""
-    from assessor.evaluate.host import _candidate_paths
-
     try:
         paths = _candidate_paths(data, args)
     except EvaluationError:  # evidence the rule needed is absent: the result is an error
@@ -431,8 +430,6 @@ def _audit_files(data: Mapping[str, Any], args: Mapping[str, Any]) -> list[FileR
     """Where the audit watch of ``host_audit_watched`` is, or belongs: the rules file line
     holding a watch on one of the rule's files; else the first rules file auditd loads
     (where the watch is to be added)."""
-    from assessor.evaluate.host import _candidate_paths
-
     try:
         paths = {os.path.normpath(p) for p in _candidate_paths(data, args)}
     except EvaluationError:  # evidence the rule needed is absent: the result is an error

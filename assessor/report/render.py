@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from assessor.errors import AssessorError
+from assessor.report.chart import trend_svg
 from assessor.resources import data_dir
 
 if TYPE_CHECKING:
@@ -106,8 +107,6 @@ class Charts:
 
     def drawn(self) -> list[str]:
         """Each chart's SVG, in the order of the jobs."""
-        from assessor.report.chart import trend_svg
-
         return [trend_svg(points, fw) for points, fw in self.jobs]
 
     def finish(self) -> None:

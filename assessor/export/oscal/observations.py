@@ -3,6 +3,8 @@ resources), one per attestation (and its attached files, embedded up to a budget
 
 from __future__ import annotations
 
+import base64
+import mimetypes
 import re
 from collections import defaultdict
 from typing import TYPE_CHECKING
@@ -96,8 +98,6 @@ def _result_props(r: ResultView) -> list[common.Property] | None:
 
 def _ni(sha256: str) -> str:
     """RFC 6920 named information: a document named by its SHA-256."""
-    import base64
-
     return "ni:///sha-256;" + base64.urlsafe_b64encode(bytes.fromhex(sha256)).decode().rstrip("=")
 
 
@@ -135,9 +135,6 @@ def _attachment_resource(
 ) -> common.Resource:
     """A file attached to an attestation: embedded when stored and within ``budget`` (bytes
     left, updated), always named by its SHA-256."""
-    import base64
-    import mimetypes
-
     from trestle.oscal import common
 
     body = data.attachment(sha)
