@@ -215,13 +215,14 @@ def load(group: str, name: str) -> object:
 
     A name neither knows is a PluginError (a catalog cached while a plugin was installed can
     name a function of a plugin removed since)."""
+    installed = plugins(group)  # a plugin that takes a built-in name is refused even so
     table = _BUILT_IN[group]
     if name in table:
         entry = table[name]
         if isinstance(entry, TargetKindEntry):
             return _attribute(entry.collector)
         return entry if isinstance(entry, Exporter) else _attribute(f"{entry}:{name}")
-    ep = plugins(group).get(name)
+    ep = installed.get(name)
     if ep is None:
         raise PluginError(
             f"{name!r} is neither built in nor given by an installed plugin (group {group!r})",

@@ -221,6 +221,20 @@ def test_a_plugin_export_format_clashing_with_a_built_in_is_refused(tmp_path: Pa
     assert "Traceback" not in r.err
 
 
+def test_a_plugin_collector_taking_a_built_in_kind_is_refused(tmp_path: Path, db: str) -> None:
+    where = fake_distribution(
+        tmp_path / "site", "host-again", "[assessor.collectors]\nhost = host_again:Collector\n"
+    )
+    root = offline_root(tmp_path)
+    r = run_cli("scan", f"host:{root}", env=with_path(where), db=db)
+    assert r.code == 2
+    assert r.err.startswith(
+        "assessor: error: entry point 'host' = 'host_again:Collector' in group "
+        "'assessor.collectors' (from host-again): 'host' is built into assessor"
+    ), r.err
+    assert "Traceback" not in r.err
+
+
 def test_a_plugin_that_does_not_load_is_one_line(tmp_path: Path, db: str) -> None:
     where = fake_distribution(
         tmp_path / "site",
