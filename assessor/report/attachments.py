@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from assessor.errors import AssessorError
+from assessor.vocab import FINDING_STATUSES, severity_place
 
 if TYPE_CHECKING:
     from assessor.readmodel import AssessmentView
@@ -43,7 +44,6 @@ if TYPE_CHECKING:
 MAX_SHIPPED_BYTES = 32 << 20  # all files of one report together
 MANIFEST_ID = "assessor-shipped-files"
 FOLDER_SUFFIX = ".files"
-_SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -99,9 +99,9 @@ def _cited(view: AssessmentView) -> list[str]:
     """Evidence the findings (failed, errored or waived results) cite, most severe first."""
     order: dict[str, tuple[int, int]] = {}
     for n, r in enumerate(view.results):
-        if r.status not in ("fail", "error", "waived") or not r.evidence:
+        if r.status not in FINDING_STATUSES or not r.evidence:
             continue
-        rank = (_SEVERITY_ORDER.get(r.severity, 9), n)
+        rank = (severity_place(r.severity), n)
         if r.evidence not in order or rank < order[r.evidence]:
             order[r.evidence] = rank
     return sorted(order, key=order.__getitem__)

@@ -13,16 +13,20 @@ from collections.abc import Sequence
 from html import escape
 
 from assessor.audit.trend import PeriodPoint
+from assessor.report.data.labels import STATUS_LABELS
+from assessor.vocab import JUDGED_STATUSES, Status
 
 # Drawn bottom to top; colours match reports/static/report.css and the legend of the summary.
-SERIES = (
-    ("pass", "passed", "#2e7d32"),
-    ("waived", "waived", "#6d8fb3"),
-    ("manual", "manual", "#f2b13c"),
-    ("error", "error", "#8e44ad"),
-    ("fail", "failed", "#c62828"),
+SERIES = tuple(
+    (status, STATUS_LABELS[status], colour)
+    for status, colour in (
+        (Status.PASS, "#2e7d32"),
+        (Status.WAIVED, "#6d8fb3"),
+        (Status.MANUAL, "#f2b13c"),
+        (Status.ERROR, "#8e44ad"),
+        (Status.FAIL, "#c62828"),
+    )
 )
-JUDGED = ("pass", "fail", "error", "waived", "manual")
 
 WIDTH, HEIGHT = 250, 155  # the drawing's units; the report's CSS scales it to its column
 LEFT, RIGHT, BOTTOM = 32.5, 210.0, 130.2  # the plot area, as a fraction of the figure before
@@ -115,8 +119,8 @@ def trend_svg(points: Sequence[PeriodPoint], framework: str, title: str = "") ->
     # the share passed of the requirements judged, per period, as a line with a dot per period
     shares = []
     for c in counts:
-        judged = sum(c.get(k, 0) for k in JUDGED)
-        shares.append(100.0 * c.get("pass", 0) / judged if judged else 0.0)
+        judged = sum(c.get(k, 0) for k in JUDGED_STATUSES)
+        shares.append(100.0 * c.get(Status.PASS, 0) / judged if judged else 0.0)
     if shares:
         line = "".join(
             f"{'M' if i == 0 else 'L'}{_num(x_of(i))} {_num(y_of(s, 100))}"

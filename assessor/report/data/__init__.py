@@ -34,7 +34,6 @@ from assessor.report.data.labels import (
     EXCERPT_CHARS,
     KIND_COLLECTORS,
     MAX_FINDINGS_PER_RULE,
-    SEVERITIES,
     STATUS_LABELS,
     STATUS_SHORT,
 )
@@ -54,7 +53,12 @@ from assessor.report.data.waivers import (
     attestation_view,
     waiver_view,
 )
-from assessor.vocab import REQUIREMENT_STATUSES
+from assessor.vocab import (
+    REQUIREMENT_STATUSES,
+    SEVERITIES_WORST_FIRST,
+    Status,
+    TargetStatus,
+)
 
 if TYPE_CHECKING:
     from assessor.catalog import Catalog
@@ -85,32 +89,32 @@ class ReportData:
     statuses: tuple[str, ...] = REQUIREMENT_STATUSES
     status_labels: dict[str, str] = field(default_factory=lambda: dict(STATUS_LABELS))
     status_short: dict[str, str] = field(default_factory=lambda: dict(STATUS_SHORT))
-    severities: tuple[str, ...] = SEVERITIES
+    severities: tuple[str, ...] = SEVERITIES_WORST_FIRST
     body_rows: int = BODY_ROWS
     excerpt_chars: int = EXCERPT_CHARS
     doc_chars: int = DOC_CHARS
 
     @property
     def unreachable(self) -> list[TargetView]:
-        return [t for t in self.targets if t.status != "collected"]
+        return [t for t in self.targets if t.status != TargetStatus.COLLECTED]
 
     @property
     def finding_count(self) -> int:
-        return self.counts.get("fail", 0) + self.counts.get("error", 0)
+        return self.counts.get(Status.FAIL, 0) + self.counts.get(Status.ERROR, 0)
 
     @property
     def open_findings(self) -> list[RuleView]:
-        return [f for f in self.findings if f.status in ("fail", "error")]
+        return [f for f in self.findings if f.status in (Status.FAIL, Status.ERROR)]
 
     @property
     def waived_findings(self) -> list[RuleView]:
-        return [f for f in self.findings if f.status == "waived"]
+        return [f for f in self.findings if f.status == Status.WAIVED]
 
     @property
     def findings_by_severity(self) -> dict[str, int]:
         """Open findings (rules) per severity."""
         c = Counter(f.severity for f in self.open_findings)
-        return {s: c.get(s, 0) for s in SEVERITIES}
+        return {s: c.get(s, 0) for s in SEVERITIES_WORST_FIRST}
 
     def evidence_href(self, sha: str | None) -> str | None:
         """Where the full evidence document is: the attachment, else the appendix entry."""

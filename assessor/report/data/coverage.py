@@ -8,7 +8,15 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from assessor.report.data.labels import NA_REASONS, SHORT_NAMES, req_anchor, short_title
+from assessor.report.data.labels import (
+    MATRIX_COLUMNS,
+    MATRIX_KEPT,
+    NA_REASONS,
+    SHORT_NAMES,
+    req_anchor,
+    short_title,
+)
+from assessor.vocab import JUDGED_STATUSES, Coverage, Status
 
 if TYPE_CHECKING:
     from assessor.audit.trend import PeriodPoint
@@ -51,7 +59,7 @@ class RequirementView:
 
     @property
     def manual_rules(self) -> list[RuleView]:
-        return [r for r in self.rules if r.counts.get("manual")]
+        return [r for r in self.rules if r.counts.get(Status.MANUAL)]
 
 
 @dataclass
@@ -97,27 +105,27 @@ class FrameworkView:
     def columns(self) -> list[str]:
         """The result statuses the coverage matrix counts: pass, fail and manual always, the
         others when any result of the framework has them."""
-        keep = ("pass", "fail", "manual")
-        order = ("pass", "fail", "waived", "error", "manual", "not_applicable")
-        return [s for s in order if s in keep or self.result_counts.get(s)]
+        return [s for s in MATRIX_COLUMNS if s in MATRIX_KEPT or self.result_counts.get(s)]
 
     @property
     def judged(self) -> int:
-        return sum(self.counts.get(s, 0) for s in ("pass", "fail", "error", "waived", "manual"))
+        return sum(self.counts.get(s, 0) for s in JUDGED_STATUSES)
 
 
 def _reasons(req: RequirementStatus, by_id: dict[int, ResultView]) -> list[str]:
     """Why a requirement is not applicable or not assessed, in plain words."""
-    if req.status == "not_applicable":
-        msgs = [by_id[i].message for i in req.result_ids if by_id[i].status == "not_applicable"]
+    if req.status == Status.NOT_APPLICABLE:
+        msgs = [
+            by_id[i].message for i in req.result_ids if by_id[i].status == Status.NOT_APPLICABLE
+        ]
         out = list(dict.fromkeys(m.strip() for m in msgs if m.strip()))
         if len(out) > NA_REASONS:
             out = [*out[:NA_REASONS], f"and {len(out) - NA_REASONS} more reasons"]
         return out or ["no rule applied to the targets in scope"]
-    if req.status == "not_assessed":
+    if req.status == Status.NOT_ASSESSED:
         if req.idle_rules:
             return ["no target its rules read was in scope"]
-        if req.coverage == "not_applicable":
+        if req.coverage == Coverage.NOT_APPLICABLE:
             return ["not applicable to container deployments (catalog)"]
         return ["no rule of the catalog meets it: not assessed by assessor"]
     return []

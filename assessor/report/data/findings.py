@@ -21,11 +21,11 @@ from assessor.report.data.labels import (
     EXCERPT_CHARS,
     FINDING_ORDER,
     READ_CHARS,
-    SEVERITIES,
     SHORT_NAMES,
     req_anchor,
 )
 from assessor.report.text import to_html
+from assessor.vocab import FINDING_STATUSES, Status, severity_place
 
 if TYPE_CHECKING:
     from markupsafe import Markup
@@ -111,15 +111,15 @@ class RuleView:
     @property
     def status(self) -> str:
         """The finding's headline: fail, else error, else waived, else manual, else pass."""
-        for s in ("fail", "error", "waived", "manual"):
+        for s in (*FINDING_STATUSES, Status.MANUAL):
             if self.counts.get(s):
                 return s
-        return "pass"
+        return Status.PASS
 
     @property
     def bad(self) -> int:
         """Results of this rule that failed, errored or are waived failures."""
-        return sum(self.counts.get(s, 0) for s in ("fail", "error", "waived"))
+        return sum(self.counts.get(s, 0) for s in FINDING_STATUSES)
 
     @property
     def body_findings(self) -> list[Finding]:
@@ -154,7 +154,7 @@ class RuleView:
     @property
     def statuses(self) -> str:
         """Its finding statuses, space-separated (the HTML filter's data-status)."""
-        return " ".join(s for s in ("fail", "error", "waived") if self.counts.get(s))
+        return " ".join(s for s in FINDING_STATUSES if self.counts.get(s))
 
     @property
     def frameworks(self) -> str:
@@ -254,7 +254,7 @@ def rule_view(
 ) -> RuleView:
     rule = v.catalog.rules.get(rule_id)
     counts: Counter[str] = Counter(r.status for r in results)
-    bad = [r for r in results if r.status in ("fail", "error", "waived")]
+    bad = [r for r in results if r.status in FINDING_STATUSES]
     bad.sort(key=lambda r: (FINDING_ORDER.get(r.status, 9), r.target, r.resource))
     shown = bad[:max_findings] if max_findings > 0 else bad
     findings = _findings(v, shown, rule.evidence if rule is not None else [])
@@ -266,7 +266,7 @@ def rule_view(
         id=rule_id,
         title=rule.title if rule is not None else first.title,
         severity=first.severity,
-        automated=rule.automated if rule is not None else first.raw_status != "manual",
+        automated=rule.automated if rule is not None else first.raw_status != Status.MANUAL,
         counts=dict(counts),
         findings=findings,
         hidden=len(bad) - len(shown),
@@ -276,7 +276,7 @@ def rule_view(
         procedure_html=to_html(procedure) if procedure else "",
         requirements=refs,
         manual_resources=[
-            (r.target, r.resource, r.message) for r in results if r.status == "manual"
+            (r.target, r.resource, r.message) for r in results if r.status == Status.MANUAL
         ],
     )
     view.attested = [
@@ -382,14 +382,18 @@ def numbered_findings(rules: dict[str, RuleView]) -> tuple[list[RuleView], list[
     findings = sorted(
         (rv for rv in rules.values() if rv.bad),
         key=lambda rv: (
-            SEVERITIES.index(rv.severity) if rv.severity in SEVERITIES else len(SEVERITIES),
+            severity_place(rv.severity),
             FINDING_ORDER.get(rv.status, 9),
             -rv.bad,
             rv.id,
         ),
     )
     manual = sorted(
-        (rv for rv in rules.values() if rv.counts.get("manual") and (rv.procedure or rv.title)),
+        (
+            rv
+            for rv in rules.values()
+            if rv.counts.get(Status.MANUAL) and (rv.procedure or rv.title)
+        ),
         key=lambda rv: rv.id,
     )
     for i, rv in enumerate(findings, 1):

@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 
 from assessor import extensions
+from assessor.vocab import FINDING_STATUSES, Status
 
 DEFAULT_FRAMEWORKS = ("nistir-8176", "cis-docker-1.8.0", "sp800-190")
-SEVERITIES = ("critical", "high", "medium", "low", "info")
 EXCERPT_CHARS = 600  # one finding's evidence excerpt, at most
 MAX_FINDINGS_PER_RULE = 500  # failing resources listed under one rule; the rest are counted
 BODY_ROWS = 3  # resources a finding lists in the body; the rest are in the appendix
@@ -20,27 +20,38 @@ DOC_CHARS = 4000  # an evidence document shown in the appendix, at most (pretty-
 APPENDIX_DOCS = 200  # evidence documents the appendix shows in full, at most
 CHANGE_ROWS = 8  # rows of the new/fixed tables on the summary page
 
-STATUS_LABELS = {
-    "pass": "passed",
-    "fail": "failed",
-    "waived": "waived",
-    "manual": "manual",
-    "not_applicable": "not applicable",
-    "error": "error",
-    "not_assessed": "not assessed",
+STATUS_LABELS: dict[str, str] = {
+    Status.PASS: "passed",
+    Status.FAIL: "failed",
+    Status.WAIVED: Status.WAIVED.value,
+    Status.MANUAL: Status.MANUAL.value,
+    Status.NOT_APPLICABLE: "not applicable",
+    Status.ERROR: Status.ERROR.value,
+    Status.NOT_ASSESSED: "not assessed",
 }
 # short labels for table headers (never broken mid-word in a narrow column)
-STATUS_SHORT = {
-    "pass": "pass",
-    "fail": "fail",
-    "waived": "waived",
-    "manual": "manual",
-    "not_applicable": "n/a",
-    "error": "error",
-    "not_assessed": "none",
+STATUS_SHORT: dict[str, str] = {
+    Status.PASS: Status.PASS.value,
+    Status.FAIL: Status.FAIL.value,
+    Status.WAIVED: Status.WAIVED.value,
+    Status.MANUAL: Status.MANUAL.value,
+    Status.NOT_APPLICABLE: "n/a",
+    Status.ERROR: Status.ERROR.value,
+    Status.NOT_ASSESSED: "none",
 }
 # the order findings are listed in, within one severity
-FINDING_ORDER = {"fail": 0, "error": 1, "waived": 2}
+FINDING_ORDER: dict[str, int] = {s: i for i, s in enumerate(FINDING_STATUSES)}
+# the coverage matrix's result columns: a waived fail beside the fails
+MATRIX_COLUMNS = (
+    Status.PASS,
+    Status.FAIL,
+    Status.WAIVED,
+    Status.ERROR,
+    Status.MANUAL,
+    Status.NOT_APPLICABLE,
+)
+# the columns it always shows; the others when a result of the framework has them
+MATRIX_KEPT = (Status.PASS, Status.FAIL, Status.MANUAL)
 # what each target kind's collector reads (a plugin's kind is shown by its name)
 KIND_COLLECTORS = {kind: entry.reads for kind, entry in extensions.COLLECTORS.items()}
 SHORT_NAMES = {
