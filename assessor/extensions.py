@@ -18,12 +18,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import import_module
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from assessor.errors import AssessorError
 
 if TYPE_CHECKING:
-    from importlib.metadata import EntryPoint
+    from importlib.metadata import EntryPoint, EntryPoints
 
 FUNCTIONS_GROUP = "assessor.functions"
 COLLECTORS_GROUP = "assessor.collectors"
@@ -179,13 +179,21 @@ def _describe(ep: EntryPoint) -> str:
 
 
 @cache
+def _installed() -> EntryPoints:
+    """Every installed entry point, read once (one pass over the installed distributions)."""
+    from importlib.metadata import entry_points
+
+    # without arguments, Python 3.11 returns SelectableGroups, whose select(group=...) is the
+    # same EntryPoints as 3.12's
+    return cast("EntryPoints", entry_points())
+
+
+@cache
 def plugins(group: str) -> dict[str, EntryPoint]:
     """The installed entry points of ``group`` by name, not loaded; a name that is built in or
     that two distributions give is refused."""
-    from importlib.metadata import entry_points
-
     found: dict[str, EntryPoint] = {}
-    for ep in entry_points(group=group):
+    for ep in _installed().select(group=group):
         if ep.name in _BUILT_IN[group]:
             raise PluginError(
                 f"{_describe(ep)}: {ep.name!r} is built into assessor; a plugin cannot replace it",
