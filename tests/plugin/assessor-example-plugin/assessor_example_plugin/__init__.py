@@ -20,6 +20,7 @@ from assessor.evaluate.functions import Outcome
 from assessor.evidence import Evidence
 from assessor.extensions import Exporter
 from assessor.targets import Target
+from assessor.vocab import Status
 
 if TYPE_CHECKING:  # the read model is imported only when an export runs
     from assessor.export.data import ExportData
@@ -65,11 +66,11 @@ def docker_files_owned_by_root(data: Any, args: Mapping[str, Any]) -> Outcome:
         if isinstance(f, dict) and f.get("exists") and (path + "/").startswith(under + "/")
     ]
     if not seen:
-        return Outcome("not_applicable", f"nothing exists under {under}")
+        return Outcome(Status.NOT_APPLICABLE, f"nothing exists under {under}")
     others = [f"{f['path']} (uid {f.get('uid')})" for f in seen if f.get("uid") != 0]
     if others:
-        return Outcome("fail", "not owned by root: " + ", ".join(others))
-    return Outcome("pass", f"{len(seen)} file(s) under {under}, all owned by root")
+        return Outcome(Status.FAIL, "not owned by root: " + ", ".join(others))
+    return Outcome(Status.PASS, f"{len(seen)} file(s) under {under}, all owned by root")
 
 
 def render_tally(data: ExportData) -> bytes:
