@@ -36,6 +36,7 @@ MAX_CONTAINERS = 20_000
 MAX_LIST = 10_000  # networks, images, processes
 MAX_EXECS = 100
 PARALLEL = 8  # API calls in flight to one engine
+INFO = "info"  # the engine document's key (and redaction path) of GET /info
 
 
 class EngineCollector(Collector):
@@ -108,7 +109,7 @@ class EngineCollector(Collector):
                     "scheme": target.scheme,
                     "tls": str(client.base_url).startswith("https"),
                 },
-                "info": red.tree(info, "info"),
+                INFO: red.tree(info, INFO),
                 "daemon": _daemon(target, info, networks, red),
                 "swarm": swarm,
                 "networks": [_network(n) for n in networks],

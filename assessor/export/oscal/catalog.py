@@ -22,6 +22,7 @@ from assessor.export.oscal.base import (
     requirement_token,
     token,
 )
+from assessor.vocab import Coverage
 
 if TYPE_CHECKING:
     from trestle.core.base_model import OscalBaseModel
@@ -188,7 +189,7 @@ def _control(rule: Rule, links: list[common.Link] | None) -> cat.Control:
             common.Property(name="label", value=rule.id),
             prop("severity", rule.severity.value),
             prop("target", rule.target.value),
-            prop("assessment", "automated" if rule.automated else "manual"),
+            prop("assessment", Coverage.AUTOMATED if rule.automated else Coverage.MANUAL),
             *(prop("tag", t) for t in rule.tags),
         ),
         links=links,
@@ -232,7 +233,7 @@ def _requirement_control(catalog: Catalog, fw_id: str, req: Requirement) -> cat.
         )
         met += (
             ", and, for what no rule observes, an attestation answers it as passed."
-            if coverage in ("partial", "manual")
+            if coverage in (Coverage.PARTIAL, Coverage.MANUAL)
             else "."
         )
     else:

@@ -18,6 +18,7 @@ from assessor.export.oscal.base import (
     requirement_token,
     tool_origin,
 )
+from assessor.vocab import Status
 
 if TYPE_CHECKING:
     from trestle.oscal import common
@@ -100,21 +101,23 @@ def risks_of_waivers(
 
 # requirement status (assessor.audit.rollup) -> (objective state, reason); not_assessed has no
 # finding. Only a pass is satisfied.
-_STATE = {
-    "pass": ("satisfied", "pass"),
-    "fail": ("not-satisfied", "fail"),
-    "waived": ("not-satisfied", "fail"),
-    "error": ("not-satisfied", "other"),
-    "manual": ("not-satisfied", "other"),
-    "not_applicable": ("not-satisfied", "other"),
+# (OSCAL's words: objective-status state and reason)
+_STATE: dict[str, tuple[str, str]] = {
+    Status.PASS: ("satisfied", "pass"),
+    Status.FAIL: ("not-satisfied", "fail"),
+    Status.WAIVED: ("not-satisfied", "fail"),
+    Status.ERROR: ("not-satisfied", "other"),
+    Status.MANUAL: ("not-satisfied", "other"),
+    Status.NOT_APPLICABLE: ("not-satisfied", "other"),
 }
-_REMARKS = {
-    "pass": "Every rule result that applied passed, or an attestation answered it as passed.",
-    "fail": "At least one rule result failed, or an attestation answered it as failed.",
-    "waived": "Not met: every failure is covered by an approved waiver (see the related risks).",
-    "error": "A rule could not be evaluated: the requirement is not shown as met.",
-    "manual": "Not determined: a manual part awaits an attestation.",
-    "not_applicable": "Not applicable (OSCAL has no such state, so it is not shown as "
+_REMARKS: dict[str, str] = {
+    Status.PASS: "Every rule result that applied passed, or an attestation answered it as passed.",
+    Status.FAIL: "At least one rule result failed, or an attestation answered it as failed.",
+    Status.WAIVED: "Not met: every failure is covered by an approved waiver (see the related "
+    "risks).",
+    Status.ERROR: "A rule could not be evaluated: the requirement is not shown as met.",
+    Status.MANUAL: "Not determined: a manual part awaits an attestation.",
+    Status.NOT_APPLICABLE: "Not applicable (OSCAL has no such state, so it is not shown as "
     "satisfied): no rule of this requirement applied to the targets in scope.",
 }
 
@@ -151,7 +154,7 @@ def findings_and_controls(
     selections: list[common.ControlSelections] = []
     objectives: list[common.ControlObjectiveSelections] = []
     for fw_id, fw in data.frameworks.items():
-        assessed = [rs for rs in fw.requirements if rs.status != "not_assessed"]
+        assessed = [rs for rs in fw.requirements if rs.status != Status.NOT_ASSESSED]
         if not assessed:
             continue
         for rs in assessed:
@@ -173,7 +176,7 @@ def findings_and_controls(
                 }
             )
             remarks = _REMARKS[rs.status]
-            if rs.status == "not_applicable":
+            if rs.status == Status.NOT_APPLICABLE:
                 remarks += _not_applicable_reason(rs, results)
             findings.append(
                 common.Finding(
@@ -192,7 +195,7 @@ def findings_and_controls(
                         target_id=objective_id(fw_id, rs.id),
                         status=common.ObjectiveStatus(state=state, reason=reason, remarks=remarks),
                         implementation_status=common.ImplementationStatus(state="not-applicable")
-                        if rs.status == "not_applicable"
+                        if rs.status == Status.NOT_APPLICABLE
                         else None,
                     ),
                     related_observations=[

@@ -19,6 +19,7 @@ from assessor.export.oscal.base import (
     seconds,
     tool_origin,
 )
+from assessor.vocab import FINDING_STATUSES, Status
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -26,8 +27,6 @@ if TYPE_CHECKING:
     from trestle.oscal import common
 
     from assessor.readmodel import AssessmentView, ResultView
-
-_BAD_STATUSES = ("fail", "error", "waived")
 
 
 def result_observations(
@@ -47,7 +46,7 @@ def result_observations(
         obs_uuid = ids("observation", *key, seen[key])
         by_result[r.id] = obs_uuid
         rule = data.catalog.rules.get(r.rule)
-        manual = r.raw_status == "manual" or (rule is not None and not rule.automated)
+        manual = r.raw_status == Status.MANUAL or (rule is not None and not rule.automated)
         evidence = None
         if r.evidence:
             hashes.add(r.evidence)
@@ -66,7 +65,7 @@ def result_observations(
                 description=r.message or f"{r.rule} on {r.resource}: {r.raw_status}",
                 props=_result_props(r),
                 methods=["EXAMINE" if manual else "TEST"],
-                types=["finding" if r.status in _BAD_STATUSES else "control-objective"],
+                types=["finding" if r.status in FINDING_STATUSES else "control-objective"],
                 origins=tool_origin(tool),
                 subjects=[
                     common.SubjectReference(
