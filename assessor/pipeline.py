@@ -9,22 +9,35 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from assessor import readmodel
 from assessor.audit.periods import check_period, check_system, current_period
-from assessor.catalog import Catalog
+from assessor.catalog import Catalog, load_catalog
 from assessor.collectors import collector_for
-from assessor.errors import AssessorError, CollectorError, TargetUnreachableError
+from assessor.errors import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    EXIT_UNREACHABLE,
+    EXIT_USAGE,
+    AssessorError,
+    CollectorError,
+    TargetUnreachableError,
+)
 from assessor.evaluate import evaluate
 from assessor.evaluate.engine import load_plugin_functions
 from assessor.evidence import Evidence
 from assessor.results import Result
-from assessor.store import Store, queries
+from assessor.store import Store, open_store, queries
 from assessor.targets import Target
-from assessor.vocab import AssessmentStatus, TargetStatus
+from assessor.vocab import AssessmentStatus, Severity, Status, TargetStatus
 
 if TYPE_CHECKING:
+    from assessor.collectors.base import Collector
     from assessor.collectors.options import CollectOptions
+    from assessor.readmodel import AssessmentView
 
 
 @dataclass
@@ -93,68 +106,188 @@ def run_scan(
     )
     summary = ScanSummary(assessment_id, AssessmentStatus.INCOMPLETE)
     for target, collector in zip(targets, collectors, strict=True):
-        say(f"collecting {target}")
-        evidence: list[Evidence] = []
-        e: CollectorError | None = None
-        try:
-            for ev in collector.collect(target):
-                evidence.append(ev)
-                if ev.kind in ("container", "image"):
-                    say(f"collecting {target}: {ev.kind} {ev.resource}")
-        except (MemoryError, KeyboardInterrupt):
-            raise
-        except Exception as exc:  # a collector's defect must not lose the scan
-            e = _as_collector_error(target, exc)
-        if e is not None:
-            status = (
-                TargetStatus.UNREACHABLE
-                if isinstance(e, TargetUnreachableError)
-                else TargetStatus.ERROR
-            )
-            summary.targets.append(TargetOutcome(target, status, e.message))
-            failed = collector.failure_evidence(target, e.message)
-            kinds = {str(target): frozenset(ev.kind for ev in failed)}
-            results = evaluate(catalog, failed, kinds) if failed else []
-            queries.record_target(
-                store,
-                assessment_id,
-                str(target),
-                str(target.kind),
-                status=status,
-                identity={},
-                error=e.message,
-                evidence=failed,
-                results=results,
-            )
-            summary.results.extend(results)
-            continue
-        say(f"evaluating {target}")
-        results = evaluate(catalog, evidence, {str(target): collector.kinds})
-        queries.record_target(
-            store,
-            assessment_id,
-            str(target),
-            str(target.kind),
-            status=TargetStatus.COLLECTED,
-            identity=collector.identity(),
-            evidence=evidence,
-            results=results,
-        )
-        summary.results.extend(results)
-        summary.targets.append(
-            TargetOutcome(
-                target,
-                TargetStatus.COLLECTED,
-                evidence=len(evidence),
-                warnings=collector.warnings(),
-            )
-        )
+        _scan_target(store, catalog, assessment_id, target, collector, say, summary)
     summary.status = (
         AssessmentStatus.INCOMPLETE if summary.unreachable else AssessmentStatus.COMPLETE
     )
     note = "; ".join(f"{t.target}: {t.error}" for t in summary.unreachable) or None
     queries.finish_assessment(store, assessment_id, summary.status, note)
     return summary
+
+
+def _scan_target(
+    store: Store,
+    catalog: Catalog,
+    assessment_id: int,
+    target: Target,
+    collector: Collector,
+    say: Progress,
+    summary: ScanSummary,
+) -> None:
+    """Collect, evaluate and store one target (whole or not at all); a target that fails is
+    stored with its error and the evidence of the failure, and the scan goes on."""
+    say(f"collecting {target}")
+    evidence: list[Evidence] = []
+    e: CollectorError | None = None
+    try:
+        for ev in collector.collect(target):
+            evidence.append(ev)
+            if ev.kind in ("container", "image"):
+                say(f"collecting {target}: {ev.kind} {ev.resource}")
+    except (MemoryError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # a collector's defect must not lose the scan
+        e = _as_collector_error(target, exc)
+    if e is not None:
+        status = (
+            TargetStatus.UNREACHABLE
+            if isinstance(e, TargetUnreachableError)
+            else TargetStatus.ERROR
+        )
+        summary.targets.append(TargetOutcome(target, status, e.message))
+        failed = collector.failure_evidence(target, e.message)
+        kinds = {str(target): frozenset(ev.kind for ev in failed)}
+        results = evaluate(catalog, failed, kinds) if failed else []
+        queries.record_target(
+            store,
+            assessment_id,
+            str(target),
+            str(target.kind),
+            status=status,
+            identity={},
+            error=e.message,
+            evidence=failed,
+            results=results,
+        )
+        summary.results.extend(results)
+        return
+    say(f"evaluating {target}")
+    results = evaluate(catalog, evidence, {str(target): collector.kinds})
+    queries.record_target(
+        store,
+        assessment_id,
+        str(target),
+        str(target.kind),
+        status=TargetStatus.COLLECTED,
+        identity=collector.identity(),
+        evidence=evidence,
+        results=results,
+    )
+    summary.results.extend(results)
+    summary.targets.append(
+        TargetOutcome(
+            target,
+            TargetStatus.COLLECTED,
+            evidence=len(evidence),
+            warnings=collector.warnings(),
+        )
+    )
+
+
+# --- assessor scan ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScanRequest:
+    """What ``assessor scan`` was asked: the targets (parsed), the period and system (checked),
+    how to collect, a waivers file to store first, the controls folders and the database."""
+
+    targets: Sequence[Target]
+    period: str
+    system: str | None = None
+    options: CollectOptions | None = None
+    waivers_file: Path | None = None
+    controls: Sequence[Path] = ()
+    db: str | None = None
+    # what to give besides the read model: "json", the JSON document of ``assessor results``;
+    # an export format, its bytes (scan --format sarif|junit); None, nothing
+    output: str | None = None
+
+
+_RANK = {s.value: s.rank for s in Severity}  # an imported result's own word ranks nowhere
+
+
+@dataclass
+class ScanRun:
+    """A stored scan: its summary, its read model, and the output asked for (the JSON
+    document, or an export's bytes)."""
+
+    summary: ScanSummary
+    view: AssessmentView
+    document: dict[str, Any] | None = None
+    body: bytes | None = None
+
+    @property
+    def warnings(self) -> list[str]:
+        return [w for t in self.summary.targets for w in t.warnings]
+
+    def exit_code(self, fail_on: Severity | None) -> int:
+        """3 when a target could not be reached, 2 when one was reached but its content is
+        invalid or hostile, 1 when a fail or error result is at least ``fail_on``, else 0."""
+        failed = self.summary.unreachable
+        if any(t.status == TargetStatus.UNREACHABLE for t in failed):
+            return EXIT_UNREACHABLE
+        if failed:
+            return EXIT_USAGE
+        if fail_on is not None and any(
+            r.status in (Status.FAIL, Status.ERROR) and _RANK.get(r.severity, -1) >= fail_on.rank
+            for r in self.view.results
+        ):
+            return EXIT_FINDINGS
+        return EXIT_OK
+
+
+def scan(
+    request: ScanRequest,
+    progress: Progress | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> ScanRun:
+    """``assessor scan``: store the waivers file (read before any scanning: a malformed one
+    stops the scan), scan the targets into a new assessment, and read it back."""
+    say = warn or (lambda _msg: None)
+    catalog = load_catalog(list(request.controls))
+    today = datetime.now(UTC).date()
+    file_waivers = None
+    if request.waivers_file is not None:  # read before any scanning
+        from assessor.audit.waivers import read_waivers_file
+
+        file_waivers = read_waivers_file(request.waivers_file, catalog, today)
+    store = open_store(request.db)
+    try:
+        if file_waivers is not None:
+            from assessor.audit.waivers import import_waivers
+
+            with store.session() as s:
+                outcome = import_waivers(s, file_waivers, today)
+                s.commit()
+            for warning in outcome.warnings:
+                say(warning)
+        summary = run_scan(
+            store,
+            catalog,
+            request.targets,
+            request.period,
+            progress,
+            request.options,
+            request.system,
+        )
+        view = readmodel.load(store, catalog, str(summary.assessment_id))
+        return _output(ScanRun(summary, view), request.output)
+    finally:
+        store.close()
+
+
+def _output(run: ScanRun, fmt: str | None) -> ScanRun:
+    """``run`` with the output asked for, made while the store is open (it reads evidence)."""
+    if fmt == "json":
+        from assessor.export import tabular
+
+        run.document = tabular.document(run.view)
+    elif fmt is not None:
+        from assessor.export import render
+
+        run.body = render(fmt, run.view)
+    return run
 
 
 @dataclass
@@ -250,10 +383,13 @@ def evaluate_stored(
 
 __all__ = [
     "EvaluateSummary",
+    "ScanRequest",
+    "ScanRun",
     "ScanSummary",
     "check_period",
     "check_system",
     "current_period",
     "evaluate_stored",
     "run_scan",
+    "scan",
 ]

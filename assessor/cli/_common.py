@@ -6,6 +6,8 @@ import json
 import os
 import sys
 import tomllib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -108,3 +110,16 @@ def print_json(value: Any) -> None:
 
 def interactive() -> bool:
     return sys.stderr.isatty() and not os.environ.get("CI")
+
+
+@contextmanager
+def spinner(label: str) -> Iterator[Callable[[str], None] | None]:
+    """A status line on the terminal while the block runs, its text updated by the callback
+    given; no callback (None) when not interactive."""
+    if not interactive():
+        yield None
+        return
+    from rich.console import Console
+
+    with Console(stderr=True).status(label) as status:
+        yield lambda message: status.update(message)

@@ -5,19 +5,26 @@ from __future__ import annotations
 import sys
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+from typer import echo
 
 from assessor.cli._common import (
     CONTROLS_OPTION,
     DB_OPTION,
-    interactive,
-    load,
-    open_db,
+    controls_dirs,
     print_json,
     setting,
+    spinner,
 )
-from assessor.errors import EXIT_FINDINGS, EXIT_UNREACHABLE, EXIT_USAGE, TargetError
+from assessor.errors import TargetError
+from assessor.vocab import Severity
+
+if TYPE_CHECKING:
+    from assessor.collectors.options import CollectOptions
+    from assessor.pipeline import ScanRun
+    from assessor.readmodel import AssessmentView
 
 
 class FailOn(StrEnum):
@@ -36,124 +43,138 @@ class ScanFormat(StrEnum):
     JUNIT = "junit"
 
 
-SEVERITIES = ("info", "low", "medium", "high", "critical")
+_TARGETS = typer.Argument(
+    None,
+    metavar="[TARGET]...",
+    help="host:/ , host:/some/root , engine:unix:///var/run/docker.sock , "
+    "engine:tcp://h:2376 , image:docker-archive:PATH[:REF] , image:oci:DIR[:TAG] , "
+    "image:docker-daemon:NAME:TAG , image:docker://HOST[:PORT]/REPO:TAG , "
+    "registry:https://HOST[:PORT] , registry:http://HOST[:PORT]. "
+    "Default: this host, plus the local engine (and its images) when its socket exists.",
+)
+_PERIOD = typer.Option(
+    None,
+    "--period",
+    envvar="ASSESSOR_PERIOD",
+    help="Audit period, YYYY-Qn or YYYY-MM. Default: this quarter.",
+)
+_SYSTEM = typer.Option(
+    None,
+    "--system",
+    envvar="ASSESSOR_SYSTEM",
+    help="The system under assessment these targets belong to (its history, waivers and "
+    "attestations are kept per system). Default: none.",
+)
+_WAIVERS_FILE = typer.Option(
+    None,
+    "--waivers",
+    metavar="FILE",
+    help="A reviewed YAML list of waivers, validated and stored before scanning (a malformed "
+    "file stops the scan). See docs/audit.md.",
+)
+_FAIL_ON = typer.Option(
+    None,
+    "--fail-on",
+    envvar="ASSESSOR_FAIL_ON",
+    help="Exit 1 when a fail or error result has this severity or higher. Default: none.",
+)
+_FMT = typer.Option(
+    ScanFormat.TABLE,
+    "--format",
+    help="table, json (as 'assessor results --format json'), or the stored assessment as "
+    "sarif or junit on standard output (the bytes 'assessor export --format FORMAT -o -' "
+    "writes).",
+)
+_ALL_RESULTS = typer.Option(False, "--all", help="Table: list every result, not only findings.")
+_PLATFORM = typer.Option(
+    None,
+    "--platform",
+    envvar="ASSESSOR_PLATFORM",
+    help="Images: the platform picked from a multi-platform index, OS/ARCH[/VARIANT]. "
+    "Default: linux/amd64.",
+)
+_IMAGE_LIMITS = typer.Option(
+    None,
+    "--image-limit",
+    envvar="ASSESSOR_IMAGE_LIMITS",
+    metavar="NAME=VALUE",
+    help="Images: raise or lower one bound of the image reader (repeatable), e.g. "
+    "max_ratio=500, max_entries=3000000, max_layer_bytes=32G. See docs/images.md.",
+)
+_CREDS = typer.Option(
+    None,
+    "--creds",
+    envvar="ASSESSOR_REGISTRY_CREDS",
+    metavar="USER:PASSWORD",
+    help="Registry images: credentials (else ~/.docker/config.json or --authfile).",
+)
+_AUTHFILE = typer.Option(
+    None, "--authfile", help="Registry images: a Docker config.json holding credentials."
+)
+_CERT_DIR = typer.Option(
+    None,
+    "--cert-dir",
+    help="Registry images: a directory of *.crt CA certificates to trust "
+    "(default /etc/docker/certs.d/HOST:PORT).",
+)
+_INSECURE = typer.Option(
+    False,
+    "--insecure",
+    help="Registry images: plain HTTP or unverified TLS, for a loopback registry only.",
+)
+_TIMEOUT = typer.Option(
+    None,
+    "--timeout",
+    envvar="ASSESSOR_TIMEOUT",
+    min=0.5,
+    help="Registries: seconds to wait for a connection, a response, and a whole JSON body. "
+    "Default: 30.",
+)
+_DEEP = typer.Option(
+    False,
+    "--deep",
+    help="Registry targets: also read every tag's image (up to --max-images) and judge it "
+    "with the image rules.",
+)
+_MAX_IMAGES = typer.Option(
+    20, "--max-images", min=0, help="Registry targets with --deep: at most this many images."
+)
+_STALE_DAYS = typer.Option(
+    None,
+    "--stale-days",
+    envvar="ASSESSOR_STALE_DAYS",
+    min=1,
+    help="Registry targets: a tag whose image is older than this many days is stale. Default: 90.",
+)
+_PUSH_PROBE = typer.Option(
+    True,
+    "--push-probe/--no-push-probe",
+    help="Registry targets: try an anonymous blob upload (cancelled at once, never "
+    "completed) to learn whether anyone may write.",
+)
 
 
 def scan(
-    targets: list[str] = typer.Argument(
-        None,
-        metavar="[TARGET]...",
-        help="host:/ , host:/some/root , engine:unix:///var/run/docker.sock , "
-        "engine:tcp://h:2376 , image:docker-archive:PATH[:REF] , image:oci:DIR[:TAG] , "
-        "image:docker-daemon:NAME:TAG , image:docker://HOST[:PORT]/REPO:TAG , "
-        "registry:https://HOST[:PORT] , registry:http://HOST[:PORT]. "
-        "Default: this host, plus the local engine (and its images) when its socket exists.",
-    ),
-    period: str = typer.Option(
-        None,
-        "--period",
-        envvar="ASSESSOR_PERIOD",
-        help="Audit period, YYYY-Qn or YYYY-MM. Default: this quarter.",
-    ),
-    system: str = typer.Option(
-        None,
-        "--system",
-        envvar="ASSESSOR_SYSTEM",
-        help="The system under assessment these targets belong to (its history, waivers and "
-        "attestations are kept per system). Default: none.",
-    ),
+    targets: list[str] = _TARGETS,
+    period: str = _PERIOD,
+    system: str = _SYSTEM,
     db: str = DB_OPTION,
     controls: list[Path] = CONTROLS_OPTION,
-    waivers_file: Path = typer.Option(
-        None,
-        "--waivers",
-        metavar="FILE",
-        help="A reviewed YAML list of waivers, validated and stored before scanning (a malformed "
-        "file stops the scan). See docs/audit.md.",
-    ),
-    fail_on: FailOn = typer.Option(
-        None,
-        "--fail-on",
-        envvar="ASSESSOR_FAIL_ON",
-        help="Exit 1 when a fail or error result has this severity or higher. Default: none.",
-    ),
-    fmt: ScanFormat = typer.Option(
-        ScanFormat.TABLE,
-        "--format",
-        help="table, json (as 'assessor results --format json'), or the stored assessment as "
-        "sarif or junit on standard output (the bytes 'assessor export --format FORMAT -o -' "
-        "writes).",
-    ),
-    all_results: bool = typer.Option(
-        False, "--all", help="Table: list every result, not only findings."
-    ),
-    platform: str = typer.Option(
-        None,
-        "--platform",
-        envvar="ASSESSOR_PLATFORM",
-        help="Images: the platform picked from a multi-platform index, OS/ARCH[/VARIANT]. "
-        "Default: linux/amd64.",
-    ),
-    image_limits: list[str] = typer.Option(
-        None,
-        "--image-limit",
-        envvar="ASSESSOR_IMAGE_LIMITS",
-        metavar="NAME=VALUE",
-        help="Images: raise or lower one bound of the image reader (repeatable), e.g. "
-        "max_ratio=500, max_entries=3000000, max_layer_bytes=32G. See docs/images.md.",
-    ),
-    creds: str = typer.Option(
-        None,
-        "--creds",
-        envvar="ASSESSOR_REGISTRY_CREDS",
-        metavar="USER:PASSWORD",
-        help="Registry images: credentials (else ~/.docker/config.json or --authfile).",
-    ),
-    authfile: Path = typer.Option(
-        None, "--authfile", help="Registry images: a Docker config.json holding credentials."
-    ),
-    cert_dir: Path = typer.Option(
-        None,
-        "--cert-dir",
-        help="Registry images: a directory of *.crt CA certificates to trust "
-        "(default /etc/docker/certs.d/HOST:PORT).",
-    ),
-    insecure: bool = typer.Option(
-        False,
-        "--insecure",
-        help="Registry images: plain HTTP or unverified TLS, for a loopback registry only.",
-    ),
-    timeout: float = typer.Option(
-        None,
-        "--timeout",
-        envvar="ASSESSOR_TIMEOUT",
-        min=0.5,
-        help="Registries: seconds to wait for a connection, a response, and a whole JSON body. "
-        "Default: 30.",
-    ),
-    deep: bool = typer.Option(
-        False,
-        "--deep",
-        help="Registry targets: also read every tag's image (up to --max-images) and judge it "
-        "with the image rules.",
-    ),
-    max_images: int = typer.Option(
-        20, "--max-images", min=0, help="Registry targets with --deep: at most this many images."
-    ),
-    stale_days: int = typer.Option(
-        None,
-        "--stale-days",
-        envvar="ASSESSOR_STALE_DAYS",
-        min=1,
-        help="Registry targets: a tag whose image is older than this many days is stale. "
-        "Default: 90.",
-    ),
-    push_probe: bool = typer.Option(
-        True,
-        "--push-probe/--no-push-probe",
-        help="Registry targets: try an anonymous blob upload (cancelled at once, never "
-        "completed) to learn whether anyone may write.",
-    ),
+    waivers_file: Path = _WAIVERS_FILE,
+    fail_on: FailOn = _FAIL_ON,
+    fmt: ScanFormat = _FMT,
+    all_results: bool = _ALL_RESULTS,
+    platform: str = _PLATFORM,
+    image_limits: list[str] = _IMAGE_LIMITS,
+    creds: str = _CREDS,
+    authfile: Path = _AUTHFILE,
+    cert_dir: Path = _CERT_DIR,
+    insecure: bool = _INSECURE,
+    timeout: float = _TIMEOUT,
+    deep: bool = _DEEP,
+    max_images: int = _MAX_IMAGES,
+    stale_days: int = _STALE_DAYS,
+    push_probe: bool = _PUSH_PROBE,
 ) -> None:
     """Scan targets, store the assessment, and print its results.
 
@@ -161,16 +182,45 @@ def scan(
     target's content is invalid (a corrupt or hostile image); 3 a target could not be
     reached. The other targets are still stored.
     """
-    from assessor.collectors.limits import parse_limits
-    from assessor.collectors.options import CollectOptions
-    from assessor.pipeline import check_period, check_system, current_period, run_scan
+    from assessor import pipeline
     from assessor.targets import default_targets, parse_target
 
-    parsed = [parse_target(t) for t in targets] if targets else default_targets()
-    period = check_period(setting(period, "period") or current_period())
-    sys_name = check_system(setting(system, "system"))
+    options = _options(platform, image_limits, insecure, creds, authfile, cert_dir, timeout)
+    _registry_checks(options, deep, max_images, stale_days, push_probe)
+    request = pipeline.ScanRequest(
+        [parse_target(t) for t in targets] if targets else default_targets(),
+        pipeline.check_period(setting(period, "period") or pipeline.current_period()),
+        pipeline.check_system(setting(system, "system")),
+        options,
+        waivers_file,
+        controls_dirs(controls),
+        setting(db, "db"),
+        output=None if fmt is ScanFormat.TABLE else fmt.value,
+    )
+    threshold = FailOn(setting(fail_on, "fail_on") or "none")
+    with spinner("scanning") as progress:
+        done = pipeline.scan(request, progress, lambda w: echo(f"assessor: warning: {w}", err=True))
+    _print(done, all_results)
+    if code := done.exit_code(None if threshold is FailOn.NONE else Severity(threshold.value)):
+        raise typer.Exit(code)
+
+
+def _options(
+    platform: str | None,
+    image_limits: list[str] | None,
+    insecure: bool,
+    creds: str | None,
+    authfile: Path | None,
+    cert_dir: Path | None,
+    timeout: float | None,
+) -> CollectOptions:
+    """How images are read and registries reached: the flags (or their environment variables,
+    or ``assessor.toml``), with their defaults."""
+    from assessor.collectors.limits import parse_limits
+    from assessor.collectors.options import CollectOptions
+
     limits = setting(image_limits, "image_limits") or []
-    options = CollectOptions(
+    return CollectOptions(
         limits=parse_limits([limits] if isinstance(limits, str) else list(limits)),
         platform=_platform(setting(platform, "platform") or "linux/amd64"),
         insecure=insecure,
@@ -178,82 +228,46 @@ def scan(
         authfile=str(authfile) if authfile else None,
         cert_dir=str(cert_dir) if cert_dir else None,
         timeout=float(setting(timeout, "timeout") or 30.0),
-        deep=deep,
-        max_images=max_images,
-        stale_days=int(setting(stale_days, "stale_days") or 90),
-        push_probe=push_probe,
     )
-    threshold = FailOn(setting(fail_on, "fail_on") or "none")
-    catalog = load(controls)
-    file_waivers = None
-    if waivers_file is not None:
-        from datetime import UTC, datetime
 
-        from assessor.audit.waivers import read_waivers_file
 
-        today = datetime.now(UTC).date()
-        file_waivers = read_waivers_file(waivers_file, catalog, today)  # before any scanning
-    store = open_db(db)
-    try:
-        if file_waivers is not None:
-            from assessor.audit.waivers import import_waivers
+def _registry_checks(
+    options: CollectOptions, deep: bool, max_images: int, stale_days: int | None, push_probe: bool
+) -> None:
+    """What registry targets check: every tag's image (--deep), stale tags, anonymous push."""
+    options.deep = deep
+    options.max_images = max_images
+    options.stale_days = int(setting(stale_days, "stale_days") or 90)
+    options.push_probe = push_probe
 
-            with store.session() as s:
-                outcome = import_waivers(s, file_waivers, today)
-                s.commit()
-            for warning in outcome.warnings:
-                typer.echo(f"assessor: warning: {warning}", err=True)
-        if interactive():
-            from rich.console import Console
 
-            console = Console(stderr=True)
-            with console.status("scanning") as status:
-                summary = run_scan(
-                    store, catalog, parsed, period, lambda m: status.update(m), options, sys_name
-                )
-        else:
-            summary = run_scan(store, catalog, parsed, period, options=options, system=sys_name)
-        from assessor import readmodel
-        from assessor.cli import _output
-        from assessor.export import tabular
+def _print(done: ScanRun, all_results: bool) -> None:
+    """The JSON document, the export or the table, then the targets' warnings and errors."""
+    if done.document is not None:
+        print_json(done.document)
+    elif done.body is not None:
+        sys.stdout.buffer.write(done.body)
+        sys.stdout.flush()
+    else:
+        _print_table(done.view, all_results)
+    for warning in done.warnings:
+        echo(f"assessor: warning: {warning}", err=True)
+    for t in done.summary.unreachable:
+        echo(f"assessor: error: {t.error}", err=True)
 
-        view = readmodel.load(store, catalog, str(summary.assessment_id))
-        rows = view.results
-        if fmt is ScanFormat.JSON:
-            print_json(tabular.document(view))
-        elif fmt in (ScanFormat.SARIF, ScanFormat.JUNIT):
-            from assessor.export import render
 
-            sys.stdout.buffer.write(render(fmt.value, view))
-            sys.stdout.flush()
-        else:
-            shown = rows if all_results else [r for r in rows if r.raw_status in ("fail", "error")]
-            _output.print_table(view, shown, counted=rows)
-            if not all_results and len(shown) < len(rows):
-                typer.echo(
-                    f"({len(rows) - len(shown)} results not shown: pass, manual, not_applicable; "
-                    f"see 'assessor results {view.id}')"
-                )
-    finally:
-        store.close()
+def _print_table(view: AssessmentView, all_results: bool) -> None:
+    """The findings (every result with --all), then what was left out."""
+    from assessor.cli import _output
 
-    for warning in (w for t in summary.targets for w in t.warnings):
-        typer.echo(f"assessor: warning: {warning}", err=True)
-    for t in summary.unreachable:
-        typer.echo(f"assessor: error: {t.error}", err=True)
-    if any(t.status == "unreachable" for t in summary.unreachable):
-        raise typer.Exit(EXIT_UNREACHABLE)
-    if summary.unreachable:  # a target was reached but its content is invalid or hostile
-        raise typer.Exit(EXIT_USAGE)
-    if threshold is not FailOn.NONE:
-        floor = SEVERITIES.index(threshold.value)
-        if any(
-            r.status in ("fail", "error")
-            and r.severity in SEVERITIES
-            and SEVERITIES.index(r.severity) >= floor
-            for r in rows
-        ):
-            raise typer.Exit(EXIT_FINDINGS)
+    rows = view.results
+    shown = rows if all_results else [r for r in rows if r.raw_status in ("fail", "error")]
+    _output.print_table(view, shown, counted=rows)
+    if not all_results and len(shown) < len(rows):
+        echo(
+            f"({len(rows) - len(shown)} results not shown: pass, manual, not_applicable; "
+            f"see 'assessor results {view.id}')"
+        )
 
 
 def _platform(text: str) -> str:
