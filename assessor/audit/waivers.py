@@ -367,15 +367,12 @@ class FileWaiver:
 def read_waivers_file(path: Path, catalog: Catalog | None, today: date) -> list[FileWaiver]:
     """Parse and validate a waivers file: a YAML list of entries (or ``waivers:`` holding one).
     Every error names the file, the line and the field, like a control file's."""
-    from pydantic import TypeAdapter, ValidationError
+    from pydantic import TypeAdapter
 
-    from assessor import yamlsafe
-    from assessor.catalog.loader import YamlDoc, _display, _validation_error
+    from assessor.catalog.loader import YamlDoc, read_document
 
-    name = _display(path)
-    data, lines, raw = yamlsafe.load(path, name, MAX_WAIVERS_FILE)
-    if data is None:
-        data = []
+    read = read_document(path, MAX_WAIVERS_FILE)
+    name, data = read.name, read.data if read.data is not None else []
     prefix: tuple[str | int, ...] = ()
     if isinstance(data, dict) and set(data) == {"waivers"}:
         data, prefix = data["waivers"], ("waivers",)
@@ -383,14 +380,12 @@ def read_waivers_file(path: Path, catalog: Catalog | None, today: date) -> list[
         raise ControlDefinitionError(
             name, 1, None, "expected a list of waivers (or a mapping 'waivers:' holding one)"
         )
-    doc = YamlDoc(path, data, {k[len(prefix) :]: v for k, v in lines.items()}, raw)
+    doc = YamlDoc(path, data, {k[len(prefix) :]: v for k, v in read.lines.items()}, read.raw)
     model = _entry_model()
-    try:
-        entries: list[Any] = TypeAdapter(list[model]).validate_python(  # type: ignore[valid-type]
-            data, context={"catalog": catalog}
-        )
-    except ValidationError as e:
-        raise _validation_error(doc, e) from None
+    adapter: Any = TypeAdapter(list[model])  # type: ignore[valid-type]
+    entries: list[Any] = doc.validate(
+        lambda d: adapter.validate_python(d, context={"catalog": catalog})
+    )
     out = []
     for i, entry in enumerate(entries):
         spec = WaiverSpec(

@@ -6,10 +6,10 @@ import hashlib
 import os
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -33,6 +33,7 @@ from assessor.vocab import Coverage
 MAX_CONTROL_FILE = 1 << 20  # 1 MiB: a control file larger than this is refused
 
 Path_ = tuple[str | int, ...]
+T = TypeVar("T")
 
 
 def _display(path: Path) -> str:
@@ -76,15 +77,29 @@ class YamlDoc:
             dotted = f"{dotted}.{last}" if dotted else last
         return line, dotted or "(document)"
 
+    def validate(self, check: Callable[[Any], T]) -> T:
+        """``check(self.data)`` (a pydantic validation); its first error becomes one
+        ControlDefinitionError naming this file, the line and the field."""
+        try:
+            return check(self.data)
+        except ValidationError as e:
+            raise _validation_error(self, e) from None
+
+
+def read_document(path: Path, limit: int = MAX_CONTROL_FILE) -> YamlDoc:
+    """A user's YAML file (a control file, a waivers file), read and checked by yamlsafe,
+    with the line of every key; ``data`` is None for an empty file."""
+    data, lines, raw = yamlsafe.load(path, _display(path), limit)
+    return YamlDoc(path, data, lines, raw)
+
 
 def read_yaml(path: Path) -> YamlDoc:
-    name = _display(path)
-    data, lines, raw = yamlsafe.load(path, name, MAX_CONTROL_FILE)
-    if data is None:
-        raise ControlDefinitionError(name, 1, None, "empty file")
-    if not isinstance(data, dict):
-        raise ControlDefinitionError(name, 1, None, "expected a mapping at the top level")
-    return YamlDoc(path, data, lines, raw)
+    doc = read_document(path)
+    if doc.data is None:
+        raise ControlDefinitionError(doc.name, 1, None, "empty file")
+    if not isinstance(doc.data, dict):
+        raise ControlDefinitionError(doc.name, 1, None, "expected a mapping at the top level")
+    return doc
 
 
 def _validation_error(doc: YamlDoc, err: ValidationError) -> ControlDefinitionError:
@@ -101,10 +116,7 @@ def _validation_error(doc: YamlDoc, err: ValidationError) -> ControlDefinitionEr
 
 
 def parse_rule(doc: YamlDoc) -> Rule:
-    try:
-        rule = Rule.model_validate(doc.data)
-    except ValidationError as e:
-        raise _validation_error(doc, e) from None
+    rule = doc.validate(Rule.model_validate)
     if rule.id != doc.path.stem:
         line, _ = doc.line_of(["id"])
         raise ControlDefinitionError(
@@ -174,10 +186,7 @@ def _leaves_with_loc(rule: Rule) -> Iterator[tuple[list[str | int], Leaf]]:
 
 
 def parse_framework(doc: YamlDoc) -> Framework:
-    try:
-        fw = Framework.model_validate(doc.data)
-    except ValidationError as e:
-        raise _validation_error(doc, e) from None
+    fw = doc.validate(Framework.model_validate)
     if fw.framework.id != doc.path.stem:
         line, _ = doc.line_of(["framework", "id"])
         raise ControlDefinitionError(
