@@ -4,7 +4,8 @@ Its ``frombuf`` decodes the common ustar header itself and hands anything unusua
 tarfile's decoder. Three properties:
 
 - any 512-byte block, and any mutation of a valid header, either decodes or raises
-  tarfile.HeaderError (the contract tarfile's reader relies on to stop cleanly);
+  tarfile.HeaderError (the contract tarfile's reader relies on to stop cleanly), or
+  ImageError for a pax or GNU long-name header over the limit (before its data is read);
 - wherever the fast path decodes, it agrees field by field with tarfile's own decoder;
 - a layer made of such a header (and whatever follows) is read to a LayerScan or refused
   with ImageError, never anything else; names that are not UTF-8 are kept, and escaped in
@@ -16,6 +17,7 @@ from __future__ import annotations
 import io
 import tarfile
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -27,7 +29,9 @@ from assessor.collectors.limits import Limits, parse_limits
 from assessor.errors import ImageError
 from assessor.evidence import canonical_json
 
-Reader = _bounded_tarinfo(1 << 20, "layer")
+LIMIT = 1 << 20
+Reader = _bounded_tarinfo(LIMIT, "layer")
+HEADERS = (b"x", b"g", b"X", b"L", b"K")  # pax and GNU long-name headers
 FIELDS = ("name", "mode", "uid", "gid", "size", "mtime", "chksum", "type", "linkname")
 FIELDS += ("uname", "gname", "devmajor", "devminor")
 ENC, ERRORS = "utf-8", "surrogateescape"
@@ -41,11 +45,17 @@ def _decode(block: bytes) -> tarfile.TarInfo | None:
 
 
 def _same_as_tarfile(block: bytes) -> None:
-    ours = _decode(block)
     try:
         theirs: tarfile.TarInfo | None = tarfile.TarInfo.frombuf(block, ENC, ERRORS)
     except tarfile.HeaderError:
         theirs = None
+    try:
+        ours = _decode(block)
+    except ImageError:  # refused before tarfile would read a header's data into memory
+        assert theirs is not None and theirs.type in HEADERS and theirs.size > LIMIT
+        return
+    if theirs is not None and theirs.type in HEADERS:
+        assert theirs.size <= LIMIT
     if theirs is None:
         assert ours is None
         return
@@ -164,3 +174,17 @@ def test_names_that_are_not_utf8_are_kept_and_escaped() -> None:
     evidence = jsonsafe.escape_tree(fs.file_evidence([layer], fs.merge([layer]), Limits()))
     assert [i["path"] for i in evidence["files"]["setuid"]["items"]] == ["/etc/\\xff\\xfe"]
     canonical_json(evidence)
+
+
+def test_oversized_extended_header_is_refused_before_its_data_is_read() -> None:
+    """A pax or GNU long-name header claiming more than max_header_bytes is refused from its
+    512-byte block alone: the layer holds no data after it, so reading any of it would be a
+    truncation error instead. (Octal and base-256 sizes: both decoders.)"""
+    limits = parse_limits(["max_header_bytes=64K"])
+    for kind in HEADERS:
+        for size, fmt in ((4 << 30, tarfile.USTAR_FORMAT), (1 << 40, tarfile.GNU_FORMAT)):
+            info = tarfile.TarInfo("././@PaxHeader")
+            info.type, info.size = kind, size
+            read = io.BytesIO(info.tobuf(fmt, ENC, ERRORS) + bytes(1024)).read
+            with pytest.raises(ImageError, match=r"max_header_bytes \(65536\)"):
+                scan_layer(read, index=0, digest=None, size=None, budget=Budget(limits), what="L")

