@@ -38,6 +38,8 @@ if TYPE_CHECKING:
     from assessor.collectors.base import Collector
     from assessor.collectors.options import CollectOptions
     from assessor.readmodel import AssessmentView
+    from assessor.store.models import Assessment
+    from assessor.store.models import Target as StoredTarget
 
 
 @dataclass
@@ -139,27 +141,7 @@ def _scan_target(
     except Exception as exc:  # a collector's defect must not lose the scan
         e = _as_collector_error(target, exc)
     if e is not None:
-        status = (
-            TargetStatus.UNREACHABLE
-            if isinstance(e, TargetUnreachableError)
-            else TargetStatus.ERROR
-        )
-        summary.targets.append(TargetOutcome(target, status, e.message))
-        failed = collector.failure_evidence(target, e.message)
-        kinds = {str(target): frozenset(ev.kind for ev in failed)}
-        results = evaluate(catalog, failed, kinds) if failed else []
-        queries.record_target(
-            store,
-            assessment_id,
-            str(target),
-            str(target.kind),
-            status=status,
-            identity={},
-            error=e.message,
-            evidence=failed,
-            results=results,
-        )
-        summary.results.extend(results)
+        _store_failure(store, catalog, assessment_id, target, collector, e, summary)
         return
     say(f"evaluating {target}")
     results = evaluate(catalog, evidence, {str(target): collector.kinds})
@@ -182,6 +164,38 @@ def _scan_target(
             warnings=collector.warnings(),
         )
     )
+
+
+def _store_failure(
+    store: Store,
+    catalog: Catalog,
+    assessment_id: int,
+    target: Target,
+    collector: Collector,
+    e: CollectorError,
+    summary: ScanSummary,
+) -> None:
+    """A target that could not be collected: stored with its error, and the rules judge the
+    evidence of the failure the collector gives (if any)."""
+    status = (
+        TargetStatus.UNREACHABLE if isinstance(e, TargetUnreachableError) else TargetStatus.ERROR
+    )
+    summary.targets.append(TargetOutcome(target, status, e.message))
+    failed = collector.failure_evidence(target, e.message)
+    kinds = {str(target): frozenset(ev.kind for ev in failed)}
+    results = evaluate(catalog, failed, kinds) if failed else []
+    queries.record_target(
+        store,
+        assessment_id,
+        str(target),
+        str(target.kind),
+        status=status,
+        identity={},
+        error=e.message,
+        evidence=failed,
+        results=results,
+    )
+    summary.results.extend(results)
 
 
 # --- assessor scan ----------------------------------------------------------------------------
@@ -316,6 +330,45 @@ def evaluate_stored(
     say = progress or (lambda _msg: None)
     source = queries.get_assessment(store, str(source_id))
     targets = queries.get_targets(store, source.id)
+    loaded = _stored_evidence(store, catalog, source, targets)
+    new_period = check_period(period) if period else source.period
+    assessment_id = queries.create_assessment(
+        store, new_period, list(source.scope), catalog.digest, system=source.system
+    )
+    summary = EvaluateSummary(assessment_id, source.id, AssessmentStatus.INCOMPLETE)
+    for t, (_tid, evidence, kinds) in zip(targets, loaded, strict=True):
+        say(f"evaluating {t.uri}")
+        results = evaluate(catalog, evidence, {t.uri: kinds}) if kinds else []
+        queries.record_target(
+            store,
+            assessment_id,
+            t.uri,
+            t.kind,
+            status=t.status,
+            identity=dict(t.identity),
+            error=t.error,
+            evidence=evidence,
+            results=results,
+        )
+        summary.results.extend(results)
+        summary.evidence += len(evidence)
+    complete = source.status == AssessmentStatus.COMPLETE and all(
+        t.status == TargetStatus.COLLECTED for t in targets
+    )
+    summary.status = AssessmentStatus.COMPLETE if complete else AssessmentStatus.INCOMPLETE
+    notes = [f"re-evaluated from assessment {source.id} with catalog {catalog.digest}"]
+    notes += [
+        f"{t.uri}: {t.error}" for t in targets if t.status != TargetStatus.COLLECTED and t.error
+    ]
+    queries.finish_assessment(store, assessment_id, summary.status, "; ".join(notes))
+    return summary
+
+
+def _stored_evidence(
+    store: Store, catalog: Catalog, source: Assessment, targets: Sequence[StoredTarget]
+) -> list[tuple[int, list[Evidence], set[str]]]:
+    """Each stored target's evidence, rebuilt and checked against its hash, and the kinds of
+    its scope: (target id, evidence, kinds)."""
     rules_seen = queries.result_rules_by_target(store, source.id)
     loaded: list[tuple[int, list[Evidence], set[str]]] = []
     for t in targets:
@@ -348,37 +401,7 @@ def evaluate_stored(
             catalog.rules[r].target.value for r in rules_seen.get(t.id, ()) if r in catalog.rules
         }
         loaded.append((t.id, evidence, kinds))
-    new_period = check_period(period) if period else source.period
-    assessment_id = queries.create_assessment(
-        store, new_period, list(source.scope), catalog.digest, system=source.system
-    )
-    summary = EvaluateSummary(assessment_id, source.id, AssessmentStatus.INCOMPLETE)
-    for t, (_tid, evidence, kinds) in zip(targets, loaded, strict=True):
-        say(f"evaluating {t.uri}")
-        results = evaluate(catalog, evidence, {t.uri: kinds}) if kinds else []
-        queries.record_target(
-            store,
-            assessment_id,
-            t.uri,
-            t.kind,
-            status=t.status,
-            identity=dict(t.identity),
-            error=t.error,
-            evidence=evidence,
-            results=results,
-        )
-        summary.results.extend(results)
-        summary.evidence += len(evidence)
-    complete = source.status == AssessmentStatus.COMPLETE and all(
-        t.status == TargetStatus.COLLECTED for t in targets
-    )
-    summary.status = AssessmentStatus.COMPLETE if complete else AssessmentStatus.INCOMPLETE
-    notes = [f"re-evaluated from assessment {source.id} with catalog {catalog.digest}"]
-    notes += [
-        f"{t.uri}: {t.error}" for t in targets if t.status != TargetStatus.COLLECTED and t.error
-    ]
-    queries.finish_assessment(store, assessment_id, summary.status, "; ".join(notes))
-    return summary
+    return loaded
 
 
 __all__ = [

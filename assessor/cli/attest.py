@@ -15,33 +15,39 @@ class AttestStatus(StrEnum):
     FAIL = "fail"
 
 
+_REQUIREMENT = typer.Argument(
+    ...,
+    metavar="REQUIREMENT",
+    help="FRAMEWORK:ID (nistir-8176:4.6, cis-docker-1.8.0:1.1.1), or ID with --framework.",
+)
+_EVIDENCE = typer.Option(
+    None, "--evidence", metavar="FILE", help="A file of evidence (repeatable; 20 MiB each)."
+)
+_EXPIRES = typer.Option(
+    None, "--expires", metavar="YYYY-MM-DD", help="Last day the answer holds. Default: none."
+)
+_PERIOD = typer.Option(
+    None,
+    "--period",
+    envvar="ASSESSOR_PERIOD",
+    help="Audit period, YYYY-Qn or YYYY-MM. Default: this quarter.",
+)
+_SYSTEM = typer.Option(
+    None, "--system", envvar="ASSESSOR_SYSTEM", help="The system it holds for. Default: none."
+)
+_FRAMEWORK = typer.Option(None, "--framework", help="The framework, when REQUIREMENT is a bare id.")
+
+
 def attest(
-    requirement: str = typer.Argument(
-        ...,
-        metavar="REQUIREMENT",
-        help="FRAMEWORK:ID (nistir-8176:4.6, cis-docker-1.8.0:1.1.1), or ID with --framework.",
-    ),
+    requirement: str = _REQUIREMENT,
     status: AttestStatus = typer.Option(..., "--status", help="pass or fail (required)."),
     by: str = typer.Option(..., "--by", help="Who attests (required)."),
     note: str = typer.Option(..., "--note", help="What was checked and found (required)."),
-    evidence: list[Path] = typer.Option(
-        None, "--evidence", metavar="FILE", help="A file of evidence (repeatable; 20 MiB each)."
-    ),
-    expires: str = typer.Option(
-        None, "--expires", metavar="YYYY-MM-DD", help="Last day the answer holds. Default: none."
-    ),
-    period: str = typer.Option(
-        None,
-        "--period",
-        envvar="ASSESSOR_PERIOD",
-        help="Audit period, YYYY-Qn or YYYY-MM. Default: this quarter.",
-    ),
-    system: str = typer.Option(
-        None, "--system", envvar="ASSESSOR_SYSTEM", help="The system it holds for. Default: none."
-    ),
-    framework: str = typer.Option(
-        None, "--framework", help="The framework, when REQUIREMENT is a bare id."
-    ),
+    evidence: list[Path] = _EVIDENCE,
+    expires: str = _EXPIRES,
+    period: str = _PERIOD,
+    system: str = _SYSTEM,
+    framework: str = _FRAMEWORK,
     db: str = DB_OPTION,
     controls: list[Path] = CONTROLS_OPTION,
 ) -> None:

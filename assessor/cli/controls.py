@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from assessor.cli._common import CONTROLS_OPTION, load, print_json
 from assessor.errors import NotFoundError
+
+if TYPE_CHECKING:
+    from assessor.catalog import Catalog
+    from assessor.catalog.compare import FrameworkDiff
+    from assessor.catalog.schema import Framework
 
 app = typer.Typer(help="The control catalog: rules and frameworks.", no_args_is_help=True)
 
@@ -129,11 +135,14 @@ def schema(
     print_json(rule_json_schema() if kind is SchemaKind.RULE else framework_json_schema())
 
 
+_FRAMEWORK = typer.Option(
+    None, "--framework", metavar="ID", help="Only this framework (repeatable). Default: all."
+)
+
+
 @app.command("coverage")
 def coverage(
-    framework: list[str] = typer.Option(
-        None, "--framework", metavar="ID", help="Only this framework (repeatable). Default: all."
-    ),
+    framework: list[str] = _FRAMEWORK,
     controls: list[Path] = CONTROLS_OPTION,
     fmt: ListFormat = typer.Option(ListFormat.TABLE, "--format", help="table or json."),
 ) -> None:
@@ -144,7 +153,6 @@ def coverage(
     """
     from assessor.catalog.compare import (
         coverage_document,
-        coverage_summary,
         get_framework,
         sorted_frameworks,
     )
@@ -157,11 +165,17 @@ def coverage(
     if fmt is ListFormat.JSON:
         print_json(coverage_document(cat, chosen))
         return
+    _print_coverage(cat, chosen)
+
+
+def _print_coverage(cat: Catalog, chosen: list[Framework]) -> None:
+    """The counts per framework, then each framework's requirements and their rules."""
     from rich.markup import escape
     from rich.table import Table
 
-    from assessor.vocab import Coverage
+    from assessor.catalog.compare import coverage_summary
     from assessor.cli._output import console
+    from assessor.vocab import Coverage
 
     out = console()
     summary = Table(title="coverage by framework")
@@ -220,6 +234,11 @@ def diff(
     if fmt is ListFormat.JSON:
         print_json(result.to_json())
         return
+    _print_diff(a, b, result)
+
+
+def _print_diff(a: Framework, b: Framework, result: FrameworkDiff) -> None:
+    """A table per kind of change that has any, then the counts."""
     from rich.markup import escape
     from rich.table import Table
 

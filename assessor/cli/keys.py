@@ -60,48 +60,55 @@ def _print(rows: list[tuple[str, str]]) -> None:
         typer.echo(f"{k + ':':<{width}} {v}")
 
 
+_NAME = typer.Option(
+    None,
+    "--name",
+    metavar="CN",
+    help="Certificate common name. Default: assessor report signing (HOST).",
+)
+_ORGANISATION = typer.Option(
+    None,
+    "--organisation",
+    "--organization",
+    metavar="ORG",
+    help="Certificate organisation (O).",
+)
+_PASSPHRASE_STDIN = typer.Option(
+    False,
+    "--passphrase-stdin",
+    help="Read the key passphrase from stdin's first line (else ASSESSOR_KEY_PASSPHRASE; "
+    "with neither, the key is stored unencrypted, mode 0600).",
+)
+_PKCS12 = typer.Option(
+    None,
+    "--pkcs12",
+    metavar="FILE",
+    help="Use the organisation's PKCS#12 file instead of a new key.",
+)
+_KEY = typer.Option(
+    None, "--key", metavar="FILE", help="Use the organisation's PEM/DER private key."
+)
+_CERT = typer.Option(None, "--cert", metavar="FILE", help="The certificate for --key (PEM/DER).")
+_CHAIN = typer.Option(
+    None,
+    "--chain",
+    metavar="FILE",
+    help="Intermediate certificates for --key/--pkcs12 (repeatable).",
+)
+
+
 @app.command("init")
 def init(
     directory: Path = DIR_OPTION,
-    name: str = typer.Option(
-        None,
-        "--name",
-        metavar="CN",
-        help="Certificate common name. Default: assessor report signing (HOST).",
-    ),
-    organisation: str = typer.Option(
-        None,
-        "--organisation",
-        "--organization",
-        metavar="ORG",
-        help="Certificate organisation (O).",
-    ),
-    passphrase_stdin: bool = typer.Option(
-        False,
-        "--passphrase-stdin",
-        help="Read the key passphrase from stdin's first line (else ASSESSOR_KEY_PASSPHRASE; "
-        "with neither, the key is stored unencrypted, mode 0600).",
-    ),
+    name: str = _NAME,
+    organisation: str = _ORGANISATION,
+    passphrase_stdin: bool = _PASSPHRASE_STDIN,
     days: int = typer.Option(825, "--days", min=1, help="Validity of a new certificate."),
     force: bool = typer.Option(False, "--force", help="Replace an existing key and certificate."),
-    pkcs12: Path = typer.Option(
-        None,
-        "--pkcs12",
-        metavar="FILE",
-        help="Use the organisation's PKCS#12 file instead of a new key.",
-    ),
-    key: Path = typer.Option(
-        None, "--key", metavar="FILE", help="Use the organisation's PEM/DER private key."
-    ),
-    cert: Path = typer.Option(
-        None, "--cert", metavar="FILE", help="The certificate for --key (PEM/DER)."
-    ),
-    chain: list[Path] = typer.Option(
-        None,
-        "--chain",
-        metavar="FILE",
-        help="Intermediate certificates for --key/--pkcs12 (repeatable).",
-    ),
+    pkcs12: Path = _PKCS12,
+    key: Path = _KEY,
+    cert: Path = _CERT,
+    chain: list[Path] = _CHAIN,
 ) -> None:
     """Create a signing key and self-signed certificate, or import the organisation's own."""
     import socket

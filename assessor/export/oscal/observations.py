@@ -7,7 +7,7 @@ import base64
 import mimetypes
 import re
 from collections import defaultdict
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from assessor.export.oscal.base import (
     Ids,
@@ -185,23 +185,7 @@ def attestation_observations(
         obs_uuid = ids("attestation", at["id"])
         attested[int(at["id"])] = obs_uuid
         party = parties.add(at.get("by"), "attester")
-        files = []
-        for f in at.get("evidence") or []:
-            name = line(str(f.get("name") or "")) or "(unnamed)"
-            sha = str(f.get("sha256") or "")
-            href = None
-            if re.fullmatch(r"[0-9a-f]{64}", sha):
-                res_uuid = ids("attachment", sha)
-                href = f"#{res_uuid}"
-                if res_uuid not in resources:
-                    resources[res_uuid] = _attachment_resource(data, res_uuid, sha, name, budget)
-            files.append(
-                common.RelevantEvidence(
-                    href=href,
-                    description=f"Attached file {name}",
-                    props=prop_list(prop("sha256", sha), prop("size", f.get("size"))),
-                )
-            )
+        files = _attached_files(data, ids, at, resources, budget)
         created = parse_time(at.get("created")) or seconds(data.end)
         out.append(
             common.Observation(
@@ -234,3 +218,34 @@ def attestation_observations(
             )
         )
     return attested, out, list(resources.values())
+
+
+def _attached_files(
+    data: AssessmentView,
+    ids: Ids,
+    at: dict[str, Any],
+    resources: dict[str, common.Resource],
+    budget: list[int],
+) -> list[common.RelevantEvidence]:
+    """An attestation's files as relevant evidence, each (once) a back-matter resource added
+    to ``resources``."""
+    from trestle.oscal import common
+
+    files = []
+    for f in at.get("evidence") or []:
+        name = line(str(f.get("name") or "")) or "(unnamed)"
+        sha = str(f.get("sha256") or "")
+        href = None
+        if re.fullmatch(r"[0-9a-f]{64}", sha):
+            res_uuid = ids("attachment", sha)
+            href = f"#{res_uuid}"
+            if res_uuid not in resources:
+                resources[res_uuid] = _attachment_resource(data, res_uuid, sha, name, budget)
+        files.append(
+            common.RelevantEvidence(
+                href=href,
+                description=f"Attached file {name}",
+                props=prop_list(prop("sha256", sha), prop("size", f.get("size"))),
+            )
+        )
+    return files

@@ -26,6 +26,8 @@ from assessor.export.oscal.observations import (
 )
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from trestle.core.base_model import OscalBaseModel
     from trestle.oscal import common
 
@@ -45,8 +47,8 @@ def render_assessment_results(data: AssessmentView) -> bytes:
 
 
 def _assessment_results(data: AssessmentView) -> OscalBaseModel:
-    from trestle.oscal import OSCAL_VERSION, common
     from trestle.oscal import assessment_results as ar
+    from trestle.oscal import common
 
     if not data.results and not data.attestations:
         raise AssessorError(
@@ -66,38 +68,10 @@ def _assessment_results(data: AssessmentView) -> OscalBaseModel:
         data, ids, by_result, attested, risk_of_waiver, tool, parties
     )
     plan = ids("assessment-plan")
-    resources = [
-        common.Resource(
-            uuid=plan,
-            title="No assessment plan",
-            description="assessor records no OSCAL assessment plan: the plan is the scan's "
-            "scope (the targets in local-definitions) and the control catalog whose digest "
-            "the metadata names.",
-        ),
-        *(evidence_resource(ids, h, data) for h in evidence),
-        *files,
-    ]
+    resources = [_no_plan(plan), *(evidence_resource(ids, h, data) for h in evidence), *files]
     system = f", system {a['system']}" if a.get("system") else ""
     title = f"Assessment {a['id']} ({a['period']}{system})"
-    metadata = common.Metadata(
-        title=line(title),
-        last_modified=end,
-        version=a.get("digest") or data.tool_version,
-        oscal_version=OSCAL_VERSION,
-        props=prop_list(
-            prop("assessment-id", a["id"]),
-            prop("assessment-uuid", data.uuid),
-            prop("period", a.get("period")),
-            prop("system", a.get("system")),
-            prop("status", a.get("status")),
-            prop("tool-version", data.tool_version),
-            prop("catalog-digest", a.get("catalog_digest")),
-            prop("finalised", a.get("finalised")),
-            prop("finalised-by", a.get("finalised_by")),
-            prop("digest", a.get("digest")),
-        ),
-        **parties.metadata(),
-    )
+    metadata = _metadata(data, title, end, parties)
     result = ar.Result(
         uuid=ids("result"),
         title=line(title),
@@ -128,6 +102,45 @@ def _assessment_results(data: AssessmentView) -> OscalBaseModel:
         ),
         results=[result],
         back_matter=common.BackMatter(resources=resources),
+    )
+
+
+def _metadata(data: AssessmentView, title: str, end: datetime, parties: Parties) -> common.Metadata:
+    """The document's metadata: the assessment's facts as props, and the people it names (read
+    once every party was added)."""
+    from trestle.oscal import OSCAL_VERSION, common
+
+    a = data.assessment
+    return common.Metadata(
+        title=line(title),
+        last_modified=end,
+        version=a.get("digest") or data.tool_version,
+        oscal_version=OSCAL_VERSION,
+        props=prop_list(
+            prop("assessment-id", a["id"]),
+            prop("assessment-uuid", data.uuid),
+            prop("period", a.get("period")),
+            prop("system", a.get("system")),
+            prop("status", a.get("status")),
+            prop("tool-version", data.tool_version),
+            prop("catalog-digest", a.get("catalog_digest")),
+            prop("finalised", a.get("finalised")),
+            prop("finalised-by", a.get("finalised_by")),
+            prop("digest", a.get("digest")),
+        ),
+        **parties.metadata(),
+    )
+
+
+def _no_plan(plan: str) -> common.Resource:
+    from trestle.oscal import common
+
+    return common.Resource(
+        uuid=plan,
+        title="No assessment plan",
+        description="assessor records no OSCAL assessment plan: the plan is the scan's "
+        "scope (the targets in local-definitions) and the control catalog whose digest "
+        "the metadata names.",
     )
 
 
