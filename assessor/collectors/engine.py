@@ -20,15 +20,13 @@ from assessor import jsonsafe
 from assessor.collectors import _dockerd
 from assessor.collectors.base import Collector, read_live
 from assessor.collectors.engine_api import engine_client
-from assessor.collectors.image import engine_images
+from assessor.collectors.image import engine_export, engine_images
 from assessor.collectors.options import CollectOptions
 from assessor.errors import CollectorError, TargetUnreachableError
 from assessor.evidence import Evidence, Redactor
 from assessor.targets import Target
 
 if TYPE_CHECKING:
-    import httpx
-
     from assessor.collectors.options import CollectOptions
 
 MAX_RESPONSE = 32 << 20  # one API answer
@@ -85,101 +83,114 @@ class EngineCollector(Collector):
             return None
 
     def collect(self, target: Target) -> Iterator[Evidence]:
-        with engine_client(target) as client:
-            version = self._get(client, target, "/version")
-            info = self._get(client, target, "/info")
-            listing = self._get(client, target, "/containers/json?all=1")
-            if (
-                not isinstance(info, dict)
-                or not isinstance(version, dict)
-                or not isinstance(listing, list)
-            ):
-                raise CollectorError(f"{target}: the engine's answers are not Engine API objects")
-            listing = [c for c in listing[:MAX_CONTAINERS] if isinstance(c, dict) and c.get("Id")]
-            networks = self._try(client, target, "/networks")
-            networks = [n for n in networks or [] if isinstance(n, dict)][:MAX_LIST]
-            images = self._try(client, target, "/images/json")
-            images = [i for i in images or [] if isinstance(i, dict)][:MAX_LIST]
-            red = Redactor()
-            swarm = self._swarm(client, target, info)
-            engine_data: dict[str, Any] = {
-                "version": version,
-                "product": _product(version),
-                "connection": {
-                    "scheme": target.scheme,
-                    "tls": str(client.base_url).startswith("https"),
-                },
-                INFO: red.tree(info, INFO),
-                "daemon": _daemon(target, info, networks, red),
-                "swarm": swarm,
-                "networks": [_network(n) for n in networks],
-                "images": _images(images, listing),
-                "containers": {
-                    "total": len(listing),
-                    "running": sum(1 for c in listing if c.get("State") == "running"),
-                    "stopped": sum(1 for c in listing if c.get("State") != "running"),
-                },
-            }
-            name = str(info.get("Name") or target.location)
-            self._identity = {
-                "engine_id": info.get("ID"),
-                "name": info.get("Name"),
-                "product": engine_data["product"],
-                "server_version": version.get("Version"),
-                "api_version": version.get("ApiVersion"),
-                "os": info.get("OperatingSystem"),
-                "kernel": info.get("KernelVersion"),
-            }
-            yield Evidence("engine", str(target), name, engine_data, redactions=tuple(red.found))
-            own = own_container_ids() if target.scheme == "unix" else set()
-            security = sorted(_dockerd.security_options(info))
-            product = engine_data["product"]
-            daemon = engine_data["daemon"]
-            # paths are resolved on this machine's filesystem only when it is the engine's host
-            local = target.scheme == "unix" and not own
-            sockets = _daemon_sockets(target, daemon, local)
-            no_new_privileges = _daemon_setting(daemon, "no-new-privileges")
-            selinux = _host_selinux() if local else None
-            binding = {
-                str(n.get("Name")): (n.get("Options") or {}).get(BIND_OPTION)
-                for n in networks
-                if isinstance(n.get("Options"), dict)
-            }
+        with engine_client(target) as client, ThreadPoolExecutor(PARALLEL + 1) as pool:
+            try:
+                yield from self._collect(target, client, pool)
+            except BaseException:  # an error, or the caller stopped: do not wait for the rest
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
 
-            def fetch(cid: str) -> dict[str, Any] | None:
-                try:
-                    inspect = self._get(client, target, f"/containers/{quote(cid, safe='')}/json")
-                except CollectorError as e:
-                    if "returned 404" in e.message:  # removed while we were scanning
-                        return None
-                    raise
-                if not isinstance(inspect, dict):
-                    raise CollectorError(f"{target}: container {cid[:12]} is not an object")
-                observed = self._observed(client, target, inspect, product)
-                observed["Self"] = cid in own
-                observed["EngineSecurity"] = security
-                # what the container rules judge against the daemon and the host (CIS 5.3,
-                # 5.6, 5.26, 5.32): read once, shown on each container
-                observed["HostSELinux"] = selinux
-                observed["DaemonSockets"] = sockets
-                observed["DaemonNoNewPrivileges"] = no_new_privileges
-                observed["MountSources"] = _mount_sources(inspect, local)
-                observed["DefaultBindIP"] = _default_bind_ip(inspect, binding)
-                return {**inspect, "Assessor": observed}
-
-            # the engine answers several containers at once (its top runs ps per container);
-            # results keep the listing's order
-
-            with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
-                for doc in pool.map(fetch, [str(c["Id"]) for c in listing]):
-                    if doc is not None:
-                        yield _container_evidence(target, doc)
-
-            # every local image, streamed from one export (CIS section 4 on what is here)
-
-            yield from engine_images(
-                client, str(target), images, self._image_options or CollectOptions()
+    def _collect(
+        self, target: Target, client: httpx.Client, pool: ThreadPoolExecutor
+    ) -> Iterator[Evidence]:
+        # the first reads are in flight together; their errors are raised in this order
+        first = [
+            pool.submit(read, client, target, path)
+            for read, path in (
+                (self._get, "/version"),
+                (self._get, "/info"),
+                (self._get, "/containers/json?all=1"),
+                (self._try, "/networks"),
+                (self._try, "/images/json"),
             )
+        ]
+        version, info, listing = (f.result() for f in first[:3])
+        if (
+            not isinstance(info, dict)
+            or not isinstance(version, dict)
+            or not isinstance(listing, list)
+        ):
+            raise CollectorError(f"{target}: the engine's answers are not Engine API objects")
+        listing = [c for c in listing[:MAX_CONTAINERS] if isinstance(c, dict) and c.get("Id")]
+        networks = [n for n in first[3].result() or [] if isinstance(n, dict)][:MAX_LIST]
+        images = [i for i in first[4].result() or [] if isinstance(i, dict)][:MAX_LIST]
+        # every local image, streamed from one export (CIS section 4 on what is here): the
+        # engine takes a while to write it, so it starts now, beside the container reads
+        options = self._image_options or CollectOptions()
+        exported = pool.submit(engine_export, client, str(target), images, options)
+        red = Redactor()
+        swarm = self._swarm(client, target, info)
+        engine_data: dict[str, Any] = {
+            "version": version,
+            "product": _product(version),
+            "connection": {
+                "scheme": target.scheme,
+                "tls": str(client.base_url).startswith("https"),
+            },
+            INFO: red.tree(info, INFO),
+            "daemon": _daemon(target, info, networks, red),
+            "swarm": swarm,
+            "networks": [_network(n) for n in networks],
+            "images": _images(images, listing),
+            "containers": {
+                "total": len(listing),
+                "running": sum(1 for c in listing if c.get("State") == "running"),
+                "stopped": sum(1 for c in listing if c.get("State") != "running"),
+            },
+        }
+        name = str(info.get("Name") or target.location)
+        self._identity = {
+            "engine_id": info.get("ID"),
+            "name": info.get("Name"),
+            "product": engine_data["product"],
+            "server_version": version.get("Version"),
+            "api_version": version.get("ApiVersion"),
+            "os": info.get("OperatingSystem"),
+            "kernel": info.get("KernelVersion"),
+        }
+        yield Evidence("engine", str(target), name, engine_data, redactions=tuple(red.found))
+        own = own_container_ids() if target.scheme == "unix" else set()
+        security = sorted(_dockerd.security_options(info))
+        product = engine_data["product"]
+        daemon = engine_data["daemon"]
+        # paths are resolved on this machine's filesystem only when it is the engine's host
+        local = target.scheme == "unix" and not own
+        sockets = _daemon_sockets(target, daemon, local)
+        no_new_privileges = _daemon_setting(daemon, "no-new-privileges")
+        selinux = _host_selinux() if local else None
+        binding = {
+            str(n.get("Name")): (n.get("Options") or {}).get(BIND_OPTION)
+            for n in networks
+            if isinstance(n.get("Options"), dict)
+        }
+
+        def fetch(cid: str) -> dict[str, Any] | None:
+            try:
+                inspect = self._get(client, target, f"/containers/{quote(cid, safe='')}/json")
+            except CollectorError as e:
+                if "returned 404" in e.message:  # removed while we were scanning
+                    return None
+                raise
+            if not isinstance(inspect, dict):
+                raise CollectorError(f"{target}: container {cid[:12]} is not an object")
+            observed = self._observed(client, target, inspect, product)
+            observed["Self"] = cid in own
+            observed["EngineSecurity"] = security
+            # what the container rules judge against the daemon and the host (CIS 5.3,
+            # 5.6, 5.26, 5.32): read once, shown on each container
+            observed["HostSELinux"] = selinux
+            observed["DaemonSockets"] = sockets
+            observed["DaemonNoNewPrivileges"] = no_new_privileges
+            observed["MountSources"] = _mount_sources(inspect, local)
+            observed["DefaultBindIP"] = _default_bind_ip(inspect, binding)
+            return {**inspect, "Assessor": observed}
+
+        # the engine answers several containers at once (its top runs ps per container);
+        # results keep the listing's order
+        for doc in pool.map(fetch, [str(c["Id"]) for c in listing]):
+            if doc is not None:
+                yield _container_evidence(target, doc)
+        yield from engine_images(client, str(target), images, options, exported.result())
 
     def _swarm(self, client: httpx.Client, target: Target, info: dict[str, Any]) -> dict[str, Any]:
         """Swarm state; the cluster settings when this node is a manager (tokens dropped)."""

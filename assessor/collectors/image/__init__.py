@@ -71,19 +71,36 @@ def _archive_evidence(
         )
 
 
-def engine_images(
+def engine_export(
     client: httpx.Client, target: str, images: list[dict[str, Any]], options: CollectOptions
+) -> list[ArchiveImage] | None:
+    """Every image of ``images`` from one export of the engine; None when there is none, or
+    when the export failed on an image (engine_images then reads them one at a time)."""
+    from assessor.collectors.image.daemon import export
+
+    ids = [str(i["Id"]) for i in images if isinstance(i.get("Id"), str)]
+    if not ids:
+        return None
+    try:
+        return export(client, ids, options.limits, f"{target}: image export")
+    except ImageError:
+        return None
+
+
+def engine_images(
+    client: httpx.Client,
+    target: str,
+    images: list[dict[str, Any]],
+    options: CollectOptions,
+    exported: list[ArchiveImage] | None,
 ) -> Iterator[Evidence]:
-    """Every local image of an engine, from one export; a bad image is an error on its own."""
+    """Every local image of an engine, from its one export (``engine_export``); a bad image is
+    an error on its own."""
     from assessor.collectors.image.daemon import export
 
     ids = [str(i["Id"]) for i in images if isinstance(i.get("Id"), str)]
     if not ids:
         return
-    try:
-        exported = export(client, ids, options.limits, f"{target}: image export")
-    except ImageError:
-        exported = None
     by_id = {img.config_digest: img for img in exported or []}
     if exported is not None and all(i in by_id for i in ids):
         for info in images:
@@ -265,5 +282,6 @@ __all__ = [
     "ImageCollector",
     "TargetError",
     "collection_error",
+    "engine_export",
     "engine_images",
 ]
