@@ -107,9 +107,12 @@ def _is_json_name(path: str) -> bool:
 
 
 def _read_members(read: Callable[[int], bytes], limits: Limits, what: str) -> _Contents:
-    outer = Blob(read, digest=None, size=None, limit=limits.max_archive_bytes, what=what)
+    # the archive's own digest is never asked for (each layer in it is verified): not hashed
+    outer = Blob(
+        read, digest=None, size=None, limit=limits.max_archive_bytes, what=what, hashed=False
+    )
     _, decoded = decoder(outer)
-    plain = Plain(decoded, outer, Budget(limits), what)
+    plain = Plain(decoded, outer, Budget(limits), what, hashed=False)
     budget = Budget(limits)
     out = _Contents()
     tf = tarfile.TarFile(fileobj=plain, mode="r")  # type: ignore[arg-type]

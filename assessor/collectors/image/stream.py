@@ -73,7 +73,11 @@ class Budget:
 
 
 class Blob(io.RawIOBase):
-    """Raw blob bytes, hashed and counted; verifies digest and size at the end of the stream."""
+    """Raw blob bytes, hashed and counted; verifies digest and size at the end of the stream.
+
+    ``hashed=False`` (a whole docker-archive, whose own digest nobody asks for: its layers are
+    verified one by one) counts and bounds the bytes without hashing them.
+    """
 
     def __init__(
         self,
@@ -83,6 +87,7 @@ class Blob(io.RawIOBase):
         size: int | None,
         limit: int,
         what: str,
+        hashed: bool = True,
     ) -> None:
         super().__init__()
         self._read = read
@@ -91,15 +96,16 @@ class Blob(io.RawIOBase):
         self.limit = limit
         self.what = what
         algorithm = digest.partition(":")[0] if digest else "sha256"
-        self._hash = hashlib.new(algorithm)
+        self._hash = hashlib.new(algorithm) if hashed or digest else None
         self.count = 0
-        self.digest: str | None = None  # set once the stream has ended and verified
+        self.ended = False
+        self.digest: str | None = None  # set once the stream has ended and verified (if hashed)
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        if self.digest is not None:
+        if self.ended:
             return 0
         want = len(buffer)
         if self.expected_size is not None:
@@ -117,21 +123,23 @@ class Blob(io.RawIOBase):
             raise ImageError(
                 f"{self.what}: longer than the {self.expected_size} bytes its manifest declares"
             )
-        self._hash.update(data)
+        if self._hash is not None:
+            self._hash.update(data)
         buffer[:n] = data
         return n
 
     def _finish(self) -> None:
-        algorithm = self._hash.name
-        got = f"{algorithm}:{self._hash.hexdigest()}"
         if self.expected_size is not None and self.count != self.expected_size:
             raise ImageError(
                 f"{self.what}: truncated: {self.count} of {self.expected_size} bytes "
                 "declared by the manifest"
             )
-        if self.expected is not None and got != self.expected:
-            raise ImageError(f"{self.what}: digest mismatch: content is {short(got)}")
-        self.digest = got
+        if self._hash is not None:
+            got = f"{self._hash.name}:{self._hash.hexdigest()}"
+            if self.expected is not None and got != self.expected:
+                raise ImageError(f"{self.what}: digest mismatch: content is {short(got)}")
+            self.digest = got
+        self.ended = True
 
     def drain(self) -> None:
         """Read to the end so the digest is checked even when the consumer stopped early."""
@@ -214,15 +222,18 @@ def decoder(blob: Blob) -> tuple[str, Readable]:
 
 
 class Plain:
-    """The uncompressed layer: hashed (diff_id), bounded, seekable forward only for tarfile."""
+    """The uncompressed layer: hashed (diff_id), bounded, seekable forward only for tarfile.
+    ``hashed=False``: a docker-archive's whole stream, which has no diff_id to check."""
 
-    def __init__(self, src: Readable, blob: Blob, budget: Budget, what: str) -> None:
+    def __init__(
+        self, src: Readable, blob: Blob, budget: Budget, what: str, hashed: bool = True
+    ) -> None:
         self._src = src
         self._blob = blob
         self._budget = budget
         self._limits = budget.limits
         self.what = what
-        self._hash = hashlib.sha256()
+        self._hash = hashlib.sha256() if hashed else None
         self.pos = 0  # bytes handed to the consumer
         self.mode = "rb"
         # read ahead in large chunks: tar headers are read 512 bytes at a time
@@ -232,6 +243,7 @@ class Plain:
 
     @property
     def diff_id(self) -> str:
+        assert self._hash is not None, "diff_id of a stream read with hashed=False"
         return f"sha256:{self._hash.hexdigest()}"
 
     def _fill(self) -> bool:
@@ -240,7 +252,8 @@ class Plain:
             return False
         n = len(data)
         self._decoded += n
-        self._hash.update(data)
+        if self._hash is not None:
+            self._hash.update(data)
         self._budget.add_bytes(n, self.what)
         floor = self._limits.ratio_floor
         if self._decoded > floor and self._decoded > self._limits.max_ratio * max(
