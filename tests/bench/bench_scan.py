@@ -26,6 +26,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -35,6 +36,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,6 +45,7 @@ from tests.conftest import busybox_rootfs_tar  # noqa: E402
 from tests.peer.peer import PEER_DIR as PEER  # noqa: E402 - the same lookup as the peer test
 
 REPEAT = int(os.environ.get("BENCH_REPEAT", "5"))
+PEER_NAME = "docker-bench-security (same daemon)"
 SOCKET = "/var/run/docker.sock"
 DOCKER = (
     "/usr/bin/docker" if os.path.exists("/usr/bin/docker") else shutil.which("docker") or "docker"
@@ -65,13 +68,33 @@ def docker(*args: str, input: bytes | None = None, env: dict[str, str] | None = 
     return proc.stdout.decode().strip()
 
 
-def timed(argv: list[str], cwd: Path, env: dict[str, str]) -> float:
+def _dockerd_cpu() -> float:
+    """CPU seconds (user + system) the oldest dockerd has used so far; 0 when not found."""
+    pids = subprocess.run(["pgrep", "-xo", "dockerd"], capture_output=True, text=True).stdout
+    try:
+        fields = Path(f"/proc/{pids.strip()}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Run:
+    wall: float  # seconds
+    cpu: float  # the tool's processes (user + system)
+    engine_cpu: float  # dockerd's meanwhile (its share of the work; other tests' too)
+
+
+def timed(argv: list[str], cwd: Path, env: dict[str, str]) -> Run:
+    before, engine = resource.getrusage(resource.RUSAGE_CHILDREN), _dockerd_cpu()
     t = time.perf_counter()
     proc = subprocess.run(argv, cwd=cwd, capture_output=True, timeout=900, env=env, check=False)
     elapsed = time.perf_counter() - t
+    after, engine = resource.getrusage(resource.RUSAGE_CHILDREN), _dockerd_cpu() - engine
     if proc.returncode not in (0, 1):
         raise SystemExit(f"{argv[0]} failed ({proc.returncode}): {proc.stderr.decode()[-500:]}")
-    return elapsed
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return Run(elapsed, cpu, engine)
 
 
 # --------------------------------------------------------------------------------------------
@@ -161,8 +184,8 @@ def _build(ref: str, label: str, dockerfile: str, files: dict[str, bytes]) -> No
     )  # fmt: skip
 
 
-def stage_images(label: str) -> dict[str, str]:
-    """The six images, by role; returns their references."""
+def stage_images(label: str) -> tuple[dict[str, str], str]:
+    """The six images, by role: their references, and what the Debian-like ones hold."""
     tag = label[:12]
     refs = {
         role: f"assessor-bench/{role}:{tag}"
@@ -217,18 +240,14 @@ def stage_images(label: str) -> dict[str, str]:
         f'FROM {refs["debian-minbase"]}\nADD layer.tar /\nCMD ["python3"]\n',
         {"layer.tar": layer},
     )
-    global IMAGE_NOTES
-    IMAGE_NOTES = (
-        f"debian-minbase: {len(minbase)} packages, {_count(refs['debian-minbase'])}; "
-        f"debian-python: +{len(python - minbase)} packages, {_count(refs['debian-python'])}"
+    notes = (
+        f"debian-minbase: {len(minbase)} packages, {_size(refs['debian-minbase'])}; "
+        f"debian-python: +{len(python - minbase)} packages, {_size(refs['debian-python'])}"
     )
-    return refs
+    return refs, notes
 
 
-IMAGE_NOTES = ""
-
-
-def _count(ref: str) -> str:
+def _size(ref: str) -> str:
     size = int(docker("image", "inspect", "--format", "{{.Size}}", ref))
     return f"{size / 1e6:.0f} MB"
 
@@ -291,7 +310,7 @@ def main() -> None:
     try:
         t = time.perf_counter()
         docker("network", "create", "--label", f"assessor.test={label}", network)
-        refs = stage_images(label)
+        refs, notes = stage_images(label)
         stage_containers(label, refs, network)
         staged_in = time.perf_counter() - t
         running = len(docker("ps", "-q").split())
@@ -307,30 +326,30 @@ def main() -> None:
             peer = peer_copy(work)
             peer_env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_CONTENT")}
             peer_env["PATH"] = f"{Path(DOCKER).parent}:{os.environ.get('PATH', '')}"
-            ours: list[float] = []
-            theirs: list[float] = []
+            ours: list[Run] = []
+            theirs: list[Run] = []
             for i in range(REPEAT + 1):  # run 0 warms caches for both and is not counted
-                a = timed(ours_argv, ROOT, env)
-                b = timed(["bash", "./docker-bench-security.sh", "-b"], peer, peer_env)
+                mine = timed(ours_argv, ROOT, env)
+                peers = timed(["bash", "./docker-bench-security.sh", "-b"], peer, peer_env)
                 if i:
-                    ours.append(a)
-                    theirs.append(b)
+                    ours.append(mine)
+                    theirs.append(peers)
     finally:
         cleanup(label)
-    a, b = statistics.median(ours), statistics.median(theirs)
+    ratio = statistics.median(r.wall for r in theirs) / statistics.median(r.wall for r in ours)
     print(
         f"daemon state: {running} running and {stopped} stopped containers, {images} images "
-        f"(staged in {staged_in:.0f} s; {IMAGE_NOTES}); runs per tool: {REPEAT}, alternating"
+        f"(staged in {staged_in:.0f} s; {notes}); runs per tool: {REPEAT}, alternating; load "
+        f"average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
     )
-    print(
-        f"assessor scan host:/ engine:unix://{SOCKET}: median {a:.2f} s "
-        f"({', '.join(f'{x:.2f}' for x in ours)})"
-    )
-    print(
-        f"docker-bench-security (same daemon): median {b:.2f} s "
-        f"({', '.join(f'{x:.2f}' for x in theirs)})"
-    )
-    print(f"ratio: assessor is {b / a:.1f}x faster than docker-bench-security")
+    for name, runs in ((f"assessor scan host:/ engine:unix://{SOCKET}", ours), (PEER_NAME, theirs)):
+        print(
+            f"{name}: median {statistics.median(r.wall for r in runs):.2f} s "
+            f"({', '.join(f'{r.wall:.2f}' for r in runs)}); CPU: its processes "
+            f"{statistics.median(r.cpu for r in runs):.2f} s, dockerd "
+            f"{statistics.median(r.engine_cpu for r in runs):.2f} s"
+        )
+    print(f"ratio: assessor is {ratio:.1f}x faster than docker-bench-security")
 
 
 if __name__ == "__main__":
