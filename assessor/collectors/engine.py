@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -35,6 +36,7 @@ MAX_LIST = 10_000  # networks, images, processes
 MAX_EXECS = 100
 PARALLEL = 8  # API calls in flight to one engine
 INFO = "info"  # the engine document's key (and redaction path) of GET /info
+T = TypeVar("T")
 
 
 class EngineCollector(Collector):
@@ -83,12 +85,12 @@ class EngineCollector(Collector):
             return None
 
     def collect(self, target: Target) -> Iterator[Evidence]:
-        with engine_client(target) as client, ThreadPoolExecutor(PARALLEL + 1) as pool:
+        with engine_client(target) as client, ThreadPoolExecutor(PARALLEL) as pool:
             try:
                 yield from self._collect(target, client, pool)
-            except BaseException:  # an error, or the caller stopped: do not wait for the rest
+            except BaseException:  # an error, Ctrl-C, or the caller stopped: no more reads
                 pool.shutdown(wait=False, cancel_futures=True)
-                raise
+                raise  # and the client closes, which ends the export's thread
 
     def _collect(
         self, target: Target, client: httpx.Client, pool: ThreadPoolExecutor
@@ -117,7 +119,7 @@ class EngineCollector(Collector):
         # every local image, streamed from one export (CIS section 4 on what is here): the
         # engine takes a while to write it, so it starts now, beside the container reads
         options = self._image_options or CollectOptions()
-        exported = pool.submit(engine_export, client, str(target), images, options)
+        exported = _in_daemon_thread(engine_export, client, str(target), images, options)
         red = Redactor()
         swarm = self._swarm(client, target, info)
         engine_data: dict[str, Any] = {
@@ -265,6 +267,21 @@ class EngineCollector(Collector):
                 }
             )
         return observed
+
+
+def _in_daemon_thread(fn: Callable[..., T], *args: Any) -> Future[T]:
+    """``fn(*args)`` in a thread of its own that the interpreter does not wait for at exit:
+    Ctrl-C while the engine still writes an export ends the scan at once."""
+    future: Future[T] = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(fn(*args))
+        except BaseException as e:  # handed to whoever waits on the future
+            future.set_exception(e)
+
+    threading.Thread(target=run, name="engine-export", daemon=True).start()
+    return future
 
 
 def _container_evidence(target: Target, inspect: dict[str, Any]) -> Evidence:

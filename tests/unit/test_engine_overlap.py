@@ -7,8 +7,12 @@ each request arrived and when its answer was sent."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import socketserver
+import subprocess
+import sys
+import tarfile
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +24,7 @@ import pytest
 
 from assessor.collectors.engine import EngineCollector
 from assessor.targets import parse_target
+from tests.conftest import ROOT
 from tests.secretcorpus import tar_bytes, write_docker_archive
 
 SLOW = 0.4  # seconds: /version, and each container's inspect
@@ -34,6 +39,7 @@ class FakeEngine(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         self.image_id = image_id
         self.arrived: dict[str, float] = {}
         self.answered: dict[str, float] = {}
+        self.endless = False  # /images/get streams an archive until the client goes away
         super().__init__(path, _Handler)
 
 
@@ -73,6 +79,18 @@ class _Handler(BaseHTTPRequestHandler):
             self._json([])
         elif path == "/images/json":
             self._json([{"Id": self.server.image_id, "RepoTags": ["fake/app:1"]}])
+        elif path == "/images/get" and self.server.endless:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-tar")
+            self.end_headers()
+            try:
+                for n in itertools.count():  # a well-formed archive that never ends
+                    info = tarfile.TarInfo(f"f{n}")
+                    info.size = 65536
+                    self.wfile.write(info.tobuf(tarfile.GNU_FORMAT) + b"x" * info.size)
+                    time.sleep(0.01)
+            except OSError:  # the client went away
+                pass
         elif path == "/images/get":
             self.send_response(200)
             self.send_header("Content-Type", "application/x-tar")
@@ -103,8 +121,6 @@ def engine(tmp_path: Path) -> Iterator[FakeEngine]:
 
 
 def _member(archive: Path, name: str) -> bytes:
-    import tarfile
-
     with tarfile.open(archive) as tar:
         f = tar.extractfile(name)
         assert f is not None
@@ -126,3 +142,34 @@ def test_first_reads_together_and_the_export_beside_the_containers(
     # the export was asked for before any container's inspect had been answered
     inspects = [engine.answered[f"/containers/{c}/json"] for c in CONTAINERS]
     assert engine.arrived["/images/get"] < min(inspects)
+
+
+def test_an_abandoned_collector_ends_its_export(engine: FakeEngine, tmp_path: Path) -> None:
+    engine.endless = True
+    target = parse_target(f"engine:unix://{tmp_path / 'engine.sock'}")
+    collecting = EngineCollector().collect(target)
+    assert next(collecting).kind == "engine"  # the export is under way by now
+    assert [t for t in threading.enumerate() if t.name == "engine-export"]
+    collecting.close()
+    deadline = time.monotonic() + 10
+    while [t for t in threading.enumerate() if t.name == "engine-export"]:
+        assert time.monotonic() < deadline, "the export thread outlived its collector"
+        time.sleep(0.05)
+
+
+def test_exit_does_not_wait_for_an_export(engine: FakeEngine, tmp_path: Path) -> None:
+    """An interpreter leaving (Ctrl-C, an error) while an export still streams exits at once:
+    the export's thread is not one the interpreter joins."""
+    engine.endless = True
+    code = (
+        "import sys\n"
+        "from assessor.collectors.engine import EngineCollector\n"
+        "from assessor.targets import parse_target\n"
+        f"collecting = EngineCollector().collect(parse_target('engine:unix://{tmp_path}/engine.sock'))\n"
+        "assert next(collecting).kind == 'engine'\n"
+        "sys.exit(0)\n"
+    )
+    start = time.monotonic()
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, timeout=60, check=False)
+    assert proc.returncode == 0
+    assert time.monotonic() - start < 20
