@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from assessor.evidence import Evidence
 from assessor.targets import Target
 
 if TYPE_CHECKING:
     from assessor.collectors.options import CollectOptions
+
+T = TypeVar("T")
 
 
 class Collector(ABC):
@@ -51,3 +55,19 @@ def read_live(path: str, limit: int = 4 << 20) -> str | None:
             return f.read(limit)
     except OSError:
         return None
+
+
+def in_daemon_thread(fn: Callable[..., T], *args: Any, name: str) -> Future[T]:
+    """``fn(*args)`` in a thread of its own, its outcome in the future. The interpreter does
+    not wait for the thread at exit: Ctrl-C (or an error) while it still reads a target ends
+    the scan at once. (A ThreadPoolExecutor's threads are joined at exit.)"""
+    future: Future[T] = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(fn(*args))
+        except BaseException as e:  # handed to whoever waits on the future
+            future.set_exception(e)
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+    return future

@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import os
 import re
-import threading
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import httpx
 
 from assessor import jsonsafe
 from assessor.collectors import _dockerd
-from assessor.collectors.base import Collector, read_live
+from assessor.collectors.base import Collector, in_daemon_thread, read_live
 from assessor.collectors.engine_api import engine_client
 from assessor.collectors.image import engine_export, engine_images
 from assessor.collectors.options import CollectOptions
@@ -36,7 +35,6 @@ MAX_LIST = 10_000  # networks, images, processes
 MAX_EXECS = 100
 PARALLEL = 8  # API calls in flight to one engine
 INFO = "info"  # the engine document's key (and redaction path) of GET /info
-T = TypeVar("T")
 
 
 class EngineCollector(Collector):
@@ -119,7 +117,9 @@ class EngineCollector(Collector):
         # every local image, streamed from one export (CIS section 4 on what is here): the
         # engine takes a while to write it, so it starts now, beside the container reads
         options = self._image_options or CollectOptions()
-        exported = _in_daemon_thread(engine_export, client, str(target), images, options)
+        exported = in_daemon_thread(
+            engine_export, client, str(target), images, options, name="engine-export"
+        )
         red = Redactor()
         swarm = self._swarm(client, target, info)
         engine_data: dict[str, Any] = {
@@ -267,21 +267,6 @@ class EngineCollector(Collector):
                 }
             )
         return observed
-
-
-def _in_daemon_thread(fn: Callable[..., T], *args: Any) -> Future[T]:
-    """``fn(*args)`` in a thread of its own that the interpreter does not wait for at exit:
-    Ctrl-C while the engine still writes an export ends the scan at once."""
-    future: Future[T] = Future()
-
-    def run() -> None:
-        try:
-            future.set_result(fn(*args))
-        except BaseException as e:  # handed to whoever waits on the future
-            future.set_exception(e)
-
-    threading.Thread(target=run, name="engine-export", daemon=True).start()
-    return future
 
 
 def _container_evidence(target: Target, inspect: dict[str, Any]) -> Evidence:
