@@ -1,13 +1,15 @@
 """One scan: for each target, collect, evaluate, and store, one transaction per target.
 
 The assessment row is written first (incomplete); each target lands whole or not at all;
-the assessment is marked complete only when every target was collected.
+the assessment is marked complete only when every target was collected. Targets are
+collected a few at once (AHEAD), and evaluated and stored in the order given.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +19,7 @@ from assessor import readmodel
 from assessor.audit.periods import check_period, check_system, current_period
 from assessor.catalog import Catalog, load_catalog
 from assessor.collectors import collector_for
+from assessor.collectors.base import in_daemon_thread
 from assessor.errors import (
     EXIT_FINDINGS,
     EXIT_OK,
@@ -107,8 +110,21 @@ def run_scan(
         store, period, [str(t) for t in targets], catalog.digest, system=system
     )
     summary = ScanSummary(assessment_id, AssessmentStatus.INCOMPLETE)
-    for target, collector in zip(targets, collectors, strict=True):
-        _scan_target(store, catalog, assessment_id, target, collector, say, summary)
+    # up to AHEAD targets are collected at once, each in a thread of its own, while this
+    # thread evaluates and stores them one by one in the order given
+    collecting: dict[int, Future[Collected]] = {}
+
+    def start(i: int) -> None:
+        if i < len(targets):
+            args = (targets[i], collectors[i], say)
+            collecting[i] = in_daemon_thread(_collect, *args, name=f"collect-{i}")
+
+    for i in range(AHEAD):
+        start(i)
+    for i, (target, collector) in enumerate(zip(targets, collectors, strict=True)):
+        collected = collecting.pop(i).result()
+        start(i + AHEAD)
+        _scan_target(store, catalog, assessment_id, target, collector, collected, say, summary)
     summary.status = (
         AssessmentStatus.INCOMPLETE if summary.unreachable else AssessmentStatus.COMPLETE
     )
@@ -117,20 +133,14 @@ def run_scan(
     return summary
 
 
-def _scan_target(
-    store: Store,
-    catalog: Catalog,
-    assessment_id: int,
-    target: Target,
-    collector: Collector,
-    say: Progress,
-    summary: ScanSummary,
-) -> None:
-    """Collect, evaluate and store one target (whole or not at all); a target that fails is
-    stored with its error and the evidence of the failure, and the scan goes on."""
+AHEAD = 4  # targets collected at once
+Collected = tuple[list[Evidence], CollectorError | None]
+
+
+def _collect(target: Target, collector: Collector, say: Progress) -> Collected:
+    """What ``collector`` yields for ``target``, and the error it stopped on, if any."""
     say(f"collecting {target}")
     evidence: list[Evidence] = []
-    e: CollectorError | None = None
     try:
         for ev in collector.collect(target):
             evidence.append(ev)
@@ -139,7 +149,23 @@ def _scan_target(
     except (MemoryError, KeyboardInterrupt):
         raise
     except Exception as exc:  # a collector's defect must not lose the scan
-        e = _as_collector_error(target, exc)
+        return evidence, _as_collector_error(target, exc)
+    return evidence, None
+
+
+def _scan_target(
+    store: Store,
+    catalog: Catalog,
+    assessment_id: int,
+    target: Target,
+    collector: Collector,
+    collected: Collected,
+    say: Progress,
+    summary: ScanSummary,
+) -> None:
+    """Evaluate and store one collected target (whole or not at all); a target that failed
+    is stored with its error and the evidence of the failure, and the scan goes on."""
+    evidence, e = collected
     if e is not None:
         _store_failure(store, catalog, assessment_id, target, collector, e, summary)
         return
