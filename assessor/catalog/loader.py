@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from platformdirs import user_cache_dir
+from pydantic import TypeAdapter, ValidationError
 
 from assessor import __version__, extensions, yamlsafe
 from assessor.catalog.schema import (
@@ -261,8 +262,6 @@ def _cache_path(files: list[tuple[str, Path, Path]]) -> Path | None:
     if folder == "":
         return None
     if folder is None:
-        from platformdirs import user_cache_dir
-
         folder = user_cache_dir("assessor")
     key = hashlib.sha256(f"{__version__}\0{sys.version}\0".encode())
     try:
@@ -296,8 +295,6 @@ def _trusted(path: Path) -> bool:
 def _adapter() -> Any:
     """The catalog as JSON and back (pydantic): the rules and frameworks are validated again
     when read, so a cache is data, never code."""
-    from pydantic import TypeAdapter
-
     return TypeAdapter(Catalog)
 
 

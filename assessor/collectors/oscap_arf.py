@@ -22,6 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lxml import etree
+
 from assessor.errors import CollectorError
 from assessor.evidence import Evidence, Redactor
 from assessor.regularfile import NotRegularFileError, TooLargeError, read_regular
@@ -277,8 +279,6 @@ def _read(path: Path, max_bytes: int) -> bytes:
 
 
 def _parse(name: str, data: bytes) -> etree._Element:
-    from lxml import etree
-
     parser = etree.XMLParser(
         resolve_entities=False,
         no_network=True,

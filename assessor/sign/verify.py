@@ -23,6 +23,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from assessor.errors import AssessorError
+from assessor.report.attachments import read_manifest
 from assessor.sign.keys import (
     CERT_FILE,
     CHAIN_FILE,
@@ -458,7 +459,6 @@ def _verify_shipped(data: bytes, path: Path, result: Verification) -> None:
     a valid signature makes the manifest worth checking; a problem makes the result invalid."""
     if not result.valid or b"assessor-shipped-files" not in data:
         return
-    from assessor.report.attachments import read_manifest
 
     folder_name, entries, problems = read_manifest(data.decode("utf-8", "replace"))
     if folder_name is None:

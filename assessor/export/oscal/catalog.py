@@ -10,6 +10,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+
 from assessor.errors import AssessorError
 from assessor.export.oscal.base import (
     NS,
@@ -39,8 +41,6 @@ def render_catalog(catalog: Catalog) -> dict[str, bytes]:
     """``{"catalog.json": ..., "profile-<framework>.json": ...}``: the rules and the framework
     requirements as one OSCAL catalog, and a profile per framework selecting its requirements
     and the rules that meet them."""
-    from pydantic import ValidationError
-
     try:
         for fw_id in sorted(catalog.frameworks):
             if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", fw_id):

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from pydantic import ValidationError
+
 from assessor.errors import AssessorError
 from assessor.export.oscal.base import (
     Ids,
@@ -36,8 +38,6 @@ if TYPE_CHECKING:
 
 def render_assessment_results(data: AssessmentView) -> bytes:
     """The assessment as an OSCAL assessment-results document (UTF-8 JSON, trailing newline)."""
-    from pydantic import ValidationError
-
     try:
         return dump(_assessment_results(data))
     except ValidationError as e:
