@@ -83,27 +83,14 @@ def cis_rules() -> dict[str, list[str]]:
 
 
 class Rules:
-    """Every rule file: whether it is automated, and the requirements its tags name."""
+    """Every rule file: whether it is automated."""
 
     def __init__(self) -> None:
         self.automated: dict[str, bool] = {}
-        self.tags: dict[str, set[str]] = {}
         for path in sorted(RULES.rglob("*.y*ml")):
             doc = load(path)
             if isinstance(doc, dict) and "id" in doc:
-                rid = str(doc["id"])
-                self.automated[rid] = "check" in doc
-                self.tags[rid] = {str(t) for t in doc.get("tags") or []}
-
-    def tagged(self, framework: str) -> set[tuple[str, str]]:
-        """(requirement id, rule id) for every tag ``framework:requirement`` of a rule."""
-        prefix = framework + ":"
-        return {
-            (t[len(prefix) :], rid)
-            for rid, tags in self.tags.items()
-            for t in tags
-            if t.startswith(prefix)
-        }
+                self.automated[str(doc["id"])] = "check" in doc
 
 
 def expand(patterns: list[str], cis: dict[str, list[str]], where: str) -> list[str]:
@@ -167,7 +154,6 @@ def build(src: dict[str, Any], cis: dict[str, list[str]], rules: Rules) -> list[
     defaults = src.get("defaults") or {}
     only_with_rules = bool(src.get("only_with_rules"))
     seen_cis: dict[str, str] = {}
-    listed: set[tuple[str, str]] = set()
     out: list[dict[str, Any]] = []
     for req in src["requirements"]:
         where = f"{name}.src.yaml: requirement {req.get('id')!r}"
@@ -192,7 +178,6 @@ def build(src: dict[str, Any], cis: dict[str, list[str]], rules: Rules) -> list[
         for r in extra:
             if r not in rules.automated:
                 raise SourceError(f"{where}: no rule file for {r!r}")
-            listed.add((str(req["id"]), r))
         dropped = {str(r) for r in req.get("except_rules") or []}
         unused = dropped - {r for i in ids for r in cis[i]}
         if unused:
@@ -239,18 +224,6 @@ def build(src: dict[str, Any], cis: dict[str, list[str]], rules: Rules) -> list[
         missing = [i for i in cis if i not in seen_cis]
         if missing:
             raise SourceError(f"{name}.src.yaml: CIS ids mapped to no requirement: {missing}")
-    # A rule names the requirements it meets in its tags ("nistir-8176:5.5-b"), as the CIS
-    # rules do; the source's extra rules and those tags must agree.
-    tagged = rules.tagged(name)
-    problems = [
-        f"requirement {q!r} lists {r!r}, which lacks the tag {name}:{q}"
-        for q, r in sorted(listed - tagged)
-    ] + [
-        f"rule {r!r} has the tag {name}:{q}, but requirement {q!r} does not list it"
-        for q, r in sorted(tagged - listed)
-    ]
-    if problems:
-        raise SourceError(f"{name}.src.yaml: " + "; ".join(problems))
     return out
 
 

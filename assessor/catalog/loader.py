@@ -404,7 +404,29 @@ def _parse_catalog(extra_dirs: Iterable[Path]) -> Catalog:
     return cat
 
 
+def _no_mapping_tags(cat: Catalog) -> None:
+    """A rule meets a framework's requirement when the framework file lists it under that
+    requirement's ``rules``: the one place a mapping is written. A tag such as
+    ``cis-docker-1.8.0:5.4`` would be a second copy that can drift, so it is refused."""
+    for rule_id, rule in cat.rules.items():
+        for i, tag in enumerate(rule.tags):
+            fw, sep, req = tag.partition(":")
+            if sep and fw in cat.frameworks:
+                file = cat.rule_files[rule_id]
+                line = (
+                    read_yaml(Path(file)).line_of(["tags", i])[0] if Path(file).exists() else None
+                )
+                raise ControlDefinitionError(
+                    file,
+                    line,
+                    f"tags[{i}]",
+                    f"{tag!r} maps the rule to {fw} {req}: list {rule_id!r} in that "
+                    f"requirement's rules in {cat.framework_files[fw]} instead, not in a tag",
+                )
+
+
 def _cross_check(cat: Catalog) -> None:
+    _no_mapping_tags(cat)
     referenced: set[str] = set()
     for fw_id, fw in cat.frameworks.items():
         file = cat.framework_files[fw_id]

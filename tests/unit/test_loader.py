@@ -127,6 +127,28 @@ def test_framework_referencing_missing_rule_rejected(tmp_path: Path) -> None:
     assert "unknown rule 'no-such-rule'" in exc.value.message
 
 
+def test_a_tag_naming_a_requirement_is_refused(tmp_path: Path) -> None:
+    """A framework's file is the one place a rule is mapped to a requirement; a tag such as
+    'org-baseline:B-1' (or 'cis-docker-1.8.0:5.4') would be a second copy of it."""
+    tagged = GOOD_RULE.format(id="org-rule") + "tags:\n- privileges\n- org-baseline:B-1\n"
+    d = org(tmp_path, tagged, fw=FRAMEWORK.format(rule="org-rule"))
+    with pytest.raises(ControlDefinitionError) as exc:
+        load_catalog([d])
+    assert "org-rule.yaml:14: tags[1]: 'org-baseline:B-1' maps the rule to" in exc.value.message
+    assert "org-baseline.yaml instead" in exc.value.message
+    # a tag with a colon that names no framework is the rule's own
+    other = tmp_path / "other"
+    own = GOOD_RULE.format(id="org-rule") + "tags:\n- team:platform\n"
+    assert "org-rule" in load_catalog([org(other, own, fw=FRAMEWORK.format(rule="org-rule"))]).rules
+    builtin = load_catalog()
+    assert not [
+        (r.id, t)
+        for r in builtin.rules.values()
+        for t in r.tags
+        if t.split(":")[0] in builtin.frameworks
+    ]
+
+
 def test_duplicate_rule_id_across_folders_rejected(tmp_path: Path) -> None:
     some_builtin = next(iter(load_catalog().rules), None)
     assert some_builtin is not None, "the built-in catalog has no rules"
