@@ -15,9 +15,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from platformdirs import user_data_dir
 from sqlalchemy import Engine, create_engine, event, inspect, text
-from sqlalchemy.exc import DatabaseError, OperationalError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 from assessor.errors import StoreError
 from assessor.resources import data_dir
@@ -30,8 +33,6 @@ HEAD = REVISIONS[-1]
 
 def default_path() -> Path:
     """``assessor.db`` in the user data directory."""
-    from platformdirs import user_data_dir
-
     return Path(user_data_dir("assessor")) / "assessor.db"
 
 
@@ -77,8 +78,6 @@ def as_url(text: str) -> str:
             f"--db {text[:80]!r}: unknown database URL scheme {scheme[:30]!r}{also}",
             hint=_TYPE_INSTEAD,
         )
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
 
     try:
         url = make_url(text)
@@ -103,7 +102,6 @@ def _sqlite_file(url: str) -> Path | None:
     """The file of a SQLite URL (None: not SQLite, in memory, or a file: URI)."""
     if not url.startswith("sqlite"):
         return None
-    from sqlalchemy.engine import make_url
 
     name = make_url(url).database
     if not name or name == ":memory:" or name.startswith("file:"):
@@ -154,8 +152,6 @@ def prepare_database(url: str, *, default: bool = False) -> None:
 
 
 def _describe(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
     try:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:  # an unparsable URL is reported as given, minus nothing secret
@@ -168,8 +164,6 @@ _VAGUE = ("unable to open database file", "disk I/O error", "readonly database",
 
 def _file_problem(url: str) -> str | None:
     """Why a SQLite database's file or folder cannot be written, as the file system says."""
-    from sqlalchemy.engine import make_url
-
     try:
         u = make_url(url) if "://" in url else None
         name = u.database if u is not None and u.drivername.startswith("sqlite") else None
@@ -238,8 +232,6 @@ def _read_only_media(url: str, path: Path) -> str:
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        from sqlalchemy.engine import make_url
-
         path = make_url(url).database
         if path and path != ":memory:":
             folder = Path(path).expanduser().parent
@@ -363,7 +355,6 @@ def _migration_engine(engine: Engine) -> Engine:
         or name.startswith("file:")
     ):
         return engine
-    from sqlalchemy.pool import NullPool
 
     migrating = create_engine(engine.url, poolclass=NullPool)
 

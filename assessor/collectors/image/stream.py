@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol, cast
 
+import zstandard
+
 from assessor.collectors.limits import Limits
 from assessor.errors import ImageError
 
@@ -153,8 +155,6 @@ class _Zstd:
     STEP = 512  # one step decodes to at most a few MiB, whatever the frame claims
 
     def __init__(self, src: Readable) -> None:
-        import zstandard
-
         self._zstd = zstandard
         self._src = src
         self._obj = zstandard.ZstdDecompressor().decompressobj()
