@@ -35,7 +35,13 @@ from assessor.evidence import Evidence
 from assessor.results import Result
 from assessor.store import Store, open_store, queries
 from assessor.targets import Target
-from assessor.vocab import AssessmentStatus, Severity, Status, TargetStatus
+from assessor.vocab import (
+    FAILING_STATUSES,
+    AssessmentStatus,
+    Severity,
+    TargetStatus,
+    at_or_above,
+)
 
 if TYPE_CHECKING:
     from assessor.collectors.base import Collector
@@ -244,9 +250,6 @@ class ScanRequest:
     output: str | None = None
 
 
-_RANK = {s.value: s.rank for s in Severity}  # an imported result's own word ranks nowhere
-
-
 @dataclass
 class ScanRun:
     """A stored scan: its summary, its read model, and the output asked for (the JSON
@@ -270,7 +273,7 @@ class ScanRun:
         if failed:
             return EXIT_USAGE
         if fail_on is not None and any(
-            r.status in (Status.FAIL, Status.ERROR) and _RANK.get(r.severity, -1) >= fail_on.rank
+            r.status in FAILING_STATUSES and at_or_above(r.severity, fail_on)
             for r in self.view.results
         ):
             return EXIT_FINDINGS

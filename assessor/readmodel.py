@@ -38,6 +38,7 @@ from assessor import __version__
 from assessor.audit.rollup import requirement_status
 from assessor.errors import StoreError
 from assessor.vocab import (
+    FAILING_STATUSES,
     REQUIREMENT_STATUSES,
     RESULT_STATUSES,
     SEVERITIES_WORST_FIRST,
@@ -283,7 +284,7 @@ class AssessmentView:
 
     def failing(self) -> Iterator[ResultView]:
         """Results that fail or errored (waived ones excluded), in export order."""
-        return (r for r in self.results if r.status in (Status.FAIL, Status.ERROR))
+        return (r for r in self.results if r.status in FAILING_STATUSES)
 
     def trend(self, frameworks: Sequence[str], limit: int = 8) -> list[PeriodPoint]:
         """Requirement counts of the latest assessment of each period up to this one (the

@@ -129,7 +129,7 @@ _EXEMPT_LAST = frozenset(
     }
 )
 _PASSWORD_ENDS = ("password", "passwords", "passwd", "passphrase", "pwd", "passcode", "pword")
-_PASS = "pass"  # a password's short name: a setting's word, a command's flag
+_PASS = "pass"  # noqa: S105 - a password's short name: a setting's word, a command's flag
 
 
 def _word_kind(w: str, prev: str, last: bool) -> tuple[str, bool] | None:

@@ -29,11 +29,18 @@ class Severity(StrEnum):
         return _SEVERITY_RANK[self]
 
 
-_SEVERITY_RANK = {s: i for i, s in enumerate(Severity)}
+_SEVERITY_RANK: dict[str, int] = {s: i for i, s in enumerate(Severity)}
 
 # The order reports, tables and counts show severities in: most severe first.
 SEVERITIES_WORST_FIRST: tuple[Severity, ...] = tuple(reversed(Severity))
 _SEVERITY_PLACE: dict[str, int] = {s: i for i, s in enumerate(SEVERITIES_WORST_FIRST)}
+
+
+def at_or_above(severity: str, floor: Severity) -> bool:
+    """True when ``severity`` is a severity at least as severe as ``floor``; a word outside
+    the vocabulary never is."""
+    rank = _SEVERITY_RANK.get(severity)
+    return rank is not None and rank >= floor.rank
 
 
 def severity_place(severity: str) -> int:
@@ -74,6 +81,9 @@ def status_place(status: str) -> int:
 
 # What an evaluation stores: a result's statuses less the shown-only ``waived``.
 STORED_STATUSES: tuple[Status, ...] = tuple(s for s in RESULT_STATUSES if s is not Status.WAIVED)
+# A result that failed or could not be judged, waived or not: what --fail-on gates on, what
+# the results table shows by default, what a diff calls a new failure.
+FAILING_STATUSES: tuple[Status, ...] = (Status.FAIL, Status.ERROR)
 # The statuses that make a finding (something to fix or a recorded exception), worst first.
 FINDING_STATUSES: tuple[Status, ...] = (Status.FAIL, Status.ERROR, Status.WAIVED)
 # The order counts are shown in (tables, charts, trend columns): passes first.

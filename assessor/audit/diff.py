@@ -13,9 +13,7 @@ from assessor.audit.trend import applied_waivers
 from assessor.errors import AssessorError, NotFoundError
 from assessor.store.db import Store
 from assessor.store.models import Assessment, Result, Target
-from assessor.vocab import AssessmentStatus, Status, severity_place
-
-FAILING = (Status.FAIL, Status.ERROR)
+from assessor.vocab import FAILING_STATUSES, AssessmentStatus, severity_place
 
 # (rule, target uri, resource)
 Key = tuple[str, str, str]
@@ -204,15 +202,19 @@ def diff(store: Store, before: Assessment, after: Assessment) -> Diff:
     out.rules_removed = sorted(old_rules - new_rules)
     for key, row in new.items():
         prev = old.get(key)
-        if row.status in FAILING and (prev is None or prev.status not in FAILING):
+        if row.status in FAILING_STATUSES and (prev is None or prev.status not in FAILING_STATUSES):
             out.new_failures.append(_finding(row, prev.status if prev else None, row.status))
     gone_targets = {t["uri"] for t in out.targets_removed}
     gone_rules = set(out.rules_removed)
     for key, row in old.items():
-        if row.status not in FAILING or row.target in gone_targets or row.rule in gone_rules:
+        if (
+            row.status not in FAILING_STATUSES
+            or row.target in gone_targets
+            or row.rule in gone_rules
+        ):
             continue
         cur = new.get(key)
-        if cur is None or cur.status not in FAILING:
+        if cur is None or cur.status not in FAILING_STATUSES:
             # absent now: the resource went away while its target and rule stayed
             out.fixed.append(_finding(cur or row, row.status, cur.status if cur else None))
     if w_old is not None or w_new is not None:

@@ -16,26 +16,20 @@ if TYPE_CHECKING:
     from assessor.readmodel import AssessmentView, ResultView
 
 from assessor.readmodel import assessment_json as assessment_json
-from assessor.vocab import RESULT_STATUSES, SEVERITIES_WORST_FIRST
+from assessor.vocab import RESULT_STATUSES, Status, severity_place, status_place
 
-STATUS_ORDER = ("fail", "error", "manual", "pass", "not_applicable")
-# results as shown: a waived fail reads "waived" (the stored result stays "fail")
-SHOWN_ORDER = RESULT_STATUSES
-STATUS_STYLE = {
-    "fail": "bold red",
-    "waived": "cyan",
-    "error": "magenta",
-    "manual": "yellow",
-    "pass": "green",
-    "not_applicable": "dim",
+STATUS_STYLE: dict[str, str] = {
+    Status.FAIL: "bold red",
+    Status.WAIVED: "cyan",
+    Status.ERROR: "magenta",
+    Status.MANUAL: "yellow",
+    Status.PASS: "green",
+    Status.NOT_APPLICABLE: "dim",
 }
-SEVERITY_ORDER = SEVERITIES_WORST_FIRST
 
 
 def _sort_key(r: ResultView) -> tuple[int, int, str, str]:
-    status = SHOWN_ORDER.index(r.status) if r.status in SHOWN_ORDER else 9
-    sev = SEVERITY_ORDER.index(r.severity) if r.severity in SEVERITY_ORDER else 9
-    return status, sev, r.rule, r.resource
+    return status_place(r.status), severity_place(r.severity), r.rule, r.resource
 
 
 def console() -> Console:
@@ -85,7 +79,7 @@ def print_table(
         )
     if rows:
         out.print(table)
-    summary = ", ".join(f"{counts[s]} {s}" for s in SHOWN_ORDER if counts[s])
+    summary = ", ".join(f"{counts[s]} {s}" for s in RESULT_STATUSES if counts[s])
     out.print(
         f"assessment {view.id} ({view.period}, {view.status}): {summary or 'no results'}",
         highlight=False,

@@ -8,11 +8,14 @@ from pathlib import Path
 import typer
 
 from assessor.cli._common import CONTROLS_OPTION, DB_OPTION, load, open_db, setting
+from assessor.vocab import Status
 
 
 class AttestStatus(StrEnum):
-    PASS = "pass"  # noqa: S105 - a status, not a password
-    FAIL = "fail"
+    """--status: the choices of vocab.ATTESTATION_STATUSES (Typer's choices are an enum)."""
+
+    PASS = Status.PASS.value
+    FAIL = Status.FAIL.value
 
 
 _REQUIREMENT = typer.Argument(

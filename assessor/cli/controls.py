@@ -10,6 +10,7 @@ import typer
 
 from assessor.cli._common import CONTROLS_OPTION, load, print_json
 from assessor.errors import NotFoundError
+from assessor.vocab import Coverage
 
 if TYPE_CHECKING:
     from assessor.catalog import Catalog
@@ -24,12 +25,12 @@ class ListFormat(StrEnum):
     JSON = "json"
 
 
-COVERAGE_STYLE = {
-    "automated": "green",
-    "partial": "yellow",
-    "manual": "cyan",
-    "not_applicable": "dim",
-    "not_covered": "red",
+COVERAGE_STYLE: dict[str, str] = {
+    Coverage.AUTOMATED: "green",
+    Coverage.PARTIAL: "yellow",
+    Coverage.MANUAL: "cyan",
+    Coverage.NOT_APPLICABLE: "dim",
+    Coverage.NOT_COVERED: "red",
 }
 
 
@@ -77,7 +78,11 @@ def list_(
             f"{fw} {','.join(ids)}" for fw, ids in sorted(cat.references.get(r.id, {}).items())
         )
         table.add_row(
-            r.id, r.target.value, r.severity.value, "automated" if r.automated else "manual", refs
+            r.id,
+            r.target.value,
+            r.severity.value,
+            Coverage.AUTOMATED if r.automated else Coverage.MANUAL,
+            refs,
         )
     out = console()
     out.print(table)
@@ -175,7 +180,6 @@ def _print_coverage(cat: Catalog, chosen: list[Framework]) -> None:
 
     from assessor.catalog.compare import coverage_summary
     from assessor.cli._output import console
-    from assessor.vocab import Coverage
 
     out = console()
     summary = Table(title="coverage by framework")

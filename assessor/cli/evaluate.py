@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from assessor.cli._common import CONTROLS_OPTION, DB_OPTION, interactive, load, open_db
+from assessor.vocab import FAILING_STATUSES
 
 
 def evaluate(
@@ -47,7 +48,7 @@ def evaluate(
             f"assessment {new.id}: re-evaluated from assessment {source.id} with catalog "
             f"{catalog.digest} ({summary.evidence} evidence documents, {len(rows)} results)"
         )
-        shown = rows if all_results else [r for r in rows if r.raw_status in ("fail", "error")]
+        shown = rows if all_results else [r for r in rows if r.raw_status in FAILING_STATUSES]
         _output.print_table(new, shown, counted=rows)
     finally:
         store.close()

@@ -8,15 +8,13 @@ from enum import StrEnum
 import typer
 
 from assessor.cli._common import DB_OPTION, open_db, print_json
+from assessor.vocab import RESULT_STATUSES, STORED_STATUSES
 
 
 class ResultsFormat(StrEnum):
     TABLE = "table"
     JSON = "json"
     CSV = "csv"
-
-
-STATUSES = ("pass", "fail", "not_applicable", "manual", "error", "waived")
 
 
 def assessments(
@@ -26,7 +24,6 @@ def assessments(
 ) -> None:
     """List stored assessments, newest first. Counts are of stored results: a waived fail
     counts as fail here ('assessor results' shows it waived)."""
-    from assessor.cli._output import STATUS_ORDER
     from assessor.readmodel import assessment_json
     from assessor.store import queries
 
@@ -45,7 +42,7 @@ def assessments(
     from assessor.cli._output import console
 
     table = Table()
-    for col in ("id", "started", "period", "system", "status", "targets", *STATUS_ORDER):
+    for col in ("id", "started", "period", "system", "status", "targets", *STORED_STATUSES):
         table.add_column(col, no_wrap=col != "targets", overflow="fold")
     for a, counts in rows:
         table.add_row(
@@ -55,7 +52,7 @@ def assessments(
             a.system or "",
             a.status,
             ", ".join(a.scope),
-            *(str(counts.get(s, 0)) for s in STATUS_ORDER),
+            *(str(counts.get(s, 0)) for s in STORED_STATUSES),
         )
     console().print(table if rows else "no assessments stored yet")
 
@@ -65,7 +62,9 @@ def results(
         None, metavar="[ASSESSMENT]", help="Id or uuid; default the latest."
     ),
     status: list[str] = typer.Option(
-        None, "--status", help="Only these statuses (repeatable): " + ", ".join(STATUSES) + "."
+        None,
+        "--status",
+        help="Only these statuses (repeatable): " + ", ".join(RESULT_STATUSES) + ".",
     ),
     fmt: ResultsFormat = typer.Option(ResultsFormat.TABLE, "--format", help="table, json or csv."),
     db: str = DB_OPTION,
@@ -79,9 +78,9 @@ def results(
     from assessor.export import tabular
 
     for s in status or []:
-        if s not in STATUSES:
+        if s not in RESULT_STATUSES:
             raise typer.BadParameter(
-                f"{s!r} is not one of {', '.join(STATUSES)}", param_hint="--status"
+                f"{s!r} is not one of {', '.join(RESULT_STATUSES)}", param_hint="--status"
             )
     catalog = load(None)
     store = open_db(db)

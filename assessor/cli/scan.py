@@ -19,7 +19,7 @@ from assessor.cli._common import (
     spinner,
 )
 from assessor.errors import TargetError
-from assessor.vocab import Severity
+from assessor.vocab import FAILING_STATUSES, Severity
 
 if TYPE_CHECKING:
     from assessor.collectors.options import CollectOptions
@@ -28,12 +28,14 @@ if TYPE_CHECKING:
 
 
 class FailOn(StrEnum):
+    """--fail-on: none, or a severity (vocab.Severity; Typer's choices are an enum)."""
+
     NONE = "none"
-    INFO = "info"
-    LOW = "low"
-    MEDIUM = "medium"
-    HIGH = "high"
-    CRITICAL = "critical"
+    INFO = Severity.INFO.value
+    LOW = Severity.LOW.value
+    MEDIUM = Severity.MEDIUM.value
+    HIGH = Severity.HIGH.value
+    CRITICAL = Severity.CRITICAL.value
 
 
 class ScanFormat(StrEnum):
@@ -261,7 +263,7 @@ def _print_table(view: AssessmentView, all_results: bool) -> None:
     from assessor.cli import _output
 
     rows = view.results
-    shown = rows if all_results else [r for r in rows if r.raw_status in ("fail", "error")]
+    shown = rows if all_results else [r for r in rows if r.raw_status in FAILING_STATUSES]
     _output.print_table(view, shown, counted=rows)
     if not all_results and len(shown) < len(rows):
         echo(

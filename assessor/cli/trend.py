@@ -9,12 +9,10 @@ from typing import TYPE_CHECKING
 import typer
 
 from assessor.cli._common import DB_OPTION, open_db, print_json
+from assessor.vocab import COUNT_ORDER, SEVERITIES_WORST_FIRST
 
 if TYPE_CHECKING:
     from assessor.audit.trend import PeriodPoint
-
-SEVERITIES = ("critical", "high", "medium", "low", "info")
-STATUSES = ("pass", "fail", "error", "waived", "manual", "not_applicable")
 
 
 class TrendFormat(StrEnum):
@@ -87,18 +85,18 @@ def _table(points: Sequence[PeriodPoint], fws: Sequence[str]) -> None:
     known = any(p.waivers_known for p in points)
     for fw in fws:
         table = Table(title=fw, title_justify="left")
-        for col in ("period", "assessment", "passed", *STATUSES, "failures by severity"):
+        for col in ("period", "assessment", "passed", *COUNT_ORDER, "failures by severity"):
             table.add_column(col, no_wrap=True, justify="left" if col == "period" else "right")
         table.add_column("waived results", justify="right")
         for p in points:
             c = p.counts.get(fw, {})
             f = p.failures.get(fw, {})
-            sev = " ".join(f"{s[0]}:{f[s]}" for s in SEVERITIES if f.get(s)) or "-"
+            sev = " ".join(f"{s[0]}:{f[s]}" for s in SEVERITIES_WORST_FIRST if f.get(s)) or "-"
             table.add_row(
                 p.period,
                 str(p.assessment_id),
                 _share(p, fw),
-                *(str(c.get(s, 0)) for s in STATUSES),
+                *(str(c.get(s, 0)) for s in COUNT_ORDER),
                 sev,
                 str(p.waived_results) if known else "n/a",
             )
@@ -123,8 +121,8 @@ def _csv(points: Sequence[PeriodPoint], fws: Sequence[str]) -> None:
             "started",
             "framework",
             "share_passed",
-            *(f"requirements_{s}" for s in STATUSES),
-            *(f"failures_{s}" for s in SEVERITIES),
+            *(f"requirements_{s}" for s in COUNT_ORDER),
+            *(f"failures_{s}" for s in SEVERITIES_WORST_FIRST),
             "waived_results",
             "waivers",
         ]
@@ -141,8 +139,8 @@ def _csv(points: Sequence[PeriodPoint], fws: Sequence[str]) -> None:
                     p.started,
                     fw,
                     "" if s is None else f"{s:.4f}",
-                    *(c.get(x, 0) for x in STATUSES),
-                    *(f.get(x, 0) for x in SEVERITIES),
+                    *(c.get(x, 0) for x in COUNT_ORDER),
+                    *(f.get(x, 0) for x in SEVERITIES_WORST_FIRST),
                     p.waived_results,
                     p.waivers,
                 ]

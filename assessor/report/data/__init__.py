@@ -54,6 +54,7 @@ from assessor.report.data.waivers import (
     waiver_view,
 )
 from assessor.vocab import (
+    FAILING_STATUSES,
     REQUIREMENT_STATUSES,
     SEVERITIES_WORST_FIRST,
     Status,
@@ -100,11 +101,11 @@ class ReportData:
 
     @property
     def finding_count(self) -> int:
-        return self.counts.get(Status.FAIL, 0) + self.counts.get(Status.ERROR, 0)
+        return sum(self.counts.get(s, 0) for s in FAILING_STATUSES)
 
     @property
     def open_findings(self) -> list[RuleView]:
-        return [f for f in self.findings if f.status in (Status.FAIL, Status.ERROR)]
+        return [f for f in self.findings if f.status in FAILING_STATUSES]
 
     @property
     def waived_findings(self) -> list[RuleView]:
