@@ -82,6 +82,44 @@ def canonical_content(session: Session, assessment: Assessment) -> dict[str, Any
         )
         for tid, h in session.execute(q):
             hashes[tid].append(h)
+    results = _canonical_results(session, a, targets, index)
+    return {
+        "digest_version": DIGEST_VERSION,
+        "assessment": {
+            "uuid": a.uuid,
+            "period": a.period,
+            "system": a.system,
+            "scope": a.scope,
+            "started": _iso(a.started),
+            "finished": _iso(a.finished),
+            "status": a.status,
+            "tool_version": a.tool_version,
+            "catalog_digest": a.catalog_digest,
+        },
+        "targets": [
+            {
+                "uri": t.uri,
+                "kind": t.kind,
+                "status": t.status,
+                "identity": t.identity,
+                _ERROR_FIELD: t.error,
+                "evidence": sorted(hashes[t.id]),
+            }
+            for t in targets
+        ],
+        "results": results,
+        "frozen": a.frozen,
+        "finalised_at": _iso(a.finalised_at),
+        "finalised_by": a.finalised_by,
+        "previous_digest": a.previous_digest,
+    }
+
+
+def _canonical_results(
+    session: Session, a: Assessment, targets: list[Target], index: dict[int, int]
+) -> list[dict[str, Any]]:
+    """The assessment's results as the digest covers them: in target order, then by their
+    canonical JSON."""
     uris = {t.id: t.uri for t in targets}
     results: list[tuple[int, bytes, dict[str, Any]]] = []
     q2 = select(
@@ -113,36 +151,7 @@ def canonical_content(session: Session, assessment: Assessment) -> dict[str, Any
         # a result whose target is not this assessment's sorts last and still counts
         results.append((index.get(tid, len(targets)), canonical_json(item), item))
     results.sort(key=lambda r: (r[0], r[1]))
-    return {
-        "digest_version": DIGEST_VERSION,
-        "assessment": {
-            "uuid": a.uuid,
-            "period": a.period,
-            "system": a.system,
-            "scope": a.scope,
-            "started": _iso(a.started),
-            "finished": _iso(a.finished),
-            "status": a.status,
-            "tool_version": a.tool_version,
-            "catalog_digest": a.catalog_digest,
-        },
-        "targets": [
-            {
-                "uri": t.uri,
-                "kind": t.kind,
-                "status": t.status,
-                "identity": t.identity,
-                _ERROR_FIELD: t.error,
-                "evidence": sorted(hashes[t.id]),
-            }
-            for t in targets
-        ],
-        "results": [item for _, _, item in results],
-        "frozen": a.frozen,
-        "finalised_at": _iso(a.finalised_at),
-        "finalised_by": a.finalised_by,
-        "previous_digest": a.previous_digest,
-    }
+    return [item for _, _, item in results]
 
 
 def assessment_digest(session: Session, assessment: Assessment) -> str:
@@ -193,18 +202,7 @@ def finalise(store: Store, ref: str | None, by: str, now: datetime | None = None
         raise AssessorError("--by: expected a name of at most 255 printable characters")
     with store.session() as s:
         a = _resolve(s, ref)
-        if a.finalised_at is not None:
-            raise AlreadyFinalisedError(
-                f"assessment {a.id} ({a.period}) was finalised on {_iso(a.finalised_at)} by "
-                f"{a.finalised_by}; its content is frozen",
-                hint="'assessor evaluate' re-evaluates it into a new assessment",
-            )
-        if a.status != AssessmentStatus.COMPLETE:
-            raise AssessorError(
-                f"assessment {a.id} ({a.period}) is {a.status}; only a complete assessment can "
-                "be finalised",
-                hint="scan again until every target is reached",
-            )
+        _check_finalisable(a)
         at = now or datetime.now(UTC)
         # Write first: on SQLite this takes the write lock before anything is read, so two
         # finalisations cannot both chain to the same predecessor, nor both freeze this one.
@@ -250,6 +248,22 @@ def finalise(store: Store, ref: str | None, by: str, now: datetime | None = None
             previous.id if previous is not None else None,
             len(waivers),
             len(attestations),
+        )
+
+
+def _check_finalisable(a: Assessment) -> None:
+    """Only a complete assessment not yet finalised can be."""
+    if a.finalised_at is not None:
+        raise AlreadyFinalisedError(
+            f"assessment {a.id} ({a.period}) was finalised on {_iso(a.finalised_at)} by "
+            f"{a.finalised_by}; its content is frozen",
+            hint="'assessor evaluate' re-evaluates it into a new assessment",
+        )
+    if a.status != AssessmentStatus.COMPLETE:
+        raise AssessorError(
+            f"assessment {a.id} ({a.period}) is {a.status}; only a complete assessment can "
+            "be finalised",
+            hint="scan again until every target is reached",
         )
 
 
@@ -440,39 +454,65 @@ def verify_chain(
             a.previous_digest,
         )
         chain.entries.append(entry)
-
-        def broke(problem: str, detail: str, a: Assessment = a, entry: ChainEntry = entry) -> None:
+        problems = _digest_problems(session, a, prev) + _store_problems(session, a, checked)
+        for problem, detail in problems:
             entry.ok = False
             chain.breaks.append(Break(a.id, a.uuid, a.period, problem, detail))
+        prev = a
+    return chain
 
-        actual = assessment_digest(session, a)
-        if a.digest is None:
-            broke("content-changed", "finalised but has no digest (the digest was removed)")
-        elif actual != a.digest:
-            broke(
+
+def _digest_problems(
+    session: Session, a: Assessment, prev: Assessment | None
+) -> list[tuple[str, str]]:
+    """(problem, detail) when the content no longer matches its digest, or the chain to the
+    previous finalised assessment is broken."""
+    out: list[tuple[str, str]] = []
+    actual = assessment_digest(session, a)
+    if a.digest is None:
+        out.append(("content-changed", "finalised but has no digest (the digest was removed)"))
+    elif actual != a.digest:
+        out.append(
+            (
                 "content-changed",
                 f"content changed since finalisation: digest is now {_short(actual)}, "
                 f"recorded {_short(a.digest)} (results, targets, frozen waivers/attestations or "
                 "finalisation fields were edited)",
             )
-        if prev is None:
-            if a.previous_digest is not None:
-                broke(
+        )
+    if prev is None:
+        if a.previous_digest is not None:
+            out.append(
+                (
                     "chain-broken",
                     f"chain broken: it follows a finalised assessment with digest "
                     f"{_short(a.previous_digest)} that is no longer there (deleted or "
                     "un-finalised)",
                 )
-        elif a.previous_digest != prev.digest:
-            broke(
+            )
+    elif a.previous_digest != prev.digest:
+        out.append(
+            (
                 "chain-broken",
                 f"chain broken: previous digest {_short(a.previous_digest)} does not match "
-                f"assessment {prev.id} ({prev.period}) digest {_short(prev.digest)} (a finalised "
-                "assessment between them was deleted or un-finalised, or a digest was edited)",
+                f"assessment {prev.id} ({prev.period}) digest {_short(prev.digest)} (a "
+                "finalised assessment between them was deleted or un-finalised, or a digest "
+                "was edited)",
             )
-        bad = _check_evidence(session, _referenced_evidence(session, a.id), checked)
-        for h, problem in sorted(bad.items()):
-            broke(
+        )
+    return out
+
+
+def _store_problems(
+    session: Session, a: Assessment, checked: dict[str, str | None]
+) -> list[tuple[str, str]]:
+    """(problem, detail) for each evidence document or attached file the assessment refers to
+    that is missing from the store or no longer hashes to its key."""
+    out: list[tuple[str, str]] = []
+    bad = _check_evidence(session, _referenced_evidence(session, a.id), checked)
+    for h, problem in sorted(bad.items()):
+        out.append(
+            (
                 problem,
                 f"evidence {h[:16]} "
                 + (
@@ -481,10 +521,10 @@ def verify_chain(
                     else "was changed: its body no longer hashes to its key"
                 ),
             )
-        for problem, sha, name, where in _check_attachments(
-            session, _frozen_attachments(a), checked
-        ):
-            broke(
+        )
+    for problem, sha, name, where in _check_attachments(session, _frozen_attachments(a), checked):
+        out.append(
+            (
                 problem,
                 f"attachment {name!r} (sha256 {sha[:16]}) of the attestation of {where} "
                 + (
@@ -493,8 +533,8 @@ def verify_chain(
                     else "was changed: its stored bytes no longer hash to its SHA-256"
                 ),
             )
-        prev = a
-    return chain
+        )
+    return out
 
 
 _ALL: Any = object()

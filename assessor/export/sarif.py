@@ -140,15 +140,6 @@ def render_sarif(data: ExportData, *, every_result: bool = False) -> bytes:
         _unreached(t, places) for t in data.targets if t.status != TargetStatus.COLLECTED
     ]
 
-    invocation: dict[str, Any] = {
-        "executionSuccessful": data.assessment.get("status") == AssessmentStatus.COMPLETE,
-        "startTimeUtc": iso(data.started),
-    }
-    if data.finished is not None:
-        invocation["endTimeUtc"] = iso(data.finished)
-    if notifications:
-        invocation["toolExecutionNotifications"] = notifications
-
     run: dict[str, Any] = {
         "tool": {
             "driver": {
@@ -168,7 +159,7 @@ def render_sarif(data: ExportData, *, every_result: bool = False) -> bytes:
             }
         },
         "automationDetails": {"id": _automation_id(data), "guid": data.uuid},
-        "invocations": [invocation],
+        "invocations": [_invocation(data, notifications)],
     }
     run["originalUriBaseIds"] = places.bases
     run["logicalLocations"] = places.logical
@@ -182,6 +173,19 @@ def render_sarif(data: ExportData, *, every_result: bool = False) -> bytes:
     }
     doc = {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
     return (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def _invocation(data: ExportData, notifications: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run's one invocation: whether it completed, when, and what went wrong."""
+    invocation: dict[str, Any] = {
+        "executionSuccessful": data.assessment.get("status") == AssessmentStatus.COMPLETE,
+        "startTimeUtc": iso(data.started),
+    }
+    if data.finished is not None:
+        invocation["endTimeUtc"] = iso(data.finished)
+    if notifications:
+        invocation["toolExecutionNotifications"] = notifications
+    return invocation
 
 
 def render_sarif_all(data: ExportData) -> bytes:

@@ -38,6 +38,8 @@ from assessor.errors import AssessorError
 from assessor.vocab import FINDING_STATUSES, severity_place
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from assessor.readmodel import AssessmentView
     from assessor.store import Store
 
@@ -111,40 +113,12 @@ def collect(store: Store, view: AssessmentView, *, cap: int = MAX_SHIPPED_BYTES)
     """Read the files to ship from the store, within ``cap`` bytes in all."""
     from sqlalchemy import select
 
-    from assessor.audit.attestations import read_attachment
     from assessor.store.models import Evidence
 
     out = Shipment(cap=cap)
     left = cap
-    seen: set[str] = set()
     with store.session() as s:
-        for a in view.attestations:
-            aid = int(a["id"])
-            for e in a.get("evidence") or []:
-                sha, name = str(e.get("sha256", "")), str(e.get("name", ""))
-                key = f"attestation:{aid}:{sha}"
-                if key in seen:  # the same file given twice to one attestation: ship it once
-                    continue
-                seen.add(key)
-                size = int(e.get("size", 0))
-                if size > left:
-                    out.omitted.append((key, size))
-                    continue
-                body = read_attachment(s, sha)
-                if body is None:
-                    raise AssessorError(f"attestation {aid}: evidence file {sha} is not stored")
-                _check(body, sha, f"attestation {aid}'s file {name!r}")
-                left -= len(body)
-                out.files.append(
-                    ShippedFile(
-                        key,
-                        f"attestations/{aid}-{sha[:12]}-{safe_name(name)}",
-                        sha,
-                        f"evidence of attestation {aid} ({a.get('framework')} "
-                        f"{a.get('requirement')}): {name}",
-                        body,
-                    )
-                )
+        left = _attestation_files(s, view, out, left)
         chosen: dict[str, int] = {}  # sha256 -> its recorded size
         for sha in _cited(view):
             info = view.evidence.get(sha)
@@ -178,6 +152,42 @@ def collect(store: Store, view: AssessmentView, *, cap: int = MAX_SHIPPED_BYTES)
             )
         )
     return out
+
+
+def _attestation_files(s: Session, view: AssessmentView, out: Shipment, left: int) -> int:
+    """The attestations' files added to ``out`` (each once) while they fit in ``left`` bytes;
+    returns the bytes left."""
+    from assessor.audit.attestations import read_attachment
+
+    seen: set[str] = set()
+    for a in view.attestations:
+        aid = int(a["id"])
+        for e in a.get("evidence") or []:
+            sha, name = str(e.get("sha256", "")), str(e.get("name", ""))
+            key = f"attestation:{aid}:{sha}"
+            if key in seen:  # the same file given twice to one attestation: ship it once
+                continue
+            seen.add(key)
+            size = int(e.get("size", 0))
+            if size > left:
+                out.omitted.append((key, size))
+                continue
+            body = read_attachment(s, sha)
+            if body is None:
+                raise AssessorError(f"attestation {aid}: evidence file {sha} is not stored")
+            _check(body, sha, f"attestation {aid}'s file {name!r}")
+            left -= len(body)
+            out.files.append(
+                ShippedFile(
+                    key,
+                    f"attestations/{aid}-{sha[:12]}-{safe_name(name)}",
+                    sha,
+                    f"evidence of attestation {aid} ({a.get('framework')} "
+                    f"{a.get('requirement')}): {name}",
+                    body,
+                )
+            )
+    return left
 
 
 def _check(body: bytes, sha: str, what: str) -> None:

@@ -8,7 +8,7 @@ import uuid
 import zlib
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Table, func, insert, select
 
@@ -20,6 +20,9 @@ from assessor.store.db import Store
 from assessor.store.models import Assessment, Report, Result, Target, TargetEvidence
 from assessor.store.models import Evidence as EvidenceRow
 from assessor.vocab import AssessmentStatus
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
 def create_assessment(
@@ -99,19 +102,7 @@ def record_target(
         s.add(target)
         s.flush()
         _insert_evidence(s, evidence)
-        seen: set[str] = set()
-        for ev in evidence:
-            if ev.sha256 in seen:
-                continue
-            seen.add(ev.sha256)
-            s.add(
-                TargetEvidence(
-                    target_id=target.id,
-                    evidence_hash=ev.sha256,
-                    resource=ev.resource,
-                    collected_at=ev.collected_at,
-                )
-            )
+        _link_evidence(s, target.id, evidence)
         if results:
             # one Core executemany on the table: ORM objects (or insert(Result), the ORM
             # bulk path) cost 3-6x a raw executemany (tests/bench/bench_store.py)
@@ -135,6 +126,23 @@ def record_target(
             )
         s.commit()
         return target.id
+
+
+def _link_evidence(s: Session, target_id: int, evidence: Sequence[Evidence]) -> None:
+    """The target's evidence documents, each once, with the resource and collection time."""
+    seen: set[str] = set()
+    for ev in evidence:
+        if ev.sha256 in seen:
+            continue
+        seen.add(ev.sha256)
+        s.add(
+            TargetEvidence(
+                target_id=target_id,
+                evidence_hash=ev.sha256,
+                resource=ev.resource,
+                collected_at=ev.collected_at,
+            )
+        )
 
 
 def finish_assessment(

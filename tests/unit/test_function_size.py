@@ -30,20 +30,14 @@ LONG: dict[str, int] = {
     "assessor.collectors.host:_audit_rules": 86,
     "assessor.evaluate.host:host_audit_watched": 85,
     "assessor.collectors.host:HostCollector.collect": 79,
-    "assessor.audit.history:canonical_content": 75,
     "assessor.report.chart:trend_svg": 75,
-    "assessor.audit.history:verify_chain": 73,
     "assessor.collectors.image.analyze:image_evidence": 73,
-    "assessor.report.attachments:collect": 71,
     "assessor.redact:_kv_hits": 66,
-    "assessor.audit.history:finalise": 65,
     "assessor.collectors.image.layer:_bounded_tarinfo": 64,
     "assessor.collectors.image.layer:_members": 64,
     "assessor.collectors.image.meta:config_evidence": 63,
     "assessor.evidence_model:ContainerData._consistent": 63,
-    "assessor.export.sarif:render_sarif": 62,
     "assessor.collectors.image.fs:file_evidence": 61,
-    "assessor.store.queries:record_target": 61,
 }
 
 
