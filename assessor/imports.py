@@ -27,7 +27,7 @@ from assessor.evidence import Evidence
 from assessor.results import Result
 from assessor.store import Store, queries
 from assessor.store.models import Assessment
-from assessor.vocab import AssessmentStatus, TargetStatus
+from assessor.vocab import AssessmentStatus, TargetKind, TargetStatus
 
 
 @dataclass
@@ -108,7 +108,7 @@ def _check_targets(store: Store, a: Assessment, runs: list[Run], name: str) -> l
         {
             str((t.identity or {}).get("hostname"))
             for t in targets
-            if t.kind == "host" and not t.uri.startswith("openscap:")
+            if t.kind == TargetKind.HOST and not t.uri.startswith("openscap:")
         }
     )
     return [

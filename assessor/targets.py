@@ -102,7 +102,7 @@ def _parse(text: str) -> Target:
     if not sep or not rest:
         where = f" ({kind}: needs a location after the colon)" if kind in _KINDS else ""
         raise TargetError(f"target {_show(text)}: expected KIND:LOCATION{where}", hint=_EXAMPLES)
-    if kind == "host":
+    if kind == TargetKind.HOST:
         if not rest.startswith("/"):
             raise TargetError(
                 f"target {_show(text)}: a host root must be an absolute path",
@@ -110,11 +110,11 @@ def _parse(text: str) -> Target:
             )
         root = os.path.normpath(rest)
         return Target(TargetKind.HOST, f"host:{root}", root)
-    if kind == "engine":
+    if kind == TargetKind.ENGINE:
         return _engine_target(text, rest)
-    if kind == "image":
+    if kind == TargetKind.IMAGE:
         return _image_target(text, rest)
-    if kind == "registry":
+    if kind == TargetKind.REGISTRY:
         return _registry_target(text, rest)
     plugins = extensions.plugins(extensions.COLLECTORS_GROUP)
     if kind in plugins:  # the plugin's collector judges the location when it collects

@@ -447,7 +447,7 @@ def _cross_check(cat: Catalog) -> None:
                     )
                 referenced.add(rule_id)
                 cat.references.setdefault(rule_id, {}).setdefault(fw_id, []).append(req.id)
-            if req.status in ("automated", "partial") and not any(
+            if req.status in (Coverage.AUTOMATED, Coverage.PARTIAL) and not any(
                 cat.rules[r].automated for r in req.rules
             ):
                 line = line_at(["requirements", i, "status"])

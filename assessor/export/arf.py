@@ -52,6 +52,7 @@ from assessor.export.xccdf import (
     serialise,
     sub,
 )
+from assessor.vocab import TargetKind
 
 ARF = "http://scap.nist.gov/schema/asset-reporting-format/1.1"
 CORE = "http://scap.nist.gov/schema/reporting-core/1.1"
@@ -223,7 +224,7 @@ def _procedure(data: ExportData, rid: str) -> str:
 
 def _asset(asset: etree._Element, t: ExportTarget) -> None:
     ident = t.identity
-    if t.kind == "host":
+    if t.kind == TargetKind.HOST:
         el = sub(asset, q("computing-device", AI))
         sub(el, q("synthetic-id", AI), resource=TARGET_ID, id=t.uri)
         if isinstance(ident.get("machine_id"), str):
@@ -238,7 +239,7 @@ def _asset(asset: etree._Element, t: ExportTarget) -> None:
         hostname = ident.get("hostname")
         if isinstance(hostname, str) and _HOSTNAME.fullmatch(hostname):
             sub(el, q("hostname", AI), hostname)
-    elif t.kind == "registry":
+    elif t.kind == TargetKind.REGISTRY:
         el = sub(asset, q("service", AI))
         sub(el, q("synthetic-id", AI), resource=TARGET_ID, id=t.uri)
         parts = urlsplit(t.uri.partition(":")[2])

@@ -68,7 +68,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from assessor.catalog.schema import FunctionCheck, Rule
+from assessor.catalog.schema import FunctionCheck, Rule, RuleTarget
 from assessor.errors import AssessorError, EvaluationError
 from assessor.evaluate.host import _candidate_paths
 from assessor.evaluate.paths import MISSING, parse_path, resolve
@@ -371,7 +371,7 @@ def files_of(rule: Rule | None, body: Mapping[str, Any] | None) -> list[FileRef]
     check = rule.check
     function = check.function if isinstance(check, FunctionCheck) else None
     args: Mapping[str, Any] = (check.args or {}) if isinstance(check, FunctionCheck) else {}
-    if kind == "host":
+    if kind == RuleTarget.HOST:
         if function == "host_audit_watched":
             found = _audit_files(data, args) if data is not None else []
         elif function == "host_file_permissions":
@@ -387,7 +387,7 @@ def files_of(rule: Rule | None, body: Mapping[str, Any] | None) -> list[FileRef]
                         found.append(FileRef("host", unit))
                 elif parts[:2] == ("docker", "daemon_json"):
                     found.append(FileRef("host", "/etc/docker/daemon.json"))
-    elif kind == "engine" and data is not None:
+    elif kind == RuleTarget.ENGINE and data is not None:
         config = _get(data, "daemon", "read", "config_file") or _get(data, "daemon", "config_file")
         for path in rule.evidence:
             parts = parse_path(path)
@@ -398,7 +398,7 @@ def files_of(rule: Rule | None, body: Mapping[str, Any] | None) -> list[FileRef]
             )
             if from_file and isinstance(config, str):
                 found.append(FileRef("engine-host", config))
-    elif kind == "image" and data is not None:
+    elif kind == RuleTarget.IMAGE and data is not None:
         for path in rule.evidence:
             value = resolve(data, parse_path(path))
             if value is MISSING:

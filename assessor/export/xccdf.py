@@ -95,7 +95,7 @@ from lxml import etree
 from assessor import __version__
 from assessor.errors import AssessorError
 from assessor.export.data import ExportData, ExportResult, ExportTarget, clean, iso
-from assessor.vocab import Severity, Status, TargetStatus
+from assessor.vocab import Severity, Status, TargetKind, TargetStatus
 
 if TYPE_CHECKING:
     from assessor.catalog import Catalog
@@ -643,9 +643,9 @@ def platforms(t: ExportTarget) -> list[str]:
     the distribution and kernel of the machine it runs on. Images and registries have no CPE:
     their platform is their kind's (``platform_id``)."""
     ident = t.identity
-    if t.kind == "host":
+    if t.kind == TargetKind.HOST:
         return _os_platforms(ident.get("os"), ident.get("kernel"))
-    if t.kind == "engine":
+    if t.kind == TargetKind.ENGINE:
         out = []
         product = _ENGINES.get(str(ident.get("product")))
         if product is not None:
@@ -658,11 +658,11 @@ def platforms(t: ExportTarget) -> list[str]:
 def _identifier(t: ExportTarget) -> str | None:
     """What identifies the target beyond its URI (OpenSCAP shows it as "Target ID")."""
     ident = t.identity
-    if t.kind == "host":
+    if t.kind == TargetKind.HOST:
         value = ident.get("machine_id")
-    elif t.kind == "engine":
+    elif t.kind == TargetKind.ENGINE:
         value = ident.get("engine_id")
-    elif t.kind == "image":
+    elif t.kind == TargetKind.IMAGE:
         digests = [i.get("digest") for i in ident.get("images") or [] if isinstance(i, dict)]
         value = " ".join(d for d in digests if isinstance(d, str)) or None
     else:
@@ -678,7 +678,7 @@ def _cpe(version: str) -> str:
 def _address(t: ExportTarget) -> str | None:
     """The network address a target was reached at (tcp engines and registries)."""
     _, _, rest = t.uri.partition(":")
-    if t.kind in ("engine", "registry") and "://" in rest:
+    if t.kind in (TargetKind.ENGINE, TargetKind.REGISTRY) and "://" in rest:
         parts = urlsplit(rest)
         if parts.scheme != "unix" and parts.hostname:
             return parts.hostname
@@ -690,7 +690,7 @@ def target_facts(t: ExportTarget) -> list[tuple[str, str, str]]:
     out = [(f"{FACT}target", "string", t.uri), (f"{FACT}target:status", "string", t.status)]
     if t.error:
         out.append((f"{FACT}target:error", "string", t.error))
-    if t.kind == "host" and isinstance(t.identity.get("hostname"), str):
+    if t.kind == TargetKind.HOST and isinstance(t.identity.get("hostname"), str):
         out.append((HOST_NAME_FACT, "string", t.identity["hostname"]))
     identifier = _identifier(t)
     if identifier is not None:
