@@ -67,12 +67,17 @@ def render_junit(data: ExportData) -> bytes:
 def _counts(results: list[ExportResult], t: ExportTarget) -> Counter[str]:
     c: Counter[str] = Counter({"tests": len(results), "failures": 0, "errors": 0, "skipped": 0})
     for r in results:
-        if r.status == Status.FAIL:
-            c["failures"] += 1
-        elif r.status == Status.ERROR:
-            c["errors"] += 1
-        elif r.status in _SKIPPED:
-            c["skipped"] += 1
+        match r.status:
+            case Status.FAIL:
+                c["failures"] += 1
+            case Status.ERROR:
+                c["errors"] += 1
+            case Status.WAIVED | Status.MANUAL | Status.NOT_APPLICABLE:
+                c["skipped"] += 1
+            case Status.PASS | Status.NOT_ASSESSED:  # not_assessed is never a result's
+                pass
+            case _:
+                assert_never(r.status)
     if t.status != TargetStatus.COLLECTED:
         c["tests"] += 1
         c["errors"] += 1
