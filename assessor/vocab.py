@@ -121,6 +121,21 @@ class TargetKind(StrEnum):
     REGISTRY = "registry"
 
 
+class RuleTarget(StrEnum):
+    """The evidence kind a rule reads; one result per resource of that kind.
+
+    ``xccdf-rule``: one rule-result of an imported OpenSCAP evaluation (``assessor import
+    oscap-arf``), its resource the XCCDF rule id; no collector of a scan produces it.
+    """
+
+    HOST = "host"
+    ENGINE = "engine"
+    CONTAINER = "container"
+    IMAGE = "image"
+    REGISTRY = "registry"
+    XCCDF_RULE = "xccdf-rule"
+
+
 class TargetStatus(StrEnum):
     """What became of one target of a scan: collected, or why its evidence is missing."""
 

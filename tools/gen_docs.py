@@ -24,15 +24,14 @@ from assessor.catalog.schema import (
     AllOf,
     AnyOf,
     Condition,
-    Coverage,
     Framework,
     FunctionCheck,
     Leaf,
     NotOf,
     Rule,
-    RuleTarget,
 )
 from assessor.errors import AssessorError
+from assessor.vocab import Coverage, RuleTarget
 
 OUT = Path(__file__).resolve().parent.parent / "docs/controls.md"
 COVERAGE_MEANING = {

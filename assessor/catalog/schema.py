@@ -21,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from assessor.vocab import Coverage, Severity
+from assessor.vocab import Coverage, RuleTarget, Severity
 
 KEBAB = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 FRAMEWORK_ID = r"^[a-z0-9]+(?:[-.][a-z0-9]+)*$"
@@ -29,21 +29,6 @@ FRAMEWORK_ID = r"^[a-z0-9]+(?:[-.][a-z0-9]+)*$"
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class RuleTarget(StrEnum):
-    """The evidence kind a rule reads; one result per resource of that kind.
-
-    ``xccdf-rule``: one rule-result of an imported OpenSCAP evaluation (``assessor import
-    oscap-arf``), its resource the XCCDF rule id; no collector of a scan produces it.
-    """
-
-    HOST = "host"
-    ENGINE = "engine"
-    CONTAINER = "container"
-    IMAGE = "image"
-    REGISTRY = "registry"
-    XCCDF_RULE = "xccdf-rule"
 
 
 class Op(StrEnum):

@@ -68,12 +68,19 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from assessor.catalog.schema import FunctionCheck, Rule, RuleTarget
+from assessor.catalog.schema import FunctionCheck, Rule
 from assessor.errors import AssessorError, EvaluationError
 from assessor.evaluate.host import _candidate_paths
 from assessor.evaluate.paths import MISSING, parse_path, resolve
 from assessor.export.data import ExportData, ExportResult, ExportTarget, iso
-from assessor.vocab import RESULT_STATUSES, AssessmentStatus, Severity, Status, TargetStatus
+from assessor.vocab import (
+    RESULT_STATUSES,
+    AssessmentStatus,
+    RuleTarget,
+    Severity,
+    Status,
+    TargetStatus,
+)
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 INFORMATION_URI = "https://github.com/assessor/assessor"
