@@ -370,7 +370,7 @@ def compile_rule(rule: Rule, references: dict[str, list[str]] | None = None) -> 
 def _stored(status: str) -> Status:
     """An evaluation function's status; ``waived`` and ``not_assessed`` are never judged."""
     if status not in STORED_STATUSES:
-        raise ValueError(f"{status!r} is not a status an evaluation stores")
+        raise ValueError(f"'{status}' is not a status an evaluation stores")
     return Status(status)
 
 

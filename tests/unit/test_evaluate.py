@@ -113,7 +113,7 @@ def test_raising_evaluator_gives_error_for_that_resource_only(
     def boom(data: Any, args: Any) -> functions.Outcome:
         if data.get("boom"):
             raise RuntimeError("kaput")
-        return functions.Outcome("pass", "ok")
+        return functions.Outcome(Status.PASS, "ok")
 
     # the table names the module; the function has the rule's name there
     monkeypatch.setattr(functions, "test_boom", boom, raising=False)
@@ -127,6 +127,25 @@ def test_raising_evaluator_gives_error_for_that_resource_only(
     results = evaluate(cat, docs, {"engine:unix:///x.sock": {"container"}})
     assert [x.status for x in results] == [Status.ERROR, Status.PASS]
     assert "kaput" in results[0].message
+
+
+@pytest.mark.parametrize("shown_only", [Status.WAIVED, Status.NOT_ASSESSED])
+def test_a_function_cannot_store_a_shown_only_status(
+    monkeypatch: pytest.MonkeyPatch, shown_only: Status
+) -> None:
+    """waived is what the read model shows for a waived fail and not_assessed is a
+    requirement's; an evaluation function returning either gives an error, never that status."""
+    from assessor import extensions
+    from assessor.evaluate import functions
+
+    def leaky(data: Any, args: Any) -> functions.Outcome:
+        return functions.Outcome(shown_only, "not mine to say")
+
+    monkeypatch.setattr(functions, "test_leaky", leaky, raising=False)
+    monkeypatch.setitem(extensions.FUNCTIONS, "test_leaky", "assessor.evaluate.functions")
+    result = evaluate_rule(rule(check={"function": "test_leaky"}), ev({}))
+    assert result.status is Status.ERROR
+    assert f"{shown_only.value!r} is not a status an evaluation stores" in result.message
 
 
 def test_no_resource_of_kind_gives_one_not_applicable_and_manual_rules_manual() -> None:

@@ -123,3 +123,23 @@ def test_evidence_is_stored_once_and_results_round_trip(tmp_path: Path) -> None:
     assert latest.id == aid and latest.status == "complete"
     assert re.fullmatch(r"[0-9a-f-]{36}", latest.uuid)
     store.close()
+
+
+def test_the_read_model_refuses_a_stored_status_no_scan_writes(tmp_path: Path) -> None:
+    """A result row whose status is outside the vocabulary (a hand-edited or foreign
+    database) is a one-line StoreError naming it, not a view with a word nobody maps."""
+    from assessor import readmodel
+    from assessor.catalog.loader import Catalog
+
+    store = open_store(f"sqlite:///{tmp_path / 'odd.db'}")
+    res = Result("r", "t", "high", "host:/", "*", Status.FAIL, "m", None)
+    aid = queries.create_assessment(store, "2026-Q4", ["host:/"], "sha256:x")
+    queries.record_target(
+        store, aid, "host:/", "host", status="collected", identity={}, results=[res]
+    )
+    queries.finish_assessment(store, aid, AssessmentStatus.COMPLETE)
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE result SET status = 'waived'")
+    with pytest.raises(StoreError, match=r"has the status 'waived', which no scan stores"):
+        readmodel.load(store, Catalog(), str(aid))
+    store.close()
