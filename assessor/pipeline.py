@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from assessor import readmodel
 from assessor.audit.periods import check_period, check_system, current_period
+from assessor.audit.waivers import import_waivers, read_waivers_file
 from assessor.catalog import Catalog, load_catalog
 from assessor.collectors import collector_for
 from assessor.collectors.base import in_daemon_thread
@@ -32,6 +33,7 @@ from assessor.errors import (
 from assessor.evaluate import evaluate
 from assessor.evaluate.engine import load_plugin_functions
 from assessor.evidence import Evidence
+from assessor.export import render, tabular
 from assessor.results import Result
 from assessor.store import Store, open_store, queries
 from assessor.targets import Target
@@ -292,14 +294,10 @@ def scan(
     today = datetime.now(UTC).date()
     file_waivers = None
     if request.waivers_file is not None:  # read before any scanning
-        from assessor.audit.waivers import read_waivers_file
-
         file_waivers = read_waivers_file(request.waivers_file, catalog, today)
     store = open_store(request.db)
     try:
         if file_waivers is not None:
-            from assessor.audit.waivers import import_waivers
-
             with store.session() as s:
                 outcome = import_waivers(s, file_waivers, today)
                 s.commit()
@@ -323,12 +321,8 @@ def scan(
 def _output(run: ScanRun, fmt: str | None) -> ScanRun:
     """``run`` with the output asked for, made while the store is open (it reads evidence)."""
     if fmt == "json":
-        from assessor.export import tabular
-
         run.document = tabular.document(run.view)
     elif fmt is not None:
-        from assessor.export import render
-
         run.body = render(fmt, run.view)
     return run
 

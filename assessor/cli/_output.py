@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 
     from assessor.readmodel import AssessmentView, ResultView
 
+import sys
+
 from assessor.readmodel import assessment_json as assessment_json
 from assessor.vocab import RESULT_STATUSES, Status, severity_place, status_place
 
@@ -35,7 +37,6 @@ def _sort_key(r: ResultView) -> tuple[int, int, str, str]:
 def console() -> Console:
     """A rich console; when piped, wide enough that rule ids and resources stay whole."""
     import shutil
-    import sys
 
     from rich.console import Console
 

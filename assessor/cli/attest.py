@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from assessor.audit.periods import check_period, check_system, current_period
 from assessor.cli._common import CONTROLS_OPTION, DB_OPTION, load, open_db, setting
 from assessor.vocab import Status
 
@@ -61,7 +62,6 @@ def attest(
         read_evidence,
         resolve_requirement,
     )
-    from assessor.audit.periods import check_period, check_system, current_period
     from assessor.audit.waivers import end_of_day, parse_day
 
     fw, rid = resolve_requirement(load(controls), requirement, framework)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
-from assessor.cli._common import CONTROLS_OPTION, load, print_json
-from assessor.errors import NotFoundError
+from assessor.cli._common import CONTROLS_OPTION, check_output, load, print_json, write_atomic
+from assessor.errors import AssessorError, NotFoundError
+from assessor.extras import require
 from assessor.vocab import Coverage
 
 if TYPE_CHECKING:
@@ -306,16 +308,9 @@ def export(
     controls: list[Path] = CONTROLS_OPTION,
 ) -> None:
     """Export the control catalog for other tools. Same catalog, same bytes."""
-    import sys
-
-    from assessor.cli._common import check_output, write_atomic
-    from assessor.errors import AssessorError
-
     catalog = load(controls)
     files: dict[Path, bytes]
     if fmt is CatalogExportFormat.OSCAL:
-        from assessor.extras import require
-
         require("oscal", "OSCAL exports")
         from assessor.export.oscal import render_catalog
 

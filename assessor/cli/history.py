@@ -7,6 +7,7 @@ from typing import Any
 
 import typer
 
+from assessor.audit.periods import check_system
 from assessor.cli._common import DB_OPTION, open_db, print_json
 from assessor.errors import EXIT_FINDINGS
 
@@ -75,7 +76,6 @@ def _chains(db: str | None, system: str | None, system_given: bool) -> list[Any]
 def _system_arg(system: str | None) -> tuple[str | None, bool]:
     if system is None:
         return None, False
-    from assessor.audit.periods import check_system
 
     return check_system(system), True
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import socket
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -111,8 +113,6 @@ def init(
     chain: list[Path] = _CHAIN,
 ) -> None:
     """Create a signing key and self-signed certificate, or import the organisation's own."""
-    import socket
-
     from assessor.sign.keys import import_identity, init_keys, key_dir, load_certificates
 
     target = directory or key_dir()
@@ -151,8 +151,6 @@ def init(
 @app.command("show")
 def show(directory: Path = DIR_OPTION) -> None:
     """Print the signing certificate's subject, fingerprint and validity, and file modes."""
-    import datetime as dt
-
     from assessor.sign.keys import CERT_FILE, CHAIN_FILE, KEY_FILE, key_dir, load_certificates
 
     target = directory or key_dir()

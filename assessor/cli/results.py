@@ -7,7 +7,7 @@ from enum import StrEnum
 
 import typer
 
-from assessor.cli._common import DB_OPTION, open_db, print_json
+from assessor.cli._common import DB_OPTION, load, open_db, print_json
 from assessor.vocab import RESULT_STATUSES, STORED_STATUSES
 
 
@@ -74,7 +74,6 @@ def results(
     'assessor export' (the same rows and columns)."""
     from assessor import readmodel
     from assessor.cli import _output
-    from assessor.cli._common import load
     from assessor.export import tabular
 
     for s in status or []:

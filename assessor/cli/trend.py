@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import csv
+import sys
 from collections.abc import Sequence
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
 import typer
 
-from assessor.cli._common import DB_OPTION, open_db, print_json
+from assessor.cli._common import DB_OPTION, load, open_db, print_json
 from assessor.vocab import COUNT_ORDER, SEVERITIES_WORST_FIRST
 
 if TYPE_CHECKING:
@@ -37,7 +39,6 @@ def trend(
     """Per period (the latest complete assessment of the system in each): share of
     requirements passed, requirements by status, failures by severity, waivers applied."""
     from assessor.audit import trend as t
-    from assessor.cli._common import load
     from assessor.report.data import DEFAULT_FRAMEWORKS
 
     catalog = load(None)
@@ -108,9 +109,6 @@ def _table(points: Sequence[PeriodPoint], fws: Sequence[str]) -> None:
 
 
 def _csv(points: Sequence[PeriodPoint], fws: Sequence[str]) -> None:
-    import csv
-    import sys
-
     from assessor.audit.trend import share_passed
 
     w = csv.writer(sys.stdout, lineterminator="\n")

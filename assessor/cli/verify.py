@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from assessor.cli._common import print_json
+from assessor.extras import require
 
 if TYPE_CHECKING:
     from assessor.sign.verify import Verification
@@ -45,8 +46,6 @@ def verify(
     changed, missing or extra file makes the report invalid. A PDF carries them as
     attachments, under its signature. Needs the 'report' extra (pip install 'assessor[report]').
     """
-    from assessor.extras import require
-
     require("report", "signature checks")
     from assessor.sign.verify import verify_file
 

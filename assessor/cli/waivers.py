@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 
 import typer
 
+from assessor.audit.periods import check_system
 from assessor.cli._common import CONTROLS_OPTION, DB_OPTION, load, open_db, print_json
+from assessor.errors import NotFoundError
 
 app = typer.Typer(
     help="List, show, revoke and import waivers.", no_args_is_help=True, rich_markup_mode=None
@@ -51,9 +54,6 @@ def waive(
 
     Prints the waiver's id.
     """
-    from datetime import UTC, datetime
-
-    from assessor.audit.periods import check_system
     from assessor.audit.waivers import WaiverSpec, add_waiver, check_spec, parse_day
 
     spec = WaiverSpec(
@@ -87,8 +87,6 @@ def list_(
     db: str = DB_OPTION,
 ) -> None:
     """List waivers (active ones; --all for every waiver with its state)."""
-    from datetime import UTC, datetime
-
     from sqlalchemy import select
 
     from assessor.audit.waivers import state, waiver_dict
@@ -142,10 +140,7 @@ def show(
     db: str = DB_OPTION,
 ) -> None:
     """Show one waiver, with its state and revocation."""
-    from datetime import UTC, datetime
-
     from assessor.audit.waivers import iso, state, waiver_dict
-    from assessor.errors import NotFoundError
     from assessor.store.models import Waiver
 
     store = open_db(db)
@@ -194,8 +189,6 @@ def revoke(
 
 def import_file(path: Path, db: str | None, controls: list[Path] | None) -> None:
     """Validate the waivers file (before anything is scanned) and store its waivers."""
-    from datetime import UTC, datetime
-
     from assessor.audit.waivers import import_waivers, read_waivers_file
 
     today = datetime.now(UTC).date()
