@@ -133,17 +133,7 @@ def import_oscap_arf(
     system = check_system(system)
     period = check_period(period) if period else None
     name = str(path)
-    runs = read_arf(path)
-    for run in runs:
-        if not run.results:
-            raise AssessorError(
-                f"{name}: TestResult {run.test_result!r} evaluated no rule (every rule-result "
-                "is notselected)"
-            )
-    uris = Counter(run.uri for run in runs)
-    twice = sorted(u for u, n in uris.items() if n > 1)
-    if twice:
-        raise AssessorError(f"{name}: several TestResults of the same host and profile: {twice[0]}")
+    runs = _read_runs(path)
     rule_ids = [r.id for r in catalog.rules.values() if r.target.value == KIND]
     if not rule_ids:
         raise AssessorError(f"the catalog has no rule of target {KIND!r} to judge {name} with")
@@ -151,26 +141,9 @@ def import_oscap_arf(
     for run in runs:
         evidence = run.evidence()
         judged.append((run, evidence, evaluate(catalog, evidence, {run.uri: {KIND}}, rule_ids)))
-    a = _choose(store, assessment, system, period, new)
-    notes: list[str] = []
-    if a is None:
-        created = True
-        assessment_id = queries.create_assessment(
-            store,
-            period or current_period(),
-            [run.uri for run in runs],
-            catalog.digest,
-            system=system,
-        )
-        a = queries.get_assessment(store, str(assessment_id))
-    else:
-        created = False
-        notes += _check_targets(store, a, runs, name)
-        if a.catalog_digest != catalog.digest:
-            notes.append(
-                f"assessment {a.id} was judged with catalog {a.catalog_digest}; the imported "
-                f"results with {catalog.digest}"
-            )
+    chosen = _choose(store, assessment, system, period, new)
+    created = chosen is None
+    a, notes = _target_assessment(store, catalog, chosen, runs, name, system, period)
     summary = ImportSummary(a.id, a.period, a.system, created, name, notes=notes)
     for run, evidence, results in judged:
         if not created and queries.get_assessment(store, str(a.id)).finalised_at is not None:
@@ -206,6 +179,52 @@ def import_oscap_arf(
             f"imported from OpenSCAP result {path.name} (sha256 {runs[0].sha256})",
         )
     return summary
+
+
+def _read_runs(path: Path) -> list[Run]:
+    """The ARF's evaluations: each evaluated a rule, and no two of the same host and profile."""
+    name = str(path)
+    runs = read_arf(path)
+    for run in runs:
+        if not run.results:
+            raise AssessorError(
+                f"{name}: TestResult {run.test_result!r} evaluated no rule (every rule-result "
+                "is notselected)"
+            )
+    uris = Counter(run.uri for run in runs)
+    twice = sorted(u for u, n in uris.items() if n > 1)
+    if twice:
+        raise AssessorError(f"{name}: several TestResults of the same host and profile: {twice[0]}")
+    return runs
+
+
+def _target_assessment(
+    store: Store,
+    catalog: Catalog,
+    chosen: Assessment | None,
+    runs: list[Run],
+    name: str,
+    system: str | None,
+    period: str | None,
+) -> tuple[Assessment, list[str]]:
+    """The assessment the runs go into (a new one when none was chosen), and notes on how an
+    existing one differs."""
+    if chosen is None:
+        assessment_id = queries.create_assessment(
+            store,
+            period or current_period(),
+            [run.uri for run in runs],
+            catalog.digest,
+            system=system,
+        )
+        return queries.get_assessment(store, str(assessment_id)), []
+    notes = _check_targets(store, chosen, runs, name)
+    if chosen.catalog_digest != catalog.digest:
+        notes.append(
+            f"assessment {chosen.id} was judged with catalog {chosen.catalog_digest}; the "
+            f"imported results with {catalog.digest}"
+        )
+    return chosen, notes
 
 
 __all__ = ["ImportSummary", "ImportedRun", "import_oscap_arf"]

@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from assessor.catalog import Catalog
     from assessor.store import Store
     from assessor.store.models import Assessment
+    from assessor.store.models import Result as StoredResult
 
 
 _STORED = {s.value: s for s in STORED_STATUSES}
@@ -385,13 +386,10 @@ def load(
     ``with_bodies`` loads every judged evidence body at once (formats that show many
     excerpts); otherwise bodies are read on demand while ``store`` is open.
     """
-    from sqlalchemy import func, select
-
     from assessor.audit.attestations import attestations_for
     from assessor.audit.waivers import applied_waivers, expired_waivers
     from assessor.store import queries
-    from assessor.store.models import Assessment, Evidence, Result, Target
-    from assessor.store.models import TargetEvidence as TargetEvidenceRow
+    from assessor.store.models import Assessment
 
     a = queries.get_assessment(store, ref)
     with store.session() as s:
@@ -399,97 +397,31 @@ def load(
         waivers = applied_waivers(s, a)
         expired = expired_waivers(s, a)
         attestations = attestations_for(s, a)
-        rows_t = list(
-            s.scalars(select(Target).where(Target.assessment_id == a.id).order_by(Target.id))
-        )
-        tids = [t.id for t in rows_t]
-        ev_count = {
-            int(tid): int(n)
-            for tid, n in s.execute(
-                select(TargetEvidenceRow.target_id, func.count())
-                .where(TargetEvidenceRow.target_id.in_(tids))
-                .group_by(TargetEvidenceRow.target_id)
-            )
-        }
         targets = [
-            TargetView(
-                t.id,
-                t.uri,
-                t.kind,
-                t.status,
-                dict(t.identity or {}),
-                t.error,
-                ev_count.get(t.id, 0),
-            )
-            for t in rows_t
+            TargetView(t.id, t.uri, t.kind, t.status, dict(t.identity or {}), t.error, n)
+            for t, n in queries.target_rows(s, a.id)
         ]
         by_id = {t.id: t for t in targets}
-        order = {t.id: i for i, t in enumerate(targets)}
-        rows = list(s.scalars(select(Result).where(Result.assessment_id == a.id)))
-        rows.sort(key=lambda r: (order[r.target_id], r.rule, r.resource, r.id))
-        results = []
-        for r in rows:
-            stored = _STORED.get(r.status)
-            if stored is None:
-                raise StoreError(f"result {r.id} has the status {r.status!r}, which no scan stores")
-            w = waivers.get(r.id) if stored is Status.FAIL else None
-            t = by_id[r.target_id]
-            results.append(
-                ResultView(
-                    id=r.id,
-                    rule=r.rule,
-                    title=r.title,
-                    severity=r.severity,
-                    target=t.uri,
-                    resource=r.resource,
-                    status=Status.WAIVED if w is not None else stored,
-                    raw_status=stored,
-                    message=r.message,
-                    evidence=r.evidence_hash,
-                    references={k: list(v) for k, v in sorted((r.references or {}).items())},
-                    waiver=dict(w) if w is not None else None,
-                    target_id=t.id,
-                    target_kind=t.kind,
-                )
-            )
+        results = _results(queries.result_rows(s, a.id), targets, waivers)
         target_evidence = [
             TargetEvidence(h, kind, size, by_id[tid].uri, res)
-            for tid, h, res, kind, size in s.execute(
-                select(
-                    TargetEvidenceRow.target_id,
-                    TargetEvidenceRow.evidence_hash,
-                    TargetEvidenceRow.resource,
-                    Evidence.kind,
-                    Evidence.size,
-                )
-                .join(Evidence, Evidence.hash == TargetEvidenceRow.evidence_hash)
-                .where(TargetEvidenceRow.target_id.in_(tids))
-                .order_by(TargetEvidenceRow.target_id, TargetEvidenceRow.resource)
-            )
+            for tid, h, res, kind, size in queries.target_evidence_rows(s, list(by_id))
         ]
         hashes = sorted({r.evidence for r in results if r.evidence})
         evidence: dict[str, EvidenceInfo] = {}
         bodies: dict[str, bytes] = {}
-        for start in range(0, len(hashes), 500):  # bounded IN lists
-            chunk = hashes[start : start + 500]
-            cols = (Evidence.hash, Evidence.kind, Evidence.size) + (
-                (Evidence.body,) if with_bodies else ()
-            )
-            for row in s.execute(select(*cols).where(Evidence.hash.in_(chunk))):
-                evidence[row[0]] = EvidenceInfo(row[0], row[1], row[2])
-                if with_bodies:
-                    bodies[row[0]] = row[3]
+        for h, kind, size, body in queries.evidence_rows(s, hashes, with_bodies=with_bodies):
+            evidence[h] = EvidenceInfo(h, kind, size)
+            if body is not None:
+                bodies[h] = body
         s.expunge(a)
-    first: dict[int, dict[str, Any]] = {}
-    for w in waivers.values():
-        first.setdefault(int(w["id"]), w)
     return AssessmentView(
         assessment=assessment_json(a),
         started=a.started,
         finished=a.finished,
         targets=targets,
         results=results,
-        waivers=[first[k] for k in sorted(first)],
+        waivers=_each_waiver(waivers),
         attestations=attestations,
         evidence=dict(sorted(evidence.items())),
         catalog=catalog,
@@ -504,6 +436,50 @@ def load(
         _store=store,
         _row=a,
     )
+
+
+def _results(
+    rows: list[StoredResult], targets: list[TargetView], waivers: dict[int, dict[str, Any]]
+) -> list[ResultView]:
+    """The stored results as shown, in target order then rule, resource and id; a fail an
+    applied waiver covers shows as waived."""
+    by_id = {t.id: t for t in targets}
+    order = {t.id: i for i, t in enumerate(targets)}
+    rows = sorted(rows, key=lambda r: (order[r.target_id], r.rule, r.resource, r.id))
+    results = []
+    for r in rows:
+        stored = _STORED.get(r.status)
+        if stored is None:
+            raise StoreError(f"result {r.id} has the status {r.status!r}, which no scan stores")
+        w = waivers.get(r.id) if stored is Status.FAIL else None
+        t = by_id[r.target_id]
+        results.append(
+            ResultView(
+                id=r.id,
+                rule=r.rule,
+                title=r.title,
+                severity=r.severity,
+                target=t.uri,
+                resource=r.resource,
+                status=Status.WAIVED if w is not None else stored,
+                raw_status=stored,
+                message=r.message,
+                evidence=r.evidence_hash,
+                references={k: list(v) for k, v in sorted((r.references or {}).items())},
+                waiver=dict(w) if w is not None else None,
+                target_id=t.id,
+                target_kind=t.kind,
+            )
+        )
+    return results
+
+
+def _each_waiver(by_result: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The applied waivers (result id -> waiver), each once, by id."""
+    first: dict[int, dict[str, Any]] = {}
+    for w in by_result.values():
+        first.setdefault(int(w["id"]), w)
+    return [first[k] for k in sorted(first)]
 
 
 __all__ = [

@@ -6,7 +6,7 @@ import json
 import socket
 import uuid
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
@@ -306,3 +306,60 @@ def add_to_scope(store: Store, assessment_id: int, uris: Sequence[str]) -> None:
             raise NotFoundError(f"no assessment {assessment_id}")
         a.scope = [*a.scope, *(u for u in uris if u not in a.scope)]
         s.commit()
+
+
+# --- rows the read model (assessor.readmodel.load) reads, in one session --------------------
+
+
+def target_rows(s: Session, assessment_id: int) -> list[tuple[Target, int]]:
+    """The assessment's targets in the order they were stored, each with its number of
+    evidence documents."""
+    rows = list(
+        s.scalars(select(Target).where(Target.assessment_id == assessment_id).order_by(Target.id))
+    )
+    counts = {
+        int(tid): int(n)
+        for tid, n in s.execute(
+            select(TargetEvidence.target_id, func.count())
+            .where(TargetEvidence.target_id.in_([t.id for t in rows]))
+            .group_by(TargetEvidence.target_id)
+        )
+    }
+    return [(t, counts.get(t.id, 0)) for t in rows]
+
+
+def result_rows(s: Session, assessment_id: int) -> list[Result]:
+    return list(s.scalars(select(Result).where(Result.assessment_id == assessment_id)))
+
+
+def target_evidence_rows(
+    s: Session, target_ids: Sequence[int]
+) -> list[tuple[int, str, str, str, int]]:
+    """(target id, evidence hash, resource, kind, size) of the targets' evidence documents, by
+    target then resource."""
+    rows = s.execute(
+        select(
+            TargetEvidence.target_id,
+            TargetEvidence.evidence_hash,
+            TargetEvidence.resource,
+            EvidenceRow.kind,
+            EvidenceRow.size,
+        )
+        .join(EvidenceRow, EvidenceRow.hash == TargetEvidence.evidence_hash)
+        .where(TargetEvidence.target_id.in_(list(target_ids)))
+        .order_by(TargetEvidence.target_id, TargetEvidence.resource)
+    )
+    return [(tid, h, res, kind, size) for tid, h, res, kind, size in rows]
+
+
+def evidence_rows(
+    s: Session, hashes: Sequence[str], *, with_bodies: bool = False
+) -> Iterator[tuple[str, str, int, bytes | None]]:
+    """(hash, kind, size, stored body or None) of the evidence documents named."""
+    for start in range(0, len(hashes), 500):  # bounded IN lists
+        chunk = list(hashes[start : start + 500])
+        cols = (EvidenceRow.hash, EvidenceRow.kind, EvidenceRow.size) + (
+            (EvidenceRow.body,) if with_bodies else ()
+        )
+        for row in s.execute(select(*cols).where(EvidenceRow.hash.in_(chunk))):
+            yield row[0], row[1], row[2], row[3] if with_bodies else None

@@ -21,12 +21,10 @@ PACKAGE = ROOT / "assessor"
 # document walk, a parser, a canonical form), never a CLI command
 LONG: dict[str, int] = {
     "assessor.redact:argv_hits": 136,
-    "assessor.readmodel:load": 127,
     "assessor.collectors.oscap_arf:_run": 97,
     # collect was 96 lines; the concurrent engine reads (issue 20, speed) moved it here
     "assessor.collectors.engine:EngineCollector._collect": 103,
     "assessor.collectors.registry:RegistryCollector.collect": 87,
-    "assessor.imports:import_oscap_arf": 87,
     "assessor.collectors.host:_audit_rules": 86,
     "assessor.evaluate.host:host_audit_watched": 85,
     "assessor.collectors.host:HostCollector.collect": 79,
