@@ -427,10 +427,6 @@ LAZY: dict[tuple[str, str], str] = {
         "assessor.store.models",
     ): "keeps SQLAlchemy and pydantic out of the modules that import the read model for its types: exports, and `controls export` (no database) (1081 ms)",
     (
-        "assessor.readmodel",
-        "sqlalchemy",
-    ): "keeps SQLAlchemy and pydantic out of the modules that import the read model for its types: exports, and `controls export` (no database) (685 ms)",
-    (
         "assessor.report.attachments",
         "assessor.audit.attestations",
     ): "keeps SQLAlchemy out of `assessor verify`, which reads a report's manifest through this module (852 ms)",
