@@ -4,8 +4,8 @@ commands that do not use it; each is listed in LAZY with the reason and its cost
 inner import is a decision, not a habit. The test fails on an inner import not listed here,
 and on a listed one that is gone (the list stays true).
 
-Costs: the wall time of the import statement run right after importing its module, in a
-fresh interpreter, median of 3 (what moving it to the top would add to importing the module),
+Costs (`python tools/inner_import_costs.py`): the wall time of the import statement run right
+after importing its module, in a fresh interpreter, median of 3 (what moving it to the top would add to importing the module),
 on the development machine: 2 shared cores under load, so compare them with each other, not
 with a quiet machine. `python -X importtime -c 'import MODULE'` shows where a cost comes from."""
 
