@@ -472,32 +472,13 @@ class ContainerData(_Open):
         if self.has("Image") and not self.Image.startswith("sha256:"):
             raise ValueError(f"Image {self.Image!r} is not an image id (sha256:...)")
         state, host = self.State, self.HostConfig
-        running = state.Running
         exposed = set((self.Config.ExposedPorts or {}).keys())
         if self.Config.has("ExposedPorts"):
             for key in host.PortBindings or {}:
                 if key not in exposed:
                     raise ValueError(f"port {key} is bound but not in Config.ExposedPorts")
         if self.has("NetworkSettings") and self.NetworkSettings.has("Ports"):
-            ports = self.NetworkSettings.Ports
-            _check_port_keys(ports, "NetworkSettings.Ports")
-            if running and state.Status != "restarting" and not isinstance(ports, dict):
-                raise ValueError("a running container's NetworkSettings.Ports is not a dict")
-            if not running and ports:
-                raise ValueError(f"a {state.Status} container has bound ports {sorted(ports)}")
-            if host.has("NetworkMode") and host.NetworkMode in ("host", "none") and ports:
-                raise ValueError(f"NetworkMode {host.NetworkMode} with bound ports")
-            if self.Config.has("ExposedPorts"):
-                for key in ports or {}:
-                    if key not in exposed:
-                        raise ValueError(f"port {key} is bound but not in Config.ExposedPorts")
-            for key, bindings in (ports or {}).items():
-                for b in bindings or []:
-                    if not b.HostPort or not b.HostIp:
-                        raise ValueError(
-                            f"an actual binding of {key} has no host address or port "
-                            "(dockerd fills both in when it binds)"
-                        )
+            self._ports_consistent(exposed)
         if state.Health is not None and self.Config.has("Healthcheck"):
             test = (self.Config.Healthcheck.Test if self.Config.Healthcheck else None) or []
             if not test or test[0] == "NONE":
@@ -509,24 +490,55 @@ class ContainerData(_Open):
                 if len(parts) >= 2 and parts[0].startswith("/") and parts[1] not in dests:
                     raise ValueError(f"bind {bind!r} has no Mounts entry")
         if self.has("Assessor"):
-            seen = self.Assessor
-            if not running and seen.Processes is not None:
-                raise ValueError(f"a {state.Status} container has processes listed")
-            if seen.Processes is not None and not seen.Processes and state.Status == "running":
-                raise ValueError("a running container has no process at all")
-            if self.has("ExecIDs"):
-                ids = self.ExecIDs or []
-                for e in seen.Execs:
-                    if not any(i.startswith(e.ID) for i in ids):
-                        raise ValueError(f"exec session {e.ID} is not one of ExecIDs")
-            sources = seen.MountSources if seen.has("MountSources") else None
-            if sources is not None and sources.resolved and self.has("Mounts"):
-                binds = {m.Source for m in self.Mounts if m.Type == "bind"}
-                if set(sources.paths) != binds:
-                    raise ValueError("Assessor.MountSources does not resolve the bind sources")
-            if not running and any(e.Running for e in seen.Execs):
-                raise ValueError(f"a {state.Status} container has a running exec session")
+            self._assessor_consistent()
         return self
+
+    def _ports_consistent(self, exposed: set[str]) -> None:
+        """The ports dockerd bound: only exposed ones, only while running, each with a host
+        address and port."""
+        state, host = self.State, self.HostConfig
+        running = state.Running
+        ports = self.NetworkSettings.Ports
+        _check_port_keys(ports, "NetworkSettings.Ports")
+        if running and state.Status != "restarting" and not isinstance(ports, dict):
+            raise ValueError("a running container's NetworkSettings.Ports is not a dict")
+        if not running and ports:
+            raise ValueError(f"a {state.Status} container has bound ports {sorted(ports)}")
+        if host.has("NetworkMode") and host.NetworkMode in ("host", "none") and ports:
+            raise ValueError(f"NetworkMode {host.NetworkMode} with bound ports")
+        if self.Config.has("ExposedPorts"):
+            for key in ports or {}:
+                if key not in exposed:
+                    raise ValueError(f"port {key} is bound but not in Config.ExposedPorts")
+        for key, bindings in (ports or {}).items():
+            for b in bindings or []:
+                if not b.HostPort or not b.HostIp:
+                    raise ValueError(
+                        f"an actual binding of {key} has no host address or port "
+                        "(dockerd fills both in when it binds)"
+                    )
+
+    def _assessor_consistent(self) -> None:
+        """What assessor observed beside the inspect document agrees with it."""
+        state = self.State
+        running = state.Running
+        seen = self.Assessor
+        if not running and seen.Processes is not None:
+            raise ValueError(f"a {state.Status} container has processes listed")
+        if seen.Processes is not None and not seen.Processes and state.Status == "running":
+            raise ValueError("a running container has no process at all")
+        if self.has("ExecIDs"):
+            ids = self.ExecIDs or []
+            for e in seen.Execs:
+                if not any(i.startswith(e.ID) for i in ids):
+                    raise ValueError(f"exec session {e.ID} is not one of ExecIDs")
+        sources = seen.MountSources if seen.has("MountSources") else None
+        if sources is not None and sources.resolved and self.has("Mounts"):
+            binds = {m.Source for m in self.Mounts if m.Type == "bind"}
+            if set(sources.paths) != binds:
+                raise ValueError("Assessor.MountSources does not resolve the bind sources")
+        if not running and any(e.Running for e in seen.Execs):
+            raise ValueError(f"a {state.Status} container has a running exec session")
 
 
 # --------------------------------------------------------------------------- host

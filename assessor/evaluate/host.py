@@ -143,6 +143,38 @@ def host_audit_watched(data: Any, args: Mapping[str, Any]) -> Outcome:
     count, and only while auditd runs; on an offline root, the rules files auditd would load.
     Not applicable when none is installed."""
     files = _files(data)
+    audit = _audit_evidence(data)
+    present = _installed(data, args, files, audit["real_paths"])
+    if not present:
+        where = [*args.get("paths", []), *(f"the {u} unit" for u in args.get("units", []))]
+        if args.get("data_root"):
+            where.append("Docker's data root")
+        return Outcome(Status.NOT_APPLICABLE, "nothing to audit: " + _not_on_host(where))
+    read = _rules_read(audit, present)
+    if isinstance(read, Outcome):
+        return read
+    rules = [r for r in audit["rules"] if isinstance(r, dict)]
+    missing: list[str] = []
+    audited: list[str] = []
+    for real, names in present.items():
+        rule, why = _decide(rules, real)
+        if rule is None:
+            missing.append(f"no rule watches {_label(real, names)}{_near_miss(rules, real)}")
+        elif rule.get("action") != "always":
+            missing.append(f"{_label(real, names)} is not audited: {_rule_text(rule)} {why}")
+        else:
+            text = str(rule.get("text") or "")
+            own_perms = rule.get("perms") and "-p " not in text and "perm=" not in text
+            perms = f" (permissions {rule.get('perms')})" if own_perms else ""
+            audited.append(f"{_label(real, names)} by {_rule_text(rule)}{perms}")
+    if missing:
+        return Outcome(Status.FAIL, "; ".join(missing) + f" (read: {read})")
+    return Outcome(Status.PASS, "audited: " + "; ".join(audited) + f" (read: {read})")
+
+
+def _audit_evidence(data: Any) -> dict[str, Any]:
+    """The host evidence's audit part, with every key the collector writes (and, on a live
+    host, the ones only a live host has)."""
     audit = data.get("audit")
     if not isinstance(audit, dict):
         raise EvaluationError("evidence 'audit' is absent")
@@ -152,8 +184,14 @@ def host_audit_watched(data: Any, args: Mapping[str, Any]) -> Outcome:
         # auditd, loaded and status are None on an offline root, and must be read on a live one
         if key not in audit or (audit.get("live") and audit[key] is None):
             raise EvaluationError(f"evidence 'audit.{key}' is absent")
-    real_paths = audit["real_paths"]
-    present: dict[str, list[str]] = {}  # real file -> its installed names
+    return audit
+
+
+def _installed(
+    data: Any, args: Mapping[str, Any], files: Mapping[str, Any], real_paths: Mapping[str, Any]
+) -> dict[str, list[str]]:
+    """The files installed at any of the candidate paths: real file -> its installed names."""
+    present: dict[str, list[str]] = {}
     units = ((data.get("systemd") or {}).get("units") or {}) if isinstance(data, dict) else {}
     unit_files = {
         str(u["path"]): u.get("file") or {} for u in units.values() if isinstance(u, dict)
@@ -165,57 +203,38 @@ def host_audit_watched(data: Any, args: Mapping[str, Any]) -> Outcome:
             names = present.setdefault(real, [])
             if _norm(path) not in names:
                 names.append(_norm(path))
-    if not present:
-        where = [*args.get("paths", []), *(f"the {u} unit" for u in args.get("units", []))]
-        if args.get("data_root"):
-            where.append("Docker's data root")
-        return Outcome(Status.NOT_APPLICABLE, "nothing to audit: " + _not_on_host(where))
+    return present
 
-    def label(real: str, names: list[str]) -> str:
-        return ", ".join(names) + ("" if real in names else f" (the file {real})")
 
-    rules = [r for r in audit["rules"] if isinstance(r, dict)]
-    if audit.get("live"):
-        daemon = audit.get("auditd") or {}
-        context = _file_context(audit, present)
-        if not daemon.get("installed"):
-            return Outcome(Status.FAIL, f"auditd is not installed, so nothing is audited{context}")
-        if not daemon.get("running"):
-            return Outcome(Status.FAIL, f"auditd is not running, so nothing is audited{context}")
-        if (audit.get("status") or {}).get("enabled") == 0:
-            return Outcome(
-                Status.FAIL, "auditing is disabled in the kernel (auditctl -s: enabled 0)"
-            )
-        if audit.get("source") != "kernel":
-            loaded = audit.get("loaded") or {}
-            raise EvaluationError(
-                f"the loaded audit rules could not be read ({loaded.get('command')} exit "
-                f"{loaded.get('returncode')}: {loaded.get('stderr')})"
-            )
-        read = "the rules loaded in the kernel (auditctl -l)"
-    else:
+def _label(real: str, names: list[str]) -> str:
+    return ", ".join(names) + ("" if real in names else f" (the file {real})")
+
+
+def _rules_read(audit: Mapping[str, Any], present: Mapping[str, list[str]]) -> Outcome | str:
+    """Where the rules judged come from (for the message), or the outcome when on a live host
+    nothing can be audited (auditd missing or stopped, auditing off)."""
+    if not audit.get("live"):
         shown = [str(f.get("path")) for f in audit.get("files") or [] if f.get("loaded_by_auditd")]
-        read = (
+        return (
             "the rules files of an offline root, "
             + (", ".join(shown) if shown else "none found")
             + "; whether they are loaded cannot be seen"
         )
-    missing: list[str] = []
-    audited: list[str] = []
-    for real, names in present.items():
-        rule, why = _decide(rules, real)
-        if rule is None:
-            missing.append(f"no rule watches {label(real, names)}{_near_miss(rules, real)}")
-        elif rule.get("action") != "always":
-            missing.append(f"{label(real, names)} is not audited: {_rule_text(rule)} {why}")
-        else:
-            text = str(rule.get("text") or "")
-            own_perms = rule.get("perms") and "-p " not in text and "perm=" not in text
-            perms = f" (permissions {rule.get('perms')})" if own_perms else ""
-            audited.append(f"{label(real, names)} by {_rule_text(rule)}{perms}")
-    if missing:
-        return Outcome(Status.FAIL, "; ".join(missing) + f" (read: {read})")
-    return Outcome(Status.PASS, "audited: " + "; ".join(audited) + f" (read: {read})")
+    daemon = audit.get("auditd") or {}
+    context = _file_context(audit, present)
+    if not daemon.get("installed"):
+        return Outcome(Status.FAIL, f"auditd is not installed, so nothing is audited{context}")
+    if not daemon.get("running"):
+        return Outcome(Status.FAIL, f"auditd is not running, so nothing is audited{context}")
+    if (audit.get("status") or {}).get("enabled") == 0:
+        return Outcome(Status.FAIL, "auditing is disabled in the kernel (auditctl -s: enabled 0)")
+    if audit.get("source") != "kernel":
+        loaded = audit.get("loaded") or {}
+        raise EvaluationError(
+            f"the loaded audit rules could not be read ({loaded.get('command')} exit "
+            f"{loaded.get('returncode')}: {loaded.get('stderr')})"
+        )
+    return "the rules loaded in the kernel (auditctl -l)"
 
 
 def _file_context(audit: Mapping[str, Any], present: Mapping[str, list[str]]) -> str:

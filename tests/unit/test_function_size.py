@@ -26,7 +26,6 @@ LONG: dict[str, int] = {
     "assessor.collectors.engine:EngineCollector._collect": 103,
     "assessor.collectors.registry:RegistryCollector.collect": 87,
     "assessor.collectors.host:_audit_rules": 86,
-    "assessor.evaluate.host:host_audit_watched": 85,
     "assessor.collectors.host:HostCollector.collect": 79,
     "assessor.report.chart:trend_svg": 75,
     "assessor.collectors.image.analyze:image_evidence": 73,
@@ -34,7 +33,6 @@ LONG: dict[str, int] = {
     "assessor.collectors.image.layer:_bounded_tarinfo": 64,
     "assessor.collectors.image.layer:_members": 64,
     "assessor.collectors.image.meta:config_evidence": 63,
-    "assessor.evidence_model:ContainerData._consistent": 63,
     "assessor.collectors.image.fs:file_evidence": 61,
 }
 
