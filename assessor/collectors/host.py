@@ -285,29 +285,7 @@ def _audit_rules(fs: RootFS, candidates: list[str]) -> dict[str, Any]:
     loaded in the kernel (read over netlink, exact about ``path`` and ``dir`` watches, and
     listed with ``auditctl -l`` for the record), whether auditd is installed and runs, and
     the rules files as context. On an offline root: the rules files auditd would load."""
-    every, used = _rules_files(fs)
-    files: list[dict[str, Any]] = []
-    file_rules: list[dict[str, Any]] = []
-    errors: list[str] = []
-    for path in every:
-        try:
-            text = _read(fs, path) or ""
-        except OSError as e:
-            errors.append(str(e))
-            continue
-        raw = text.encode("utf-8", "surrogateescape")
-        files.append(
-            {
-                "path": path,
-                "sha256": hashlib.sha256(raw).hexdigest(),
-                "size": len(raw),
-                "loaded_by_auditd": path in used,
-            }
-        )
-        if path in used:
-            rules, bad = _audit.parse_text(text, path, _is_dir(fs))
-            file_rules.extend(_rule_json(fs, r) for r in rules)
-            errors.extend(bad)
+    files, file_rules, errors = _audit_files(fs)
     data: dict[str, Any] = {
         "live": fs.live,
         "files": files,
@@ -331,21 +309,7 @@ def _audit_rules(fs: RootFS, candidates: list[str]) -> dict[str, Any]:
         "running": bool(running),
         "pids": [pid for pid, _ in running],
     }
-    loaded: dict[str, Any] = {"command": "auditctl -l", "returncode": None, "output": []}
-    status: dict[str, Any] = {"command": "auditctl -s", "enabled": None}
-    if auditctl:
-        done = _proc.run([auditctl, "-l"], timeout=10)
-        if done is not None:
-            loaded.update(
-                returncode=done.returncode,
-                output=done.stdout.splitlines()[: _audit.MAX_RULES],
-                stderr=done.stderr.strip()[:4096] or None,
-            )
-        shown = _proc.run([auditctl, "-s"], timeout=10)
-        for line in (shown.stdout if shown is not None else "").splitlines():
-            key, _, value = line.partition(" ")
-            if key == "enabled" and value.strip().isdigit():
-                status["enabled"] = int(value.strip())
+    loaded, status = _auditctl(auditctl)
     kernel = _audit.kernel_rules()
     if isinstance(kernel, str):  # no netlink: the listing, -w kinds judged from the paths
         loaded["read"] = "auditctl -l (netlink unreadable: " + kernel + ")"
@@ -366,6 +330,56 @@ def _audit_rules(fs: RootFS, candidates: list[str]) -> dict[str, Any]:
         rules=[_rule_json(fs, r) for r in rules] if ok else [],
     )
     return data
+
+
+def _audit_files(fs: RootFS) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
+    """Every audit rules file (path, hash, size, whether auditd loads it), the rules of the ones
+    auditd loads, and what could not be read or parsed."""
+    every, used = _rules_files(fs)
+    files: list[dict[str, Any]] = []
+    file_rules: list[dict[str, Any]] = []
+    errors: list[str] = []
+    for path in every:
+        try:
+            text = _read(fs, path) or ""
+        except OSError as e:
+            errors.append(str(e))
+            continue
+        raw = text.encode("utf-8", "surrogateescape")
+        files.append(
+            {
+                "path": path,
+                "sha256": hashlib.sha256(raw).hexdigest(),
+                "size": len(raw),
+                "loaded_by_auditd": path in used,
+            }
+        )
+        if path in used:
+            rules, bad = _audit.parse_text(text, path, _is_dir(fs))
+            file_rules.extend(_rule_json(fs, r) for r in rules)
+            errors.extend(bad)
+    return files, file_rules, errors
+
+
+def _auditctl(auditctl: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``auditctl -l`` (the loaded rules, as listed) and ``auditctl -s`` (whether auditing is
+    enabled), when auditctl is installed."""
+    loaded: dict[str, Any] = {"command": "auditctl -l", "returncode": None, "output": []}
+    status: dict[str, Any] = {"command": "auditctl -s", "enabled": None}
+    if auditctl:
+        done = _proc.run([auditctl, "-l"], timeout=10)
+        if done is not None:
+            loaded.update(
+                returncode=done.returncode,
+                output=done.stdout.splitlines()[: _audit.MAX_RULES],
+                stderr=done.stderr.strip()[:4096] or None,
+            )
+        shown = _proc.run([auditctl, "-s"], timeout=10)
+        for line in (shown.stdout if shown is not None else "").splitlines():
+            key, _, value = line.partition(" ")
+            if key == "enabled" and value.strip().isdigit():
+                status["enabled"] = int(value.strip())
+    return loaded, status
 
 
 def _sysctls() -> dict[str, Any]:

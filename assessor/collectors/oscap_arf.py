@@ -367,6 +367,57 @@ def _run(
 ) -> Run:
     """One TestResult; ``counted`` is (rule-results read before it, the file's limit)."""
     tid = _attr(test, "id", MAX_ID)
+    benchmark, profile, rules = _benchmark(test, bench)
+    facts: dict[str, str] = {}
+    for fact in test.iterfind(f"{X}target-facts/{X}fact"):
+        key = fact.get("name", "")
+        if key.startswith(FACT):
+            facts.setdefault(key[len(FACT) :], _text(fact))
+    target = _text(_first(test, "target"), 255)
+    hostname = facts.get("host_name") or target
+    addresses = list(
+        dict.fromkeys(_text(a, 100) for a in test.iterfind(X + "target-address") if _text(a))
+    )[:MAX_ADDRESSES]
+    run = Run(
+        source=Path(name).name,
+        sha256=digest,
+        test_result=tid,
+        benchmark=benchmark,
+        profile=profile,
+        started=_attr(test, "start-time", 64) or None,
+        finished=_attr(test, "end-time", 64) or None,
+        scanner=_scanner(test),
+        target=target,
+        hostname=clean(hostname, 255),
+        fqdn=facts.get("fqdn", ""),
+        os=_os(systems, hostname),
+        addresses=addresses,
+        scores=_scores(test),
+        scanned_as=_scanned_as(test),
+    )
+    seen: Counter[str] = Counter()
+    for rr in test.iterfind(X + "rule-result"):
+        result = _text(_first(rr, "result"), 32)
+        if result == "notselected":
+            continue
+        idref = rr.get("idref") or ""
+        if not idref.strip():
+            raise ArfError(f"{name}: TestResult {tid!r}: a rule-result has no idref")
+        if len(idref) > MAX_ID:
+            raise ArfError(f"{name}: TestResult {tid!r}: a rule idref is over {MAX_ID} characters")
+        idref = clean(idref, MAX_ID)
+        seen[idref] += 1
+        resource = idref if seen[idref] == 1 else f"{idref} ({seen[idref]})"
+        run.results.append(_rule_result(rr, idref, resource, result, rules.get(idref)))
+        if counted[0] + len(run.results) > counted[1]:
+            raise ArfError(f"{name}: more than {counted[1]} evaluated rule-results, over the limit")
+    return run
+
+
+def _benchmark(
+    test: etree._Element, bench: etree._Element | None
+) -> tuple[dict[str, str], dict[str, str], dict[str, etree._Element]]:
+    """The benchmark and profile a TestResult names, and the benchmark's rules by id."""
     ref = _first(test, "benchmark")
     benchmark = {
         "id": _attr(bench, "id", MAX_ID) if bench is not None else "",
@@ -389,26 +440,10 @@ def _run(
             rid = r.get("id")
             if rid:
                 rules.setdefault(rid, r)
-    facts: dict[str, str] = {}
-    for fact in test.iterfind(f"{X}target-facts/{X}fact"):
-        key = fact.get("name", "")
-        if key.startswith(FACT):
-            facts.setdefault(key[len(FACT) :], _text(fact))
-    target = _text(_first(test, "target"), 255)
-    hostname = facts.get("host_name") or target
-    addresses = list(
-        dict.fromkeys(_text(a, 100) for a in test.iterfind(X + "target-address") if _text(a))
-    )[:MAX_ADDRESSES]
-    who = _first(test, "identity")
-    scanned_as = ""
-    if who is not None:
-        flags = [k for k in ("authenticated", "privileged") if who.get(k) == "true"]
-        scanned_as = _text(who, 255) + (f" ({', '.join(flags)})" if flags else "")
-    test_system = _attr(test, "test-system", 255)
-    scanner = test_system
-    m = re.fullmatch(r"cpe:/a:[^:]*:([^:]+):([^:]+)", test_system)
-    if m:
-        scanner = f"{m.group(1)} {m.group(2)}"
+    return benchmark, profile, rules
+
+
+def _scores(test: etree._Element) -> list[dict[str, Any]]:
     scores = []
     for s in test.iterfind(X + "score"):
         value, maximum = _number(_text(s)), _number(s.get("maximum") or "100")
@@ -420,40 +455,23 @@ def _run(
                     "maximum": maximum if maximum is not None else 100.0,
                 }
             )
-    run = Run(
-        source=Path(name).name,
-        sha256=digest,
-        test_result=tid,
-        benchmark=benchmark,
-        profile=profile,
-        started=_attr(test, "start-time", 64) or None,
-        finished=_attr(test, "end-time", 64) or None,
-        scanner=scanner,
-        target=target,
-        hostname=clean(hostname, 255),
-        fqdn=facts.get("fqdn", ""),
-        os=_os(systems, hostname),
-        addresses=addresses,
-        scores=scores,
-        scanned_as=scanned_as,
-    )
-    seen: Counter[str] = Counter()
-    for rr in test.iterfind(X + "rule-result"):
-        result = _text(_first(rr, "result"), 32)
-        if result == "notselected":
-            continue
-        idref = rr.get("idref") or ""
-        if not idref.strip():
-            raise ArfError(f"{name}: TestResult {tid!r}: a rule-result has no idref")
-        if len(idref) > MAX_ID:
-            raise ArfError(f"{name}: TestResult {tid!r}: a rule idref is over {MAX_ID} characters")
-        idref = clean(idref, MAX_ID)
-        seen[idref] += 1
-        resource = idref if seen[idref] == 1 else f"{idref} ({seen[idref]})"
-        run.results.append(_rule_result(rr, idref, resource, result, rules.get(idref)))
-        if counted[0] + len(run.results) > counted[1]:
-            raise ArfError(f"{name}: more than {counted[1]} evaluated rule-results, over the limit")
-    return run
+    return scores
+
+
+def _scanner(test: etree._Element) -> str:
+    """The scanning tool: its CPE's product and version when it names one."""
+    test_system = _attr(test, "test-system", 255)
+    m = re.fullmatch(r"cpe:/a:[^:]*:([^:]+):([^:]+)", test_system)
+    return f"{m.group(1)} {m.group(2)}" if m else test_system
+
+
+def _scanned_as(test: etree._Element) -> str:
+    """Who the scan ran as, and whether authenticated or privileged."""
+    who = _first(test, "identity")
+    if who is None:
+        return ""
+    flags = [k for k in ("authenticated", "privileged") if who.get(k) == "true"]
+    return _text(who, 255) + (f" ({', '.join(flags)})" if flags else "")
 
 
 def _number(text: str) -> float | None:

@@ -21,11 +21,9 @@ PACKAGE = ROOT / "assessor"
 # document walk, a parser, a canonical form), never a CLI command
 LONG: dict[str, int] = {
     "assessor.redact:argv_hits": 136,
-    "assessor.collectors.oscap_arf:_run": 97,
     # collect was 96 lines; the concurrent engine reads (issue 20, speed) moved it here
     "assessor.collectors.engine:EngineCollector._collect": 103,
     "assessor.collectors.registry:RegistryCollector.collect": 87,
-    "assessor.collectors.host:_audit_rules": 86,
     "assessor.collectors.host:HostCollector.collect": 79,
     "assessor.report.chart:trend_svg": 75,
     "assessor.collectors.image.analyze:image_evidence": 73,
