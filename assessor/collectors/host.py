@@ -113,14 +113,7 @@ class HostCollector(Collector):
         tls_files = _dockerd.tls_paths(config)
         for path in tls_files.values():
             files.setdefault(path, fs.stat(path))
-        # CIS 1.1.1 audit: the data root is DockerRootDir: daemon.json's data-root, the
-        # running dockerd's --data-root, else the default
-        data_root, data_root_from = "/var/lib/docker", "default"
-        for key in ("data-root", "graph"):
-            if isinstance(daemon_json, dict) and daemon_json.get(key):
-                data_root, data_root_from = str(daemon_json[key]), f"daemon.json {key}"
-            if local and (local.get("flags") or {}).get(key):
-                data_root, data_root_from = str(local["flags"][key]), f"dockerd --{key}"
+        data_root, data_root_from = _data_root(daemon_json, local)
         files.setdefault(data_root, fs.stat(data_root))
         data_root_real = fs.real(data_root)
         mounts = _mounts(fs)
@@ -140,14 +133,7 @@ class HostCollector(Collector):
                 "data_root_from": data_root_from,
                 "data_root_real": data_root_real,
                 "data_root_mount": _mount_of(mounts, data_root_real) if data_root_real else None,
-                # the filesystem around the data root, to tell a partition from a bind mount
-                # of a directory of the same filesystem (dockerd bind-mounts its data root
-                # onto itself, so it is always a mount point while dockerd runs)
-                "data_root_parent_mount": _mount_of(
-                    mounts, os.path.dirname(data_root_real), below=data_root_real
-                )
-                if data_root_real and data_root_real != "/"
-                else None,
+                "data_root_parent_mount": _parent_mount(mounts, data_root_real),
             },
             "mounts": mounts,
             "groups": {"docker": _group_members(fs, "docker")},
@@ -157,18 +143,43 @@ class HostCollector(Collector):
             "sysctl": _sysctls() if fs.live else None,
             "kernel": _kernel() if fs.live else None,
         }
-        system = data["system"]
-        resource = system.get("hostname") or root
-        self._identity = {
-            "hostname": system.get("hostname"),
-            "machine_id": system.get("machine_id"),
-            "os": system.get("os", {}).get("PRETTY_NAME"),
-            "kernel": (data["kernel"] or {}).get("release"),
-            "root": root,
-        }
+        resource = data["system"].get("hostname") or root
+        self._identity = _identity(data, root)
         # file names on an offline root are bytes: the ones that are not UTF-8 are escaped
         data = jsonsafe.escape_tree(data)
         yield Evidence("host", str(target), str(resource), data, redactions=tuple(red.found))
+
+
+def _data_root(daemon_json: Any, local: dict[str, Any] | None) -> tuple[str, str]:
+    """CIS 1.1.1 audit: the data root is DockerRootDir: daemon.json's data-root, the running
+    dockerd's --data-root, else the default; and where it was read."""
+    data_root, data_root_from = "/var/lib/docker", "default"
+    for key in ("data-root", "graph"):
+        if isinstance(daemon_json, dict) and daemon_json.get(key):
+            data_root, data_root_from = str(daemon_json[key]), f"daemon.json {key}"
+        if local and (local.get("flags") or {}).get(key):
+            data_root, data_root_from = str(local["flags"][key]), f"dockerd --{key}"
+    return data_root, data_root_from
+
+
+def _parent_mount(mounts: dict[str, Any], data_root_real: str | None) -> dict[str, Any] | None:
+    """The filesystem around the data root, to tell a partition from a bind mount of a
+    directory of the same filesystem (dockerd bind-mounts its data root onto itself, so it is
+    always a mount point while dockerd runs)."""
+    if not data_root_real or data_root_real == "/":
+        return None
+    return _mount_of(mounts, os.path.dirname(data_root_real), below=data_root_real)
+
+
+def _identity(data: dict[str, Any], root: str) -> dict[str, Any]:
+    system = data["system"]
+    return {
+        "hostname": system.get("hostname"),
+        "machine_id": system.get("machine_id"),
+        "os": system.get("os", {}).get("PRETTY_NAME"),
+        "kernel": (data["kernel"] or {}).get("release"),
+        "root": root,
+    }
 
 
 def _read(fs: RootFS, path: str) -> str | None:

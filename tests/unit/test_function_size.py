@@ -24,7 +24,6 @@ LONG: dict[str, int] = {
     # collect was 96 lines; the concurrent engine reads (issue 20, speed) moved it here
     "assessor.collectors.engine:EngineCollector._collect": 103,
     "assessor.collectors.registry:RegistryCollector.collect": 87,
-    "assessor.collectors.host:HostCollector.collect": 79,
     "assessor.report.chart:trend_svg": 75,
     "assessor.collectors.image.analyze:image_evidence": 73,
     "assessor.redact:_kv_hits": 66,
