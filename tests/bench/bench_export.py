@@ -40,8 +40,8 @@ def main() -> int:
 
     from assessor.catalog import load_catalog
     from assessor.export import render
-    from assessor.extensions import EXPORTERS
     from assessor.export.data import load
+    from assessor.extensions import EXPORTERS
     from assessor.store import open_store
 
     with tempfile.TemporaryDirectory() as tmp:
