@@ -28,9 +28,6 @@ LONG: dict[str, int] = {
     "assessor.collectors.image.analyze:image_evidence": 73,
     "assessor.redact:_kv_hits": 66,
     "assessor.collectors.image.layer:_bounded_tarinfo": 64,
-    "assessor.collectors.image.layer:_members": 64,
-    "assessor.collectors.image.meta:config_evidence": 63,
-    "assessor.collectors.image.fs:file_evidence": 61,
 }
 
 

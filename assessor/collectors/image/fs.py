@@ -205,13 +205,6 @@ def file_evidence(
                 f = {**f, "path": "/" + path, "layer": layer.digest}
                 (packages if f["kind"] == "packages" else secrets).append(f)
 
-    installed: dict[str, str] = {}
-    managers = sorted({p["manager"] for p in packages})
-    complete = all(p["packages"] is not None and not p["truncated"] for p in packages)
-    for p in packages:
-        for pkg in p["packages"] or []:
-            installed[pkg["name"]] = pkg["version"]
-    names = sorted(installed)
     return {
         "files": {
             "entries": len(final),
@@ -221,14 +214,27 @@ def file_evidence(
             "devices": _capped(devices, limits),
         },
         "file_secrets": _capped(secrets, limits),
-        "packages": {
-            "managers": managers,
-            "databases": [
-                {k: p[k] for k in ("manager", "path", "layer", "truncated")} for p in packages
-            ],
-            "complete": bool(packages) and complete,
-            "count": len(names),
-            "names": [f"{n} {installed[n]}".strip() for n in names],
-        },
+        "packages": _packages(packages),
         "ssh_server": ["/" + p for p in SSH_SERVERS if p in final],
+    }
+
+
+def _packages(packages: list[dict[str, Any]]) -> dict[str, Any]:
+    """The package databases found, and the packages they list (a later database's version of
+    a name wins)."""
+    installed: dict[str, str] = {}
+    managers = sorted({p["manager"] for p in packages})
+    complete = all(p["packages"] is not None and not p["truncated"] for p in packages)
+    for p in packages:
+        for pkg in p["packages"] or []:
+            installed[pkg["name"]] = pkg["version"]
+    names = sorted(installed)
+    return {
+        "managers": managers,
+        "databases": [
+            {k: p[k] for k in ("manager", "path", "layer", "truncated")} for p in packages
+        ],
+        "complete": bool(packages) and complete,
+        "count": len(names),
+        "names": [f"{n} {installed[n]}".strip() for n in names],
     }

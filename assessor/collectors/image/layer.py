@@ -237,26 +237,9 @@ def _members(plain: Plain, index: int, what: str, budget: Budget) -> LayerScan:
         kind = _TYPES.get(ti.type)
         if kind is None:
             raise ImageError(f"{what}: {path}: unsupported tar member type {ti.type!r}")
-        link = ""
-        if kind == "l":
-            link = ti.linkname
-            if not link.startswith("/"):
-                resolved = posixpath.normpath(posixpath.join(parent, link))
-                if resolved == ".." or resolved.startswith("../"):
-                    raise ImageError(
-                        f"{what}: symlink {path} -> {link[:200]} escapes the image root"
-                    )
-        elif kind == "h":
-            if ti.linkname.startswith("/"):
-                raise ImageError(f"{what}: hard link {path} -> absolute {ti.linkname[:200]}")
-            target = posixpath.normpath(ti.linkname)
-            if target == ".." or target.startswith("../"):
-                raise ImageError(
-                    f"{what}: hard link {path} -> {ti.linkname[:200]} escapes the image root"
-                )
-            link = target
-            if target not in entries:
-                scan.pending_links[path] = target
+        link = _link(kind, ti.linkname, path, parent, what) if kind in ("l", "h") else ""
+        if kind == "h" and link not in entries:
+            scan.pending_links[path] = link
         mode = ti.mode & 0o7777
         entries[path] = Entry(kind, mode, ti.uid, ti.gid, ti.size, link, index)
         if kind == "f":
@@ -269,6 +252,25 @@ def _members(plain: Plain, index: int, what: str, budget: Budget) -> LayerScan:
                 if found:
                     scan.found[path] = found
     return scan
+
+
+def _link(kind: str, linkname: str, path: str, parent: str, what: str) -> str:
+    """A symlink's target (``l``) or a hard link's (``h``, normalised), refused when it leaves
+    the image root (and, for a hard link, when absolute)."""
+    if kind == "l":
+        if not linkname.startswith("/"):
+            resolved = posixpath.normpath(posixpath.join(parent, linkname))
+            if resolved == ".." or resolved.startswith("../"):
+                raise ImageError(
+                    f"{what}: symlink {path} -> {linkname[:200]} escapes the image root"
+                )
+        return linkname
+    if linkname.startswith("/"):
+        raise ImageError(f"{what}: hard link {path} -> absolute {linkname[:200]}")
+    target = posixpath.normpath(linkname)
+    if target == ".." or target.startswith("../"):
+        raise ImageError(f"{what}: hard link {path} -> {linkname[:200]} escapes the image root")
+    return target
 
 
 def describe(digest: str | None, index: int) -> str:

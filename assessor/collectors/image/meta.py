@@ -173,19 +173,7 @@ def config_evidence(
     labels = _field(inner, "Labels", dict, cw) or {}
     if not all(isinstance(v, str) for v in labels.values()):
         raise ImageError(f"{cw}.Labels: expected string values")
-    health = _field(inner, "Healthcheck", dict, cw)
-    if health is not None:
-        health = {
-            "Test": redactor.healthcheck(
-                _strings(health.get("Test"), f"{cw}.Healthcheck.Test") or [],
-                "config.Healthcheck.Test",
-            ),
-            **{
-                k: v
-                for k, v in health.items()
-                if k in ("Interval", "Timeout", "Retries", "StartPeriod")
-            },
-        }
+    health = _healthcheck(_field(inner, "Healthcheck", dict, cw), redactor, cw)
     entrypoint = _strings(_field(inner, "Entrypoint", list, cw), f"{cw}.Entrypoint") or []
     ports = sorted(str(p) for p in (_field(inner, "ExposedPorts", dict, cw) or {}))
     user = _field(inner, "User", str, cw) or ""
@@ -225,6 +213,25 @@ def config_evidence(
         },
         "remote_shell_ports": remote_shells,
         "history": history(config, redactor, where),
+    }
+
+
+def _healthcheck(
+    health: dict[str, Any] | None, redactor: Redactor, cw: str
+) -> dict[str, Any] | None:
+    """The health check: its test command redacted, and its timings."""
+    if health is None:
+        return None
+    return {
+        "Test": redactor.healthcheck(
+            _strings(health.get("Test"), f"{cw}.Healthcheck.Test") or [],
+            "config.Healthcheck.Test",
+        ),
+        **{
+            k: v
+            for k, v in health.items()
+            if k in ("Interval", "Timeout", "Retries", "StartPeriod")
+        },
     }
 
 
