@@ -25,7 +25,6 @@ LONG: dict[str, int] = {
     "assessor.collectors.engine:EngineCollector._collect": 103,
     "assessor.collectors.registry:RegistryCollector.collect": 87,
     "assessor.report.chart:trend_svg": 75,
-    "assessor.collectors.image.analyze:image_evidence": 73,
     "assessor.redact:_kv_hits": 66,
     "assessor.collectors.image.layer:_bounded_tarinfo": 64,
 }

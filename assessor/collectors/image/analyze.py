@@ -77,20 +77,32 @@ def image_evidence(
     )
     final = fs.merge(scans)
     data.update(fs.file_evidence(scans, final, limits))
-    data["layers"] = [
-        {
-            "digest": s.digest,
-            "diff_id": s.diff_id,
-            "compression": s.compression,
-            "stored_bytes": s.stored_bytes,
-            "size": s.size,
-            "entries": len(s.entries),
-        }
-        for s in scans
-    ]
+    data["layers"] = [_layer(s) for s in scans]
     # every string once more by its shape (what the Evidence would sweep anyway), so a secret
     # the config's own redaction did not expect there counts as a finding too
     data = redactor.sweep(data)
+    data["secrets"] = _secrets(redactor, data.pop("file_secrets"), limits)
+    data["signatures"] = signatures or NOT_CHECKED
+    data["base_image"] = base_image(data["config"]["Labels"], annotations or {})
+    # file names are bytes: the ones that are not UTF-8 are written with \xHH escapes
+    data = jsonsafe.escape_tree(data)
+    return Evidence("image", target, resource, data, redactions=tuple(redactor.found))
+
+
+def _layer(s: LayerScan) -> dict[str, Any]:
+    return {
+        "digest": s.digest,
+        "diff_id": s.diff_id,
+        "compression": s.compression,
+        "stored_bytes": s.stored_bytes,
+        "size": s.size,
+        "entries": len(s.entries),
+    }
+
+
+def _secrets(redactor: Redactor, file_secrets: dict[str, Any], limits: Limits) -> dict[str, Any]:
+    """The secrets found: in the configuration (redacted there), then in the files; all
+    counted, at most max_findings listed."""
     items: list[dict[str, Any]] = [
         {
             "where": r.location,
@@ -101,7 +113,6 @@ def image_evidence(
         }
         for r in redactor.found
     ]
-    file_secrets = data.pop("file_secrets")
     count = len(items) + file_secrets["count"]
     items.extend(
         {
@@ -113,9 +124,4 @@ def image_evidence(
         }
         for f in file_secrets["items"]
     )
-    data["secrets"] = {"count": count, "items": items[: limits.max_findings]}
-    data["signatures"] = signatures or NOT_CHECKED
-    data["base_image"] = base_image(data["config"]["Labels"], annotations or {})
-    # file names are bytes: the ones that are not UTF-8 are written with \xHH escapes
-    data = jsonsafe.escape_tree(data)
-    return Evidence("image", target, resource, data, redactions=tuple(redactor.found))
+    return {"count": count, "items": items[: limits.max_findings]}
