@@ -23,7 +23,6 @@ LONG: dict[str, int] = {
     "assessor.redact:argv_hits": 136,
     # collect was 96 lines; the concurrent engine reads (issue 20, speed) moved it here
     "assessor.collectors.engine:EngineCollector._collect": 103,
-    "assessor.collectors.registry:RegistryCollector.collect": 87,
     "assessor.report.chart:trend_svg": 75,
     "assessor.redact:_kv_hits": 66,
     "assessor.collectors.image.layer:_bounded_tarinfo": 64,

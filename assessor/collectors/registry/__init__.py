@@ -104,30 +104,11 @@ class RegistryCollector(Collector):
         data: dict[str, Any] = {"url": url, "endpoint": endpoint, "scheme": scheme}
         self._identity = {"url": url}
 
-        # transport ---------------------------------------------------------------------
-        transport: dict[str, Any] = {"plain_http": scheme == "http"}
-        if scheme == "https":
-            transport["tls"] = probe_tls(endpoint, opts.cert_dir, opts.timeout, where)
-            transport["http"] = probe_plain_http(
-                endpoint,
-                tls_port_default=urlsplit(url).port is None,
-                timeout=min(opts.timeout, 10.0),
-            )
-            cert = transport["tls"].get("certificate") or {}
-            self._identity["certificate_sha256"] = cert.get("sha256")
-        else:
-            transport["tls"] = {"checked": False, "reason": "the target is plain HTTP"}
-            transport["http"] = {"url": f"{url}/v2/", "outcome": "served"}
-        data["transport"] = transport
+        data["transport"] = transport = _transport(endpoint, scheme, url, where, opts)
         tls = transport["tls"]
-        cert = tls.get("certificate") or {}
-        verified = (
-            scheme == "https"
-            and bool(tls.get("trusted"))
-            and bool(cert.get("hostname_match"))
-            and not cert.get("expired")
-            and not cert.get("not_yet_valid")
-        )
+        if scheme == "https":
+            self._identity["certificate_sha256"] = (tls.get("certificate") or {}).get("sha256")
+        verified = _verified(scheme, tls)
 
         # anonymous access --------------------------------------------------------------
         anon_options = RegistryOptions(
@@ -142,14 +123,9 @@ class RegistryCollector(Collector):
             self._identity["api_version"] = api.get("version")
             # credentials: only over verified TLS, or to a loopback registry
             auth_client: Registry | None = None
-            creds_options = RegistryOptions(
-                insecure=opts.insecure and loopback and not verified,
-                creds=opts.creds,
-                authfile=opts.authfile,
-                cert_dir=opts.cert_dir,
-                timeout=opts.timeout,
+            creds_options = _creds_options(
+                opts, insecure=opts.insecure and loopback and not verified
             )
-
             creds, source = registry_creds(creds_options, endpoint)
             data["credentials"] = {"given": creds is not None, "source": source}
             # --insecure (loopback only) also lets them go over TLS that did not verify
@@ -167,11 +143,7 @@ class RegistryCollector(Collector):
                     data["credentials"]["accepted"] = _credentials_accepted(auth_client)
                 reader = auth_client if auth_client and data["credentials"]["accepted"] else anon
                 content = _content(reader, opts)
-                if content.get(ERROR_KEY) and data["credentials"].get("sent") is False:
-                    why = data["credentials"]["why_not"]
-                    content[ERROR_KEY] += f" (credentials were given but {why})"
-                elif content.get(ERROR_KEY) and data["credentials"].get("accepted") is False:
-                    content[ERROR_KEY] += " (the credentials given were refused: 401 on /v2/)"
+                _credentials_note(content, data["credentials"])
                 data["content"] = content
                 data["anonymous"] = _anonymous(anon, content, opts)
                 data["content"]["reader"] = "credentials" if reader is auth_client else "anonymous"
@@ -182,6 +154,58 @@ class RegistryCollector(Collector):
         data["daemon"], data["docker"] = _daemon_view(endpoint, scheme, data)
         data["files"] = {}
         yield Evidence("registry", str(target), url, data)
+
+
+def _creds_options(opts: CollectOptions, *, insecure: bool) -> RegistryOptions:
+    """The options of a client that sends the credentials given (``insecure``: --insecure to a
+    loopback registry whose TLS did not verify)."""
+    return RegistryOptions(
+        insecure=insecure,
+        creds=opts.creds,
+        authfile=opts.authfile,
+        cert_dir=opts.cert_dir,
+        timeout=opts.timeout,
+    )
+
+
+def _transport(
+    endpoint: str, scheme: str, url: str, where: str, opts: CollectOptions
+) -> dict[str, Any]:
+    """How the registry is reached: its TLS (probed over https) and whether plain HTTP is
+    served beside it."""
+    transport: dict[str, Any] = {"plain_http": scheme == "http"}
+    if scheme == "https":
+        transport["tls"] = probe_tls(endpoint, opts.cert_dir, opts.timeout, where)
+        transport["http"] = probe_plain_http(
+            endpoint,
+            tls_port_default=urlsplit(url).port is None,
+            timeout=min(opts.timeout, 10.0),
+        )
+    else:
+        transport["tls"] = {"checked": False, "reason": "the target is plain HTTP"}
+        transport["http"] = {"url": f"{url}/v2/", "outcome": "served"}
+    return transport
+
+
+def _verified(scheme: str, tls: dict[str, Any]) -> bool:
+    """TLS a client trusts: the certificate verifies, names the host and is in date."""
+    cert = tls.get("certificate") or {}
+    return (
+        scheme == "https"
+        and bool(tls.get("trusted"))
+        and bool(cert.get("hostname_match"))
+        and not cert.get("expired")
+        and not cert.get("not_yet_valid")
+    )
+
+
+def _credentials_note(content: dict[str, Any], credentials: dict[str, Any]) -> None:
+    """A content error says when credentials were given but not sent, or refused."""
+    if content.get(ERROR_KEY) and credentials.get("sent") is False:
+        why = credentials["why_not"]
+        content[ERROR_KEY] += f" (credentials were given but {why})"
+    elif content.get(ERROR_KEY) and credentials.get("accepted") is False:
+        content[ERROR_KEY] += " (the credentials given were refused: 401 on /v2/)"
 
 
 def _unverified(scheme: str, tls: dict[str, Any]) -> str:
