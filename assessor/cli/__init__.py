@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 
 from assessor.errors import AssessorError
+
+
+def quiet_library_warnings() -> None:
+    """Keep libraries' notes to their own developers off a user's terminal: pyHanko imports
+    cryptography's DSA key types, and cryptography 46 and later warns on that import that DSA
+    is deprecated, on every command that signs or verifies. assessor never makes or accepts a
+    DSA key (assessor.sign.keys), so the line would only alarm a reader of the output."""
+    warnings.filterwarnings("ignore", message="DSA is deprecated", module=r"pyhanko(\.|$)")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -18,6 +27,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     from assessor.cli.app import make_app
 
+    quiet_library_warnings()
     out_of_memory = False
     try:
         make_app(args)(args=args, prog_name="assessor")
