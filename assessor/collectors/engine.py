@@ -93,7 +93,33 @@ class EngineCollector(Collector):
     def _collect(
         self, target: Target, client: httpx.Client, pool: ThreadPoolExecutor
     ) -> Iterator[Evidence]:
-        # the first reads are in flight together; their errors are raised in this order
+        version, info, listing, networks, images = self._first_reads(target, client, pool)
+        # every local image, streamed from one export (CIS section 4 on what is here): the
+        # engine takes a while to write it, so it starts now, beside the container reads
+        options = self._image_options or CollectOptions()
+        exported = in_daemon_thread(
+            engine_export, client, str(target), images, options, name="engine-export"
+        )
+        engine = self._engine_evidence(target, client, version, info, listing, networks, images)
+        yield engine
+        shared = _shared_observations(target, info, engine.data, networks)
+        product = engine.data["product"]
+
+        def fetch(cid: str) -> dict[str, Any] | None:
+            return self._container(client, target, cid, product, shared)
+
+        # the engine answers several containers at once (its top runs ps per container);
+        # results keep the listing's order
+        for doc in pool.map(fetch, [str(c["Id"]) for c in listing]):
+            if doc is not None:
+                yield _container_evidence(target, doc)
+        yield from engine_images(client, str(target), images, options, exported.result())
+
+    def _first_reads(
+        self, target: Target, client: httpx.Client, pool: ThreadPoolExecutor
+    ) -> tuple[dict[str, Any], dict[str, Any], list[Any], list[Any], list[Any]]:
+        """Version, info, containers, networks and images: in flight together, their errors
+        raised in this order."""
         first = [
             pool.submit(read, client, target, path)
             for read, path in (
@@ -114,12 +140,20 @@ class EngineCollector(Collector):
         listing = [c for c in listing[:MAX_CONTAINERS] if isinstance(c, dict) and c.get("Id")]
         networks = [n for n in first[3].result() or [] if isinstance(n, dict)][:MAX_LIST]
         images = [i for i in first[4].result() or [] if isinstance(i, dict)][:MAX_LIST]
-        # every local image, streamed from one export (CIS section 4 on what is here): the
-        # engine takes a while to write it, so it starts now, beside the container reads
-        options = self._image_options or CollectOptions()
-        exported = in_daemon_thread(
-            engine_export, client, str(target), images, options, name="engine-export"
-        )
+        return version, info, listing, networks, images
+
+    def _engine_evidence(
+        self,
+        target: Target,
+        client: httpx.Client,
+        version: dict[str, Any],
+        info: dict[str, Any],
+        listing: list[Any],
+        networks: list[Any],
+        images: list[Any],
+    ) -> Evidence:
+        """The engine's own document (its settings, swarm, networks, image and container
+        counts); records the engine's identity."""
         red = Redactor()
         swarm = self._swarm(client, target, info)
         engine_data: dict[str, Any] = {
@@ -140,7 +174,6 @@ class EngineCollector(Collector):
                 "stopped": sum(1 for c in listing if c.get("State") != "running"),
             },
         }
-        name = str(info.get("Name") or target.location)
         self._identity = {
             "engine_id": info.get("ID"),
             "name": info.get("Name"),
@@ -150,49 +183,38 @@ class EngineCollector(Collector):
             "os": info.get("OperatingSystem"),
             "kernel": info.get("KernelVersion"),
         }
-        yield Evidence("engine", str(target), name, engine_data, redactions=tuple(red.found))
-        own = own_container_ids() if target.scheme == "unix" else set()
-        security = sorted(_dockerd.security_options(info))
-        product = engine_data["product"]
-        daemon = engine_data["daemon"]
-        # paths are resolved on this machine's filesystem only when it is the engine's host
-        local = target.scheme == "unix" and not own
-        sockets = _daemon_sockets(target, daemon, local)
-        no_new_privileges = _daemon_setting(daemon, "no-new-privileges")
-        selinux = _host_selinux() if local else None
-        binding = {
-            str(n.get("Name")): (n.get("Options") or {}).get(BIND_OPTION)
-            for n in networks
-            if isinstance(n.get("Options"), dict)
-        }
+        name = str(info.get("Name") or target.location)
+        return Evidence("engine", str(target), name, engine_data, redactions=tuple(red.found))
 
-        def fetch(cid: str) -> dict[str, Any] | None:
-            try:
-                inspect = self._get(client, target, f"/containers/{quote(cid, safe='')}/json")
-            except CollectorError as e:
-                if "returned 404" in e.message:  # removed while we were scanning
-                    return None
-                raise
-            if not isinstance(inspect, dict):
-                raise CollectorError(f"{target}: container {cid[:12]} is not an object")
-            observed = self._observed(client, target, inspect, product)
-            observed["Self"] = cid in own
-            observed["EngineSecurity"] = security
-            # what the container rules judge against the daemon and the host (CIS 5.3,
-            # 5.6, 5.26, 5.32): read once, shown on each container
-            observed["HostSELinux"] = selinux
-            observed["DaemonSockets"] = sockets
-            observed["DaemonNoNewPrivileges"] = no_new_privileges
-            observed["MountSources"] = _mount_sources(inspect, local)
-            observed["DefaultBindIP"] = _default_bind_ip(inspect, binding)
-            return {**inspect, "Assessor": observed}
-
-        # the engine answers several containers at once (its top runs ps per container);
-        # results keep the listing's order
-        for doc in pool.map(fetch, [str(c["Id"]) for c in listing]):
-            if doc is not None:
-                yield _container_evidence(target, doc)
-        yield from engine_images(client, str(target), images, options, exported.result())
+    def _container(
+        self,
+        client: httpx.Client,
+        target: Target,
+        cid: str,
+        product: str,
+        shared: dict[str, Any],
+    ) -> dict[str, Any] | None:
+        """One container's inspect document with what assessor observed of it; None when it
+        was removed while we were scanning."""
+        try:
+            inspect = self._get(client, target, f"/containers/{quote(cid, safe='')}/json")
+        except CollectorError as e:
+            if "returned 404" in e.message:  # removed while we were scanning
+                return None
+            raise
+        if not isinstance(inspect, dict):
+            raise CollectorError(f"{target}: container {cid[:12]} is not an object")
+        observed = self._observed(client, target, inspect, product)
+        observed["Self"] = cid in shared["own"]
+        observed["EngineSecurity"] = shared["security"]
+        # what the container rules judge against the daemon and the host (CIS 5.3,
+        # 5.6, 5.26, 5.32): read once, shown on each container
+        observed["HostSELinux"] = shared["selinux"]
+        observed["DaemonSockets"] = shared["sockets"]
+        observed["DaemonNoNewPrivileges"] = shared["no_new_privileges"]
+        observed["MountSources"] = _mount_sources(inspect, shared["local"])
+        observed["DefaultBindIP"] = _default_bind_ip(inspect, shared["binding"])
+        return {**inspect, "Assessor": observed}
 
     def _swarm(self, client: httpx.Client, target: Target, info: dict[str, Any]) -> dict[str, Any]:
         """Swarm state; the cluster settings when this node is a manager (tokens dropped)."""
@@ -267,6 +289,29 @@ class EngineCollector(Collector):
                 }
             )
         return observed
+
+
+def _shared_observations(
+    target: Target, info: dict[str, Any], engine_data: dict[str, Any], networks: list[Any]
+) -> dict[str, Any]:
+    """What every container's document shows of the daemon and the host, read once."""
+    own = own_container_ids() if target.scheme == "unix" else set()
+    daemon = engine_data["daemon"]
+    # paths are resolved on this machine's filesystem only when it is the engine's host
+    local = target.scheme == "unix" and not own
+    return {
+        "own": own,
+        "security": sorted(_dockerd.security_options(info)),
+        "local": local,
+        "sockets": _daemon_sockets(target, daemon, local),
+        "no_new_privileges": _daemon_setting(daemon, "no-new-privileges"),
+        "selinux": _host_selinux() if local else None,
+        "binding": {
+            str(n.get("Name")): (n.get("Options") or {}).get(BIND_OPTION)
+            for n in networks
+            if isinstance(n.get("Options"), dict)
+        },
+    }
 
 
 def _container_evidence(target: Target, inspect: dict[str, Any]) -> Evidence:

@@ -23,12 +23,6 @@ LONG: dict[str, int] = {
     # words): splitting it means an object that holds that state, with its own property tests
     "assessor.redact:argv_hits": 136,
     "assessor.redact:_kv_hits": 66,  # one scan over a text's anchors with a moving position
-    # collect was 96 lines; the concurrent engine reads (issue 20, speed) moved it here
-    "assessor.collectors.engine:EngineCollector._collect": 103,
-    # written in issue 20: the SVG trend chart (closures over its scales) and the tar header
-    # bound (tarfile's frombuf hook)
-    "assessor.report.chart:trend_svg": 75,
-    "assessor.collectors.image.layer:_bounded_tarinfo": 64,
 }
 
 

@@ -116,24 +116,11 @@ def _bounded_tarinfo(max_header: int, what: str) -> type[tarfile.TarInfo]:
             fields = _USTAR.unpack(buf) if len(buf) == BLOCK else None
             if fields is None or fields[7] == tarfile.GNUTYPE_SPARSE or buf.count(0) == BLOCK:
                 return super().frombuf(buf, encoding, errors)
-            (
-                name,
-                mode,
-                uid,
-                gid,
-                size,
-                mtime,
-                chksum,
-                kind,
-                link,
-                uname,
-                gname,
-                dmaj,
-                dmin,
-                prefix,
-            ) = fields
+            # the ustar fields (_USTAR): the numbers are read by index below
+            name, _m, _u, _g, _s, _t, _c, kind, link, uname, gname, _j, _n, prefix = fields
             try:
-                numbers = [_octal(f) for f in (chksum, mode, uid, gid, size, mtime, dmaj, dmin)]
+                # chksum, mode, uid, gid, size, mtime, devmajor, devminor
+                numbers = [_octal(fields[i]) for i in (6, 1, 2, 3, 4, 5, 11, 12)]
             except ValueError:
                 return super().frombuf(buf, encoding, errors)
             if numbers[0] != sum(buf) - sum(buf[148:156]) + 256:
