@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -53,23 +54,22 @@ def test_size_is_bounded_and_malformed_json_is_a_value_error() -> None:
 
 
 def test_bounds_run_in_linear_time() -> None:
-    """Four times the document costs about four times the CPU (quadratic would be sixteen).
-    CPU time, best of three, against the same code on a quarter of the input: a ratio holds on
-    a loaded machine where a wall-time limit does not."""
+    """The bounds cost what parsing costs: on 100,000 objects (with brackets inside strings),
+    jsonsafe.loads takes at most 20 times the CPU of json.loads on the same bytes, measured in
+    the same run (best of three each). Today it is about 1.3 times; a bound that rescans the
+    document per object is quadratic and takes thousands of times as long here."""
+    doc = b'{"a":[' + b",".join(b'{"x":"[[\\"]]","y":[1,2,3]}' for _ in range(100_000)) + b"]}"
 
-    def doc(n: int) -> bytes:
-        return b'{"a":[' + b",".join(b'{"x":"[[\\"]]","y":[1,2,3]}' for _ in range(n)) + b"]}"
-
-    def cpu(data: bytes) -> float:
+    def cpu(load: Callable[[bytes], object]) -> float:
         best = float("inf")
         for _ in range(3):
             start = time.process_time()
-            jsonsafe.loads(data)
+            load(doc)
             best = min(best, time.process_time() - start)
         return best
 
-    small, large = doc(25_000), doc(100_000)
-    assert cpu(large) < 8 * max(cpu(small), 1e-3)
+    baseline = cpu(json.loads)
+    assert cpu(jsonsafe.loads) < 20 * max(baseline, 1e-3)
 
 
 def test_lone_surrogates_become_escapes_so_canonical_json_works() -> None:
