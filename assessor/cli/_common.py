@@ -39,6 +39,12 @@ CONTROLS_OPTION = typer.Option(
 )
 
 
+PERIOD_OPTION = typer.Option(
+    None,
+    "--period",
+    envvar="ASSESSOR_PERIOD",
+    help="Audit period, YYYY-Qn or YYYY-MM. Default: this quarter.",
+)
 KEY_OPTION = typer.Option(
     None, "--key", help="Signing key (PEM). Default: the key 'assessor keys init' made."
 )

@@ -8,7 +8,14 @@ from pathlib import Path
 import typer
 
 from assessor.audit.periods import check_period, check_system, current_period
-from assessor.cli._common import CONTROLS_OPTION, DB_OPTION, load, open_db, setting
+from assessor.cli._common import (
+    CONTROLS_OPTION,
+    DB_OPTION,
+    PERIOD_OPTION,
+    load,
+    open_db,
+    setting,
+)
 from assessor.vocab import Status
 
 
@@ -30,12 +37,6 @@ _EVIDENCE = typer.Option(
 _EXPIRES = typer.Option(
     None, "--expires", metavar="YYYY-MM-DD", help="Last day the answer holds. Default: none."
 )
-_PERIOD = typer.Option(
-    None,
-    "--period",
-    envvar="ASSESSOR_PERIOD",
-    help="Audit period, YYYY-Qn or YYYY-MM. Default: this quarter.",
-)
 _SYSTEM = typer.Option(
     None, "--system", envvar="ASSESSOR_SYSTEM", help="The system it holds for. Default: none."
 )
@@ -49,7 +50,7 @@ def attest(
     note: str = typer.Option(..., "--note", help="What was checked and found (required)."),
     evidence: list[Path] = _EVIDENCE,
     expires: str = _EXPIRES,
-    period: str = _PERIOD,
+    period: str = PERIOD_OPTION,
     system: str = _SYSTEM,
     framework: str = _FRAMEWORK,
     db: str = DB_OPTION,

@@ -13,6 +13,7 @@ from typer import echo
 from assessor.cli._common import (
     CONTROLS_OPTION,
     DB_OPTION,
+    PERIOD_OPTION,
     controls_dirs,
     print_json,
     setting,
@@ -53,12 +54,6 @@ _TARGETS = typer.Argument(
     "image:docker-daemon:NAME:TAG , image:docker://HOST[:PORT]/REPO:TAG , "
     "registry:https://HOST[:PORT] , registry:http://HOST[:PORT]. "
     "Default: this host, plus the local engine (and its images) when its socket exists.",
-)
-_PERIOD = typer.Option(
-    None,
-    "--period",
-    envvar="ASSESSOR_PERIOD",
-    help="Audit period, YYYY-Qn or YYYY-MM. Default: this quarter.",
 )
 _SYSTEM = typer.Option(
     None,
@@ -158,7 +153,7 @@ _PUSH_PROBE = typer.Option(
 
 def scan(
     targets: list[str] = _TARGETS,
-    period: str = _PERIOD,
+    period: str = PERIOD_OPTION,
     system: str = _SYSTEM,
     db: str = DB_OPTION,
     controls: list[Path] = CONTROLS_OPTION,
