@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from platformdirs import user_cache_dir
 from pydantic import TypeAdapter, ValidationError
 
-from assessor import __version__, extensions, yamlsafe
+from assessor import __version__, cache, extensions, yamlsafe
 from assessor.catalog.schema import (
     AllOf,
     AnyOf,
@@ -256,13 +253,11 @@ def _cache_path(files: list[tuple[str, Path, Path]]) -> Path | None:
     The key is the hash of this assessor's version, Python's, the source of the catalog's
     schema and loader, and every control file's name and bytes (read again on each load,
     which is cheap), so an edited file, a changed Rule class or an upgrade never reuses a
-    stale catalog. ``ASSESSOR_CACHE_DIR=`` (empty) turns the cache off.
+    stale catalog. ``ASSESSOR_CACHE_DIR=`` (empty) turns the cache off (:mod:`assessor.cache`).
     """
-    folder = os.environ.get("ASSESSOR_CACHE_DIR")
-    if folder == "":
+    where = cache.folder()
+    if where is None:
         return None
-    if folder is None:
-        folder = user_cache_dir("assessor")
     key = hashlib.sha256(f"{__version__}\0{sys.version}\0".encode())
     try:
         for code in _SHAPING_CODE:
@@ -277,19 +272,7 @@ def _cache_path(files: list[tuple[str, Path, Path]]) -> Path | None:
             key.update(hashlib.sha256(path.read_bytes()).digest())
         except OSError:
             return None
-    return Path(folder) / f"catalog-{key.hexdigest()[:32]}.json"
-
-
-def _trusted(path: Path) -> bool:
-    """A cache file we may read: ours, and writable by nobody else (nor its folder)."""
-    try:
-        for p in (path, path.parent):
-            st = p.stat()
-            if st.st_uid != os.geteuid() or st.st_mode & 0o022:
-                return False
-    except OSError:
-        return False
-    return True
+    return where / f"catalog-{key.hexdigest()[:32]}.json"
 
 
 def _adapter() -> Any:
@@ -298,45 +281,27 @@ def _adapter() -> Any:
     return TypeAdapter(Catalog)
 
 
+MAX_CACHED = 64 << 20  # bytes of a cached catalog read back
+
+
 def _read_cache(path: Path | None) -> Catalog | None:
-    if path is None or not _trusted(path):
+    body = cache.read(path, MAX_CACHED) if path is not None else None
+    if body is None:
         return None
     try:
-        cat = _adapter().validate_json(path.read_bytes())
-        os.utime(path)  # recently used: kept by _prune
-    except (OSError, ValueError):  # unreadable, truncated or of another shape: parsed again
+        cat = _adapter().validate_json(body)
+    except ValueError:  # truncated or of another shape: parsed again
         return None
     return cat if isinstance(cat, Catalog) else None
 
 
 def _write_cache(path: Path | None, cat: Catalog) -> None:
-    if path is None:
-        return
-
-    try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".catalog-")
-        with os.fdopen(fd, "wb") as f:
-            f.write(_adapter().dump_json(cat, by_alias=True, exclude_unset=True))
-        os.replace(tmp, path)
-    except OSError:  # a read-only home only costs speed
-        return
-    _prune(path)
-
-
-def _prune(current: Path) -> None:
-    """Keep the CACHE_KEEP most recently used catalogs beside ``current``; remove the rest,
-    and the pickled catalogs earlier versions of assessor wrote there (never read again)."""
-    try:
-        entries = sorted(
-            (p for p in current.parent.glob("catalog-*.json") if p != current),
-            key=lambda p: p.stat().st_mtime,
-            reverse=True,
-        )
-        for p in [*entries[CACHE_KEEP - 1 :], *current.parent.glob("catalog-*.pickle")]:
-            p.unlink(missing_ok=True)
-    except OSError:
-        return
+    if path is not None and cache.write(
+        path, _adapter().dump_json(cat, by_alias=True, exclude_unset=True)
+    ):
+        # the CACHE_KEEP most recently used catalogs stay, and the pickled catalogs earlier
+        # versions of assessor wrote there (never read again) go
+        cache.prune(path, "catalog-*.json", CACHE_KEEP, stale=("catalog-*.pickle",))
 
 
 def load_catalog(extra_dirs: Iterable[Path] = ()) -> Catalog:
@@ -346,13 +311,13 @@ def load_catalog(extra_dirs: Iterable[Path] = ()) -> Catalog:
     """
     extra_dirs = list(extra_dirs)
     files = _control_files(extra_dirs)
-    cache = _cache_path(files)
-    cached = _read_cache(cache)
+    path = _cache_path(files)
+    cached = _read_cache(path)
     if cached is not None:
         _check_functions(cached)
         return cached
     cat = _parse_catalog(extra_dirs)
-    _write_cache(cache, cat)
+    _write_cache(path, cat)
     return cat
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from assessor import cache as cache_folder
 from assessor.catalog import load_catalog, loader
 
 
@@ -65,7 +66,7 @@ def test_untrusted_or_foreign_cache_is_ignored(
         path.write_bytes(junk)
         assert "org-hardened" in load_catalog([org]).rules  # unreadable: parsed again
     path.chmod(0o666)
-    assert loader._trusted(path) is False
+    assert cache_folder.trusted(path) is False
     shutil.rmtree(cache)
     monkeypatch.setenv("ASSESSOR_CACHE_DIR", "")
     assert loader._cache_path(loader._control_files([org])) is None
