@@ -1201,6 +1201,9 @@ class ImageData(_Open):
     id: str = absent()
     digest: str | None = absent()
     repo_tags: list[str] = absent()
+    # when the config and layers were read and checked against their digests (an engine's
+    # image read within --image-cache-days is not read again: image.cache)
+    read_at: str = absent()
     created: str | None = absent()
     age_days: int | None = absent()
     author: str = absent()
@@ -1230,6 +1233,10 @@ class ImageData(_Open):
             return self
         if self.has("id") and not re.fullmatch(r"sha256:[0-9a-f]{64}", self.id):
             raise ValueError(f"image id {self.id!r} is not a sha256 digest")
+        if self.has("read_at") and not re.fullmatch(
+            r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", self.read_at
+        ):
+            raise ValueError(f"read_at {self.read_at!r} is not a UTC time")
         registry = self.has("transport") and self.transport == "docker"
         if self.has("transport", "signatures") and not registry and self.signatures.checked:
             raise ValueError("signatures are checked only for images read from a registry")

@@ -30,6 +30,20 @@ def missing(what: str) -> None:
     pytest.skip(f"missing: {what}")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _cache_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The tests' caches (catalog, engine images) in a folder of this session, never the
+    user's ~/.cache; shared by the session's tests, as one user's scans share theirs."""
+    if "ASSESSOR_CACHE_DIR" in os.environ:
+        yield
+        return
+    os.environ["ASSESSOR_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+    try:
+        yield
+    finally:
+        os.environ.pop("ASSESSOR_CACHE_DIR", None)
+
+
 @dataclass
 class Run:
     code: int

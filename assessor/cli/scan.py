@@ -98,6 +98,16 @@ _IMAGE_LIMITS = typer.Option(
     help="Images: raise or lower one bound of the image reader (repeatable), e.g. "
     "max_ratio=500, max_entries=3000000, max_layer_bytes=32G. See docs/images.md.",
 )
+_IMAGE_CACHE_DAYS = typer.Option(
+    None,
+    "--image-cache-days",
+    envvar="ASSESSOR_IMAGE_CACHE_DAYS",
+    min=0,
+    metavar="DAYS",
+    help="Engine images: an image (by its ID) read within DAYS days is not exported again; "
+    "its content as read then is judged, and the evidence says when (read_at). 0 reads every "
+    "image again. Default: 7. See docs/images.md.",
+)
 _CREDS = typer.Option(
     None,
     "--creds",
@@ -163,6 +173,7 @@ def scan(
     all_results: bool = _ALL_RESULTS,
     platform: str = _PLATFORM,
     image_limits: list[str] = _IMAGE_LIMITS,
+    image_cache_days: int = _IMAGE_CACHE_DAYS,
     creds: str = _CREDS,
     authfile: Path = _AUTHFILE,
     cert_dir: Path = _CERT_DIR,
@@ -184,6 +195,7 @@ def scan(
 
     options = _options(platform, image_limits, insecure, creds, authfile, cert_dir, timeout)
     _registry_checks(options, deep, max_images, stale_days, push_probe)
+    options.image_cache_days = _cache_days(setting(image_cache_days, "image_cache_days"))
     request = pipeline.ScanRequest(
         [parse_target(t) for t in targets] if targets else default_targets(),
         pipeline.check_period(setting(period, "period") or pipeline.current_period()),
@@ -226,6 +238,20 @@ def _options(
         cert_dir=str(cert_dir) if cert_dir else None,
         timeout=float(setting(timeout, "timeout") or 30.0),
     )
+
+
+def _cache_days(days: object) -> int:
+    """--image-cache-days (or assessor.toml's image_cache_days): a whole number of days."""
+    from assessor.collectors.options import DEFAULT_IMAGE_CACHE_DAYS
+
+    if days is None:
+        return DEFAULT_IMAGE_CACHE_DAYS
+    if isinstance(days, bool) or not isinstance(days, int) or days < 0:
+        raise TargetError(
+            f"image_cache_days: {days!r} is not a number of days (0 or more; 0 reads every "
+            "image again)"
+        )
+    return days
 
 
 def _registry_checks(

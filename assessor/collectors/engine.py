@@ -20,7 +20,8 @@ from assessor import jsonsafe
 from assessor.collectors import _dockerd
 from assessor.collectors.base import Collector, in_daemon_thread, read_live
 from assessor.collectors.engine_api import engine_client
-from assessor.collectors.image import engine_export, engine_images
+from assessor.collectors.image import EngineImages, engine_export, engine_images
+from assessor.collectors.image.cache import ImageCache
 from assessor.collectors.options import CollectOptions
 from assessor.errors import CollectorError, TargetUnreachableError
 from assessor.evidence import Evidence, Redactor
@@ -96,9 +97,11 @@ class EngineCollector(Collector):
         version, info, listing, networks, images = self._first_reads(target, client, pool)
         # every local image, streamed from one export (CIS section 4 on what is here): the
         # engine takes a while to write it, so it starts now, beside the container reads
+        # (those read before, by image ID, are not exported again: image.cache)
         options = self._image_options or CollectOptions()
+        known = EngineImages(images, ImageCache.open(options.image_cache_days, options.limits))
         exported = in_daemon_thread(
-            engine_export, client, str(target), images, options, name="engine-export"
+            engine_export, client, str(target), known.unread, options, name="engine-export"
         )
         engine = self._engine_evidence(target, client, version, info, listing, networks, images)
         yield engine
@@ -113,7 +116,7 @@ class EngineCollector(Collector):
         for doc in pool.map(fetch, [str(c["Id"]) for c in listing]):
             if doc is not None:
                 yield _container_evidence(target, doc)
-        yield from engine_images(client, str(target), images, options, exported.result())
+        yield from engine_images(client, str(target), known, options, exported.result())
 
     def _first_reads(
         self, target: Target, client: httpx.Client, pool: ThreadPoolExecutor

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from assessor.collectors.limits import Limits
 
 DEFAULT_TIMEOUT = 30.0
+DEFAULT_IMAGE_CACHE_DAYS = 7
 
 
 @dataclass
@@ -14,6 +15,9 @@ class CollectOptions:
     """Options the collectors share: how images are read and how registries are reached."""
 
     limits: Limits = field(default_factory=Limits)
+    # an engine's image read within this many days is not exported again (image.cache); 0:
+    # every image is read again
+    image_cache_days: int = DEFAULT_IMAGE_CACHE_DAYS
     platform: str = "linux/amd64"
     # registry access (image:docker:// and registry: targets)
     insecure: bool = False

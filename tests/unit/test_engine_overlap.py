@@ -103,7 +103,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Iterator[FakeEngine]:
+def engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeEngine]:
+    # an image never read before: exported (a cached one is not, see test_image_cache.py)
+    monkeypatch.setenv("ASSESSOR_CACHE_DIR", str(tmp_path / "cache"))
     archive = tmp_path / "image.tar"
     layer = tar_bytes([("etc", 0o755, None), ("etc/os-release", 0o644, b"ID=fake\n")])
     config = {"architecture": "amd64", "os": "linux", "config": {"User": "1000"}}

@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from assessor import jsonsafe
 from assessor.collectors.base import Collector
-from assessor.collectors.image.analyze import image_evidence
+from assessor.collectors.image.analyze import (
+    ImageContent,
+    image_content,
+    image_evidence,
+    named_evidence,
+)
 from assessor.collectors.image.archive import open_archive, read_archive
 from assessor.collectors.image.layout import read_layout
 from assessor.collectors.image.resolve import Platform, resolve
@@ -27,6 +33,7 @@ if TYPE_CHECKING:
     import httpx
 
     from assessor.collectors.image.archive import ArchiveImage
+    from assessor.collectors.image.cache import ImageCache
     from assessor.collectors.image.registry import RegistryClient
     from assessor.collectors.options import CollectOptions
 
@@ -90,56 +97,80 @@ def engine_export(
 def engine_images(
     client: httpx.Client,
     target: str,
-    images: list[dict[str, Any]],
+    known: EngineImages,
     options: CollectOptions,
     exported: list[ArchiveImage] | None,
 ) -> Iterator[Evidence]:
-    """Every local image of an engine, from its one export (``engine_export``); a bad image is
-    an error on its own."""
+    """Every local image of an engine: those ``known`` read before (by image ID), the others
+    from their one export (``engine_export`` of ``known.unread``); a bad image is an error on
+    its own."""
     from assessor.collectors.image.daemon import export
 
-    ids = [str(i["Id"]) for i in images if isinstance(i.get("Id"), str)]
-    if not ids:
-        return
     by_id = {img.config_digest: img for img in exported or []}
-    if exported is not None and all(i in by_id for i in ids):
-        for info in images:
-            yield from _one_engine_image(target, info, by_id[str(info["Id"])], options)
-        return
-    for info in images:  # one image at a time, so the bad one is named
-        image_id = str(info["Id"])
-        resource = _engine_resource(info)
-        try:
-            (img,) = export(client, [image_id], options.limits, f"{target}: {resource}")
-            yield from _one_engine_image(target, info, img, options)
-        except ImageError as e:
-            yield collection_error(target, resource, e.message)
+    for info in known.images:
+        image_id = info.get("Id")
+        if not isinstance(image_id, str):
+            continue
+        resource, tags = _engine_name(info)
+        content = known.contents.get(image_id)
+        if content is None:
+            img = by_id.get(image_id)
+            try:
+                if img is None:  # the one export failed: this image alone, so the bad one is named
+                    (img,) = export(client, [image_id], options.limits, f"{target}: {resource}")
+                content = _engine_content(img, resource, options)
+            except ImageError as e:
+                yield collection_error(target, resource, e.message)
+                continue
+            known.keep(image_id, content)
+        yield named_evidence(content, target=target, resource=resource, repo_tags=tags)
 
 
-def _engine_resource(info: dict[str, Any]) -> str:
+@dataclass
+class EngineImages:
+    """The engine's images whose content was read before (``cache``), and where to keep the
+    ones read now; without a cache, none is known and nothing is kept."""
+
+    images: list[dict[str, Any]]
+    reuse: ImageCache | None = None
+    contents: dict[str, ImageContent] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.reuse is None:
+            return
+        for info in self.images:
+            image_id = info.get("Id")
+            if isinstance(image_id, str) and image_id not in self.contents:
+                found = self.reuse.get(image_id)
+                if found is not None:
+                    self.contents[image_id] = found
+
+    @property
+    def unread(self) -> list[dict[str, Any]]:
+        """The images to export: those not read before."""
+        return [i for i in self.images if i.get("Id") not in self.contents]
+
+    def keep(self, image_id: str, content: ImageContent) -> None:
+        if self.reuse is not None:
+            self.reuse.put(image_id, content)
+
+
+def _engine_name(info: dict[str, Any]) -> tuple[str, list[str]]:
+    """The resource name of an engine's image (its first tag, else its ID), and its tags."""
     tags = [t for t in info.get("RepoTags") or [] if isinstance(t, str) and t != "<none>:<none>"]
-    return f"docker-daemon:{sorted(tags)[0] if tags else info['Id']}"
+    return f"docker-daemon:{sorted(tags)[0] if tags else info['Id']}", tags
 
 
-def _one_engine_image(
-    target: str, info: dict[str, Any], img: ArchiveImage, options: CollectOptions
-) -> Iterator[Evidence]:
-    resource = _engine_resource(info)
-    tags = [t for t in info.get("RepoTags") or [] if isinstance(t, str) and t != "<none>:<none>"]
-    try:
-        yield image_evidence(
-            target=target,
-            resource=resource,
-            transport="docker-daemon",
-            config=img.config,
-            config_digest=img.config_digest,
-            manifest_digest=None,
-            scans=img.scans,
-            limits=options.limits,
-            repo_tags=tags,
-        )
-    except ImageError as e:
-        yield collection_error(target, resource, e.message)
+def _engine_content(img: ArchiveImage, resource: str, options: CollectOptions) -> ImageContent:
+    return image_content(
+        transport="docker-daemon",
+        config=img.config,
+        config_digest=img.config_digest,
+        manifest_digest=None,
+        scans=img.scans,
+        limits=options.limits,
+        where=resource,
+    )
 
 
 def _annotations(manifest: dict[str, Any]) -> dict[str, Any]:
@@ -279,6 +310,7 @@ def registry_image(client: RegistryClient, target: str, options: CollectOptions)
 
 
 __all__ = [
+    "EngineImages",
     "ImageCollector",
     "TargetError",
     "collection_error",

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from assessor import jsonsafe
@@ -11,7 +12,7 @@ from assessor.collectors.image.layer import LayerScan
 from assessor.collectors.image.stream import short
 from assessor.collectors.limits import Limits
 from assessor.errors import ImageError
-from assessor.evidence import Evidence, Redactor
+from assessor.evidence import Evidence, Redaction, Redactor
 
 NOT_CHECKED = {
     "checked": False,
@@ -46,32 +47,42 @@ def check_layers(config: dict[str, Any], scans: list[LayerScan], where: str) -> 
             )
 
 
-def image_evidence(
+@dataclass(frozen=True)
+class ImageContent:
+    """What an image's config and layers say, redacted: the same under every name the image
+    has, so it is kept by image ID (``cache``). ``read_at`` is when the config and every
+    layer were read and checked against their digests."""
+
+    data: dict[str, Any]
+    redactions: tuple[Redaction, ...]
+    read_at: str
+
+
+def image_content(
     *,
-    target: str,
-    resource: str,
     transport: str,
     config: dict[str, Any],
     config_digest: str,
     manifest_digest: str | None,
     scans: list[LayerScan],
     limits: Limits,
+    where: str,
     platform: str = "",
-    repo_tags: list[str] | None = None,
     signatures: dict[str, Any] | None = None,
     annotations: dict[str, Any] | None = None,
     now: datetime | None = None,
-) -> Evidence:
-    check_layers(config, scans, resource)
+) -> ImageContent:
+    """The content of one image read now: config facts, build steps, the final filesystem
+    and the secrets found, redacted (``where`` names the image in errors)."""
+    now = now or datetime.now(UTC)
+    check_layers(config, scans, where)
     redactor = Redactor()
     data: dict[str, Any] = {
-        "reference": resource,
         "transport": transport,
         "id": config_digest,
         "digest": manifest_digest,
-        "repo_tags": sorted(repo_tags or []),
     }
-    data.update(meta.config_evidence(config, redactor, resource, now))
+    data.update(meta.config_evidence(config, redactor, where, now))
     data["platform"] = platform or "/".join(
         p for p in (data["os"], data["architecture"], data["variant"]) if p
     )
@@ -86,7 +97,49 @@ def image_evidence(
     data["base_image"] = base_image(data["config"]["Labels"], annotations or {})
     # file names are bytes: the ones that are not UTF-8 are written with \xHH escapes
     data = jsonsafe.escape_tree(data)
-    return Evidence("image", target, resource, data, redactions=tuple(redactor.found))
+    return ImageContent(data, tuple(redactor.found), _iso(now))
+
+
+def named_evidence(
+    content: ImageContent,
+    *,
+    target: str,
+    resource: str,
+    repo_tags: list[str] | None = None,
+    now: datetime | None = None,
+) -> Evidence:
+    """The evidence of an image's ``content`` under the name ``resource`` and its tags, with
+    its age counted today."""
+    data = content.data
+    created = meta.parse_created(data.get("created"))
+    named: dict[str, Any] = {
+        "reference": jsonsafe.escape(resource),
+        "transport": data["transport"],
+        "id": data["id"],
+        "digest": data["digest"],
+        "repo_tags": [jsonsafe.escape(t) for t in sorted(repo_tags or [])],
+        "read_at": content.read_at,
+        **data,
+        "age_days": ((now or datetime.now(UTC)) - created).days if created else None,
+    }
+    return Evidence("image", target, resource, named, redactions=content.redactions)
+
+
+def image_evidence(
+    *,
+    target: str,
+    resource: str,
+    repo_tags: list[str] | None = None,
+    now: datetime | None = None,
+    **read: Any,
+) -> Evidence:
+    """The evidence of one image read now (``read``: the arguments of ``image_content``)."""
+    content = image_content(where=resource, now=now, **read)
+    return named_evidence(content, target=target, resource=resource, repo_tags=repo_tags, now=now)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _layer(s: LayerScan) -> dict[str, Any]:

@@ -56,7 +56,7 @@ def _strings(value: Any, where: str) -> list[str] | None:
     return value
 
 
-def _created(text: Any) -> datetime | None:
+def parse_created(text: Any) -> datetime | None:
     if not isinstance(text, str) or not text:
         return None
     m = re.match(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)?$", text)
@@ -177,7 +177,7 @@ def config_evidence(
     entrypoint = _strings(_field(inner, "Entrypoint", list, cw), f"{cw}.Entrypoint") or []
     ports = sorted(str(p) for p in (_field(inner, "ExposedPorts", dict, cw) or {}))
     user = _field(inner, "User", str, cw) or ""
-    created = _created(config.get("created"))
+    created = parse_created(config.get("created"))
     now = now or datetime.now(UTC)
     remote_shells = [
         f"{p} ({REMOTE_SHELL_PORTS[p.partition('/')[0]]})"
