@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
 
-from assessor import __version__, cache, extensions, yamlsafe
+from assessor import __version__, cache, extensions
 from assessor.catalog.schema import (
     AllOf,
     AnyOf,
@@ -87,7 +87,9 @@ class YamlDoc:
 def read_document(path: Path, limit: int = MAX_CONTROL_FILE) -> YamlDoc:
     """A user's YAML file (a control file, a waivers file), read and checked by yamlsafe,
     with the line of every key; ``data`` is None for an empty file."""
-    data, lines, raw = yamlsafe.load(path, _display(path), limit)
+    from assessor.yamlsafe import load
+
+    data, lines, raw = load(path, _display(path), limit)
     return YamlDoc(path, data, lines, raw)
 
 

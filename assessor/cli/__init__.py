@@ -17,6 +17,14 @@ def quiet_library_warnings() -> None:
     warnings.filterwarnings("ignore", message="DSA is deprecated", module=r"pyhanko(\.|$)")
 
 
+def skip_httpx_command_line() -> None:
+    """httpx imports its own command-line client (httpx._main: click, Pygments, rich's syntax
+    highlighting and progress bars, about 15 ms) whenever click is installed, though assessor
+    never runs it. Marking that module absent makes ``import httpx`` take the fallback httpx
+    itself provides for a missing client (its __init__ catches the ImportError)."""
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]  # None: absent
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI. Usage errors exit 2 (Typer); AssessorError exits with its own code."""
     args = sys.argv[1:] if argv is None else argv
@@ -28,6 +36,7 @@ def main(argv: list[str] | None = None) -> None:
     from assessor.cli.app import make_app
 
     quiet_library_warnings()
+    skip_httpx_command_line()
     out_of_memory = False
     try:
         make_app(args)(args=args, prog_name="assessor")

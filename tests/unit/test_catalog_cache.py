@@ -3,6 +3,8 @@ code that shapes it, only trusted caches are read, and the folder is pruned."""
 
 from __future__ import annotations
 
+import copy
+import json
 import os
 import shutil
 from dataclasses import fields
@@ -70,6 +72,33 @@ def test_untrusted_or_foreign_cache_is_ignored(
     shutil.rmtree(cache)
     monkeypatch.setenv("ASSESSOR_CACHE_DIR", "")
     assert loader._cache_path(loader._control_files([org])) is None
+
+
+def test_cache_breaking_a_rule_constraint_is_parsed_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cache is validated as strictly as a control file (the models build their validators
+    only when first used): well-formed JSON breaking a pattern, an unknown key or a condition's
+    shape is not served."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("ASSESSOR_CACHE_DIR", str(cache))
+    org = _org(tmp_path)
+    load_catalog([org])
+    (path,) = cache.glob("catalog-*.json")
+    good = json.loads(path.read_bytes())
+    path.write_text(json.dumps(good))
+    assert loader._read_cache(path) is not None  # rewritten as it was: served
+    breaks = (
+        lambda rule: rule.update(id="Org Hardened"),  # not kebab-case
+        lambda rule: rule.update(unknown=1),  # extra="forbid"
+        lambda rule: rule.update(applies_if={"all": []}),  # a condition needs an item at least
+    )
+    for bad in breaks:
+        doc = copy.deepcopy(good)
+        bad(doc["rules"]["org-hardened"])
+        path.write_text(json.dumps(doc))
+        assert loader._read_cache(path) is None
+        assert load_catalog([org]).rules["org-hardened"].id == "org-hardened"
 
 
 def test_key_follows_the_code_that_shapes_a_catalog(

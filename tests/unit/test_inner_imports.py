@@ -31,6 +31,10 @@ LAZY: dict[tuple[str, str], str] = {
         "pydantic",
     ): "the strict model of a waivers file: only `assessor waivers import` reads one; the other waiver commands load no pydantic (183 ms)",
     (
+        "assessor.catalog.loader",
+        "assessor.yamlsafe",
+    ): "PyYAML, only to parse a control or waivers file: a scan whose catalog comes from the cache reads no YAML (15 ms)",
+    (
         "assessor.cli",
         "assessor",
     ): "the --version fast path of cli/__init__.py, left as the start-up work laid it out (the package is loaded already) (<1 ms)",

@@ -5,8 +5,10 @@ them). Help and usage texts stay those of the whole application."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -17,8 +19,9 @@ from tests.conftest import ROOT, run_cli
 HEAVY = ("pydantic", "sqlalchemy", "httpx", "yaml", "jinja2", "rich", "cryptography", "lxml")
 
 
-def modules_after(*args: str) -> set[str]:
-    """The modules loaded once the command line ``args`` has run (in a fresh interpreter)."""
+def modules_after(*args: str, env: dict[str, str] | None = None) -> set[str]:
+    """The modules loaded once the command line ``args`` has run (in a fresh interpreter),
+    with ``env`` added to the environment; a name marked absent (None) is not loaded."""
     code = (
         "import json, sys\n"
         "from assessor.cli import main\n"
@@ -26,10 +29,16 @@ def modules_after(*args: str) -> set[str]:
         f"    main({list(args)!r})\n"
         "except SystemExit:\n"
         "    pass\n"
-        "sys.stderr.write('\\nMODULES ' + json.dumps(sorted(sys.modules)))\n"
+        "loaded = sorted(m for m, module in sys.modules.items() if module is not None)\n"
+        "sys.stderr.write('\\nMODULES ' + json.dumps(loaded))\n"
     )
     proc = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **(env or {})},
     )
     return set(json.loads(proc.stderr.rpartition("MODULES ")[2]))
 
@@ -50,6 +59,20 @@ def test_command_help_loads_only_its_module(command: str) -> None:
         "assessor.cli._common",
     }
     assert commands == {f"assessor.cli.{COMMANDS[command][0]}"}
+
+
+def test_a_scan_loads_no_yaml_reader_nor_httpx_command_line(tmp_path: Path) -> None:
+    """A scan whose catalog comes from the cache parses no YAML, and httpx's command-line
+    client (click, Pygments), which httpx imports whenever click is installed, stays out."""
+    root = tmp_path / "root"
+    root.mkdir()
+    env = {"ASSESSOR_DB": str(tmp_path / "a.db"), "ASSESSOR_CACHE_DIR": str(tmp_path / "cache")}
+    args = ("scan", f"host:{root}", f"engine:unix://{tmp_path}/absent.sock")
+    modules_after(*args, env=env)  # the first scan caches the catalog
+    loaded = modules_after(*args, env=env)
+    assert {"assessor.pipeline", "httpx", "sqlalchemy"} <= loaded  # the scan ran
+    unused = sorted(m for m in loaded if m.split(".")[0] in ("yaml", "click", "pygments"))
+    assert unused == []
 
 
 def test_version_fast_path_prints_what_typer_prints() -> None:
