@@ -15,6 +15,8 @@ import json
 import os
 import pwd
 import re
+import socket as sockets
+import struct
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -310,12 +312,18 @@ def _argv(pid: int) -> list[str] | None:
         return None
 
 
-def _comm(pid: int) -> str:
+def _comm(pid: int) -> bytes:
+    """The process's name as the kernel keeps it (bytes: a name need not be UTF-8)."""
     try:
-        with open(f"/proc/{pid}/comm") as f:
-            return f.read().strip()
+        fd = os.open(f"/proc/{pid}/comm", os.O_RDONLY)
     except OSError:
-        return ""
+        return b""
+    try:
+        return os.read(fd, 64).strip()
+    except OSError:
+        return b""
+    finally:
+        os.close(fd)
 
 
 def _pids() -> list[int]:
@@ -326,23 +334,49 @@ def _pids() -> list[int]:
 
 
 def processes(names: Iterable[str]) -> list[tuple[int, str]]:
-    wanted = set(names)
-    return [(pid, comm) for pid in _pids() if (comm := _comm(pid)) in wanted]
+    """(pid, name) of every process named one of ``names``, by pid."""
+    wanted = {name.encode(): name for name in names}
+    return [(pid, wanted[comm]) for pid in _pids() if (comm := _comm(pid)) in wanted]
+
+
+ENGINES = ("dockerd", "podman")
+
+
+def _listener(socket: str) -> tuple[int, str] | None:
+    """The engine process listening on the unix socket ``socket``, asked of the socket itself
+    (SO_PEERCRED: the pid that called listen() on it), without reading every process's name.
+
+    None when that cannot be asked (no permission, nothing listening, a full backlog), when
+    the listener is outside this pid namespace, or when it is not an engine: a socket that
+    systemd opens for dockerd (socket activation) is systemd's, and a proxy's is the proxy's.
+    """
+    try:
+        with sockets.socket(sockets.AF_UNIX, sockets.SOCK_STREAM) as s:
+            s.setblocking(False)  # a full backlog fails at once instead of waiting
+            s.connect(socket)
+            creds = s.getsockopt(sockets.SOL_SOCKET, sockets.SO_PEERCRED, struct.calcsize("3i"))
+    except OSError:
+        return None
+    pid = struct.unpack("3i", creds)[0]
+    name = _comm(pid) if pid > 0 else b""
+    return next(((pid, engine) for engine in ENGINES if engine.encode() == name), None)
 
 
 def find_daemon(socket: str | None = None) -> dict[str, Any] | None:
     """The process serving ``socket`` (or the local dockerd): pid, program, argv, user.
 
-    The socket's owner is found exactly, through the socket inodes a process holds; without
-    that (no permission to read other processes' descriptors), a single dockerd whose
-    ``-H`` list names the socket (or the default socket) is taken.
+    The socket's owner is found exactly: the engine listening on it, asked of the socket, else
+    through the socket inodes a process holds; without either (no permission to connect to it
+    nor to read other processes' descriptors), a single dockerd whose ``-H`` list names the
+    socket (or the default socket) is taken.
     """
-    engines = processes(("dockerd", "podman"))
+    listener = _listener(socket) if socket else None
+    engines = [listener] if listener else processes(ENGINES)
     if not engines:
         return None
     chosen: tuple[int, str] | None = None
     if socket:
-        chosen = next((e for e in engines if _serves(e[0], socket)), None)
+        chosen = listener or next((e for e in engines if _serves(e[0], socket)), None)
         if chosen is None:
             dockerds = [e for e in engines if e[1] == "dockerd"]
             for pid, comm in dockerds:

@@ -5,7 +5,12 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+import pytest
 
 from assessor.collectors import _dockerd
 from assessor.collectors.engine import own_container_ids
@@ -223,3 +228,59 @@ def test_rootless_config_file_from_the_users_home_when_environment_is_unreadable
     flags = {"rootless": True}
     assert _dockerd.config_path(process, flags) == f"{home}/.config/docker/daemon.json"
     assert _dockerd.defaults_for(process, flags)["data-root"] == f"{home}/.local/share/docker"
+
+
+NAMED_CHILD = """
+import ctypes, socket, sys, time
+ctypes.CDLL(None).prctl(15, sys.argv[1].encode("latin-1"), 0, 0, 0)  # PR_SET_NAME
+if len(sys.argv) > 2:
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(sys.argv[2])
+    listener.listen()
+print("ready", flush=True)
+time.sleep(60)
+"""
+
+
+@contextmanager
+def _named_process(name: str, listen: str | None = None) -> Iterator[subprocess.Popen[str]]:
+    """A process named ``name`` (its /proc/PID/comm), listening on the unix socket ``listen``."""
+    args = [sys.executable, "-c", NAMED_CHILD, name, *([listen] if listen else [])]
+    child = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None and child.stdout.readline() == "ready\n"
+        yield child
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_engine_listening_on_the_socket_is_found_without_the_process_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The listener is asked of the socket (SO_PEERCRED): no process's name is read."""
+    sock = str(tmp_path / "engine.sock")
+    with _named_process("dockerd", listen=sock) as child:
+        monkeypatch.setattr(_dockerd, "_pids", list)  # no process table to read
+        found = _dockerd.find_daemon(sock)
+        assert found is not None
+        assert (found["pid"], found["program"]) == (child.pid, "dockerd")
+        assert found["argv"][-2:] == ["dockerd", sock] and found["uid"] == os.geteuid()
+        monkeypatch.undo()
+        assert _dockerd.find_daemon(sock) == found  # the process table agrees
+
+
+def test_listener_that_is_no_engine_is_not_taken(tmp_path: Path) -> None:
+    sock = str(tmp_path / "proxy.sock")
+    with _named_process("socat", listen=sock):
+        assert _dockerd._listener(sock) is None
+    assert _dockerd._listener(sock) is None  # nothing listens any more
+    assert _dockerd._listener(str(tmp_path / "absent.sock")) is None
+
+
+def test_a_process_name_that_is_not_utf8_is_no_error() -> None:
+    """A name is any 15 bytes (prctl PR_SET_NAME): reading every process's stays an answer."""
+    with _named_process("\xffauditd\xfe") as child:
+        assert child.pid not in {pid for pid, _ in _dockerd.processes(("auditd",))}
+    with _named_process("auditd") as child:
+        assert (child.pid, "auditd") in _dockerd.processes(("auditd", "dockerd"))
