@@ -64,8 +64,20 @@ LAZY: dict[tuple[str, str], str] = {
     ): "start-up: every command module imports this helper at its top, so its --help would load it (71 ms)",
     (
         "assessor.cli._output",
+        "rich.cells",
+    ): "start-up: every command module imports this helper at its top, so its --help would load it (2 ms)",
+    (
+        "assessor.cli._output",
+        "rich.control",
+    ): "start-up: every command module imports this helper at its top, so its --help would load it (10 ms)",
+    (
+        "assessor.cli._output",
         "rich.console",
     ): "start-up: every command module imports this helper at its top, so its --help would load it (58 ms)",
+    (
+        "assessor.cli._output",
+        "rich.segment",
+    ): "start-up: every command module imports this helper at its top, so its --help would load it (9 ms)",
     (
         "assessor.cli._output",
         "rich.table",
