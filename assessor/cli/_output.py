@@ -102,13 +102,18 @@ def results_table(
     between rows, that is the same text. When rich would squeeze a column below its
     padding, the table is built one row per result instead.
     """
+    from rich.cells import cell_len
     from rich.control import strip_control_codes
+    from rich.segment import Segment
     from rich.text import Text
 
     table = _empty_table(title)
     columns = [[strip_control_codes(text) for text in column] for column in zip(*rows, strict=True)]
     widths = _content_widths(out, columns, title)
-    if widths is None:
+    if widths is None or any(
+        cell_len(str(column.header)) > width
+        for width, column in zip(widths, table.columns, strict=True)
+    ):
         for status, severity, *rest in rows:
             table.add_row(
                 Text(status, style=STATUS_STYLE.get(status, "")), severity, *map(Text, rest)
@@ -120,15 +125,32 @@ def results_table(
     ]
     heights = [max(map(len, lines)) for lines in zip(*wrapped, strict=True)]
     styles = [STATUS_STYLE.get(status, "") for status in columns[0]]
+    _, right, _, left = table.padding
+    table.padding = 0  # drawn in the cells, as rich's Padding draws it: one segment each side
     for width, column in zip(widths, table.columns, strict=True):
-        column.width = width
+        header = str(column.header)
+        column.header = _Drawn(
+            [
+                *_pads(left),
+                Segment(header + " " * (width - cell_len(header))),
+                *_pads(right),
+                Segment.line(),
+            ]
+        )
+        column.width = left + width + right
     table.add_row(
         *(
-            _drawn(out, lines, heights, styles if index == 0 else None)
+            _drawn(out, lines, heights, styles if index == 0 else None, left, right)
             for index, lines in enumerate(wrapped)
         )
     )
     return table
+
+
+def _pads(width: int) -> list[Segment]:
+    from rich.segment import Segment
+
+    return [Segment(" " * width)] if width else []
 
 
 def _content_widths(
@@ -199,19 +221,26 @@ class _Drawn:
 
 
 def _drawn(
-    out: Console, cells: Sequence[list[str]], heights: Sequence[int], styles: Sequence[str] | None
+    out: Console,
+    cells: Sequence[list[str]],
+    heights: Sequence[int],
+    styles: Sequence[str] | None,
+    left: int,
+    right: int,
 ) -> _Drawn:
-    """A column's cells as one: each cell's lines, then blank lines up to its row's height;
-    a styled cell's lines are styled whole, padding included, as rich styles a cell."""
+    """A column's cells as one: each cell's lines between its padding, then blank lines up
+    to its row's height; a styled cell's lines are styled whole, as rich styles a cell."""
     from rich.segment import Segment
 
     newline = Segment.line()
+    before, after = _pads(left), _pads(right)
     segments: list[Segment] = []
-    add = segments.append
     for row, (lines, height) in enumerate(zip(cells, heights, strict=True)):
         style = out.get_style(styles[row]) if styles and styles[row] else None
         for line in lines:
-            add(Segment(line, style))
-            add(newline)
+            segments += before
+            segments.append(Segment(line, style))
+            segments += after
+            segments.append(newline)
         segments += [newline] * (height - len(lines))
     return _Drawn(segments)
