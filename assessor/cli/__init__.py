@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import gc
 import os
 import sys
 import warnings
@@ -25,6 +27,17 @@ def skip_httpx_command_line() -> None:
     sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]  # None: absent
 
 
+def skip_final_collections() -> None:
+    """When the interpreter ends, Python's shutdown runs full garbage collections over every
+    object the command made (after a scan ~85,000, ~40 ms a pass, ~0.1 s of CPU in all) only
+    to free memory the process is about to give back. Freezing them first (``gc.freeze``)
+    leaves those passes nothing to walk; atexit handlers and the freeing of each module's
+    objects still run. Registered with atexit, so a process that calls main() and goes on
+    is not affected until it ends."""
+    atexit.unregister(gc.freeze)  # once, however often main() runs
+    atexit.register(gc.freeze)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI. Usage errors exit 2 (Typer); AssessorError exits with its own code."""
     args = sys.argv[1:] if argv is None else argv
@@ -37,6 +50,7 @@ def main(argv: list[str] | None = None) -> None:
 
     quiet_library_warnings()
     skip_httpx_command_line()
+    skip_final_collections()
     out_of_memory = False
     try:
         make_app(args)(args=args, prog_name="assessor")
@@ -64,8 +78,6 @@ def main(argv: list[str] | None = None) -> None:
         )
         sys.exit(2)
     if out_of_memory:
-        import gc
-
         gc.collect()
         print(
             "assessor: error: out of memory (for a report: lower --max-findings, or fewer "

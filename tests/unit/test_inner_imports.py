@@ -43,10 +43,6 @@ LAZY: dict[tuple[str, str], str] = {
         "assessor.cli.app",
     ): "the --version fast path answers before Typer and the command table are imported (182 ms)",
     (
-        "assessor.cli",
-        "gc",
-    ): "the out-of-memory exit of cli/__init__.py, left as the start-up work laid it out (gc is built in) (<1 ms)",
-    (
         "assessor.cli._common",
         "assessor.catalog",
     ): "start-up: every command module imports this helper at its top, so its --help would load it (437 ms)",
