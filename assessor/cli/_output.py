@@ -59,9 +59,11 @@ def print_table(
     if rows:
         out.print(results_table(out, [_cells(r) for r in sorted(rows, key=_sort_key)], title))
     summary = ", ".join(f"{counts[s]} {s}" for s in RESULT_STATUSES if counts[s])
-    out.print(
+    out.print(  # plain text (a period is YYYY-Qn or YYYY-MM): no markup or emoji codes
         f"assessment {view.id} ({view.period}, {view.status}): {summary or 'no results'}",
         highlight=False,
+        markup=False,
+        emoji=False,
     )
 
 
@@ -78,14 +80,17 @@ def _cells(r: ResultView) -> tuple[str, str, str, str, str]:
 
 
 def _empty_table(title: str | None) -> Table:
+    """The five columns; every header and cell is plain text (rich looks for no markup or
+    emoji codes in a Text)."""
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title=title, show_lines=False, expand=False)
-    table.add_column("status", no_wrap=True)
-    table.add_column("severity", no_wrap=True)
-    table.add_column("rule", no_wrap=True)
-    table.add_column("resource", overflow="fold")
-    table.add_column("message", overflow="fold")
+    table.add_column(Text("status"), no_wrap=True)
+    table.add_column(Text("severity"), no_wrap=True)
+    table.add_column(Text("rule"), no_wrap=True)
+    table.add_column(Text("resource"), overflow="fold")
+    table.add_column(Text("message"), overflow="fold")
     return table
 
 
@@ -114,10 +119,8 @@ def results_table(
         cell_len(str(column.header)) > width
         for width, column in zip(widths, table.columns, strict=True)
     ):
-        for status, severity, *rest in rows:
-            table.add_row(
-                Text(status, style=STATUS_STYLE.get(status, "")), severity, *map(Text, rest)
-            )
+        for status, *rest in rows:
+            table.add_row(Text(status, style=STATUS_STYLE.get(status, "")), *map(Text, rest))
         return table
     wrapped = [
         _wrap(out, texts, width, column)
