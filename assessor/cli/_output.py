@@ -113,6 +113,8 @@ def results_table(
     from rich.text import Text
 
     table = _empty_table(title)
+    if not rows:
+        return table
     columns = [[strip_control_codes(text) for text in column] for column in zip(*rows, strict=True)]
     widths = _content_widths(out, columns, title)
     if widths is None or any(

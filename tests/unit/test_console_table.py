@@ -137,10 +137,10 @@ def test_table_text_for_a_fixed_assessment(
     assert capsys.readouterr().out == (FIXTURES / "console-table.txt").read_text()
 
 
-def per_row_table(rows: list[tuple[str, str, str, str, str]]) -> Table:
+def per_row_table(rows: list[tuple[str, str, str, str, str]], title: str | None = None) -> Table:
     """The table as rich lays it out with one row per result (what print_table built before
     it drew one cell per column)."""
-    table = Table(show_lines=False, expand=False)
+    table = Table(title=title, show_lines=False, expand=False)
     table.add_column("status", no_wrap=True)
     table.add_column("severity", no_wrap=True)
     table.add_column("rule", no_wrap=True)
@@ -241,3 +241,12 @@ def test_the_layout_is_one_row_for_any_number_of_results() -> None:
     table = _output.results_table(out, rows)
     assert table.row_count == 1
     assert drawn(table, 160, False) == drawn(per_row_table(rows), 160, False)
+
+
+@pytest.mark.parametrize("width", [40, 160])
+def test_a_title_and_no_rows_draw_as_rich_draws_them(width: int) -> None:
+    rows = [_output._cells(r) for r in results()]
+    out = Console(width=width)
+    for title, some in (("findings of [bold]web[/bold] :whale:", rows), (None, [])):
+        fast = _output.results_table(out, some, title)
+        assert drawn(fast, width, True) == drawn(per_row_table(some, title), width, True)
