@@ -249,6 +249,16 @@ CACHE_KEEP = 8  # cached catalogs kept (one per set of control folders and versi
 _SHAPING_CODE = (Path(__file__), Path(__file__).with_name("schema.py"))
 
 
+def _real_path(path: Path, folders: dict[Path, Path]) -> Path:
+    """``path.resolve()``, each folder resolved once (in ``folders``): a file that is not a
+    symbolic link is its real folder's entry of the same name."""
+    if path.is_symlink():
+        return path.resolve()
+    if path.parent not in folders:
+        folders[path.parent] = path.parent.resolve()
+    return folders[path.parent] / path.name
+
+
 def _cache_path(files: list[tuple[str, Path, Path]]) -> Path | None:
     """Where the validated catalog for exactly these file contents is cached, if anywhere.
 
@@ -266,8 +276,9 @@ def _cache_path(files: list[tuple[str, Path, Path]]) -> Path | None:
             key.update(hashlib.sha256(code.read_bytes()).digest())
     except OSError:
         return None
+    folders: dict[Path, Path] = {}
     for _, _, path in files:
-        key.update(str(path.resolve()).encode() + b"\0")
+        key.update(str(_real_path(path, folders)).encode() + b"\0")
         try:
             if path.stat().st_size > MAX_CONTROL_FILE:
                 return None  # refused when read, with its name; never hashed whole

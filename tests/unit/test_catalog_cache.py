@@ -128,3 +128,22 @@ def test_folder_is_pruned_and_old_pickles_removed(
     left = sorted(cache.iterdir())
     assert len(left) == loader.CACHE_KEEP and not [p for p in left if p.suffix == ".pickle"]
     assert set(old[-(loader.CACHE_KEEP - 1) :]) <= set(left)  # the most recently used stay
+
+
+def test_real_path_is_resolve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The key names each file by its real path, each folder resolved once: the same as
+    Path.resolve() for plain files, linked files, files in linked folders and relative names."""
+    real = tmp_path / "real"
+    (real / "rules").mkdir(parents=True)
+    (real / "rules/a.yaml").write_text("a")
+    (tmp_path / "elsewhere.yaml").write_text("b")
+    (real / "rules/b.yaml").symlink_to(tmp_path / "elsewhere.yaml")
+    (real / "rules/c.yaml").symlink_to("a.yaml")
+    (tmp_path / "linked").symlink_to(real)
+    monkeypatch.chdir(tmp_path)
+    folders: dict[Path, Path] = {}
+    for base in (real, tmp_path / "linked", Path("linked"), Path("real/../linked")):
+        for name in ("a.yaml", "b.yaml", "c.yaml"):
+            path = base / "rules" / name
+            assert loader._real_path(path, folders) == path.resolve(), path
+    assert len(folders) == 4 and all(p.is_absolute() for p in folders.values())
