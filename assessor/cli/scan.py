@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import typer
 from typer import echo
 
+from assessor.cli import uncollected_imports
 from assessor.cli._common import (
     CONTROLS_OPTION,
     DB_OPTION,
@@ -190,8 +191,9 @@ def scan(
     target's content is invalid (a corrupt or hostile image); 3 a target could not be
     reached. The other targets are still stored.
     """
-    from assessor import pipeline
-    from assessor.targets import default_targets, parse_target
+    with uncollected_imports():
+        from assessor import pipeline
+        from assessor.targets import default_targets, parse_target
 
     options = _options(platform, image_limits, insecure, creds, authfile, cert_dir, timeout)
     _registry_checks(options, deep, max_images, stale_days, push_probe)
