@@ -362,7 +362,9 @@ def _framework_status(view: AssessmentView, fw_id: str) -> FrameworkStatus:
 
 
 # every character XML 1.0 forbids: C0 controls but tab/newline/return, surrogates, FFFE/FFFF
-_XML_ILLEGAL = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# (named, not as the complement of what XML allows: re compiles that negated class in ~5 ms,
+# on every import of this module)
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def clean(text: object) -> str:
