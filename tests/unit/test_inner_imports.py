@@ -56,6 +56,10 @@ LAZY: dict[tuple[str, str], str] = {
     ): "start-up: every command module imports this helper at its top, so its --help would load it (664 ms)",
     (
         "assessor.cli._common",
+        "tomllib",
+    ): "assessor.toml is parsed only when there is one; most runs read no TOML (2 ms)",
+    (
+        "assessor.cli._common",
         "rich.console",
     ): "start-up: every command module imports this helper at its top, so its --help would load it (71 ms)",
     (
