@@ -2,32 +2,30 @@
 
 The assessment row is written first (incomplete); each target lands whole or not at all;
 the assessment is marked complete only when every target was collected. Targets are
-collected a few at once (AHEAD), and evaluated and stored in the order given.
+collected a few at once (``assessor.collection``: in a child process for ``assessor
+scan``), and evaluated and stored in the order given.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from assessor import collection as collecting
 from assessor import readmodel
 from assessor.audit.periods import check_period, check_system, current_period
 from assessor.audit.waivers import import_waivers, read_waivers_file
 from assessor.catalog import Catalog, load_catalog
-from assessor.collectors import collector_for
-from assessor.collectors.base import in_daemon_thread
+from assessor.collection import Collected, Collection
 from assessor.errors import (
     EXIT_FINDINGS,
     EXIT_OK,
     EXIT_UNREACHABLE,
     EXIT_USAGE,
     AssessorError,
-    CollectorError,
     TargetUnreachableError,
 )
 from assessor.evaluate import evaluate
@@ -46,7 +44,6 @@ from assessor.vocab import (
 )
 
 if TYPE_CHECKING:
-    from assessor.collectors.base import Collector
     from assessor.collectors.options import CollectOptions
     from assessor.readmodel import AssessmentView
     from assessor.store.models import Assessment
@@ -77,29 +74,6 @@ class ScanSummary:
 Progress = Callable[[str], None]
 
 
-def _as_collector_error(target: Target, exc: Exception) -> CollectorError:
-    """What a collector raised, as the one-line error of its target.
-
-    The collector's own errors (CollectorError, TargetUnreachableError) pass as they are. Any
-    other exception is a defect of assessor met on this target's content: the target is
-    recorded as failed with the exception's type and first line (escaped, shortened), and the
-    scan goes on with the next target; ``ASSESSOR_DEBUG=1`` re-raises it with its traceback.
-    """
-    if isinstance(exc, CollectorError):
-        return exc
-    if os.environ.get("ASSESSOR_DEBUG"):
-        raise exc
-    text = str(exc).splitlines()[0] if str(exc) else ""
-    text = text.encode("unicode_escape", "backslashreplace").decode("ascii")
-    if len(text) > 200:
-        text = text[:200] + "..."
-    detail = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-    return CollectorError(
-        f"{target}: collection failed on an internal error ({detail}); the other targets "
-        "went on (ASSESSOR_DEBUG=1 shows the traceback; please report it)"
-    )
-
-
 def run_scan(
     store: Store,
     catalog: Catalog,
@@ -108,31 +82,30 @@ def run_scan(
     progress: Progress | None = None,
     options: CollectOptions | None = None,
     system: str | None = None,
+    collection: Collection | None = None,
 ) -> ScanSummary:
+    """Scan ``targets`` into a new assessment: collected by ``collection`` when the caller
+    started one (``assessor scan`` does, in a child process, before loading the catalog),
+    else here, a few at once; evaluated and stored in the order given."""
     say = progress or (lambda _msg: None)
-    # every collector and every plugin's evaluation function loaded before anything is stored:
-    # a plugin that does not load stops the scan with its one line, leaving no assessment
-    collectors = [collector_for(target, options) for target in targets]
-    load_plugin_functions(catalog)
-    assessment_id = queries.create_assessment(
-        store, period, [str(t) for t in targets], catalog.digest, system=system
-    )
-    summary = ScanSummary(assessment_id, AssessmentStatus.INCOMPLETE)
-    # up to AHEAD targets are collected at once, each in a thread of its own, while this
-    # thread evaluates and stores them one by one in the order given
-    collecting: dict[int, Future[Collected]] = {}
-
-    def start(i: int) -> None:
-        if i < len(targets):
-            args = (targets[i], collectors[i], say)
-            collecting[i] = in_daemon_thread(_collect, *args, name=f"collect-{i}")
-
-    for i in range(AHEAD):
-        start(i)
-    for i, (target, collector) in enumerate(zip(targets, collectors, strict=True)):
-        collected = collecting.pop(i).result()
-        start(i + AHEAD)
-        _scan_target(store, catalog, assessment_id, target, collector, collected, say, summary)
+    if collection is None:
+        collection = collecting.start(targets, options, say)
+    else:
+        collection.say = say
+    try:
+        # every collector and every plugin's evaluation function loaded before anything is
+        # stored: a plugin that does not load stops the scan with its one line, leaving no
+        # assessment
+        collection.ready()
+        load_plugin_functions(catalog)
+        assessment_id = queries.create_assessment(
+            store, period, [str(t) for t in targets], catalog.digest, system=system
+        )
+        summary = ScanSummary(assessment_id, AssessmentStatus.INCOMPLETE)
+        for i, target in enumerate(targets):
+            _scan_target(store, catalog, assessment_id, target, collection.result(i), say, summary)
+    finally:
+        collection.close()
     summary.status = (
         AssessmentStatus.INCOMPLETE if summary.unreachable else AssessmentStatus.COMPLETE
     )
@@ -141,51 +114,30 @@ def run_scan(
     return summary
 
 
-AHEAD = 4  # targets collected at once
-Collected = tuple[list[Evidence], CollectorError | None]
-
-
-def _collect(target: Target, collector: Collector, say: Progress) -> Collected:
-    """What ``collector`` yields for ``target``, and the error it stopped on, if any."""
-    say(f"collecting {target}")
-    evidence: list[Evidence] = []
-    try:
-        for ev in collector.collect(target):
-            evidence.append(ev)
-            if ev.kind in ("container", "image"):
-                say(f"collecting {target}: {ev.kind} {ev.resource}")
-    except (MemoryError, KeyboardInterrupt):
-        raise
-    except Exception as exc:  # a collector's defect must not lose the scan
-        return evidence, _as_collector_error(target, exc)
-    return evidence, None
-
-
 def _scan_target(
     store: Store,
     catalog: Catalog,
     assessment_id: int,
     target: Target,
-    collector: Collector,
     collected: Collected,
     say: Progress,
     summary: ScanSummary,
 ) -> None:
     """Evaluate and store one collected target (whole or not at all); a target that failed
     is stored with its error and the evidence of the failure, and the scan goes on."""
-    evidence, e = collected
-    if e is not None:
-        _store_failure(store, catalog, assessment_id, target, collector, e, summary)
+    if collected.error is not None:
+        _store_failure(store, catalog, assessment_id, target, collected, summary)
         return
+    evidence = collected.evidence
     say(f"evaluating {target}")
-    results = evaluate(catalog, evidence, {str(target): collector.kinds})
+    results = evaluate(catalog, evidence, {str(target): collected.kinds})
     queries.record_target(
         store,
         assessment_id,
         str(target),
         str(target.kind),
         status=TargetStatus.COLLECTED,
-        identity=collector.identity(),
+        identity=collected.identity,
         evidence=evidence,
         results=results,
     )
@@ -195,7 +147,7 @@ def _scan_target(
             target,
             TargetStatus.COLLECTED,
             evidence=len(evidence),
-            warnings=collector.warnings(),
+            warnings=collected.warnings,
         )
     )
 
@@ -205,17 +157,18 @@ def _store_failure(
     catalog: Catalog,
     assessment_id: int,
     target: Target,
-    collector: Collector,
-    e: CollectorError,
+    collected: Collected,
     summary: ScanSummary,
 ) -> None:
     """A target that could not be collected: stored with its error, and the rules judge the
     evidence of the failure the collector gives (if any)."""
+    e = collected.error
+    assert e is not None
     status = (
         TargetStatus.UNREACHABLE if isinstance(e, TargetUnreachableError) else TargetStatus.ERROR
     )
     summary.targets.append(TargetOutcome(target, status, e.message))
-    failed = collector.failure_evidence(target, e.message)
+    failed = collected.failure
     kinds = {str(target): frozenset(ev.kind for ev in failed)}
     results = evaluate(catalog, failed, kinds) if failed else []
     queries.record_target(
@@ -286,16 +239,23 @@ def scan(
     request: ScanRequest,
     progress: Progress | None = None,
     warn: Callable[[str], None] | None = None,
+    collection: Collection | None = None,
 ) -> ScanRun:
-    """``assessor scan``: store the waivers file (read before any scanning: a malformed one
-    stops the scan), scan the targets into a new assessment, and read it back."""
+    """``assessor scan``: store the waivers file (read before anything is stored: a
+    malformed one stops the scan), scan the targets into a new assessment (collected by
+    ``collection`` when the caller started one), and read it back."""
     say = warn or (lambda _msg: None)
-    catalog = load_catalog(list(request.controls))
-    today = datetime.now(UTC).date()
-    file_waivers = None
-    if request.waivers_file is not None:  # read before any scanning
-        file_waivers = read_waivers_file(request.waivers_file, catalog, today)
-    store = open_store(request.db)
+    try:
+        catalog = load_catalog(list(request.controls))
+        today = datetime.now(UTC).date()
+        file_waivers = None
+        if request.waivers_file is not None:
+            file_waivers = read_waivers_file(request.waivers_file, catalog, today)
+        store = open_store(request.db)
+    except BaseException:
+        if collection is not None:
+            collection.close()
+        raise
     try:
         if file_waivers is not None:
             with store.session() as s:
@@ -311,6 +271,7 @@ def scan(
             progress,
             request.options,
             request.system,
+            collection,
         )
         view = readmodel.load(store, catalog, str(summary.assessment_id))
         return _output(ScanRun(summary, view), request.output)

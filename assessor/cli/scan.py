@@ -24,9 +24,11 @@ from assessor.errors import TargetError
 from assessor.vocab import FAILING_STATUSES, Severity
 
 if TYPE_CHECKING:
+    from assessor.collection import Collection
     from assessor.collectors.options import CollectOptions
     from assessor.pipeline import ScanRun
     from assessor.readmodel import AssessmentView
+    from assessor.targets import Target
 
 
 class FailOn(StrEnum):
@@ -192,28 +194,59 @@ def scan(
     reached. The other targets are still stored.
     """
     with uncollected_imports():
-        from assessor import pipeline
+        from assessor import collection
         from assessor.targets import default_targets, parse_target
 
     options = _options(platform, image_limits, insecure, creds, authfile, cert_dir, timeout)
     _registry_checks(options, deep, max_images, stale_days, push_probe)
     options.image_cache_days = _cache_days(setting(image_cache_days, "image_cache_days"))
-    request = pipeline.ScanRequest(
-        [parse_target(t) for t in targets] if targets else default_targets(),
-        pipeline.check_period(setting(period, "period") or pipeline.current_period()),
-        pipeline.check_system(setting(system, "system")),
-        options,
-        waivers_file,
-        controls_dirs(controls),
-        setting(db, "db"),
-        output=None if fmt is ScanFormat.TABLE else fmt.value,
-    )
+    parsed = [parse_target(t) for t in targets] if targets else default_targets()
     threshold = FailOn(setting(fail_on, "fail_on") or "none")
-    with spinner("scanning") as progress:
-        done = pipeline.scan(request, progress, lambda w: echo(f"assessor: warning: {w}", err=True))
+    # the targets are read in a process of their own from now on, while this one checks the
+    # rest of the request and loads the catalog and the store
+    collecting = collection.start(parsed, options, child=True)
+    done = _scan(collecting, parsed, options, period, system, waivers_file, controls, db, fmt)
     _print(done, all_results)
     if code := done.exit_code(None if threshold is FailOn.NONE else Severity(threshold.value)):
         raise typer.Exit(code)
+
+
+def _scan(
+    collecting: Collection,
+    targets: list[Target],
+    options: CollectOptions,
+    period: str | None,
+    system: str | None,
+    waivers_file: Path | None,
+    controls: list[Path] | None,
+    db: str | None,
+    fmt: ScanFormat,
+) -> ScanRun:
+    """The rest of the request checked, then the scan run and stored (the collection ends
+    with it, whatever happens)."""
+    with uncollected_imports():
+        from assessor import pipeline
+
+    try:
+        request = pipeline.ScanRequest(
+            targets,
+            pipeline.check_period(setting(period, "period") or pipeline.current_period()),
+            pipeline.check_system(setting(system, "system")),
+            options,
+            waivers_file,
+            controls_dirs(controls),
+            setting(db, "db"),
+            output=None if fmt is ScanFormat.TABLE else fmt.value,
+        )
+    except BaseException:
+        collecting.close()
+        raise
+    with spinner("scanning") as progress:
+        return pipeline.scan(request, progress, _warn, collecting)
+
+
+def _warn(warning: str) -> None:
+    echo(f"assessor: warning: {warning}", err=True)
 
 
 def _options(

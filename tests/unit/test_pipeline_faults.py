@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from assessor import pipeline
+from assessor import collection, pipeline
 from assessor.catalog import load_catalog
 from assessor.collectors import collector_for
 from assessor.evidence import Evidence
@@ -53,7 +53,7 @@ def test_an_unforeseen_collector_error_fails_its_target_only(
         real = collector_for(target, options)
         return _Broken(real) if target == broken else real
 
-    monkeypatch.setattr(pipeline, "collector_for", pick)
+    monkeypatch.setattr(collection, "collector_for", pick)
     monkeypatch.delenv("ASSESSOR_DEBUG", raising=False)
     store = open_store(f"sqlite:///{tmp_path / 'a.db'}")
     summary = pipeline.run_scan(store, load_catalog(), [broken, good], "2026-Q4")
@@ -72,7 +72,7 @@ def test_an_unforeseen_collector_error_fails_its_target_only(
 
 def test_assessor_debug_re_raises(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     broken = parse_target(f"host:{tmp_path}")
-    monkeypatch.setattr(pipeline, "collector_for", lambda t, o=None: _Broken(collector_for(t, o)))
+    monkeypatch.setattr(collection, "collector_for", lambda t, o=None: _Broken(collector_for(t, o)))
     monkeypatch.setenv("ASSESSOR_DEBUG", "1")
     store = open_store(f"sqlite:///{tmp_path / 'a.db'}")
     with pytest.raises(ValueError, match="bad byte"):

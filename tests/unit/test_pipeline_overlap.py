@@ -1,4 +1,4 @@
-"""A scan collects its targets at once (up to pipeline.AHEAD), and still evaluates and stores
+"""A scan collects its targets at once (up to collection.AHEAD), and still evaluates and stores
 them in the order given, each whole: two collectors that each wait for the other to have
 started both finish, and the stored targets keep the command line's order."""
 
@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from assessor import pipeline
+from assessor import collection, pipeline
 from assessor.catalog import load_catalog
 from assessor.collectors import collector_for
 from assessor.evidence import Evidence
@@ -53,7 +53,7 @@ def test_targets_are_collected_at_once_and_stored_in_order(
         targets.append(parse_target(f"host:{root}"))
     started = threading.Barrier(len(targets))
     monkeypatch.setattr(
-        pipeline, "collector_for", lambda t, o=None: _Waiting(collector_for(t, o), started)
+        collection, "collector_for", lambda t, o=None: _Waiting(collector_for(t, o), started)
     )
     monkeypatch.delenv("ASSESSOR_DEBUG", raising=False)
     store = open_store(f"sqlite:///{tmp_path / 'a.db'}")

@@ -1,0 +1,157 @@
+"""Collecting in a child process (assessor.collection, what `assessor scan` does): the
+evidence handed over is what collecting here gives, hash for hash; a child that dies loses
+only the targets it had not handed over, named with the reason; a plugin that does not load
+stops the scan before anything is stored; closing ends a child that hangs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from assessor import collection, pipeline
+from assessor.catalog import load_catalog
+from assessor.collectors import collector_for
+from assessor.errors import AssessorError
+from assessor.evidence import Evidence
+from assessor.extensions import PluginError
+from assessor.store import open_store, queries
+from assessor.targets import Target, parse_target
+from assessor.vocab import AssessmentStatus, TargetStatus
+
+
+def _root(tmp_path: Path, name: str) -> Target:
+    root = tmp_path / name
+    (root / "etc" / "docker").mkdir(parents=True)
+    (root / "etc" / "hostname").write_text(f"{name}\n")
+    token = "ghp_" + "a1B2" * 9  # a secret's shape: swept in the child, never handed over
+    (root / "etc" / "docker" / "daemon.json").write_text(
+        json.dumps({"icc": False, "labels": [f"api_token={token}"]})
+    )
+    return parse_target(f"host:{root}")
+
+
+class _Doomed:
+    """Wraps a real collector; ends the process it runs in, after ``delay`` seconds."""
+
+    def __init__(self, real: Any, delay: float, how: int = signal.SIGKILL) -> None:
+        self.real, self.kinds, self.delay, self.how = real, real.kinds, delay, how
+
+    def collect(self, target: Target) -> Iterator[Evidence]:
+        time.sleep(self.delay)
+        os.kill(os.getpid(), self.how)
+        yield from []
+
+    def identity(self) -> dict[str, Any]:
+        return {}
+
+    def failure_evidence(self, target: Target, message: str) -> list[Evidence]:
+        return []
+
+    def warnings(self) -> list[str]:
+        return []
+
+
+def test_the_child_hands_over_what_collecting_here_gives(tmp_path: Path) -> None:
+    targets = [_root(tmp_path, "a"), _root(tmp_path, "b"), parse_target("host:/nonexistent")]
+    here = collection.start(targets)
+    child = collection.start(targets, child=True)
+    assert isinstance(child, collection.ChildCollection)
+    try:
+        child.ready()
+        for i in range(len(targets)):
+            mine, theirs = here.result(i), child.result(i)
+            assert [e.sha256 for e in theirs.evidence] == [e.sha256 for e in mine.evidence]
+            assert (theirs.identity, theirs.warnings, theirs.kinds) == (
+                mine.identity,
+                mine.warnings,
+                mine.kinds,
+            )
+            assert type(theirs.error) is type(mine.error)
+            assert (theirs.error and theirs.error.message) == (mine.error and mine.error.message)
+    finally:
+        here.close()
+        child.close()
+    redacted = [e for e in child.result(0).evidence if e.redactions]
+    assert redacted  # the token in daemon.json was swept in the child, and stays swept
+    assert "a1B2a1B2" not in str([e.document() for e in redacted])
+
+
+def test_a_child_that_dies_loses_only_what_it_had_not_handed_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    good, doomed = _root(tmp_path, "good"), _root(tmp_path, "doomed")
+
+    def pick(target: Target, options: Any = None) -> Any:
+        real = collector_for(target, options)
+        return _Doomed(real, delay=2.0) if target == doomed else real
+
+    monkeypatch.setattr(collection, "collector_for", pick)
+    store = open_store(f"sqlite:///{tmp_path / 'a.db'}")
+    started = collection.start([good, doomed], child=True)
+    summary = pipeline.run_scan(
+        store, load_catalog(), [good, doomed], "2026-Q4", collection=started
+    )
+    assert summary.status == AssessmentStatus.INCOMPLETE
+    outcomes = {str(t.target): t for t in summary.targets}
+    assert outcomes[str(good)].status == TargetStatus.COLLECTED
+    lost = outcomes[str(doomed)]
+    assert lost.status == TargetStatus.ERROR
+    assert lost.error is not None
+    assert str(doomed) in lost.error
+    assert "killed by signal 9 (SIGKILL)" in lost.error
+    stored = queries.get_targets(store, summary.assessment_id)
+    assert [t.status for t in stored] == [TargetStatus.COLLECTED, TargetStatus.ERROR]
+
+
+def test_a_collector_that_does_not_load_stops_the_scan_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(target: Target, options: Any = None) -> Any:
+        raise PluginError("plugin 'x' (from x-dist) does not load: ImportError: no module y")
+
+    monkeypatch.setattr(collection, "collector_for", broken)
+    store = open_store(f"sqlite:///{tmp_path / 'a.db'}")
+    target = _root(tmp_path, "a")
+    started = collection.start([target], child=True)
+    with pytest.raises(AssessorError, match=r"plugin 'x' .* does not load") as caught:
+        pipeline.run_scan(store, load_catalog(), [target], "2026-Q4", collection=started)
+    assert caught.value.exit_code == PluginError("").exit_code
+    assert queries.list_assessments(store) == []  # nothing stored
+
+
+def test_closing_ends_a_child_that_hangs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    class _Hangs(_Doomed):
+        def collect(self, target: Target) -> Iterator[Evidence]:
+            time.sleep(600)
+            yield from []
+
+    monkeypatch.setattr(
+        collection, "collector_for", lambda t, o=None: _Hangs(collector_for(t, o), 0)
+    )
+    started = collection.start([_root(tmp_path, "a")], child=True)
+    assert isinstance(started, collection.ChildCollection)
+    started.ready()
+    began = time.monotonic()
+    started.close()
+    assert time.monotonic() - began < 5
+    with pytest.raises(ChildProcessError):
+        os.waitpid(started._pid, os.WNOHANG)  # reaped: no zombie left
+    lost = started.result(0)
+    assert lost.error is not None
+    assert "killed by signal 9" in lost.error.message
+
+
+def test_assessor_debug_collects_here(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("ASSESSOR_DEBUG", "1")
+    started = collection.start([_root(tmp_path, "a")], child=True)
+    try:
+        assert not isinstance(started, collection.ChildCollection)  # a traceback shows here
+    finally:
+        started.close()
