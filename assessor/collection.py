@@ -231,7 +231,8 @@ def _child(targets: list[Target], options: CollectOptions | None, pipe: IO[bytes
     """Collect ``targets`` and write each as a frame to ``pipe``; never returns."""
     code = 0
     try:
-        signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends the child at once
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends the child at once
         lock = threading.Lock()
 
         def send(frame: dict[str, Any]) -> None:

@@ -155,3 +155,33 @@ def test_assessor_debug_collects_here(monkeypatch: pytest.MonkeyPatch, tmp_path:
         assert not isinstance(started, collection.ChildCollection)  # a traceback shows here
     finally:
         started.close()
+
+
+def test_a_child_keeps_an_ignored_interrupt_ignored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A scan started with SIGINT ignored (nohup, a background job of a script) is not ended
+    by one; its child is not either."""
+
+    class _Slow(_Doomed):
+        def collect(self, target: Target) -> Iterator[Evidence]:
+            time.sleep(1.0)
+            yield from self.real.collect(target)
+
+    monkeypatch.setattr(
+        collection, "collector_for", lambda t, o=None: _Slow(collector_for(t, o), 0)
+    )
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        started = collection.start([_root(tmp_path, "a")], child=True)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert isinstance(started, collection.ChildCollection)
+    try:
+        started.ready()
+        os.kill(started._pid, signal.SIGINT)
+        done = started.result(0)
+        assert done.error is None, done.error
+        assert done.evidence
+    finally:
+        started.close()
