@@ -70,9 +70,15 @@ def test_a_scan_loads_no_yaml_reader_nor_httpx_command_line(tmp_path: Path) -> N
     args = ("scan", f"host:{root}", f"engine:unix://{tmp_path}/absent.sock")
     modules_after(*args, env=env)  # the first scan caches the catalog
     loaded = modules_after(*args, env=env)
-    assert {"assessor.pipeline", "httpx", "sqlalchemy"} <= loaded  # the scan ran
-    unused = sorted(m for m in loaded if m.split(".")[0] in ("yaml", "click", "pygments"))
-    assert unused == []
+    assert {"assessor.pipeline", "sqlalchemy"} <= loaded  # the scan ran
+    # the targets were read in the child process (assessor.collection): no HTTP client here
+    assert not {m for m in loaded if m.split(".")[0] in ("httpx", "httpcore")}
+    # collected in this process (ASSESSOR_DEBUG): the engine's client, not its command line
+    here = modules_after(*args, env={**env, "ASSESSOR_DEBUG": "1"})
+    assert {"assessor.pipeline", "httpx", "sqlalchemy"} <= here
+    for modules in (loaded, here):
+        unused = sorted(m for m in modules if m.split(".")[0] in ("yaml", "click", "pygments"))
+        assert unused == []
 
 
 def test_version_fast_path_prints_what_typer_prints() -> None:

@@ -37,11 +37,11 @@ def test_no_collection_inside_then_frozen_and_collector_as_before() -> None:
 
 PROBE = """
 import gc, json, sys
-import assessor.collectors as collectors
+import assessor.collection as collection
 from assessor.cli import main
 seen = {}
-make = collectors.collector_for
-def watched(*args, **kwargs):  # the scan's work has begun: are its imports frozen?
+ready = collection.ChildCollection.ready
+def watched(self):  # the scan's work has begun here (the child collects): imports frozen?
     pipeline = sys.modules["assessor.pipeline"]
     live = gc.get_objects()  # generations 0-2: the frozen objects are not among them
     seen.update(
@@ -49,8 +49,8 @@ def watched(*args, **kwargs):  # the scan's work has begun: are its imports froz
         pipeline_frozen=not any(o is pipeline.run_scan for o in live),
         sqlalchemy_frozen=not any(o is sys.modules["sqlalchemy"].select for o in live),
     )
-    return make(*args, **kwargs)
-collectors.collector_for = watched
+    return ready(self)
+collection.ChildCollection.ready = watched
 try:
     main(sys.argv[1:])
 except SystemExit:
