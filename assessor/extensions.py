@@ -87,7 +87,9 @@ COLLECTORS: dict[str, TargetKindEntry] = {
     ),
     "engine": TargetKindEntry(
         "assessor.collectors.engine:EngineCollector",
-        "engine: the Docker Engine API (info, version, containers, networks, images, swarm)",
+        "engine: the Docker Engine API (info, version, containers, networks, images, swarm) "
+        "and every local image's configuration and layers, from the engine's export or, for "
+        "an image ID read within --image-cache-days, from that reading (its read_at)",
     ),
     "image": TargetKindEntry(
         "assessor.collectors.image:ImageCollector",
