@@ -143,3 +143,24 @@ def test_the_read_model_refuses_a_stored_status_no_scan_writes(tmp_path: Path) -
     with pytest.raises(StoreError, match=r"has the status 'waived', which no scan stores"):
         readmodel.load(store, Catalog(), str(aid))
     store.close()
+
+
+def test_finish_assessment_sets_its_row_only(tmp_path: Path) -> None:
+    """Status, end time (UTC) and note of the one assessment; the other rows are unchanged; an
+    id that is not stored is an error."""
+    from datetime import UTC, datetime
+
+    store = open_store(f"sqlite:///{tmp_path / 'f.db'}")
+    first = queries.create_assessment(store, "2026-Q4", ["host:/"], "sha256:x")
+    second = queries.create_assessment(store, "2026-Q4", ["host:/"], "sha256:x")
+    before = datetime.now(UTC)
+    queries.finish_assessment(store, second, AssessmentStatus.INCOMPLETE, "host:/: no such root")
+    done = queries.get_assessment(store, str(second))
+    assert (done.status, done.note) == ("incomplete", "host:/: no such root")
+    assert done.finished is not None and done.finished.tzinfo is not None
+    assert before.replace(microsecond=0) <= done.finished <= datetime.now(UTC)
+    untouched = queries.get_assessment(store, str(first))
+    assert (untouched.status, untouched.finished, untouched.note) == ("incomplete", None, None)
+    with pytest.raises(AssertionError):
+        queries.finish_assessment(store, second + 1, AssessmentStatus.COMPLETE)
+    store.close()
