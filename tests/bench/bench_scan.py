@@ -284,16 +284,24 @@ def stage_containers(label: str, refs: dict[str, str], network: str) -> None:
 
 
 def cleanup(label: str) -> None:
-    """Remove what carries our label: containers, the network, the images (newest first: a
-    built image before the one it is built on)."""
+    """Remove what carries our label: containers, the network, the images. An image another
+    is built on goes only after it (images made in the same second list in any order), so
+    removal passes repeat until none is left or a pass removes nothing."""
     ids = docker("ps", "-aq", "--filter", f"label=assessor.test={label}").split()
     if ids:
         docker("rm", "-f", *ids)
     nets = docker("network", "ls", "-q", "--filter", f"label=assessor.test={label}").split()
     if nets:
         docker("network", "rm", *nets)
-    for image in docker("images", "-q", "--filter", f"label=assessor.test={label}").split():
-        subprocess.run([DOCKER, "rmi", "-f", image], capture_output=True, check=False)
+    left = docker("images", "-q", "--filter", f"label=assessor.test={label}").split()
+    while left:
+        for image in left:
+            subprocess.run([DOCKER, "rmi", "-f", image], capture_output=True, check=False)
+        now = docker("images", "-q", "--filter", f"label=assessor.test={label}").split()
+        if set(now) == set(left):
+            print(f"bench: could not remove images {' '.join(now)}", file=sys.stderr)
+            break
+        left = now
 
 
 def peer_copy(work: Path) -> Path:
@@ -338,9 +346,11 @@ def main() -> None:
             cold: list[Run] = []
             theirs: list[Run] = []
             for i in range(REPEAT + 1):  # run 0 warms caches for both and is not counted
-                mine = timed(ours_argv, ROOT, env)
-                first = timed(cold_argv, ROOT, env)
+                # the peer first: it never runs just after an image export, whose aftermath
+                # in dockerd (buffers, the page cache) would slow its first calls
                 peers = timed(["bash", "./docker-bench-security.sh", "-b"], peer, peer_env)
+                first = timed(cold_argv, ROOT, env)
+                mine = timed(ours_argv, ROOT, env)
                 if i:
                     ours.append(mine)
                     cold.append(first)
@@ -355,6 +365,9 @@ def main() -> None:
         f"(staged in {staged_in:.0f} s; {notes}); runs per tool: {REPEAT}, alternating; load "
         f"average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
     )
+    # the peer runs the docker command line hundreds of times: its time depends on which one
+    client = docker("version", "--format", "{{.Client.Version}}")
+    print(f"the peer's docker command: {DOCKER} {client} (the first on its PATH)")
     scan = f"assessor scan host:/ engine:unix://{SOCKET}"
     for name, runs in (
         (f"{scan} (images read before: from its cache)", ours),
