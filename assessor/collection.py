@@ -147,6 +147,7 @@ class ChildCollection(Collection):
         self._ready: Future[None] = Future()
         self._lock = threading.Lock()
         self._ended: str | None = None  # how the child ended, once reaped
+        self._crash: str | None = None  # the defect it ended on, if it said
         read, write = os.pipe()
         self._pid = os.fork()
         if self._pid == 0:  # the child: collect, hand over, and end without cleanup
@@ -185,6 +186,8 @@ class ChildCollection(Collection):
         except Exception as e:  # any: the targets not handed over are named
             problem = f"its output could not be read ({type(e).__name__}: {e})"
         ended = self._reap(kill=problem is not None)
+        if problem is None and self._crash is not None:
+            problem = f"failed on an internal error ({self._crash}; please report it)"
         reason = f"the collecting process {problem or f'ended ({ended})'}"
         if not self._ready.done():
             self._ready.set_exception(AssessorError(reason))
@@ -207,6 +210,8 @@ class ChildCollection(Collection):
             self._ready.set_exception(error)
         elif what == "target":
             self._futures[int(frame["i"])].set_result(_collected(frame))
+        elif what == "crash":  # a defect of assessor in the child, which ends now
+            self._crash = str(frame["message"]).encode("unicode_escape").decode("ascii")
 
 
 def start(
@@ -230,17 +235,17 @@ def start(
 def _child(targets: list[Target], options: CollectOptions | None, pipe: IO[bytes]) -> None:
     """Collect ``targets`` and write each as a frame to ``pipe``; never returns."""
     code = 0
+    lock = threading.Lock()
+
+    def send(frame: dict[str, Any]) -> None:
+        body = json.dumps(frame, separators=(",", ":")).encode()
+        with lock:
+            pipe.write(_FRAME.pack(len(body)) + body)
+            pipe.flush()
+
     try:
         if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
             signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends the child at once
-        lock = threading.Lock()
-
-        def send(frame: dict[str, Any]) -> None:
-            body = json.dumps(frame, separators=(",", ":")).encode()
-            with lock:
-                pipe.write(_FRAME.pack(len(body)) + body)
-                pipe.flush()
-
         try:
             collection = Collection(targets, options, lambda m: send({"t": "say", "m": m}))
         except AssessorError as e:
@@ -251,12 +256,19 @@ def _child(targets: list[Target], options: CollectOptions | None, pipe: IO[bytes
             send({"t": "target", "i": i, **_frame(collection.result(i))})
     except BrokenPipeError:  # the scan ended first
         code = 0
-    except BaseException:  # a defect here ends the child; the parent names the targets lost
+    except BaseException as e:  # a defect here ends the child; the parent names what is lost
         code = 70
+        with contextlib.suppress(BaseException):
+            send({"t": "crash", "message": _one_line(e)})
     finally:
         with contextlib.suppress(OSError):
             pipe.close()
         os._exit(code)  # no cleanup of what the parent owns (its buffers, its atexit)
+
+
+def _one_line(e: BaseException) -> str:
+    text = str(e).splitlines()[0][:200] if str(e) else ""
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
 
 
 def _frame(c: Collected) -> dict[str, Any]:

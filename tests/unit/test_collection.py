@@ -185,3 +185,26 @@ def test_a_child_keeps_an_ignored_interrupt_ignored(
         assert done.evidence
     finally:
         started.close()
+
+
+def test_a_defect_in_the_child_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An identity that is not JSON (a defect of a collector) ends the child; the targets it
+    had not handed over say what it failed on."""
+
+    class _Odd(_Doomed):
+        def collect(self, target: Target) -> Iterator[Evidence]:
+            yield from self.real.collect(target)
+
+        def identity(self) -> dict[str, Any]:
+            return {"when": object()}
+
+    monkeypatch.setattr(collection, "collector_for", lambda t, o=None: _Odd(collector_for(t, o), 0))
+    started = collection.start([_root(tmp_path, "a")], child=True)
+    try:
+        lost = started.result(0)
+    finally:
+        started.close()
+    assert lost.error is not None
+    message = lost.error.message
+    assert "collection ended before this target was read" in message
+    assert "internal error (TypeError: Object of type object is not JSON serializable" in message
