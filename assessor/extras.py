@@ -4,7 +4,8 @@ before it does any work that needs one.
 The core install scans, stores, diffs and exports JSON, CSV, SARIF, JUnit, XCCDF and ARF.
 ``assessor[report]`` adds PDF and HTML reports and signing (``report``, ``export --sign``,
 ``verify``); ``assessor[oscal]`` adds the OSCAL formats (``export --format oscal``,
-``controls export --format oscal``); ``assessor[all]`` both.
+``controls export --format oscal``); ``assessor[postgresql]`` the psycopg driver for a
+``postgresql://`` database; ``assessor[all]`` all three.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from assessor.errors import AssessorError
 EXTRAS: dict[str, tuple[str, ...]] = {
     "report": ("jinja2", "weasyprint", "pyhanko", "pyhanko_certvalidator"),
     "oscal": ("trestle",),
+    "postgresql": ("psycopg",),
 }
 
 

@@ -25,7 +25,7 @@ DB_OPTION = typer.Option(
     envvar="ASSESSOR_DB",
     show_envvar=True,
     help="Database: a file path (./assessor.db, ~/a.db) or a URL (sqlite:///PATH, "
-    "postgresql+psycopg://USER@HOST/DB). A new file is created 0600. "
+    "postgresql://USER@HOST/DB with the postgresql extra). A new file is created 0600. "
     "Default: assessor.db in the user data directory (folder 0700).",
 )
 CONTROLS_OPTION = typer.Option(

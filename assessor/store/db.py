@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
 from assessor.errors import StoreError
+from assessor.extras import require
 from assessor.resources import data_dir
 
 # Every migration this version knows, oldest first; the last is the head. A test checks
@@ -95,6 +96,8 @@ def as_url(text: str) -> str:
             return url.set(database=str(Path(name).expanduser())).render_as_string(
                 hide_password=False
             )
+    if url.drivername == "postgresql":  # SQLAlchemy's default driver is psycopg2; ours is psycopg 3
+        return url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
     return text
 
 
@@ -243,6 +246,8 @@ def make_engine(url: str) -> Engine:
                     f"{e.strerror or e}"
                 ) from e
             url = _read_only_media(url, Path(path).expanduser())
+    if url.startswith("postgresql+psycopg:"):
+        require("postgresql", "PostgreSQL databases")
     try:
         engine = create_engine(url)
     except Exception as e:  # unknown dialect or driver

@@ -24,6 +24,15 @@ def test_plain_paths_are_sqlite_files(tmp_path: Path, monkeypatch: pytest.Monkey
     assert as_url("postgresql+psycopg://u@h/d") == "postgresql+psycopg://u@h/d"
 
 
+def test_plain_postgresql_urls_use_psycopg_3() -> None:
+    # SQLAlchemy's default PostgreSQL driver is psycopg2, which assessor does not install
+    assert as_url("postgresql://u@h/d") == "postgresql+psycopg://u@h/d"
+    assert as_url("postgresql://u:p%40ss@h:5433/d?host=/run/pg") == (
+        "postgresql+psycopg://u:p%40ss@h:5433/d?host=%2Frun%2Fpg"
+    )
+    assert as_url("postgresql+psycopg2://u@h/d") == "postgresql+psycopg2://u@h/d"  # as asked
+
+
 @pytest.mark.parametrize(
     ("text", "want"),
     [

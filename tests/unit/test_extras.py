@@ -110,3 +110,23 @@ def test_a_command_missing_its_extra_says_which_before_any_work(
     assert proc.returncode == EXIT_USAGE, proc.stderr
     assert proc.stderr == f"assessor: error: {line}\n"
     assert list(tmp_path.iterdir()) == []  # nothing written, no database made
+
+
+@pytest.mark.parametrize("command", [["assessments"], ["db", "current"], ["db", "upgrade"]])
+def test_a_postgresql_database_without_psycopg_names_the_extra(
+    tmp_path: Path, command: list[str]
+) -> None:
+    url = f"postgresql://nobody@/assessor?host={tmp_path}"  # plain postgresql:// means psycopg 3
+    proc = subprocess.run(
+        [sys.executable, "-c", HIDDEN, "psycopg", *command, "--db", url],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == EXIT_USAGE, proc.stderr
+    assert proc.stderr == (
+        "assessor: error: PostgreSQL databases need the 'postgresql' extra: "
+        "pip install 'assessor[postgresql]'\n"
+    )
