@@ -5,7 +5,7 @@
 set -euo pipefail
 
 PACKAGES=(docker.io podman busybox-static docker-registry skopeo poppler-utils chromium openssl auditd
-  openscap-scanner ssg-debian rootlesskit uidmap slirp4netns npm)
+  openscap-scanner ssg-debian rootlesskit uidmap slirp4netns npm debootstrap)
 
 missing=()
 command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
@@ -19,6 +19,7 @@ command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v oscap >/dev/null 2>&1 || missing+=(openscap-scanner)
 [ -d /usr/share/xml/scap/ssg/content ] || missing+=(ssg-debian)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+[ -x /usr/sbin/debootstrap ] || missing+=(debootstrap)
 
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
