@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Install and start what the tests use: Docker's engine (dockerd), Podman (its Docker-compatible
-# API service), busybox-static for test images. As root on Debian this installs with apt;
-# otherwise it only checks.
+# API service), busybox-static for test images, a throwaway PostgreSQL server for the store
+# tests. As root on Debian this installs with apt; otherwise it only checks.
 set -euo pipefail
 
 PACKAGES=(docker.io podman busybox-static docker-registry skopeo poppler-utils chromium openssl auditd
-  openscap-scanner ssg-debian rootlesskit uidmap slirp4netns npm debootstrap)
+  openscap-scanner ssg-debian rootlesskit uidmap slirp4netns npm debootstrap postgresql)
 
 missing=()
 command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
@@ -20,6 +20,7 @@ command -v oscap >/dev/null 2>&1 || missing+=(openscap-scanner)
 [ -d /usr/share/xml/scap/ssg/content ] || missing+=(ssg-debian)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 [ -x /usr/sbin/debootstrap ] || missing+=(debootstrap)
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -55,6 +56,27 @@ if command -v dockerd >/dev/null 2>&1 && ! docker_cli info >/dev/null 2>&1; then
     docker_cli info >/dev/null 2>&1 || { echo "test-setup: dockerd did not start; see /tmp/assessor-dockerd.log" >&2; exit 1; }
   else
     echo "test-setup: dockerd is not running (run as root to start it)" >&2
+  fi
+fi
+# PostgreSQL for the store tests (tests/conftest.py `pg_url`): a server of the tests' own, data
+# in memory, reached only through a unix socket in PG_DIR, trust authentication, C.UTF-8 (byte
+# order, as SQLite sorts text). Started once; later runs find it running and leave it.
+PG_DIR=/run/assessor-test-pg
+PG_BIN=$(compgen -G '/usr/lib/postgresql/*/bin' | sort -V | tail -n 1 || true)
+if [ -n "$PG_BIN" ] && ! "$PG_BIN/pg_isready" -q -h "$PG_DIR" 2>/dev/null; then
+  if [ "$(id -u)" -eq 0 ]; then
+    echo "test-setup: starting PostgreSQL ($PG_BIN) on $PG_DIR"
+    mkdir -p "$PG_DIR" && chown postgres: "$PG_DIR" && chmod 0755 "$PG_DIR"
+    if [ ! -f "$PG_DIR/data/PG_VERSION" ]; then
+      rm -rf "$PG_DIR/data"
+      runuser -u postgres -- "$PG_BIN/initdb" -D "$PG_DIR/data" -U postgres --auth=trust \
+        -E UTF8 --locale=C.UTF-8 -N >"$PG_DIR/initdb.log"
+    fi
+    runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/log" -w -s \
+      -o "-k $PG_DIR -c listen_addresses= -c max_connections=200 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+      start || { echo "test-setup: PostgreSQL did not start; see $PG_DIR/log" >&2; exit 1; }
+  else
+    echo "test-setup: PostgreSQL is not running on $PG_DIR (run as root to start it)" >&2
   fi
 fi
 echo "test-setup: ready"

@@ -83,6 +83,80 @@ def db(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'assessor.db'}"
 
 
+# The PostgreSQL server scripts/test-setup.sh starts (a unix socket in this folder, trust
+# authentication); ASSESSOR_TEST_PG names another one: a URL whose database the tests may
+# use to create and drop their own.
+PG_SOCKET_DIR = "/run/assessor-test-pg"
+PG_ADMIN_URL = os.environ.get(
+    "ASSESSOR_TEST_PG", f"postgresql+psycopg://postgres@/postgres?host={PG_SOCKET_DIR}"
+)
+
+
+@pytest.fixture(scope="session")
+def pg_admin() -> Iterator[Any]:
+    """An engine on the test PostgreSQL server's maintenance database, in autocommit."""
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        missing("psycopg (pip install -e '.[dev,all]')")
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as e:
+        engine.dispose()
+        why = str(getattr(e, "orig", e)).splitlines()[0]
+        missing(f"a PostgreSQL server at {PG_ADMIN_URL} (run scripts/test-setup.sh as root): {why}")
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def pg_url(pg_admin: Any) -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL database of this test's own, dropped after it."""
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    name = f"assessor_test_{uuid.uuid4().hex[:16]}"
+    with pg_admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with pg_admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def sql(db: str, *statements: str, **params: object) -> list[tuple[Any, ...]]:
+    """Run SQL on a database URL on a connection of its own, as another program editing the
+    database behind assessor's back would (SQLite with its foreign keys on), in one
+    transaction; the rows of the last statement. ``:name`` parameters on every backend."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(db)
+    if engine.dialect.name == "sqlite":
+        statements = ("PRAGMA foreign_keys=ON", *statements)
+    try:
+        with engine.begin() as conn:
+            for st in statements:
+                result = conn.execute(text(st), params)
+            return [tuple(r) for r in result] if result.returns_rows else []
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A new database on each backend the store supports: a test that takes it runs twice."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'assessor.db'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
 def docker_cli() -> str | None:
     for candidate in ("/usr/bin/docker", shutil.which("docker")):
         if candidate and os.access(candidate, os.X_OK):

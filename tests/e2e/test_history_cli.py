@@ -1,14 +1,15 @@
-"""finalise, history list|verify and evaluate through the real command line, with the SQLite
-file edited behind assessor's back."""
+"""finalise, history list|verify and evaluate through the real command line, with the database
+(a SQLite file, a PostgreSQL database) edited behind assessor's back."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import zlib
 from pathlib import Path
 
-from tests.conftest import run_cli
+import pytest
+
+from tests.conftest import run_cli, sql
 from tests.reportdata import make_assessment
 
 EXTRA_RULE = """\
@@ -32,23 +33,15 @@ default_value: Any name.
 """
 
 
-def _path(db: str) -> Path:
-    return Path(db.removeprefix("sqlite:///"))
+@pytest.fixture
+def db(store_url: str) -> str:
+    """Each test here runs on SQLite and on PostgreSQL."""
+    return store_url
 
 
 def _assess(db: str, system: str, period: str) -> int:
-    aid, _ = make_assessment(db, 2, period=period)
-    with sqlite3.connect(_path(db)) as con:
-        con.execute("UPDATE assessment SET system=? WHERE id=?", (system, aid))
+    aid, _ = make_assessment(db, 2, period=period, system=system)
     return aid
-
-
-def _sql(db: str, statement: str, *args: object) -> None:
-    con = sqlite3.connect(_path(db))
-    con.execute("PRAGMA foreign_keys=ON")
-    con.execute(statement, args)
-    con.commit()
-    con.close()
 
 
 def test_finalise_chain_and_verify_after_tampering(db: str) -> None:
@@ -75,24 +68,20 @@ def test_finalise_chain_and_verify_after_tampering(db: str) -> None:
     assert chain["assessments"][1]["previous_digest"] == d1
 
     # edit a finalised result's message in the file
-    _sql(
+    sql(
         db,
         "UPDATE result SET message='fine', status='pass' WHERE id=(SELECT min(id) FROM result "
-        "WHERE assessment_id=? AND status='fail')",
-        a2,
+        "WHERE assessment_id=:a AND status='fail')",
+        a=a2,
     )
     r = run_cli("history", "verify", "--system", "payments", db=db)
     assert r.code == 1, r.out
-    uuid2 = (
-        sqlite3.connect(_path(db))
-        .execute("SELECT uuid FROM assessment WHERE id=?", (a2,))
-        .fetchone()[0]
-    )
+    ((uuid2,),) = sql(db, "SELECT uuid FROM assessment WHERE id=:a", a=a2)
     assert f"assessment {a2} (uuid {uuid2}, period 2026-Q4): content-changed" in r.out
     assert f"assessment {a1} " not in r.out.split("BROKEN")[1]
 
     # delete the first finalised assessment (foreign keys on: its results go too)
-    _sql(db, "DELETE FROM assessment WHERE id=?", a1)
+    sql(db, "DELETE FROM assessment WHERE id=:a", a=a1)
     r = run_cli("history", "verify", "--format", "json", db=db)
     assert r.code == 1
     doc = r.json()
@@ -104,15 +93,11 @@ def test_finalise_chain_and_verify_after_tampering(db: str) -> None:
 def test_verify_detects_an_edited_evidence_body(db: str) -> None:
     a1 = _assess(db, "payments", "2026-Q4")
     assert run_cli("finalise", str(a1), "--by", "Alice", db=db).code == 0
-    con = sqlite3.connect(_path(db))
-    h, body = con.execute("SELECT hash, body FROM evidence ORDER BY hash LIMIT 1").fetchone()
+    ((h, body),) = sql(db, "SELECT hash, body FROM evidence ORDER BY hash LIMIT 1")
     doc = json.loads(zlib.decompress(body))
     doc["data"]["HostConfig"]["Privileged"] = False
-    con.execute(
-        "UPDATE evidence SET body=? WHERE hash=?", (zlib.compress(json.dumps(doc).encode()), h)
-    )
-    con.commit()
-    con.close()
+    body = zlib.compress(json.dumps(doc).encode())
+    sql(db, "UPDATE evidence SET body=:body WHERE hash=:h", body=body, h=h)
     r = run_cli("history", "verify", db=db)
     assert r.code == 1
     assert f"evidence-changed: evidence {h[:16]} was changed" in r.out
@@ -120,7 +105,7 @@ def test_verify_detects_an_edited_evidence_body(db: str) -> None:
 
 def test_finalise_refuses_an_incomplete_assessment(db: str) -> None:
     a1 = _assess(db, "payments", "2026-Q4")
-    _sql(db, "UPDATE assessment SET status='incomplete' WHERE id=?", a1)
+    sql(db, "UPDATE assessment SET status='incomplete' WHERE id=:a", a=a1)
     r = run_cli("finalise", str(a1), "--by", "Alice", db=db)
     assert r.code == 2 and "only a complete assessment" in r.err
     r = run_cli("finalise", "--db", db)  # --by is required
@@ -130,13 +115,11 @@ def test_finalise_refuses_an_incomplete_assessment(db: str) -> None:
 def test_evaluate_with_an_added_rule_makes_a_new_assessment(db: str, tmp_path: Path) -> None:
     a1 = _assess(db, "payments", "2026-Q4")
     assert run_cli("finalise", str(a1), "--by", "Alice", db=db).code == 0
-    con = sqlite3.connect(_path(db))
-    before = con.execute(
-        "SELECT rule, resource, status, message FROM result WHERE assessment_id=? ORDER BY id",
-        (a1,),
-    ).fetchall()
-    evidence = con.execute("SELECT count(*) FROM evidence").fetchone()[0]
-    con.close()
+    results = (
+        "SELECT rule, resource, status, message FROM result WHERE assessment_id=:a ORDER BY id"
+    )
+    before = sql(db, results, a=a1)
+    ((evidence,),) = sql(db, "SELECT count(*) FROM evidence")
     rules = tmp_path / "org" / "rules" / "container"
     rules.mkdir(parents=True)
     (rules / "org-container-named-prod.yaml").write_text(EXTRA_RULE)
@@ -148,24 +131,18 @@ def test_evaluate_with_an_added_rule_makes_a_new_assessment(db: str, tmp_path: P
     assert f"assessment {a2} (2026-Q4, complete)" in r.out
     assert "org-container-named-prod" in r.out  # both containers fail it: shown in the table
 
-    con = sqlite3.connect(_path(db))
-    after_old = con.execute(
-        "SELECT rule, resource, status, message FROM result WHERE assessment_id=? ORDER BY id",
-        (a1,),
-    ).fetchall()
-    assert after_old == before
-    new = con.execute(
-        "SELECT rule, status FROM result WHERE assessment_id=? AND rule=?",
-        (a2, "org-container-named-prod"),
-    ).fetchall()
+    assert sql(db, results, a=a1) == before
+    new = sql(
+        db,
+        "SELECT rule, status FROM result WHERE assessment_id=:a AND rule=:r",
+        a=a2,
+        r="org-container-named-prod",
+    )
     assert sorted(new) == [("org-container-named-prod", "fail")] * 2
-    n_new = con.execute("SELECT count(*) FROM result WHERE assessment_id=?", (a2,)).fetchone()[0]
+    ((n_new,),) = sql(db, "SELECT count(*) FROM result WHERE assessment_id=:a", a=a2)
     assert n_new == len(before) + 2
-    assert con.execute("SELECT count(*) FROM evidence").fetchone()[0] == evidence
-    row = con.execute(
-        "SELECT system, period, note, finalised_at FROM assessment WHERE id=?", (a2,)
-    ).fetchone()
-    con.close()
+    assert sql(db, "SELECT count(*) FROM evidence") == [(evidence,)]
+    (row,) = sql(db, "SELECT system, period, note, finalised_at FROM assessment WHERE id=:a", a=a2)
     assert row[0] == "payments" and row[1] == "2026-Q4" and row[3] is None
     assert row[2].startswith(f"re-evaluated from assessment {a1} with catalog sha256:")
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import zlib
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,35 +18,29 @@ from assessor.pipeline import evaluate_stored
 from assessor.store import Store, open_store, queries
 from assessor.store.models import Assessment, Attestation
 from assessor.vocab import AssessmentStatus
+from tests.conftest import sql
 from tests.reportdata import ENGINE, make_assessment
 
 
-def _path(db: str) -> str:
-    return db.removeprefix("sqlite:///")
+@pytest.fixture
+def db(store_url: str) -> str:
+    """Each test here runs on SQLite and on PostgreSQL."""
+    return store_url
 
 
 def _scan(db: str, system: str | None, *, period: str = "2026-Q4", n: int = 2) -> int:
     """A scan-like assessment (real catalog, synthetic containers) of ``system``."""
-    aid, _ = make_assessment(db, n, period=period)
-    con = sqlite3.connect(_path(db))
-    con.execute("UPDATE assessment SET system=? WHERE id=?", (system, aid))
-    con.commit()
-    con.close()
+    aid, _ = make_assessment(db, n, period=period, system=system)
     return aid
 
 
-def _sql(db: str, *statements: str) -> None:
-    con = sqlite3.connect(_path(db))
-    con.execute("PRAGMA foreign_keys=ON")
-    for st in statements:
-        con.execute(st)
-    con.commit()
-    con.close()
-
-
 @pytest.fixture
-def store(db: str) -> Store:
-    return open_store(db)
+def store(db: str) -> Iterator[Store]:
+    store = open_store(db)
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 def _breaks(store: Store, system: str | None = "prod") -> list[history.Break]:
@@ -90,7 +84,7 @@ def test_finalise_refuses_twice_an_incomplete_and_a_missing_assessment(
         row = s.get(Assessment, aid)
         assert row is not None and row.finalised_by == "alice"
     bad = _scan(db, "prod")
-    _sql(db, f"UPDATE assessment SET status='incomplete' WHERE id={bad}")
+    sql(db, f"UPDATE assessment SET status='incomplete' WHERE id={bad}")
     with pytest.raises(AssessorError, match="is incomplete"):
         history.finalise(store, str(bad), "alice")
     with pytest.raises(AssessorError, match="no assessment"):
@@ -120,7 +114,7 @@ def test_editing_a_finalised_assessment_is_detected_and_named(
     history.finalise(store, str(a1), "alice")
     history.finalise(store, str(a2), "bob")
     assert _breaks(store) == []
-    _sql(db, edit.format(a=a1))
+    sql(db, edit.format(a=a1))
     breaks = _breaks(store)
     assert [(b.assessment_id, b.problem) for b in breaks] == [(a1, "content-changed")]
     with store.session() as s:
@@ -133,7 +127,7 @@ def test_deleting_a_finalised_assessment_breaks_its_successor(db: str, store: St
     a1, a2, a3 = (_scan(db, "prod") for _ in range(3))
     for a in (a1, a2, a3):
         history.finalise(store, str(a), "alice")
-    _sql(db, f"DELETE FROM assessment WHERE id={a1}")  # cascades to targets and results
+    sql(db, f"DELETE FROM assessment WHERE id={a1}")  # cascades to targets and results
     breaks = _breaks(store)
     assert [(b.assessment_id, b.problem) for b in breaks] == [(a2, "chain-broken")]
     assert "no longer there" in breaks[0].detail
@@ -143,7 +137,7 @@ def test_deleting_or_unfinalising_the_middle_one_is_detected(db: str, store: Sto
     a1, a2, a3 = (_scan(db, "prod") for _ in range(3))
     for a in (a1, a2, a3):
         history.finalise(store, str(a), "alice")
-    _sql(db, f"UPDATE assessment SET finalised_at=NULL WHERE id={a2}")
+    sql(db, f"UPDATE assessment SET finalised_at=NULL WHERE id={a2}")
     breaks = _breaks(store)
     assert [(b.assessment_id, b.problem) for b in breaks] == [(a3, "chain-broken")]
     assert f"assessment {a1}" in breaks[0].detail
@@ -154,7 +148,7 @@ def test_rewriting_a_digest_to_match_is_caught_by_the_successor(db: str, store: 
     a2 = _scan(db, "prod")
     history.finalise(store, str(a1), "alice")
     history.finalise(store, str(a2), "alice")
-    _sql(db, f"UPDATE result SET status='pass' WHERE assessment_id={a1}")
+    sql(db, f"UPDATE result SET status='pass' WHERE assessment_id={a1}")
     with store.session() as s:  # the forger recomputes and stores a1's digest
         row = s.get(Assessment, a1)
         assert row is not None
@@ -167,15 +161,15 @@ def test_rewriting_a_digest_to_match_is_caught_by_the_successor(db: str, store: 
 def test_tampered_evidence_body_is_detected(db: str, store: Store) -> None:
     a1 = _scan(db, "prod")
     history.finalise(store, str(a1), "alice")
-    con = sqlite3.connect(_path(db))
-    h, body = con.execute("SELECT hash, body FROM evidence ORDER BY hash LIMIT 1").fetchone()
-    doc = json.loads(zlib.decompress(body))
+    ((h, body),) = sql(db, "SELECT hash, body FROM evidence ORDER BY hash LIMIT 1")
+    doc = json.loads(zlib.decompress(body))  # type: ignore[arg-type]
     doc["data"]["HostConfig"]["Memory"] = 1 << 30
-    con.execute(
-        "UPDATE evidence SET body=? WHERE hash=?", (zlib.compress(json.dumps(doc).encode()), h)
+    sql(
+        db,
+        "UPDATE evidence SET body=:body WHERE hash=:h",
+        body=zlib.compress(json.dumps(doc).encode()),
+        h=h,
     )
-    con.commit()
-    con.close()
     breaks = _breaks(store)
     assert [(b.assessment_id, b.problem) for b in breaks] == [(a1, "evidence-changed")]
     assert h[:16] in breaks[0].detail
@@ -227,9 +221,15 @@ def test_frozen_waivers_and_attestations_are_kept_and_hashed(db: str, store: Sto
         }
         assert [a["requirement"] for a in row.frozen["attestations"]] == ["4.1"]
     # revoking the waiver later changes nothing frozen
-    _sql(db, "UPDATE waiver SET revoked_at='2026-12-01 00:00:00', revoked_by='x'")
+    sql(db, "UPDATE waiver SET revoked_at='2026-12-01 00:00:00', revoked_by='x'")
     assert _breaks(store) == []
-    _sql(db, f"UPDATE assessment SET frozen=replace(frozen, 'reviewed', 'waved') WHERE id={aid}")
+    ((frozen,),) = sql(db, f"SELECT frozen FROM assessment WHERE id={aid}")
+    edited = json.dumps(frozen if isinstance(frozen, dict) else json.loads(str(frozen)))
+    sql(
+        db,
+        f"UPDATE assessment SET frozen=:f WHERE id={aid}",
+        f=edited.replace("reviewed", "waved"),
+    )
     assert [b.problem for b in _breaks(store)] == ["content-changed"]
 
 
@@ -243,9 +243,7 @@ def _outcomes(store: Store, aid: int) -> list[tuple[str, str, str, str, str | No
 def test_evaluate_stored_reproduces_results_into_a_new_assessment(db: str, store: Store) -> None:
     a1 = _scan(db, "prod")
     before = history.finalise(store, str(a1), "alice")
-    con = sqlite3.connect(_path(db))
-    (evidence_rows,) = con.execute("SELECT count(*) FROM evidence").fetchone()
-    con.close()
+    ((evidence_rows,),) = sql(db, "SELECT count(*) FROM evidence")
     summary = evaluate_stored(store, load_catalog(), a1, period="2027-Q1")
     assert summary.assessment_id != a1 and summary.status == "complete"
     assert _outcomes(store, summary.assessment_id) == _outcomes(store, a1)
@@ -253,9 +251,7 @@ def test_evaluate_stored_reproduces_results_into_a_new_assessment(db: str, store
     assert new.period == "2027-Q1" and new.system == "prod" and new.scope == [ENGINE]
     assert new.finalised_at is None
     assert new.note is not None and new.note.startswith(f"re-evaluated from assessment {a1}")
-    con = sqlite3.connect(_path(db))
-    assert con.execute("SELECT count(*) FROM evidence").fetchone() == (evidence_rows,)
-    con.close()
+    assert sql(db, "SELECT count(*) FROM evidence") == [(evidence_rows,)]
     # the finalised source is untouched
     (chain,) = history.verify(store, "prod")
     assert chain.intact and [e.digest for e in chain.entries] == [before.digest]

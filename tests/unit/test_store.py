@@ -9,18 +9,26 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import inspect
 
 from assessor.errors import StoreError
 from assessor.evidence import Evidence
 from assessor.results import Result
 from assessor.store import open_store, queries
-from assessor.store.db import HEAD, REVISIONS, alembic_config, current_revision, make_engine
+from assessor.store.db import (
+    HEAD,
+    REVISIONS,
+    alembic_config,
+    as_url,
+    current_revision,
+    make_engine,
+)
 from assessor.store.models import Base
 from assessor.vocab import AssessmentStatus, Status
 
 
-def test_upgrade_head_on_empty_db_has_no_drift_and_downgrades(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
+def test_upgrade_head_on_empty_db_has_no_drift_and_downgrades(store_url: str) -> None:
+    engine = make_engine(as_url(store_url))
     command.upgrade(alembic_config(engine), "head")
     assert current_revision(engine) == HEAD
     with engine.connect() as conn:
@@ -30,12 +38,8 @@ def test_upgrade_head_on_empty_db_has_no_drift_and_downgrades(tmp_path: Path) ->
     assert diff == []
     command.downgrade(alembic_config(engine), "base")
     with engine.connect() as conn:
-        assert (
-            conn.exec_driver_sql(
-                "SELECT count(*) FROM sqlite_master WHERE type='table' AND name != 'alembic_version'"
-            ).scalar()
-            == 0
-        )
+        assert set(inspect(conn).get_table_names()) <= {"alembic_version"}
+    engine.dispose()
 
 
 def test_revision_list_matches_migration_scripts() -> None:
@@ -82,8 +86,8 @@ def test_not_a_database(tmp_path: Path) -> None:
         open_store(f"sqlite:///{path}")
 
 
-def test_evidence_is_stored_once_and_results_round_trip(tmp_path: Path) -> None:
-    store = open_store(f"sqlite:///{tmp_path / 'e.db'}")
+def test_evidence_is_stored_once_and_results_round_trip(store_url: str) -> None:
+    store = open_store(store_url)
     ev = Evidence(
         "container", "engine:unix:///s", "web (abc)", {"HostConfig": {"Privileged": True}}
     )
@@ -125,13 +129,13 @@ def test_evidence_is_stored_once_and_results_round_trip(tmp_path: Path) -> None:
     store.close()
 
 
-def test_the_read_model_refuses_a_stored_status_no_scan_writes(tmp_path: Path) -> None:
+def test_the_read_model_refuses_a_stored_status_no_scan_writes(store_url: str) -> None:
     """A result row whose status is outside the vocabulary (a hand-edited or foreign
     database) is a one-line StoreError naming it, not a view with a word nobody maps."""
     from assessor import readmodel
     from assessor.catalog.loader import Catalog
 
-    store = open_store(f"sqlite:///{tmp_path / 'odd.db'}")
+    store = open_store(store_url)
     res = Result("r", "t", "high", "host:/", "*", Status.FAIL, "m", None)
     aid = queries.create_assessment(store, "2026-Q4", ["host:/"], "sha256:x")
     queries.record_target(
@@ -145,12 +149,12 @@ def test_the_read_model_refuses_a_stored_status_no_scan_writes(tmp_path: Path) -
     store.close()
 
 
-def test_finish_assessment_sets_its_row_only(tmp_path: Path) -> None:
+def test_finish_assessment_sets_its_row_only(store_url: str) -> None:
     """Status, end time (UTC) and note of the one assessment; the other rows are unchanged; an
     id that is not stored is an error."""
     from datetime import UTC, datetime
 
-    store = open_store(f"sqlite:///{tmp_path / 'f.db'}")
+    store = open_store(store_url)
     first = queries.create_assessment(store, "2026-Q4", ["host:/"], "sha256:x")
     second = queries.create_assessment(store, "2026-Q4", ["host:/"], "sha256:x")
     before = datetime.now(UTC)
