@@ -18,11 +18,13 @@ rebuilt here with its hash unchanged.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import signal
 import struct
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -99,25 +101,62 @@ def collect(target: Target, collector: Collector, say: Progress) -> Collected:
     return Collected(evidence, None, collector.identity(), collector.warnings(), collector.kinds)
 
 
+@dataclass(frozen=True)
+class Pace:
+    """How a scan collects: ``jobs`` targets at once (``--jobs``), and how long one target
+    may take from its start (``--target-timeout``; None: as long as it takes)."""
+
+    jobs: int = AHEAD
+    deadline: float | None = None
+
+
 class Collection:
-    """The targets of one scan, collected in threads of this process."""
+    """The targets of one scan, collected in threads of this process, ``pace.jobs`` at once.
+
+    A target that is not collected ``pace.deadline`` seconds after it started is given up:
+    its result is a TargetUnreachableError naming the bound, its slot goes to the next
+    target, and its thread is left to end with the process."""
 
     def __init__(
-        self, targets: Sequence[Target], options: CollectOptions | None, say: Progress
+        self,
+        targets: Sequence[Target],
+        options: CollectOptions | None,
+        say: Progress,
+        pace: Pace | None = None,
     ) -> None:
         self.targets = list(targets)
         self.say = say
+        self.pace = pace or Pace()
         # every collector loaded before anything is stored: a plugin that does not load
         # stops the scan with its one line
         self._collectors = [collector_for(t, options) for t in self.targets]
         self._futures: dict[int, Future[Collected]] = {}
-        for i in range(AHEAD):
-            self._start(i)
+        self._began = {i: threading.Event() for i in range(len(self.targets))}
+        self._started: dict[int, float] = {}
+        self._abandoned: set[int] = set()
+        self._lock = threading.Lock()
+        self._next = 0
+        for _ in range(max(1, self.pace.jobs)):
+            self._start_next()
 
-    def _start(self, i: int) -> None:
-        if i < len(self.targets):
+    def _start_next(self) -> None:
+        with self._lock:
+            i = self._next
+            if i >= len(self.targets):
+                return
+            self._next += 1
+            self._started[i] = time.monotonic()
             args = (self.targets[i], self._collectors[i], self._progress)
-            self._futures[i] = in_daemon_thread(collect, *args, name=f"collect-{i}")
+            future = in_daemon_thread(collect, *args, name=f"collect-{i}")
+            self._futures[i] = future
+        self._began[i].set()
+        future.add_done_callback(functools.partial(self._done, i))
+
+    def _done(self, i: int, _future: Future[Collected]) -> None:
+        with self._lock:
+            if i in self._abandoned:  # its slot went to another target already
+                return
+        self._start_next()
 
     def _progress(self, message: str) -> None:
         self.say(message)
@@ -126,23 +165,46 @@ class Collection:
         """Every collector is loaded (raises the one-line error of one that is not)."""
 
     def result(self, i: int) -> Collected:
-        """Target ``i`` collected (waits for it), and the next one started."""
-        collected = self._futures.pop(i).result()
-        self._start(i + AHEAD)
-        return collected
+        """Target ``i`` collected (waits for it, up to its deadline)."""
+        self._began[i].wait()
+        future = self._futures[i]
+        if self.pace.deadline is None:
+            return future.result()
+        left = self._started[i] + self.pace.deadline - time.monotonic()
+        try:
+            return future.result(timeout=max(left, 0))
+        except TimeoutError:
+            with self._lock:
+                late = future.done()  # it ended just now: its slot is handed on already
+                if not late:
+                    self._abandoned.add(i)
+            if late:
+                return future.result()
+            self._start_next()
+            lost = TargetUnreachableError(
+                f"{self.targets[i]}: not collected within {self.pace.deadline:g} s "
+                "(--target-timeout); the other targets went on"
+            )
+            return Collected([], lost)
 
     def close(self) -> None:
         """Stop collecting (threads still reading end with the process)."""
 
 
 class ChildCollection(Collection):
-    """The targets of one scan, collected in a child process (see the module's doc)."""
+    """The targets of one scan, collected in a child process (see the module's doc) at the
+    same pace, and handed over in order."""
 
     def __init__(
-        self, targets: Sequence[Target], options: CollectOptions | None, say: Progress
+        self,
+        targets: Sequence[Target],
+        options: CollectOptions | None,
+        say: Progress,
+        pace: Pace | None = None,
     ) -> None:
         self.targets = list(targets)
         self.say = say
+        self.pace = pace or Pace()
         self._futures = {i: Future() for i in range(len(self.targets))}
         self._ready: Future[None] = Future()
         self._lock = threading.Lock()
@@ -152,7 +214,7 @@ class ChildCollection(Collection):
         self._pid = os.fork()
         if self._pid == 0:  # the child: collect, hand over, and end without cleanup
             os.close(read)
-            _child(self.targets, options, os.fdopen(write, "wb"))
+            _child(self.targets, options, self.pace, os.fdopen(write, "wb"))
         os.close(write)
         self._reader = in_daemon_thread(self._read, os.fdopen(read, "rb"), name="collected")
 
@@ -220,19 +282,22 @@ def start(
     say: Progress | None = None,
     *,
     child: bool = False,
+    pace: Pace | None = None,
 ) -> Collection:
-    """Start collecting ``targets``; in a child process when ``child`` (and ASSESSOR_DEBUG is
-    not set: then a collector's defect shows its traceback here)."""
+    """Start collecting ``targets`` at ``pace``; in a child process when ``child`` (and
+    ASSESSOR_DEBUG is not set: then a collector's defect shows its traceback here)."""
     progress = say or (lambda _msg: None)
     if child and not os.environ.get("ASSESSOR_DEBUG") and targets:
-        return ChildCollection(targets, options, progress)
-    return Collection(targets, options, progress)
+        return ChildCollection(targets, options, progress, pace)
+    return Collection(targets, options, progress, pace)
 
 
 # --- the child ------------------------------------------------------------------------------
 
 
-def _child(targets: list[Target], options: CollectOptions | None, pipe: IO[bytes]) -> None:
+def _child(
+    targets: list[Target], options: CollectOptions | None, pace: Pace, pipe: IO[bytes]
+) -> None:
     """Collect ``targets`` and write each as a frame to ``pipe``; never returns."""
     code = 0
     lock = threading.Lock()
@@ -247,7 +312,7 @@ def _child(targets: list[Target], options: CollectOptions | None, pipe: IO[bytes
         if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
             signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends the child at once
         try:
-            collection = Collection(targets, options, lambda m: send({"t": "say", "m": m}))
+            collection = Collection(targets, options, functools.partial(_say, send), pace)
         except AssessorError as e:
             send({"t": "fatal", "message": e.message, "hint": e.hint, "exit_code": e.exit_code})
             return
@@ -264,6 +329,10 @@ def _child(targets: list[Target], options: CollectOptions | None, pipe: IO[bytes
         with contextlib.suppress(OSError):
             pipe.close()
         os._exit(code)  # no cleanup of what the parent owns (its buffers, its atexit)
+
+
+def _say(send: Callable[[dict[str, Any]], None], message: str) -> None:
+    send({"t": "say", "m": message})
 
 
 def _one_line(e: BaseException) -> str:

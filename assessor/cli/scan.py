@@ -24,7 +24,7 @@ from assessor.errors import TargetError
 from assessor.vocab import FAILING_STATUSES, Severity
 
 if TYPE_CHECKING:
-    from assessor.collection import Collection
+    from assessor.collection import Collection, Pace
     from assessor.collectors.options import CollectOptions
     from assessor.pipeline import ScanRun
     from assessor.readmodel import AssessmentView
@@ -111,6 +111,22 @@ _IMAGE_CACHE_DAYS = typer.Option(
     "its content as read then is judged, and the evidence says when (read_at). 0 reads every "
     "image again. Default: 7. See docs/images.md.",
 )
+_JOBS = typer.Option(
+    None,
+    "--jobs",
+    envvar="ASSESSOR_JOBS",
+    min=1,
+    help="Targets read at once. Default: 4.",
+)
+_TARGET_TIMEOUT = typer.Option(
+    None,
+    "--target-timeout",
+    envvar="ASSESSOR_TARGET_TIMEOUT",
+    min=1,
+    metavar="SECONDS",
+    help="Give up a target not read within SECONDS of its start: it is stored as "
+    "unreachable with that reason, and the other targets go on. Default: no bound.",
+)
 _CREDS = typer.Option(
     None,
     "--creds",
@@ -177,6 +193,8 @@ def scan(
     platform: str = _PLATFORM,
     image_limits: list[str] = _IMAGE_LIMITS,
     image_cache_days: int = _IMAGE_CACHE_DAYS,
+    jobs: int = _JOBS,
+    target_timeout: float = _TARGET_TIMEOUT,
     creds: str = _CREDS,
     authfile: Path = _AUTHFILE,
     cert_dir: Path = _CERT_DIR,
@@ -204,7 +222,8 @@ def scan(
     threshold = FailOn(setting(fail_on, "fail_on") or "none")
     # the targets are read in a process of their own from now on, while this one checks the
     # rest of the request and loads the catalog and the store
-    collecting = collection.start(parsed, options, child=True)
+    pace = _pace(setting(jobs, "jobs"), setting(target_timeout, "target_timeout"))
+    collecting = collection.start(parsed, options, child=True, pace=pace)
     done = _scan(collecting, parsed, options, period, system, waivers_file, controls, db, fmt)
     _print(done, all_results)
     if code := done.exit_code(None if threshold is FailOn.NONE else Severity(threshold.value)):
@@ -273,6 +292,19 @@ def _options(
         cert_dir=str(cert_dir) if cert_dir else None,
         timeout=float(setting(timeout, "timeout") or 30.0),
     )
+
+
+def _pace(jobs: object, timeout: object) -> Pace:
+    """--jobs and --target-timeout (or assessor.toml's jobs and target_timeout), checked."""
+    from assessor.collection import AHEAD, Pace
+
+    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
+        raise TargetError(f"jobs: {jobs!r} is not a number of targets (1 or more)")
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout < 1
+    ):
+        raise TargetError(f"target_timeout: {timeout!r} is not a number of seconds (1 or more)")
+    return Pace(AHEAD if jobs is None else jobs, None if timeout is None else float(timeout))
 
 
 def _cache_days(days: object) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,12 +19,13 @@ import pytest
 from assessor import collection, pipeline
 from assessor.catalog import load_catalog
 from assessor.collectors import collector_for
-from assessor.errors import AssessorError
+from assessor.errors import AssessorError, TargetUnreachableError
 from assessor.evidence import Evidence
 from assessor.extensions import PluginError
 from assessor.store import open_store, queries
 from assessor.targets import Target, parse_target
 from assessor.vocab import AssessmentStatus, TargetStatus
+from tests.conftest import run_cli
 
 
 def _root(tmp_path: Path, name: str) -> Target:
@@ -208,3 +210,77 @@ def test_a_defect_in_the_child_is_named(tmp_path: Path, monkeypatch: pytest.Monk
     message = lost.error.message
     assert "collection ended before this target was read" in message
     assert "internal error (TypeError: Object of type object is not JSON serializable" in message
+
+
+class _Hanging(_Doomed):
+    def collect(self, target: Target) -> Iterator[Evidence]:
+        time.sleep(600)
+        yield from []
+
+
+@pytest.mark.parametrize("child", [False, True], ids=["threads", "child"])
+def test_a_hanging_target_is_given_up_and_the_others_go_on(
+    child: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hangs, *good = _root(tmp_path, "hangs"), _root(tmp_path, "b"), _root(tmp_path, "c")
+
+    def pick(target: Target, options: Any = None) -> Any:
+        real = collector_for(target, options)
+        return _Hanging(real, 0) if target == hangs else real
+
+    monkeypatch.setattr(collection, "collector_for", pick)
+    began = time.monotonic()
+    # one at a time: the two after it start only because the hanging one's slot is handed on
+    pace = collection.Pace(jobs=1, deadline=1.0)
+    started = collection.start([hangs, *good], child=child, pace=pace)
+    try:
+        lost = started.result(0)
+        assert isinstance(lost.error, TargetUnreachableError)
+        assert lost.error.message == (
+            f"{hangs}: not collected within 1 s (--target-timeout); the other targets went on"
+        )
+        for i in (1, 2):
+            done = started.result(i)
+            assert done.error is None and done.evidence
+    finally:
+        started.close()
+    assert time.monotonic() - began < 30
+
+
+def test_jobs_bounds_the_targets_read_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lock, now, most = threading.Lock(), [0], [0]
+
+    class _Counted(_Doomed):
+        def collect(self, target: Target) -> Iterator[Evidence]:
+            with lock:
+                now[0] += 1
+                most[0] = max(most[0], now[0])
+            time.sleep(0.2)
+            with lock:
+                now[0] -= 1
+            yield from self.real.collect(target)
+
+    monkeypatch.setattr(
+        collection, "collector_for", lambda t, o=None: _Counted(collector_for(t, o), 0)
+    )
+    targets = [_root(tmp_path, f"t{i}") for i in range(6)]
+    started = collection.start(targets, pace=collection.Pace(jobs=2))
+    assert all(started.result(i).error is None for i in range(6))
+    assert most[0] == 2
+
+
+def test_pace_settings_are_checked_in_one_line(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    bad = run_cli("scan", "host:/nonexistent", "--jobs", "0", db=db)
+    assert bad.code == 2 and "--jobs" in bad.err and "Traceback" not in bad.err
+    (tmp_path / "assessor.toml").write_text('jobs = "many"\ntarget_timeout = 0\n')
+    bad = run_cli("scan", "host:/nonexistent", db=db, cwd=tmp_path)
+    assert bad.code == 2
+    assert bad.err.strip() == "assessor: error: jobs: 'many' is not a number of targets (1 or more)"
+    (tmp_path / "assessor.toml").write_text("target_timeout = 0\n")
+    bad = run_cli("scan", "host:/nonexistent", db=db, cwd=tmp_path)
+    assert "target_timeout: 0 is not a number of seconds" in bad.err
+    good = run_cli("scan", f"host:{tmp_path}", "--jobs", "1", "--target-timeout", "60", db=db)
+    assert good.code in (0, 1), good.err

@@ -244,6 +244,10 @@ LAZY: dict[tuple[str, str], str] = {
     ): "start-up: `assessor CMD --help` imports this command's module; only the command's work loads it (45 ms)",
     (
         "assessor.cli.scan",
+        "assessor.collection",
+    ): "start-up: `assessor CMD --help` imports this command's module; only the command's work loads it (21 ms)",
+    (
+        "assessor.cli.scan",
         "assessor.collectors.limits",
     ): "start-up: `assessor CMD --help` imports this command's module; only the command's work loads it (103 ms)",
     (
