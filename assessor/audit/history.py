@@ -29,6 +29,7 @@ from assessor.audit.attestations import attestations_for
 from assessor.audit.waivers import applied_waivers, expired_waivers
 from assessor.errors import AssessorError, NotFoundError
 from assessor.evidence import canonical_json
+from assessor.store.db import lock_until_commit
 from assessor.store.models import Assessment, Attachment, Result, Target, TargetEvidence
 from assessor.store.models import Evidence as EvidenceRow
 from assessor.vocab import AssessmentStatus
@@ -202,10 +203,13 @@ def finalise(store: Store, ref: str | None, by: str, now: datetime | None = None
         raise AssessorError("--by: expected a name of at most 255 printable characters")
     with store.session() as s:
         a = _resolve(s, ref)
+        # One system's finalisations one at a time, each reading its predecessor after the
+        # last one committed. SQLite's write lock, taken by the UPDATE below before anything
+        # is read, does this already; PostgreSQL locks only the updated row (a per-system
+        # advisory lock there), else two at once both chained to the same predecessor.
+        lock_until_commit(s, f"history chain of {a.system!r}")
         _check_finalisable(a)
         at = now or datetime.now(UTC)
-        # Write first: on SQLite this takes the write lock before anything is read, so two
-        # finalisations cannot both chain to the same predecessor, nor both freeze this one.
         claimed = s.execute(
             update(Assessment)
             .where(Assessment.id == a.id, Assessment.finalised_at.is_(None))
@@ -221,17 +225,7 @@ def finalise(store: Store, ref: str | None, by: str, now: datetime | None = None
             .order_by(None)
             .order_by(Assessment.finalised_at.desc(), Assessment.id.desc())
         ).first()
-        waivers = applied_waivers(s, a, at)
-        attestations = attestations_for(s, a, at)
-        expired = expired_waivers(s, a, at)
-        a.frozen = jsonable(
-            {
-                "waivers": {str(k): v for k, v in sorted(waivers.items())},
-                "attestations": list(attestations),
-                # read back by the reports, so they list what had expired when it was frozen
-                "expired_waivers": list(expired),
-            }
-        )
+        waivers, attestations = _freeze(s, a, at)
         a.finalised_at = at
         a.finalised_by = by
         a.previous_digest = previous.digest if previous is not None else None
@@ -249,6 +243,25 @@ def finalise(store: Store, ref: str | None, by: str, now: datetime | None = None
             len(waivers),
             len(attestations),
         )
+
+
+def _freeze(
+    s: Session, a: Assessment, at: datetime
+) -> tuple[dict[int, dict[str, Any]], list[dict[str, Any]]]:
+    """Store in ``a.frozen`` the waivers and attestations in force at ``at`` (and the waivers
+    expired by then, which the reports list); returns the first two."""
+    waivers = applied_waivers(s, a, at)
+    attestations = list(attestations_for(s, a, at))
+    expired = expired_waivers(s, a, at)
+    a.frozen = jsonable(
+        {
+            "waivers": {str(k): v for k, v in sorted(waivers.items())},
+            "attestations": attestations,
+            # read back by the reports, so they list what had expired when it was frozen
+            "expired_waivers": list(expired),
+        }
+    )
+    return waivers, attestations
 
 
 def _check_finalisable(a: Assessment) -> None:

@@ -6,13 +6,15 @@ upgrades it; a newer one (from a later assessor) is refused with a clear message
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from platformdirs import user_data_dir
@@ -282,16 +284,70 @@ def current_revision(engine: Engine) -> str | None:
     return str(row[0]) if row else None
 
 
+def _advisory_key(name: str) -> int:
+    """A PostgreSQL advisory lock key (a signed 64-bit integer) naming ``name``."""
+    digest = hashlib.sha256(f"assessor: {name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def lock_until_commit(s: Session, name: str) -> None:
+    """Wait for, then hold until this transaction ends, the lock called ``name``: the
+    transactions that take it run one after the other. On PostgreSQL an advisory transaction
+    lock; on SQLite nothing, as its database write lock serialises writers already."""
+    if s.get_bind().dialect.name == "postgresql":
+        s.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _advisory_key(name)})
+
+
+T = TypeVar("T")
+
+# deadlock_detected, serialization_failure: the transaction was rolled back and may be retried
+_RETRYABLE = ("40P01", "40001")
+
+
+def retried(work: Callable[[], T], attempts: int = 4) -> T:
+    """``work()`` (one transaction, from its own ``store.session()``), run again when the
+    database rolled it back for a deadlock or a serialization failure (PostgreSQL, when
+    transactions wait on each other's rows), at most ``attempts`` times in all."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return work()
+        except StoreError as e:
+            state = getattr(getattr(e.__cause__, "orig", None), "sqlstate", None)
+            if state not in _RETRYABLE or attempt == attempts:
+                raise
+            time.sleep(0.02 * attempt)
+    raise AssertionError("unreachable")
+
+
+@contextmanager
+def _pg_migration_lock(engine: Engine) -> Iterator[None]:
+    """Serialise migrations of one PostgreSQL database across processes: a session advisory
+    lock, held on a connection of its own while Alembic migrates on another."""
+    key = {"key": _advisory_key("migrations")}
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("SELECT pg_advisory_lock(:key)"), key)
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:key)"), key)
+
+
 @contextmanager
 def _migration_lock(engine: Engine) -> Iterator[None]:
-    """Serialise migrations of one SQLite file across processes.
+    """Serialise migrations of one database across processes.
 
     Two processes opening a new (or older) database at once would both create its tables
-    and one would fail ("table ... already exists"). SQLite's own locks cannot guard this
+    and one would fail ("table ... already exists" on SQLite; a unique violation of
+    pg_type_typname_nsp_index on PostgreSQL). SQLite's own locks cannot guard this
     (Alembic migrates on its own connection), so an advisory lock on a file beside the
-    database does; it is taken only when a migration looks needed. Elsewhere (PostgreSQL,
-    in-memory SQLite, platforms without fcntl) this does nothing.
+    database does; on PostgreSQL an advisory lock of the server. It is taken only when a
+    migration looks needed. Elsewhere (in-memory SQLite, platforms without fcntl) this does
+    nothing.
     """
+    if engine.dialect.name == "postgresql":
+        with _pg_migration_lock(engine):
+            yield
+        return
     path = engine.url.database if engine.dialect.name == "sqlite" else None
     try:
         import fcntl

@@ -16,7 +16,7 @@ from assessor import __version__
 from assessor.errors import NotFoundError
 from assessor.evidence import Evidence
 from assessor.results import Result as EvalResult
-from assessor.store.db import Store
+from assessor.store.db import Store, retried
 from assessor.store.models import Assessment, Report, Result, Target, TargetEvidence
 from assessor.store.models import Evidence as EvidenceRow
 from assessor.vocab import AssessmentStatus
@@ -63,15 +63,18 @@ def _insert_evidence(s: Any, items: Iterable[Evidence]) -> None:
         }
     if not rows:
         return
+    # in hash order: PostgreSQL locks each new row's key as it inserts it, so two transactions
+    # inserting shared documents in different orders would each wait for the other (deadlock)
+    ordered = [rows[h] for h in sorted(rows)]
     dialect = s.get_bind().dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        s.execute(pg_insert(EvidenceRow).on_conflict_do_nothing(), list(rows.values()))
+        s.execute(pg_insert(EvidenceRow).on_conflict_do_nothing(), ordered)
     elif dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-        s.execute(sqlite_insert(EvidenceRow).on_conflict_do_nothing(), list(rows.values()))
+        s.execute(sqlite_insert(EvidenceRow).on_conflict_do_nothing(), ordered)
     else:
         have = set(s.scalars(select(EvidenceRow.hash).where(EvidenceRow.hash.in_(list(rows)))))
         s.add_all(EvidenceRow(**r) for h, r in rows.items() if h not in have)
@@ -89,7 +92,26 @@ def record_target(
     evidence: Sequence[Evidence] = (),
     results: Sequence[EvalResult] = (),
 ) -> int:
-    """One target's evidence and results, in one transaction."""
+    """One target's evidence and results, in one transaction (run again when PostgreSQL
+    rolled it back for a deadlock with another writer of the same evidence)."""
+    return retried(
+        lambda: _record_target(
+            store, assessment_id, uri, kind, status, identity, error, evidence, results
+        )
+    )
+
+
+def _record_target(
+    store: Store,
+    assessment_id: int,
+    uri: str,
+    kind: str,
+    status: str,
+    identity: dict[str, Any],
+    error: str | None,
+    evidence: Sequence[Evidence],
+    results: Sequence[EvalResult],
+) -> int:
     with store.session() as s:
         target = Target(
             assessment_id=assessment_id,
