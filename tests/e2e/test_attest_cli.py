@@ -4,20 +4,19 @@ status moves from manual to the attested answer."""
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import run_cli, sql
 from tests.reportdata import make_assessment
 
 
 @pytest.fixture
-def stored(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'a.db'}"
-    make_assessment(url, 2, period="2026-Q4")
-    return url
+def stored(store_url: str) -> str:
+    """An assessment of 2 containers, on SQLite and on PostgreSQL."""
+    make_assessment(store_url, 2, period="2026-Q4")
+    return store_url
 
 
 def _status(html: str, anchor: str) -> str:
@@ -43,11 +42,7 @@ def test_attest_with_evidence_changes_the_report(tmp_path: Path, stored: str) ->
     aid = r.out.strip()
     assert aid.isdigit()
 
-    con = sqlite3.connect(stored.removeprefix("sqlite:///"))
-    try:
-        assert con.execute("SELECT sha256, size FROM attachment").fetchall() == [(sha, 12)]
-    finally:
-        con.close()
+    assert sql(stored, "SELECT sha256, size FROM attachment") == [(sha, 12)]
 
     after = tmp_path / "after.html"
     assert run_cli("report", "-o", str(after), db=stored).code == 0

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import sqlite3
 import zlib
 from pathlib import Path
 
-from tests.conftest import run_cli
+import pytest
+
+from tests.conftest import run_cli, sql
 from tests.reportdata import make_assessment
 
 
-def _path(db: str) -> Path:
-    return Path(db.removeprefix("sqlite:///"))
+@pytest.fixture
+def db(store_url: str) -> str:
+    """Each test here runs on SQLite and on PostgreSQL."""
+    return store_url
 
 
 def test_verify_detects_a_changed_or_missing_attachment(db: str, tmp_path: Path) -> None:
@@ -27,10 +30,8 @@ def test_verify_detects_a_changed_or_missing_attachment(db: str, tmp_path: Path)
     r = run_cli("history", "verify", db=db)
     assert r.code == 0, r.out + r.err
 
-    con = sqlite3.connect(_path(db))
-    (sha,) = con.execute("SELECT sha256 FROM attachment").fetchone()
-    con.execute("UPDATE attachment SET body = ? WHERE sha256 = ?", (zlib.compress(b"forged"), sha))
-    con.commit()
+    ((sha,),) = sql(db, "SELECT sha256 FROM attachment")
+    sql(db, "UPDATE attachment SET body = :b WHERE sha256 = :h", b=zlib.compress(b"forged"), h=sha)
     r = run_cli("history", "verify", db=db)
     assert r.code == 1, r.out + r.err
     line = next(ln for ln in r.out.splitlines() if "attachment-changed" in ln)
@@ -41,8 +42,6 @@ def test_verify_detects_a_changed_or_missing_attachment(db: str, tmp_path: Path)
     breaks = [b for c in doc["systems"] for b in c["breaks"]]
     assert {(b["assessment"], b["problem"]) for b in breaks} == {(aid, "attachment-changed")}
 
-    con.execute("DELETE FROM attachment WHERE sha256 = ?", (sha,))
-    con.commit()
-    con.close()
+    sql(db, "DELETE FROM attachment WHERE sha256 = :h", h=sha)
     r = run_cli("history", "verify", db=db)
     assert r.code == 1 and "attachment-missing" in r.out, r.out + r.err

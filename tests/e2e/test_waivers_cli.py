@@ -3,13 +3,12 @@ runs them; ``results`` and the HTML report show what a waiver does."""
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import run_cli, sql
 from tests.reportdata import make_assessment
 
 RULE = "container-memory-limited"
@@ -20,10 +19,10 @@ def _day(days: int) -> str:
 
 
 @pytest.fixture
-def stored(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'a.db'}"
-    make_assessment(url, 3)
-    return url
+def stored(store_url: str) -> str:
+    """An assessment of 3 containers, on SQLite and on PostgreSQL."""
+    make_assessment(store_url, 3)
+    return store_url
 
 
 def _waive(db: str, *extra: str) -> str:
@@ -55,13 +54,7 @@ def test_waive_results_and_report_show_waived(tmp_path: Path, stored: str) -> No
     assert table.code == 0 and "2 waived" in table.out and "approved by ciso" in table.out
 
     # the stored result is never changed
-    con = sqlite3.connect(stored.removeprefix("sqlite:///"))
-    try:
-        assert {s for (s,) in con.execute("SELECT status FROM result WHERE rule = ?", (RULE,))} == {
-            "fail"
-        }
-    finally:
-        con.close()
+    assert sql(stored, "SELECT DISTINCT status FROM result WHERE rule = :r", r=RULE) == [("fail",)]
 
     out = tmp_path / "r.html"
     r = run_cli("report", "-o", str(out), db=stored)
