@@ -5,7 +5,8 @@ The core install scans, stores, diffs and exports JSON, CSV, SARIF, JUnit, XCCDF
 ``assessor[report]`` adds PDF and HTML reports and signing (``report``, ``export --sign``,
 ``verify``); ``assessor[oscal]`` adds the OSCAL formats (``export --format oscal``,
 ``controls export --format oscal``); ``assessor[postgresql]`` the psycopg driver for a
-``postgresql://`` database; ``assessor[all]`` all three.
+``postgresql://`` database; ``assessor[ssh]`` asyncssh for ``engine:ssh://`` targets;
+``assessor[all]`` all four.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "report": ("jinja2", "weasyprint", "pyhanko", "pyhanko_certvalidator"),
     "oscal": ("trestle",),
     "postgresql": ("psycopg",),
+    "ssh": ("asyncssh",),
 }
 
 

@@ -17,9 +17,12 @@ from assessor.errors import AssessorError
 def quiet_library_warnings() -> None:
     """Keep libraries' notes to their own developers off a user's terminal: pyHanko imports
     cryptography's DSA key types, and cryptography 46 and later warns on that import that DSA
-    is deprecated, on every command that signs or verifies. assessor never makes or accepts a
-    DSA key (assessor.sign.keys), so the line would only alarm a reader of the output."""
-    warnings.filterwarnings("ignore", message="DSA is deprecated", module=r"pyhanko(\.|$)")
+    is deprecated, on every command that signs or verifies; asyncssh (engine:ssh:// targets)
+    imports the same types. assessor never makes or accepts a DSA key for signing
+    (assessor.sign.keys), and the note is about cryptography's future, not about the run, so
+    the line would only alarm a reader of the output."""
+    for library in ("pyhanko", "asyncssh"):
+        warnings.filterwarnings("ignore", message="DSA is deprecated", module=rf"{library}(\.|$)")
 
 
 def skip_httpx_command_line() -> None:

@@ -23,3 +23,13 @@ def test_pyhanko_import_warns_nothing_once_the_cli_has_set_its_filters() -> None
         f"{IMPORT_PYHANKO}"
     )
     assert "DSA is deprecated" not in quiet, quiet
+
+
+def test_asyncssh_import_warns_nothing_once_the_cli_has_set_its_filters() -> None:
+    # the ssh extra (engine:ssh:// targets): asyncssh imports cryptography's DSA types too
+    loud = _stderr("import asyncssh")
+    assert "DSA is deprecated" in loud, "the import no longer warns: this test proves nothing"
+    quiet = _stderr(
+        "from assessor.cli import quiet_library_warnings\nquiet_library_warnings()\nimport asyncssh"
+    )
+    assert "DSA is deprecated" not in quiet, quiet
