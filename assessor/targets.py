@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, replace
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 from assessor import extensions, jsonsafe
 from assessor.errors import TargetError
@@ -24,7 +24,8 @@ class Target:
     # a kind an installed plugin adds (entry point group assessor.collectors) is its name
     kind: TargetKind | str
     uri: str
-    # host: the root directory; engine: the socket path or host:port
+    # host: the root directory; engine: the socket path, host:port, or for ssh
+    # [user@]host:port (the remote socket is in the uri: see ssh_endpoint)
     location: str
     scheme: str = ""
 
@@ -36,9 +37,14 @@ MAX_TARGET = 4096  # characters: a longer target string is a mistake, not a targ
 
 _EXAMPLES = (
     "examples: host:/  engine:unix:///var/run/docker.sock  engine:tcp://HOST:2376  "
+    "engine:ssh://USER@HOST  "
     "image:docker-archive:app.tar  image:oci:DIR  registry:https://HOST:5000"
 )
-_ENGINE_HINT = "type engine:unix:///var/run/docker.sock or engine:tcp://HOST:2376"
+_ENGINE_HINT = (
+    "type engine:unix:///var/run/docker.sock, engine:tcp://HOST:2376 or "
+    "engine:ssh://USER@HOST[:PORT]"
+)
+_SSH_HINT = "type engine:ssh://USER@HOST[:PORT] (add ?socket=/PATH for another engine socket)"
 _REGISTRY_HINT = "type registry:https://HOST[:PORT] (or registry:http://HOST[:PORT])"
 
 
@@ -160,11 +166,83 @@ def _engine_target(text: str, rest: str) -> Target:
         host = parts.hostname
         shown = f"[{host}]" if ":" in host else host
         return Target(TargetKind.ENGINE, f"engine:tcp://{shown}:{port}", f"{shown}:{port}", "tcp")
+    if parts.scheme == "ssh":
+        return _ssh_target(text, parts, port)
     scheme = parts.scheme or rest.partition(":")[0]
     raise TargetError(
-        f"target {_show(text)}: the engine scheme must be unix:// or tcp://, not {scheme[:20]!r}",
+        f"target {_show(text)}: the engine scheme must be unix://, tcp:// or ssh://, not "
+        f"{scheme[:20]!r}",
         hint=_ENGINE_HINT,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class SshEndpoint:
+    """Where an ``engine:ssh://`` target is: the login (None: the current user, as ssh has
+    it), the host, the port, and the engine's unix socket on that host."""
+
+    user: str | None
+    host: str
+    port: int
+    socket: str
+
+
+SSH_PORT = 22
+
+
+def _ssh_target(text: str, parts: SplitResult, port: int | None) -> Target:
+    """``engine:ssh://[USER@]HOST[:PORT][?socket=/PATH]``: no password, no other path or
+    parameter."""
+    if parts.password is not None:
+        raise TargetError(
+            f"target {_show('engine:ssh://***@' + parts.netloc.rpartition('@')[2])}: "
+            "a password does not belong in a target",
+            hint="log in with a key: the ssh agent, ~/.ssh/id_*, or --ssh-key FILE",
+        )
+    user = parts.username
+    if (
+        not parts.hostname
+        or not _HOSTNAME.fullmatch(parts.hostname)
+        or user == ""
+        or (user is not None and not _SSH_USER.fullmatch(user))
+        or (port is not None and not 0 < port < 65536)
+        or parts.path not in ("", "/")
+        or parts.fragment
+    ):
+        raise TargetError(
+            f"target {_show(text)}: expected engine:ssh://USER@HOST[:PORT]", hint=_SSH_HINT
+        )
+    socket = _ssh_socket(text, parts.query)
+    host = parts.hostname
+    shown = f"[{host}]" if ":" in host else host
+    login = f"{user}@" if user else ""
+    endpoint = f"{login}{shown}:{port or SSH_PORT}"
+    query = f"?socket={socket}" if socket != DEFAULT_DOCKER_SOCKET else ""
+    return Target(TargetKind.ENGINE, f"engine:ssh://{endpoint}{query}", endpoint, "ssh")
+
+
+_SSH_USER = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_.-]*\$?")
+
+
+def _ssh_socket(text: str, query: str) -> str:
+    """The remote engine socket: ``?socket=/PATH`` or Docker's default."""
+    if not query:
+        return DEFAULT_DOCKER_SOCKET
+    name, sep, path = query.partition("=")
+    path = unquote(path)
+    if name != "socket" or not sep or not path.startswith("/") or "&" in path:
+        raise TargetError(
+            f"target {_show(text)}: the only parameter is ?socket=/ABSOLUTE/PATH",
+            hint=_SSH_HINT,
+        )
+    return os.path.normpath(path)
+
+
+def ssh_endpoint(target: Target) -> SshEndpoint:
+    """The parts of an ``engine:ssh://`` target (parsed by parse_target, so well formed)."""
+    parts = urlsplit(target.uri.removeprefix("engine:"))
+    socket = _ssh_socket(target.uri, parts.query)
+    return SshEndpoint(parts.username, parts.hostname or "", parts.port or SSH_PORT, socket)
 
 
 _IMAGE_HINT = (

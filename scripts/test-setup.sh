@@ -5,7 +5,7 @@
 set -euo pipefail
 
 PACKAGES=(docker.io podman busybox-static docker-registry skopeo poppler-utils chromium openssl auditd
-  openscap-scanner ssg-debian rootlesskit uidmap slirp4netns npm debootstrap postgresql)
+  openscap-scanner ssg-debian rootlesskit uidmap slirp4netns npm debootstrap postgresql openssh-server)
 
 missing=()
 command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
@@ -21,12 +21,24 @@ command -v oscap >/dev/null 2>&1 || missing+=(openscap-scanner)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 [ -x /usr/sbin/debootstrap ] || missing+=(debootstrap)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
+# sshd for the engine:ssh:// tests, which start their own on 127.0.0.1 (tests/sshd.py); Debian's
+# policy-rc.d in containers keeps the package from starting a system one
+[ -x /usr/sbin/sshd ] || missing+=(openssh-server)
 
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "test-setup: installing ${missing[*]}"
     apt-get update -qq
+    # no system sshd from openssh-server's install: a policy-rc.d (Debian's invoke-rc.d and
+    # deb-systemd-invoke ask it) refusing the ssh service, unless one is there already
+    policy=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+      policy=/usr/sbin/policy-rc.d
+      printf '#!/bin/sh\n# test-setup: no system sshd\n[ "$1" = ssh ] && exit 101\nexit 0\n' >"$policy"
+      chmod 0755 "$policy"
+    fi
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${PACKAGES[@]}" >/dev/null
+    [ -z "$policy" ] || rm -f "$policy"
   else
     echo "test-setup: missing ${missing[*]} (run as root to install them)" >&2
   fi

@@ -21,11 +21,12 @@ from assessor.cli._common import (
     spinner,
 )
 from assessor.errors import TargetError
+from assessor.extras import require
 from assessor.vocab import FAILING_STATUSES, Severity
 
 if TYPE_CHECKING:
     from assessor.collection import Collection, Pace
-    from assessor.collectors.options import CollectOptions
+    from assessor.collectors.options import CollectOptions, SshSettings
     from assessor.pipeline import ScanRun
     from assessor.readmodel import AssessmentView
     from assessor.targets import Target
@@ -53,7 +54,8 @@ _TARGETS = typer.Argument(
     None,
     metavar="[TARGET]...",
     help="host:/ , host:/some/root , engine:unix:///var/run/docker.sock , "
-    "engine:tcp://h:2376 , image:docker-archive:PATH[:REF] , image:oci:DIR[:TAG] , "
+    "engine:tcp://h:2376 , engine:ssh://USER@HOST[:PORT] , image:docker-archive:PATH[:REF] , "
+    "image:oci:DIR[:TAG] , "
     "image:docker-daemon:NAME:TAG , image:docker://HOST[:PORT]/REPO:TAG , "
     "registry:https://HOST[:PORT] , registry:http://HOST[:PORT]. "
     "Default: this host, plus the local engine (and its images) when its socket exists.",
@@ -180,6 +182,33 @@ _PUSH_PROBE = typer.Option(
 )
 
 
+_KNOWN_HOSTS = typer.Option(
+    None,
+    "--known-hosts",
+    envvar="ASSESSOR_SSH_KNOWN_HOSTS",
+    metavar="FILE",
+    help="engine:ssh:// targets: the known_hosts file their host keys are checked against "
+    "(an unknown or changed key is refused). Default: ~/.ssh/known_hosts.",
+)
+_SSH_KEY = typer.Option(
+    None,
+    "--ssh-key",
+    envvar="ASSESSOR_SSH_KEY",
+    metavar="FILE",
+    help="engine:ssh:// targets: log in with this private key (unencrypted, or the agent "
+    "holds it). Default: the ssh agent (SSH_AUTH_SOCK) and ~/.ssh's default keys.",
+)
+_SSH_TIMEOUT = typer.Option(
+    None,
+    "--ssh-timeout",
+    envvar="ASSESSOR_SSH_TIMEOUT",
+    min=0.5,
+    metavar="SECONDS",
+    help="engine:ssh:// targets: seconds to connect, and again to log in and reach the "
+    "engine's socket. Default: 15.",
+)
+
+
 def scan(
     targets: list[str] = _TARGETS,
     period: str = PERIOD_OPTION,
@@ -204,6 +233,9 @@ def scan(
     max_images: int = _MAX_IMAGES,
     stale_days: int = _STALE_DAYS,
     push_probe: bool = _PUSH_PROBE,
+    known_hosts: Path = _KNOWN_HOSTS,
+    ssh_key: Path = _SSH_KEY,
+    ssh_timeout: float = _SSH_TIMEOUT,
 ) -> None:
     """Scan targets, store the assessment, and print its results.
 
@@ -219,6 +251,7 @@ def scan(
     _registry_checks(options, deep, max_images, stale_days, push_probe)
     options.image_cache_days = _cache_days(setting(image_cache_days, "image_cache_days"))
     parsed = [parse_target(t) for t in targets] if targets else default_targets()
+    options.ssh = _ssh(parsed, known_hosts, ssh_key, ssh_timeout)
     threshold = FailOn(setting(fail_on, "fail_on") or "none")
     # the targets are read in a process of their own from now on, while this one checks the
     # rest of the request and loads the catalog and the store
@@ -291,6 +324,21 @@ def _options(
         authfile=str(authfile) if authfile else None,
         cert_dir=str(cert_dir) if cert_dir else None,
         timeout=float(setting(timeout, "timeout") or 30.0),
+    )
+
+
+def _ssh(
+    targets: list[Target], known_hosts: Path | None, key: Path | None, timeout: float | None
+) -> SshSettings:
+    """How engine:ssh:// targets log in; with such a target, the ssh extra must be installed."""
+    from assessor.collectors.options import DEFAULT_SSH_TIMEOUT, SshSettings
+
+    if any(t.kind == "engine" and t.scheme == "ssh" for t in targets):
+        require("ssh", "engine:ssh:// targets")
+    return SshSettings(
+        str(known_hosts) if known_hosts else None,
+        str(key) if key else None,
+        DEFAULT_SSH_TIMEOUT if timeout is None else timeout,
     )
 
 

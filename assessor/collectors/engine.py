@@ -19,13 +19,13 @@ import httpx
 from assessor import jsonsafe
 from assessor.collectors import _dockerd
 from assessor.collectors.base import Collector, in_daemon_thread, read_live
-from assessor.collectors.engine_api import engine_client
+from assessor.collectors.engine_api import connection, engine_client
 from assessor.collectors.image import EngineImages, engine_export, engine_images
 from assessor.collectors.image.cache import ImageCache
 from assessor.collectors.options import CollectOptions
 from assessor.errors import CollectorError, TargetUnreachableError
 from assessor.evidence import Evidence, Redactor
-from assessor.targets import Target
+from assessor.targets import Target, ssh_endpoint
 
 if TYPE_CHECKING:
     from assessor.collectors.options import CollectOptions
@@ -84,7 +84,10 @@ class EngineCollector(Collector):
             return None
 
     def collect(self, target: Target) -> Iterator[Evidence]:
-        with engine_client(target) as client, ThreadPoolExecutor(PARALLEL) as pool:
+        with (
+            engine_client(target, (self._image_options or CollectOptions()).ssh) as client,
+            ThreadPoolExecutor(PARALLEL) as pool,
+        ):
             try:
                 yield from self._collect(target, client, pool)
             except BaseException:  # an error, Ctrl-C, or the caller stopped: no more reads
@@ -162,10 +165,7 @@ class EngineCollector(Collector):
         engine_data: dict[str, Any] = {
             "version": version,
             "product": _product(version),
-            "connection": {
-                "scheme": target.scheme,
-                "tls": str(client.base_url).startswith("https"),
-            },
+            "connection": connection(client, target),
             INFO: red.tree(info, INFO),
             "daemon": _daemon(target, info, networks, red),
             "swarm": swarm,
@@ -377,6 +377,8 @@ def _daemon_sockets(target: Target, daemon: dict[str, Any], local: bool) -> dict
         paths.update(DEFAULT_SOCKETS)
     if target.scheme == "unix":
         paths.add(target.location)
+    if target.scheme == "ssh":
+        paths.add(ssh_endpoint(target).socket)
     if local:
         paths.update({os.path.realpath(p) for p in paths})
     origin = (daemon.get("origin") or {}).get("hosts") if isinstance(daemon, dict) else None

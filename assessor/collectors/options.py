@@ -10,6 +10,20 @@ DEFAULT_TIMEOUT = 30.0
 DEFAULT_IMAGE_CACHE_DAYS = 7
 
 
+DEFAULT_SSH_TIMEOUT = 15.0
+
+
+@dataclass(frozen=True)
+class SshSettings:
+    """How an engine:ssh:// target logs in: a known_hosts file (None: ~/.ssh/known_hosts), a
+    private key file (None: the ssh agent and ~/.ssh's default keys), and the seconds allowed
+    to connect, and again to log in and reach the engine's socket."""
+
+    known_hosts: str | None = None
+    key: str | None = None
+    timeout: float = DEFAULT_SSH_TIMEOUT
+
+
 @dataclass
 class CollectOptions:
     """Options the collectors share: how images are read and how registries are reached."""
@@ -31,3 +45,4 @@ class CollectOptions:
     max_tags: int = 1000  # tags whose manifest and config are read (age, signatures)
     push_probe: bool = True  # start (and cancel) an anonymous blob upload
     stale_days: int = 90  # a tag's image older than this is stale (SP 800-190 4.2.2)
+    ssh: SshSettings = field(default_factory=lambda: SshSettings())  # engine:ssh:// targets

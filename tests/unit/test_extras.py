@@ -90,6 +90,11 @@ main(sys.argv[2:])
             ["controls", "export", "--format", "oscal", "-o", "{tmp}/cat"],
             "OSCAL exports need the 'oscal' extra: pip install 'assessor[oscal]'",
         ),
+        (
+            "asyncssh",
+            ["scan", "engine:ssh://root@127.0.0.1:1"],
+            "engine:ssh:// targets need the 'ssh' extra: pip install 'assessor[ssh]'",
+        ),
     ],
 )
 def test_a_command_missing_its_extra_says_which_before_any_work(

@@ -311,6 +311,10 @@ LAZY: dict[tuple[str, str], str] = {
         "sqlalchemy",
     ): "start-up: `assessor CMD --help` imports this command's module; only the command's work loads it (192 ms)",
     (
+        "assessor.collectors.engine_api",
+        "assessor.collectors.engine_ssh",
+    ): "asyncssh (the ssh extra), only for an engine:ssh:// target; a local or TCP engine loads none of it (120 ms)",
+    (
         "assessor.collectors.image",
         "assessor.collectors.engine_api",
     ): "one image transport each: an oci or docker-archive image loads no httpx (207 ms)",

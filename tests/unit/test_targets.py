@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from assessor.errors import TargetError
-from assessor.targets import Target, parse_target
+from assessor.targets import SshEndpoint, Target, parse_target, ssh_endpoint
 from assessor.vocab import TargetKind
 
 
@@ -76,7 +76,14 @@ def test_bad_registry_targets(text: str) -> None:
         ("engine:tcp://h:-1", "port must be a number"),
         ("engine:tcp://[::1", "unclosed '['"),
         ("registry:https://[::1", "unclosed '['"),
-        ("engine:ftp://x", "must be unix:// or tcp://, not 'ftp'"),
+        ("engine:ftp://x", "must be unix://, tcp:// or ssh://, not 'ftp'"),
+        ("engine:ssh://u:secret@h", "a password does not belong"),
+        ("engine:ssh://u@h/var/run/docker.sock", "expected engine:ssh://USER@HOST[:PORT]"),
+        ("engine:ssh://@h", "expected engine:ssh://USER@HOST[:PORT]"),
+        ("engine:ssh://u@h:0", "expected engine:ssh://USER@HOST[:PORT]"),
+        ("engine:ssh://u@h:70000", "port must be a number from 1 to 65535"),
+        ("engine:ssh://u@h?socket=docker.sock", "?socket=/ABSOLUTE/PATH"),
+        ("engine:ssh://u@h?sock=/x", "?socket=/ABSOLUTE/PATH"),
         ("registry:gopher://x", "registry:http://HOST[:PORT], not the scheme 'gopher'"),
         ("image:nope:x", "'nope' is not a transport"),
         ("host:", "host: needs a location"),
@@ -95,6 +102,27 @@ def test_hostile_targets_name_the_problem(text: str, want: str) -> None:
     assert "secret" not in e.value.message
 
 
+@pytest.mark.parametrize(
+    ("text", "uri", "endpoint"),
+    [
+        ("engine:ssh://root@10.0.0.5", "engine:ssh://root@10.0.0.5:22",
+         SshEndpoint("root", "10.0.0.5", 22, "/var/run/docker.sock")),
+        ("engine:ssh://host.example:2222/", "engine:ssh://host.example:2222",
+         SshEndpoint(None, "host.example", 2222, "/var/run/docker.sock")),
+        ("engine:ssh://u@[::1]?socket=/run/user/1000/docker.sock",
+         "engine:ssh://u@[::1]:22?socket=/run/user/1000/docker.sock",
+         SshEndpoint("u", "::1", 22, "/run/user/1000/docker.sock")),
+    ],
+)  # fmt: skip
+def test_ssh_engine_target_is_canonical_and_gives_its_endpoint(
+    text: str, uri: str, endpoint: SshEndpoint
+) -> None:
+    t = parse_target(text)
+    assert (t.kind, t.scheme, t.uri) == ("engine", "ssh", uri)
+    assert ssh_endpoint(t) == endpoint
+    assert parse_target(t.uri) == t  # the stored name parses back to the same target
+
+
 def test_ipv6_engine_keeps_its_brackets() -> None:
     t = parse_target("engine:tcp://[::1]:2376")
     assert (t.uri, t.location) == ("engine:tcp://[::1]:2376", "[::1]:2376")
@@ -102,7 +130,8 @@ def test_ipv6_engine_keeps_its_brackets() -> None:
 
 _ALPHABET = "hostengimargydcker:/[]@.?#%0123456789-_ \x00\n\tABC\u00e9\ud7ff"
 _PREFIXES = ["", "host:", "engine:", "engine:tcp://", "engine:unix://", "image:", "image:oci:",
-             "image:docker://", "image:docker-archive:", "registry:", "registry:https://", "ssh://"]  # fmt: skip
+             "image:docker://", "image:docker-archive:", "registry:", "registry:https://", "ssh://",
+             "engine:ssh://"]  # fmt: skip
 
 
 @settings(max_examples=1500, deadline=None)

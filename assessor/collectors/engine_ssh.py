@@ -1,0 +1,194 @@
+"""The Docker Engine API of another machine, read through SSH (``engine:ssh://USER@HOST``).
+
+Nothing is installed or run on the remote host: asyncssh logs in and forwards the engine's
+unix socket (OpenSSH's direct-streamlocal, ``AllowStreamLocalForwarding``, on by default) to
+a unix socket in a private temporary directory here, which the engine collector's httpx
+client reads like a local socket. The host key is checked against known_hosts (ssh's
+``StrictHostKeyChecking yes``); keys come from the ssh agent, ~/.ssh's default keys, or the
+key file given. The connection lives in an event loop of its own thread and closes with the
+client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+import asyncssh
+
+from assessor.collectors.options import SshSettings
+from assessor.errors import TargetUnreachableError
+from assessor.targets import SshEndpoint, Target, ssh_endpoint
+
+_T = TypeVar("_T")
+
+
+def default_known_hosts() -> str:
+    return os.path.expanduser("~/.ssh/known_hosts")
+
+
+class SshTunnel:
+    """An SSH connection whose remote engine socket is served at ``self.path`` here."""
+
+    def __init__(self, target: Target, settings: SshSettings) -> None:
+        self.target = target
+        self.endpoint: SshEndpoint = ssh_endpoint(target)
+        self.settings = settings
+        self.known_hosts = settings.known_hosts or default_known_hosts()
+        self._dir = ""
+        self.path = ""
+        self.host_key = ""
+        self._conn: asyncssh.SSHClientConnection | None = None
+        self._listener: asyncssh.SSHListener | None = None
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="engine-ssh", daemon=True
+        )
+
+    def open(self) -> SshTunnel:
+        """Log in and start forwarding; every failure is one TargetUnreachableError line."""
+        if not os.path.isfile(self.known_hosts):
+            self._fail(
+                f"no known_hosts file {self.known_hosts}, so the host key cannot be checked",
+                "add the host's key to it (compare ssh-keyscan's fingerprint with the host's), "
+                "or give --known-hosts FILE",
+            )
+        self._thread.start()
+        try:
+            self._run(self._open(), 2 * self.settings.timeout + 5)
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def describe(self) -> dict[str, Any]:
+        """How the engine was reached, for the engine's evidence."""
+        return {
+            "user": self.endpoint.user or "(the scanning user)",
+            "host": self.endpoint.host,
+            "port": self.endpoint.port,
+            "socket": self.endpoint.socket,
+            "host_key": self.host_key,
+            "known_hosts": self.known_hosts,
+            "forwarded_to": "a unix socket in a private temporary directory (0700)",
+        }
+
+    def close(self) -> None:
+        """Stop forwarding, log out, remove the local socket (safe to call twice)."""
+        if self._thread.is_alive():
+            # closing a connection that died: nothing left to close
+            with contextlib.suppress(TargetUnreachableError, OSError):
+                self._run(self._close(), self.settings.timeout)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(5)
+        if not self._loop.is_running() and not self._loop.is_closed():
+            self._loop.close()
+        if self._dir:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = ""
+
+    def _run(self, coro: Coroutine[Any, Any, _T], timeout: float) -> _T:
+        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        try:
+            return future.result(timeout)
+        except TimeoutError:
+            future.cancel()
+            self._fail(f"no answer within {timeout:g} s")
+            raise  # unreachable: _fail raises
+
+    async def _open(self) -> None:
+        e = self.endpoint
+        timeout = self.settings.timeout
+        options: dict[str, Any] = {}
+        if self.settings.key:
+            options["client_keys"] = [self._key()]
+        try:
+            self._conn = await asyncssh.connect(
+                e.host,
+                e.port,
+                username=e.user or (),
+                known_hosts=self.known_hosts,
+                connect_timeout=timeout,
+                login_timeout=timeout,
+                **options,
+            )
+        except asyncssh.HostKeyNotVerifiable:
+            self._fail(
+                f"the host key is not the one {self.known_hosts} lists for {e.host} (unknown, "
+                "or changed)",
+                "check the key with the host's administrator, then add it there (or give "
+                "--known-hosts FILE)",
+            )
+        except asyncssh.PermissionDenied:
+            keys = self.settings.key or "the ssh agent and ~/.ssh's default keys"
+            self._fail(
+                f"login refused for {e.user or 'the current user'} with {keys}",
+                "authorise a key on the host, or give --ssh-key FILE",
+            )
+        except (TimeoutError, asyncssh.ConnectionLost) as x:
+            self._fail(f"no SSH answer within {timeout:g} s ({type(x).__name__})")
+        except (OSError, asyncssh.Error) as x:
+            self._fail(f"cannot connect: {_reason(x)}")
+        self.host_key = self._fingerprint()
+        await self._forward()
+
+    async def _forward(self) -> None:
+        assert self._conn is not None
+        socket = self.endpoint.socket
+        try:  # one connection first, so a missing socket or a refusal is named here
+            _, writer = await asyncio.wait_for(
+                self._conn.open_unix_connection(socket), self.settings.timeout
+            )
+            writer.close()
+        except TimeoutError:
+            self._fail(f"the host did not open {socket} within {self.settings.timeout:g} s")
+        except (OSError, asyncssh.Error) as x:
+            self._fail(
+                f"the host would not forward {socket}: {_reason(x)}",
+                "the engine's socket must exist there, be readable by that user, and sshd "
+                "must allow AllowStreamLocalForwarding",
+            )
+        self._dir = tempfile.mkdtemp(prefix="assessor-ssh-")  # 0700
+        self.path = os.path.join(self._dir, "engine.sock")
+        self._listener = await self._conn.forward_local_path(self.path, socket)
+
+    async def _close(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+        if self._conn is not None:
+            self._conn.close()
+            await self._conn.wait_closed()
+            self._conn = None
+
+    def _key(self) -> asyncssh.SSHKey:
+        path = self.settings.key or ""
+        try:
+            return asyncssh.read_private_key(path)
+        except (OSError, asyncssh.KeyImportError) as x:
+            self._fail(f"cannot read the key {path}: {_reason(x)}")
+            raise  # unreachable: _fail raises
+
+    def _fingerprint(self) -> str:
+        key = self._conn.get_server_host_key() if self._conn is not None else None
+        return f"{key.get_algorithm()} {key.get_fingerprint()}" if key is not None else ""
+
+    def _fail(self, problem: str, hint: str = "") -> None:
+        e = self.endpoint
+        raise TargetUnreachableError(
+            f"{self.target}: ssh to {e.host} port {e.port}: {problem}", hint=hint or None
+        )
+
+
+def _reason(error: BaseException) -> str:
+    reason = getattr(error, "reason", None) or getattr(error, "strerror", None) or str(error)
+    return " ".join(str(reason or type(error).__name__).split())
+
+
+__all__ = ["SshTunnel", "default_known_hosts"]
