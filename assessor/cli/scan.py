@@ -195,8 +195,9 @@ _SSH_KEY = typer.Option(
     "--ssh-key",
     envvar="ASSESSOR_SSH_KEY",
     metavar="FILE",
-    help="engine:ssh:// targets: log in with this private key (unencrypted, or the agent "
-    "holds it). Default: the ssh agent (SSH_AUTH_SOCK) and ~/.ssh's default keys.",
+    help="engine:ssh:// targets: log in with this unencrypted private key only (an "
+    "encrypted one: load it into ssh-agent instead). Default: the ssh agent (SSH_AUTH_SOCK) "
+    "and ~/.ssh's default keys.",
 )
 _SSH_TIMEOUT = typer.Option(
     None,

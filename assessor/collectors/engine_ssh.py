@@ -55,9 +55,8 @@ class SshTunnel:
         """Log in and start forwarding; every failure is one TargetUnreachableError line."""
         if not os.path.isfile(self.known_hosts):
             self._fail(
-                f"no known_hosts file {self.known_hosts}, so the host key cannot be checked",
-                "add the host's key to it (compare ssh-keyscan's fingerprint with the host's), "
-                "or give --known-hosts FILE",
+                f"no known_hosts file {self.known_hosts} to check the host key against: add "
+                "the host's key there (its fingerprint checked) or give --known-hosts FILE"
             )
         self._thread.start()
         try:
@@ -120,16 +119,15 @@ class SshTunnel:
             )
         except asyncssh.HostKeyNotVerifiable:
             self._fail(
-                f"the host key is not the one {self.known_hosts} lists for {e.host} (unknown, "
-                "or changed)",
-                "check the key with the host's administrator, then add it there (or give "
-                "--known-hosts FILE)",
+                f"the host key is not one {self.known_hosts} lists for {e.host} (unknown or "
+                "changed): check it with the host's administrator and add it there, or give "
+                "--known-hosts FILE"
             )
         except asyncssh.PermissionDenied:
             keys = self.settings.key or "the ssh agent and ~/.ssh's default keys"
             self._fail(
-                f"login refused for {e.user or 'the current user'} with {keys}",
-                "authorise a key on the host, or give --ssh-key FILE",
+                f"login as {e.user or 'the current user'} refused with {keys}: authorise a "
+                "key on the host, or give --ssh-key FILE"
             )
         except (TimeoutError, asyncssh.ConnectionLost) as x:
             self._fail(f"no SSH answer within {timeout:g} s ({type(x).__name__})")
@@ -150,9 +148,8 @@ class SshTunnel:
             self._fail(f"the host did not open {socket} within {self.settings.timeout:g} s")
         except (OSError, asyncssh.Error) as x:
             self._fail(
-                f"the host would not forward {socket}: {_reason(x)}",
-                "the engine's socket must exist there, be readable by that user, and sshd "
-                "must allow AllowStreamLocalForwarding",
+                f"the host would not forward {socket} ({_reason(x)}): the socket must exist "
+                "there and be open to that user, and sshd must allow AllowStreamLocalForwarding"
             )
         self._dir = tempfile.mkdtemp(prefix="assessor-ssh-")  # 0700
         self.path = os.path.join(self._dir, "engine.sock")
@@ -172,6 +169,10 @@ class SshTunnel:
         try:
             return asyncssh.read_private_key(path)
         except (OSError, asyncssh.KeyImportError) as x:
+            if "passphrase" in str(x).lower():  # asyncssh: "Passphrase must be specified ..."
+                self._fail(
+                    f"the key {path} is encrypted: load it into ssh-agent, without --ssh-key"
+                )
             self._fail(f"cannot read the key {path}: {_reason(x)}")
             raise  # unreachable: _fail raises
 
@@ -179,11 +180,11 @@ class SshTunnel:
         key = self._conn.get_server_host_key() if self._conn is not None else None
         return f"{key.get_algorithm()} {key.get_fingerprint()}" if key is not None else ""
 
-    def _fail(self, problem: str, hint: str = "") -> None:
+    def _fail(self, problem: str) -> None:
+        """One line naming the target, the problem and what to do (a target's error reaches
+        the user as its message alone)."""
         e = self.endpoint
-        raise TargetUnreachableError(
-            f"{self.target}: ssh to {e.host} port {e.port}: {problem}", hint=hint or None
-        )
+        raise TargetUnreachableError(f"{self.target}: ssh to {e.host} port {e.port}: {problem}")
 
 
 def _reason(error: BaseException) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
 import threading
 import time
 import zlib
@@ -103,12 +104,12 @@ def test_unknown_or_changed_host_key_is_refused(sshd: Sshd, tmp_path: Path) -> N
     changed.write_text(f"[127.0.0.1]:{sshd.port} {other}\n")
     run = run_cli("scan", sshd.target(), "--known-hosts", str(changed), "--ssh-key",
                   str(sshd.key), db=f"sqlite:///{tmp_path / 'a.db'}", env=NO_AGENT)  # fmt: skip
-    _refused(run, sshd.target(), "host key is not the one")
+    _refused(run, sshd.target(), "host key is not one")
     empty = tmp_path / "empty"
     empty.write_text("")
     run = run_cli("scan", sshd.target(), "--known-hosts", str(empty), "--ssh-key",
                   str(sshd.key), db=f"sqlite:///{tmp_path / 'b.db'}", env=NO_AGENT)  # fmt: skip
-    _refused(run, sshd.target(), "host key is not the one")
+    _refused(run, sshd.target(), "host key is not one")
     run = run_cli("scan", sshd.target(), "--known-hosts", str(tmp_path / "nothing"),
                   db=f"sqlite:///{tmp_path / 'c.db'}", env=NO_AGENT)  # fmt: skip
     _refused(run, sshd.target(), "no known_hosts file")
@@ -117,7 +118,24 @@ def test_unknown_or_changed_host_key_is_refused(sshd: Sshd, tmp_path: Path) -> N
 def test_a_key_the_host_does_not_accept_is_refused(sshd: Sshd, tmp_path: Path) -> None:
     run = run_cli("scan", sshd.target(), "--known-hosts", str(sshd.known_hosts), "--ssh-key",
                   str(sshd.other_key), db=f"sqlite:///{tmp_path / 'a.db'}", env=NO_AGENT)  # fmt: skip
-    _refused(run, sshd.target(), "login refused for root")
+    _refused(run, sshd.target(), "login as root refused")
+
+
+def test_a_key_file_that_cannot_be_used_is_named(sshd: Sshd, tmp_path: Path) -> None:
+    encrypted = tmp_path / "encrypted"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "pass phrase", "-f",
+                    str(encrypted)], check=True, timeout=30)  # fmt: skip
+    junk = tmp_path / "junk"
+    junk.write_text("not a key\n")
+    for key, want in [
+        (encrypted, f"the key {encrypted} is encrypted: load it into ssh-agent"),
+        (junk, f"cannot read the key {junk}: Invalid private key"),
+        (tmp_path / "absent", f"cannot read the key {tmp_path / 'absent'}: No such file"),
+    ]:
+        run = run_cli("scan", sshd.target(), "--known-hosts", str(sshd.known_hosts),
+                      "--ssh-key", str(key), db=f"sqlite:///{tmp_path / 'a.db'}",
+                      env=NO_AGENT)  # fmt: skip
+        _refused(run, sshd.target(), want)
 
 
 def test_a_socket_the_host_lacks_is_named(sshd: Sshd, tmp_path: Path) -> None:
