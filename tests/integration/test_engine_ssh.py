@@ -182,3 +182,36 @@ def test_nothing_listening_and_a_silent_listener_fail_within_the_timeout(
     _refused(run, target, "no SSH answer within 2 s")
     assert held, "the scan never connected to the silent listener"
     assert took < 12, f"{took:.1f} s for a 2 s timeout"
+
+
+def test_defaults_are_the_known_hosts_and_keys_of_home_and_the_agent(
+    sshd: Sshd, tmp_path: Path
+) -> None:
+    """No flags: ~/.ssh/known_hosts and ~/.ssh/id_ed25519, as ssh reads them; then a key only
+    the agent holds."""
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True, mode=0o700)
+    (home / ".ssh/known_hosts").write_bytes(sshd.known_hosts.read_bytes())
+    (home / ".ssh/id_ed25519").write_bytes(sshd.key.read_bytes())
+    (home / ".ssh/id_ed25519").chmod(0o600)
+    env = {"HOME": str(home), **NO_AGENT}
+    run = run_cli("scan", sshd.target(), db=f"sqlite:///{tmp_path / 'a.db'}", env=env)
+    assert run.code in (0, 1), run.err
+    (home / ".ssh/id_ed25519").unlink()
+    run = run_cli("scan", sshd.target(), db=f"sqlite:///{tmp_path / 'b.db'}", env=env)
+    _refused(run, sshd.target(), "login as root refused with the ssh agent")
+    agent_sock = tmp_path / "agent.sock"
+    agent = subprocess.Popen(["ssh-agent", "-D", "-a", str(agent_sock)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 10
+        while not agent_sock.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        subprocess.run(["ssh-add", "-q", str(sshd.key)], check=True, timeout=30,
+                       env={"SSH_AUTH_SOCK": str(agent_sock), "PATH": "/usr/bin:/bin"})  # fmt: skip
+        run = run_cli("scan", sshd.target(), db=f"sqlite:///{tmp_path / 'c.db'}",
+                      env={**env, "SSH_AUTH_SOCK": str(agent_sock)})  # fmt: skip
+        assert run.code in (0, 1), run.err
+    finally:
+        agent.terminate()
+        agent.wait(10)
