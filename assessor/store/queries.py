@@ -115,11 +115,11 @@ def _record_target(
     with store.session() as s:
         target = Target(
             assessment_id=assessment_id,
-            uri=uri,
+            uri=_nul_free(uri),
             kind=kind,
             status=status,
             identity=identity,
-            error=error,
+            error=None if error is None else _nul_free(error),
         )
         s.add(target)
         s.flush()
@@ -135,11 +135,11 @@ def _record_target(
                         "assessment_id": assessment_id,
                         "target_id": target.id,
                         "rule": r.rule,
-                        "title": r.title,
+                        "title": _nul_free(r.title),
                         "severity": r.severity,
-                        "resource": r.resource,
+                        "resource": _nul_free(r.resource),
                         "status": r.status.value,
-                        "message": r.message,
+                        "message": _nul_free(r.message),
                         "evidence_hash": r.evidence,
                         "references": r.references,
                     }
@@ -148,6 +148,14 @@ def _record_target(
             )
         s.commit()
         return target.id
+
+
+def _nul_free(text: str) -> str:
+    """``text`` with each NUL character written as the four characters ``\\x00`` (the display
+    form of assessor.jsonsafe.escape). PostgreSQL refuses NUL in text ("text fields cannot
+    contain NUL"), and a target's own text (a hostile image's config, a file name) reaches
+    results' messages and resources: both backends store the same escaped text."""
+    return text.replace("\x00", "\\x00")
 
 
 def _link_evidence(s: Session, target_id: int, evidence: Sequence[Evidence]) -> None:
@@ -161,7 +169,7 @@ def _link_evidence(s: Session, target_id: int, evidence: Sequence[Evidence]) -> 
             TargetEvidence(
                 target_id=target_id,
                 evidence_hash=ev.sha256,
-                resource=ev.resource,
+                resource=_nul_free(ev.resource),
                 collected_at=ev.collected_at,
             )
         )
@@ -175,7 +183,11 @@ def finish_assessment(
         done = s.execute(
             update(Assessment)
             .where(Assessment.id == assessment_id)
-            .values(status=status, finished=datetime.now(UTC), note=note)
+            .values(
+                status=status,
+                finished=datetime.now(UTC),
+                note=None if note is None else _nul_free(note),
+            )
         )
         assert cast(CursorResult[Any], done).rowcount == 1
         s.commit()

@@ -168,3 +168,35 @@ def test_finish_assessment_sets_its_row_only(store_url: str) -> None:
     with pytest.raises(AssertionError):
         queries.finish_assessment(store, second + 1, AssessmentStatus.COMPLETE)
     store.close()
+
+
+def test_nul_in_a_targets_text_is_stored_escaped_on_every_backend(store_url: str) -> None:
+    """A NUL from a target (a hostile image's config in a message, a name) is stored as the
+    text \\x00 on both backends: PostgreSQL refuses NUL in text, and SQLite stores the same."""
+    store = open_store(store_url)
+    ev = Evidence("container", "engine:unix:///s", "web\x00(abc)", {"User": "\x00root"})
+    res = Result(
+        "r", "t\x00", "high", "engine:unix:///s", "web\x00(abc)", Status.FAIL,
+        "runs as '\x00root'", ev.sha256,
+    )  # fmt: skip
+    aid = queries.create_assessment(store, "2026-Q4", ["engine:unix:///s"], "sha256:x")
+    queries.record_target(
+        store, aid, "engine:unix:///s", "engine", status="collected", identity={},
+        error="read /x\x00y: refused", evidence=[ev], results=[res],
+    )  # fmt: skip
+    queries.finish_assessment(store, aid, AssessmentStatus.INCOMPLETE, "x\x00y")
+    ((r, uri),) = queries.get_results(store, aid)
+    assert (r.title, r.resource, r.message, uri) == (
+        "t\\x00",
+        "web\\x00(abc)",
+        "runs as '\\x00root'",
+        "engine:unix:///s",
+    )
+    with store.engine.connect() as conn:
+        stored = conn.exec_driver_sql(
+            "SELECT te.resource, t.error FROM target_evidence te JOIN target t ON t.id = te.target_id"
+        ).one()
+    assert tuple(stored) == ("web\\x00(abc)", "read /x\\x00y: refused")
+    assert queries.get_assessment(store, str(aid)).note == "x\\x00y"
+    assert queries.get_evidence(store, ev.sha256) == ev.document()  # JSON keeps the NUL itself
+    store.close()
