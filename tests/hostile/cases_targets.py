@@ -24,7 +24,7 @@ _BAD = [
     ("target-unknown-kind", "foo:bar", r"unknown kind 'foo'"),
     ("target-port-out-of-range", "engine:tcp://127.0.0.1:99999", r"port"),
     ("target-unclosed-ipv6", "engine:tcp://[::1", r"\[::1"),
-    ("target-engine-ftp", "engine:ftp://x", r"must be unix:// or tcp://, not 'ftp'"),
+    ("target-engine-ftp", "engine:ftp://x", r"must be unix://, tcp:// or ssh://, not 'ftp'"),
     ("target-registry-gopher", "registry:gopher://x", r"not the scheme 'gopher'"),
     ("target-image-unknown-transport", "image:nope:x", r"'nope' is not a transport"),
     ("target-host-nothing", "host:", r"target 'host:': expected KIND:LOCATION"),
