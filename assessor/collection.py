@@ -25,6 +25,7 @@ import signal
 import struct
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -110,7 +111,29 @@ class Pace:
     deadline: float | None = None
 
 
-class Collection:
+class Collection(ABC):
+    """The targets of one scan being collected at ``pace``; each handed over by ``result``
+    in the order given, progress told to ``say``."""
+
+    def __init__(self, targets: Sequence[Target], say: Progress, pace: Pace | None) -> None:
+        self.targets = list(targets)
+        self.say = say
+        self.pace = pace or Pace()
+
+    @abstractmethod
+    def ready(self) -> None:
+        """Every collector is loaded (raises the one-line error of one that is not)."""
+
+    @abstractmethod
+    def result(self, i: int) -> Collected:
+        """Target ``i`` collected (waits for it)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Stop collecting."""
+
+
+class ThreadCollection(Collection):
     """The targets of one scan, collected in threads of this process, ``pace.jobs`` at once.
 
     A target that is not collected ``pace.deadline`` seconds after it started is given up:
@@ -124,9 +147,7 @@ class Collection:
         say: Progress,
         pace: Pace | None = None,
     ) -> None:
-        self.targets = list(targets)
-        self.say = say
-        self.pace = pace or Pace()
+        super().__init__(targets, say, pace)
         # every collector loaded before anything is stored: a plugin that does not load
         # stops the scan with its one line
         self._collectors = [collector_for(t, options) for t in self.targets]
@@ -202,10 +223,8 @@ class ChildCollection(Collection):
         say: Progress,
         pace: Pace | None = None,
     ) -> None:
-        self.targets = list(targets)
-        self.say = say
-        self.pace = pace or Pace()
-        self._futures = {i: Future() for i in range(len(self.targets))}
+        super().__init__(targets, say, pace)
+        self._futures: dict[int, Future[Collected]] = {i: Future() for i in range(len(targets))}
         self._ready: Future[None] = Future()
         self._lock = threading.Lock()
         self._ended: str | None = None  # how the child ended, once reaped
@@ -289,7 +308,7 @@ def start(
     progress = say or (lambda _msg: None)
     if child and not os.environ.get("ASSESSOR_DEBUG") and targets:
         return ChildCollection(targets, options, progress, pace)
-    return Collection(targets, options, progress, pace)
+    return ThreadCollection(targets, options, progress, pace)
 
 
 # --- the child ------------------------------------------------------------------------------
@@ -312,7 +331,7 @@ def _child(
         if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
             signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends the child at once
         try:
-            collection = Collection(targets, options, functools.partial(_say, send), pace)
+            collection = ThreadCollection(targets, options, functools.partial(_say, send), pace)
         except AssessorError as e:
             send({"t": "fatal", "message": e.message, "hint": e.hint, "exit_code": e.exit_code})
             return
