@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Connection, Engine, create_engine
 
 from assessor.store.models import Base
 
@@ -27,6 +27,20 @@ def run_migrations_online() -> None:
         )
         with context.begin_transaction():
             context.run_migrations()
+            if connection.dialect.name == "sqlite":
+                _check_foreign_keys(connection)
+
+
+def _check_foreign_keys(connection: Connection) -> None:
+    """Refuse (roll back) a migration that left a row pointing at nothing: foreign keys are
+    off while SQLite tables are copied (assessor/store/db.py, _migration_engine)."""
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        table, rowid, parent, _ = broken[0]
+        raise RuntimeError(
+            f"migration left {len(broken)} row(s) without their parent "
+            f"(first: {table} row {rowid} -> {parent}); rolled back"
+        )
 
 
 if context.is_offline_mode():

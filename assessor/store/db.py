@@ -30,7 +30,7 @@ from assessor.resources import data_dir
 
 # Every migration this version knows, oldest first; the last is the head. A test checks
 # this list against migrations/versions/.
-REVISIONS = ("0001", "0002", "0003")
+REVISIONS = ("0001", "0002", "0003", "0004")
 HEAD = REVISIONS[-1]
 
 
@@ -422,6 +422,11 @@ def _migration_engine(engine: Engine) -> Engine:
     def connect(dbapi_conn: Any, record: Any) -> None:
         dbapi_conn.isolation_level = None  # no implicit BEGIN/COMMIT by the driver
         _sqlite_pragmas(dbapi_conn, record)
+        # Batch mode alters a table by copying it and dropping the old one; with foreign keys
+        # on, that DROP deletes every row referencing it (ON DELETE CASCADE): 0004 emptied the
+        # results of every assessment. SQLite's own procedure for altering a table: keys off,
+        # then PRAGMA foreign_key_check before commit (migrations/env.py).
+        dbapi_conn.execute("PRAGMA foreign_keys=OFF")
 
     def begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")

@@ -65,7 +65,7 @@ class Assessment(Base):
     scope: Mapped[list[str]] = mapped_column(JSON)
     tool_version: Mapped[str] = mapped_column(String(32))
     catalog_digest: Mapped[str] = mapped_column(String(80))
-    scanner_host: Mapped[str | None] = mapped_column(String(255))
+    scanner_host: Mapped[str | None] = mapped_column(Text)
     note: Mapped[str | None] = mapped_column(Text)
     # the system under assessment (scan --system); assessments of one system form its history
     system: Mapped[str | None] = mapped_column(String(255), index=True)
@@ -92,7 +92,7 @@ class Target(Base):
     assessment_id: Mapped[int] = mapped_column(
         ForeignKey("assessment.id", ondelete="CASCADE"), index=True
     )
-    uri: Mapped[str] = mapped_column(String(1024))
+    uri: Mapped[str] = mapped_column(Text)
     kind: Mapped[str] = mapped_column(String(16))
     # collected | unreachable | error
     status: Mapped[str] = mapped_column(String(16))
@@ -124,7 +124,7 @@ class TargetEvidence(Base):
     evidence_hash: Mapped[str] = mapped_column(
         ForeignKey("evidence.hash"), primary_key=True, index=True
     )
-    resource: Mapped[str] = mapped_column(String(1024))
+    resource: Mapped[str] = mapped_column(Text)
     collected_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
@@ -139,7 +139,7 @@ class Result(Base):
     # kept as judged, so history reads right after the catalog changes
     title: Mapped[str] = mapped_column(Text)
     severity: Mapped[str] = mapped_column(String(16))
-    resource: Mapped[str] = mapped_column(String(1024))
+    resource: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16))
     message: Mapped[str] = mapped_column(Text)
     evidence_hash: Mapped[str | None] = mapped_column(ForeignKey("evidence.hash"))
@@ -175,15 +175,15 @@ class Waiver(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     rule: Mapped[str] = mapped_column(String(100), index=True)
-    resource_pattern: Mapped[str] = mapped_column(String(1024))  # fnmatch glob; "*" all
-    target_pattern: Mapped[str] = mapped_column(String(1024))  # fnmatch glob; "*" all
+    resource_pattern: Mapped[str] = mapped_column(Text)  # fnmatch glob; "*" all
+    target_pattern: Mapped[str] = mapped_column(Text)  # fnmatch glob; "*" all
     system: Mapped[str | None] = mapped_column(String(255))  # None: any system
     reason: Mapped[str] = mapped_column(Text)
     approver: Mapped[str] = mapped_column(String(255))
     compensating: Mapped[str | None] = mapped_column(Text)
     created: Mapped[datetime] = mapped_column(UTCDateTime())
     expires: Mapped[datetime] = mapped_column(UTCDateTime())  # end of the expiry day, UTC
-    source: Mapped[str] = mapped_column(String(1024))  # "cli" or the waivers file it came from
+    source: Mapped[str] = mapped_column(Text)  # "cli" or the waivers file it came from
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_by: Mapped[str | None] = mapped_column(String(255))
     revoke_reason: Mapped[str | None] = mapped_column(Text)

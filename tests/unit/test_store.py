@@ -200,3 +200,56 @@ def test_nul_in_a_targets_text_is_stored_escaped_on_every_backend(store_url: str
     assert queries.get_assessment(store, str(aid)).note == "x\\x00y"
     assert queries.get_evidence(store, ev.sha256) == ev.document()  # JSON keeps the NUL itself
     store.close()
+
+
+def test_long_target_text_is_stored_whole_on_every_backend(store_url: str) -> None:
+    """PostgreSQL enforces a VARCHAR's length: a hostile image's 5,000-character path, a long
+    target URI or scanning host's name must not fail the target (migration 0004 made them Text)."""
+    store = open_store(store_url)
+    uri = "image:oci:/" + "d" * 5000
+    resource = "/" + "p" * 5000
+    ev = Evidence("image-file", uri, resource, {"mode": "0777"})
+    res = Result("r", "t", "high", uri, resource, Status.FAIL, "m", ev.sha256)
+    aid = queries.create_assessment(store, "2026-Q4", [uri], "sha256:x")
+    queries.record_target(
+        store, aid, uri, "image", status="collected", identity={}, evidence=[ev], results=[res]
+    )
+    ((r, stored_uri),) = queries.get_results(store, aid)
+    assert (r.resource, stored_uri) == (resource, uri)
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT resource FROM target_evidence").scalar() == resource
+    store.close()
+
+
+def test_migrations_keep_every_stored_row(store_url: str) -> None:
+    """Down to 0003 and up again through the migration engine 'assessor db upgrade' uses: every
+    row survives. (On SQLite, batch mode copies a table and drops the old one; with foreign keys
+    on, that DROP cascaded and 0004 deleted every result and target.)"""
+    from assessor.store.db import _migration_engine
+
+    store = open_store(store_url)
+    ev = Evidence("host", "host:/", "whole host", {"k": "v"})
+    res = Result("r", "t", "high", "host:/", "whole host", Status.FAIL, "m", ev.sha256)
+    aid = queries.create_assessment(store, "2026-Q4", ["host:/"], "sha256:x")
+    queries.record_target(
+        store, aid, "host:/", "host", status="collected", identity={}, evidence=[ev], results=[res]
+    )
+    store.close()
+
+    def counts() -> list[int]:
+        engine = make_engine(as_url(store_url))
+        with engine.connect() as conn:
+            tables = ("assessment", "target", "evidence", "target_evidence", "result")
+            found = [conn.exec_driver_sql(f"SELECT count(*) FROM {t}").scalar_one() for t in tables]
+        engine.dispose()
+        return found
+
+    assert counts() == [1, 1, 1, 1, 1]
+    migrating = _migration_engine(make_engine(as_url(store_url)))
+    command.downgrade(alembic_config(migrating), "0003")
+    migrating.dispose()
+    assert counts() == [1, 1, 1, 1, 1]
+    store = open_store(store_url)  # upgrades to HEAD, as every command does
+    assert [r.resource for r, _ in queries.get_results(store, aid)] == ["whole host"]
+    store.close()
+    assert counts() == [1, 1, 1, 1, 1]
