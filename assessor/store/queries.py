@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import CursorResult, Table, func, insert, select, update
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from assessor import __version__
 from assessor.errors import NotFoundError
@@ -23,6 +25,26 @@ from assessor.vocab import AssessmentStatus
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
+    from sqlalchemy.sql.compiler import SQLCompiler
+
+
+class bytewise(FunctionElement[str]):
+    """A text column ordered by its bytes, the same on every backend: SQLite's default
+    (BINARY), and COLLATE "C" on PostgreSQL, whose database collation (en_US: '_z' < 'a' < 'B')
+    would otherwise order results, and so every export, differently from SQLite."""
+
+    inherit_cache = True
+    name = "bytewise"
+
+
+@compiles(bytewise)
+def _bytewise(element: bytewise, compiler: SQLCompiler, **kw: Any) -> str:
+    return str(compiler.process(element.clauses, **kw))
+
+
+@compiles(bytewise, "postgresql")
+def _bytewise_pg(element: bytewise, compiler: SQLCompiler, **kw: Any) -> str:
+    return f'{compiler.process(element.clauses, **kw)} COLLATE "C"'
 
 
 def create_assessment(
@@ -235,7 +257,7 @@ def get_results(
             select(Result, Target.uri)
             .join(Target, Result.target_id == Target.id)
             .where(Result.assessment_id == assessment_id)
-            .order_by(Target.id, Result.rule, Result.resource)
+            .order_by(Target.id, bytewise(Result.rule), bytewise(Result.resource))
         )
         if statuses:
             q = q.where(Result.status.in_(list(statuses)))
@@ -383,7 +405,7 @@ def target_evidence_rows(
         )
         .join(EvidenceRow, EvidenceRow.hash == TargetEvidence.evidence_hash)
         .where(TargetEvidence.target_id.in_(list(target_ids)))
-        .order_by(TargetEvidence.target_id, TargetEvidence.resource)
+        .order_by(TargetEvidence.target_id, bytewise(TargetEvidence.resource))
     )
     return [(tid, h, res, kind, size) for tid, h, res, kind, size in rows]
 

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic import command
@@ -253,3 +255,54 @@ def test_migrations_keep_every_stored_row(store_url: str) -> None:
     assert [r.resource for r, _ in queries.get_results(store, aid)] == ["whole host"]
     store.close()
     assert counts() == [1, 1, 1, 1, 1]
+
+
+def test_results_come_in_byte_order_whatever_the_databases_collation(
+    pg_admin: Any, tmp_path: Path
+) -> None:
+    """A PostgreSQL database made with a language collation (ICU en-US orders '_z' < 'a' < 'B')
+    returns results in the same order as SQLite (bytes: 'B' < '_z' < 'a'), so an export is the
+    same file from either backend."""
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    from tests.conftest import PG_ADMIN_URL
+
+    name = f"assessor_test_icu_{uuid.uuid4().hex[:12]}"
+    with pg_admin.connect() as conn:
+        conn.execute(
+            text(
+                f"CREATE DATABASE \"{name}\" LOCALE_PROVIDER icu ICU_LOCALE 'en-US' "
+                "TEMPLATE template0"
+            )
+        )
+    pg = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    resources = ["a", "_z", "B", "cis1.2", "cis-1.10", "z"]
+    try:
+        orders = []
+        for url in (f"sqlite:///{tmp_path / 'a.db'}", pg):
+            store = open_store(url)
+            aid = queries.create_assessment(store, "2026-Q4", ["host:/"], "sha256:x")
+            evs = [Evidence("host", "host:/", r, {}) for r in resources]
+            results = [
+                Result(rule, "t", "high", "host:/", r, Status.FAIL, "m", None)
+                for r in resources
+                for rule in ("b-rule", "B-rule", "a_rule")
+            ]
+            queries.record_target(
+                store, aid, "host:/", "host", status="collected", identity={},
+                evidence=evs, results=results,
+            )  # fmt: skip
+            tid = queries.get_targets(store, aid)[0].id
+            with store.session() as s:
+                evidence_order = [row[2] for row in queries.target_evidence_rows(s, [tid])]
+            results_order = [(r.rule, r.resource) for r, _ in queries.get_results(store, aid)]
+            orders.append((results_order, evidence_order))
+            store.close()
+    finally:
+        with pg_admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    expected = sorted((rule, r) for r in resources for rule in ("b-rule", "B-rule", "a_rule"))
+    assert orders[0] == orders[1]
+    assert orders[0][0] == expected
+    assert orders[0][1] == sorted(resources)
