@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,8 +25,9 @@ Content = dict[str, list[tuple[str, str, str]]]
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = open_store(f"sqlite:///{tmp_path / 'd.db'}")
+def store(store_url: str) -> Iterator[Store]:
+    """A new store on SQLite and on PostgreSQL."""
+    s = open_store(store_url)
     try:
         yield s
     finally:

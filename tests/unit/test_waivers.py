@@ -40,8 +40,9 @@ CATALOG = load_catalog()
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    url = f"sqlite:///{tmp_path / 'w.db'}"
+def store(store_url: str) -> Store:
+    """An assessment of 3 containers, on SQLite and on PostgreSQL."""
+    url = store_url
     make_assessment(url, 3)
     s = open_store(url)
     yield s  # type: ignore[misc]
