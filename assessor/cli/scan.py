@@ -60,6 +60,16 @@ _TARGETS = typer.Argument(
     "registry:https://HOST[:PORT] , registry:http://HOST[:PORT]. "
     "Default: this host, plus the local engine (and its images) when its socket exists.",
 )
+_INVENTORY = typer.Option(
+    None,
+    "--inventory",
+    "-i",
+    envvar="ASSESSOR_INVENTORY",
+    metavar="FILE",
+    help="Add the targets of FILE (repeatable): one target per line (a bare HOST, USER@HOST "
+    "or HOST:PORT is reached over SSH), or an Ansible inventory, INI or YAML, whose hosts "
+    "become SSH targets at ansible_user@ansible_host:ansible_port. See docs/fleet.md.",
+)
 _SYSTEM = typer.Option(
     None,
     "--system",
@@ -212,6 +222,7 @@ _SSH_TIMEOUT = typer.Option(
 
 def scan(
     targets: list[str] = _TARGETS,
+    inventory: list[Path] = _INVENTORY,
     period: str = PERIOD_OPTION,
     system: str = _SYSTEM,
     db: str = DB_OPTION,
@@ -246,12 +257,11 @@ def scan(
     """
     with uncollected_imports():
         from assessor import collection
-        from assessor.targets import default_targets, parse_target
 
     options = _options(platform, image_limits, insecure, creds, authfile, cert_dir, timeout)
     _registry_checks(options, deep, max_images, stale_days, push_probe)
     options.image_cache_days = _cache_days(setting(image_cache_days, "image_cache_days"))
-    parsed = [parse_target(t) for t in targets] if targets else default_targets()
+    parsed = _targets(targets, inventory)
     options.ssh = _ssh(parsed, known_hosts, ssh_key, ssh_timeout)
     threshold = FailOn(setting(fail_on, "fail_on") or "none")
     # the targets are read in a process of their own from now on, while this one checks the
@@ -296,6 +306,23 @@ def _scan(
         raise
     with spinner("scanning") as progress:
         return pipeline.scan(request, progress, _warn, collecting)
+
+
+def _targets(texts: list[str] | None, inventories: list[Path] | None) -> list[Target]:
+    """The targets given, then those of the inventory files (or ``assessor.toml``'s
+    ``inventory``), each once; none at all: this host and its engine."""
+    from assessor.inventory import gather
+    from assessor.targets import default_targets
+
+    files = setting(inventories, "inventory") or []
+    if isinstance(files, str):
+        files = [files]
+    if not texts and not files:
+        return default_targets()
+    gathered = gather(texts or [], [Path(f) for f in files])
+    for warning in gathered.warnings:
+        _warn(warning)
+    return gathered.targets
 
 
 def _warn(warning: str) -> None:

@@ -256,6 +256,10 @@ LAZY: dict[tuple[str, str], str] = {
     ): "start-up: `assessor CMD --help` imports this command's module; only the command's work loads it (128 ms)",
     (
         "assessor.cli.scan",
+        "assessor.inventory",
+    ): "start-up: `assessor CMD --help` imports this command's module; only a scan reads an inventory (PyYAML for a YAML one) (34 ms)",
+    (
+        "assessor.cli.scan",
         "assessor.targets",
     ): "start-up: `assessor CMD --help` imports this command's module; only the command's work loads it (8 ms)",
     (

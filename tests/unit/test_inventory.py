@@ -1,0 +1,159 @@
+"""Inventory files (assessor/inventory.py): plain lists, Ansible INI and YAML read into SSH
+targets, and every malformed or oversized inventory refused with one line naming FILE:LINE.
+(tests/integration/test_inventory.py checks the Ansible readings against ansible-inventory.)"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assessor import inventory
+from assessor.inventory import InventoryError, read_inventory
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "inventory"
+
+
+def _uris(path: Path) -> list[str]:
+    return [t.uri for t in read_inventory(path).targets]
+
+
+def _write(tmp_path: Path, text: str, name: str = "hosts") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_a_plain_list_of_targets_and_hosts(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "# the lab\n\nengine:ssh://root@10.0.0.1:2222   # the first\n"
+        "ops@10.0.0.2\n10.0.0.3:2200\nhost:/\nengine:unix:///var/run/docker.sock\n"
+        "; another comment\nbox.example.com\nengine:ssh://root@10.0.0.1:2222\n",
+    )
+    assert _uris(path) == [
+        "engine:ssh://root@10.0.0.1:2222",
+        "engine:ssh://ops@10.0.0.2:22",
+        "engine:ssh://10.0.0.3:2200",
+        "host:/",
+        "engine:unix:///var/run/docker.sock",
+        "engine:ssh://box.example.com:22",
+    ]  # each once, in the file's order
+    assert read_inventory(path).warnings == []
+
+
+def test_ansible_ini_groups_children_ranges_and_precedence() -> None:
+    inv = read_inventory(FIXTURES / "fleet.ini")
+    assert [t.uri for t in inv.targets] == [
+        "engine:ssh://fallback@bastion.example.com:22",
+        "engine:ssh://ops@10.0.0.9:2201",
+        "engine:ssh://deploy@web01.example.com:22",
+        "engine:ssh://deploy@web02.example.com:22",
+        "engine:ssh://deploy@web03.example.com:22",
+        "engine:ssh://deploy@10.0.1.50:2222",
+        "engine:ssh://dbadmin@db-a.internal:2200",
+        "engine:ssh://dbadmin@db-b.internal:2200",
+        "engine:ssh://dbadmin@db-c.internal:2200",
+        "engine:ssh://deploy@db-x.internal:5522",
+    ]
+    # ansible_become is not honoured: said once, with the number of hosts it concerned;
+    # ansible_python_interpreter does not concern a scan: not named
+    assert len(inv.warnings) == 1
+    assert "ansible_become (8 hosts)" in inv.warnings[0]
+    assert "python" not in inv.warnings[0]
+
+
+def test_ansible_yaml_is_read_as_the_ini_is() -> None:
+    inv = read_inventory(FIXTURES / "fleet.yml")
+    uris = [t.uri for t in inv.targets]
+    assert uris[:10] == _uris(FIXTURES / "fleet.ini")
+    # lab1, lab5, lab9 share one address: one target; the local host is skipped, said so
+    assert uris[10:] == ["engine:ssh://fallback@192.168.50.7:22"]
+    assert any("ansible_connection=local (1 host)" in w for w in inv.warnings)
+    assert any("ansible_ssh_private_key_file (8 hosts)" in w for w in inv.warnings)
+
+
+def test_group_precedence_depth_priority_name() -> None:
+    assert _uris(FIXTURES / "priority.ini") == [
+        "engine:ssh://zulu@10.1.0.1:2001",  # same depth: the later name wins
+        "engine:ssh://high@ranked:22",  # ansible_group_priority beats the name
+        "engine:ssh://child@10.1.0.3:3000",  # the child's beats the parent's
+    ]
+
+
+def test_ipv6_and_bracketed_ports(tmp_path: Path) -> None:
+    path = _write(tmp_path, "[v6]\n[fd00::5]:2022\nsix ansible_host=fd00::6\n")
+    assert _uris(path) == ["engine:ssh://[fd00::5]:2022", "engine:ssh://[fd00::6]:22"]
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "says"),
+    [
+        ("[web]\nok\n[web:nope]\n", 3, "unknown section type 'nope'; write [web]"),
+        ("[web]\n[ web ]\n", 2, "is not a section"),
+        ("[web]\nh1 ansible_port\n", 2, "expected NAME=VALUE"),
+        ("[web]\nh1 ansible_host='10.0.0.1\n", 2, "close the quote"),
+        ("[web:children]\ndb\n", 2, "group 'db' is used but never declared; add a [db]"),
+        ("[db:vars]\nansible_user=x\n", 1, "group 'db' is used but never declared"),
+        ("[a:children]\nb\n[b:children]\na\n", None, "is its own ancestor"),
+        ("[web]\nweb[1:3\n", 2, "not a host name"),
+        ("[web]\nweb[01:100]\n", 2, "bounds of one width, e.g. [01:100]"),
+        ("[web]\nweb[1:x]\n", 2, "is not a range; write a range as [01:20]"),
+        ("[web]\nweb[5:1:0]\n", 2, "bad step"),
+        ("[web]\nweb:\n", 2, "ends in ':'; write HOST:PORT"),
+        ("[web]\nh1 ansible_port=70000\n", 2, "ansible_port 70000 is not a port"),
+        ("[web]\nh1 ansible_host='{{ inventory_hostname }}.corp'\n", 2, "Jinja2 template"),
+        ("engine:ssh://root@h:22 extra\n", 1, "one target per line"),
+        ("engine:nope://x\n", 1, "the engine scheme must be"),
+        ("[web]\nh1 ansible_user='bad user'\n", 2, "expected engine:ssh://USER@HOST"),
+    ],
+)
+def test_a_bad_inventory_is_one_line_naming_file_and_line(
+    tmp_path: Path, text: str, line: int | None, says: str
+) -> None:
+    path = _write(tmp_path, text)
+    with pytest.raises(InventoryError) as caught:
+        read_inventory(path)
+    message = caught.value.message
+    assert "\n" not in message
+    assert message.startswith(f"inventory {path}:{line}: " if line else f"inventory {path}")
+    assert says in message
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("- a\n- b\n", "expected a mapping of groups"),
+        ("all:\n  hosts: [a, b]\n", "hosts must be a mapping"),
+        ("all:\n  host:\n    a:\n", "unknown key 'host'"),
+        ("all:\n  hosts:\n    a: 5\n", "its variables must be a mapping"),
+        ("all:\n  hosts:\n    a: &x {}\n    b: *x\n", "alias"),
+        ("all: [\n", "invalid YAML"),
+    ],
+)
+def test_a_bad_yaml_inventory_is_refused(tmp_path: Path, text: str, says: str) -> None:
+    path = _write(tmp_path, text, "hosts.yml")
+    with pytest.raises(InventoryError, match=r"^inventory ") as caught:
+        read_inventory(path)
+    assert says in caught.value.message
+
+
+def test_bounds_hosts_ranges_and_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a range is counted before it is expanded: a billion hosts are refused at once
+    with pytest.raises(InventoryError, match=r":2: 'w\[0:999999999\]': \[0:999999999\] names more"):
+        read_inventory(_write(tmp_path, "[web]\nw[0:999999999]\n"))
+    with pytest.raises(InventoryError, match="more than 100000 hosts"):
+        read_inventory(_write(tmp_path, "[web]\na[0:99999]\nb[0:9]\n"))
+    monkeypatch.setattr(inventory, "MAX_BYTES", 100)
+    with pytest.raises(InventoryError, match="over the limit of 100"):
+        read_inventory(_write(tmp_path, "h\n" * 60))
+    with pytest.raises(InventoryError, match="is a folder"):
+        read_inventory(tmp_path)
+    (tmp_path / "bin").write_bytes(b"h1\n\xff\n")
+    with pytest.raises(InventoryError, match=r"bin:2: not UTF-8"):
+        read_inventory(tmp_path / "bin")
+
+
+def test_a_missing_inventory(tmp_path: Path) -> None:
+    with pytest.raises(InventoryError, match="cannot read"):
+        read_inventory(tmp_path / "absent.ini")
