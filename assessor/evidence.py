@@ -341,6 +341,11 @@ class Evidence:
     collected_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     redactions: tuple[Redaction, ...] = ()
     sweep: InitVar[bool] = True
+    # the canonical JSON, made once: a scan or an ingest hashes each document to evaluate it,
+    # to store it and to link it (a document is never changed once it exists: frozen, and its
+    # data built before)
+    _canonical: bytes | None = field(default=None, init=False, repr=False, compare=False)
+    _sha256: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self, sweep: bool) -> None:
         """The last redaction every collector's document goes through: each string of
@@ -371,11 +376,19 @@ class Evidence:
         }
 
     def canonical(self) -> bytes:
-        return canonical_json(self.document())
+        body = self._canonical
+        if body is None:
+            body = canonical_json(self.document())
+            object.__setattr__(self, "_canonical", body)
+        return body
 
     @property
     def sha256(self) -> str:
-        return hashlib.sha256(self.canonical()).hexdigest()
+        digest = self._sha256
+        if digest is None:
+            digest = hashlib.sha256(self.canonical()).hexdigest()
+            object.__setattr__(self, "_sha256", digest)
+        return digest
 
     @classmethod
     def from_document(cls, doc: dict[str, Any], collected_at: datetime | None = None) -> Evidence:

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import CursorResult, Table, func, insert, select, update
+from sqlalchemy import CursorResult, Table, Text, bindparam, func, insert, select, update
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -148,28 +148,49 @@ def _record_target(
         _insert_evidence(s, evidence)
         _link_evidence(s, target.id, evidence)
         if results:
-            # one Core executemany on the table: ORM objects (or insert(Result), the ORM
-            # bulk path) cost 3-6x a raw executemany (tests/bench/bench_store.py)
-            s.execute(
-                insert(cast(Table, Result.__table__)),
-                [
-                    {
-                        "assessment_id": assessment_id,
-                        "target_id": target.id,
-                        "rule": r.rule,
-                        "title": _nul_free(r.title),
-                        "severity": r.severity,
-                        "resource": _nul_free(r.resource),
-                        "status": r.status.value,
-                        "message": _nul_free(r.message),
-                        "evidence_hash": r.evidence,
-                        "references": r.references,
-                    }
-                    for r in results
-                ],
-            )
+            _insert_results(s, assessment_id, target.id, results)
         s.commit()
         return target.id
+
+
+def _insert_results(
+    s: Session, assessment_id: int, target_id: int, results: Sequence[EvalResult]
+) -> None:
+    """One Core executemany on the table: ORM objects (or insert(Result), the ORM bulk path)
+    cost 3-6x a raw executemany (tests/bench/bench_store.py).
+
+    On SQLite each distinct ``references`` mapping (one per rule, shared by its results) is
+    written to JSON once and bound as the text the JSON column would store (json.dumps, as
+    SQLAlchemy's JSON type does): a host's ~500 results are ~40 distinct mappings, and a
+    json.dumps per row was a fifth of an ingest (tests/bench/bench_fleet.py). PostgreSQL's
+    driver binds the JSON column itself."""
+    table = cast(Table, Result.__table__)
+    rows = [
+        {
+            "assessment_id": assessment_id,
+            "target_id": target_id,
+            "rule": r.rule,
+            "title": _nul_free(r.title),
+            "severity": r.severity,
+            "resource": _nul_free(r.resource),
+            "status": r.status.value,
+            "message": _nul_free(r.message),
+            "evidence_hash": r.evidence,
+            "references": r.references,
+        }
+        for r in results
+    ]
+    if s.get_bind().dialect.name != "sqlite":
+        s.execute(insert(table), rows)
+        return
+    texts: dict[int, tuple[object, str]] = {}  # id of a mapping -> (the mapping, its JSON)
+    for row in rows:
+        refs = row.pop("references")
+        known = texts.get(id(refs))
+        if known is None or known[0] is not refs:
+            known = texts[id(refs)] = (refs, json.dumps(refs))
+        row["references_json"] = known[1]
+    s.execute(insert(table).values(references=bindparam("references_json", type_=Text())), rows)
 
 
 def _nul_free(text: str) -> str:
@@ -181,20 +202,19 @@ def _nul_free(text: str) -> str:
 
 
 def _link_evidence(s: Session, target_id: int, evidence: Sequence[Evidence]) -> None:
-    """The target's evidence documents, each once, with the resource and collection time."""
-    seen: set[str] = set()
+    """The target's evidence documents, each once, with the resource and collection time (one
+    Core executemany: an ORM object per link cost a seventh of an ingest)."""
+    rows: dict[str, dict[str, Any]] = {}
     for ev in evidence:
-        if ev.sha256 in seen:
-            continue
-        seen.add(ev.sha256)
-        s.add(
-            TargetEvidence(
-                target_id=target_id,
-                evidence_hash=ev.sha256,
-                resource=_nul_free(ev.resource),
-                collected_at=ev.collected_at,
-            )
-        )
+        if ev.sha256 not in rows:
+            rows[ev.sha256] = {
+                "target_id": target_id,
+                "evidence_hash": ev.sha256,
+                "resource": _nul_free(ev.resource),
+                "collected_at": ev.collected_at,
+            }
+    if rows:
+        s.execute(insert(cast(Table, TargetEvidence.__table__)), list(rows.values()))
 
 
 def finish_assessment(
