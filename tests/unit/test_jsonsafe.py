@@ -42,6 +42,12 @@ def test_numbers_are_bounded_and_finite() -> None:
             jsonsafe.loads(doc)
     # digits inside a string are text, not a number
     assert jsonsafe.loads(b'["' + b"9" * 5000 + b'"]') == ["9" * 5000]
+    # the bound is on one number's digits: 64 pass, however many numbers sit side by side
+    sixty_four = b"7" * 64
+    assert jsonsafe.loads(b"[" + b",".join([sixty_four] * 100) + b"]") == [int(sixty_four)] * 100
+    assert jsonsafe.loads(b"[1.5e" + b"0" * 62 + b"1]") == [15.0]
+    with pytest.raises(JSONBoundError, match="65 digits"):
+        jsonsafe.loads(b"[1, 2.0e" + b"0" * 64 + b"1]")
 
 
 def test_size_is_bounded_and_malformed_json_is_a_value_error() -> None:
