@@ -32,6 +32,7 @@ import json
 import os
 import pstats
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
@@ -59,6 +60,7 @@ from assessor.vocab import AssessmentStatus, TargetStatus  # noqa: E402
 GOAL_S = 60.0
 PERIODS = ("2026-Q1", "2026-Q2")
 SYSTEM = "fleet-bench"
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 PG_ADMIN_URL = os.environ.get(
     "ASSESSOR_TEST_PG", "postgresql+psycopg://postgres@/postgres?host=/run/assessor-test-pg"
 )
@@ -186,6 +188,30 @@ def evaluate_only(catalog: Catalog, hosts: Sequence[SyntheticHost]) -> float:
         for t in host.targets:
             evaluate(catalog, t.evidence, kinds[t.uri])
     return time.perf_counter() - start
+
+
+def scan_baseline(work: Path) -> tuple[float, int, str] | None:
+    """Seconds of ``assessor scan host:/ engine:unix:///var/run/docker.sock`` of this machine
+    (a fresh process; the second of two runs, the image cache warm), its number of results,
+    and the targets; only ``host:/`` when no engine answers. None when the scan failed."""
+    targets = ["host:/"]
+    if Path("/var/run/docker.sock").is_socket():
+        targets.append("engine:unix:///var/run/docker.sock")
+    seconds, results = 0.0, 0
+    for attempt in range(2):
+        db = work / f"scan-{attempt}.db"
+        cmd = [sys.executable, "-m", "assessor", "scan", *targets, "--db", f"sqlite:///{db}"]
+        start = time.perf_counter()
+        done = subprocess.run(
+            [*cmd, "--format", "json"], capture_output=True, check=False, cwd=work, env=ENV
+        )
+        seconds = time.perf_counter() - start
+        if done.returncode not in (0, 1):
+            line = done.stderr.decode(errors="replace").strip().splitlines()[:1]
+            print(f"scan baseline: not measured ({' '.join(cmd[2:])}: {line})")
+            return None
+        results = len(json.loads(done.stdout)["results"])
+    return seconds, results, " ".join(targets)
 
 
 # --- sizes ------------------------------------------------------------------------------------
@@ -349,6 +375,12 @@ def main(argv: list[str] | None = None) -> None:
             prof.disable()
             pstats.Stats(prof).sort_stats("tottime").print_stats(30)
             return
+        scanned = scan_baseline(Path(tmp))
+        if scanned is not None:
+            seconds, results, targets = scanned
+            print(
+                f"baseline, one scan of this machine ({targets}): {seconds:.2f} s, {results} results"
+            )
         sqlite_run(Path(tmp), catalog, quarters)
     if not args.no_pg:
         pg_run(catalog, quarters)
