@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
 AHEAD = 4  # targets collected at once
 Progress = Callable[[str], None]
+READING, COLLECTED, FAILED, UNREACHABLE = "reading", "collected", "failed", "unreachable"
 _FRAME = struct.Struct(">Q")  # the length of the JSON document that follows
 
 
@@ -103,6 +104,32 @@ def collect(target: Target, collector: Collector, say: Progress) -> Collected:
 
 
 @dataclass(frozen=True)
+class TargetEvent:
+    """Target ``index`` began to be read (READING), or ended: COLLECTED, FAILED or
+    UNREACHABLE (with its one-line ``error``), ``seconds`` after it began. Told as it
+    happens, whatever the order targets are handed over in (per-host progress)."""
+
+    index: int
+    state: str
+    seconds: float = 0.0
+    error: str = ""
+
+
+Watch = Callable[[TargetEvent], None]
+
+
+def _ended(i: int, c: Collected, seconds: float) -> TargetEvent:
+    if c.error is None:
+        return TargetEvent(i, COLLECTED, seconds)
+    state = UNREACHABLE if isinstance(c.error, TargetUnreachableError) else FAILED
+    return TargetEvent(i, state, seconds, c.error.message)
+
+
+def _unwatched(_event: TargetEvent) -> None:
+    pass
+
+
+@dataclass(frozen=True)
 class Pace:
     """How a scan collects: ``jobs`` targets at once (``--jobs``), and how long one target
     may take from its start (``--target-timeout``; None: as long as it takes)."""
@@ -113,12 +140,15 @@ class Pace:
 
 class Collection(ABC):
     """The targets of one scan being collected at ``pace``; each handed over by ``result``
-    in the order given, progress told to ``say``."""
+    in the order given, progress told to ``say``, each target's start and end to ``watch``."""
 
-    def __init__(self, targets: Sequence[Target], say: Progress, pace: Pace | None) -> None:
+    def __init__(
+        self, targets: Sequence[Target], say: Progress, pace: Pace | None, watch: Watch | None
+    ) -> None:
         self.targets = list(targets)
         self.say = say
         self.pace = pace or Pace()
+        self.watch = watch or _unwatched
 
     @abstractmethod
     def ready(self) -> None:
@@ -146,8 +176,9 @@ class ThreadCollection(Collection):
         options: CollectOptions | None,
         say: Progress,
         pace: Pace | None = None,
+        watch: Watch | None = None,
     ) -> None:
-        super().__init__(targets, say, pace)
+        super().__init__(targets, say, pace, watch)
         # every collector loaded before anything is stored: a plugin that does not load
         # stops the scan with its one line
         self._collectors = [collector_for(t, options) for t in self.targets]
@@ -155,6 +186,7 @@ class ThreadCollection(Collection):
         self._began = {i: threading.Event() for i in range(len(self.targets))}
         self._started: dict[int, float] = {}
         self._abandoned: set[int] = set()
+        self._ended: set[int] = set()  # told as ended (before their future is done)
         self._lock = threading.Lock()
         self._next = 0
         for _ in range(max(1, self.pace.jobs)):
@@ -167,11 +199,21 @@ class ThreadCollection(Collection):
                 return
             self._next += 1
             self._started[i] = time.monotonic()
-            args = (self.targets[i], self._collectors[i], self._progress)
-            future = in_daemon_thread(collect, *args, name=f"collect-{i}")
+            future = in_daemon_thread(self._collect, i, name=f"collect-{i}")
             self._futures[i] = future
         self._began[i].set()
+        self.watch(TargetEvent(i, READING))
         future.add_done_callback(functools.partial(self._done, i))
+
+    def _collect(self, i: int) -> Collected:
+        """Target ``i`` collected, and told as ended before anyone can take its result (so
+        its end is never lost to a process that ends once it has every result)."""
+        collected = collect(self.targets[i], self._collectors[i], self._progress)
+        with self._lock:
+            if i not in self._abandoned:  # given up: told so already
+                self._ended.add(i)
+                self.watch(_ended(i, collected, time.monotonic() - self._started[i]))
+        return collected
 
     def _done(self, i: int, _future: Future[Collected]) -> None:
         with self._lock:
@@ -196,7 +238,7 @@ class ThreadCollection(Collection):
             return future.result(timeout=max(left, 0))
         except TimeoutError:
             with self._lock:
-                late = future.done()  # it ended just now: its slot is handed on already
+                late = i in self._ended  # it ended just now: its slot is handed on already
                 if not late:
                     self._abandoned.add(i)
             if late:
@@ -206,7 +248,9 @@ class ThreadCollection(Collection):
                 f"{self.targets[i]}: not collected within {self.pace.deadline:g} s "
                 "(--target-timeout); the other targets went on"
             )
-            return Collected([], lost)
+            given_up = Collected([], lost)
+            self.watch(_ended(i, given_up, time.monotonic() - self._started[i]))
+            return given_up
 
     def close(self) -> None:
         """Stop collecting (threads still reading end with the process)."""
@@ -222,8 +266,10 @@ class ChildCollection(Collection):
         options: CollectOptions | None,
         say: Progress,
         pace: Pace | None = None,
+        watch: Watch | None = None,
     ) -> None:
-        super().__init__(targets, say, pace)
+        super().__init__(targets, say, pace, watch)
+        self._started = time.monotonic()
         self._futures: dict[int, Future[Collected]] = {i: Future() for i in range(len(targets))}
         self._ready: Future[None] = Future()
         self._lock = threading.Lock()
@@ -278,11 +324,15 @@ class ChildCollection(Collection):
                     f"{self.targets[i]}: collection ended before this target was read: {reason}"
                 )
                 future.set_result(Collected([], lost))
+                self.watch(_ended(i, Collected([], lost), time.monotonic() - self._started))
 
     def _receive(self, frame: dict[str, Any]) -> None:
         what = frame.get("t")
         if what == "say":
             self.say(str(frame["m"]))
+        elif what == "event":
+            said = TargetEvent(int(frame["i"]), str(frame["s"]), float(frame["d"]), str(frame["e"]))
+            self.watch(said)
         elif what == "ready":
             self._ready.set_result(None)
         elif what == "fatal":
@@ -302,13 +352,15 @@ def start(
     *,
     child: bool = False,
     pace: Pace | None = None,
+    watch: Watch | None = None,
 ) -> Collection:
     """Start collecting ``targets`` at ``pace``; in a child process when ``child`` (and
-    ASSESSOR_DEBUG is not set: then a collector's defect shows its traceback here)."""
+    ASSESSOR_DEBUG is not set: then a collector's defect shows its traceback here); each
+    target's start and end told to ``watch``, in this process."""
     progress = say or (lambda _msg: None)
     if child and not os.environ.get("ASSESSOR_DEBUG") and targets:
-        return ChildCollection(targets, options, progress, pace)
-    return ThreadCollection(targets, options, progress, pace)
+        return ChildCollection(targets, options, progress, pace, watch)
+    return ThreadCollection(targets, options, progress, pace, watch)
 
 
 # --- the child ------------------------------------------------------------------------------
@@ -331,7 +383,13 @@ def _child(
         if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
             signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends the child at once
         try:
-            collection = ThreadCollection(targets, options, functools.partial(_say, send), pace)
+            collection = ThreadCollection(
+                targets,
+                options,
+                functools.partial(_say, send),
+                pace,
+                functools.partial(_event, send),
+            )
         except AssessorError as e:
             send({"t": "fatal", "message": e.message, "hint": e.hint, "exit_code": e.exit_code})
             return
@@ -352,6 +410,10 @@ def _child(
 
 def _say(send: Callable[[dict[str, Any]], None], message: str) -> None:
     send({"t": "say", "m": message})
+
+
+def _event(send: Callable[[dict[str, Any]], None], e: TargetEvent) -> None:
+    send({"t": "event", "i": e.index, "s": e.state, "d": e.seconds, "e": e.error})
 
 
 def _one_line(e: BaseException) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,8 +19,8 @@ from assessor.cli._common import (
     controls_dirs,
     print_json,
     setting,
-    spinner,
 )
+from assessor.cli._progress import ProgressMode, ScanProgress, mode_of
 from assessor.errors import TargetError
 from assessor.extras import require
 from assessor.vocab import FAILING_STATUSES, Severity
@@ -139,6 +140,14 @@ _TARGET_TIMEOUT = typer.Option(
     help="Give up a target not read within SECONDS of its start: it is stored as "
     "unreachable with that reason, and the other targets go on. Default: no bound.",
 )
+_PROGRESS = typer.Option(
+    None,
+    "--progress",
+    envvar="ASSESSOR_PROGRESS",
+    help="On standard error while the scan runs: auto (on a terminal, the targets being read, "
+    "done and failed; nothing when not a terminal), plain (one line per target as it ends, "
+    "for CI logs), none. Default: auto.",
+)
 _CREDS = typer.Option(
     None,
     "--creds",
@@ -236,6 +245,7 @@ def scan(
     image_cache_days: int = _IMAGE_CACHE_DAYS,
     jobs: int = _JOBS,
     target_timeout: float = _TARGET_TIMEOUT,
+    progress: ProgressMode = _PROGRESS,
     creds: str = _CREDS,
     authfile: Path = _AUTHFILE,
     cert_dir: Path = _CERT_DIR,
@@ -267,8 +277,11 @@ def scan(
     # the targets are read in a process of their own from now on, while this one checks the
     # rest of the request and loads the catalog and the store
     pace = _pace(setting(jobs, "jobs"), setting(target_timeout, "target_timeout"))
-    collecting = collection.start(parsed, options, child=True, pace=pace)
-    done = _scan(collecting, parsed, options, period, system, waivers_file, controls, db, fmt)
+    show = ScanProgress([str(t) for t in parsed], mode_of(setting(progress, "progress")))
+    collecting = collection.start(parsed, options, child=True, pace=pace, watch=show.event)
+    with show.start():
+        request = (period, system, waivers_file, controls, db, fmt)
+        done = _scan(collecting, parsed, options, *request, say=show.say)
     _print(done, all_results)
     if code := done.exit_code(None if threshold is FailOn.NONE else Severity(threshold.value)):
         raise typer.Exit(code)
@@ -284,6 +297,8 @@ def _scan(
     controls: list[Path] | None,
     db: str | None,
     fmt: ScanFormat,
+    *,
+    say: Callable[[str], None] | None,
 ) -> ScanRun:
     """The rest of the request checked, then the scan run and stored (the collection ends
     with it, whatever happens)."""
@@ -304,8 +319,7 @@ def _scan(
     except BaseException:
         collecting.close()
         raise
-    with spinner("scanning") as progress:
-        return pipeline.scan(request, progress, _warn, collecting)
+    return pipeline.scan(request, say, _warn, collecting)
 
 
 def _targets(texts: list[str] | None, inventories: list[Path] | None) -> list[Target]:

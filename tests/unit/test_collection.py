@@ -284,3 +284,56 @@ def test_pace_settings_are_checked_in_one_line(tmp_path: Path) -> None:
     assert "target_timeout: 0 is not a number of seconds" in bad.err
     good = run_cli("scan", f"host:{tmp_path}", "--jobs", "1", "--target-timeout", "60", db=db)
     assert good.code in (0, 1), good.err
+
+
+@pytest.mark.parametrize("child", [False, True], ids=["threads", "child"])
+def test_each_target_is_told_as_it_starts_and_ends(
+    child: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Per-host progress: every target is told READING once, then one end (collected,
+    failed, unreachable after its timeout) as it happens, not in the order handed over."""
+    slow, hangs, fast = _root(tmp_path, "slow"), _root(tmp_path, "hangs"), _root(tmp_path, "fast")
+    missing = parse_target(f"host:{tmp_path / 'absent'}")
+
+    class _Slow(_Doomed):
+        def collect(self, target: Target) -> Iterator[Evidence]:
+            time.sleep(1.5)
+            yield from self.real.collect(target)
+
+    def pick(target: Target, options: Any = None) -> Any:
+        real = collector_for(target, options)
+        return {slow: _Slow(real, 0), hangs: _Hanging(real, 0)}.get(target, real)
+
+    monkeypatch.setattr(collection, "collector_for", pick)
+    events: list[collection.TargetEvent] = []
+    lock = threading.Lock()
+
+    def watch(e: collection.TargetEvent) -> None:
+        with lock:
+            events.append(e)
+
+    targets = [slow, hangs, fast, missing]
+    pace = collection.Pace(jobs=4, deadline=3.0)
+    started = collection.start(targets, child=child, pace=pace, watch=watch)
+    try:
+        for i in range(len(targets)):
+            started.result(i)
+    finally:
+        started.close()
+    time.sleep(0.2)  # the child's last frames are read by a thread of their own
+    with lock:
+        told = [(e.index, e.state) for e in events]
+    for i in range(len(targets)):
+        states = [s for j, s in told if j == i]
+        assert len(states) == 2 and states[0] == collection.READING, told
+    ends = [(i, s) for i, s in told if s != collection.READING]
+    # the fast one and the missing one end before the slow one, which ends before the
+    # hanging one is given up
+    assert ends.index((2, collection.COLLECTED)) < ends.index((0, collection.COLLECTED))
+    assert ends.index((3, collection.UNREACHABLE)) < ends.index((0, collection.COLLECTED))
+    assert ends[-1] == (1, collection.UNREACHABLE)
+    gave_up = next(e for e in events if e.index == 1 and e.state != collection.READING)
+    assert "not collected within 3 s (--target-timeout)" in gave_up.error
+    assert gave_up.seconds >= 3.0
+    slow_end = next(e for e in events if e.index == 0 and e.state != collection.READING)
+    assert slow_end.seconds >= 1.5 and slow_end.error == ""

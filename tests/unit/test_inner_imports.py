@@ -55,6 +55,14 @@ LAZY: dict[tuple[str, str], str] = {
         "assessor.store",
     ): "start-up: every command module imports this helper at its top, so its --help would load it (664 ms)",
     (
+        "assessor.cli._progress",
+        "rich.console",
+    ): "start-up: scan's module imports the progress display at its top; only a scan on a terminal draws one (39 ms)",
+    (
+        "assessor.cli._progress",
+        "rich.text",
+    ): "start-up: as rich.console, for the status line's text (25 ms)",
+    (
         "assessor.cli._common",
         "tomllib",
     ): "assessor.toml is parsed only when there is one; most runs read no TOML (2 ms)",
