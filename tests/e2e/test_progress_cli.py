@@ -93,9 +93,10 @@ def test_on_a_terminal_the_counts_and_each_ended_target(tmp_path: Path, db: str)
     silent.close()
     text = shown.decode(errors="replace")
     # the status line: the counts, and the names of the targets being read
-    assert re.search(r"targets done · 1 failed · reading [^\r\n]*" + re.escape(mute), text)
+    seen = text.replace("\r", "\n")  # shown when an assertion fails
+    assert re.search(r"targets done · 1 failed · reading [^\r\n]*" + re.escape(mute), text), seen
     for t in targets[:2]:
-        assert f"collected {t} (" in text
-    assert f"unreachable {targets[2]} (" in text
-    assert re.search(re.escape(f"unreachable {mute} (") + r"\d+\.\d s\): ssh to", text)
+        assert f"collected {t} (" in text, seen
+    assert f"unreachable {targets[2]} (" in text, seen
+    assert re.search(re.escape(f"unreachable {mute} (") + r"\d+\.\d s\): ssh to", text), seen
     assert (tmp_path / "out.json").read_text().startswith("{")  # stdout untouched
