@@ -12,10 +12,11 @@ from typing import Any
 from sqlalchemy import Text, cast, func, select
 
 from assessor.audit.attestations import attestations_for
+from assessor.audit.fleet import Reading, by_assessment, host_of, readings
 from assessor.audit.rollup import requirement_status
 from assessor.errors import NotFoundError
 from assessor.store.db import Store
-from assessor.store.models import Assessment, Result
+from assessor.store.models import Assessment, Result, Target
 from assessor.vocab import JUDGED_STATUSES, REQUIREMENT_STATUSES, AssessmentStatus, Status
 
 
@@ -35,6 +36,9 @@ class PeriodPoint:
     waivers: int = 0
     # False when waivers are not known to this assessor (no waiver support): counts are 0
     waivers_known: bool = False
+    # the assessments read (a fleet's: each host's latest reading in the period), and hosts
+    assessments: list[int] = field(default_factory=list)
+    hosts: int = 0
 
 
 def share_passed(counts: dict[str, int]) -> float | None:
@@ -116,41 +120,34 @@ def assessment_point(
 ) -> PeriodPoint:
     """One assessment rolled up: results grouped in SQL by (status, severity, references);
     results a waiver applied to move from their status to ``waived``."""
-    refs_text = cast(Result.references, Text)
-    grouped = session.execute(
-        select(Result.status, Result.severity, refs_text, func.count())
-        .where(Result.assessment_id == a.id)
-        .group_by(Result.status, Result.severity, refs_text)
-    ).all()
+    return readings_point(session, [(a, None)], frameworks, period, started)
+
+
+def readings_point(
+    session: Any,
+    parts: Sequence[tuple[Assessment, Sequence[int] | None]],
+    frameworks: Sequence[str],
+    period: str,
+    started: str,
+    hosts: int = 0,
+) -> PeriodPoint:
+    """Assessments rolled up together: each (assessment, its target ids to count, None for
+    all), results grouped in SQL by (status, severity, references); results a waiver applied
+    to move from their status to ``waived``. A requirement's status is rolled up over every
+    part's results (failed when any host fails it)."""
     parsed: dict[str | None, dict[str, list[str]]] = {}
     weights: dict[tuple[str, str, str | None], int] = defaultdict(int)
-    for status, severity, text, n in grouped:
-        if text not in parsed:
-            parsed[text] = _refs(text)
-        weights[(status, severity, text)] += int(n)
-    applied = applied_waivers(session, a)
     waived_results = 0
-    waivers = 0
-    if applied:
-        ids = list(applied)
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            for status, severity, text in session.execute(
-                select(Result.status, Result.severity, refs_text).where(
-                    Result.id.in_(chunk), Result.assessment_id == a.id
-                )
-            ):
-                if text not in parsed:
-                    parsed[text] = _refs(text)
-                weights[(status, severity, text)] -= 1
-                weights[(Status.WAIVED, severity, text)] += 1
-                waived_results += 1
-        waivers = len({waiver_key(w) for w in applied.values()})
-
-    attested = {
-        (str(x["framework"]), str(x["requirement"])): str(x["status"])
-        for x in attestations_for(session, a)
-    }
+    waiver_keys: set[str] = set()
+    known = False
+    attested: dict[tuple[str, str], str] = {}
+    for a, target_ids in parts:
+        waived, keys, applied_known = _add_weights(session, a, target_ids, parsed, weights)
+        waived_results += waived
+        waiver_keys |= keys
+        known = known or applied_known
+        for x in attestations_for(session, a):
+            attested[(str(x["framework"]), str(x["requirement"]))] = str(x["status"])
     counts, failures = weighted_requirement_counts(
         [(st, sev, parsed[text], n) for (st, sev, text), n in weights.items()],
         frameworks,
@@ -158,32 +155,92 @@ def assessment_point(
     )
     return PeriodPoint(
         period,
-        a.id,
+        max((a.id for a, _ in parts), default=0),
         started,
         counts,
         failures,
         waived_results=waived_results,
-        waivers=waivers,
-        waivers_known=applied is not None,
+        waivers=len(waiver_keys),
+        waivers_known=known,
+        assessments=sorted(a.id for a, _ in parts),
+        hosts=hosts,
     )
 
 
+def _add_weights(
+    session: Any,
+    a: Assessment,
+    target_ids: Sequence[int] | None,
+    parsed: dict[str | None, dict[str, list[str]]],
+    weights: dict[tuple[str, str, str | None], int],
+) -> tuple[int, set[str], bool]:
+    """Add ``a``'s results (of ``target_ids`` only, unless None) to ``weights`` by (status,
+    severity, references text); returns (waived results, waiver keys, waivers known)."""
+    refs_text = cast(Result.references, Text)
+    wanted = set(target_ids) if target_ids is not None else None
+    q = select(Result.target_id, Result.status, Result.severity, refs_text, func.count())
+    grouped = session.execute(
+        q.where(Result.assessment_id == a.id).group_by(
+            Result.target_id, Result.status, Result.severity, refs_text
+        )
+    ).all()
+    for tid, status, severity, text, n in grouped:
+        if wanted is not None and tid not in wanted:
+            continue
+        if text not in parsed:
+            parsed[text] = _refs(text)
+        weights[(status, severity, text)] += int(n)
+    applied = applied_waivers(session, a)
+    waived_results = 0
+    kept: list[int] = []
+    ids = list(applied or ())
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        for rid, tid, status, severity, text in session.execute(
+            select(Result.id, Result.target_id, Result.status, Result.severity, refs_text).where(
+                Result.id.in_(chunk), Result.assessment_id == a.id
+            )
+        ):
+            if wanted is not None and tid not in wanted:
+                continue
+            if text not in parsed:
+                parsed[text] = _refs(text)
+            weights[(status, severity, text)] -= 1
+            weights[(Status.WAIVED, severity, text)] += 1
+            waived_results += 1
+            kept.append(rid)
+    if not applied:
+        return waived_results, set(), applied is not None
+    shown = applied.values() if wanted is None else [applied[rid] for rid in kept]
+    return waived_results, {waiver_key(w) for w in shown}, True
+
+
 def period_trend(
-    store: Store, assessment: Assessment, frameworks: Sequence[str], limit: int = 8
+    store: Store,
+    assessment: Assessment,
+    frameworks: Sequence[str],
+    limit: int = 8,
+    *,
+    whole_history: bool = False,
 ) -> list[PeriodPoint]:
-    """The latest complete assessment of each period up to ``assessment``'s, oldest first, at
-    most ``limit`` periods; ``assessment`` itself stands for its own period. The history is
-    the assessment's system's (``Assessment.system``), or, for an assessment without a system,
-    that of the assessments without one with the same scope."""
+    """Each period up to ``assessment``'s, oldest first, at most ``limit`` periods. The history
+    is the assessment's system's (``Assessment.system``): in each period, every host's latest
+    reading among its complete assessments (assessor.audit.fleet; one assessment when it read
+    every host), ``assessment`` standing for the hosts it read in its own period. For an
+    assessment without a system, the latest complete assessment of each period among those
+    without one with the same scope. Only what was stored up to ``assessment`` counts (a
+    report of it reads the same trend later), unless ``whole_history`` (``assessor trend``
+    and the fleet report: an older period's bundles may be ingested after a newer one's)."""
     scope = sorted(assessment.scope)
     with store.session() as s:
         q = (
             select(Assessment.id, Assessment.period, Assessment.started, Assessment.scope)
-            .where(Assessment.id <= assessment.id)
             .where(Assessment.status == AssessmentStatus.COMPLETE)
             .where(Assessment.period <= assessment.period)
             .order_by(Assessment.id)
         )
+        if not whole_history:
+            q = q.where(Assessment.id <= assessment.id)
         if assessment.system is not None:
             q = q.where(Assessment.system == assessment.system)
         else:
@@ -194,21 +251,62 @@ def period_trend(
                 latest[period] = (aid, started.strftime("%Y-%m-%d"))
         latest[assessment.period] = (assessment.id, assessment.started.strftime("%Y-%m-%d"))
         chosen = sorted(latest.items())[-limit:] if limit > 0 else []
+        found = (
+            readings(
+                s,
+                assessment.system,
+                [p for p, _ in chosen],
+                upto=None if whole_history else assessment.id,
+                anchor=assessment.id,
+            )
+            if assessment.system is not None
+            else {}
+        )
         points = []
         for period, (aid, started) in chosen:
-            row = s.get(Assessment, aid)
-            assert row is not None
-            points.append(assessment_point(s, row, frameworks, period, started))
+            points.append(_point(s, aid, found.get(period, []), frameworks, period, started))
     return points
 
 
+def _point(
+    session: Any,
+    latest: int,
+    found: Sequence[Reading],
+    frameworks: Sequence[str],
+    period: str,
+    started: str,
+) -> PeriodPoint:
+    """A period's point: the ``latest`` assessment alone when it read every host of the period
+    (or the system is unknown), else each host's latest reading (a fleet)."""
+    groups = by_assessment(found)
+    if len(groups) <= 1:
+        row = session.get(Assessment, next(iter(groups), latest))
+        assert row is not None
+        hosts = len(found) or _host_count(session, row)
+        return readings_point(session, [(row, None)], frameworks, period, started, hosts)
+    parts = []
+    for aid, rs in groups.items():
+        row = session.get(Assessment, aid)
+        assert row is not None
+        parts.append((row, [t for r in rs for t in r.target_ids]))
+    return readings_point(session, parts, frameworks, period, started, len(found))
+
+
+def _host_count(session: Any, a: Assessment) -> int:
+    """How many hosts ``a``'s targets were read from."""
+    uris = session.scalars(select(Target.uri).where(Target.assessment_id == a.id))
+    return len({host_of(u, a.scanner_host) for u in uris})
+
+
 def anchor(store: Store, system: str | None) -> Assessment:
-    """The latest complete assessment (of ``system`` when given): the trend ends with it."""
+    """The latest complete assessment (of ``system`` when given) of the latest period: the
+    trend ends with it."""
     with store.session() as s:
         q = select(Assessment).where(Assessment.status == AssessmentStatus.COMPLETE)
         if system is not None:
             q = q.where(Assessment.system == system)
-        row = s.scalars(q.order_by(Assessment.id.desc()).limit(1)).first()
+        latest = q.order_by(Assessment.period.desc(), Assessment.id.desc())
+        row = s.scalars(latest.limit(1)).first()
     if row is None:
         if system is not None:
             raise NotFoundError(
@@ -230,6 +328,8 @@ def to_json(a: Assessment, points: Sequence[PeriodPoint], frameworks: Sequence[s
             {
                 "period": p.period,
                 "assessment": p.assessment_id,
+                "assessments": p.assessments,
+                "hosts": p.hosts,
                 "started": p.started,
                 "waived_results": p.waived_results,
                 "waivers": p.waivers,

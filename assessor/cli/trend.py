@@ -36,8 +36,9 @@ def trend(
     periods: int = typer.Option(8, "--periods", min=1, help="At most this many periods."),
     db: str = DB_OPTION,
 ) -> None:
-    """Per period (the latest complete assessment of the system in each): share of
-    requirements passed, requirements by status, failures by severity, waivers applied."""
+    """Per period (each host's latest reading among the system's complete assessments of
+    the period: a fleet of many hosts counts each host once): share of requirements passed,
+    requirements by status, failures by severity, waivers applied."""
     from assessor.audit import trend as t
     from assessor.report.data import DEFAULT_FRAMEWORKS
 
@@ -54,7 +55,7 @@ def trend(
     store = open_db(db)
     try:
         a = t.anchor(store, system)
-        points = t.period_trend(store, a, fws, limit=periods)
+        points = t.period_trend(store, a, fws, limit=periods, whole_history=True)
     finally:
         store.close()
     if fmt is TrendFormat.JSON:
@@ -68,6 +69,12 @@ def trend(
         what = f"system {a.system}" if a.system else f"scope {', '.join(a.scope)} (no system)"
         out.print(f"trend of {what}: {len(points)} period(s)", highlight=False)
         _table(points, fws)
+
+
+def _assessments(p: PeriodPoint) -> str:
+    """The assessment read, or the latest of a fleet's and how many more."""
+    more = len(p.assessments) - 1
+    return f"{p.assessment_id} +{more}" if more > 0 else str(p.assessment_id)
 
 
 def _share(p: PeriodPoint, fw: str) -> str:
@@ -86,7 +93,8 @@ def _table(points: Sequence[PeriodPoint], fws: Sequence[str]) -> None:
     known = any(p.waivers_known for p in points)
     for fw in fws:
         table = Table(title=fw, title_justify="left")
-        for col in ("period", "assessment", "passed", *COUNT_ORDER, "failures by severity"):
+        cols = ("period", "assessment", "hosts", "passed", *COUNT_ORDER, "failures by severity")
+        for col in cols:
             table.add_column(col, no_wrap=True, justify="left" if col == "period" else "right")
         table.add_column("waived results", justify="right")
         for p in points:
@@ -95,7 +103,8 @@ def _table(points: Sequence[PeriodPoint], fws: Sequence[str]) -> None:
             sev = " ".join(f"{s[0]}:{f[s]}" for s in SEVERITIES_WORST_FIRST if f.get(s)) or "-"
             table.add_row(
                 p.period,
-                str(p.assessment_id),
+                _assessments(p),
+                str(p.hosts),
                 _share(p, fw),
                 *(str(c.get(s, 0)) for s in COUNT_ORDER),
                 sev,
@@ -123,6 +132,8 @@ def _csv(points: Sequence[PeriodPoint], fws: Sequence[str]) -> None:
             *(f"failures_{s}" for s in SEVERITIES_WORST_FIRST),
             "waived_results",
             "waivers",
+            "hosts",
+            "assessments",
         ]
     )
     for p in points:
@@ -141,5 +152,7 @@ def _csv(points: Sequence[PeriodPoint], fws: Sequence[str]) -> None:
                     *(f.get(x, 0) for x in SEVERITIES_WORST_FIRST),
                     p.waived_results,
                     p.waivers,
+                    p.hosts,
+                    " ".join(str(a) for a in p.assessments),
                 ]
             )
