@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from assessor.errors import AssessorError
 
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from assessor.readmodel import AssessmentView
     from assessor.report.attachments import Shipment
     from assessor.report.data import ReportData, SignatureInfo
+    from assessor.report.fleet import FleetData
     from assessor.sign.keys import SigningIdentity
     from assessor.store import Store
 
@@ -223,6 +225,8 @@ class ReportRequest:
     signing: Signing | None = None
     db: str | None = None
     controls: Sequence[Path] = ()
+    # a fleet report: every host of ``system`` in this period (assessor.report.fleet)
+    period: str | None = None
 
     @property
     def pdf(self) -> bool:
@@ -251,6 +255,11 @@ def write_report(request: ReportRequest) -> ReportWritten:
     identity = signing.identity() if signing is not None else None
     catalog = load_catalog(list(request.controls))
     store = open_store(request.db)
+    if request.period is not None:
+        try:
+            return _write_fleet(store, catalog, request, logo_uri, identity)
+        finally:
+            store.close()
     try:
         folder = folder_for(request.output.name)
         aid, fw_ids, shipment, body = _render_report(
@@ -276,6 +285,83 @@ def write_report(request: ReportRequest) -> ReportWritten:
     return ReportWritten(published, shipment, folder)
 
 
+def _write_fleet(
+    store: Store,
+    catalog: Catalog,
+    request: ReportRequest,
+    logo_uri: str | None,
+    identity: SigningIdentity | None,
+) -> ReportWritten:
+    """The fleet report of ``request.system`` in ``request.period``: each host's detail in a
+    file beside an HTML report (listed with its SHA-256, so the signature covers it), or in
+    the PDF's appendix; recorded against the latest assessment it covers."""
+    from assessor.report.attachments import Shipment, folder_for, write_folder
+    from assessor.report.fleet import FleetRequest, build
+    from assessor.report.render import SIGNATURE_BOX
+
+    assert request.period is not None
+    folder = folder_for(request.output.name)
+    data = build(
+        store,
+        catalog,
+        FleetRequest(
+            request.system,
+            request.period,
+            frameworks=request.frameworks,
+            organisation=request.organisation,
+            assessor=request.assessor,
+            logo_data_uri=logo_uri,
+            max_findings=request.max_findings,
+            signature=(
+                _signature_info(identity, "pades" if request.pdf else "cms")
+                if identity is not None
+                else None
+            ),
+        ),
+    )
+    shipment = Shipment()
+    body = _fleet_body(data, request, folder, shipment)
+    shipment.cap = shipment.total
+    published = publish(
+        store,
+        max(a.id for a in data.assessments),
+        request.output,
+        body,
+        fmt=request.fmt,
+        frameworks=data.frameworks,
+        identity=identity,
+        tsa_url=request.signing.tsa_url if request.signing is not None else None,
+        pades_box=SIGNATURE_BOX if request.pdf else None,
+        write_first=None if request.pdf else lambda: write_folder(request.output, shipment.files),
+    )
+    return ReportWritten(published, shipment, folder)
+
+
+def _fleet_body(data: FleetData, request: ReportRequest, folder: str, shipment: Shipment) -> bytes:
+    """The fleet report's bytes (unsigned); an HTML report's host files go into
+    ``shipment``."""
+    from assessor.report.attachments import ShippedFile, manifest_html
+    from assessor.report.render import (
+        host_file,
+        render_fleet_hosts,
+        render_fleet_html,
+        render_pdf,
+    )
+
+    if request.pdf:
+        import weasyprint  # type: ignore[import-untyped]  # noqa: F401
+
+        return render_pdf(render_fleet_html(data))
+    data.detail_files = True
+    for h in data.hosts:
+        h.href = f"{quote(folder)}/{quote(host_file(h.number, h.name))}"
+    for path, body in render_fleet_hosts(data):
+        sha = hashlib.sha256(body).hexdigest()
+        what = "stylesheet" if path.endswith(".css") else "a host's findings"
+        shipment.files.append(ShippedFile(f"host:{path}", path, sha, what, body))
+    return render_fleet_html(data, manifest_html(shipment.files, folder)).encode("utf-8")
+
+
 def _render_report(
     store: Store,
     catalog: Catalog,
@@ -298,7 +384,7 @@ def _render_report(
     # pyHanko: loaded after the layout, it reuses the memory WeasyPrint let go of)
     charts = Charts.of(data).start()
     if request.pdf:
-        import weasyprint  # type: ignore[import-untyped]  # noqa: F401
+        import weasyprint  # noqa: F401
     html = render_html(data, manifest, note, charts)
     # the read model and report data are not needed any more: free them before WeasyPrint
     # lays out the document, which is what sets the command's peak memory

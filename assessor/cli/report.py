@@ -53,7 +53,16 @@ _ORGANISATION = typer.Option(
     None, "--organisation", envvar="ASSESSOR_ORGANISATION", help="Shown on the cover."
 )
 _SYSTEM = typer.Option(
-    None, "--system", help="The system under assessment. Default: the assessment's targets."
+    None,
+    "--system",
+    help="The system under assessment (shown on the cover; default the assessment's). With "
+    "--period: the system whose fleet is reported.",
+)
+_PERIOD = typer.Option(
+    None,
+    "--period",
+    help="A fleet report: every host of --system in this period (e.g. 2026-Q4), each as last "
+    "read there, worst first; no ASSESSMENT then.",
 )
 _ASSESSOR_NAME = typer.Option(
     None,
@@ -87,6 +96,7 @@ def report(
     frameworks: list[str] = _FRAMEWORKS,
     organisation: str = _ORGANISATION,
     system: str = _SYSTEM,
+    period: str = _PERIOD,
     assessor_name: str = _ASSESSOR_NAME,
     logo: Path = typer.Option(None, "--logo", help="A PNG or JPEG logo for the cover (≤ 1 MiB)."),
     key: Path = KEY_OPTION,
@@ -103,16 +113,15 @@ def report(
     The attestations' evidence files and the evidence documents the findings cite go with it:
     embedded as PDF attachments, or for HTML in the folder OUTPUT.files/ beside it, listed
     with their SHA-256 in the HTML (so the signature over the HTML covers them).
+    With --system S --period P (and no ASSESSMENT): the fleet report, every host of S in P
+    from every complete assessment there (each host as last read), worst hosts first, each
+    host's findings in a file of OUTPUT.files/hosts/ (HTML) or in an appendix (PDF).
     Needs the 'report' extra (pip install 'assessor[report]').
     """
     require("report", "PDF and HTML reports")
-    if fmt is None:
-        suffix = output.suffix.lower().lstrip(".")
-        if suffix not in ("html", "htm", "pdf"):
-            raise typer.BadParameter(
-                "give --format html|pdf (the output's suffix does not say)", param_hint="--format"
-            )
-        fmt = ReportFormat.PDF if suffix == "pdf" else ReportFormat.HTML
+    if period is not None:
+        _check_fleet(assessment, setting(system, "system"))
+    fmt = fmt or _format_of(output)
     if sign and setting(None, "sign_key") and key is None:
         key = Path(setting(None, "sign_key"))
     done = write_report(
@@ -130,9 +139,30 @@ def report(
             signing=Signing(key, cert, pkcs12, tsa_url) if sign else None,
             db=setting(db, "db"),
             controls=controls_dirs(controls),
+            period=period,
         )
     )
     _print_written(done)
+
+
+def _check_fleet(assessment: str | None, system: str | None) -> None:
+    """A fleet report (--period) names a system and no assessment."""
+    if assessment is not None:
+        raise typer.BadParameter(
+            "a fleet report (--period) covers every assessment of the period; give no ASSESSMENT",
+            param_hint="--period",
+        )
+    if not system:
+        raise typer.BadParameter("a fleet report needs --system", param_hint="--period")
+
+
+def _format_of(output: Path) -> ReportFormat:
+    suffix = output.suffix.lower().lstrip(".")
+    if suffix not in ("html", "htm", "pdf"):
+        raise typer.BadParameter(
+            "give --format html|pdf (the output's suffix does not say)", param_hint="--format"
+        )
+    return ReportFormat.PDF if suffix == "pdf" else ReportFormat.HTML
 
 
 def _print_written(done: ReportWritten) -> None:

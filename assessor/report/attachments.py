@@ -293,7 +293,7 @@ def read_manifest(html: str) -> tuple[str | None, list[ManifestEntry], list[str]
 
 # -- the folder beside an HTML report --------------------------------------------------------
 
-_OURS = ("evidence", "attestations")
+_OURS = ("evidence", "attestations", "hosts")
 
 
 def _is_ours(folder: Path) -> bool:

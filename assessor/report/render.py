@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from assessor.errors import AssessorError
+from assessor.report.attachments import safe_name
 from assessor.report.chart import trend_svg
 from assessor.resources import data_dir
 
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from assessor.audit.trend import PeriodPoint
     from assessor.report.attachments import ShippedFile
     from assessor.report.data import ReportData
+    from assessor.report.fleet import FleetData
 
 # The visible PDF signature sits where the cover's .sigbox is drawn (reports/static/report.css:
 # A4 cover page, 20 mm margins, a 90 x 28 mm box at the bottom left). PDF units are points,
@@ -177,3 +179,42 @@ def render_pdf(html: str, attachments: Sequence[ShippedFile] = ()) -> bytes:
         if enabled:
             gc.enable()
     return pdf
+
+
+def _stylesheet() -> str:
+    css = (data_dir("reports") / "static" / "report.css").read_text(encoding="utf-8")
+    if "</" in css:
+        raise AssessorError("reports/static/report.css must not contain '</'")
+    return css
+
+
+def render_fleet_html(data: FleetData, manifest: str = "", note: str = "") -> str:
+    """The fleet report (assessor.report.fleet) as one HTML document, its charts drawn here;
+    ``manifest`` (the per-host files shipped beside it) and ``note`` go at the end."""
+    from markupsafe import Markup
+
+    data.charts = {fw: trend_svg(data.trend, fw) for fw in data.frameworks} if data.trend else {}
+    template = environment().get_template("fleet.html.j2")
+    html = template.render(r=data, css=Markup(_stylesheet()))  # noqa: S704 - our stylesheet
+    if manifest or note:
+        end = html.rfind("</body>")
+        html = html[:end] + note + manifest + html[end:]
+    return html
+
+
+def render_fleet_hosts(data: FleetData) -> list[tuple[str, bytes]]:
+    """Each host's detail as its own HTML file, ``hosts/NNNN-NAME.html``, with the stylesheet
+    they share, ``hosts/style.css``: (path, bytes), the stylesheet first."""
+    template = environment().get_template("fleet_host.html.j2")
+    files = [("hosts/style.css", _stylesheet().encode("utf-8"))]
+    files += (
+        (host_file(h.number, h.name), template.render(r=data, h=h).encode("utf-8"))
+        for h in data.hosts
+    )
+    return files
+
+
+def host_file(number: int, name: str) -> str:
+    """A host's detail file in the report's folder: its place worst first, and its name
+    reduced to ``[A-Za-z0-9._-]`` (a hostile name cannot leave the folder)."""
+    return f"hosts/{number:05d}-{safe_name(name, 60)}.html"

@@ -416,6 +416,10 @@ LAZY: dict[tuple[str, str], str] = {
     ): "start-up: cli/report.py and cli/export.py import this module at their top; `assessor report --help` / `export --help` load none of the rendering, signing or store (1291 ms)",
     (
         "assessor.publish",
+        "assessor.report.fleet",
+    ): "start-up: cli/report.py and cli/export.py import this module at their top; `assessor report --help` / `export --help` load none of the rendering, signing or store (577 ms)",
+    (
+        "assessor.publish",
         "assessor.report.render",
     ): "start-up: cli/report.py and cli/export.py import this module at their top; `assessor report --help` / `export --help` load none of the rendering, signing or store (2003 ms)",
     (

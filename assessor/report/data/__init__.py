@@ -148,7 +148,7 @@ def build(
     view: AssessmentView | None = None,
 ) -> ReportData:
     """Read one stored assessment into a report (``view``: an already loaded read model)."""
-    fw_ids = _framework_ids(catalog, frameworks)
+    fw_ids = framework_ids(catalog, frameworks)
     v = view if view is not None else readmodel.load(store, catalog, assessment_ref)
     attached = dict(attachments or {})
     trend = v.trend(fw_ids)
@@ -187,7 +187,7 @@ def build(
     )
 
 
-def _framework_ids(catalog: Catalog, frameworks: Sequence[str]) -> list[str]:
+def framework_ids(catalog: Catalog, frameworks: Sequence[str]) -> list[str]:
     """The frameworks asked for (the defaults the catalog has, when none), each known."""
     fw_ids = list(dict.fromkeys(frameworks)) or [
         f for f in DEFAULT_FRAMEWORKS if f in catalog.frameworks
