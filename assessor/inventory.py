@@ -34,7 +34,7 @@ from typing import Any
 
 from assessor import yamlsafe
 from assessor.errors import ControlDefinitionError, TargetError
-from assessor.targets import SSH_PORT, Target, parse_target
+from assessor.targets import SSH_PORT, Target, parse_target, with_engines
 
 MAX_BYTES = 16 << 20  # an inventory of 100,000 hosts with a few variables each is about 10 MiB
 MAX_HOSTS = 100_000  # hosts named by one inventory, ranges expanded
@@ -614,7 +614,7 @@ def gather(texts: Iterable[str], inventories: Iterable[Path]) -> Inventory:
             )
         given.extend(inv.targets)
         warnings.extend(inv.warnings)
-    for target in given:
+    for target in with_engines(given):  # an ssh:// target is the machine and its engine
         if target.uri not in seen:
             seen.add(target.uri)
             targets.append(target)

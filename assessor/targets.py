@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from urllib.parse import SplitResult, unquote, urlsplit
 
@@ -28,6 +29,11 @@ class Target:
     # [user@]host:port (the remote socket is in the uri: see ssh_endpoint)
     location: str
     scheme: str = ""
+    # ssh:// only, how the host is read rather than which (the uri carries neither):
+    # commands and the SFTP server run with sudo -n there (?sudo=1), and the socket of the
+    # engine read with it (?socket=/PATH; "" for Docker's default)
+    sudo: bool = False
+    socket: str = ""
 
     def __str__(self) -> str:
         return self.uri
@@ -37,7 +43,7 @@ MAX_TARGET = 4096  # characters: a longer target string is a mistake, not a targ
 
 _EXAMPLES = (
     "examples: host:/  engine:unix:///var/run/docker.sock  engine:tcp://HOST:2376  "
-    "engine:ssh://USER@HOST  "
+    "engine:ssh://USER@HOST  ssh://USER@HOST  "
     "image:docker-archive:app.tar  image:oci:DIR  registry:https://HOST:5000"
 )
 _ENGINE_HINT = (
@@ -45,6 +51,10 @@ _ENGINE_HINT = (
     "engine:ssh://USER@HOST[:PORT]"
 )
 _SSH_HINT = "type engine:ssh://USER@HOST[:PORT] (add ?socket=/PATH for another engine socket)"
+_HOST_SSH_HINT = (
+    "type ssh://USER@HOST[:PORT] (add ?sudo=1 to read as root with sudo -n, ?socket=/PATH for "
+    "another engine socket)"
+)
 _REGISTRY_HINT = "type registry:https://HOST[:PORT] (or registry:http://HOST[:PORT])"
 
 
@@ -101,10 +111,7 @@ def _parse(text: str) -> Target:
         )
     kind, sep, rest = text.partition(":")
     if kind == "ssh" and sep:
-        raise TargetError(
-            f"target {_show(text)}: SSH targets are not supported in this version",
-            hint="run assessor on that host, or scan its engine: engine:tcp://HOST:2376",
-        )
+        return _host_ssh_target(text)
     if not sep or not rest:
         where = f" ({kind}: needs a location after the colon)" if kind in _KINDS else ""
         raise TargetError(f"target {_show(text)}: expected KIND:LOCATION{where}", hint=_EXAMPLES)
@@ -193,9 +200,46 @@ SSH_PORT = 22
 def _ssh_target(text: str, parts: SplitResult, port: int | None) -> Target:
     """``engine:ssh://[USER@]HOST[:PORT][?socket=/PATH]``: no password, no other path or
     parameter."""
+    endpoint = _ssh_login(text, parts, port, "engine:ssh://")
+    socket = _ssh_socket(text, parts.query)
+    query = f"?socket={socket}" if socket != DEFAULT_DOCKER_SOCKET else ""
+    return Target(TargetKind.ENGINE, f"engine:ssh://{endpoint}{query}", endpoint, "ssh")
+
+
+def _host_ssh_target(text: str) -> Target:
+    """``ssh://[USER@]HOST[:PORT][?sudo=1][&socket=/PATH]``: the machine itself (kind host,
+    ``ssh://[USER@]HOST:PORT``); parse_targets adds its engine (engine:ssh://)."""
+    parts, port = _split(text, text, _HOST_SSH_HINT)
+    endpoint = _ssh_login(text, parts, port, "ssh://")
+    sudo, socket = _host_ssh_query(text, parts.query)
+    own = socket if socket != DEFAULT_DOCKER_SOCKET else ""
+    return Target(TargetKind.HOST, f"ssh://{endpoint}", endpoint, "ssh", sudo=sudo, socket=own)
+
+
+def _host_ssh_query(text: str, query: str) -> tuple[bool, str]:
+    """``?sudo=1`` and ``?socket=/PATH`` of an ssh:// target (either, both, or none)."""
+    sudo, socket = False, DEFAULT_DOCKER_SOCKET
+    for item in query.split("&") if query else []:
+        name, sep, value = item.partition("=")
+        value = unquote(value)
+        if name == "sudo" and sep and value in ("0", "1"):
+            sudo = value == "1"
+        elif name == "socket" and sep and value.startswith("/"):
+            socket = os.path.normpath(value)
+        else:
+            raise TargetError(
+                f"target {_show(text)}: the parameters are ?sudo=1 and ?socket=/ABSOLUTE/PATH",
+                hint=_HOST_SSH_HINT,
+            )
+    return sudo, socket
+
+
+def _ssh_login(text: str, parts: SplitResult, port: int | None, prefix: str) -> str:
+    """``[USER@]HOST:PORT`` of an SSH target: no password, no path."""
+    hint = _SSH_HINT if prefix.startswith("engine:") else _HOST_SSH_HINT
     if parts.password is not None:
         raise TargetError(
-            f"target {_show('engine:ssh://***@' + parts.netloc.rpartition('@')[2])}: "
+            f"target {_show(prefix + '***@' + parts.netloc.rpartition('@')[2])}: "
             "a password does not belong in a target",
             hint="log in with a key: the ssh agent, ~/.ssh/id_*, or --ssh-key FILE",
         )
@@ -208,17 +252,13 @@ def _ssh_target(text: str, parts: SplitResult, port: int | None) -> Target:
         or (port is not None and not 0 < port < 65536)
         or parts.path not in ("", "/")
         or parts.fragment
+        or parts.scheme != "ssh"
     ):
-        raise TargetError(
-            f"target {_show(text)}: expected engine:ssh://USER@HOST[:PORT]", hint=_SSH_HINT
-        )
-    socket = _ssh_socket(text, parts.query)
+        raise TargetError(f"target {_show(text)}: expected {prefix}USER@HOST[:PORT]", hint=hint)
     host = parts.hostname
     shown = f"[{host}]" if ":" in host else host
     login = f"{user}@" if user else ""
-    endpoint = f"{login}{shown}:{port or SSH_PORT}"
-    query = f"?socket={socket}" if socket != DEFAULT_DOCKER_SOCKET else ""
-    return Target(TargetKind.ENGINE, f"engine:ssh://{endpoint}{query}", endpoint, "ssh")
+    return f"{login}{shown}:{port or SSH_PORT}"
 
 
 _SSH_USER = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_.-]*\$?")
@@ -239,7 +279,8 @@ def _ssh_socket(text: str, query: str) -> str:
 
 
 def ssh_endpoint(target: Target) -> SshEndpoint:
-    """The parts of an ``engine:ssh://`` target (parsed by parse_target, so well formed)."""
+    """The parts of an ``engine:ssh://`` or ``ssh://`` target (parsed by parse_target, so
+    well formed; an ssh:// target's socket is Docker's default)."""
     parts = urlsplit(target.uri.removeprefix("engine:"))
     socket = _ssh_socket(target.uri, parts.query)
     return SshEndpoint(parts.username, parts.hostname or "", parts.port or SSH_PORT, socket)
@@ -348,6 +389,26 @@ def _registry_target(text: str, rest: str) -> Target:
     return Target(
         TargetKind.REGISTRY, f"registry:{parts.scheme}://{endpoint}", endpoint, parts.scheme
     )
+
+
+def parse_targets(texts: Iterable[str]) -> list[Target]:
+    """Each target string parsed, in order, ``ssh://`` ones with their engines
+    (with_engines)."""
+    return with_engines(parse_target(t) for t in texts)
+
+
+def with_engines(targets: Iterable[Target]) -> list[Target]:
+    """The targets, each ``ssh://[USER@]HOST[:PORT]`` followed by its engine: an ssh://
+    target is two, the machine (kind host) and ``engine:ssh://[USER@]HOST:PORT``, both read
+    over SSH."""
+    found: list[Target] = []
+    for target in targets:
+        found.append(target)
+        if target.kind == TargetKind.HOST and target.scheme == "ssh":
+            query = f"?socket={target.socket}" if target.socket else ""
+            engine = f"engine:ssh://{target.location}{query}"
+            found.append(Target(TargetKind.ENGINE, engine, target.location, "ssh"))
+    return found
 
 
 def default_targets(socket_path: str = DEFAULT_DOCKER_SOCKET) -> list[Target]:

@@ -49,7 +49,13 @@ def _keygen(path: Path) -> None:
     )
 
 
-def start_sshd(d: Path) -> Iterator[Sshd]:
+def _pid(path: Path) -> int | None:
+    text = path.read_text().strip() if path.exists() else ""
+    return int(text) if text.isdigit() else None
+
+
+def start_sshd(d: Path, config: str = "") -> Iterator[Sshd]:
+    """An sshd with its files in ``d``; ``config``: more sshd_config lines (SetEnv, Subsystem)."""
     if not os.access(SSHD, os.X_OK) or shutil.which("ssh-keygen") is None:
         missing("openssh-server (/usr/sbin/sshd; scripts/test-setup.sh installs it)")
     if os.geteuid() != 0:
@@ -64,7 +70,8 @@ def start_sshd(d: Path) -> Iterator[Sshd]:
         "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n"
         # the temporary directory is under /tmp (mode 1777), which StrictModes refuses
         "StrictModes no\nAllowStreamLocalForwarding yes\n"
-        f"Subsystem sftp {SFTP}\n"
+        + config
+        + ("" if "Subsystem" in config else f"Subsystem sftp {SFTP}\n")
     )
     host_key = " ".join((d / "host.pub").read_text().split()[:2])
     (d / "known_hosts").write_text(f"[127.0.0.1]:{port} {host_key}\n")
@@ -77,11 +84,12 @@ def start_sshd(d: Path) -> Iterator[Sshd]:
         pytest.fail(f"sshd did not start: {log.read_text() if log.exists() else proc}")
     pid_file = d / "sshd.pid"
     deadline = time.monotonic() + 10
-    while not pid_file.exists() and time.monotonic() < deadline:
+    # the file appears before sshd has written its pid into it
+    while not _pid(pid_file) and time.monotonic() < deadline:
         time.sleep(0.05)
-    if not pid_file.exists():
+    pid = _pid(pid_file)
+    if not pid:
         pytest.fail(f"sshd wrote no pid file: {log.read_text()}")
-    pid = int(pid_file.read_text())
     try:
         yield Sshd(port, d / "client", d / "other", d / "known_hosts", log)
     finally:

@@ -55,7 +55,8 @@ _TARGETS = typer.Argument(
     None,
     metavar="[TARGET]...",
     help="host:/ , host:/some/root , engine:unix:///var/run/docker.sock , "
-    "engine:tcp://h:2376 , engine:ssh://USER@HOST[:PORT] , image:docker-archive:PATH[:REF] , "
+    "engine:tcp://h:2376 , engine:ssh://USER@HOST[:PORT] , ssh://USER@HOST[:PORT][?sudo=1] "
+    "(that machine and its engine, over SSH) , image:docker-archive:PATH[:REF] , "
     "image:oci:DIR[:TAG] , "
     "image:docker-daemon:NAME:TAG , image:docker://HOST[:PORT]/REPO:TAG , "
     "registry:https://HOST[:PORT] , registry:http://HOST[:PORT]. "
@@ -206,7 +207,8 @@ _KNOWN_HOSTS = typer.Option(
     "--known-hosts",
     envvar="ASSESSOR_SSH_KNOWN_HOSTS",
     metavar="FILE",
-    help="engine:ssh:// targets: the known_hosts file their host keys are checked against "
+    help="ssh:// and engine:ssh:// targets: the known_hosts file their host keys are checked "
+    "against "
     "(an unknown or changed key is refused). Default: ~/.ssh/known_hosts.",
 )
 _SSH_KEY = typer.Option(
@@ -214,7 +216,7 @@ _SSH_KEY = typer.Option(
     "--ssh-key",
     envvar="ASSESSOR_SSH_KEY",
     metavar="FILE",
-    help="engine:ssh:// targets: log in with this unencrypted private key only (an "
+    help="ssh:// and engine:ssh:// targets: log in with this unencrypted private key only (an "
     "encrypted one: load it into ssh-agent instead). Default: the ssh agent (SSH_AUTH_SOCK) "
     "and ~/.ssh's default keys.",
 )
@@ -224,8 +226,15 @@ _SSH_TIMEOUT = typer.Option(
     envvar="ASSESSOR_SSH_TIMEOUT",
     min=0.5,
     metavar="SECONDS",
-    help="engine:ssh:// targets: seconds to connect, and again to log in and reach the "
-    "engine's socket. Default: 15.",
+    help="ssh:// and engine:ssh:// targets: seconds to connect, again to log in and reach the "
+    "engine's socket, and for each read or command on the host. Default: 15.",
+)
+_SSH_SUDO = typer.Option(
+    False,
+    "--ssh-sudo",
+    envvar="ASSESSOR_SSH_SUDO",
+    help="ssh:// targets: read files and run commands as root with 'sudo -n' (the login must "
+    "be allowed sudo without a password); one target asks with ?sudo=1.",
 )
 
 
@@ -258,6 +267,7 @@ def scan(
     known_hosts: Path = _KNOWN_HOSTS,
     ssh_key: Path = _SSH_KEY,
     ssh_timeout: float = _SSH_TIMEOUT,
+    ssh_sudo: bool = _SSH_SUDO,
 ) -> None:
     """Scan targets, store the assessment, and print its results.
 
@@ -272,7 +282,7 @@ def scan(
     _registry_checks(options, deep, max_images, stale_days, push_probe)
     options.image_cache_days = _cache_days(setting(image_cache_days, "image_cache_days"))
     parsed = _targets(targets, inventory)
-    options.ssh = _ssh(parsed, known_hosts, ssh_key, ssh_timeout)
+    options.ssh = _ssh(parsed, known_hosts, ssh_key, ssh_timeout, ssh_sudo)
     threshold = FailOn(setting(fail_on, "fail_on") or "none")
     # the targets are read in a process of their own from now on, while this one checks the
     # rest of the request and loads the catalog and the store
@@ -370,17 +380,25 @@ def _options(
 
 
 def _ssh(
-    targets: list[Target], known_hosts: Path | None, key: Path | None, timeout: float | None
+    targets: list[Target],
+    known_hosts: Path | None,
+    key: Path | None,
+    timeout: float | None,
+    sudo: bool,
 ) -> SshSettings:
-    """How engine:ssh:// targets log in; with such a target, the ssh extra must be installed."""
+    """How ssh:// and engine:ssh:// targets log in; with such a target, the ssh extra must
+    be installed."""
     from assessor.collectors.options import DEFAULT_SSH_TIMEOUT, SshSettings
 
+    if any(t.kind == "host" and t.scheme == "ssh" for t in targets):
+        require("ssh", "ssh:// targets")
     if any(t.kind == "engine" and t.scheme == "ssh" for t in targets):
         require("ssh", "engine:ssh:// targets")
     return SshSettings(
         str(known_hosts) if known_hosts else None,
         str(key) if key else None,
         DEFAULT_SSH_TIMEOUT if timeout is None else timeout,
+        sudo,
     )
 
 

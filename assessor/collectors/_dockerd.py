@@ -13,7 +13,6 @@ import contextlib
 import hashlib
 import json
 import os
-import pwd
 import re
 import socket as sockets
 import struct
@@ -21,9 +20,15 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from assessor import jsonsafe
-from assessor.regularfile import NotRegularFileError, TooLargeError, read_regular
+from assessor.collectors._access import LOCAL, Access
+from assessor.regularfile import NotRegularFileError, TooLargeError
 
 MAX_CONFIG = 1 << 20
+# another machine's /proc, read over SSH: at most this many processes, descriptors of one
+# process, and bytes of a table (/proc/PID/net/unix, /proc/stat)
+MAX_PROCESSES = 100_000
+MAX_FDS = 100_000
+MAX_TABLE = 16 << 20
 
 # dockerd flags whose daemon.json key is a list (the flag may repeat)
 LIST_FLAGS = {
@@ -265,7 +270,7 @@ def effective(
     return values, origin, conflicts
 
 
-def _unix_socket_inodes(path: str, pid: int | str = "self") -> set[str]:
+def _unix_socket_inodes(path: str, pid: int | str = "self", access: Access = LOCAL) -> set[str]:
     """The inodes of the unix sockets bound to ``path`` in ``pid``'s network namespace.
 
     /proc/PID/net/unix lists the sockets of that process's network namespace only: a
@@ -273,6 +278,12 @@ def _unix_socket_inodes(path: str, pid: int | str = "self") -> set[str]:
     nsenter) is found through its own table, not the scanner's.
     """
     inodes: set[str] = set()
+    if not access.local:
+        for line in (access.read_live(f"/proc/{pid}/net/unix", MAX_TABLE) or "").splitlines():
+            parts = line.split()
+            if len(parts) >= 8 and parts[7] == path:
+                inodes.add(parts[6])
+        return inodes
     try:
         with open(f"/proc/{pid}/net/unix") as f:
             for line in f:
@@ -284,8 +295,14 @@ def _unix_socket_inodes(path: str, pid: int | str = "self") -> set[str]:
     return inodes
 
 
-def _holds_socket(pid: int, inodes: set[str]) -> bool:
+def _holds_socket(pid: int, inodes: set[str], access: Access = LOCAL) -> bool:
     wanted = {f"socket:[{i}]" for i in inodes}
+    if not access.local:
+        try:
+            fds = access.listdir(f"/proc/{pid}/fd", MAX_FDS)
+        except OSError:
+            return False
+        return bool(wanted & set(access.readlinks([f"/proc/{pid}/fd/{fd}" for fd in fds])))
     try:
         for fd in os.listdir(f"/proc/{pid}/fd"):
             try:
@@ -298,22 +315,23 @@ def _holds_socket(pid: int, inodes: set[str]) -> bool:
     return False
 
 
-def _serves(pid: int, socket: str) -> bool:
+def _serves(pid: int, socket: str, access: Access = LOCAL) -> bool:
     """Whether process ``pid`` holds a socket bound to ``socket`` (in its network namespace)."""
-    inodes = _unix_socket_inodes(socket, pid)
-    return bool(inodes) and _holds_socket(pid, inodes)
+    inodes = _unix_socket_inodes(socket, pid, access)
+    return bool(inodes) and _holds_socket(pid, inodes, access)
 
 
-def _argv(pid: int) -> list[str] | None:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return [a.decode("utf-8", "replace") for a in f.read(1 << 16).split(b"\0") if a]
-    except OSError:
+def _argv(pid: int, access: Access = LOCAL) -> list[str] | None:
+    raw = access.read_bytes(f"/proc/{pid}/cmdline", 1 << 16)
+    if raw is None:
         return None
+    return [a.decode("utf-8", "replace") for a in raw.split(b"\0") if a]
 
 
-def _comm(pid: int) -> bytes:
+def _comm(pid: int, access: Access = LOCAL) -> bytes:
     """The process's name as the kernel keeps it (bytes: a name need not be UTF-8)."""
+    if not access.local:
+        return (access.read_bytes(f"/proc/{pid}/comm", 64) or b"").strip()
     try:
         fd = os.open(f"/proc/{pid}/comm", os.O_RDONLY)
     except OSError:
@@ -326,17 +344,26 @@ def _comm(pid: int) -> bytes:
         os.close(fd)
 
 
-def _pids() -> list[int]:
+def _pids(access: Access = LOCAL) -> list[int]:
     try:
-        return sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+        names = access.listdir("/proc", None if access.local else MAX_PROCESSES)
     except OSError:
         return []
+    return sorted(int(p) for p in names if p.isdigit())
 
 
-def processes(names: Iterable[str]) -> list[tuple[int, str]]:
+def processes(names: Iterable[str], access: Access = LOCAL) -> list[tuple[int, str]]:
     """(pid, name) of every process named one of ``names``, by pid."""
     wanted = {name.encode(): name for name in names}
-    return [(pid, wanted[comm]) for pid in _pids() if (comm := _comm(pid)) in wanted]
+    pids = _pids(access)
+    if access.local:
+        return [(pid, wanted[comm]) for pid in pids if (comm := _comm(pid)) in wanted]
+    comms = access.read_bytes_many([f"/proc/{pid}/comm" for pid in pids], 64)
+    return [
+        (pid, wanted[comm])
+        for pid, raw in zip(pids, comms, strict=True)
+        if (comm := (raw or b"").strip()) in wanted
+    ]
 
 
 ENGINES = ("dockerd", "podman")
@@ -362,25 +389,26 @@ def _listener(socket: str) -> tuple[int, str] | None:
     return next(((pid, engine) for engine in ENGINES if engine.encode() == name), None)
 
 
-def find_daemon(socket: str | None = None) -> dict[str, Any] | None:
+def find_daemon(socket: str | None = None, access: Access = LOCAL) -> dict[str, Any] | None:
     """The process serving ``socket`` (or the local dockerd): pid, program, argv, user.
 
     The socket's owner is found exactly: the engine listening on it, asked of the socket, else
     through the socket inodes a process holds; without either (no permission to connect to it
     nor to read other processes' descriptors), a single dockerd whose ``-H`` list names the
-    socket (or the default socket) is taken.
+    socket (or the default socket) is taken. On another machine (``access``) the socket
+    cannot be asked: the inodes tell.
     """
-    listener = _listener(socket) if socket else None
-    engines = [listener] if listener else processes(ENGINES)
+    listener = _listener(socket) if socket and access.local else None
+    engines = [listener] if listener else processes(ENGINES, access)
     if not engines:
         return None
     chosen: tuple[int, str] | None = None
     if socket:
-        chosen = listener or next((e for e in engines if _serves(e[0], socket)), None)
+        chosen = listener or next((e for e in engines if _serves(e[0], socket, access)), None)
         if chosen is None:
             dockerds = [e for e in engines if e[1] == "dockerd"]
             for pid, comm in dockerds:
-                hosts = parse_args(_argv(pid) or []).get("hosts") or []
+                hosts = parse_args(_argv(pid, access) or []).get("hosts") or []
                 names = {h.removeprefix("unix://") for h in hosts}
                 default = not hosts and socket in ("/var/run/docker.sock", "/run/docker.sock")
                 if socket in names or default:
@@ -391,41 +419,41 @@ def find_daemon(socket: str | None = None) -> dict[str, Any] | None:
     if chosen is None:
         return None
     pid, comm = chosen
-    argv = _argv(pid)
+    argv = _argv(pid, access)
     if argv is None:
         return None
     uid = None
     with contextlib.suppress(OSError):
-        uid = os.stat(f"/proc/{pid}").st_uid
-    return {"pid": pid, "program": comm, "argv": argv, "uid": uid, "started": _started(pid)}
+        uid = access.stat(f"/proc/{pid}").uid
+    started = _started(pid, access)
+    return {"pid": pid, "program": comm, "argv": argv, "uid": uid, "started": started}
 
 
-def _started(pid: int) -> float | None:
+def _started(pid: int, access: Access = LOCAL) -> float | None:
     """The process's start time (seconds since the epoch)."""
+    stat_line = access.read_live(f"/proc/{pid}/stat", 1 << 16)
+    system = access.read_live("/proc/stat", MAX_TABLE)
+    if stat_line is None or system is None:
+        return None
     try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rpartition(")")[2].split()
-        with open("/proc/stat") as f:
-            btime = next(int(line.split()[1]) for line in f if line.startswith("btime "))
-        return btime + int(fields[19]) / os.sysconf("SC_CLK_TCK")
-    except (OSError, StopIteration, IndexError, ValueError):
+        fields = stat_line.rpartition(")")[2].split()
+        lines = system.splitlines()
+        btime = next(int(line.split()[1]) for line in lines if line.startswith("btime "))
+        return btime + int(fields[19]) / access.clock_ticks()
+    except (OSError, StopIteration, IndexError, ValueError, ZeroDivisionError):
         return None
 
 
-def _environ_value(pid: int, name: str) -> str | None:
+def _environ_value(pid: int, name: str, access: Access = LOCAL) -> str | None:
     """One variable of a process's environment (only HOME and XDG_CONFIG_HOME are asked)."""
-    try:
-        with open(f"/proc/{pid}/environ", "rb") as f:
-            for item in f.read(1 << 16).split(b"\0"):
-                key, _, value = item.partition(b"=")
-                if key.decode("utf-8", "replace") == name:
-                    return value.decode("utf-8", "replace")
-    except OSError:
-        pass
+    for item in (access.read_bytes(f"/proc/{pid}/environ", 1 << 16) or b"").split(b"\0"):
+        key, _, value = item.partition(b"=")
+        if key.decode("utf-8", "replace") == name:
+            return value.decode("utf-8", "replace")
     return None
 
 
-def _rootless(process: Mapping[str, Any], flags: Mapping[str, Any]) -> bool:
+def _rootless(process: Mapping[str, Any], flags: Mapping[str, Any], access: Access = LOCAL) -> bool:
     """Whether dockerd runs in rootless mode, as dockerd itself decides it.
 
     dockerd honours the XDG folders when it runs under RootlessKit (ROOTLESSKIT_STATE_DIR
@@ -435,24 +463,28 @@ def _rootless(process: Mapping[str, Any], flags: Mapping[str, Any]) -> bool:
     if flags.get("rootless") or process.get("uid") not in (0, None):
         return True
     pid = process.get("pid")
-    return bool(pid and _environ_value(int(pid), "ROOTLESSKIT_STATE_DIR"))
+    return bool(pid and _environ_value(int(pid), "ROOTLESSKIT_STATE_DIR", access))
 
 
-def _xdg_home(process: Mapping[str, Any], variable: str, fallback: str) -> str | None:
+def _xdg_home(
+    process: Mapping[str, Any], variable: str, fallback: str, access: Access = LOCAL
+) -> str | None:
     """$variable of the process, else $HOME/fallback (dockerd's homedir.Get*Home); when its
     environment cannot be read, the home folder of the user it runs as (/etc/passwd)."""
     pid = int(process["pid"])
-    base = _environ_value(pid, variable)
+    base = _environ_value(pid, variable, access)
     if base:
         return base
-    home = _environ_value(pid, "HOME")
-    if not home and not os.access(f"/proc/{pid}/environ", os.R_OK):
-        with contextlib.suppress(KeyError, TypeError, ValueError):
-            home = pwd.getpwuid(int(process["uid"])).pw_dir
+    home = _environ_value(pid, "HOME", access)
+    if not home and not access.can_read(f"/proc/{pid}/environ"):
+        with contextlib.suppress(TypeError, ValueError):
+            home = access.home_of(int(process["uid"]))
     return f"{home}/{fallback}" if home else None
 
 
-def config_path(process: Mapping[str, Any], flags: Mapping[str, Any]) -> str:
+def config_path(
+    process: Mapping[str, Any], flags: Mapping[str, Any], access: Access = LOCAL
+) -> str:
     """The daemon.json dockerd reads: --config-file, else the rootless or system default.
 
     A rootless dockerd reads $XDG_CONFIG_HOME/docker/daemon.json (~/.config/docker/... when
@@ -460,20 +492,22 @@ def config_path(process: Mapping[str, Any], flags: Mapping[str, Any]) -> str:
     """
     if "config-file" in flags:
         return str(flags["config-file"])
-    if _rootless(process, flags):
-        base = _xdg_home(process, "XDG_CONFIG_HOME", ".config")
+    if _rootless(process, flags, access):
+        base = _xdg_home(process, "XDG_CONFIG_HOME", ".config", access)
         if base:
             return f"{base}/docker/daemon.json"
     return "/etc/docker/daemon.json"
 
 
-def defaults_for(process: Mapping[str, Any], flags: Mapping[str, Any]) -> dict[str, Any]:
+def defaults_for(
+    process: Mapping[str, Any], flags: Mapping[str, Any], access: Access = LOCAL
+) -> dict[str, Any]:
     """dockerd's built-in defaults for this process: a rootless dockerd's data root is
     $XDG_DATA_HOME/docker (~/.local/share/docker), and it is rootless by default."""
     defaults = dict(DEFAULTS)
-    if _rootless(process, flags):
+    if _rootless(process, flags, access):
         defaults["rootless"] = True
-        data = _xdg_home(process, "XDG_DATA_HOME", ".local/share")
+        data = _xdg_home(process, "XDG_DATA_HOME", ".local/share", access)
         if data:
             defaults["data-root"] = f"{data}/docker"
         else:
@@ -481,33 +515,34 @@ def defaults_for(process: Mapping[str, Any], flags: Mapping[str, Any]) -> dict[s
     return defaults
 
 
-def _in_own_mount_namespace(pid: int) -> bool:
-    """Whether the process sees another file tree than the scanner (rootlesskit's copy-ups)."""
+def _in_own_mount_namespace(pid: int, access: Access = LOCAL) -> bool:
+    """Whether the process sees another file tree than the scanner (rootlesskit's copy-ups;
+    over SSH, than the SFTP server)."""
     try:
-        return os.readlink(f"/proc/{pid}/ns/mnt") != os.readlink("/proc/self/ns/mnt")
+        return access.readlink(f"/proc/{pid}/ns/mnt") != access.readlink("/proc/self/ns/mnt")
     except OSError:
         return False
 
 
 def read_config(
-    path: str, via: str | None = None
+    path: str, via: str | None = None, access: Access = LOCAL
 ) -> tuple[dict[str, Any] | None, str | None, float | None]:
     """daemon.json parsed (None when absent), an error naming the file and line, its mtime.
 
     ``via`` is the name to open when it differs from ``path`` (the file as another mount
     namespace sees it); errors name ``path``.
     """
-    parsed, error, mtime, _digest = read_config_digest(path, via)
+    parsed, error, mtime, _digest = read_config_digest(path, via, access)
     return parsed, error, mtime
 
 
 def read_config_digest(
-    path: str, via: str | None = None
+    path: str, via: str | None = None, access: Access = LOCAL
 ) -> tuple[dict[str, Any] | None, str | None, float | None, str | None]:
     """:func:`read_config` and the sha256 of the bytes read (None when nothing was read)."""
     try:
         # never blocks: a FIFO or a device named as the config file is refused once open
-        raw, st = read_regular(via or path, MAX_CONFIG)
+        raw, st = access.read_file(via or path, MAX_CONFIG)
     except FileNotFoundError:
         return None, None, None, None
     except NotRegularFileError:
@@ -517,7 +552,7 @@ def read_config_digest(
     except OSError as e:
         return None, f"{path}: {e.strerror}", None, None
     digest = hashlib.sha256(raw).hexdigest()
-    parsed, error, mtime = _parse_config(path, raw, st.st_mtime)
+    parsed, error, mtime = _parse_config(path, raw, st.mtime)
     return parsed, error, mtime, digest
 
 
@@ -540,27 +575,27 @@ def _parse_config(
     return parsed, None, mtime
 
 
-def local_daemon(socket: str | None) -> dict[str, Any] | None:
-    """The local dockerd's process, flags and configuration file; None if none runs."""
-    process = find_daemon(socket)
+def local_daemon(socket: str | None, access: Access = LOCAL) -> dict[str, Any] | None:
+    """The dockerd's process, flags and configuration file (of this machine, or of the one
+    ``access`` reaches); None if none runs."""
+    process = find_daemon(socket, access)
     if process is None:
         return None
     if process["program"] != "dockerd":
         return {"process": process}
     flags = parse_args(process["argv"])
-    path = config_path(process, flags)
+    path = config_path(process, flags, access)
     pid = int(process["pid"])
     # the path as dockerd sees it: through its root when its mount namespace is not ours
-    via = (
-        f"/proc/{pid}/root{path}" if path.startswith("/") and _in_own_mount_namespace(pid) else None
-    )
-    config, error, mtime, digest = read_config_digest(path, via)
+    own = path.startswith("/") and _in_own_mount_namespace(pid, access)
+    via = f"/proc/{pid}/root{path}" if own else None
+    config, error, mtime, digest = read_config_digest(path, via, access)
     started = process.get("started")
     return {
         "process": process,
         "flags": flags,
-        "rootless": _rootless(process, flags),
-        "defaults": defaults_for(process, flags),
+        "rootless": _rootless(process, flags, access),
+        "defaults": defaults_for(process, flags, access),
         "cmdline": f"/proc/{pid}/cmdline",
         "config_file": path,
         "config_read_via": via,

@@ -12,7 +12,8 @@ import stat
 from pathlib import PurePosixPath
 from typing import Any
 
-from assessor.regularfile import NotRegularFileError, TooLargeError, read_regular
+from assessor.collectors._access import LOCAL, Access
+from assessor.regularfile import NotRegularFileError, TooLargeError
 
 MAX_SYMLINKS = 40
 MAX_READ = 1 << 20  # files read whole (daemon.json, unit files, audit rules) are capped at 1 MiB
@@ -29,16 +30,21 @@ _TYPES = {
 
 
 class RootFS:
-    def __init__(self, root: str) -> None:
+    """``root`` read through ``access``: this machine's files, or (over SSH) another's, whose
+    root is always ``/`` and live."""
+
+    def __init__(self, root: str, access: Access = LOCAL) -> None:
         self.root = os.path.normpath(root)
         self.live = self.root == "/"
+        self.access = access
         self._users: dict[int, str] | None = None
         self._groups: dict[int, str] | None = None
 
     def real(self, path: str) -> str | None:
         """The real path of ``path`` (absolute, as seen inside the root), symlinks resolved
         inside the root; None when a component is missing or links loop."""
-        if self.live:
+        a = self.access
+        if self.live and a.local:
             real = os.path.realpath(path)
             return real if os.path.lexists(real) else None
         parts = list(PurePosixPath("/" + path.lstrip("/")).parts[1:])
@@ -54,14 +60,14 @@ class RootFS:
                 continue
             host_path = os.path.join(self.root, *resolved, part)
             try:
-                st = os.lstat(host_path)
+                st = a.lstat(host_path)
             except OSError:
                 return None
-            if stat.S_ISLNK(st.st_mode):
+            if stat.S_ISLNK(st.mode):
                 hops += 1
                 if hops > MAX_SYMLINKS:
                     return None
-                link = os.readlink(host_path)
+                link = a.readlink(host_path)
                 if link.startswith("/"):
                     resolved = []
                 parts = list(PurePosixPath(link).parts[1 if link.startswith("/") else 0 :]) + parts
@@ -84,7 +90,7 @@ class RootFS:
             return info
         own = os.path.join(parent, os.path.basename(path))
         try:
-            lst = os.lstat(own if self.live else os.path.join(self.root, own.lstrip("/")))
+            lst = self.access.lstat(own if self.live else os.path.join(self.root, own.lstrip("/")))
         except FileNotFoundError:
             info["exists"] = False
             return info
@@ -96,33 +102,33 @@ class RootFS:
             info.update(exists=False, dangling_link=True)
             return info
         try:
-            st = os.stat(host_path)
+            st = self.access.stat(host_path)
         except OSError as e:
             info.update(exists=None, error=e.strerror or str(e))
             return info
         info.update(
             exists=True,
-            type=_TYPES.get(stat.S_IFMT(st.st_mode), "other"),
-            mode=f"{stat.S_IMODE(st.st_mode):04o}",
-            uid=st.st_uid,
-            gid=st.st_gid,
-            user=self.user_name(st.st_uid),
-            group=self.group_name(st.st_gid),
-            size=st.st_size,
+            type=_TYPES.get(stat.S_IFMT(st.mode), "other"),
+            mode=f"{stat.S_IMODE(st.mode):04o}",
+            uid=st.uid,
+            gid=st.gid,
+            user=self.user_name(st.uid),
+            group=self.group_name(st.gid),
+            size=st.size,
         )
-        if stat.S_ISLNK(lst.st_mode):
+        if stat.S_ISLNK(lst.mode):
             info["link_target"] = self.real(path)
         return info
 
     def read_text(self, path: str, limit: int = MAX_READ) -> str | None:
         """The file's text (at most ``limit`` bytes, else OSError), None when absent."""
         host_path = self.host_path(path)
-        if host_path is None or not os.path.isfile(host_path):
+        if host_path is None or not self.access.isfile(host_path):
             return None
         # a FIFO or a device put there after the check must not stall the scan (nor a link
         # swapped in, on an offline root)
         try:
-            data, _ = read_regular(host_path, limit, follow=self.live)
+            data, _ = self.access.read_file(host_path, limit, follow=self.live)
         except NotRegularFileError as e:  # named by its path in the root, as users know it
             raise OSError(f"{path} is {e.kind}, not a regular file") from None
         except TooLargeError:
@@ -131,10 +137,12 @@ class RootFS:
 
     def listdir(self, path: str, limit: int = 10_000) -> list[str]:
         host_path = self.host_path(path)
-        if host_path is None or not os.path.isdir(host_path):
+        if host_path is None or not self.access.isdir(host_path):
             return []
         try:
-            names = sorted(os.listdir(host_path))
+            # this machine's are sorted before the bound (the same names every time); a
+            # remote folder is read to the bound only
+            names = sorted(self.access.listdir(host_path, None if self.access.local else limit))
         except OSError:
             return []
         return names[:limit]

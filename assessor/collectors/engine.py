@@ -19,7 +19,7 @@ import httpx
 from assessor import jsonsafe
 from assessor.collectors import _dockerd
 from assessor.collectors.base import Collector, in_daemon_thread, read_live
-from assessor.collectors.engine_api import connection, engine_client
+from assessor.collectors.engine_api import TunnelClient, connection, engine_client
 from assessor.collectors.image import EngineImages, engine_export, engine_images
 from assessor.collectors.image.cache import ImageCache
 from assessor.collectors.options import CollectOptions
@@ -167,7 +167,7 @@ class EngineCollector(Collector):
             "product": _product(version),
             "connection": connection(client, target),
             INFO: red.tree(info, INFO),
-            "daemon": _daemon(target, info, networks, red),
+            "daemon": _daemon(target, info, networks, red, client),
             "swarm": swarm,
             "networks": [_network(n) for n in networks],
             "images": _images(images, listing),
@@ -540,11 +540,34 @@ def own_container_ids(cgroup: str | None = None, mountinfo: str | None = None) -
     return ids
 
 
+def _daemon_process(target: Target, client: httpx.Client) -> tuple[dict[str, Any] | None, str]:
+    """The dockerd serving the engine, its flags and daemon.json: read here for a local
+    socket, through SFTP over the same SSH connection for engine:ssh://; and how (for the
+    evidence: "" here)."""
+    if target.scheme == "unix":
+        return _dockerd.local_daemon(target.location), ""
+    if not isinstance(client, TunnelClient):
+        return None, ""
+    # asyncssh is loaded already: the engine is read through it
+    from assessor.collectors.ssh_access import SshAccess
+
+    tunnel = client.tunnel
+    try:
+        with SshAccess(tunnel, tunnel.settings.sudo).start() as access:
+            return _dockerd.local_daemon(tunnel.endpoint.socket, access), access.via
+    except TargetUnreachableError as e:  # the engine's own evidence is read all the same
+        return None, f"not read over SSH: {e}"
+
+
 def _daemon(
-    target: Target, info: dict[str, Any], networks: list[dict[str, Any]], red: Redactor
+    target: Target,
+    info: dict[str, Any],
+    networks: list[dict[str, Any]],
+    red: Redactor,
+    client: httpx.Client,
 ) -> dict[str, Any]:
     """The daemon's effective settings: what the engine reports, merged with dockerd's
-    flags and daemon.json when the engine is a local dockerd.
+    flags and daemon.json when the engine's dockerd can be read (a local one, or over SSH).
 
     ``read`` names what each part came from, so an auditor can repeat it by hand: the API
     endpoints, the command line's /proc file, the configuration file and its sha256.
@@ -553,9 +576,11 @@ def _daemon(
         (n for n in networks if n.get("Name") == "bridge" and n.get("Driver") == "bridge"), None
     )
     running = _dockerd.running_from_info(info, (bridge or {}).get("Options"))
-    local = _dockerd.local_daemon(target.location) if target.scheme == "unix" else None
+    local, via = _daemon_process(target, client)
     out: dict[str, Any] = {"found": False, "source": "api", "running": running}
     read: dict[str, Any] = {"api": ["GET /info", "GET /networks"] if bridge else ["GET /info"]}
+    if via:  # the process and its files, read on another machine
+        read["process_read"] = via
     flags = daemon_json = defaults = None
     if local is not None:
         process = local["process"]

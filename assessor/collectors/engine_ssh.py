@@ -18,7 +18,7 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Coroutine
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import asyncssh
 
@@ -33,75 +33,80 @@ def default_known_hosts() -> str:
     return os.path.expanduser("~/.ssh/known_hosts")
 
 
-class SshTunnel:
-    """An SSH connection whose remote engine socket is served at ``self.path`` here."""
+_Session = TypeVar("_Session", bound="SshSession")
+
+
+class SshSession:
+    """A logged-in SSH connection to the host a target names (``ssh://`` or
+    ``engine:ssh://``), run by an event loop in a thread of its own; ``run`` waits, within a
+    bound, for a coroutine on it (assessor.collectors.ssh_access reads files with it)."""
 
     def __init__(self, target: Target, settings: SshSettings) -> None:
         self.target = target
         self.endpoint: SshEndpoint = ssh_endpoint(target)
         self.settings = settings
         self.known_hosts = settings.known_hosts or default_known_hosts()
-        self._dir = ""
-        self.path = ""
         self.host_key = ""
         self._conn: asyncssh.SSHClientConnection | None = None
-        self._listener: asyncssh.SSHListener | None = None
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._loop.run_forever, name="engine-ssh", daemon=True
-        )
+        self._thread = threading.Thread(target=self._loop.run_forever, name="ssh", daemon=True)
 
-    def open(self) -> SshTunnel:
+    @property
+    def conn(self) -> asyncssh.SSHClientConnection:
+        if self._conn is None:
+            self.fail("the connection is closed")
+        assert self._conn is not None
+        return self._conn
+
+    def open(self: _Session) -> _Session:
         """Log in and start forwarding; every failure is one TargetUnreachableError line."""
         if not os.path.isfile(self.known_hosts):
-            self._fail(
+            self.fail(
                 f"no known_hosts file {self.known_hosts} to check the host key against: add "
                 "the host's key there (its fingerprint checked) or give --known-hosts FILE"
             )
         self._thread.start()
         try:
-            self._run(self._open(), 2 * self.settings.timeout + 5)
+            self.run(self._open(), 2 * self.settings.timeout + 5)
         except BaseException:
             self.close()
             raise
         return self
 
     def describe(self) -> dict[str, Any]:
-        """How the engine was reached, for the engine's evidence."""
+        """How the host was reached, for the evidence."""
         return {
             "user": self.endpoint.user or "(the scanning user)",
             "host": self.endpoint.host,
             "port": self.endpoint.port,
-            "socket": self.endpoint.socket,
             "host_key": self.host_key,
             "known_hosts": self.known_hosts,
-            "forwarded_to": "a unix socket in a private temporary directory (0700)",
         }
 
     def close(self) -> None:
-        """Stop forwarding, log out, remove the local socket (safe to call twice)."""
+        """Log out (safe to call twice)."""
         if self._thread.is_alive():
             # closing a connection that died: nothing left to close
             with contextlib.suppress(TargetUnreachableError, OSError):
-                self._run(self._close(), self.settings.timeout)
+                self.run(self._close(), self.settings.timeout)
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(5)
         if not self._loop.is_running() and not self._loop.is_closed():
             self._loop.close()
-        if self._dir:
-            shutil.rmtree(self._dir, ignore_errors=True)
-            self._dir = ""
 
-    def _run(self, coro: Coroutine[Any, Any, _T], timeout: float) -> _T:
+    def run(self, coro: Coroutine[Any, Any, _T], timeout: float) -> _T:
+        """The coroutine's outcome; TargetUnreachableError when it takes over ``timeout``."""
         future = asyncio.run_coroutine_threadsafe(coro, self._loop)
         try:
             return future.result(timeout)
         except TimeoutError:
             future.cancel()
-            self._fail(f"no answer within {timeout:g} s")
-            raise  # unreachable: _fail raises
+            self.fail(f"no answer within {timeout:g} s")
 
     async def _open(self) -> None:
+        await self._connect()
+
+    async def _connect(self) -> None:
         e = self.endpoint
         timeout = self.settings.timeout
         options: dict[str, Any] = {}
@@ -118,47 +123,24 @@ class SshTunnel:
                 **options,
             )
         except asyncssh.HostKeyNotVerifiable:
-            self._fail(
+            self.fail(
                 f"the host key is not one {self.known_hosts} lists for {e.host} (unknown or "
                 "changed): check it with the host's administrator and add it there, or give "
                 "--known-hosts FILE"
             )
         except asyncssh.PermissionDenied:
             keys = self.settings.key or "the ssh agent and ~/.ssh's default keys"
-            self._fail(
+            self.fail(
                 f"login as {e.user or 'the current user'} refused with {keys}: authorise a "
                 "key on the host, or give --ssh-key FILE"
             )
         except (TimeoutError, asyncssh.ConnectionLost) as x:
-            self._fail(f"no SSH answer within {timeout:g} s ({type(x).__name__})")
+            self.fail(f"no SSH answer within {timeout:g} s ({type(x).__name__})")
         except (OSError, asyncssh.Error) as x:
-            self._fail(f"cannot connect: {_reason(x)}")
+            self.fail(f"cannot connect: {_reason(x)}")
         self.host_key = self._fingerprint()
-        await self._forward()
-
-    async def _forward(self) -> None:
-        assert self._conn is not None
-        socket = self.endpoint.socket
-        try:  # one connection first, so a missing socket or a refusal is named here
-            _, writer = await asyncio.wait_for(
-                self._conn.open_unix_connection(socket), self.settings.timeout
-            )
-            writer.close()
-        except TimeoutError:
-            self._fail(f"the host did not open {socket} within {self.settings.timeout:g} s")
-        except (OSError, asyncssh.Error) as x:
-            self._fail(
-                f"the host would not forward {socket} ({_reason(x)}): the socket must exist "
-                "there and be open to that user, and sshd must allow AllowStreamLocalForwarding"
-            )
-        self._dir = tempfile.mkdtemp(prefix="assessor-ssh-")  # 0700
-        self.path = os.path.join(self._dir, "engine.sock")
-        self._listener = await self._conn.forward_local_path(self.path, socket)
 
     async def _close(self) -> None:
-        if self._listener is not None:
-            self._listener.close()
-            self._listener = None
         if self._conn is not None:
             self._conn.close()
             await self._conn.wait_closed()
@@ -170,21 +152,72 @@ class SshTunnel:
             return asyncssh.read_private_key(path)
         except (OSError, asyncssh.KeyImportError) as x:
             if "passphrase" in str(x).lower():  # asyncssh: "Passphrase must be specified ..."
-                self._fail(
-                    f"the key {path} is encrypted: load it into ssh-agent, without --ssh-key"
-                )
-            self._fail(f"cannot read the key {path}: {_reason(x)}")
-            raise  # unreachable: _fail raises
+                self.fail(f"the key {path} is encrypted: load it into ssh-agent, without --ssh-key")
+            self.fail(f"cannot read the key {path}: {_reason(x)}")
 
     def _fingerprint(self) -> str:
         key = self._conn.get_server_host_key() if self._conn is not None else None
         return f"{key.get_algorithm()} {key.get_fingerprint()}" if key is not None else ""
 
-    def _fail(self, problem: str) -> None:
+    def fail(self, problem: str) -> NoReturn:
         """One line naming the target, the problem and what to do (a target's error reaches
         the user as its message alone)."""
         e = self.endpoint
         raise TargetUnreachableError(f"{self.target}: ssh to {e.host} port {e.port}: {problem}")
+
+
+class SshTunnel(SshSession):
+    """An SSH connection whose remote engine socket is served at ``self.path`` here."""
+
+    def __init__(self, target: Target, settings: SshSettings) -> None:
+        super().__init__(target, settings)
+        self._dir = ""
+        self.path = ""
+        self._listener: asyncssh.SSHListener | None = None
+
+    def describe(self) -> dict[str, Any]:
+        """How the engine was reached, for the engine's evidence."""
+        return {
+            **super().describe(),
+            "socket": self.endpoint.socket,
+            "forwarded_to": "a unix socket in a private temporary directory (0700)",
+        }
+
+    def close(self) -> None:
+        """Stop forwarding, log out, remove the local socket (safe to call twice)."""
+        super().close()
+        if self._dir:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = ""
+
+    async def _open(self) -> None:
+        await self._connect()
+        await self._forward()
+
+    async def _forward(self) -> None:
+        assert self._conn is not None
+        socket = self.endpoint.socket
+        try:  # one connection first, so a missing socket or a refusal is named here
+            _, writer = await asyncio.wait_for(
+                self._conn.open_unix_connection(socket), self.settings.timeout
+            )
+            writer.close()
+        except TimeoutError:
+            self.fail(f"the host did not open {socket} within {self.settings.timeout:g} s")
+        except (OSError, asyncssh.Error) as x:
+            self.fail(
+                f"the host would not forward {socket} ({_reason(x)}): the socket must exist "
+                "there and be open to that user, and sshd must allow AllowStreamLocalForwarding"
+            )
+        self._dir = tempfile.mkdtemp(prefix="assessor-ssh-")  # 0700
+        self.path = os.path.join(self._dir, "engine.sock")
+        self._listener = await self._conn.forward_local_path(self.path, socket)
+
+    async def _close(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+        await super()._close()
 
 
 def _reason(error: BaseException) -> str:
@@ -192,4 +225,4 @@ def _reason(error: BaseException) -> str:
     return " ".join(str(reason or type(error).__name__).split())
 
 
-__all__ = ["SshTunnel", "default_known_hosts"]
+__all__ = ["SshSession", "SshTunnel", "default_known_hosts"]

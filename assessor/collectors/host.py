@@ -11,18 +11,20 @@ import hashlib
 import ipaddress
 import json
 import os
-import platform
 import re
 import shlex
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from assessor import jsonsafe
-from assessor.collectors import _audit, _dockerd, _proc
+from assessor.collectors import _audit, _dockerd
+from assessor.collectors._access import LOCAL, Access
 from assessor.collectors._rootfs import RootFS
-from assessor.collectors.base import Collector, read_live
+from assessor.collectors.base import Collector
+from assessor.collectors.options import SshSettings
 from assessor.errors import TargetUnreachableError
 from assessor.evidence import Evidence, Redactor
+from assessor.extras import require
 from assessor.targets import Target
 
 if TYPE_CHECKING:
@@ -80,7 +82,9 @@ MAX_CERT_FILES = 1_000
 class HostCollector(Collector):
     kinds = frozenset({"host"})
 
-    def __init__(self, options: CollectOptions | None = None) -> None:  # none concern a host
+    def __init__(self, options: CollectOptions | None = None) -> None:
+        # only ssh:// targets have options: how they log in
+        self._ssh = options.ssh if options is not None else SshSettings()
         self._identity: dict[str, Any] = {}
         self._warnings: list[str] = []
 
@@ -91,10 +95,20 @@ class HostCollector(Collector):
         return list(self._warnings)
 
     def collect(self, target: Target) -> Iterator[Evidence]:
+        if target.scheme == "ssh":  # another machine's / over SSH (the ssh extra)
+            require("ssh", "ssh:// targets")
+            from assessor.collectors.ssh_access import ssh_access
+
+            with ssh_access(target, self._ssh) as access:
+                yield self._collect(target, RootFS("/", access))
+            return
         root = target.location
         if not os.path.isdir(root):
             raise TargetUnreachableError(f"{target}: {root} is not a directory")
-        fs = RootFS(root)
+        yield self._collect(target, RootFS(root))
+
+    def _collect(self, target: Target, fs: RootFS) -> Evidence:
+        root = fs.root
         red = Redactor()
         daemon_json, daemon_json_error = _daemon_json(fs, red)
         self._warnings = []
@@ -107,7 +121,7 @@ class HostCollector(Collector):
         # the daemon's settings that name host paths: from daemon.json, and on a live
         # machine from the running dockerd's flags too
         config: dict[str, Any] = dict(daemon_json) if isinstance(daemon_json, dict) else {}
-        local = _dockerd.local_daemon("/var/run/docker.sock") if fs.live else None
+        local = _dockerd.local_daemon("/var/run/docker.sock", fs.access) if fs.live else None
         if local and local.get("flags"):
             config.update(local["flags"])
         tls_files = _dockerd.tls_paths(config)
@@ -137,17 +151,19 @@ class HostCollector(Collector):
             },
             "mounts": mounts,
             "groups": {"docker": _group_members(fs, "docker")},
-            "listening": _listening() if fs.live else None,
+            "listening": _listening(fs.access) if fs.live else None,
             "systemd": {"units": units},
             "audit": _audit_rules(fs, candidates),
-            "sysctl": _sysctls() if fs.live else None,
-            "kernel": _kernel() if fs.live else None,
+            "sysctl": _sysctls(fs.access) if fs.live else None,
+            "kernel": _kernel(fs.access) if fs.live else None,
         }
+        if not fs.access.local:  # how the machine was read (absent for this machine)
+            data["read"] = fs.access.describe()
         resource = data["system"].get("hostname") or root
         self._identity = _identity(data, root)
         # file names on an offline root are bytes: the ones that are not UTF-8 are escaped
         data = jsonsafe.escape_tree(data)
-        yield Evidence("host", str(target), str(resource), data, redactions=tuple(red.found))
+        return Evidence("host", str(target), str(resource), data, redactions=tuple(red.found))
 
 
 def _data_root(daemon_json: Any, local: dict[str, Any] | None) -> tuple[str, str]:
@@ -192,7 +208,7 @@ def _read(fs: RootFS, path: str) -> str | None:
 def _system(fs: RootFS) -> dict[str, Any]:
     hostname = (_read(fs, "/etc/hostname") or "").strip() or None
     if fs.live:
-        hostname = platform.node() or hostname
+        hostname = fs.access.node() or hostname
     os_release: dict[str, str] = {}
     for line in (
         _read(fs, "/etc/os-release") or _read(fs, "/usr/lib/os-release") or ""
@@ -208,7 +224,7 @@ def _system(fs: RootFS) -> dict[str, Any]:
         "hostname": hostname,
         "machine_id": (_read(fs, "/etc/machine-id") or "").strip() or None,
         "os": {k: os_release[k] for k in ("ID", "VERSION_ID", "PRETTY_NAME") if k in os_release},
-        "arch": platform.machine() if fs.live else None,
+        "arch": fs.access.machine() if fs.live else None,
     }
 
 
@@ -286,7 +302,7 @@ def _rule_json(fs: RootFS, rule: _audit.Rule) -> dict[str, Any]:
 def _is_dir(fs: RootFS) -> Callable[[str], bool]:
     def is_dir(path: str) -> bool:
         host_path = fs.host_path(path)
-        return host_path is not None and os.path.isdir(host_path)
+        return host_path is not None and fs.access.isdir(host_path)
 
     return is_dir
 
@@ -313,16 +329,22 @@ def _audit_rules(fs: RootFS, candidates: list[str]) -> dict[str, Any]:
             status=None,
         )
         return data
-    auditctl = _proc.which("auditctl")
-    running = _dockerd.processes(("auditd",))
+    access = fs.access
+    auditctl = access.which("auditctl")
+    running = _dockerd.processes(("auditd",), access)
     data["auditd"] = {
-        "installed": bool(auditctl or _proc.which("auditd")),
+        "installed": bool(auditctl or access.which("auditd")),
         "running": bool(running),
         "pids": [pid for pid, _ in running],
     }
-    loaded, status = _auditctl(auditctl)
-    kernel = _audit.kernel_rules()
-    if isinstance(kernel, str):  # no netlink: the listing, -w kinds judged from the paths
+    loaded, status = _auditctl(access, auditctl)
+    kernel = _audit.kernel_rules() if access.local else None
+    if kernel is None:  # another machine's kernel: its auditctl -l, run there
+        loaded["read"] = f"auditctl -l {access.via}"
+        rules, bad = _audit.parse_text("\n".join(loaded["output"]), "auditctl -l", _is_dir(fs))
+        errors.extend(bad)
+        ok = loaded["returncode"] == 0
+    elif isinstance(kernel, str):  # no netlink: the listing, -w kinds judged from the paths
         loaded["read"] = "auditctl -l (netlink unreadable: " + kernel + ")"
         rules, bad = _audit.parse_text("\n".join(loaded["output"]), "auditctl -l", _is_dir(fs))
         errors.extend(bad)
@@ -372,20 +394,20 @@ def _audit_files(fs: RootFS) -> tuple[list[dict[str, Any]], list[dict[str, Any]]
     return files, file_rules, errors
 
 
-def _auditctl(auditctl: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
+def _auditctl(access: Access, auditctl: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
     """``auditctl -l`` (the loaded rules, as listed) and ``auditctl -s`` (whether auditing is
     enabled), when auditctl is installed."""
     loaded: dict[str, Any] = {"command": "auditctl -l", "returncode": None, "output": []}
     status: dict[str, Any] = {"command": "auditctl -s", "enabled": None}
     if auditctl:
-        done = _proc.run([auditctl, "-l"], timeout=10)
+        done = access.run([auditctl, "-l"], timeout=10)
         if done is not None:
             loaded.update(
                 returncode=done.returncode,
                 output=done.stdout.splitlines()[: _audit.MAX_RULES],
                 stderr=done.stderr.strip()[:4096] or None,
             )
-        shown = _proc.run([auditctl, "-s"], timeout=10)
+        shown = access.run([auditctl, "-s"], timeout=10)
         for line in (shown.stdout if shown is not None else "").splitlines():
             key, _, value = line.partition(" ")
             if key == "enabled" and value.strip().isdigit():
@@ -393,41 +415,36 @@ def _auditctl(auditctl: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
     return loaded, status
 
 
-def _sysctls() -> dict[str, Any]:
+def _sysctls(access: Access) -> dict[str, Any]:
     values: dict[str, Any] = {}
-    for key in SYSCTLS:
-        path = "/proc/sys/" + key.replace(".", "/")
-        try:
-            with open(path) as f:
-                text = f.read(4096).strip()
-        except OSError:
+    paths = ["/proc/sys/" + key.replace(".", "/") for key in SYSCTLS]
+    for key, read in zip(SYSCTLS, access.read_lives(paths, 4096), strict=True):
+        if read is None:
             continue
+        text = read.strip()
         values[key] = int(text) if re.fullmatch(r"-?\d+", text) else text
     return values
 
 
-def _first_line(path: str) -> str | None:
-    text = read_live(path, 4096)
+def _first_line(access: Access, path: str) -> str | None:
+    text = access.read_live(path, 4096)
     return text.strip() if text is not None else None
 
 
-def _kernel() -> dict[str, Any]:
-    lsm = _first_line("/sys/kernel/security/lsm")
-    apparmor = _first_line("/sys/module/apparmor/parameters/enabled")
-    try:
-        with open("/proc/self/status") as f:
-            status = f.read(65536)
-    except OSError:
-        status = ""
-    max_userns = _first_line("/proc/sys/user/max_user_namespaces")
+def _kernel(access: Access) -> dict[str, Any]:
+    lsm = _first_line(access, "/sys/kernel/security/lsm")
+    apparmor = _first_line(access, "/sys/module/apparmor/parameters/enabled")
+    # /proc/self: this process, or over SSH the SFTP server's, a process of that machine
+    status = access.read_live("/proc/self/status", 65536) or ""
+    max_userns = _first_line(access, "/proc/sys/user/max_user_namespaces")
     return {
-        "release": platform.release(),
-        "cgroup_version": 2 if os.path.exists("/sys/fs/cgroup/cgroup.controllers") else 1,
+        "release": access.release(),
+        "cgroup_version": 2 if access.exists("/sys/fs/cgroup/cgroup.controllers") else 1,
         "lsm": lsm.split(",") if lsm else None,
         "apparmor_enabled": apparmor == "Y" if apparmor is not None else False,
-        "selinux_enabled": os.path.exists("/sys/fs/selinux/enforce"),
+        "selinux_enabled": access.exists("/sys/fs/selinux/enforce"),
         "seccomp_available": "Seccomp:" in status,
-        "user_namespaces": os.path.exists("/proc/self/ns/user")
+        "user_namespaces": access.exists("/proc/self/ns/user")
         and (max_userns is None or (max_userns.isdigit() and int(max_userns) > 0)),
     }
 
@@ -440,9 +457,9 @@ def _unescape(field: str) -> str:
     return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
 
 
-def _mountinfo() -> list[dict[str, Any]]:
+def _mountinfo(access: Access = LOCAL) -> list[dict[str, Any]]:
     entries: list[dict[str, Any]] = []
-    for line in (read_live("/proc/self/mountinfo") or "").splitlines()[:MAX_MOUNTS]:
+    for line in (access.read_live("/proc/self/mountinfo") or "").splitlines()[:MAX_MOUNTS]:
         left, sep, right = line.partition(" - ")
         parts, tail = left.split(), right.split()
         if not sep or len(parts) < 6 or len(tail) < 2:
@@ -467,7 +484,7 @@ def _mounts(fs: RootFS) -> dict[str, Any]:
     entries: list[dict[str, Any]] = []
     if fs.live:
         source = "/proc/self/mountinfo"
-        entries = _mountinfo()
+        entries = _mountinfo(fs.access)
     else:
         source = "/etc/fstab"
         for line in (_read(fs, "/etc/fstab") or "").splitlines()[:MAX_MOUNTS]:
@@ -541,7 +558,7 @@ def _group_members(fs: RootFS, group: str) -> list[str] | None:
     return None
 
 
-def _listening() -> list[dict[str, Any]]:
+def _listening(access: Access) -> list[dict[str, Any]]:
     """Sockets listening on this machine: TCP in LISTEN, and unconnected UDP (what ``ss -l``
     lists), from /proc/net/{tcp,tcp6,udp,udp6}."""
     found: list[dict[str, Any]] = []
@@ -551,7 +568,7 @@ def _listening() -> list[dict[str, Any]]:
         ("udp", "/proc/net/udp", False, "07"),  # 07: unconnected (bound, receiving)
         ("udp", "/proc/net/udp6", True, "07"),
     ):
-        for line in (read_live(path) or "").splitlines()[1:MAX_MOUNTS]:
+        for line in (access.read_live(path) or "").splitlines()[1:MAX_MOUNTS]:
             parts = line.split()
             if len(parts) < 4 or parts[3] != state:
                 continue

@@ -15,13 +15,17 @@ DEFAULT_SSH_TIMEOUT = 15.0
 
 @dataclass(frozen=True)
 class SshSettings:
-    """How an engine:ssh:// target logs in: a known_hosts file (None: ~/.ssh/known_hosts), a
-    private key file (None: the ssh agent and ~/.ssh's default keys), and the seconds allowed
-    to connect, and again to log in and reach the engine's socket."""
+    """How an ssh:// or engine:ssh:// target logs in: a known_hosts file (None:
+    ~/.ssh/known_hosts), a private key file (None: the ssh agent and ~/.ssh's default keys),
+    the seconds allowed to connect, and again to log in and reach the engine's socket, and
+    for each read or command there; and whether an ssh:// host is read with sudo."""
 
     known_hosts: str | None = None
     key: str | None = None
     timeout: float = DEFAULT_SSH_TIMEOUT
+    # ssh:// targets: run commands, and the SFTP server, with sudo -n (every target; one
+    # target asks with ?sudo=1)
+    sudo: bool = False
 
 
 @dataclass

@@ -29,7 +29,7 @@ _BAD = [
     ("target-image-unknown-transport", "image:nope:x", r"'nope' is not a transport"),
     ("target-host-nothing", "host:", r"target 'host:': expected KIND:LOCATION"),
     ("target-engine-nothing", "engine:", r"engine: needs a location"),
-    ("target-ssh-no-host", "ssh://", r"SSH targets are not supported"),
+    ("target-ssh-no-host", "ssh://", r"expected ssh://USER@HOST\[:PORT\]"),
     ("target-registry-unclosed-ipv6", "registry:https://[::1", r"unclosed '\['"),
     ("target-negative-port", "engine:tcp://h:-1", r"port must be a number from 1 to 65535"),
     ("target-port-zero", "registry:https://h:0", r"port must be a number"),

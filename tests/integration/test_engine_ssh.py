@@ -22,8 +22,8 @@ from tests.sshd import Sshd, free_port, start_sshd
 pytestmark = pytest.mark.docker
 
 # the engine's own settings that only dockerd's command line and daemon.json give: read on
-# this machine for a unix socket, not (yet) through SSH, so absent from a remote engine's
-# evidence and judged "error" (as for engine:tcp://)
+# this machine for a unix socket, and through SFTP over the same connection for SSH (an
+# engine:tcp:// engine gives none, and these rules report "error")
 DAEMON_PROCESS_RULES = {
     "engine-cgroup-parent-default",
     "engine-daemon-config-consistent",
@@ -67,10 +67,10 @@ def test_ssh_scan_judges_as_the_local_socket_does(
     }
     assert ("container-privileged-disabled", next(r[1] for r in ours if "sshpriv" in r[1]),
             "fail") in ours  # fmt: skip
-    differ = remote ^ here
-    assert {r[0] for r in differ} <= DAEMON_PROCESS_RULES, sorted(differ)
-    assert {r[2] for r in remote if r[0] in DAEMON_PROCESS_RULES} == {"error"}
-    assert not {r for r in differ if docker.label[:8] in r[1]}
+    assert remote == here, sorted(remote ^ here)
+    # dockerd's flags and daemon.json were read on the far side, so its rules are judged
+    judged = {r[2] for r in remote if r[0] in DAEMON_PROCESS_RULES}
+    assert judged and "error" not in judged, judged
 
 
 def test_ssh_evidence_says_how_the_engine_was_reached(sshd: Sshd, tmp_path: Path) -> None:
@@ -87,7 +87,11 @@ def test_ssh_evidence_says_how_the_engine_was_reached(sshd: Sshd, tmp_path: Path
         "root", "127.0.0.1", sshd.port, "/var/run/docker.sock")  # fmt: skip
     host_key = sshd.known_hosts.read_text().split()[1]
     assert ssh["host_key"].startswith(host_key + " SHA256:")
-    assert docs[0]["data"]["daemon"]["found"] is False  # no local dockerd read for it
+    daemon = docs[0]["data"]["daemon"]
+    # the far side's dockerd, found through its /proc over SFTP, and said to be read so
+    assert daemon["found"] is True and daemon["source"] == "process", daemon
+    assert daemon["read"]["process_read"] == "over SSH"
+    assert daemon["read"]["cmdline"] == f"/proc/{daemon['pid']}/cmdline"
 
 
 def _refused(run: Any, target: str, want: str) -> None:

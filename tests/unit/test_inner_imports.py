@@ -327,6 +327,14 @@ LAZY: dict[tuple[str, str], str] = {
         "assessor.collectors.engine_ssh",
     ): "asyncssh (the ssh extra), only for an engine:ssh:// target; a local or TCP engine loads none of it (120 ms)",
     (
+        "assessor.collectors.engine",
+        "assessor.collectors.ssh_access",
+    ): "asyncssh's SFTP, to read dockerd's process over an engine:ssh:// target's connection (asyncssh is loaded by then with the tunnel); a local or TCP engine loads none of it (292 ms)",
+    (
+        "assessor.collectors.host",
+        "assessor.collectors.ssh_access",
+    ): "asyncssh (the ssh extra), only for an ssh:// target; host:/ loads none of it (351 ms)",
+    (
         "assessor.collectors.image",
         "assessor.collectors.engine_api",
     ): "one image transport each: an oci or docker-archive image loads no httpx (207 ms)",

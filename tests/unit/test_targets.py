@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from assessor.errors import TargetError
-from assessor.targets import SshEndpoint, Target, parse_target, ssh_endpoint
+from assessor.targets import SshEndpoint, Target, parse_target, parse_targets, ssh_endpoint
 from assessor.vocab import TargetKind
 
 
@@ -88,7 +88,12 @@ def test_bad_registry_targets(text: str) -> None:
         ("image:nope:x", "'nope' is not a transport"),
         ("host:", "host: needs a location"),
         ("host:/a\x00b", "control character"),
-        ("ssh://", "SSH targets are not supported"),
+        ("ssh://", "expected ssh://USER@HOST[:PORT]"),
+        ("ssh://u:secret@h", "a password does not belong"),
+        ("ssh://u@h/etc", "expected ssh://USER@HOST[:PORT]"),
+        ("ssh://u@h?sudo=yes", "the parameters are ?sudo=1 and ?socket=/ABSOLUTE/PATH"),
+        ("ssh://u@h?socket=docker.sock", "the parameters are ?sudo=1 and ?socket=/ABSOLUTE/PATH"),
+        ("ssh:u@h", "expected ssh://USER@HOST[:PORT]"),
         ("engine:tcp://u:secret@h:2376", "credentials do not belong"),
         ("engine:tcp://h:2376/v1.41", "nothing may follow HOST:PORT"),
         ("x" * 100_000, "characters long"),
@@ -121,6 +126,28 @@ def test_ssh_engine_target_is_canonical_and_gives_its_endpoint(
     assert (t.kind, t.scheme, t.uri) == ("engine", "ssh", uri)
     assert ssh_endpoint(t) == endpoint
     assert parse_target(t.uri) == t  # the stored name parses back to the same target
+
+
+@pytest.mark.parametrize(
+    ("text", "host", "engine", "sudo"),
+    [
+        ("ssh://root@10.0.0.5", "ssh://root@10.0.0.5:22", "engine:ssh://root@10.0.0.5:22", False),
+        ("ssh://h:2222/?sudo=1", "ssh://h:2222", "engine:ssh://h:2222", True),
+        ("ssh://u@[::1]?socket=/run/d.sock&sudo=1", "ssh://u@[::1]:22",
+         "engine:ssh://u@[::1]:22?socket=/run/d.sock", True),
+    ],
+)  # fmt: skip
+def test_ssh_target_is_the_host_and_its_engine(
+    text: str, host: str, engine: str, sudo: bool
+) -> None:
+    """ssh://: the machine (kind host) and its engine, stored under names without sudo."""
+    h, e = parse_targets([text])
+    assert (h.kind, h.scheme, h.uri, h.sudo) == ("host", "ssh", host, sudo)
+    assert (e.kind, e.scheme, e.uri, e.sudo) == ("engine", "ssh", engine, False)
+    here, there = ssh_endpoint(h), ssh_endpoint(e)
+    assert (here.user, here.host, here.port) == (there.user, there.host, there.port)
+    assert parse_target(h.uri).uri == h.uri and parse_target(e.uri) == e
+    assert [t.uri for t in parse_targets(["host:/", text])] == ["host:/", host, engine]
 
 
 def test_ipv6_engine_keeps_its_brackets() -> None:
