@@ -85,6 +85,7 @@ def test_core_install_scans_to_sarif_and_names_missing_extras(tmp_path: Path) ->
             "sign",
         ),
         (("scan", "engine:ssh://root@127.0.0.1:1"), "ssh", "engine:ssh:// targets"),
+        (("scan", "ssh://root@127.0.0.1:1"), "ssh", "ssh:// targets"),
     ]:
         r = run(*args)
         assert r.returncode == 2, (args, r.stderr)

@@ -63,8 +63,8 @@ def test_ssh_scan_gives_the_results_of_host_and_engine_here(
 ) -> None:
     """The acceptance test of ssh://: the same (rule, resource, status) as host:/ and the
     local socket, with no difference to explain."""
-    docker.create("sshhostpriv", "--privileged")
-    docker.create("sshhostnet", "--net=host", start=True)
+    docker.create("sshmachpriv", "--privileged")
+    docker.create("sshmachnet", "--net=host", start=True)
     db = f"sqlite:///{tmp_path / 'ssh.db'}"
     via_ssh = run_cli("scan", _target(sshd), *sshd.args(), "--format", "json", db=db,
                       env=NO_AGENT)  # fmt: skip
@@ -77,7 +77,7 @@ def test_ssh_scan_gives_the_results_of_host_and_engine_here(
     kinds = {r["rule"].split("-")[0] for r in via_ssh.json()["results"]}
     assert {"host", "engine", "container", "image"} <= kinds
     ours = {r for r in remote if docker.label[:8] in r[1]}
-    assert ("container-privileged-disabled", next(r[1] for r in ours if "sshhostpriv" in r[1]),
+    assert ("container-privileged-disabled", next(r[1] for r in ours if "sshmachpriv" in r[1]),
             "fail") in ours  # fmt: skip
     # two targets stored: the machine and its engine, named without the key or sudo
     stored = sql(db, "SELECT uri, kind, status FROM target ORDER BY uri")

@@ -95,6 +95,11 @@ main(sys.argv[2:])
             ["scan", "engine:ssh://root@127.0.0.1:1"],
             "engine:ssh:// targets need the 'ssh' extra: pip install 'assessor[ssh]'",
         ),
+        (
+            "asyncssh",
+            ["scan", "ssh://root@127.0.0.1:1"],
+            "ssh:// targets need the 'ssh' extra: pip install 'assessor[ssh]'",
+        ),
     ],
 )
 def test_a_command_missing_its_extra_says_which_before_any_work(
