@@ -11,6 +11,7 @@ import shutil
 import subprocess
 from html import unescape
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -168,3 +169,46 @@ def test_fleet_report_usage_errors(
     assert message in r.err
     assert "Traceback" not in r.err
     assert not (tmp_path / "r.html").exists()
+
+
+@pytest.mark.parametrize("width", [1280, 800])
+def test_fleet_report_in_chromium(tmp_path: Path, fleet: str, browser: Any, width: int) -> None:
+    """The report and a host's file load cleanly (no script, nothing fetched but the host
+    file's stylesheet beside it, nothing overflowing, every in-page link lands), and a host's
+    link opens its file."""
+    from tests.e2e import test_report_browser as rb
+
+    out = tmp_path / "fleet.html"
+    r = run_cli("report", "--system", "fleet", "--period", "2026-Q4", "-o", str(out), db=fleet)
+    assert r.code == 0, r.err
+    host_file = sorted((tmp_path / "fleet.files" / "hosts").glob("*.html"))[0]
+    for path in (out, host_file):
+        page = rb.Loaded(browser, path, width)
+        try:
+            info = page.page.evaluate(rb.LAYOUT_JS)
+            assert page.console == [] and page.errors == [], (page.console, page.errors)
+            assert info["scripts"] == 0
+            foreign = [u for u in page.requests if not u.startswith(("file:", "data:"))]
+            assert foreign == []
+            assert info["docScrollWidth"] <= info["innerWidth"], info["wide"]
+            for t in info["tables"]:
+                assert t["scrollWidth"] <= t["clientWidth"] + 1, t
+            assert info["broken"] == [] and info["dups"] == []
+            if path == out:
+                assert info["h2"][:3] == [
+                    "Fleet summary",
+                    "Hosts, worst first",
+                    "Controls across the fleet",
+                ]
+                assert page.page.locator("figure.chart svg").count() == 3
+                page.page.locator("#host-table a").first.click()
+                page.page.wait_for_load_state()
+                assert page.page.url.endswith(host_file.name)
+                assert "host-0000.fleet.test" in page.page.title()
+            else:  # its stylesheet applied: the badge of a failing rule is coloured
+                colour = page.page.locator("span.badge.fail").first.evaluate(
+                    "e => getComputedStyle(e).backgroundColor"
+                )
+                assert colour == "rgb(198, 40, 40)"
+        finally:
+            page.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -22,8 +21,9 @@ REFS = {"r1": {FW: ["1.1"]}, "r2": {FW: ["1.2"]}, "r3": {FW: ["1.3"]}}
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = open_store(f"sqlite:///{tmp_path / 'd.db'}")
+def store(store_url: str) -> Iterator[Store]:
+    """A new store on SQLite and on PostgreSQL."""
+    s = open_store(store_url)
     try:
         yield s
     finally:
