@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import CursorResult, Table, Text, bindparam, func, insert, select, update
+from sqlalchemy import CursorResult, Table, func, insert, select, update
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -153,44 +153,73 @@ def _record_target(
         return target.id
 
 
+_RESULT_COLUMNS = (
+    "assessment_id",
+    "target_id",
+    "rule",
+    "title",
+    "severity",
+    "resource",
+    "status",
+    "message",
+    "evidence_hash",
+    "references",
+)
+_SQLITE_RESULTS = (
+    "INSERT INTO result (assessment_id, target_id, rule, title, severity, resource, status, "
+    'message, evidence_hash, "references") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'
+)
+_PG_RESULTS = (
+    "COPY result (assessment_id, target_id, rule, title, severity, resource, status, message, "
+    'evidence_hash, "references") FROM STDIN'
+)
+
+
 def _insert_results(
     s: Session, assessment_id: int, target_id: int, results: Sequence[EvalResult]
 ) -> None:
-    """One Core executemany on the table: ORM objects (or insert(Result), the ORM bulk path)
-    cost 3-6x a raw executemany (tests/bench/bench_store.py).
-
-    On SQLite each distinct ``references`` mapping (one per rule, shared by its results) is
-    written to JSON once and bound as the text the JSON column would store (json.dumps, as
-    SQLAlchemy's JSON type does): a host's ~500 results are ~40 distinct mappings, and a
-    json.dumps per row was a fifth of an ingest (tests/bench/bench_fleet.py). PostgreSQL's
-    driver binds the JSON column itself."""
-    table = cast(Table, Result.__table__)
-    rows = [
-        {
-            "assessment_id": assessment_id,
-            "target_id": target_id,
-            "rule": r.rule,
-            "title": _nul_free(r.title),
-            "severity": r.severity,
-            "resource": _nul_free(r.resource),
-            "status": r.status.value,
-            "message": _nul_free(r.message),
-            "evidence_hash": r.evidence,
-            "references": r.references,
-        }
-        for r in results
-    ]
-    if s.get_bind().dialect.name != "sqlite":
-        s.execute(insert(table), rows)
-        return
+    """A target's results, by the driver itself: a host's ~500 rows through SQLAlchemy's
+    executemany (parameters built per row) or PostgreSQL's per-row statements were a third of
+    an ingest (tests/bench/bench_fleet.py); SQLite takes one ``executemany`` of tuples,
+    PostgreSQL one ``COPY``. Each distinct ``references`` mapping (one per rule, shared by its
+    results) is written to JSON once, as the text SQLAlchemy's JSON type would store
+    (json.dumps). Other databases go through SQLAlchemy."""
     texts: dict[int, tuple[object, str]] = {}  # id of a mapping -> (the mapping, its JSON)
-    for row in rows:
-        refs = row.pop("references")
+    rows = []
+    for r in results:
+        refs = r.references
         known = texts.get(id(refs))
         if known is None or known[0] is not refs:
             known = texts[id(refs)] = (refs, json.dumps(refs))
-        row["references_json"] = known[1]
-    s.execute(insert(table).values(references=bindparam("references_json", type_=Text())), rows)
+        rows.append(
+            (
+                assessment_id,
+                target_id,
+                r.rule,
+                _nul_free(r.title),
+                r.severity,
+                _nul_free(r.resource),
+                r.status.value,
+                _nul_free(r.message),
+                r.evidence,
+                known[1],
+            )
+        )
+    dialect = s.get_bind().dialect.name
+    if dialect == "sqlite":
+        s.connection().exec_driver_sql(_SQLITE_RESULTS, rows)
+    elif dialect == "postgresql":
+        driver = s.connection().connection.driver_connection
+        assert driver is not None
+        with driver.cursor() as cur, cur.copy(_PG_RESULTS) as copy:
+            for row in rows:
+                copy.write_row(row)
+    else:
+        named: list[dict[str, Any]] = [
+            {**dict(zip(_RESULT_COLUMNS[:-1], row, strict=False)), "references": r.references}
+            for row, r in zip(rows, results, strict=True)
+        ]
+        s.execute(insert(cast(Table, Result.__table__)), named)
 
 
 def _nul_free(text: str) -> str:

@@ -204,6 +204,47 @@ def test_nul_in_a_targets_text_is_stored_escaped_on_every_backend(store_url: str
     store.close()
 
 
+def test_results_are_stored_as_given_on_every_backend(store_url: str) -> None:
+    """Results go to the driver itself (SQLite's executemany, PostgreSQL's COPY, whose text
+    format gives tab, newline and backslash a meaning): every character a target can put in
+    a message or a resource comes back as it was, references as their JSON, each rule's
+    mapping stored once per row whichever result shares it."""
+    store = open_store(store_url)
+    ev = Evidence("container", "engine:unix:///s", "web", {"User": "root"})
+    refs = {"cis-docker-1.8.0": ["5.1", "5.2"], "nistir-8176": ["4.1"]}
+    texts = [
+        "tab\there",
+        "line\nbreak\r",
+        "back\\slash \\N \\.",
+        "quote ' \" ,;",
+        "é 漢 🐳",
+        "",
+        "\\x00",
+    ]
+    results = [
+        Result(f"rule-{i}", f"title {t}", "high", "engine:unix:///s", f"/r{i}/{t}",
+               Status.FAIL if i % 2 else Status.PASS, f"message {t}",
+               ev.sha256 if i % 3 else None, refs if i % 2 else {})
+        for i, t in enumerate(texts)
+    ]  # fmt: skip
+    aid = queries.create_assessment(store, "2026-Q4", ["engine:unix:///s"], "sha256:x")
+    queries.record_target(
+        store, aid, "engine:unix:///s", "engine", status="collected", identity={},
+        evidence=[ev], results=results,
+    )  # fmt: skip
+    stored = sorted(queries.get_results(store, aid), key=lambda row: row[0].rule)
+    assert [
+        (r.rule, r.title, r.severity, r.resource, r.status, r.message, r.evidence_hash,
+         r.references, uri)
+        for r, uri in stored
+    ] == [
+        (x.rule, x.title, x.severity, x.resource, x.status.value, x.message, x.evidence,
+         x.references, "engine:unix:///s")
+        for x in results
+    ]  # fmt: skip
+    store.close()
+
+
 def test_long_target_text_is_stored_whole_on_every_backend(store_url: str) -> None:
     """PostgreSQL enforces a VARCHAR's length: a hostile image's 5,000-character path, a long
     target URI or scanning host's name must not fail the target (migration 0004 made them Text)."""
