@@ -282,6 +282,8 @@ def _point(
     if len(groups) <= 1:
         row = session.get(Assessment, next(iter(groups), latest))
         assert row is not None
+        if row.id != latest:  # the latest stored was read before another (an old bundle)
+            started = row.started.strftime("%Y-%m-%d")
         hosts = len(found) or _host_count(session, row)
         return readings_point(session, [(row, None)], frameworks, period, started, hosts)
     parts = []

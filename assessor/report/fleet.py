@@ -178,7 +178,7 @@ class FleetData:
     detail_note: str = ""  # a word on where the rest of the detail is, when the appendix is cut
     severities: tuple[str, ...] = SEVERITIES_WORST_FIRST
     rule_statuses: tuple[str, ...] = tuple(s.value for s in _RULE_ORDER)
-    unreached_shown: int = 20  # hosts not reached named in the summary; the table marks all
+    unreached_shown: int = 200  # hosts not reached named in the summary; the table marks all
 
     @property
     def by_worst(self) -> dict[str, int]:
