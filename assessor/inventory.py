@@ -1,20 +1,22 @@
 """Inventory files (``scan --inventory FILE``): the targets of a fleet, read from a plain list
 or from an Ansible inventory (INI or YAML), as Ansible would read it.
 
-- **A plain list**: one target per line (``engine:ssh://...``, ``host:/``, ``image:...``), ``#``
+- **A plain list**: one target per line (``ssh://...``, ``host:/``, ``image:...``), ``#``
   or ``;`` comments, blank lines. A bare ``HOST``, ``USER@HOST`` or ``HOST:PORT`` line is a
-  host reached over SSH.
+  machine reached over SSH (``ssh://``).
 - **Ansible INI** (any other file name; the plain list is its first, ungrouped part):
   ``[group]`` host lines (``NAME[:PORT] [key=value ...]``, ranges like ``web[01:03]``),
   ``[group:vars]`` and ``[group:children]``.
 - **Ansible YAML** (``.yml``, ``.yaml`` or ``.json``): groups with ``hosts``, ``vars`` and
   ``children``, under ``all`` or at the top.
 
-Each Ansible host becomes one SSH target at ``ansible_user@ansible_host:ansible_port`` (each
-defaulting as ``ssh`` would: the current user, the inventory name, port 22), its variables
-merged as Ansible merges them (``all``, then groups by depth, ``ansible_group_priority`` and
-name, then the host's own). Connection variables assessor cannot honour (a password, become,
-a per-host key, another connection plugin) are named in one warning, not silently dropped.
+Each Ansible host becomes the target ``ssh://ansible_user@ansible_host:ansible_port`` (each
+defaulting as ``ssh`` would: the current user, the inventory name, port 22; ``?sudo=1`` when
+``ansible_become`` is true): the machine and its engine. Its variables are merged as Ansible
+merges them (``all``, then groups by depth, ``ansible_group_priority`` and name, then the
+host's own). Connection variables assessor cannot honour (a password, a per-host key, become
+by another method or user) are named in one warning, not silently dropped; a host with
+another connection (``local``, ``docker``, ...) is skipped with one warning.
 
 An inventory is a user's file but is bounded as hostile input: its size, the hosts it names
 (ranges included, counted before they are expanded) and the nesting of its groups. Every
@@ -40,8 +42,9 @@ MAX_BYTES = 16 << 20  # an inventory of 100,000 hosts with a few variables each 
 MAX_HOSTS = 100_000  # hosts named by one inventory, ranges expanded
 MAX_VALUE = 1024  # characters of a variable's value read as a Python literal (INI)
 
-# the scheme of the targets an inventory's hosts become
-SSH_TARGET = "engine:ssh://"
+# the scheme of the targets an inventory's hosts become (each the machine, then its engine:
+# targets.with_engines)
+SSH_TARGET = "ssh://"
 
 # connection variables assessor honours, and those that do not concern a scan at all
 _HONOURED = frozenset(
@@ -54,8 +57,12 @@ _HONOURED = frozenset(
         "ansible_ssh_user",
         "ansible_connection",
         "ansible_group_priority",
+        "ansible_become",
     }
 )
+_TRUE = frozenset({"true", "yes", "on", "1", "y", "t"})
+# become as assessor does it (sudo -n to root): these values are honoured, others named
+_BECOME_AS = {"ansible_become_method": "sudo", "ansible_become_user": "root"}
 _UNRELATED = frozenset({"ansible_python_interpreter"})
 _SSH_CONNECTIONS = frozenset({"ssh", "smart", "paramiko", "paramiko_ssh"})
 _TEMPLATE = re.compile(r"\{\{|\{%")
@@ -90,7 +97,7 @@ class Inventory:
 
 @dataclass
 class _Host:
-    name: str
+    name: str  # the inventory's name, the default address
     line: int
     vars: dict[str, Any] = field(default_factory=dict)
     groups: set[str] = field(default_factory=set)
@@ -125,11 +132,14 @@ class _Parsed:
             g.declared, g.line = True, line
         return g
 
-    def add_host(self, name: str, line: int, group: str, variables: dict[str, Any]) -> None:
-        host = self.hosts.get(name)
+    def add_host(
+        self, name: str, line: int, group: str, variables: dict[str, Any], key: str = ""
+    ) -> None:
+        """Host ``name`` (one entry per ``key``, default the name, as Ansible has it)."""
+        host = self.hosts.get(key or name)
         if host is None:
             self.counted(1, line)
-            host = self.hosts[name] = _Host(name, line)
+            host = self.hosts[key or name] = _Host(name, line)
         host.vars.update(variables)  # a later declaration's variables win, as in Ansible
         host.groups.add(group)
 
@@ -254,6 +264,7 @@ def _host_line(parsed: _Parsed, text: str, number: int, group: str, *, plain: bo
                 f"(for example ansible_host=10.0.0.5 ansible_port=2222)"
             )  # fmt: skip
         variables[key] = _ini_value(value)
+    written = pattern
     if plain and (m := _USER_HOST.match(pattern)):
         variables.setdefault("ansible_user", m.group(1))
         pattern = m.group(2)
@@ -261,7 +272,10 @@ def _host_line(parsed: _Parsed, text: str, number: int, group: str, *, plain: bo
         own = dict(variables)
         if port is not None:
             own["ansible_port"] = port
-        parsed.add_host(host, number, group, own)
+        # a plain list's USER@HOST or HOST:PORT line is a machine of its own (Ansible would
+        # merge 10.0.0.1:2201 and 10.0.0.1:2202 into one host, the last port winning)
+        key = written if plain and written != host else ""
+        parsed.add_host(host, number, group, own, key)
 
 
 def _ini_value(value: str) -> Any:
@@ -441,6 +455,8 @@ def _resolve(parsed: _Parsed) -> Inventory:
                 merged.update(parsed.groups[g].vars)
         merged.update(host.vars)
         for key in merged:
+            if key in _BECOME_AS and str(merged[key]) == _BECOME_AS[key]:
+                continue
             if key.startswith("ansible_") and key not in _HONOURED | _UNRELATED:
                 ignored[key] = ignored.get(key, 0) + 1
         connection = merged.get("ansible_connection")
@@ -519,7 +535,7 @@ def _ancestors(parsed: _Parsed) -> dict[str, set[str]]:
 
 
 def _host_target(host: _Host, merged: dict[str, Any], name: str) -> Target:
-    """``SSH_TARGET[USER@]ADDRESS:PORT`` of one host."""
+    """``SSH_TARGET[USER@]ADDRESS:PORT[?sudo=1]`` of one host."""
     address = _text_var(merged, ("ansible_host", "ansible_ssh_host"), host, name) or host.name
     user = _text_var(merged, ("ansible_user", "ansible_ssh_user"), host, name)
     port_value = next(
@@ -541,7 +557,8 @@ def _host_target(host: _Host, merged: dict[str, Any], name: str) -> Target:
         )  # fmt: skip
     shown = f"[{address}]" if ":" in address else address
     login = f"{user}@" if user else ""
-    return _parse(f"{SSH_TARGET}{login}{shown}:{port}", name, host.line)
+    sudo = "?sudo=1" if str(merged.get("ansible_become", "")).lower() in _TRUE else ""
+    return _parse(f"{SSH_TARGET}{login}{shown}:{port}{sudo}", name, host.line)
 
 
 def _text_var(merged: dict[str, Any], keys: tuple[str, ...], host: _Host, name: str) -> str | None:

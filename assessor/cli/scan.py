@@ -69,8 +69,9 @@ _INVENTORY = typer.Option(
     envvar="ASSESSOR_INVENTORY",
     metavar="FILE",
     help="Add the targets of FILE (repeatable): one target per line (a bare HOST, USER@HOST "
-    "or HOST:PORT is reached over SSH), or an Ansible inventory, INI or YAML, whose hosts "
-    "become SSH targets at ansible_user@ansible_host:ansible_port. See docs/fleet.md.",
+    "or HOST:PORT is that machine over SSH, ssh://), or an Ansible inventory, INI or YAML, "
+    "whose hosts become ssh://ansible_user@ansible_host:ansible_port (?sudo=1 with "
+    "ansible_become). See docs/fleet.md.",
 )
 _SYSTEM = typer.Option(
     None,

@@ -43,17 +43,20 @@ def test_what_cannot_be_honoured_is_one_warning(tmp_path: Path, db: str) -> None
     # port 1 of 127.0.0.1: refused at once, so the scan is quick (and exits 3)
     inv.write_text(
         "[web]\nw[1:3] ansible_host=127.0.0.1 ansible_port=1 ansible_password=x\n"
-        "[web:vars]\nansible_become=yes\n"
+        "[web:vars]\nansible_become=yes\nansible_become_method=su\n"
     )
     run = run_cli("scan", "-i", str(inv), "--ssh-timeout", "5", db=db, timeout=120)
     warnings = [line for line in run.err.splitlines() if "warning" in line]
     assert warnings == [
         f"assessor: warning: inventory {inv}: ignored what assessor cannot honour: "
-        "ansible_become (3 hosts), ansible_password (3 hosts) (SSH logs in as --ssh-key, "
+        "ansible_become_method (3 hosts), ansible_password (3 hosts) (SSH logs in as --ssh-key, "
         "--known-hosts and the ssh agent say; see docs/fleet.md)"
     ]
-    # the three hosts are one address: one target
-    assert sql(db, "SELECT uri FROM target") == [("engine:ssh://127.0.0.1:1",)]
+    # the three hosts are one address: one machine, and its engine
+    assert sql(db, "SELECT uri FROM target ORDER BY id") == [
+        ("ssh://127.0.0.1:1",),
+        ("engine:ssh://127.0.0.1:1",),
+    ]
     assert run.code == 3
 
 

@@ -72,13 +72,15 @@ def test_one_inventory_two_machines_one_scan(
         "--format", "json", db=db, env=NO_AGENT,
     )  # fmt: skip
     assert run.code == 0, run.err
-    a, b = here.target(), f"engine:ssh://root@{there.address}:22"
-    assert _targets(db) == {a: ("collected", None), b: ("collected", None)}
+    # each host is the machine (ssh://) and its engine (engine:ssh://)
+    a, b = f"ssh://root@127.0.0.1:{here.port}", f"ssh://root@{there.address}:22"
+    assert _targets(db) == dict.fromkeys((a, f"engine:{a}", b, f"engine:{b}"), ("collected", None))
     doc = run.json()
-    # the namespace's sshd shares this machine's filesystem, so its engine is this one:
-    # the same findings through either machine
+    # the namespace's sshd shares this machine's filesystem, so the second machine's files
+    # and engine are this one's: the same findings through either machine
+    assert _results(doc, f"engine:{a}") == _results(doc, f"engine:{b}")
     assert _results(doc, a) == _results(doc, b)
-    assert _results(doc, a)
+    assert _results(doc, a) and _results(doc, f"engine:{a}")
     identities = [i for (i,) in sql(db, "SELECT identity FROM target ORDER BY id")]
     assert all(identities)
 
@@ -90,10 +92,11 @@ def test_twenty_hosts_one_hanging_one_refusing(
     silent = socket.socket()  # accepts connections and never speaks: a host that hangs
     silent.bind(("127.0.0.1", 0))
     silent.listen(8)
-    hangs = f"engine:ssh://root@127.0.0.1:{silent.getsockname()[1]}"
-    refuses = f"engine:ssh://root@{there.address}:2299"  # nothing listens there
-    good = [here.target(port=p) for p in here.ports] + [there.target(port=p) for p in there.ports]
-    inv = tmp_path / "fleet.txt"
+    hangs = f"root@127.0.0.1:{silent.getsockname()[1]}"
+    refuses = f"root@{there.address}:2299"  # nothing listens there
+    good = [f"root@127.0.0.1:{p}" for p in here.ports]
+    good += [f"root@{there.address}:{p}" for p in there.ports]
+    inv = tmp_path / "fleet.txt"  # a plain list: USER@HOST:PORT is a machine over SSH
     inv.write_text("\n".join([good[0], hangs, *good[1:10], refuses, *good[10:]]) + "\n")
     began = time.monotonic()
     run = run_cli(
@@ -105,23 +108,28 @@ def test_twenty_hosts_one_hanging_one_refusing(
     silent.close()
     assert run.code == 3, run.err
     stored = _targets(db)
-    assert len(good) == 2 * PORTS and len(stored) == 2 * PORTS + 2
-    assert all(stored[t] == ("collected", None) for t in good), stored
-    status, error = stored[hangs]
-    assert status == "unreachable"
-    assert (
-        error == f"{hangs}: not collected within 20 s (--target-timeout); the other targets went on"
-    )
-    status, error = stored[refuses]
-    assert status == "unreachable"
-    assert error is not None
-    assert error.startswith(f"{refuses}: ssh to {there.address} port 2299: cannot connect")
-    # every target said as it ended; the two failures again at the end, with their reason
+    # each host is two targets: the machine and its engine
+    assert len(good) == 2 * PORTS and len(stored) == 2 * (2 * PORTS + 2)
+    for t in good:
+        assert stored[f"ssh://{t}"] == ("collected", None), stored
+        assert stored[f"engine:ssh://{t}"] == ("collected", None), stored
+    for t in (f"ssh://{hangs}", f"engine:ssh://{hangs}"):
+        status, error = stored[t]
+        assert status == "unreachable"
+        assert (
+            error == f"{t}: not collected within 20 s (--target-timeout); the other targets went on"
+        )
+    for t in (f"ssh://{refuses}", f"engine:ssh://{refuses}"):
+        status, error = stored[t]
+        assert status == "unreachable"
+        assert error is not None
+        assert error.startswith(f"{t}: ssh to {there.address} port 2299: cannot connect"), error
+        assert f"assessor: error: {error}" in run.err.splitlines()
+    # every target said as it ended; the failures again at the end, with their reason
     ended = [line for line in run.err.splitlines() if line.startswith("assessor: [")]
-    assert len(ended) == 2 * PORTS + 2
-    assert f"assessor: error: {error}" in run.err.splitlines()
-    # the hanging host held one slot of six while the others went on: far less than 22 hosts
-    # one after another, and the scan ended soon after its 20 s
-    assert took < 120, took
+    assert len(ended) == len(stored)
+    # the hanging host's two targets held two slots of six while the others went on: the
+    # scan ended soon after their 20 s
+    assert took < 150, took
     (assessment,) = sql(db, "SELECT status FROM assessment")
     assert assessment == ("incomplete",)

@@ -39,10 +39,12 @@ app
 
 [dc1:vars]
 ansible_user=dc1
+ansible_become=no
 
 [emea:children]
 dc1
 [emea:vars]
+ansible_become=True
 ansible_user=emea
 ansible_port=2300
 [global:children]
@@ -63,13 +65,15 @@ dbservers:
     one.example.com:
     two.example.com:
       ansible_port: 2022
+      ansible_become: true
     "[fd00::10]:2200":
 """,
 }
 
 
-def _ansible(path: Path, tmp: Path) -> set[str]:
-    """The target each host of ``path`` is, from ansible-inventory's merged variables."""
+def _ansible(path: Path, tmp: Path) -> set[tuple[str, bool]]:
+    """The target each host of ``path`` is, and whether it reads with sudo, from
+    ansible-inventory's merged variables."""
     if not ANSIBLE_INVENTORY.exists() and shutil.which("ansible-inventory") is None:
         missing("ansible-inventory (ansible-core, in the dev extra)")
     exe = str(ANSIBLE_INVENTORY) if ANSIBLE_INVENTORY.exists() else "ansible-inventory"
@@ -101,7 +105,8 @@ def _ansible(path: Path, tmp: Path) -> set[str]:
         address = v.get("ansible_host", host)
         shown = f"[{address}]" if ":" in address else address
         user = f"{v['ansible_user']}@" if "ansible_user" in v else ""
-        out.add(f"engine:ssh://{user}{shown}:{v.get('ansible_port', 22)}")
+        sudo = str(v.get("ansible_become", False)).lower() in ("true", "yes", "1")
+        out.add((f"ssh://{user}{shown}:{v.get('ansible_port', 22)}", sudo))
     return out
 
 
@@ -113,6 +118,6 @@ def test_the_same_hosts_as_ansible_inventory(name: str, tmp_path: Path) -> None:
     if name in EXTRA:
         path = tmp_path / name
         path.write_text(EXTRA[name])
-    ours = {t.uri for t in read_inventory(path).targets}
+    ours = {(t.uri, t.sudo) for t in read_inventory(path).targets}
     assert ours == _ansible(path, tmp_path)
     assert len(ours) >= 3

@@ -33,11 +33,11 @@ def test_a_plain_list_of_targets_and_hosts(tmp_path: Path) -> None:
     )
     assert _uris(path) == [
         "engine:ssh://root@10.0.0.1:2222",
-        "engine:ssh://ops@10.0.0.2:22",
-        "engine:ssh://10.0.0.3:2200",
+        "ssh://ops@10.0.0.2:22",
+        "ssh://10.0.0.3:2200",
         "host:/",
         "engine:unix:///var/run/docker.sock",
-        "engine:ssh://box.example.com:22",
+        "ssh://box.example.com:22",
     ]  # each once, in the file's order
     assert read_inventory(path).warnings == []
 
@@ -45,21 +45,22 @@ def test_a_plain_list_of_targets_and_hosts(tmp_path: Path) -> None:
 def test_ansible_ini_groups_children_ranges_and_precedence() -> None:
     inv = read_inventory(FIXTURES / "fleet.ini")
     assert [t.uri for t in inv.targets] == [
-        "engine:ssh://fallback@bastion.example.com:22",
-        "engine:ssh://ops@10.0.0.9:2201",
-        "engine:ssh://deploy@web01.example.com:22",
-        "engine:ssh://deploy@web02.example.com:22",
-        "engine:ssh://deploy@web03.example.com:22",
-        "engine:ssh://deploy@10.0.1.50:2222",
-        "engine:ssh://dbadmin@db-a.internal:2200",
-        "engine:ssh://dbadmin@db-b.internal:2200",
-        "engine:ssh://dbadmin@db-c.internal:2200",
-        "engine:ssh://deploy@db-x.internal:5522",
+        "ssh://fallback@bastion.example.com:22",
+        "ssh://ops@10.0.0.9:2201",
+        "ssh://deploy@web01.example.com:22",
+        "ssh://deploy@web02.example.com:22",
+        "ssh://deploy@web03.example.com:22",
+        "ssh://deploy@10.0.1.50:2222",
+        "ssh://dbadmin@db-a.internal:2200",
+        "ssh://dbadmin@db-b.internal:2200",
+        "ssh://dbadmin@db-c.internal:2200",
+        "ssh://deploy@db-x.internal:5522",
     ]
-    # ansible_become is not honoured: said once, with the number of hosts it concerned;
-    # ansible_python_interpreter does not concern a scan: not named
+    # become is sudo (to root): honoured; to another user, not: said once, with the number
+    # of hosts it concerned; ansible_python_interpreter does not concern a scan: not named
+    assert [t.sudo for t in inv.targets] == [False, False] + [True] * 8
     assert len(inv.warnings) == 1
-    assert "ansible_become (8 hosts)" in inv.warnings[0]
+    assert "ignored what assessor cannot honour: ansible_become_user (4 hosts)" in inv.warnings[0]
     assert "python" not in inv.warnings[0]
 
 
@@ -68,22 +69,22 @@ def test_ansible_yaml_is_read_as_the_ini_is() -> None:
     uris = [t.uri for t in inv.targets]
     assert uris[:10] == _uris(FIXTURES / "fleet.ini")
     # lab1, lab5, lab9 share one address: one target; the local host is skipped, said so
-    assert uris[10:] == ["engine:ssh://fallback@192.168.50.7:22"]
+    assert uris[10:] == ["ssh://fallback@192.168.50.7:22"]
     assert any("ansible_connection=local (1 host)" in w for w in inv.warnings)
     assert any("ansible_ssh_private_key_file (8 hosts)" in w for w in inv.warnings)
 
 
 def test_group_precedence_depth_priority_name() -> None:
     assert _uris(FIXTURES / "priority.ini") == [
-        "engine:ssh://zulu@10.1.0.1:2001",  # same depth: the later name wins
-        "engine:ssh://high@ranked:22",  # ansible_group_priority beats the name
-        "engine:ssh://child@10.1.0.3:3000",  # the child's beats the parent's
+        "ssh://zulu@10.1.0.1:2001",  # same depth: the later name wins
+        "ssh://high@ranked:22",  # ansible_group_priority beats the name
+        "ssh://child@10.1.0.3:3000",  # the child's beats the parent's
     ]
 
 
 def test_ipv6_and_bracketed_ports(tmp_path: Path) -> None:
     path = _write(tmp_path, "[v6]\n[fd00::5]:2022\nsix ansible_host=fd00::6\n")
-    assert _uris(path) == ["engine:ssh://[fd00::5]:2022", "engine:ssh://[fd00::6]:22"]
+    assert _uris(path) == ["ssh://[fd00::5]:2022", "ssh://[fd00::6]:22"]
 
 
 @pytest.mark.parametrize(
@@ -105,7 +106,7 @@ def test_ipv6_and_bracketed_ports(tmp_path: Path) -> None:
         ("[web]\nh1 ansible_host='{{ inventory_hostname }}.corp'\n", 2, "Jinja2 template"),
         ("engine:ssh://root@h:22 extra\n", 1, "one target per line"),
         ("engine:nope://x\n", 1, "the engine scheme must be"),
-        ("[web]\nh1 ansible_user='bad user'\n", 2, "expected engine:ssh://USER@HOST"),
+        ("[web]\nh1 ansible_user='bad user'\n", 2, "expected ssh://USER@HOST"),
     ],
 )
 def test_a_bad_inventory_is_one_line_naming_file_and_line(
@@ -157,3 +158,20 @@ def test_bounds_hosts_ranges_and_size(tmp_path: Path, monkeypatch: pytest.Monkey
 def test_a_missing_inventory(tmp_path: Path) -> None:
     with pytest.raises(InventoryError, match="cannot read"):
         read_inventory(tmp_path / "absent.ini")
+
+
+def test_a_plain_lists_lines_are_machines_of_their_own(tmp_path: Path) -> None:
+    """Ansible merges 10.0.0.1:2201 and 10.0.0.1:2202 into one host (the last port wins);
+    in the list before the first section each such line is its own machine."""
+    path = _write(
+        tmp_path,
+        "10.0.0.1:2201\n10.0.0.1:2202\nops@10.0.0.1:2202\n10.0.0.1\n[web]\nw1\n[all:vars]\n"
+        "ansible_user=audit\n",
+    )
+    assert _uris(path) == [
+        "ssh://audit@10.0.0.1:2201",
+        "ssh://audit@10.0.0.1:2202",
+        "ssh://ops@10.0.0.1:2202",
+        "ssh://audit@10.0.0.1:22",
+        "ssh://audit@w1:22",
+    ]
