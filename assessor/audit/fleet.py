@@ -7,8 +7,10 @@ that host in the latest assessment (by start, then id) that has any, so a host r
 quarter counts once, as it was last seen.
 
 The host of a target is the host in its URI for ``ssh://``, ``engine:ssh://`` and
-``engine:tcp://`` targets (lower case, without user or port); for any other target it is the
-assessment's ``scanner_host`` (for a bundle, the machine that collected it).
+``engine:tcp://`` targets (lower case, without the user; with the port for an SSH port other
+than 22, since two sshd on one address are two machines, as an inventory's HOST:PORT lines
+are; never the engine's TCP port); for any other target it is the assessment's
+``scanner_host`` (for a bundle, the machine that collected it).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from assessor.store.models import Assessment, Target
 from assessor.vocab import AssessmentStatus
 
 UNKNOWN_HOST = "(host not recorded)"
+SSH_PORT = 22
 _REMOTE = ("ssh://", "engine:ssh://", "engine:tcp://")
 
 
@@ -33,11 +36,15 @@ def host_of(uri: str, scanner_host: str | None) -> str:
     if uri.startswith(_REMOTE):
         rest = uri.removeprefix("engine:")
         try:
-            host = urlsplit(rest).hostname
-        except ValueError:  # a malformed URI (unbalanced brackets): its scanner's host
-            host = None
+            parts = urlsplit(rest)
+            host, port = parts.hostname, parts.port
+        except ValueError:  # a malformed URI (unbalanced brackets, a bad port): its scanner's
+            host = port = None
         if host:
-            return host
+            if not rest.startswith("ssh://") or port in (None, SSH_PORT):
+                return host
+            # two sshd on one address are two machines (as inventories read HOST:PORT lines)
+            return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     return scanner_host or UNKNOWN_HOST
 
 

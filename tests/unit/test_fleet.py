@@ -65,10 +65,15 @@ def put(
 @pytest.mark.parametrize(
     ("uri", "host"),
     [
-        ("ssh://root@Web-1.Example:2222", "web-1.example"),
-        ("engine:ssh://root@web-1.example:22?socket=/run/d.sock", "web-1.example"),
-        ("engine:tcp://10.0.0.7:2376", "10.0.0.7"),
+        ("ssh://root@Web-1.Example:22", "web-1.example"),
+        ("ssh://root@web-1.example", "web-1.example"),
+        ("engine:ssh://admin@web-1.example:22?socket=/run/d.sock", "web-1.example"),
+        ("ssh://root@127.0.0.1:2222", "127.0.0.1:2222"),  # another sshd: another machine
+        ("engine:ssh://root@127.0.0.1:2222", "127.0.0.1:2222"),
+        ("engine:tcp://10.0.0.7:2376", "10.0.0.7"),  # the engine's port, not the machine's
         ("ssh://[fe80::1]:22", "fe80::1"),
+        ("ssh://[fe80::1]:2200", "[fe80::1]:2200"),
+        ("ssh://root@h:99999", "scanner"),  # no port that: not a URI to read a host from
         ("host:/", "scanner"),
         ("engine:unix:///var/run/docker.sock", "scanner"),
         ("image:docker://registry.example/app:1", "scanner"),
@@ -97,7 +102,7 @@ def test_each_host_is_read_from_its_latest_reading(store: Store) -> None:
         started=t0,
     )
     b1 = put(store, "2026-Q4", {"host:/": [("r1", "fail")]}, scanner="n1", started=t0)
-    again = put(store, "2026-Q4", {"ssh://u@H1:2200": [("r1", "pass")]}, started=t0 + timedelta(1))
+    again = put(store, "2026-Q4", {"ssh://u@H1:22": [("r1", "pass")]}, started=t0 + timedelta(1))
     # stored later but collected earlier (an old bundle ingested late): not the latest reading
     put(store, "2026-Q4", {"host:/": [("r1", "pass")]}, scanner="n1", started=t0 - timedelta(1))
     put(store, "2026-Q4", {"host:/": [("r1", "pass")]}, scanner="n2", complete=False)
