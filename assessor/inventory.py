@@ -143,9 +143,11 @@ class _Parsed:
         host.vars.update(variables)  # a later declaration's variables win, as in Ansible
         host.groups.add(group)
 
-    def counted(self, n: int, line: int) -> None:
-        self.count += n
-        if self.count > MAX_HOSTS:
+    def counted(self, n: int, line: int, *, add: bool = True) -> None:
+        """``n`` more hosts named (``add``), or about to be (refused past MAX_HOSTS)."""
+        if add:
+            self.count += n
+        if self.count + (0 if add else n) > MAX_HOSTS:
             raise InventoryError(
                 self.name,
                 line,
@@ -251,8 +253,9 @@ def _host_line(parsed: _Parsed, text: str, number: int, group: str, *, plain: bo
         parsed.counted(1, number)
         parsed.targets.append((number, _parse(target, name, number)))
         return
-    try:
-        tokens = shlex.split(text, comments=True)
+    try:  # shlex is slow: only for a line with quotes, escapes or a comment
+        quoted = any(c in text for c in "'\"\\#")
+        tokens = shlex.split(text, comments=True) if quoted else text.split()
     except ValueError as e:
         raise InventoryError(name, number, f"{_shown(text)}: {e} (close the quote)") from None
     pattern, variables = tokens[0], {}
@@ -380,7 +383,7 @@ def _expand(
     total = 1
     for r in ranges:
         total *= len(r)
-    parsed.counted(total - 1, number)  # the host itself is counted when added
+    parsed.counted(total, number, add=False)  # each host is counted as it is added
     hosts = [pattern]
     for r in ranges:
         hosts = [_first_range(h, v) for h in hosts for v in r]

@@ -4,12 +4,16 @@ targets, and every malformed or oversized inventory refused with one line naming
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from assessor import inventory
 from assessor.inventory import InventoryError, read_inventory
+from assessor.targets import parse_target
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "inventory"
 
@@ -175,3 +179,44 @@ def test_a_plain_lists_lines_are_machines_of_their_own(tmp_path: Path) -> None:
         "ssh://audit@10.0.0.1:22",
         "ssh://audit@w1:22",
     ]
+
+
+_PIECES = st.sampled_from(
+    [
+        "[web]", "[web:vars]", "[web:children]", "[db]", "[all:vars]", "\n", "\n", "\n", " ",
+        "web", "db", "h1", "10.0.0.1", "fd00::1", "[fd00::1]:22", ":", "2222", "[01:03]",
+        "[a:c]", "[0:99999]", "[", "]", "=", "ansible_host", "ansible_port", "ansible_user",
+        "ansible_become", "ansible_connection=local", "root@", "'", '"', "#", ";", "{{ x }}",
+        "ssh://", "engine:", "host:/", "-", ".", "\x00", "é", "True", "70000",
+    ]
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_PIECES, max_size=40), st.sampled_from(["hosts", "hosts.yml"]))
+def test_any_inventory_is_targets_or_one_inventory_error(pieces: list[str], name: str) -> None:
+    """Hostile inventories: whatever the text, a list of well-formed targets or one
+    InventoryError, never another exception."""
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / name
+        path.write_text("".join(pieces), errors="surrogateescape")
+        try:
+            inv = read_inventory(path)
+        except InventoryError as e:
+            refused: InventoryError | None = e
+        else:
+            refused = None
+    if refused is not None:
+        assert "\n" not in refused.message
+        return
+    for t in inv.targets:
+        assert parse_target(t.uri).uri == t.uri
+
+
+def test_the_host_bound_counts_each_host_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(inventory, "MAX_HOSTS", 10)
+    assert len(_uris(_write(tmp_path, "[web]\nw[1:6]\nw[3:6]\n[db]\nd[1:4]\n"))) == 10
+    with pytest.raises(InventoryError, match=r"hosts:5: more than 10 hosts"):
+        read_inventory(_write(tmp_path, "[web]\nw[1:6]\nw[3:6]\n[db]\nd[1:5]\n"))
