@@ -340,7 +340,7 @@ class ChildCollection(Collection):
             error.exit_code = int(frame["exit_code"])
             self._ready.set_exception(error)
         elif what == "target":
-            self._futures[int(frame["i"])].set_result(_collected(frame))
+            self._futures[int(frame["i"])].set_result(from_frame(frame))
         elif what == "crash":  # a defect of assessor in the child, which ends now
             self._crash = str(frame["message"]).encode("unicode_escape").decode("ascii")
 
@@ -395,7 +395,7 @@ def _child(
             return
         send({"t": "ready"})
         for i in range(len(targets)):
-            send({"t": "target", "i": i, **_frame(collection.result(i))})
+            send({"t": "target", "i": i, **to_frame(collection.result(i))})
     except BrokenPipeError:  # the scan ended first
         code = 0
     except BaseException as e:  # a defect here ends the child; the parent names what is lost
@@ -421,7 +421,10 @@ def _one_line(e: BaseException) -> str:
     return f"{type(e).__name__}: {text}" if text else type(e).__name__
 
 
-def _frame(c: Collected) -> dict[str, Any]:
+def to_frame(c: Collected) -> dict[str, Any]:
+    """A collected target as the JSON document that carries it out of the child (and into an
+    evidence bundle, assessor.bundle): ``from_frame`` rebuilds it, each evidence document
+    with its hash unchanged."""
     error = None
     if c.error is not None:
         unreachable = isinstance(c.error, TargetUnreachableError)
@@ -455,7 +458,9 @@ def _read_frame(pipe: IO[bytes]) -> dict[str, Any] | None:
     return frame if isinstance(frame, dict) else None
 
 
-def _collected(frame: dict[str, Any]) -> Collected:
+def from_frame(frame: dict[str, Any]) -> Collected:
+    """The collected target a ``to_frame`` document carries (KeyError, TypeError or
+    ValueError when it is not one)."""
     error: CollectorError | None = None
     stopped = frame["stopped"]
     if stopped is not None:

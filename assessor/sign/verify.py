@@ -340,11 +340,10 @@ def _verify_pdf(data: bytes, anchors: list[Anchor], result: Verification) -> Non
 # -- detached CMS ----------------------------------------------------------------------------
 
 
-def _load_signed_data(sig_path: Path) -> object:
-    """The SignedData of a DER (or PEM) CMS file; ValueError when it is not one."""
+def _load_signed_data(raw: bytes, where: str) -> object:
+    """The SignedData of a DER (or PEM) CMS signature; ValueError when it is not one."""
     from asn1crypto import cms, pem  # type: ignore[import-untyped, unused-ignore]
 
-    raw = sig_path.read_bytes()
     try:
         if pem.detect(raw):
             _, _, raw = pem.unarmor(raw)
@@ -354,16 +353,19 @@ def _load_signed_data(sig_path: Path) -> object:
         signed = info["content"]
         signed.native  # noqa: B018 - parse fully now, not half-way through validation
     except (ValueError, TypeError, KeyError) as e:
-        raise ValueError(f"{sig_path}: not a CMS signature ({e})") from e
+        raise ValueError(f"{where}: not a CMS signature ({e})") from e
     return signed
 
 
-def _verify_cms(data: bytes, sig_path: Path, anchors: list[Anchor], result: Verification) -> None:
+def _verify_cms(
+    data: bytes, raw: bytes, sig_path: Path, anchors: list[Anchor], result: Verification
+) -> None:
+    """``raw``, the detached signature read from ``sig_path``, checked over ``data``."""
     from pyhanko.sign.validation import async_validate_detached_cms
     from pyhanko.sign.validation.errors import SignatureValidationError
 
     try:
-        signed = _load_signed_data(sig_path)
+        signed = _load_signed_data(raw, str(sig_path))
     except ValueError as e:
         result.reason = str(e)
         return
@@ -426,8 +428,20 @@ def verify_file(
         result.reason = f"no signature found (looked for {sig_path})"
         return result
     result.signature = sig_path
-    _verify_cms(data, sig_path, anchors, result)
+    _verify_cms(data, sig_path.read_bytes(), sig_path, anchors, result)
     _verify_shipped(data, path, result)
+    return result
+
+
+def verify_detached(
+    data: bytes, signature: bytes, *, path: Path, sig_path: Path, anchors: list[Anchor]
+) -> Verification:
+    """``signature`` (a detached CMS, as ``assessor verify`` checks FILE.p7s) over ``data``,
+    both already in memory: ``path`` and ``sig_path`` name them in the result (an evidence
+    bundle's manifest and its signature member)."""
+    result = Verification(path, False, "", "cms", hashlib.sha256(data).hexdigest())
+    result.signature = sig_path
+    _verify_cms(data, signature, sig_path, anchors, result)
     return result
 
 
