@@ -44,6 +44,7 @@ from assessor.vocab import (
 )
 
 if TYPE_CHECKING:
+    from assessor.bundle import Bundle, BundleError, BundleLimits
     from assessor.collectors.options import CollectOptions
     from assessor.readmodel import AssessmentView
     from assessor.store.models import Assessment
@@ -125,64 +126,57 @@ def _scan_target(
 ) -> None:
     """Evaluate and store one collected target (whole or not at all); a target that failed
     is stored with its error and the evidence of the failure, and the scan goes on."""
-    if collected.error is not None:
-        _store_failure(store, catalog, assessment_id, target, collected, summary)
-        return
-    evidence = collected.evidence
-    say(f"evaluating {target}")
-    results = evaluate(catalog, evidence, {str(target): collected.kinds})
+    if collected.error is None:
+        say(f"evaluating {target}")
+    outcome, t = _judge(catalog, target, collected)
     queries.record_target(
         store,
         assessment_id,
-        str(target),
-        str(target.kind),
-        status=TargetStatus.COLLECTED,
-        identity=collected.identity,
-        evidence=evidence,
-        results=results,
+        t.uri,
+        t.kind,
+        status=t.status,
+        identity=t.identity,
+        error=t.error,
+        evidence=t.evidence,
+        results=t.results,
     )
-    summary.results.extend(results)
-    summary.targets.append(
-        TargetOutcome(
-            target,
-            TargetStatus.COLLECTED,
-            evidence=len(evidence),
-            warnings=collected.warnings,
-        )
-    )
+    summary.results.extend(t.results)
+    summary.targets.append(outcome)
 
 
-def _store_failure(
-    store: Store,
-    catalog: Catalog,
-    assessment_id: int,
-    target: Target,
-    collected: Collected,
-    summary: ScanSummary,
-) -> None:
-    """A target that could not be collected: stored with its error, and the rules judge the
-    evidence of the failure the collector gives (if any)."""
+def _judge(
+    catalog: Catalog, target: Target, collected: Collected
+) -> tuple[TargetOutcome, queries.TargetRecord]:
+    """One collected target judged: what became of it, and what to store of it. A target that
+    could not be collected keeps its error, and the rules judge the evidence of the failure
+    the collector gives (if any)."""
     e = collected.error
-    assert e is not None
+    if e is None:
+        evidence = collected.evidence
+        results = evaluate(catalog, evidence, {str(target): collected.kinds})
+        outcome = TargetOutcome(
+            target, TargetStatus.COLLECTED, evidence=len(evidence), warnings=collected.warnings
+        )
+        record = queries.TargetRecord(
+            str(target),
+            str(target.kind),
+            TargetStatus.COLLECTED,
+            collected.identity,
+            None,
+            evidence,
+            results,
+        )
+        return outcome, record
     status = (
         TargetStatus.UNREACHABLE if isinstance(e, TargetUnreachableError) else TargetStatus.ERROR
     )
-    summary.targets.append(TargetOutcome(target, status, e.message))
     failed = collected.failure
     kinds = {str(target): frozenset(ev.kind for ev in failed)}
     results = evaluate(catalog, failed, kinds) if failed else []
-    queries.record_target(
-        store,
-        assessment_id,
-        str(target),
-        str(target.kind),
-        status=status,
-        identity={},
-        error=e.message,
-        evidence=failed,
-        results=results,
+    record = queries.TargetRecord(
+        str(target), str(target.kind), status, {}, e.message, failed, results
     )
-    summary.results.extend(results)
+    return TargetOutcome(target, status, e.message), record
 
 
 # --- assessor scan ----------------------------------------------------------------------------
@@ -388,8 +382,133 @@ def _stored_evidence(
     return loaded
 
 
+# --- assessor ingest --------------------------------------------------------------------------
+
+
+@dataclass
+class IngestOutcome:
+    """One bundle ingested: the assessment it is stored as, and whether this run stored it
+    (False: it was stored already, and nothing was added)."""
+
+    bundle: Bundle
+    assessment_id: int
+    stored: bool
+    status: AssessmentStatus
+    targets: list[TargetOutcome] = field(default_factory=list)
+    results: int = 0
+
+
+def ingest_bundle(
+    store: Store,
+    catalog: Catalog,
+    bundle: Bundle,
+    *,
+    period: str | None = None,
+    system: str | None = None,
+) -> IngestOutcome:
+    """Evaluate a verified bundle with ``catalog`` and store it as one assessment, whole or
+    not at all: started and finished when the bundle was collected, its scanner host the
+    machine that collected it, its period ``period`` (default: the quarter it was collected
+    in). A bundle stored already (by its manifest's digest) adds nothing."""
+    known = queries.ingested_assessment(store, bundle.digest)
+    if known is not None:
+        return IngestOutcome(bundle, known, False, AssessmentStatus.COMPLETE)
+    judged = [_judge(catalog, t, c) for t, c in bundle.targets]
+    outcomes = [o for o, _ in judged]
+    failed = [o for o in outcomes if o.status != TargetStatus.COLLECTED]
+    status = AssessmentStatus.INCOMPLETE if failed else AssessmentStatus.COMPLETE
+    record = queries.IngestRecord(
+        digest=bundle.digest,
+        hostname=bundle.hostname,
+        signer=bundle.signer,
+        started=bundle.collected_at,
+        finished=bundle.finished_at,
+        period=period or current_period(bundle.collected_at.astimezone(UTC)),
+        system=system,
+        scope=[str(t) for t, _ in bundle.targets],
+        catalog_digest=catalog.digest,
+        status=status,
+        note=bundle_note(bundle, failed),
+    )
+    assessment_id, stored = queries.record_ingested(store, record, [r for _, r in judged])
+    results = sum(len(r.results) for _, r in judged)
+    return IngestOutcome(bundle, assessment_id, stored, status, outcomes, results)
+
+
+UNSIGNED_NOTE = "from an UNSIGNED evidence bundle"
+
+
+def bundle_note(bundle: Bundle, failed: Sequence[TargetOutcome] = ()) -> str:
+    """The stored assessment's note: which bundle it came from, collected where and signed by
+    whom (an unsigned one says so first), then each target that was not collected."""
+    origin = (
+        f"from evidence bundle {bundle.digest[:16]} signed by {bundle.signer}"
+        if bundle.signer is not None
+        else f"{UNSIGNED_NOTE} {bundle.digest[:16]} (ingested with --allow-unsigned: who "
+        "collected it is not proven)"
+    )
+    notes = [f"{origin}, collected on {bundle.hostname} by assessor {bundle.tool_version}"]
+    notes += [f"{t.target}: {t.error}" for t in failed]
+    return "; ".join(notes)
+
+
+@dataclass(frozen=True)
+class IngestRequest:
+    """What ``assessor ingest`` was asked: the bundle files, whose signatures to trust
+    (``trust``: certificate files; none: the key directory's), whether an unsigned bundle may
+    be stored, the period and system (checked), the bounds, controls and database."""
+
+    bundles: Sequence[Path]
+    trust: Sequence[Path] = ()
+    allow_unsigned: bool = False
+    period: str | None = None
+    system: str | None = None
+    limits: BundleLimits | None = None
+    controls: Sequence[Path] = ()
+    db: str | None = None
+
+
+def ingest(
+    request: IngestRequest, told: Callable[[IngestOutcome | BundleError], None]
+) -> list[IngestOutcome | BundleError]:
+    """``assessor ingest``: each bundle read and verified, then evaluated and stored; a bundle
+    refused (its BundleError) stores nothing, and the others go on. ``told`` hears of each
+    bundle as it is done."""
+    # bundles only here: a scan loads no signature checking (cryptography, 50 ms)
+    from assessor.bundle import BundleError, read_bundle
+    from assessor.sign.verify import load_anchors
+
+    anchors = load_anchors(list(request.trust) or None)
+    catalog = load_catalog(list(request.controls))
+    load_plugin_functions(catalog)
+    store = open_store(request.db)
+    done: list[IngestOutcome | BundleError] = []
+    try:
+        for path in request.bundles:
+            outcome: IngestOutcome | BundleError
+            try:
+                bundle = read_bundle(
+                    path,
+                    anchors=anchors,
+                    allow_unsigned=request.allow_unsigned,
+                    limits=request.limits,
+                )
+                outcome = ingest_bundle(
+                    store, catalog, bundle, period=request.period, system=request.system
+                )
+            except BundleError as e:
+                outcome = e
+            told(outcome)
+            done.append(outcome)
+    finally:
+        store.close()
+    return done
+
+
 __all__ = [
     "EvaluateSummary",
+    "IngestOutcome",
+    "IngestRequest",
     "ScanRequest",
     "ScanRun",
     "ScanSummary",
@@ -397,6 +516,8 @@ __all__ = [
     "check_system",
     "current_period",
     "evaluate_stored",
+    "ingest",
+    "ingest_bundle",
     "run_scan",
     "scan",
 ]

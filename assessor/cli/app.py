@@ -26,6 +26,8 @@ COMMANDS: dict[str, tuple[str, str, bool]] = {
     "diff": ("diff", "diff", False),
     "trend": ("trend", "trend", False),
     "export": ("export", "export", False),
+    "collect": ("collect", "collect", False),
+    "ingest": ("ingest", "ingest", False),
     "keys": ("keys", "app", True),
     "controls": ("controls", "app", True),
     "db": ("db", "app", True),

@@ -216,3 +216,18 @@ class Attachment(Base):
     sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
     size: Mapped[int] = mapped_column(Integer)
     body: Mapped[bytes] = mapped_column(LargeBinary)  # zlib-compressed
+
+
+class IngestedBundle(Base):
+    """An evidence bundle stored by ``assessor ingest``, by the SHA-256 of its manifest: the
+    same bundle again adds nothing (the key is unique, so two ingests at once store it once)."""
+
+    __tablename__ = "ingested_bundle"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    assessment_id: Mapped[int] = mapped_column(
+        ForeignKey("assessment.id", ondelete="CASCADE"), index=True
+    )
+    ingested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    hostname: Mapped[str] = mapped_column(Text)  # the machine that collected it
+    signer: Mapped[str | None] = mapped_column(Text)  # None: an unsigned bundle, allowed

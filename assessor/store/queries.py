@@ -7,10 +7,12 @@ import socket
 import uuid
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import CursorResult, Table, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -19,7 +21,14 @@ from assessor.errors import NotFoundError
 from assessor.evidence import Evidence
 from assessor.results import Result as EvalResult
 from assessor.store.db import Store, retried
-from assessor.store.models import Assessment, Report, Result, Target, TargetEvidence
+from assessor.store.models import (
+    Assessment,
+    IngestedBundle,
+    Report,
+    Result,
+    Target,
+    TargetEvidence,
+)
 from assessor.store.models import Evidence as EvidenceRow
 from assessor.vocab import AssessmentStatus
 
@@ -135,22 +144,48 @@ def _record_target(
     results: Sequence[EvalResult],
 ) -> int:
     with store.session() as s:
-        target = Target(
-            assessment_id=assessment_id,
-            uri=_nul_free(uri),
-            kind=kind,
-            status=status,
-            identity=identity,
-            error=None if error is None else _nul_free(error),
+        target_id = _add_target(
+            s,
+            assessment_id,
+            TargetRecord(uri, kind, status, identity, error, evidence, results),
+            insert_evidence=True,
         )
-        s.add(target)
-        s.flush()
-        _insert_evidence(s, evidence)
-        _link_evidence(s, target.id, evidence)
-        if results:
-            _insert_results(s, assessment_id, target.id, results)
         s.commit()
-        return target.id
+        return target_id
+
+
+@dataclass(frozen=True)
+class TargetRecord:
+    """One target of an assessment as stored: its row, its evidence and its results."""
+
+    uri: str
+    kind: str
+    status: str
+    identity: dict[str, Any]
+    error: str | None = None
+    evidence: Sequence[Evidence] = ()
+    results: Sequence[EvalResult] = ()
+
+
+def _add_target(s: Session, assessment_id: int, t: TargetRecord, *, insert_evidence: bool) -> int:
+    """Add one target's row, evidence links and results to the transaction ``s`` (its
+    evidence documents too when ``insert_evidence``; else the caller inserted them)."""
+    target = Target(
+        assessment_id=assessment_id,
+        uri=_nul_free(t.uri),
+        kind=t.kind,
+        status=t.status,
+        identity=t.identity,
+        error=None if t.error is None else _nul_free(t.error),
+    )
+    s.add(target)
+    s.flush()
+    if insert_evidence:
+        _insert_evidence(s, t.evidence)
+    _link_evidence(s, target.id, t.evidence)
+    if t.results:
+        _insert_results(s, assessment_id, target.id, t.results)
+    return target.id
 
 
 _RESULT_COLUMNS = (
@@ -244,6 +279,87 @@ def _link_evidence(s: Session, target_id: int, evidence: Sequence[Evidence]) -> 
             }
     if rows:
         s.execute(insert(cast(Table, TargetEvidence.__table__)), list(rows.values()))
+
+
+@dataclass(frozen=True)
+class IngestRecord:
+    """An evidence bundle's assessment as ``assessor ingest`` stores it: the bundle (its
+    manifest digest, the machine that collected it, who signed it) and the assessment
+    (collection times, period, system, scope, catalog, status and note)."""
+
+    digest: str
+    hostname: str
+    signer: str | None
+    started: datetime
+    finished: datetime
+    period: str
+    system: str | None
+    scope: Sequence[str]
+    catalog_digest: str
+    status: AssessmentStatus
+    note: str | None
+
+
+def ingested_assessment(store: Store, digest: str) -> int | None:
+    """The assessment the bundle with this manifest digest was stored as, if it was."""
+    with store.session() as s:
+        return s.scalar(select(IngestedBundle.assessment_id).where(IngestedBundle.digest == digest))
+
+
+def record_ingested(
+    store: Store, bundle: IngestRecord, targets: Sequence[TargetRecord]
+) -> tuple[int, bool]:
+    """Store a bundle's assessment whole, in one transaction: (its id, True); or, when the
+    bundle is stored already (even by another process at this moment), (that assessment's
+    id, False) and nothing is added."""
+    return retried(lambda: _record_ingested(store, bundle, targets))
+
+
+def _record_ingested(
+    store: Store, b: IngestRecord, targets: Sequence[TargetRecord]
+) -> tuple[int, bool]:
+    with store.session() as s:
+        row = Assessment(
+            uuid=str(uuid.uuid4()),
+            started=b.started,
+            finished=b.finished,
+            period=b.period,
+            status=b.status,
+            scope=list(b.scope),
+            tool_version=__version__,
+            catalog_digest=b.catalog_digest,
+            scanner_host=_nul_free(b.hostname),
+            system=b.system,
+            note=None if b.note is None else _nul_free(b.note),
+        )
+        s.add(row)
+        s.flush()
+        s.add(
+            IngestedBundle(
+                digest=b.digest,
+                assessment_id=row.id,
+                ingested_at=datetime.now(UTC),
+                hostname=_nul_free(b.hostname),
+                signer=None if b.signer is None else _nul_free(b.signer),
+            )
+        )
+        try:
+            # the bundle's key first: a second writer of the same bundle waits here for the
+            # first (PostgreSQL) or finds it committed, and stores nothing
+            s.flush()
+        except IntegrityError:
+            s.rollback()
+            stored = s.scalar(
+                select(IngestedBundle.assessment_id).where(IngestedBundle.digest == b.digest)
+            )
+            if stored is None:
+                raise
+            return stored, False
+        _insert_evidence(s, (ev for t in targets for ev in t.evidence))
+        for t in targets:
+            _add_target(s, row.id, t, insert_evidence=False)
+        s.commit()
+        return row.id, True
 
 
 def finish_assessment(

@@ -107,6 +107,18 @@ LAZY: dict[tuple[str, str], str] = {
         "assessor.audit.waivers",
     ): "start-up: `assessor CMD --help` imports this command's module; only the command's work loads it (312 ms)",
     (
+        "assessor.cli.collect",
+        "assessor",
+    ): "start-up: `assessor CMD --help` imports this command's module; only the command's work loads it (the bundle writer and collection: 239 ms)",
+    (
+        "assessor.cli.collect",
+        "assessor.sign.keys",
+    ): "cryptography, only to load the collector's signing identity; --unsigned loads none (118 ms)",
+    (
+        "assessor.cli.collect",
+        "assessor.targets",
+    ): "start-up: `assessor CMD --help` imports this command's module; only the command's work loads it (11 ms)",
+    (
         "assessor.cli.controls",
         "assessor.catalog",
     ): "start-up: `assessor CMD --help` imports this command's module; only the command's work loads it (408 ms)",
@@ -210,6 +222,14 @@ LAZY: dict[tuple[str, str], str] = {
         "assessor.cli.importer",
         "assessor.imports",
     ): "start-up: `assessor CMD --help` imports this command's module; only the command's work loads it (1583 ms)",
+    (
+        "assessor.cli.ingest",
+        "assessor",
+    ): "start-up: `assessor CMD --help` imports this command's module; only the command's work loads it (the pipeline: catalog, store, evaluation: 962 ms)",
+    (
+        "assessor.cli.ingest",
+        "assessor.bundle",
+    ): "start-up: `assessor CMD --help` imports this command's module; only the command's work loads it (the bundle reader and signature checks: 344 ms)",
     (
         "assessor.cli.keys",
         "assessor.sign.keys",
@@ -394,6 +414,14 @@ LAZY: dict[tuple[str, str], str] = {
         "assessor.extensions",
         "importlib.metadata",
     ): "entry points are read when a table is first used; assessor.extensions is imported by `assessor --help` (64 ms)",
+    (
+        "assessor.pipeline",
+        "assessor.bundle",
+    ): "bundles only in ingest: a scan loads no bundle reader nor signature checking (169 ms)",
+    (
+        "assessor.pipeline",
+        "assessor.sign.verify",
+    ): "bundles only in ingest: a scan loads no signature checking (cryptography) (145 ms)",
     (
         "assessor.publish",
         "assessor",

@@ -1,0 +1,130 @@
+"""``assessor collect``: collect targets into a signed evidence bundle, for ``assessor ingest``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+from typer import echo
+
+from assessor.cli import uncollected_imports
+from assessor.cli._common import CERT_OPTION, KEY_OPTION, PKCS12_OPTION, check_output, setting
+from assessor.cli.scan import (
+    _AUTHFILE,
+    _CERT_DIR,
+    _CREDS,
+    _IMAGE_CACHE_DAYS,
+    _IMAGE_LIMITS,
+    _INSECURE,
+    _JOBS,
+    _KNOWN_HOSTS,
+    _PLATFORM,
+    _SSH_KEY,
+    _SSH_TIMEOUT,
+    _TARGET_TIMEOUT,
+    _TARGETS,
+    _TIMEOUT,
+    _cache_days,
+    _options,
+    _pace,
+    _registry_checks,
+    _ssh,
+)
+from assessor.errors import EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, TargetUnreachableError
+from assessor.extras import require
+
+if TYPE_CHECKING:
+    from assessor.bundle import Collect
+    from assessor.sign.keys import SigningIdentity
+
+_OUTPUT = typer.Option(
+    ...,
+    "--output",
+    "-o",
+    metavar="BUNDLE",
+    help="The bundle file to write (whole or not at all; a symlink there is replaced, never "
+    "followed).",
+)
+_UNSIGNED = typer.Option(
+    False,
+    "--unsigned",
+    help="Write the bundle unsigned, on purpose: 'assessor ingest' then refuses it unless "
+    "given --allow-unsigned, and its assessment says it came from an unsigned bundle.",
+)
+
+
+def collect(
+    targets: list[str] = _TARGETS,
+    output: Path = _OUTPUT,
+    key: Path = KEY_OPTION,
+    cert: Path = CERT_OPTION,
+    pkcs12: Path = PKCS12_OPTION,
+    unsigned: bool = _UNSIGNED,
+    platform: str = _PLATFORM,
+    image_limits: list[str] = _IMAGE_LIMITS,
+    image_cache_days: int = _IMAGE_CACHE_DAYS,
+    jobs: int = _JOBS,
+    target_timeout: float = _TARGET_TIMEOUT,
+    creds: str = _CREDS,
+    authfile: Path = _AUTHFILE,
+    cert_dir: Path = _CERT_DIR,
+    insecure: bool = _INSECURE,
+    timeout: float = _TIMEOUT,
+    known_hosts: Path = _KNOWN_HOSTS,
+    ssh_key: Path = _SSH_KEY,
+    ssh_timeout: float = _SSH_TIMEOUT,
+) -> None:
+    """Collect targets into one signed evidence bundle (no database, no evaluation).
+
+    The bundle holds each target's evidence as collected (secrets redacted), and a manifest
+    of SHA-256 hashes signed with the collector's key (--key/--cert, --pkcs12, else the key
+    of 'assessor keys init'). 'assessor ingest BUNDLE' verifies, evaluates and stores it
+    elsewhere. See docs/bundles.md. Exit codes: 0 ok; 2 usage or input error, or a target's
+    content is invalid; 3 a target could not be reached (the bundle is written in both cases,
+    with the target's error).
+    """
+    with uncollected_imports():
+        from assessor import bundle
+        from assessor.targets import default_targets, parse_target
+
+    check_output(output)
+    identity = None if unsigned else _identity(key, cert, pkcs12)
+    options = _options(platform, image_limits, insecure, creds, authfile, cert_dir, timeout)
+    _registry_checks(options, False, 20, None, True)
+    options.image_cache_days = _cache_days(setting(image_cache_days, "image_cache_days"))
+    parsed = [parse_target(t) for t in targets] if targets else default_targets()
+    options.ssh = _ssh(parsed, known_hosts, ssh_key, ssh_timeout)
+    pace = _pace(setting(jobs, "jobs"), setting(target_timeout, "target_timeout"))
+    done = bundle.collect(output, parsed, options, identity, pace=pace)
+    _print(done)
+    if code := _exit_code(done):
+        raise typer.Exit(code)
+
+
+def _identity(key: Path | None, cert: Path | None, pkcs12: Path | None) -> SigningIdentity:
+    """The collector's signing identity, loaded before anything is collected."""
+    require("report", "signed bundles")
+    from assessor.sign.keys import load_identity
+
+    return load_identity(key=key, cert=cert, pkcs12=pkcs12)
+
+
+def _print(done: Collect) -> None:
+    w = done.written
+    signed = f"signed by {w.signer}" if w.signer else "UNSIGNED"
+    echo(
+        f"wrote {w.path}: {len(done.targets)} target(s), {len(done.failed)} not collected, "
+        f"{w.size} bytes, {signed}; manifest sha256 {w.digest}"
+    )
+    for _, c in done.failed:
+        assert c.error is not None
+        echo(f"assessor: error: {c.error.message}", err=True)
+
+
+def _exit_code(done: Collect) -> int:
+    """3 when a target could not be reached, 2 when one failed otherwise, else 0."""
+    errors = [c.error for _, c in done.failed]
+    if any(isinstance(e, TargetUnreachableError) for e in errors):
+        return EXIT_UNREACHABLE
+    return EXIT_USAGE if errors else EXIT_OK
