@@ -36,14 +36,14 @@ import re
 import socket
 import tarfile
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assessor import __version__, collection, jsonsafe
-from assessor.collection import Collected, Pace, from_frame, to_frame
+from assessor import __version__, jsonsafe
+from assessor.collection import Collected, Collection, from_frame, to_frame
 from assessor.collectors.limits import GiB, MiB, parse_value
 from assessor.errors import AssessorError, TargetError, TargetUnreachableError
 from assessor.evidence import canonical_json
@@ -57,7 +57,6 @@ from assessor.targets import Target, parse_target
 from assessor.vocab import TargetStatus
 
 if TYPE_CHECKING:
-    from assessor.collectors.options import CollectOptions
     from assessor.sign.keys import SigningIdentity
 
 FORMAT = "assessor-bundle"
@@ -224,22 +223,15 @@ class Collect:
 
 
 def collect(
-    path: Path,
-    targets: Sequence[Target],
-    options: CollectOptions | None,
-    identity: SigningIdentity | None,
-    *,
-    pace: Pace | None = None,
-    say: Callable[[str], None] | None = None,
+    path: Path, collecting: Collection, identity: SigningIdentity | None, started: datetime
 ) -> Collect:
-    """``assessor collect``: ``targets`` collected (in a child process, as a scan's are, at
-    ``pace``) and written to the bundle ``path``, signed by ``identity`` (None: unsigned). A
-    target that fails is written with its error, as a scan stores it."""
-    started = datetime.now(UTC)
-    collecting = collection.start(targets, options, say, child=True, pace=pace)
+    """``assessor collect``: the targets ``collecting`` reads (started at ``started`` by the
+    caller, in a child process as a scan's are) written to the bundle ``path``, signed by
+    ``identity`` (None: unsigned). A target that fails is written with its error, as a scan
+    stores it. The collection ends with this call, whatever happens."""
     try:
         collecting.ready()
-        done = [(t, collecting.result(i)) for i, t in enumerate(targets)]
+        done = [(t, collecting.result(i)) for i, t in enumerate(collecting.targets)]
     finally:
         collecting.close()
     return Collect(write(path, done, started, datetime.now(UTC), identity), done)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -10,6 +11,7 @@ from typer import echo
 
 from assessor.cli import uncollected_imports
 from assessor.cli._common import CERT_OPTION, KEY_OPTION, PKCS12_OPTION, check_output, setting
+from assessor.cli._progress import ProgressMode, ScanProgress, mode_of
 from assessor.cli.scan import (
     _AUTHFILE,
     _CERT_DIR,
@@ -17,10 +19,13 @@ from assessor.cli.scan import (
     _IMAGE_CACHE_DAYS,
     _IMAGE_LIMITS,
     _INSECURE,
+    _INVENTORY,
     _JOBS,
     _KNOWN_HOSTS,
     _PLATFORM,
+    _PROGRESS,
     _SSH_KEY,
+    _SSH_SUDO,
     _SSH_TIMEOUT,
     _TARGET_TIMEOUT,
     _TARGETS,
@@ -30,6 +35,7 @@ from assessor.cli.scan import (
     _pace,
     _registry_checks,
     _ssh,
+    _targets,
 )
 from assessor.errors import EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, TargetUnreachableError
 from assessor.extras import require
@@ -56,6 +62,7 @@ _UNSIGNED = typer.Option(
 
 def collect(
     targets: list[str] = _TARGETS,
+    inventory: list[Path] = _INVENTORY,
     output: Path = _OUTPUT,
     key: Path = KEY_OPTION,
     cert: Path = CERT_OPTION,
@@ -66,6 +73,7 @@ def collect(
     image_cache_days: int = _IMAGE_CACHE_DAYS,
     jobs: int = _JOBS,
     target_timeout: float = _TARGET_TIMEOUT,
+    progress: ProgressMode = _PROGRESS,
     creds: str = _CREDS,
     authfile: Path = _AUTHFILE,
     cert_dir: Path = _CERT_DIR,
@@ -74,6 +82,7 @@ def collect(
     known_hosts: Path = _KNOWN_HOSTS,
     ssh_key: Path = _SSH_KEY,
     ssh_timeout: float = _SSH_TIMEOUT,
+    ssh_sudo: bool = _SSH_SUDO,
 ) -> None:
     """Collect targets into one signed evidence bundle (no database, no evaluation).
 
@@ -85,18 +94,21 @@ def collect(
     with the target's error).
     """
     with uncollected_imports():
-        from assessor import bundle
-        from assessor.targets import default_targets, parse_target
+        from assessor import bundle, collection
 
     check_output(output)
     identity = None if unsigned else _identity(key, cert, pkcs12)
     options = _options(platform, image_limits, insecure, creds, authfile, cert_dir, timeout)
     _registry_checks(options, False, 20, None, True)
     options.image_cache_days = _cache_days(setting(image_cache_days, "image_cache_days"))
-    parsed = [parse_target(t) for t in targets] if targets else default_targets()
-    options.ssh = _ssh(parsed, known_hosts, ssh_key, ssh_timeout)
+    parsed = _targets(targets, inventory)
+    options.ssh = _ssh(parsed, known_hosts, ssh_key, ssh_timeout, ssh_sudo)
     pace = _pace(setting(jobs, "jobs"), setting(target_timeout, "target_timeout"))
-    done = bundle.collect(output, parsed, options, identity, pace=pace)
+    show = ScanProgress([str(t) for t in parsed], mode_of(setting(progress, "progress")))
+    started = datetime.now(UTC)
+    collecting = collection.start(parsed, options, child=True, pace=pace, watch=show.event)
+    with show.start():
+        done = bundle.collect(output, collecting, identity, started)
     _print(done)
     if code := _exit_code(done):
         raise typer.Exit(code)

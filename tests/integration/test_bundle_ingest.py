@@ -295,3 +295,17 @@ def test_concurrent_ingests_from_several_processes_store_each_bundle_once(
     stored = sum(o.count("stored as assessment") - o.count("already stored") for o, _ in outs)
     assert stored == 3
     assert sum(o.count("already stored as assessment") for o, _ in outs) == 15
+
+
+def test_collect_reads_its_targets_from_an_inventory(
+    tmp_path: Path, keys: dict[str, str], db: str
+) -> None:
+    roots = [_root(tmp_path, f"i{n}", icc=True) for n in range(2)]
+    inventory = tmp_path / "hosts.txt"
+    inventory.write_text("# two offline roots\n" + "".join(f"host:{r}\n" for r in roots))
+    out = tmp_path / "i.bundle"
+    run = _cli("collect", "-i", str(inventory), "-o", str(out), env=keys)
+    assert run.code == 0, run.err
+    assert [f["target"] for f in _frames(out)] == [f"host:{r}" for r in roots]
+    assert _cli("ingest", str(out), env=keys, db=db).code == 0
+    assert sorted(u for (u,) in sql(db, "SELECT uri FROM target")) == [f"host:{r}" for r in roots]

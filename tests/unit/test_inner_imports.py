@@ -109,15 +109,11 @@ LAZY: dict[tuple[str, str], str] = {
     (
         "assessor.cli.collect",
         "assessor",
-    ): "start-up: `assessor CMD --help` imports this command's module; only the command's work loads it (the bundle writer and collection: 239 ms)",
+    ): "start-up: `assessor CMD --help` imports this command's module; only the command's work loads it (the bundle writer and the collection: 239 ms)",
     (
         "assessor.cli.collect",
         "assessor.sign.keys",
     ): "cryptography, only to load the collector's signing identity; --unsigned loads none (118 ms)",
-    (
-        "assessor.cli.collect",
-        "assessor.targets",
-    ): "start-up: `assessor CMD --help` imports this command's module; only the command's work loads it (11 ms)",
     (
         "assessor.cli.controls",
         "assessor.catalog",
