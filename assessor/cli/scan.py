@@ -71,7 +71,7 @@ _INVENTORY = typer.Option(
     help="Add the targets of FILE (repeatable): one target per line (a bare HOST, USER@HOST "
     "or HOST:PORT is that machine over SSH, ssh://), or an Ansible inventory, INI or YAML, "
     "whose hosts become ssh://ansible_user@ansible_host:ansible_port (?sudo=1 with "
-    "ansible_become). See docs/fleet.md.",
+    "ansible_become). ASSESSOR_INVENTORY names one file. See docs/fleet.md.",
 )
 _SYSTEM = typer.Option(
     None,
