@@ -29,9 +29,9 @@ class Target:
     # [user@]host:port (the remote socket is in the uri: see ssh_endpoint)
     location: str
     scheme: str = ""
-    # ssh:// only, how the host is read rather than which (the uri carries neither):
-    # commands and the SFTP server run with sudo -n there (?sudo=1), and the socket of the
-    # engine read with it (?socket=/PATH; "" for Docker's default)
+    # ssh:// (and the engine:ssh:// it gives), how the host is read rather than which (the
+    # uri carries neither): commands and the SFTP server run with sudo -n there (?sudo=1),
+    # and the socket of the engine read with it (?socket=/PATH; "" for Docker's default)
     sudo: bool = False
     socket: str = ""
 
@@ -407,7 +407,9 @@ def with_engines(targets: Iterable[Target]) -> list[Target]:
         if target.kind == TargetKind.HOST and target.scheme == "ssh":
             query = f"?socket={target.socket}" if target.socket else ""
             engine = f"engine:ssh://{target.location}{query}"
-            found.append(Target(TargetKind.ENGINE, engine, target.location, "ssh"))
+            found.append(
+                Target(TargetKind.ENGINE, engine, target.location, "ssh", sudo=target.sudo)
+            )
     return found
 
 

@@ -553,7 +553,8 @@ def _daemon_process(target: Target, client: httpx.Client) -> tuple[dict[str, Any
 
     tunnel = client.tunnel
     try:
-        with SshAccess(tunnel, tunnel.settings.sudo).start() as access:
+        sudo = tunnel.settings.sudo or tunnel.target.sudo
+        with SshAccess(tunnel.session, sudo, target).start() as access:
             return _dockerd.local_daemon(tunnel.endpoint.socket, access), access.via
     except TargetUnreachableError as e:  # the engine's own evidence is read all the same
         return None, f"not read over SSH: {e}"

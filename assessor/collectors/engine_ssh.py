@@ -7,6 +7,11 @@ client reads like a local socket. The host key is checked against known_hosts (s
 ``StrictHostKeyChecking yes``); keys come from the ssh agent, ~/.ssh's default keys, or the
 key file given. The connection lives in an event loop of its own thread and closes with the
 client.
+
+One login serves the targets of one host read at the same time: ``ssh://HOST`` is the machine
+(assessor.collectors.ssh_access) and its engine (``engine:ssh://HOST``), and while one of them
+holds the connection the other uses it too (``SshSession.acquire``); it is closed when the
+last lets it go.
 """
 
 from __future__ import annotations
@@ -17,8 +22,9 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Coroutine
-from typing import Any, NoReturn, TypeVar
+from typing import Any, ClassVar, NoReturn, TypeVar
 
 import asyncssh
 
@@ -33,13 +39,21 @@ def default_known_hosts() -> str:
     return os.path.expanduser("~/.ssh/known_hosts")
 
 
-_Session = TypeVar("_Session", bound="SshSession")
+_Key = tuple[str | None, str, int, SshSettings]
 
 
 class SshSession:
     """A logged-in SSH connection to the host a target names (``ssh://`` or
     ``engine:ssh://``), run by an event loop in a thread of its own; ``run`` waits, within a
-    bound, for a coroutine on it (assessor.collectors.ssh_access reads files with it)."""
+    bound, for a coroutine on it (assessor.collectors.ssh_access reads files with it).
+
+    Errors name the target of whoever asked (``target=``), else the one that logged in."""
+
+    _shared: ClassVar[dict[_Key, SshSession]] = {}
+    _opening: ClassVar[dict[_Key, threading.Lock]] = {}
+    # the last failed login to each host: when it failed, and why
+    _failed: ClassVar[dict[_Key, tuple[float, str]]] = {}
+    _lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self, target: Target, settings: SshSettings) -> None:
         self.target = target
@@ -47,9 +61,53 @@ class SshSession:
         self.settings = settings
         self.known_hosts = settings.known_hosts or default_known_hosts()
         self.host_key = ""
+        self.users = 0  # the holders of a shared session (acquire, release)
         self._conn: asyncssh.SSHClientConnection | None = None
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="ssh", daemon=True)
+
+    @classmethod
+    def acquire(cls, target: Target, settings: SshSettings) -> SshSession:
+        """The open session to the host and login ``target`` names, shared with the other
+        targets that hold it now; else a new login (its failure names ``target``). Give it
+        back with ``release``."""
+        e = ssh_endpoint(target)
+        key: _Key = (e.user, e.host, e.port, settings)
+        asked = time.monotonic()
+        with cls._lock:
+            opening = cls._opening.setdefault(key, threading.Lock())
+        with opening:  # one login at a time per host: the second waits and shares it
+            with cls._lock:
+                found = cls._shared.get(key)
+                if found is not None and found._conn is not None:
+                    found.users += 1
+                    return found
+                failed = cls._failed.get(key)
+            if failed is not None and failed[0] >= asked:  # failed while this one waited
+                raise TargetUnreachableError(f"{target}: {failed[1]}")
+            try:
+                session = cls(target, settings).open()
+            except TargetUnreachableError as x:
+                why = x.message.removeprefix(f"{target}: ")
+                with cls._lock:
+                    cls._failed[key] = (time.monotonic(), why)
+                raise
+            with cls._lock:
+                session.users = 1
+                cls._shared[key] = session
+            return session
+
+    def release(self) -> None:
+        """One holder less; the last one logs out."""
+        e = self.endpoint
+        key: _Key = (e.user, e.host, e.port, self.settings)
+        with self._lock:
+            self.users -= 1
+            last = self.users <= 0
+            if last and self._shared.get(key) is self:
+                del self._shared[key]
+        if last:
+            self.close()
 
     @property
     def conn(self) -> asyncssh.SSHClientConnection:
@@ -58,7 +116,7 @@ class SshSession:
         assert self._conn is not None
         return self._conn
 
-    def open(self: _Session) -> _Session:
+    def open(self) -> SshSession:
         """Log in and start forwarding; every failure is one TargetUnreachableError line."""
         if not os.path.isfile(self.known_hosts):
             self.fail(
@@ -94,19 +152,19 @@ class SshSession:
         if not self._loop.is_running() and not self._loop.is_closed():
             self._loop.close()
 
-    def run(self, coro: Coroutine[Any, Any, _T], timeout: float) -> _T:
-        """The coroutine's outcome; TargetUnreachableError when it takes over ``timeout``."""
+    def run(
+        self, coro: Coroutine[Any, Any, _T], timeout: float, target: Target | None = None
+    ) -> _T:
+        """The coroutine's outcome; TargetUnreachableError (naming ``target``) when it takes
+        over ``timeout``."""
         future = asyncio.run_coroutine_threadsafe(coro, self._loop)
         try:
             return future.result(timeout)
         except TimeoutError:
             future.cancel()
-            self.fail(f"no answer within {timeout:g} s")
+            self.fail(f"no answer within {timeout:g} s", target)
 
     async def _open(self) -> None:
-        await self._connect()
-
-    async def _connect(self) -> None:
         e = self.endpoint
         timeout = self.settings.timeout
         options: dict[str, Any] = {}
@@ -159,47 +217,79 @@ class SshSession:
         key = self._conn.get_server_host_key() if self._conn is not None else None
         return f"{key.get_algorithm()} {key.get_fingerprint()}" if key is not None else ""
 
-    def fail(self, problem: str) -> NoReturn:
+    def fail(self, problem: str, target: Target | None = None) -> NoReturn:
         """One line naming the target, the problem and what to do (a target's error reaches
         the user as its message alone)."""
         e = self.endpoint
-        raise TargetUnreachableError(f"{self.target}: ssh to {e.host} port {e.port}: {problem}")
+        raise TargetUnreachableError(
+            f"{target or self.target}: ssh to {e.host} port {e.port}: {problem}"
+        )
 
 
-class SshTunnel(SshSession):
-    """An SSH connection whose remote engine socket is served at ``self.path`` here."""
+class SshTunnel:
+    """A remote engine socket served at ``self.path`` here, over the SSH login to its host
+    (shared with the host's other targets read at the same time)."""
 
     def __init__(self, target: Target, settings: SshSettings) -> None:
-        super().__init__(target, settings)
+        self.target = target
+        self.endpoint: SshEndpoint = ssh_endpoint(target)
+        self.settings = settings
+        self._session: SshSession | None = None
         self._dir = ""
         self.path = ""
         self._listener: asyncssh.SSHListener | None = None
 
+    @property
+    def session(self) -> SshSession:
+        assert self._session is not None, "the tunnel is not open"
+        return self._session
+
+    def open(self) -> SshTunnel:
+        """Log in (or share the login) and start forwarding; every failure is one
+        TargetUnreachableError line naming this target."""
+        self._session = SshSession.acquire(self.target, self.settings)
+        try:
+            self.session.run(self._forward(), self.settings.timeout + 5, self.target)
+        except BaseException:
+            self.close()
+            raise
+        return self
+
     def describe(self) -> dict[str, Any]:
         """How the engine was reached, for the engine's evidence."""
         return {
-            **super().describe(),
+            **self.session.describe(),
             "socket": self.endpoint.socket,
             "forwarded_to": "a unix socket in a private temporary directory (0700)",
         }
 
     def close(self) -> None:
-        """Stop forwarding, log out, remove the local socket (safe to call twice)."""
-        super().close()
+        """Stop forwarding, let the login go, remove the local socket (safe to call twice)."""
+        session, self._session = self._session, None
+        if session is not None:
+            if self._listener is not None:
+                with contextlib.suppress(TargetUnreachableError, OSError):
+                    session.run(self._stop(), self.settings.timeout, self.target)
+            session.release()
         if self._dir:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = ""
 
-    async def _open(self) -> None:
-        await self._connect()
-        await self._forward()
+    def fail(self, problem: str) -> NoReturn:
+        self.session.fail(problem, self.target)
+
+    async def _stop(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+            await self._listener.wait_closed()
+            self._listener = None
 
     async def _forward(self) -> None:
-        assert self._conn is not None
+        conn = self.session.conn
         socket = self.endpoint.socket
         try:  # one connection first, so a missing socket or a refusal is named here
             _, writer = await asyncio.wait_for(
-                self._conn.open_unix_connection(socket), self.settings.timeout
+                conn.open_unix_connection(socket), self.settings.timeout
             )
             writer.close()
         except TimeoutError:
@@ -211,13 +301,7 @@ class SshTunnel(SshSession):
             )
         self._dir = tempfile.mkdtemp(prefix="assessor-ssh-")  # 0700
         self.path = os.path.join(self._dir, "engine.sock")
-        self._listener = await self._conn.forward_local_path(self.path, socket)
-
-    async def _close(self) -> None:
-        if self._listener is not None:
-            self._listener.close()
-            self._listener = None
-        await super()._close()
+        self._listener = await conn.forward_local_path(self.path, socket)
 
 
 def _reason(error: BaseException) -> str:

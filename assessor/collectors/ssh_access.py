@@ -37,6 +37,7 @@ _T = TypeVar("_T")
 
 CHUNK = 32 << 10  # bytes per SFTP read (OpenSSH's sftp-server answers up to 256 KiB)
 IN_FLIGHT = 32  # SFTP requests at once when many small files are read
+MAX_CACHED = 100_000  # stats kept while a machine is read
 # where OpenSSH's packages put the SFTP server (Debian, Red Hat, SUSE and Arch, Alpine)
 SFTP_SERVERS = (
     "/usr/lib/openssh/sftp-server",
@@ -74,15 +75,17 @@ class SshAccess(Access):
 
     local = False
 
-    def __init__(self, session: SshSession, sudo: bool = False) -> None:
+    def __init__(self, session: SshSession, sudo: bool, target: Target) -> None:
         self._session = session
         self._sudo = sudo
+        self._target = target  # named by every error
         self.via = "over SSH" + (" with sudo -n" if sudo else "")
         self._sftp: asyncssh.SFTPClient | None = None
         self._uname: tuple[str, str, str] | None = None
         self._ticks: int | None = None
         self._passwd: dict[int, str] | None = None
         self._timeout = session.settings.timeout
+        self._stats: dict[tuple[bool, str], Stat | OSError] = {}
 
     def start(self) -> SshAccess:
         """Check sudo (when asked for) and start the SFTP client."""
@@ -105,7 +108,7 @@ class SshAccess(Access):
                 await sftp.wait_closed()
 
             with suppress(TargetUnreachableError, OSError, asyncssh.Error):
-                self._session.run(stop(), self._timeout)
+                self._session.run(stop(), self._timeout, self._target)
 
     def describe(self) -> dict[str, Any]:
         """How the machine was read, for the host's evidence."""
@@ -119,10 +122,28 @@ class SshAccess(Access):
     # -- files
 
     def lstat(self, path: str) -> Stat:
-        return _stat(self._file_call(self.sftp.lstat(path), path))
+        return self._cached(path, follow=False)
 
     def stat(self, path: str) -> Stat:
-        return _stat(self._file_call(self.sftp.stat(path), path))
+        return self._cached(path, follow=True)
+
+    def _cached(self, path: str, *, follow: bool) -> Stat:
+        """A path's stat, asked once per read of the machine: resolving links inside the
+        root looks at each folder of each path, and most paths share their folders (one
+        round trip each, over a network)."""
+        key = (follow, path)
+        if key not in self._stats:
+            if len(self._stats) >= MAX_CACHED:
+                self._stats.clear()
+            call = self.sftp.stat(path) if follow else self.sftp.lstat(path)
+            try:
+                self._stats[key] = _stat(self._file_call(call, path))
+            except OSError as e:
+                self._stats[key] = e
+        found = self._stats[key]
+        if isinstance(found, OSError):
+            raise found
+        return found
 
     def readlink(self, path: str) -> str:
         return str(self._file_call(self.sftp.readlink(path), path))
@@ -185,7 +206,7 @@ class SshAccess(Access):
             return list(await asyncio.gather(*(one(p) for p in paths)))
 
         batches = 1 + len(paths) // IN_FLIGHT
-        return self._session.run(every(), self._timeout * min(batches, 20))
+        return self._session.run(every(), self._timeout * min(batches, 20), self._target)
 
     def readlinks(self, paths: Sequence[str]) -> list[str | None]:
         gate = asyncio.Semaphore(IN_FLIGHT)
@@ -201,7 +222,7 @@ class SshAccess(Access):
             return list(await asyncio.gather(*(one(p) for p in paths)))
 
         batches = 1 + len(paths) // IN_FLIGHT
-        return self._session.run(every(), self._timeout * min(batches, 20))
+        return self._session.run(every(), self._timeout * min(batches, 20), self._target)
 
     def can_read(self, path: str) -> bool:
         async def opens() -> bool:
@@ -219,7 +240,9 @@ class SshAccess(Access):
         command = shlex.join(argv)
         if self._sudo:
             command = "sudo -n -- " + command
-        return self._session.run(self._exec(command, timeout), timeout + self._timeout)
+        return self._session.run(
+            self._exec(command, timeout), timeout + self._timeout, self._target
+        )
 
     def which(self, name: str) -> str | None:
         for folder in PROGRAM_DIRS:
@@ -277,12 +300,12 @@ class SshAccess(Access):
     @property
     def sftp(self) -> asyncssh.SFTPClient:
         if self._sftp is None:
-            self._session.fail("the SFTP session is not open")
+            self._session.fail("the SFTP session is not open", self._target)
         assert self._sftp is not None
         return self._sftp
 
     def _call(self, coro: Awaitable[_T]) -> _T:
-        return self._session.run(_wrap(coro), self._timeout)
+        return self._session.run(_wrap(coro), self._timeout, self._target)
 
     def _file_call(self, coro: Awaitable[_T], path: str) -> _T:
         """The SFTP call's outcome; its failure as an OSError about ``path``."""
@@ -316,7 +339,8 @@ class SshAccess(Access):
             self._session.fail(
                 f"sudo was refused ({said[:200] or 'exit ' + str(checked and checked.returncode)}"
                 "): allow that user to run commands with sudo without a password on the host "
-                "(NOPASSWD), or scan without sudo"
+                "(NOPASSWD), or scan without sudo",
+                self._target,
             )
         self._sftp = await self._sudo_sftp(conn)
 
@@ -337,7 +361,8 @@ class SshAccess(Access):
             plain.exit()
         if server is None:
             self._session.fail(
-                f"no SFTP server program to run with sudo ({', '.join(SFTP_SERVERS)})"
+                f"no SFTP server program to run with sudo ({', '.join(SFTP_SERVERS)})",
+                self._target,
             )
         process = await conn.create_process("sudo -n -- " + shlex.quote(server), encoding=None)
         return await asyncssh.sftp.start_sftp_client(
@@ -389,12 +414,12 @@ async def _drain(stream: asyncssh.SSHReader[bytes]) -> bytes:
 @contextmanager
 def ssh_access(target: Target, settings: SshSettings) -> Iterator[SshAccess]:
     """The machine ``target`` names, logged in to and ready to read; logged out after."""
-    session = SshSession(target, settings).open()
+    session = SshSession.acquire(target, settings)
     try:
-        with SshAccess(session, sudo=settings.sudo or target.sudo).start() as access:
+        with SshAccess(session, settings.sudo or target.sudo, target).start() as access:
             yield access
     finally:
-        session.close()
+        session.release()
 
 
 __all__ = ["SshAccess", "ssh_access"]

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
+import tempfile
 import time
 import zlib
 from collections.abc import Iterator
@@ -20,7 +22,7 @@ from assessor.collectors.options import SshSettings
 from assessor.errors import TargetUnreachableError
 from assessor.regularfile import NotRegularFileError, TooLargeError
 from assessor.targets import parse_target
-from tests.conftest import SOCKET, Docker, run_cli, sql
+from tests.conftest import SOCKET, Docker, missing, run_cli, sql
 from tests.sshd import Sshd, start_sshd
 
 pytestmark = pytest.mark.docker
@@ -53,6 +55,17 @@ def _results(doc: dict[str, Any]) -> set[tuple[str, str, str]]:
     return {(r["rule"], r["resource"], r["status"]) for r in doc["results"]}
 
 
+def _seen_by_both(
+    a: set[tuple[str, str, str]], b: set[tuple[str, str, str]]
+) -> tuple[set[tuple[str, str, str]], set[tuple[str, str, str]]]:
+    """The results of the resources both scans saw. The one difference allowed: other test
+    sessions share this dockerd, and a container or image they create or remove between the
+    two scans is in one of them only (the machine, its engine and this test's objects must be
+    in both)."""
+    both = {r[1] for r in a} & {r[1] for r in b}
+    return {r for r in a if r[1] in both}, {r for r in b if r[1] in both}
+
+
 def _evidence(db: str, kind: str) -> dict[str, Any]:
     ((body,),) = sql(db, "SELECT body FROM evidence WHERE kind = :kind", kind=kind)
     return json.loads(zlib.decompress(body))  # type: ignore[no-any-return]
@@ -72,13 +85,20 @@ def test_ssh_scan_gives_the_results_of_host_and_engine_here(
     local = run_cli("scan", "host:/", f"engine:unix://{SOCKET}", "--format", "json",
                     db=f"sqlite:///{tmp_path / 'local.db'}")  # fmt: skip
     assert local.code == 0, local.err
-    remote, here = _results(via_ssh.json()), _results(local.json())
+    remote, here = _seen_by_both(_results(via_ssh.json()), _results(local.json()))
     assert remote == here, sorted(remote ^ here)
     kinds = {r["rule"].split("-")[0] for r in via_ssh.json()["results"]}
     assert {"host", "engine", "container", "image"} <= kinds
     ours = {r for r in remote if docker.label[:8] in r[1]}
     assert ("container-privileged-disabled", next(r[1] for r in ours if "sshmachpriv" in r[1]),
             "fail") in ours  # fmt: skip
+    assert {r[1].split(" ")[0] for r in ours} >= {
+        f"sshmachpriv-{docker.label[:8]}", f"sshmachnet-{docker.label[:8]}",
+        f"docker-daemon:{docker.image}"}  # fmt: skip
+    # the machine and its engine were judged in both (not left out as seen by one only)
+    # (manual rules answer for "*")
+    assert {r[1] for r in remote if r[0].startswith("host-")} == {os.uname().nodename, "*"}
+    assert {r for r in remote if r[0].startswith("engine-")}
     # two targets stored: the machine and its engine, named without the key or sudo
     stored = sql(db, "SELECT uri, kind, status FROM target ORDER BY uri")
     assert stored == [
@@ -87,10 +107,21 @@ def test_ssh_scan_gives_the_results_of_host_and_engine_here(
     ], stored
 
 
+def _logins(sshd: Sshd) -> int:
+    return sshd.log.read_text().count("Accepted publickey for root")
+
+
 def test_host_evidence_says_how_it_was_read(sshd: Sshd, tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'a.db'}"
+    before = _logins(sshd)
     run = run_cli("scan", _target(sshd), *sshd.args(), db=db, env=NO_AGENT)
     assert run.code in (0, 1), run.err
+    # the machine and its engine, read at once, over one login
+    assert _logins(sshd) - before == 1, sshd.log.read_text()[-2000:]
+    engine = _evidence(db, "engine")["data"]
+    assert (
+        engine["connection"]["ssh"]["host_key"] == _evidence(db, "host")["data"]["read"]["host_key"]
+    )
     data = _evidence(db, "host")["data"]
     read = data["read"]
     assert (read["user"], read["host"], read["port"], read["sudo"]) == (
@@ -254,3 +285,42 @@ def test_unreachable_host_raises_one_error(tmp_path: Path) -> None:
         ssh_access(parse_target("ssh://root@127.0.0.1:1"), settings),
     ):
         pass
+
+
+NOBODY_SFTP = (
+    "Subsystem sftp /usr/bin/setpriv --reuid=65534 --regid=65534 --clear-groups "
+    "/usr/lib/openssh/sftp-server\n"
+)
+
+
+def test_a_file_the_login_may_not_read_is_unreadable_not_fatal(tmp_path: Path) -> None:
+    """An SFTP server that runs as nobody (as a login without sudo would read): a root-only
+    file is refused as PermissionError, its stat still read, and the scan goes on."""
+    if not os.access("/usr/bin/setpriv", os.X_OK):
+        missing("setpriv (util-linux), to run the test SFTP server as nobody")
+    (tmp_path / "sshd").mkdir()
+    gen = start_sshd(tmp_path / "sshd", NOBODY_SFTP)
+    nobody = next(gen)
+    shared = Path(tempfile.mkdtemp(prefix="assessor-ssh-test-"))
+    try:
+        shared.chmod(0o755)
+        secret = shared / "secret"
+        secret.write_text("root only\n")
+        secret.chmod(0o600)
+        settings = SshSettings(str(nobody.known_hosts), str(nobody.key), 5.0)
+        from assessor.collectors.ssh_access import ssh_access
+
+        with ssh_access(parse_target(_target(nobody)), settings) as access:
+            with pytest.raises(PermissionError, match="Permission denied"):
+                access.read_file(str(secret), 100)
+            assert access.read_live(str(secret)) is None
+            assert stat.S_IMODE(access.stat(str(secret)).mode) == 0o600
+        db = f"sqlite:///{tmp_path / 'a.db'}"
+        run = run_cli("scan", _target(nobody), *nobody.args(), db=db, env=NO_AGENT)
+        assert run.code in (0, 1), run.err
+        assert "Traceback" not in run.err
+        stored = sql(db, "SELECT kind, status FROM target ORDER BY kind")
+        assert stored == [("engine", "collected"), ("host", "collected")], stored
+    finally:
+        gen.close()
+        shutil.rmtree(shared)

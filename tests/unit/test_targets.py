@@ -143,10 +143,10 @@ def test_ssh_target_is_the_host_and_its_engine(
     """ssh://: the machine (kind host) and its engine, stored under names without sudo."""
     h, e = parse_targets([text])
     assert (h.kind, h.scheme, h.uri, h.sudo) == ("host", "ssh", host, sudo)
-    assert (e.kind, e.scheme, e.uri, e.sudo) == ("engine", "ssh", engine, False)
+    assert (e.kind, e.scheme, e.uri, e.sudo) == ("engine", "ssh", engine, sudo)
     here, there = ssh_endpoint(h), ssh_endpoint(e)
     assert (here.user, here.host, here.port) == (there.user, there.host, there.port)
-    assert parse_target(h.uri).uri == h.uri and parse_target(e.uri) == e
+    assert parse_target(h.uri).uri == h.uri and parse_target(e.uri).uri == e.uri
     assert [t.uri for t in parse_targets(["host:/", text])] == ["host:/", host, engine]
 
 
