@@ -1,10 +1,12 @@
-"""A fleet: every complete assessment of one system in one period, read host by host.
+"""A fleet: every assessment of one system in one period, read host by host.
 
 Many assessments may cover one system and period (one per ingested bundle, one per scan of a
 few hosts), and one assessment may cover many hosts (a scan of many ``ssh://`` targets). The
 fleet report and the trend read each host's **latest reading** in the period: the targets of
 that host in the latest assessment (by start, then id) that has any, so a host read twice in a
-quarter counts once, as it was last seen.
+quarter counts once, as it was last seen. Assessments that finished count, complete or
+not (a target not reached is part of the reading: the host shows as not reached); a killed scan
+(never finished) does not.
 
 The host of a target is the host in its URI for ``ssh://``, ``engine:ssh://`` and
 ``engine:tcp://`` targets (lower case, without the user; with the port for an SSH port other
@@ -24,9 +26,11 @@ from urllib.parse import urlsplit
 from sqlalchemy import or_, select
 
 from assessor.store.models import Assessment, Target
-from assessor.vocab import AssessmentStatus
 
 UNKNOWN_HOST = "(host not recorded)"
+# an assessment that finished: complete, or incomplete because a target was not reached
+# (a fleet's scan of a thousand hosts rarely reaches them all); a killed scan never finished
+FINISHED = Assessment.finished.is_not(None)
 SSH_PORT = 22
 _REMOTE = ("ssh://", "engine:ssh://", "engine:tcp://")
 
@@ -65,9 +69,9 @@ def readings(
     upto: int | None = None,
     anchor: int | None = None,
 ) -> dict[str, list[Reading]]:
-    """Per period, each host's latest reading among the complete assessments of ``system``
-    (at most id ``upto``), ordered by host. ``anchor`` (an assessment, complete or not)
-    stands for the hosts it read in its own period, whatever else was read there."""
+    """Per period, each host's latest reading among the finished assessments of ``system``
+    (``FINISHED``; at most id ``upto``), ordered by host. ``anchor`` (an assessment, finished
+    or not) stands for the hosts it read in its own period, whatever else was read there."""
     wanted = list(dict.fromkeys(periods))
     q = (
         select(
@@ -80,11 +84,7 @@ def readings(
         )
         .join(Assessment, Target.assessment_id == Assessment.id)
         .where(Assessment.system == system, Assessment.period.in_(wanted))
-        .where(
-            or_(Assessment.status == AssessmentStatus.COMPLETE, Assessment.id == anchor)
-            if anchor is not None
-            else Assessment.status == AssessmentStatus.COMPLETE
-        )
+        .where(or_(FINISHED, Assessment.id == anchor) if anchor is not None else FINISHED)
         .order_by(Assessment.id, Target.id)
     )
     if upto is not None:
@@ -114,14 +114,4 @@ def by_assessment(found: Iterable[Reading]) -> dict[int, list[Reading]]:
     return dict(sorted(out.items()))
 
 
-def fleet_periods(session: Any, system: str) -> list[str]:
-    """The periods in which ``system`` has a complete assessment, oldest first."""
-    q = (
-        select(Assessment.period)
-        .where(Assessment.system == system, Assessment.status == AssessmentStatus.COMPLETE)
-        .distinct()
-    )
-    return sorted(session.scalars(q))
-
-
-__all__ = ["UNKNOWN_HOST", "Reading", "by_assessment", "fleet_periods", "host_of", "readings"]
+__all__ = ["FINISHED", "UNKNOWN_HOST", "Reading", "by_assessment", "host_of", "readings"]

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Text, cast, func, select
 
 from assessor.audit.attestations import attestations_for
-from assessor.audit.fleet import Reading, by_assessment, host_of, readings
+from assessor.audit.fleet import FINISHED, Reading, by_assessment, host_of, readings
 from assessor.audit.rollup import requirement_status
 from assessor.errors import NotFoundError
 from assessor.store.db import Store
@@ -225,8 +225,8 @@ def period_trend(
 ) -> list[PeriodPoint]:
     """Each period up to ``assessment``'s, oldest first, at most ``limit`` periods. The history
     is the assessment's system's (``Assessment.system``): in each period, every host's latest
-    reading among its complete assessments (assessor.audit.fleet; one assessment when it read
-    every host), ``assessment`` standing for the hosts it read in its own period. For an
+    reading among its assessments that finished (assessor.audit.fleet; one assessment when it
+    read every host), ``assessment`` standing for the hosts it read in its own period. For an
     assessment without a system, the latest complete assessment of each period among those
     without one with the same scope. Only what was stored up to ``assessment`` counts (a
     report of it reads the same trend later), unless ``whole_history`` (``assessor trend``
@@ -235,7 +235,11 @@ def period_trend(
     with store.session() as s:
         q = (
             select(Assessment.id, Assessment.period, Assessment.started, Assessment.scope)
-            .where(Assessment.status == AssessmentStatus.COMPLETE)
+            .where(
+                FINISHED
+                if assessment.system is not None
+                else Assessment.status == AssessmentStatus.COMPLETE
+            )
             .where(Assessment.period <= assessment.period)
             .order_by(Assessment.id)
         )
@@ -301,18 +305,20 @@ def _host_count(session: Any, a: Assessment) -> int:
 
 
 def anchor(store: Store, system: str | None) -> Assessment:
-    """The latest complete assessment (of ``system`` when given) of the latest period: the
-    trend ends with it."""
+    """The assessment the trend ends with: of ``system``, the latest that finished (complete or
+    not: assessor.audit.fleet.FINISHED) of the latest period; with no system given, the latest
+    complete assessment of the latest period."""
     with store.session() as s:
-        q = select(Assessment).where(Assessment.status == AssessmentStatus.COMPLETE)
         if system is not None:
-            q = q.where(Assessment.system == system)
+            q = select(Assessment).where(FINISHED, Assessment.system == system)
+        else:
+            q = select(Assessment).where(Assessment.status == AssessmentStatus.COMPLETE)
         latest = q.order_by(Assessment.period.desc(), Assessment.id.desc())
         row = s.scalars(latest.limit(1)).first()
     if row is None:
         if system is not None:
             raise NotFoundError(
-                f"no complete assessment of system {system!r}",
+                f"no finished assessment of system {system!r}",
                 hint="'assessor assessments' lists systems",
             )
         raise NotFoundError("no complete assessment stored yet", hint="run 'assessor scan' first")

@@ -1,6 +1,6 @@
 """The fleet report's data: every host of one system in one period, worst first.
 
-A fleet is every complete assessment of a system in a period (assessor.audit.fleet): each host
+A fleet is every assessment of a system in a period that finished (assessor.audit.fleet): each host
 is read from its latest reading there. The report reads each covered assessment once, as plain
 rows, its waivers applied as every output applies them, and keeps, per host, only its counts
 and its findings (failing, unevaluable and waived results, grouped by rule, at most
@@ -224,7 +224,7 @@ def build(store: Store, catalog: Catalog, request: FleetRequest) -> FleetData:
         found = readings(s, request.system, [request.period]).get(request.period, [])
     if not found:
         raise NotFoundError(
-            f"no complete assessment of system {request.system!r} in period {request.period}",
+            f"no finished assessment of system {request.system!r} in period {request.period}",
             hint="'assessor assessments' lists systems and periods",
         )
     groups = by_assessment(found)

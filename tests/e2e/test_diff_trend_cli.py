@@ -153,7 +153,7 @@ def test_trend_csv(two: str) -> None:
     ("args", "message"),
     [
         (("--framework", "nope"), "unknown framework 'nope'"),
-        (("--system", "nope"), "no complete assessment of system 'nope'"),
+        (("--system", "nope"), "no finished assessment of system 'nope'"),
         (("--periods", "0"), "--periods"),
         (("--format", "xml"), "'xml' is not one of"),
     ],

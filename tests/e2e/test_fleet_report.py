@@ -157,8 +157,8 @@ def test_fleet_trend_counts_each_host_once(fleet: str) -> None:
     [
         (["--period", "2026-Q4", "1"], "give no ASSESSMENT"),
         (["--period", "2026-Q4"], "a fleet report needs --system"),
-        (["--period", "2026-Q1", "--system", "fleet"], "no complete assessment of system"),
-        (["--period", "2026-Q4", "--system", "nope"], "no complete assessment of system"),
+        (["--period", "2026-Q1", "--system", "fleet"], "no finished assessment of system"),
+        (["--period", "2026-Q4", "--system", "nope"], "no finished assessment of system"),
     ],
 )
 def test_fleet_report_usage_errors(

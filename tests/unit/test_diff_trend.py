@@ -252,7 +252,7 @@ def test_trend_follows_the_system_and_orders_periods(store: Store) -> None:
     assert [p.period for p in t.period_trend(store, q3, [FW])] == ["2026-Q3"]
     assert t.anchor(store, "pay").id == q4.id
     assert t.anchor(store, "web").system == "web"
-    with pytest.raises(NotFoundError, match="no complete assessment of system 'nope'"):
+    with pytest.raises(NotFoundError, match="no finished assessment of system 'nope'"):
         t.anchor(store, "nope")
 
 

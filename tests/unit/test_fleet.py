@@ -39,9 +39,11 @@ def put(
     system: str = "fleet",
     started: datetime | None = None,
     complete: bool = True,
+    finished: bool = False,
     unreachable: tuple[str, ...] = (),
 ) -> int:
-    """An assessment of ``content`` (target uri -> [(rule, status)]), collected by ``scanner``."""
+    """An assessment of ``content`` (target uri -> [(rule, status)]), collected by ``scanner``;
+    not ``complete``: ``finished`` (incomplete, as a scan that missed a target) or not (killed)."""
     aid = queries.create_assessment(store, period, sorted(content), "sha256:x", system=system)
     with store.session() as s:
         row = s.get(Assessment, aid)
@@ -59,6 +61,8 @@ def put(
         queries.record_target(store, aid, uri, "host", status=status, identity={}, results=results)
     if complete:
         queries.finish_assessment(store, aid, AssessmentStatus.COMPLETE)
+    elif finished:  # ended with a target not reached
+        queries.finish_assessment(store, aid, AssessmentStatus.INCOMPLETE)
     return aid
 
 
@@ -162,3 +166,25 @@ def test_an_unreachable_latest_reading_stands_for_its_host(store: Store) -> None
     (p,) = t.period_trend(store, t.anchor(store, "fleet"), [FW])
     assert p.hosts == 1
     assert p.failures[FW] == {}
+
+
+def test_a_scan_that_missed_a_host_is_read_but_a_killed_one_is_not(store: Store) -> None:
+    # a scan of two hosts that reached one: incomplete, but finished; it is the latest reading
+    # of both (h2 not reached); a scan killed before its end is no reading at all
+    put(store, "2026-Q4", {"ssh://root@h1:22": [("r1", "pass")], "ssh://root@h2:22": []})
+    last = put(
+        store,
+        "2026-Q4",
+        {"ssh://root@h1:22": [("r1", "fail")], "ssh://root@h2:22": []},
+        unreachable=("ssh://root@h2:22",),
+        complete=False,
+        finished=True,
+    )
+    put(store, "2026-Q4", {"ssh://root@h1:22": [("r1", "pass")]}, complete=False)  # killed
+    with store.session() as s:
+        found = readings(s, "fleet", ["2026-Q4"])["2026-Q4"]
+    assert [(r.host, r.assessment_id) for r in found] == [("h1", last), ("h2", last)]
+    a = t.anchor(store, "fleet")
+    assert a.id == last
+    (p,) = t.period_trend(store, a, [FW], whole_history=True)
+    assert p.hosts == 2 and p.failures[FW] == {"high": 1}
