@@ -49,7 +49,10 @@ lint: venv
 ## bench: start-up of --version and scan --help; evaluation throughput; scan wall time against
 ## docker-bench-security on a staged state (10+1 containers, 6 images incl. two Debian-like); report
 ## rendering at 1,000 findings and the cost of signing it; the fleet report at 10, 100 and 1,000
-## hosts (HTML and PDF: time, size); each export format against the JSON;
+## hosts (HTML and PDF: time, size); 1,000 synthetic host bundles signed, then `assessor ingest`
+## into SQLite and PostgreSQL (wall and CPU time against the bundles' read+hash floor, raw sqlite3
+## writes and one scan; a second quarter and the database growth per quarter; the fleet report of
+## the 1,000 hosts); each export format against the JSON;
 ## secret redaction throughput (realistic and adversarial text) against a plain read of it
 bench: venv
 	bash scripts/test-setup.sh
@@ -62,6 +65,7 @@ bench: venv
 	$(BIN)/python tests/bench/bench_report.py
 	$(BIN)/python tests/bench/bench_fleet_report.py
 	$(BIN)/python tests/bench/bench_store.py
+	$(BIN)/python tests/bench/bench_fleet.py
 	$(BIN)/python tests/bench/bench_export.py
 	$(BIN)/python tests/bench/bench_redact.py
 
