@@ -99,9 +99,17 @@ class Fleet:
         self.hosts = hosts
         self.seed = seed
         captured = _captured()
-        self._hosts = captured["host"]
+        # every host is read live (collect's host:/): an offline root's document gets the
+        # live machine's kernel and listening sockets (what only a live host shows)
+        live = next(d["data"] for d in captured["host"] if d["data"].get("live"))
+        self._hosts = [_as_live(d, live) for d in captured["host"]]
+        # engines read on their own socket (daemon.json and dockerd's flags with them)
         self._engines = [
-            d for d in captured["engine"] if d["data"].get("daemon") and d["data"].get("info")
+            d
+            for d in captured["engine"]
+            if d["data"].get("connection", {}).get("scheme") == "unix"
+            and d["data"].get("daemon", {}).get("effective") is not None
+            and d["data"].get("info")
         ]
         self._containers = sorted(captured["container"], key=lambda d: d["resource"])
         self._hardened = [
@@ -273,6 +281,16 @@ class Fleet:
 
     def __iter__(self) -> Iterator[SyntheticHost]:
         return (self.host(h) for h in range(self.hosts))
+
+
+def _as_live(doc: dict[str, Any], live: dict[str, Any]) -> dict[str, Any]:
+    if doc["data"].get("live"):
+        return doc
+    data = {**doc["data"], "live": True, "root": "/"}
+    for key in ("kernel", "listening"):
+        if data.get(key) is None:
+            data[key] = live[key]
+    return {**doc, "data": data}
 
 
 def _evidence(
