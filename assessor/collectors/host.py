@@ -121,7 +121,9 @@ class HostCollector(Collector):
         # the daemon's settings that name host paths: from daemon.json, and on a live
         # machine from the running dockerd's flags too
         config: dict[str, Any] = dict(daemon_json) if isinstance(daemon_json, dict) else {}
-        local = _dockerd.local_daemon("/var/run/docker.sock", fs.access) if fs.live else None
+        # the engine's socket: Docker's, or over SSH the one ?socket= names
+        socket = target.socket or "/var/run/docker.sock"
+        local = _dockerd.local_daemon(socket, fs.access) if fs.live else None
         if local and local.get("flags"):
             config.update(local["flags"])
         tls_files = _dockerd.tls_paths(config)

@@ -19,7 +19,7 @@ import asyncio
 import errno
 import shlex
 import stat
-from collections.abc import Awaitable, Iterator, Sequence
+from collections.abc import Awaitable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any, TypeVar
 
@@ -27,7 +27,7 @@ import asyncssh
 
 from assessor.collectors import _proc
 from assessor.collectors._access import Access, Stat
-from assessor.collectors.engine_ssh import SshSession
+from assessor.collectors.engine_ssh import SshSession, _reason
 from assessor.collectors.options import SshSettings
 from assessor.errors import TargetUnreachableError
 from assessor.regularfile import NotRegularFileError, TooLargeError
@@ -38,6 +38,14 @@ _T = TypeVar("_T")
 CHUNK = 32 << 10  # bytes per SFTP read (OpenSSH's sftp-server answers up to 256 KiB)
 IN_FLIGHT = 32  # SFTP requests at once when many small files are read
 MAX_CACHED = 100_000  # stats kept while a machine is read
+# the connection itself is gone (not one file or command)
+_LOST = (
+    asyncssh.SFTPConnectionLost,
+    asyncssh.SFTPNoConnection,
+    asyncssh.DisconnectError,
+    asyncssh.ChannelOpenError,
+    ConnectionError,
+)
 # where OpenSSH's packages put the SFTP server (Debian, Red Hat, SUSE and Arch, Alpine)
 SFTP_SERVERS = (
     "/usr/lib/openssh/sftp-server",
@@ -108,7 +116,7 @@ class SshAccess(Access):
                 await sftp.wait_closed()
 
             with suppress(TargetUnreachableError, OSError, asyncssh.Error):
-                self._session.run(stop(), self._timeout, self._target)
+                self._run(stop(), self._timeout)
 
     def describe(self) -> dict[str, Any]:
         """How the machine was read, for the host's evidence."""
@@ -199,6 +207,8 @@ class SshAccess(Access):
             async with gate:
                 try:
                     return await self._read(path, limit)
+                except _LOST:
+                    raise
                 except (asyncssh.SFTPError, OSError):
                     return None
 
@@ -206,7 +216,7 @@ class SshAccess(Access):
             return list(await asyncio.gather(*(one(p) for p in paths)))
 
         batches = 1 + len(paths) // IN_FLIGHT
-        return self._session.run(every(), self._timeout * min(batches, 20), self._target)
+        return self._run(every(), self._timeout * min(batches, 20))
 
     def readlinks(self, paths: Sequence[str]) -> list[str | None]:
         gate = asyncio.Semaphore(IN_FLIGHT)
@@ -215,6 +225,8 @@ class SshAccess(Access):
             async with gate:
                 try:
                     return str(await self.sftp.readlink(path))
+                except _LOST:
+                    raise
                 except (asyncssh.SFTPError, OSError):
                     return None
 
@@ -222,7 +234,7 @@ class SshAccess(Access):
             return list(await asyncio.gather(*(one(p) for p in paths)))
 
         batches = 1 + len(paths) // IN_FLIGHT
-        return self._session.run(every(), self._timeout * min(batches, 20), self._target)
+        return self._run(every(), self._timeout * min(batches, 20))
 
     def can_read(self, path: str) -> bool:
         async def opens() -> bool:
@@ -240,9 +252,7 @@ class SshAccess(Access):
         command = shlex.join(argv)
         if self._sudo:
             command = "sudo -n -- " + command
-        return self._session.run(
-            self._exec(command, timeout), timeout + self._timeout, self._target
-        )
+        return self._run(self._exec(command, timeout), timeout + self._timeout)
 
     def which(self, name: str) -> str | None:
         for folder in PROGRAM_DIRS:
@@ -305,7 +315,15 @@ class SshAccess(Access):
         return self._sftp
 
     def _call(self, coro: Awaitable[_T]) -> _T:
-        return self._session.run(_wrap(coro), self._timeout, self._target)
+        return self._run(_wrap(coro), self._timeout)
+
+    def _run(self, coro: Coroutine[Any, Any, _T], timeout: float) -> _T:
+        """The coroutine's outcome within ``timeout``; a connection that broke off ends the
+        target with that reason (a file that cannot be read is only that file's)."""
+        try:
+            return self._session.run(coro, timeout, self._target)
+        except _LOST as x:
+            self._session.fail(f"the connection broke off ({_reason(x)})", self._target)
 
     def _file_call(self, coro: Awaitable[_T], path: str) -> _T:
         """The SFTP call's outcome; its failure as an OSError about ``path``."""
@@ -331,7 +349,15 @@ class SshAccess(Access):
     async def _start(self) -> None:
         conn = self._session.conn
         if not self._sudo:
-            self._sftp = await conn.start_sftp_client()
+            try:
+                self._sftp = await conn.start_sftp_client()
+            except (asyncssh.Error, OSError) as x:
+                self._session.fail(
+                    f"the host has no SFTP server to read its files with ({_reason(x)}): "
+                    "sshd must offer the sftp subsystem (Subsystem sftp in sshd_config, on by "
+                    "default)",
+                    self._target,
+                )
             return
         checked = await self._exec("sudo -n -- true", self._timeout)
         if checked is None or checked.returncode != 0:

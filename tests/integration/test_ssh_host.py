@@ -324,3 +324,23 @@ def test_a_file_the_login_may_not_read_is_unreadable_not_fatal(tmp_path: Path) -
     finally:
         gen.close()
         shutil.rmtree(shared)
+
+
+def test_a_host_without_sftp_is_named_and_its_engine_still_read(tmp_path: Path) -> None:
+    """No SFTP server: the machine's target says so; its engine is read all the same (its
+    dockerd's settings not, and said why)."""
+    (tmp_path / "sshd").mkdir()
+    gen = start_sshd(tmp_path / "sshd", "Subsystem sftp /nonexistent/sftp-server\n")
+    bare = next(gen)
+    try:
+        db = f"sqlite:///{tmp_path / 'a.db'}"
+        run = run_cli("scan", _target(bare), *bare.args(), db=db, env=NO_AGENT)
+    finally:
+        gen.close()
+    _refused(run, _target(bare), "the host has no SFTP server to read its files with")
+    stored = sql(db, "SELECT kind, status FROM target ORDER BY kind")
+    assert stored == [("engine", "collected"), ("host", "unreachable")], stored
+    daemon = _evidence(db, "engine")["data"]["daemon"]
+    assert daemon["found"] is False
+    assert daemon["read"]["process_read"].startswith("not read over SSH: engine:ssh://")
+    assert "no SFTP server" in daemon["read"]["process_read"]
