@@ -218,7 +218,6 @@ class FleetRequest:
 
 def build(store: Store, catalog: Catalog, request: FleetRequest) -> FleetData:
     """Read the fleet of ``request.system`` in ``request.period``."""
-
     fws = framework_ids(catalog, request.frameworks)
     with store.session() as s:
         found = readings(s, request.system, [request.period]).get(request.period, [])
@@ -242,8 +241,11 @@ def build(store: Store, catalog: Catalog, request: FleetRequest) -> FleetData:
     for n, h in enumerate(hosts, 1):
         h.number = n
         h.href = f"#{h.anchor}"
+    # the trend ends with the latest reading (by start, as hosts are read): for each host it
+    # read, it is that host's latest reading too, so the trend's period reads what this does
+    last = max(covered, key=lambda a: (a.started, a.id))
     with store.session() as s:
-        latest = s.get(Assessment, max(groups))
+        latest = s.get(Assessment, last.id)
         assert latest is not None
     trend = period_trend(store, latest, fws, whole_history=True)
     return FleetData(

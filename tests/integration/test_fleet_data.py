@@ -11,6 +11,7 @@ from assessor.audit.waivers import WaiverSpec, add_waiver
 from assessor.catalog import load_catalog
 from assessor.report.fleet import FleetRequest, build
 from assessor.store import open_store
+from assessor.store.models import Assessment
 from tests.fleetdata import HostSpec, default_hosts, make_fleet
 
 WAIVED_RULE = "container-memory-limited"
@@ -21,8 +22,17 @@ def test_fleet_data_matches_the_read_model_on_both_backends(store_url: str) -> N
     hosts = default_hosts(4, containers=3, unreachable=1)
     make_fleet(store_url, hosts, catalog=catalog)
     make_fleet(store_url, [HostSpec("ssh-host", "loose", 2)], bundles=False, catalog=catalog)
+    # an older SSH scan of host-0000 and of one more host, stored last but read a day before:
+    # not host-0000's latest reading (its bundle is), the other host's only one
+    late_hosts = [HostSpec(hosts[0].name, "hardened", 1), HostSpec("late-only", "mixed", 1)]
+    (late,) = make_fleet(store_url, late_hosts, bundles=False, catalog=catalog)
     store = open_store(store_url)
     try:
+        with store.session() as s:
+            row = s.get(Assessment, late)
+            assert row is not None
+            row.started -= timedelta(days=1)
+            s.commit()
         with store.session() as s:
             spec = WaiverSpec(
                 WAIVED_RULE, "*", "*", "fleet", "accepted", "CISO",
@@ -32,7 +42,9 @@ def test_fleet_data_matches_the_read_model_on_both_backends(store_url: str) -> N
             s.commit()
         data = build(store, catalog, FleetRequest("fleet", "2026-Q4", max_findings=0))
         names = [h.name for h in data.hosts]
-        assert sorted(names) == sorted([h.name for h in hosts] + ["ssh-host"])
+        assert sorted(names) == sorted([h.name for h in hosts] + ["ssh-host", "late-only"])
+        first = next(h for h in data.hosts if h.name == hosts[0].name)
+        assert first.assessment_id != late
         assert data.hosts[-1].name == "host-0003.fleet.test"  # not reached: after every failing
         assert data.hosts[-1].status == "unreachable"
         for h in data.hosts:
@@ -47,7 +59,9 @@ def test_fleet_data_matches_the_read_model_on_both_backends(store_url: str) -> N
         control = next(c for c in data.controls if c.rule == WAIVED_RULE)
         assert control.hosts["waived"] >= 1 and control.hosts["fail"] == 0
         assert data.point is not None and data.point.hosts == len(data.hosts)
-        assert len(data.assessments) == 5
+        assert len(data.assessments) == 6 and late in {a.id for a in data.assessments}
+        # the trend's period reads the very assessments the report does
+        assert data.point.assessments == sorted(a.id for a in data.assessments)
     finally:
         store.close()
 
