@@ -381,8 +381,10 @@ def _verify_cms(
                     key_usage_settings=_key_usage(),
                 )
             )
-    except (SignatureValidationError, ValueError, KeyError, TypeError) as e:
-        result.reason = f"{sig_path}: signature cannot be validated ({e})"
+    except (SignatureValidationError, ValueError, KeyError, TypeError, AttributeError) as e:
+        # AttributeError: pyHanko looks a digest algorithm's name up in cryptography's hashes
+        # module, and a signature naming an unknown one fails there
+        result.reason = f"{sig_path}: signature cannot be validated ({_one_line(e)})"
         return
     finally:
         result.details += [f"{label}: {m}" for m in logged]
@@ -390,6 +392,11 @@ def _verify_cms(
     problem = _judge(status, anchors, "")
     result.valid = problem is None
     result.reason = problem or "signature valid and trusted; matches the file"
+
+
+def _one_line(e: Exception) -> str:
+    text = (str(e).splitlines() or [""])[0][:200]
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
 
 
 # -- entry point -----------------------------------------------------------------------------

@@ -227,6 +227,28 @@ def test_a_bundle_signed_with_an_expired_certificate_is_refused(
     assert "certificate" in message and ("expired" in message or "validity" in message)
 
 
+SHA256_OID = bytes.fromhex("0609608648016503040201")  # DER of 2.16.840.1.101.3.4.2.1
+
+
+@pytest.mark.parametrize("which", [1, 2])
+def test_a_signature_naming_an_unknown_digest_is_refused_in_one_line(
+    tmp_path: Path, keys: tuple[SigningIdentity, list[Anchor]], which: int
+) -> None:
+    """A signature whose digest algorithm is no known one (a flipped byte of its OID): pyHanko
+    failed on it with an AttributeError, a traceback instead of a refusal."""
+    path = _bundle(tmp_path, keys[0])
+    members = _members(path)
+    signature = members[1][1]
+    places = [i for i in range(len(signature)) if signature.startswith(SHA256_OID, i)]
+    # the SignedData's list (unsigned, and unused: changing it changes nothing), the signer's
+    # digest algorithm, the signing certificate's hash in the signed attributes
+    assert len(places) == 3
+    at = places[which] + len(SHA256_OID) - 3  # the arc "4" of ...3.4.2.1
+    members[1] = ("manifest.json.p7s", signature[:at] + b"\x78" + signature[at + 1 :])
+    message = _refused(_rewrite(path, members), keys[1])
+    assert "refused" in message
+
+
 def test_an_unsigned_bundle_is_refused_unless_allowed(tmp_path: Path) -> None:
     path = _bundle(tmp_path, None)
     message = _refused(path, [])
