@@ -8,11 +8,14 @@ scan``), and evaluated and stored in the order given.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import itertools
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from assessor import collection as collecting
 from assessor import readmodel
@@ -398,25 +401,25 @@ class IngestOutcome:
     results: int = 0
 
 
-def ingest_bundle(
-    store: Store,
-    catalog: Catalog,
-    bundle: Bundle,
-    *,
-    period: str | None = None,
-    system: str | None = None,
-) -> IngestOutcome:
-    """Evaluate a verified bundle with ``catalog`` and store it as one assessment, whole or
-    not at all: started and finished when the bundle was collected, its scanner host the
-    machine that collected it, its period ``period`` (default: the quarter it was collected
-    in). A bundle stored already (by its manifest's digest) adds nothing."""
-    known = queries.ingested_assessment(store, bundle.digest)
-    if known is not None:
-        return IngestOutcome(bundle, known, False, AssessmentStatus.COMPLETE)
+@dataclass
+class Judged:
+    """A verified bundle judged, ready to store: what became of each target, and the rows."""
+
+    bundle: Bundle
+    record: queries.IngestRecord
+    outcomes: list[TargetOutcome]
+    targets: list[queries.TargetRecord]
+
+
+def judge_bundle(
+    catalog: Catalog, bundle: Bundle, *, period: str | None = None, system: str | None = None
+) -> Judged:
+    """A verified bundle evaluated with ``catalog`` (pure: nothing stored): the assessment it
+    makes, started and finished when it was collected, its scanner host the machine that
+    collected it, its period ``period`` (default: the quarter it was collected in)."""
     judged = [_judge(catalog, t, c) for t, c in bundle.targets]
     outcomes = [o for o, _ in judged]
     failed = [o for o in outcomes if o.status != TargetStatus.COLLECTED]
-    status = AssessmentStatus.INCOMPLETE if failed else AssessmentStatus.COMPLETE
     record = queries.IngestRecord(
         digest=bundle.digest,
         hostname=bundle.hostname,
@@ -427,12 +430,36 @@ def ingest_bundle(
         system=system,
         scope=[str(t) for t, _ in bundle.targets],
         catalog_digest=catalog.digest,
-        status=status,
+        status=AssessmentStatus.INCOMPLETE if failed else AssessmentStatus.COMPLETE,
         note=bundle_note(bundle, failed),
     )
-    assessment_id, stored = queries.record_ingested(store, record, [r for _, r in judged])
-    results = sum(len(r.results) for _, r in judged)
-    return IngestOutcome(bundle, assessment_id, stored, status, outcomes, results)
+    return Judged(bundle, record, outcomes, [r for _, r in judged])
+
+
+def store_judged(store: Store, judged: Judged) -> IngestOutcome:
+    """Store a judged bundle as one assessment, whole or not at all; a bundle stored already
+    (by its manifest's digest, even by another process at this moment) adds nothing."""
+    assessment_id, stored = queries.record_ingested(store, judged.record, judged.targets)
+    results = sum(len(t.results) for t in judged.targets)
+    status = judged.record.status
+    return IngestOutcome(judged.bundle, assessment_id, stored, status, judged.outcomes, results)
+
+
+def ingest_bundle(
+    store: Store,
+    catalog: Catalog,
+    bundle: Bundle,
+    *,
+    period: str | None = None,
+    system: str | None = None,
+) -> IngestOutcome:
+    """Evaluate a verified bundle with ``catalog`` and store it as one assessment
+    (``judge_bundle``, then ``store_judged``); a bundle stored already is not evaluated again
+    and adds nothing."""
+    known = queries.ingested_assessment(store, bundle.digest)
+    if known is not None:
+        return IngestOutcome(bundle, known, False, AssessmentStatus.COMPLETE)
+    return store_judged(store, judge_bundle(catalog, bundle, period=period, system=system))
 
 
 UNSIGNED_NOTE = "from an UNSIGNED evidence bundle"
@@ -456,7 +483,9 @@ def bundle_note(bundle: Bundle, failed: Sequence[TargetOutcome] = ()) -> str:
 class IngestRequest:
     """What ``assessor ingest`` was asked: the bundle files, whose signatures to trust
     (``trust``: certificate files; none: the key directory's), whether an unsigned bundle may
-    be stored, the period and system (checked), the bounds, controls and database."""
+    be stored, the period and system (checked), the bounds, controls and database, and how
+    many bundles are read, verified and judged at once (``jobs``, in processes of their own;
+    the store is written by this one)."""
 
     bundles: Sequence[Path]
     trust: Sequence[Path] = ()
@@ -466,49 +495,115 @@ class IngestRequest:
     limits: BundleLimits | None = None
     controls: Sequence[Path] = ()
     db: str | None = None
+    jobs: int = 1
 
 
-def ingest(
-    request: IngestRequest, told: Callable[[IngestOutcome | BundleError], None]
-) -> list[IngestOutcome | BundleError]:
-    """``assessor ingest``: each bundle read and verified, then evaluated and stored; a bundle
-    refused (its BundleError) stores nothing, and the others go on. ``told`` hears of each
-    bundle as it is done."""
+Told = Callable[["IngestOutcome | BundleError"], None]
+
+
+def ingest(request: IngestRequest, told: Told) -> list[IngestOutcome | BundleError]:
+    """``assessor ingest``: each bundle read and verified, then evaluated and stored, in the
+    order given; a bundle refused (its BundleError) stores nothing, and the others go on.
+    ``told`` hears of each bundle as it is done."""
     # bundles only here: a scan loads no signature checking (cryptography, 50 ms)
-    from assessor.bundle import BundleError, read_bundle
     from assessor.sign.verify import load_anchors
 
-    anchors = load_anchors(list(request.trust) or None)
+    global _PREPARING
     catalog = load_catalog(list(request.controls))
     load_plugin_functions(catalog)
     store = open_store(request.db)
-    done: list[IngestOutcome | BundleError] = []
     try:
-        for path in request.bundles:
-            outcome: IngestOutcome | BundleError
-            try:
-                bundle = read_bundle(
-                    path,
-                    anchors=anchors,
-                    allow_unsigned=request.allow_unsigned,
-                    limits=request.limits,
-                )
-                outcome = ingest_bundle(
-                    store, catalog, bundle, period=request.period, system=request.system
-                )
-            except BundleError as e:
-                outcome = e
-            told(outcome)
-            done.append(outcome)
+        known = queries.ingested_digests(store)
     finally:
-        store.close()
+        store.close()  # no connection open when the workers are forked
+    _PREPARING = _Preparing(catalog, load_anchors(list(request.trust) or None), request, known)
+    done: list[IngestOutcome | BundleError] = []
+    with _prepared(request) as prepared:
+        store = open_store(request.db)
+        try:
+            for item in prepared:
+                outcome = store_judged(store, item) if isinstance(item, Judged) else item
+                told(outcome)
+                done.append(outcome)
+        finally:
+            store.close()
     return done
+
+
+@dataclass(frozen=True)
+class _Preparing:
+    """What each bundle is read and judged with, and the bundles stored already (manifest
+    digest -> assessment), set before the worker processes are forked."""
+
+    catalog: Catalog
+    anchors: list[Any]
+    request: IngestRequest
+    known: dict[str, int]
+
+
+_PREPARING: _Preparing | None = None
+Prepared: TypeAlias = "Judged | IngestOutcome | BundleError"
+
+
+def _prepare(path: Path) -> Prepared:
+    """One bundle read and verified, then judged unless it is stored already (in a worker
+    process with ``jobs`` > 1)."""
+    from assessor.bundle import BundleError, read_bundle
+
+    assert _PREPARING is not None
+    p, request = _PREPARING, _PREPARING.request
+    try:
+        bundle = read_bundle(
+            path, anchors=p.anchors, allow_unsigned=request.allow_unsigned, limits=request.limits
+        )
+    except BundleError as e:
+        return e
+    stored = p.known.get(bundle.digest)
+    if stored is not None:
+        bundle.targets = []
+        return IngestOutcome(bundle, stored, False, AssessmentStatus.COMPLETE)
+    judged = judge_bundle(p.catalog, bundle, period=request.period, system=request.system)
+    judged.bundle.targets = []  # what was collected travels in the rows now
+    return judged
+
+
+@contextmanager
+def _prepared(request: IngestRequest) -> Iterator[Iterator[Prepared]]:
+    """Each bundle prepared (``_prepare``), in the order given: here one at a time, or in
+    ``jobs`` forked processes, at most 2 x jobs bundles ahead of the one being stored."""
+    if request.jobs <= 1 or len(request.bundles) <= 1:
+        yield (_prepare(p) for p in request.bundles)
+        return
+    import multiprocessing
+    from concurrent.futures import Future, ProcessPoolExecutor
+
+    fork = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(request.jobs, mp_context=fork) as pool:
+        paths = iter(request.bundles)
+        # the first window submitted now: the workers are forked before the store is opened
+        ahead: deque[Future[Prepared]] = deque(
+            pool.submit(_prepare, path) for path in itertools.islice(paths, 2 * request.jobs)
+        )
+
+        def results() -> Iterator[Prepared]:
+            while ahead:
+                got = ahead.popleft().result()
+                for path in itertools.islice(paths, 1):
+                    ahead.append(pool.submit(_prepare, path))
+                yield got
+
+        try:
+            yield results()
+        finally:
+            for future in ahead:
+                future.cancel()
 
 
 __all__ = [
     "EvaluateSummary",
     "IngestOutcome",
     "IngestRequest",
+    "Judged",
     "ScanRequest",
     "ScanRun",
     "ScanSummary",
@@ -518,6 +613,8 @@ __all__ = [
     "evaluate_stored",
     "ingest",
     "ingest_bundle",
+    "judge_bundle",
     "run_scan",
     "scan",
+    "store_judged",
 ]

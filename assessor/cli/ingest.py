@@ -67,6 +67,14 @@ _LIMITS = typer.Option(
     "max_bundle_bytes=4G, max_member_bytes=512M. See docs/bundles.md.",
 )
 _FMT = typer.Option(IngestFormat.TABLE, "--format", help="table or json.")
+_JOBS = typer.Option(
+    1,
+    "--jobs",
+    envvar="ASSESSOR_INGEST_JOBS",
+    min=1,
+    help="Bundles read, verified and evaluated at once, each in a process of its own (this "
+    "one writes the store, in the order given). Default: 1.",
+)
 
 
 def ingest(
@@ -78,6 +86,7 @@ def ingest(
     db: str = DB_OPTION,
     controls: list[Path] = CONTROLS_OPTION,
     limits: list[str] = _LIMITS,
+    jobs: int = _JOBS,
     fmt: IngestFormat = _FMT,
 ) -> None:
     """Verify evidence bundles, then evaluate and store each as one assessment.
@@ -102,6 +111,7 @@ def ingest(
         parse_limits([bounds] if isinstance(bounds, str) else list(bounds)),
         controls_dirs(controls),
         setting(db, "db"),
+        jobs,
     )
     done = pipeline.ingest(request, _tell if fmt is IngestFormat.TABLE else _quiet)
     if fmt is IngestFormat.JSON:

@@ -306,6 +306,13 @@ def ingested_assessment(store: Store, digest: str) -> int | None:
         return s.scalar(select(IngestedBundle.assessment_id).where(IngestedBundle.digest == digest))
 
 
+def ingested_digests(store: Store) -> dict[str, int]:
+    """Every stored bundle's manifest digest, and the assessment it was stored as."""
+    with store.session() as s:
+        rows = s.execute(select(IngestedBundle.digest, IngestedBundle.assessment_id)).tuples()
+        return dict(rows.all())
+
+
 def record_ingested(
     store: Store, bundle: IngestRecord, targets: Sequence[TargetRecord]
 ) -> tuple[int, bool]:

@@ -309,3 +309,30 @@ def test_collect_reads_its_targets_from_an_inventory(
     assert [f["target"] for f in _frames(out)] == [f"host:{r}" for r in roots]
     assert _cli("ingest", str(out), env=keys, db=db).code == 0
     assert sorted(u for (u,) in sql(db, "SELECT uri FROM target")) == [f"host:{r}" for r in roots]
+
+
+def test_jobs_judge_bundles_in_processes_and_store_the_same_in_order(
+    store_url: str, tmp_path: Path, keys: dict[str, str]
+) -> None:
+    paths = []
+    for n in range(4):
+        path = tmp_path / f"j{n}.bundle"
+        root = _root(tmp_path, f"j{n}", icc=n % 2 == 0)
+        assert _cli("collect", f"host:{root}", "-o", str(path), env=keys).code == 0
+        paths.append(str(path))
+    bad = tmp_path / "bad.bundle"
+    with tarfile.open(paths[0]) as tf:
+        cut = tf.getmember("target-00001.json.gz").offset_data + 100
+    bad.write_bytes(Path(paths[0]).read_bytes()[:cut])  # cut short inside the frame
+    order = [paths[0], str(bad), *paths[1:], paths[0]]
+    serial = f"sqlite:///{tmp_path / 'serial.db'}"
+    one = _cli("ingest", *order, env=keys, db=serial)
+    many = _cli("ingest", *order, "--jobs", "3", env=keys, db=store_url)
+    assert (one.code, many.code) == (2, 2)
+    assert many.out == one.out  # the same lines in the order given
+    assert many.err == one.err and str(bad) in many.err
+    assert f"{paths[0]}: already stored as assessment 1; nothing added" in many.out
+    for n in (1, 2, 3, 4):
+        assert _results(store_url, n) == _results(serial, n)
+        assert _evidence(store_url, n) == _evidence(serial, n)
+    assert _count(store_url, "assessment") == 4

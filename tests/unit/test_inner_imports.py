@@ -419,6 +419,14 @@ LAZY: dict[tuple[str, str], str] = {
         "assessor.sign.verify",
     ): "bundles only in ingest: a scan loads no signature checking (cryptography) (145 ms)",
     (
+        "assessor.pipeline",
+        "concurrent.futures",
+    ): "only ingest --jobs N runs a process pool; a scan loads none (4 ms)",
+    (
+        "assessor.pipeline",
+        "multiprocessing",
+    ): "only ingest --jobs N forks worker processes; a scan loads none (1 ms)",
+    (
         "assessor.publish",
         "assessor",
     ): "start-up: cli/report.py and cli/export.py import this module at their top; `assessor report --help` / `export --help` load none of the rendering, signing or store (8 ms)",
