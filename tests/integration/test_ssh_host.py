@@ -25,7 +25,12 @@ from assessor.targets import parse_target
 from tests.conftest import SOCKET, Docker, missing, run_cli, sql
 from tests.sshd import Sshd, start_sshd
 
-pytestmark = pytest.mark.docker
+pytestmark = [
+    pytest.mark.docker,
+    # asyncssh, imported here for the SFTP tests, imports cryptography's DSA types (the CLI
+    # quiets the same note: assessor.cli.quiet_library_warnings)
+    pytest.mark.filterwarnings("ignore:DSA is deprecated"),
+]
 
 NO_AGENT = {"SSH_AUTH_SOCK": ""}  # only the key a test names
 # a sudo that allows (drops -n and --, runs the rest) and one that refuses as sudo does when
