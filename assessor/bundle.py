@@ -65,6 +65,7 @@ MANIFEST = "manifest.json"
 SIGNATURE = "manifest.json.p7s"
 _MEMBER = re.compile(r"^target-[0-9]{5}\.json\.gz$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_ERROR_FIELD = "error"  # the key of a target's error in the manifest
 _FRAME_DEPTH = jsonsafe.MAX_DEPTH + 8  # the frame's own levels above an evidence document
 
 
@@ -141,7 +142,7 @@ def _summary(target: Target, c: Collected, member: str) -> dict[str, Any]:
         "target": str(target),
         "kind": str(target.kind),
         "status": status_of(c).value,
-        "error": None if c.error is None else c.error.message,
+        _ERROR_FIELD: None if c.error is None else c.error.message,
         "identity": c.identity,
         "member": member,
     }

@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from assessor.pipeline import IngestOutcome
 
 
+_ERROR_FIELD = "error"  # the key of a target's error in the JSON output
+
+
 class IngestFormat(StrEnum):
     TABLE = "table"
     JSON = "json"
@@ -160,7 +163,8 @@ def _json(o: IngestOutcome | BundleError) -> dict[str, object]:
         "signer": b.signer,
         "collected_at": b.collected_at.isoformat(),
         "targets": [
-            {"target": str(t.target), "status": str(t.status), "error": t.error} for t in o.targets
+            {"target": str(t.target), "status": str(t.status), _ERROR_FIELD: t.error}
+            for t in o.targets
         ],
     }
 

@@ -81,6 +81,12 @@ FOREIGN: dict[str, dict[str, tuple[str, str]]] = {
     "assessor/evaluate/registry.py": {
         "_ERROR_KEY": (ANYWHERE, "the key of a failed registry probe's message in its evidence"),
     },
+    "assessor/bundle.py": {
+        "_ERROR_FIELD": (ANYWHERE, "the key of a target's error in a bundle's manifest"),
+    },
+    "assessor/cli/ingest.py": {
+        "_ERROR_FIELD": (ANYWHERE, "the key of a target's error in ingest's JSON output"),
+    },
     "assessor/audit/history.py": {
         "_ERROR_FIELD": (ANYWHERE, "the name of a target's error in the canonical form"),
     },
