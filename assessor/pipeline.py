@@ -41,6 +41,7 @@ from assessor.targets import Target
 from assessor.vocab import (
     FAILING_STATUSES,
     AssessmentStatus,
+    BundleNote,
     Severity,
     TargetStatus,
     at_or_above,
@@ -462,16 +463,13 @@ def ingest_bundle(
     return store_judged(store, judge_bundle(catalog, bundle, period=period, system=system))
 
 
-UNSIGNED_NOTE = "from an UNSIGNED evidence bundle"
-
-
 def bundle_note(bundle: Bundle, failed: Sequence[TargetOutcome] = ()) -> str:
     """The stored assessment's note: which bundle it came from, collected where and signed by
     whom (an unsigned one says so first), then each target that was not collected."""
     origin = (
-        f"from evidence bundle {bundle.digest[:16]} signed by {bundle.signer}"
+        f"{BundleNote.SIGNED} {bundle.digest[:16]} signed by {bundle.signer}"
         if bundle.signer is not None
-        else f"{UNSIGNED_NOTE} {bundle.digest[:16]} (ingested with --allow-unsigned: who "
+        else f"{BundleNote.UNSIGNED} {bundle.digest[:16]} (ingested with --allow-unsigned: who "
         "collected it is not proven)"
     )
     notes = [f"{origin}, collected on {bundle.hostname} by assessor {bundle.tool_version}"]

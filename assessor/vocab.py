@@ -149,3 +149,11 @@ class AssessmentStatus(StrEnum):
 
     COMPLETE = "complete"
     INCOMPLETE = "incomplete"
+
+
+class BundleNote(StrEnum):
+    """How the note of an assessment stored by ``assessor ingest`` begins: from a signed
+    evidence bundle, or from an unsigned one (``--allow-unsigned``); the report says which."""
+
+    SIGNED = "from evidence bundle"
+    UNSIGNED = "from an UNSIGNED evidence bundle"

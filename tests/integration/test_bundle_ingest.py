@@ -336,3 +336,35 @@ def test_jobs_judge_bundles_in_processes_and_store_the_same_in_order(
         assert _results(store_url, n) == _results(serial, n)
         assert _evidence(store_url, n) == _evidence(serial, n)
     assert _count(store_url, "assessment") == 4
+
+
+def test_the_report_says_where_the_evidence_came_from(
+    tmp_path: Path, keys: dict[str, str], db: str
+) -> None:
+    """The cover names the bundle and its signer; an unsigned one is a warning an auditor
+    cannot miss. A scanned assessment's cover has neither."""
+    pytest.importorskip("weasyprint")
+    signed, unsigned = tmp_path / "s.bundle", tmp_path / "u.bundle"
+    assert (
+        _cli("collect", f"host:{_root(tmp_path, 's', icc=True)}", "-o", str(signed), env=keys).code
+        == 0
+    )
+    root = _root(tmp_path, "u", icc=False)
+    assert _cli("collect", f"host:{root}", "-o", str(unsigned), "--unsigned", env=keys).code == 0
+    assert _cli("ingest", str(signed), str(unsigned), "--allow-unsigned", env=keys, db=db).code == 0
+    assert _cli("scan", f"host:{root}", env=keys, db=db).code == 0
+    covers = {}
+    for n in (1, 2, 3):
+        out = tmp_path / f"r{n}.html"
+        run = _cli("report", str(n), "-o", str(out), env=keys, db=db)
+        assert run.code == 0, run.err
+        html = out.read_text()
+        covers[n] = html[
+            html.index('id="cover"') : html.index("</section>", html.index('id="cover"'))
+        ]
+    assert 'id="bundle">from evidence bundle ' in covers[1]
+    assert "signed by collector-1 (fleet), collected on " in covers[1]
+    assert 'id="unsigned-bundle"' not in covers[1]
+    assert 'id="bundle">from an UNSIGNED evidence bundle ' in covers[2]
+    assert 'id="unsigned-bundle"' in covers[2] and "who collected it is not proven" in covers[2]
+    assert 'id="bundle"' not in covers[3] and 'id="unsigned-bundle"' not in covers[3]

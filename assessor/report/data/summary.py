@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from assessor import __version__
 from assessor.audit.diff import diff
 from assessor.store import queries
+from assessor.vocab import BundleNote
 
 if TYPE_CHECKING:
     from assessor.audit.trend import PeriodPoint
@@ -76,6 +77,20 @@ class ReportMeta:
     @property
     def catalog_matches(self) -> bool:
         return self.catalog_digest == self.current_catalog_digest
+
+    @property
+    def bundle(self) -> str | None:
+        """Where the evidence came from when ``assessor ingest`` stored it from an evidence
+        bundle (the note's first clause: the bundle, its signer or that it had none, the
+        collecting host); None for an assessment scanned by this database's own scans."""
+        note = self.note or ""
+        if not note.startswith((BundleNote.SIGNED, BundleNote.UNSIGNED)):
+            return None
+        return note.split("; ")[0]
+
+    @property
+    def unsigned_bundle(self) -> bool:
+        return (self.note or "").startswith(BundleNote.UNSIGNED)
 
 
 @dataclass
