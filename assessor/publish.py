@@ -341,6 +341,7 @@ def _fleet_body(data: FleetData, request: ReportRequest, folder: str, shipment: 
     """The fleet report's bytes (unsigned); an HTML report's host files go into
     ``shipment``."""
     from assessor.report.attachments import ShippedFile, manifest_html
+    from assessor.report.fleet import cut_for_pdf
     from assessor.report.render import (
         host_file,
         render_fleet_hosts,
@@ -351,6 +352,7 @@ def _fleet_body(data: FleetData, request: ReportRequest, folder: str, shipment: 
     if request.pdf:
         import weasyprint  # type: ignore[import-untyped]  # noqa: F401
 
+        cut_for_pdf(data)
         return render_pdf(render_fleet_html(data))
     data.detail_files = True
     for h in data.hosts:

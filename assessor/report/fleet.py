@@ -62,8 +62,8 @@ SHOWN_FINDINGS = (Status.FAIL, Status.ERROR, Status.WAIVED)
 _STORED = {s.value: s for s in STORED_STATUSES}
 # a PDF's appendix: the worst hosts' findings only, a few resources per rule (a thousand
 # hosts' findings are thousands of pages; the HTML report has every host's, a file each)
-PDF_DETAIL_HOSTS = 25
-PDF_RESOURCES_PER_RULE = 5
+PDF_DETAIL_HOSTS = 10
+PDF_RESOURCES_PER_RULE = 3
 
 
 @dataclass(frozen=True, slots=True)

@@ -123,6 +123,10 @@ def test_pdf_fleet_report_signed(tmp_path: Path, fleet: str, keys: dict[str, str
     ):
         assert heading in text, heading
     assert "host-0005.fleet.test" in text and "unreachable" in text
+    # the worst hosts' findings are in the appendix (every host here: fewer than its limit)
+    appendix = text[text.index("Appendix B. Each host's findings") :]
+    assert "host-0000.fleet.test" in appendix and "container-memory-limited" in appendix
+    assert "at most 3 resources per rule" in appendix
     assert 'alert("x")' in text  # the hostile name as written, shown as text
 
 

@@ -5,10 +5,14 @@ its targets, and waivers applied as every other output applies them."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
 
 from assessor import readmodel
 from assessor.audit.waivers import WaiverSpec, add_waiver
 from assessor.catalog import load_catalog
+from assessor.report import fleet
 from assessor.report.fleet import FleetRequest, build
 from assessor.store import open_store
 from assessor.store.models import Assessment
@@ -70,3 +74,22 @@ def _host(uri: str, view: readmodel.AssessmentView, name: str) -> bool:
     from assessor.audit.fleet import host_of
 
     return host_of(uri, view.scanner_host) == name
+
+
+def test_a_pdf_holds_the_worst_hosts_detail_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path / 'f.db'}"
+    make_fleet(url, default_hosts(5, containers=4))
+    store = open_store(url)
+    try:
+        data = build(store, load_catalog(), FleetRequest("fleet", "2026-Q4", max_findings=0))
+    finally:
+        store.close()
+    monkeypatch.setattr(fleet, "PDF_DETAIL_HOSTS", 2)
+    fleet.cut_for_pdf(data)
+    assert data.detail_hosts == data.hosts[:2]
+    assert all(len(f.shown) <= 3 for h in data.detail_hosts for f in h.findings)
+    assert any(f.results > len(f.shown) for f in data.detail_hosts[0].findings)
+    assert [h.href for h in data.hosts[2:]] == ["", "", ""]  # no link to detail not there
+    assert "The other 3 hosts' findings are not in this PDF" in data.detail_note
