@@ -9,7 +9,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 $(BIN)/assessor: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,all]'
+	$(BIN)/pip install --quiet -e '.[dev,all,deploy-test]'
 	@touch $@
 
 venv: $(BIN)/assessor
