@@ -169,7 +169,7 @@ def test_the_playbook_collects_each_host_and_ingests_once(fleet: Fleet) -> None:
         ("host:/", "host"),
         (f"engine:unix://{SOCKET}", "engine"),
     }
-    bundles = sorted(p.name for p in (fleet.work / "bundles").iterdir())
+    bundles = sorted(p.name for p in (fleet.work / "bundles").glob("*.bundle"))
     assert len(bundles) == 1 and bundles[0].startswith("local-"), bundles
     # nothing of the run is left on the host but the venv, the wheels and the caches
     on_host = fleet.work / "on-host" / "local"
