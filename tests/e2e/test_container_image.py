@@ -5,82 +5,26 @@ wheel on a Debian root made with debootstrap (no Docker Hub), then run as its RE
 from __future__ import annotations
 
 import json
-import re
-import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from assessor import __version__
-from tests.conftest import ROOT, SOCKET, Docker, missing
+from tests.conftest import SOCKET, Docker
+from tests.e2e.conftest import build_assessor_image
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
-DEBOOTSTRAP = "/usr/sbin/debootstrap"
-
-
-def _mirror() -> str:
-    """The Debian mirror apt uses here (deb822 sources or sources.list)."""
-    for f in sorted(Path("/etc/apt").glob("sources.list.d/*.sources")):
-        if m := re.search(r"^URIs:\s*(\S+)", f.read_text(), re.M):
-            return m.group(1)
-    lists = [Path("/etc/apt/sources.list"), *Path("/etc/apt").glob("sources.list.d/*.list")]
-    for f in lists:
-        if f.is_file() and (m := re.search(r"^deb\s+(?:\[[^]]*\]\s+)?(\S+)", f.read_text(), re.M)):
-            return m.group(1)
-    return "http://deb.debian.org/debian"
-
 
 @pytest.fixture(scope="module")
-def image(docker: Docker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if not Path(DEBOOTSTRAP).exists():
-        missing("debootstrap (apt-get install debootstrap; scripts/test-setup.sh does)")
-    work = tmp_path_factory.mktemp("image")
-    root = work / "root"
-    include = "--include=python3,python3-venv"
-    subprocess.run(
-        [DEBOOTSTRAP, "--variant=minbase", include, "bookworm", str(root), _mirror()],
-        check=True,
-        capture_output=True,
-        timeout=900,
-    )
-    base = f"assessor-test/debian-python:{docker.label[:12]}"
-    tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
-    assert tar.stdout is not None
-    label = f"LABEL assessor.test={docker.label}"
-    docker("import", "--change", label, "-", base, input=tar.stdout.read())
-    assert tar.wait() == 0
-    shutil.rmtree(root)
-
-    context = work / "context"
-    wheels = context / "wheels"
-    pip = [sys.executable, "-m", "pip"]
-    build = [*pip, "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheels)]
-    subprocess.run([*build, str(ROOT)], check=True, timeout=300)
-    [wheel] = wheels.glob("assessor-*.whl")
-    subprocess.run([*pip, "download", "-q", "-d", str(wheels), str(wheel)], check=True, timeout=600)
-
-    tag = f"assessor-test/assessor:{docker.label[:12]}"
-    docker(
-        "build",
-        "--label",
-        f"assessor.test={docker.label}",
-        "--build-arg",
-        f"BASE={base}",
-        "-f",
-        str(ROOT / "deploy" / "container" / "Dockerfile"),
-        "-t",
-        tag,
-        str(context),
-    )
+def image(
+    docker: Docker, debian_python: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    tag = build_assessor_image(docker, debian_python, tmp_path_factory.mktemp("image"))
     try:
         yield tag
     finally:
         docker("rmi", "-f", tag, check=False)
-        docker("rmi", "-f", base, check=False)
 
 
 def test_the_image_answers_its_version(docker: Docker, image: str) -> None:
