@@ -1,5 +1,6 @@
-"""deploy/ansible: the playbook run for real with ansible-playbook against a throwaway sshd on
-127.0.0.1 (the machine itself, reached as a remote host) and a host that refuses connections.
+"""deploy/ansible: the playbook run for real with ansible-playbook against two throwaway sshds
+(on 127.0.0.1, and on port 22 in a network namespace of the test's own: the machine itself,
+reached as two remote hosts) and a host that refuses connections.
 It installs assessor from this checkout's wheels into a venv there, collects a signed bundle,
 fetches it and ingests it into a PostgreSQL database on the controller: one assessment per
 reachable host with that host's targets; the unreachable host stops nothing; a second run the
@@ -21,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, SOCKET, missing, sql
-from tests.sshd import Sshd, free_port, start_sshd
+from tests.sshd import Sshd, free_port, netns, start_sshd
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -37,8 +38,20 @@ def _tool(name: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
-    yield from start_sshd(tmp_path_factory.mktemp("sshd"))
+def sshds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Sshd, Sshd]]:
+    """Two hosts: an sshd on 127.0.0.1 and one on port 22 in a network namespace of the
+    test's own, accepting the same client key."""
+    d = tmp_path_factory.mktemp("sshd")
+    with netns() as (name, address):
+        local = start_sshd(d / "local")
+        here = next(local)
+        remote = start_sshd(d / "ns", address=address, ports=[22], netns=name, client=here.key)
+        there = next(remote)
+        try:
+            yield here, there
+        finally:
+            for started in (remote, local):
+                started.close()
 
 
 @pytest.fixture(scope="module")
@@ -97,20 +110,29 @@ class Fleet:
 
 @pytest.fixture
 def fleet(
-    sshd: Sshd, wheelhouse: Path, tmp_path_factory: pytest.TempPathFactory, pg_url: str
+    sshds: tuple[Sshd, Sshd],
+    wheelhouse: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    pg_url: str,
 ) -> Fleet:
+    here, there = sshds
     work = tmp_path_factory.mktemp("fleet")
-    ssh_args = f"-o UserKnownHostsFile={sshd.known_hosts} -o StrictHostKeyChecking=yes"
+    known = work / "known_hosts"
+    known.write_text(here.known_hosts.read_text() + there.known_hosts.read_text())
+    ssh_args = f"-o UserKnownHostsFile={known} -o StrictHostKeyChecking=yes"
     inventory = work / "inventory.ini"
+    # each host its own folder: both are this machine's filesystem
     inventory.write_text(
         "[fleet]\n"
-        f"local ansible_host=127.0.0.1 ansible_port={sshd.port} "
+        f"local ansible_host=127.0.0.1 ansible_port={here.port} "
         f"assessor_remote_dir={work / 'on-host' / 'local'}\n"
+        f"nshost ansible_host={there.address} ansible_port=22 "
+        f"assessor_remote_dir={work / 'on-host' / 'nshost'}\n"
         f"down ansible_host=127.0.0.1 ansible_port={free_port()} "
         f"assessor_remote_dir={work / 'on-host' / 'down'}\n"
         "[fleet:vars]\n"
         "ansible_user=root\n"
-        f"ansible_ssh_private_key_file={sshd.key}\n"
+        f"ansible_ssh_private_key_file={here.key}\n"
         f"ansible_ssh_common_args='{ssh_args}'\n"
         "ansible_python_interpreter=/usr/bin/python3\n"
     )
@@ -162,28 +184,34 @@ def test_the_playbook_collects_each_host_and_ingests_once(fleet: Fleet) -> None:
     # 4: a host was unreachable; the others went on to the end
     assert first.returncode == 4, log
     assert recap["down"]["unreachable"] == 1, log
-    assert recap["local"]["failed"] == 0 and recap["local"]["unreachable"] == 0, log
-    [(assessment, host, system)] = _assessments(fleet.db)
-    assert (host, system) == (os.uname().nodename, "fleet-test")
-    assert _targets(fleet.db, assessment) >= {
-        ("host:/", "host"),
-        (f"engine:unix://{SOCKET}", "engine"),
-    }
-    bundles = sorted(p.name for p in (fleet.work / "bundles").glob("*.bundle"))
-    assert len(bundles) == 1 and bundles[0].startswith("local-"), bundles
-    # nothing of the run is left on the host but the venv, the wheels and the caches
-    on_host = fleet.work / "on-host" / "local"
-    assert not any((on_host / "keys").glob("*key*")), list((on_host / "keys").iterdir())
-    assert not any((on_host / "bundles").iterdir())
-    assert (on_host / "venv" / "bin" / "assessor").exists()
+    for host in ("local", "nshost"):
+        assert recap[host]["failed"] == 0 and recap[host]["unreachable"] == 0, log
+    stored = _assessments(fleet.db)
+    assert len(stored) == 2, stored
+    for assessment, host, system in stored:
+        # both hosts are this machine, seen through two sshds
+        assert (host, system) == (os.uname().nodename, "fleet-test")
+        assert _targets(fleet.db, assessment) >= {
+            ("host:/", "host"),
+            (f"engine:unix://{SOCKET}", "engine"),
+        }
+    bundles = sorted(p.name.split("-")[0] for p in (fleet.work / "bundles").glob("*.bundle"))
+    assert bundles == ["local", "nshost"], bundles
+    # nothing of the run is left on a host but the venv, the wheels and the caches
+    for host in ("local", "nshost"):
+        on_host = fleet.work / "on-host" / host
+        assert not any((on_host / "keys").glob("*key*")), list((on_host / "keys").iterdir())
+        assert not any((on_host / "bundles").iterdir())
+        assert (on_host / "venv" / "bin" / "assessor").exists()
 
     again = fleet.play()
     log = again.stdout + again.stderr
     assert again.returncode == 4, log
     recap = _recap(again.stdout)
-    assert recap["local"]["changed"] == 0 and recap["local"]["failed"] == 0, log
-    assert [a[0] for a in _assessments(fleet.db)] == [assessment]
-    assert "already stored" in again.stdout, log
+    for host in ("local", "nshost"):
+        assert recap[host]["changed"] == 0 and recap[host]["failed"] == 0, log
+    assert _assessments(fleet.db) == stored
+    assert log.count("already stored as assessment") == 2, log
 
 
 def test_ansible_lint_passes_on_the_production_profile(tmp_path: Path) -> None:
