@@ -32,11 +32,13 @@ import string
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from assessor import yamlsafe
 from assessor.errors import ControlDefinitionError, TargetError
 from assessor.targets import SSH_PORT, Target, parse_target, with_engines
+
+if TYPE_CHECKING:
+    from assessor.yamlsafe import Path_
 
 MAX_BYTES = 16 << 20  # an inventory of 100,000 hosts with a few variables each is about 10 MiB
 MAX_HOSTS = 100_000  # hosts named by one inventory, ranges expanded
@@ -158,6 +160,8 @@ class _Parsed:
 
 def read_inventory(path: Path) -> Inventory:
     """The targets ``path`` names (see the module's doc)."""
+    import assessor.yamlsafe as yamlsafe
+
     name = str(path)
     if path.suffix.lower() in _YAML_SUFFIXES:
         parsed = _read_yaml(path, name)
@@ -296,6 +300,8 @@ def _ini_value(value: str) -> Any:
 
 
 def _read_yaml(path: Path, name: str) -> _Parsed:
+    import assessor.yamlsafe as yamlsafe
+
     try:
         data, lines, _ = yamlsafe.load(path, name, MAX_BYTES)
     except ControlDefinitionError as e:
@@ -314,8 +320,8 @@ def _read_yaml(path: Path, name: str) -> _Parsed:
 
 def _yaml_group(
     parsed: _Parsed,
-    lines: dict[yamlsafe.Path_, int],
-    at: yamlsafe.Path_,
+    lines: dict[Path_, int],
+    at: Path_,
     group: str,
     body: Any,
 ) -> None:

@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -113,6 +114,14 @@ def load(controls: list[Path] | None) -> Catalog:
 
 def print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, indent=2, sort_keys=False, ensure_ascii=False) + "\n")
+
+
+class ProgressMode(StrEnum):
+    """``scan --progress``: what a scan shows while it runs (assessor/cli/_progress.py)."""
+
+    AUTO = "auto"
+    PLAIN = "plain"
+    NONE = "none"
 
 
 def interactive() -> bool:

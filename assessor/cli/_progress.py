@@ -16,12 +16,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from enum import StrEnum
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from typer import echo
 
+from assessor.cli._common import ProgressMode as ProgressMode  # collect's option too
 from assessor.cli._common import interactive
 from assessor.errors import AssessorError
 
@@ -31,12 +31,6 @@ if TYPE_CHECKING:
 READING = "reading"
 COLLECTED = "collected"
 SHOWN_AT_ONCE = 3  # names of targets being read shown in the status line
-
-
-class ProgressMode(StrEnum):
-    AUTO = "auto"
-    PLAIN = "plain"
-    NONE = "none"
 
 
 def mode_of(value: object) -> ProgressMode:

@@ -16,11 +16,11 @@ from assessor.cli._common import (
     CONTROLS_OPTION,
     DB_OPTION,
     PERIOD_OPTION,
+    ProgressMode,
     controls_dirs,
     print_json,
     setting,
 )
-from assessor.cli._progress import ProgressMode, ScanProgress, mode_of
 from assessor.errors import TargetError
 from assessor.extras import require
 from assessor.vocab import FAILING_STATUSES, Severity
@@ -278,6 +278,7 @@ def scan(
     """
     with uncollected_imports():
         from assessor import collection
+        from assessor.cli._progress import ScanProgress, mode_of
 
     options = _options(platform, image_limits, insecure, creds, authfile, cert_dir, timeout)
     _registry_checks(options, deep, max_images, stale_days, push_probe)

@@ -66,7 +66,7 @@ def test_on_a_terminal_the_counts_and_each_ended_target(tmp_path: Path, db: str)
     inv.write_text("\n".join(targets) + "\n")
     leader, follower = pty.openpty()
     env = {k: v for k, v in os.environ.items() if k != "CI"}
-    env.update(ASSESSOR_DB=db, COLUMNS="200", TERM="xterm")
+    env.update(ASSESSOR_DB=db, COLUMNS="500", TERM="xterm")  # no status line cut
     with (tmp_path / "out.json").open("w") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "assessor", "scan", "-i", str(inv), "--format", "json",

@@ -327,11 +327,11 @@ def test_each_target_is_told_as_it_starts_and_ends(
         states = [s for j, s in told if j == i]
         assert len(states) == 2 and states[0] == collection.READING, told
     ends = [(i, s) for i, s in told if s != collection.READING]
-    # the fast one and the missing one end before the slow one, which ends before the
-    # hanging one is given up
+    # the fast one and the missing one end (and are told) before the slow one, though the
+    # slow one is handed over first
     assert ends.index((2, collection.COLLECTED)) < ends.index((0, collection.COLLECTED))
     assert ends.index((3, collection.UNREACHABLE)) < ends.index((0, collection.COLLECTED))
-    assert ends[-1] == (1, collection.UNREACHABLE)
+    assert (1, collection.UNREACHABLE) in ends
     gave_up = next(e for e in events if e.index == 1 and e.state != collection.READING)
     assert "not collected within 3 s (--target-timeout)" in gave_up.error
     assert gave_up.seconds >= 3.0

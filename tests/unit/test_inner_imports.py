@@ -279,6 +279,14 @@ LAZY: dict[tuple[str, str], str] = {
         "assessor.collectors.options",
     ): "start-up: `assessor CMD --help` imports this command's module; only the command's work loads it (128 ms)",
     (
+        "assessor.inventory",
+        "assessor.yamlsafe",
+    ): "PyYAML, only to read an inventory file: a scan of the targets on its command line reads no YAML (tests/unit/test_startup.py) (34 ms)",
+    (
+        "assessor.cli.scan",
+        "assessor.cli._progress",
+    ): "start-up: `assessor scan --help` loads no module of another command or helper it does not need (tests/unit/test_startup.py) (4 ms)",
+    (
         "assessor.cli.scan",
         "assessor.inventory",
     ): "start-up: `assessor CMD --help` imports this command's module; only a scan reads an inventory (PyYAML for a YAML one) (34 ms)",
