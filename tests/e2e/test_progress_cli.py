@@ -57,7 +57,7 @@ def test_plain_is_one_line_per_target_on_stderr(tmp_path: Path, db: str) -> None
 
 def test_on_a_terminal_the_counts_and_each_ended_target(tmp_path: Path, db: str) -> None:
     targets, inv = _fleet(tmp_path)
-    # a host whose sshd never speaks: read for 2 s (--ssh-timeout), so the status line shows it
+    # a host whose sshd never speaks: read for 6 s (--ssh-timeout), so the status line shows it
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
     silent.listen(8)
@@ -70,7 +70,7 @@ def test_on_a_terminal_the_counts_and_each_ended_target(tmp_path: Path, db: str)
     with (tmp_path / "out.json").open("w") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "assessor", "scan", "-i", str(inv), "--format", "json",
-             "--ssh-timeout", "2", "--known-hosts", str(tmp_path / "known_hosts")],
+             "--ssh-timeout", "6", "--known-hosts", str(tmp_path / "known_hosts")],
             stdout=out, stderr=follower, env=env, cwd=ROOT,
         )  # fmt: skip
         os.close(follower)
@@ -94,7 +94,11 @@ def test_on_a_terminal_the_counts_and_each_ended_target(tmp_path: Path, db: str)
     text = shown.decode(errors="replace")
     # the status line: the counts, and the names of the targets being read
     seen = text.replace("\r", "\n")  # shown when an assertion fails
-    assert re.search(r"targets done · 1 failed · reading [^\r\n]*" + re.escape(mute), text), seen
+    # (which of the two failures comes first depends on the machine's load)
+    assert re.search(r"/4 targets done( · 1 failed)? · reading [^\r\n]*" + re.escape(mute), text), (
+        seen
+    )
+    assert re.search(r"/4 targets done · [12] failed", text), seen
     for t in targets[:2]:
         assert f"collected {t} (" in text, seen
     assert f"unreachable {targets[2]} (" in text, seen
