@@ -17,6 +17,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -125,6 +126,21 @@ def _stage(db: str) -> None:
 
 
 def write(db: str, out: Path) -> None:
+    """Every output of the staged assessment, written from a copy of the database: a command
+    migrates the database it opens, and one tree's migration must not change (or, from an older
+    tree, refuse) the shared staged database."""
+    path = Path(db.removeprefix("sqlite:///"))
+    if "://" in db and not db.startswith("sqlite:///"):
+        _write(db, out)
+        return
+    with tempfile.TemporaryDirectory(prefix="golden-") as tmp:
+        copy = Path(tmp) / "g.db"
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as src, sqlite3.connect(copy) as dst:
+            src.backup(dst)
+        _write(str(copy), out)
+
+
+def _write(db: str, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     for fmt, name, extra in EXPORTS:
         must(cli(db, "export", "--format", fmt, "-o", str(out / name), *extra))
