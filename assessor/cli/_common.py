@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
@@ -126,16 +124,3 @@ class ProgressMode(StrEnum):
 
 def interactive() -> bool:
     return sys.stderr.isatty() and not os.environ.get("CI")
-
-
-@contextmanager
-def spinner(label: str) -> Iterator[Callable[[str], None] | None]:
-    """A status line on the terminal while the block runs, its text updated by the callback
-    given; no callback (None) when not interactive."""
-    if not interactive():
-        yield None
-        return
-    from rich.console import Console
-
-    with Console(stderr=True).status(label) as status:
-        yield lambda message: status.update(message)

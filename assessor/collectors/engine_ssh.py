@@ -194,8 +194,15 @@ class SshSession:
             )
         except (TimeoutError, asyncssh.ConnectionLost) as x:
             self.fail(f"no SSH answer within {timeout:g} s ({type(x).__name__})")
+        except ConnectionRefusedError:
+            self.fail("cannot connect: connection refused (no SSH server listens on that port)")
         except (OSError, asyncssh.Error) as x:
             self.fail(f"cannot connect: {_reason(x)}")
+        except ValueError as x:  # asyncssh: "Invalid known hosts entry" and the like
+            self.fail(
+                f"cannot use the known_hosts file {self.known_hosts}: {_reason(x)}; give "
+                "--known-hosts FILE of lines as ssh-keyscan or ssh writes them"
+            )
         self.host_key = self._fingerprint()
 
     async def _close(self) -> None:

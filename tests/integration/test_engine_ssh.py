@@ -122,6 +122,12 @@ def test_unknown_or_changed_host_key_is_refused(sshd: Sshd, tmp_path: Path) -> N
     run = run_cli("scan", sshd.target(), "--known-hosts", str(tmp_path / "nothing"),
                   db=f"sqlite:///{tmp_path / 'c.db'}", env=NO_AGENT)  # fmt: skip
     _refused(run, sshd.target(), "no known_hosts file")
+    garbage = tmp_path / "garbage"
+    garbage.write_text("garbage\n")  # one word: asyncssh raises ValueError
+    run = run_cli("scan", sshd.target(), "--known-hosts", str(garbage), "--ssh-key",
+                  str(sshd.key), db=f"sqlite:///{tmp_path / 'd.db'}", env=NO_AGENT)  # fmt: skip
+    _refused(run, sshd.target(), f"cannot use the known_hosts file {garbage}")
+    assert "internal error" not in run.err
 
 
 def test_a_key_the_host_does_not_accept_is_refused(sshd: Sshd, tmp_path: Path) -> None:
@@ -160,7 +166,7 @@ def test_nothing_listening_and_a_silent_listener_fail_within_the_timeout(
     closed = f"engine:ssh://root@127.0.0.1:{free_port()}"
     run = run_cli("scan", closed, *sshd.args(), db=f"sqlite:///{tmp_path / 'a.db'}",
                   env=NO_AGENT)  # fmt: skip
-    _refused(run, closed, "cannot connect")
+    _refused(run, closed, "cannot connect: connection refused")
     with socket.socket() as silent:  # accepts, and never says a word
         silent.bind(("127.0.0.1", 0))
         silent.listen(4)

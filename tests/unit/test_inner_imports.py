@@ -67,10 +67,6 @@ LAZY: dict[tuple[str, str], str] = {
         "tomllib",
     ): "assessor.toml is parsed only when there is one; most runs read no TOML (2 ms)",
     (
-        "assessor.cli._common",
-        "rich.console",
-    ): "start-up: every command module imports this helper at its top, so its --help would load it (71 ms)",
-    (
         "assessor.cli._output",
         "rich.cells",
     ): "start-up: every command module imports this helper at its top, so its --help would load it (2 ms)",
