@@ -203,9 +203,10 @@ def write(
     started: datetime,
     finished: datetime,
     identity: SigningIdentity | None,
+    hostname: str | None = None,
 ) -> Written:
     """Write the bundle of ``collected`` to ``path`` (whole or not at all)."""
-    data, digest = build(collected, started, finished, identity)
+    data, digest = build(collected, started, finished, identity, hostname)
     write_file(path, data)
     signer = None if identity is None else subject_line(identity.certificate)
     return Written(path, digest, len(data), signer)
@@ -224,18 +225,23 @@ class Collect:
 
 
 def collect(
-    path: Path, collecting: Collection, identity: SigningIdentity | None, started: datetime
+    path: Path,
+    collecting: Collection,
+    identity: SigningIdentity | None,
+    started: datetime,
+    hostname: str | None = None,
 ) -> Collect:
     """``assessor collect``: the targets ``collecting`` reads (started at ``started`` by the
     caller, in a child process as a scan's are) written to the bundle ``path``, signed by
-    ``identity`` (None: unsigned). A target that fails is written with its error, as a scan
-    stores it. The collection ends with this call, whatever happens."""
+    ``identity`` (None: unsigned), naming the machine ``hostname`` (None: this one's). A
+    target that fails is written with its error, as a scan stores it. The collection ends
+    with this call, whatever happens."""
     try:
         collecting.ready()
         done = [(t, collecting.result(i)) for i, t in enumerate(collecting.targets)]
     finally:
         collecting.close()
-    return Collect(write(path, done, started, datetime.now(UTC), identity), done)
+    return Collect(write(path, done, started, datetime.now(UTC), identity, hostname), done)
 
 
 def _tar(members: Sequence[tuple[str, bytes]], mtime: int) -> bytes:

@@ -37,7 +37,13 @@ from assessor.cli.scan import (
     _ssh,
     _targets,
 )
-from assessor.errors import EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, TargetUnreachableError
+from assessor.errors import (
+    EXIT_OK,
+    EXIT_UNREACHABLE,
+    EXIT_USAGE,
+    AssessorError,
+    TargetUnreachableError,
+)
 from assessor.extras import require
 
 if TYPE_CHECKING:
@@ -59,6 +65,16 @@ _UNSIGNED = typer.Option(
     "given --allow-unsigned, and its assessment says it came from an unsigned bundle.",
 )
 
+_HOSTNAME = typer.Option(
+    None,
+    "--hostname",
+    metavar="NAME",
+    envvar="ASSESSOR_HOSTNAME",
+    help="The machine the bundle says it collected (reports name the host by it). Default: "
+    "this machine's hostname. In a container reading a node's root mounted read-only "
+    "(host:/host), give the node's name.",
+)
+
 
 def collect(
     targets: list[str] = _TARGETS,
@@ -68,6 +84,7 @@ def collect(
     cert: Path = CERT_OPTION,
     pkcs12: Path = PKCS12_OPTION,
     unsigned: bool = _UNSIGNED,
+    hostname: str | None = _HOSTNAME,
     platform: str = _PLATFORM,
     image_limits: list[str] = _IMAGE_LIMITS,
     image_cache_days: int = _IMAGE_CACHE_DAYS,
@@ -97,6 +114,10 @@ def collect(
         from assessor import bundle, collection
 
     check_output(output)
+    if hostname is not None and not (0 < len(hostname) <= 255 and hostname.isprintable()):
+        raise AssessorError(
+            f"--hostname {hostname[:40]!r}: expected a name of 1 to 255 printable characters"
+        )
     identity = None if unsigned else _identity(key, cert, pkcs12)
     options = _options(platform, image_limits, insecure, creds, authfile, cert_dir, timeout)
     _registry_checks(options, False, 20, None, True)
@@ -108,7 +129,7 @@ def collect(
     started = datetime.now(UTC)
     collecting = collection.start(parsed, options, child=True, pace=pace, watch=show.event)
     with show.start():
-        done = bundle.collect(output, collecting, identity, started)
+        done = bundle.collect(output, collecting, identity, started, hostname)
     _print(done)
     if code := _exit_code(done):
         raise typer.Exit(code)

@@ -3,8 +3,8 @@ containers run in assessor's image (deploy/container, with the report extra) und
 with what their manifests declare translated flag by flag: the same command, arguments and
 environment, the same mounts (the host's root read-only, the engine's socket, the key and
 certificate read-only, the bundle volume, emptyDirs as tmpfs), the same user, read-only root
-filesystem, no capability, no privilege escalation, and the node's network and hostname. The
-collector writes a signed bundle named after its node; ingest stores it once as nobody, and
+filesystem, no capability, no privilege escalation, no network. The collector writes a signed
+bundle named after its node (the node's name from the downward API, as --hostname); ingest stores it once as nobody, and
 the next run stores nothing."""
 
 from __future__ import annotations
@@ -145,11 +145,11 @@ def test_the_collector_and_the_ingest_job_run_as_their_manifests_say(
     )
     ingest = ["-v", f"{db}:/db", *ingest]  # the database the Secret's URL names
     first = _run(docker, ingest)
-    assert "stored as assessment 1" in first, first
+    assert f"stored as assessment 1 (complete): {NODE}," in first, first  # the node's name
     again = _run(docker, ingest)
     assert "already stored as assessment 1" in again, again
     rows = sql(f"sqlite:///{db / 'central.db'}", "SELECT scanner_host, system FROM assessment")
-    assert rows == [(os.uname().nodename, "production")]
+    assert rows == [(NODE, "production")]  # the downward API's node name, not the pod's
     targets = sql(f"sqlite:///{db / 'central.db'}", "SELECT uri, kind FROM target ORDER BY uri")
     assert set(targets) >= {
         ("engine:unix:///var/run/docker.sock", "engine"),

@@ -368,3 +368,24 @@ def test_the_report_says_where_the_evidence_came_from(
     assert 'id="bundle">from an UNSIGNED evidence bundle ' in covers[2]
     assert 'id="unsigned-bundle"' in covers[2] and "who collected it is not proven" in covers[2]
     assert 'id="bundle"' not in covers[3] and 'id="unsigned-bundle"' not in covers[3]
+
+
+def test_collect_hostname_names_the_machine_the_bundle_says_it_collected(
+    tmp_path: Path, keys: dict[str, str]
+) -> None:
+    """A collector in a pod reading a node's root names the node (--hostname, or
+    ASSESSOR_HOSTNAME), so the pod needs no host network to carry the node's hostname."""
+    root = _root(tmp_path, "r", icc=False)
+    out, env_out = tmp_path / "named.bundle", tmp_path / "env.bundle"
+    named = _cli("collect", f"host:{root}", "--hostname", "node-7", "-o", str(out), env=keys)
+    assert named.code == 0, named.err
+    by_env = _cli("collect", f"host:{root}", "-o", str(env_out),
+                  env={**keys, "ASSESSOR_HOSTNAME": "node-8"})  # fmt: skip
+    assert by_env.code == 0, by_env.err
+    db = f"sqlite:///{tmp_path / 'c.db'}"
+    stored = _cli("ingest", str(out), str(env_out), env=keys, db=db)
+    assert stored.code == 0, stored.err
+    assert sql(db, "SELECT scanner_host FROM assessment ORDER BY id") == [("node-7",), ("node-8",)]
+    bad = _cli("collect", f"host:{root}", "--hostname", "a\tb", "-o", str(tmp_path / "x"), env=keys)
+    assert bad.code == 2 and "--hostname" in bad.err and "Traceback" not in bad.err
+    assert not (tmp_path / "x").exists()
