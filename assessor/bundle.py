@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 from assessor import __version__, jsonsafe
 from assessor.collection import Collected, Collection, from_frame, to_frame
-from assessor.collectors.limits import GiB, MiB, parse_value
+from assessor.collectors.limits import GiB, MiB, parse_settings
 from assessor.errors import AssessorError, TargetError, TargetUnreachableError
 from assessor.evidence import canonical_json
 from assessor.extras import require
@@ -93,23 +93,7 @@ class BundleLimits:
 
 def parse_limits(items: Sequence[str]) -> BundleLimits:
     """``NAME=VALUE`` items (also comma-separated; sizes with K, M, G) over the defaults."""
-    known = set(BundleLimits.names())
-    settings: dict[str, int] = {}
-    for item in items:
-        for part in filter(None, (p.strip() for p in item.split(","))):
-            name, sep, value = part.partition("=")
-            name = name.strip().replace("-", "_")
-            if not sep or name not in known:
-                raise TargetError(
-                    f"bundle limit {part!r}: expected NAME=VALUE",
-                    hint="names: " + ", ".join(sorted(known)),
-                )
-            try:
-                settings[name] = parse_value(name, value)
-            except TargetError:
-                raise TargetError(
-                    f"bundle limit {name}: {value.strip()!r} is not a number (suffixes K, M, G)"
-                ) from None
+    settings = parse_settings(items, set(BundleLimits.names()), "bundle limit")
     return dataclasses.replace(BundleLimits(), **settings)
 
 

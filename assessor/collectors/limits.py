@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from assessor.errors import TargetError
@@ -52,17 +53,17 @@ _SIZE = re.compile(r"^(\d+)\s*([KMG]i?B?|[KMG])?$", re.IGNORECASE)
 _UNITS = {"": 1, "k": KiB, "m": MiB, "g": GiB}
 
 
-def parse_value(name: str, text: str) -> int:
+def parse_value(name: str, text: str, what: str = "image limit") -> int:
     m = _SIZE.match(text.strip())
     if not m:
-        raise TargetError(f"image limit {name}: {text!r} is not a number (suffixes K, M, G)")
+        raise TargetError(f"{what} {name}: {text.strip()!r} is not a number (suffixes K, M, G)")
     unit = (m.group(2) or "")[:1].lower()
     return int(m.group(1)) * _UNITS[unit]
 
 
-def parse_limits(items: list[str], base: Limits | None = None) -> Limits:
-    """``NAME=VALUE`` items (also comma-separated) over the defaults."""
-    known = set(Limits.names())
+def parse_settings(items: Sequence[str], known: set[str], what: str) -> dict[str, int]:
+    """``NAME=VALUE`` items (also comma-separated; sizes with K, M, G) naming ``what``'s
+    bounds (``known``): a name not known or a value not a number is one TargetError."""
     settings: dict[str, int] = {}
     for item in items:
         for part in filter(None, (p.strip() for p in item.split(","))):
@@ -70,8 +71,13 @@ def parse_limits(items: list[str], base: Limits | None = None) -> Limits:
             name = name.strip().replace("-", "_")
             if not sep or name not in known:
                 raise TargetError(
-                    f"image limit {part!r}: expected NAME=VALUE",
+                    f"{what} {part!r}: expected NAME=VALUE",
                     hint="names: " + ", ".join(sorted(known)),
                 )
-            settings[name] = parse_value(name, value)
-    return (base or Limits()).replace(settings)
+            settings[name] = parse_value(name, value, what)
+    return settings
+
+
+def parse_limits(items: list[str], base: Limits | None = None) -> Limits:
+    """``NAME=VALUE`` items (also comma-separated) over the defaults."""
+    return (base or Limits()).replace(parse_settings(items, set(Limits.names()), "image limit"))
