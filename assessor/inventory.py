@@ -12,10 +12,11 @@ or from an Ansible inventory (INI or YAML), as Ansible would read it.
 
 Each Ansible host becomes the target ``ssh://ansible_user@ansible_host:ansible_port`` (each
 defaulting as ``ssh`` would: the current user, the inventory name, port 22; ``?sudo=1`` when
-``ansible_become`` is true): the machine and its engine. Its variables are merged as Ansible
-merges them (``all``, then groups by depth, ``ansible_group_priority`` and name, then the
-host's own). Connection variables assessor cannot honour (a password, a per-host key, become
-by another method or user) are named in one warning, not silently dropped; a host with
+``ansible_become`` is true): the machine and its engine, logging in with the host's
+``ansible_ssh_private_key_file`` when it has one. Its variables are merged as Ansible merges
+them (``all``, then groups by depth, ``ansible_group_priority`` and name, then the host's
+own). Connection variables assessor cannot honour (a password, become by another method or
+user) are named in one warning, not silently dropped; a host with
 another connection (``local``, ``docker``, ...) is skipped with one warning.
 
 An inventory is a user's file but is bounded as hostile input: its size, the hosts it names
@@ -26,11 +27,12 @@ problem is one line naming ``FILE:LINE`` and what to write instead (exit code 2)
 from __future__ import annotations
 
 import ast
+import os
 import re
 import shlex
 import string
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -60,6 +62,8 @@ _HONOURED = frozenset(
         "ansible_connection",
         "ansible_group_priority",
         "ansible_become",
+        "ansible_ssh_private_key_file",
+        "ansible_private_key_file",
     }
 )
 _TRUE = frozenset({"true", "yes", "on", "1", "y", "t"})
@@ -567,7 +571,10 @@ def _host_target(host: _Host, merged: dict[str, Any], name: str) -> Target:
     shown = f"[{address}]" if ":" in address else address
     login = f"{user}@" if user else ""
     sudo = "?sudo=1" if str(merged.get("ansible_become", "")).lower() in _TRUE else ""
-    return _parse(f"{SSH_TARGET}{login}{shown}:{port}{sudo}", name, host.line)
+    target = _parse(f"{SSH_TARGET}{login}{shown}:{port}{sudo}", name, host.line)
+    keys = ("ansible_ssh_private_key_file", "ansible_private_key_file")
+    key = _text_var(merged, keys, host, name)
+    return replace(target, key=os.path.expanduser(key)) if key else target
 
 
 def _text_var(merged: dict[str, Any], keys: tuple[str, ...], host: _Host, name: str) -> str | None:

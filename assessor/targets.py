@@ -34,6 +34,9 @@ class Target:
     # and the socket of the engine read with it (?socket=/PATH; "" for Docker's default)
     sudo: bool = False
     socket: str = ""
+    # ssh:// and engine:ssh:// from an inventory: the private key file this host logs in with
+    # (ansible_ssh_private_key_file); "" logs in with --ssh-key, else the agent and ~/.ssh
+    key: str = ""
 
     def __str__(self) -> str:
         return self.uri
@@ -408,7 +411,14 @@ def with_engines(targets: Iterable[Target]) -> list[Target]:
             query = f"?socket={target.socket}" if target.socket else ""
             engine = f"engine:ssh://{target.location}{query}"
             found.append(
-                Target(TargetKind.ENGINE, engine, target.location, "ssh", sudo=target.sudo)
+                Target(
+                    TargetKind.ENGINE,
+                    engine,
+                    target.location,
+                    "ssh",
+                    sudo=target.sudo,
+                    key=target.key,
+                )
             )
     return found
 

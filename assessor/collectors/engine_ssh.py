@@ -71,6 +71,7 @@ class SshSession:
         """The open session to the host and login ``target`` names, shared with the other
         targets that hold it now; else a new login (its failure names ``target``). Give it
         back with ``release``."""
+        settings = settings.with_key(target.key)
         e = ssh_endpoint(target)
         key: _Key = (e.user, e.host, e.port, settings)
         asked = time.monotonic()
@@ -240,7 +241,7 @@ class SshTunnel:
     def __init__(self, target: Target, settings: SshSettings) -> None:
         self.target = target
         self.endpoint: SshEndpoint = ssh_endpoint(target)
-        self.settings = settings
+        self.settings = settings.with_key(target.key)
         self._session: SshSession | None = None
         self._dir = ""
         self.path = ""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from assessor.collectors.limits import Limits
 
@@ -26,6 +26,11 @@ class SshSettings:
     # ssh:// targets: run commands, and the SFTP server, with sudo -n (every target; one
     # target asks with ?sudo=1)
     sudo: bool = False
+
+    def with_key(self, key: str) -> SshSettings:
+        """These settings, logging in with the key file ``key`` when one is given (a host's
+        own key from an inventory, which Ansible also prefers to the command line's)."""
+        return replace(self, key=key) if key else self
 
 
 @dataclass

@@ -263,6 +263,30 @@ def test_login_failures_name_the_target(sshd: Sshd, tmp_path: Path) -> None:
     _refused(run, target, "host key is not one")
 
 
+def test_an_inventory_hosts_key_file_is_its_login(sshd: Sshd, tmp_path: Path) -> None:
+    """ansible_ssh_private_key_file: the host logs in with its own key, over --ssh-key (here
+    the refused one), for the machine and its engine; a host given a key the server refuses
+    is unreachable with that key named."""
+    inventory = tmp_path / "hosts"
+    inventory.write_text(
+        "[good]\n"
+        f"127.0.0.1:{sshd.port} ansible_user=root ansible_ssh_private_key_file={sshd.key}\n"
+        "[refused]\n"
+        f"localhost:{sshd.port} ansible_host=127.0.0.1 ansible_user=nobody "
+        f"ansible_ssh_private_key_file={sshd.other_key}\n"
+    )
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    run = run_cli("scan", "-i", str(inventory), "--known-hosts", str(sshd.known_hosts),
+                  "--ssh-key", str(sshd.other_key), db=db, env=NO_AGENT)  # fmt: skip
+    assert run.code == 3, run.err
+    assert "private_key" not in run.err  # honoured, so not in the warning of what is not
+    good = f"ssh://root@127.0.0.1:{sshd.port}"
+    stored = dict(sql(db, "SELECT uri, status FROM target"))
+    assert stored[good] == stored["engine:" + good] == "collected", stored
+    refused = f"ssh://nobody@127.0.0.1:{sshd.port}"
+    _refused(run, refused, f"login as nobody refused with {sshd.other_key}")
+
+
 def test_a_host_that_stops_answering_ends_within_the_timeout(tmp_path: Path) -> None:
     """A server that logs in, then never answers SFTP: the machine's target fails after
     --ssh-timeout with that reason, and the scan ends."""

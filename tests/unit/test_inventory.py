@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from assessor import inventory
 from assessor.inventory import InventoryError, read_inventory
-from assessor.targets import parse_target
+from assessor.targets import parse_target, with_engines
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "inventory"
 
@@ -75,7 +75,32 @@ def test_ansible_yaml_is_read_as_the_ini_is() -> None:
     # lab1, lab5, lab9 share one address: one target; the local host is skipped, said so
     assert uris[10:] == ["ssh://fallback@192.168.50.7:22"]
     assert any("ansible_connection=local (1 host)" in w for w in inv.warnings)
-    assert any("ansible_ssh_private_key_file (8 hosts)" in w for w in inv.warnings)
+    # the prod group's key file is each of its hosts' login key, not a warning
+    assert not any("private_key" in w for w in inv.warnings)
+    assert [t.key for t in inv.targets] == ["", ""] + ["/keys/prod"] * 8 + [""]
+
+
+def test_a_hosts_key_file_is_its_login_key(tmp_path: Path) -> None:
+    """ansible_ssh_private_key_file (or ansible_private_key_file), merged as Ansible merges
+    it, ~ expanded; the engine of an ssh:// machine logs in with the same key."""
+    path = _write(
+        tmp_path,
+        "[web]\nw1\nw2 ansible_ssh_private_key_file=~/keys/w2\nw3 ansible_private_key_file=/k3\n"
+        "[web:vars]\nansible_ssh_private_key_file=/keys/web\n[other]\nplain\n",
+    )
+    targets = read_inventory(path).targets
+    home = str(Path.home())
+    assert [(t.uri, t.key) for t in targets] == [
+        ("ssh://w1:22", "/keys/web"),
+        ("ssh://w2:22", f"{home}/keys/w2"),
+        ("ssh://w3:22", "/keys/web"),  # Ansible: ansible_ssh_private_key_file comes first
+        ("ssh://plain:22", ""),
+    ]
+    engines = with_engines(targets)
+    assert [(t.uri, t.key) for t in engines[:2]] == [
+        ("ssh://w1:22", "/keys/web"),
+        ("engine:ssh://w1:22", "/keys/web"),
+    ]
 
 
 def test_group_precedence_depth_priority_name() -> None:
