@@ -121,6 +121,21 @@ def start_sshd(
         yield Sshd(ports[0], key, d / "other", d / "known_hosts", log, address, ports)
     finally:
         os.kill(pid, signal.SIGTERM)
+        # its sessions ("sshd: root@notty") outlive the listener; one whose client vanished
+        # with a deleted network namespace would wait forever: every holder of its log goes
+        for session in _holders(log):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(session, signal.SIGTERM)
+
+
+def _holders(path: Path) -> list[int]:
+    """The processes that have ``path`` open."""
+    found = []
+    for fd_dir in Path("/proc").glob("[0-9]*/fd"):
+        with contextlib.suppress(OSError):
+            if any(os.readlink(fd) == str(path) for fd in fd_dir.iterdir()):
+                found.append(int(fd_dir.parent.name))
+    return found
 
 
 def _ip(*args: str) -> None:
