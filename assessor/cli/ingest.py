@@ -17,7 +17,7 @@ from assessor.cli._common import (
     print_json,
     setting,
 )
-from assessor.errors import EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE
+from assessor.errors import EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, AssessorError
 from assessor.vocab import TargetStatus
 
 if TYPE_CHECKING:
@@ -33,7 +33,12 @@ class IngestFormat(StrEnum):
     JSON = "json"
 
 
-_BUNDLES = typer.Argument(..., metavar="BUNDLE", help="Bundles 'assessor collect' wrote.")
+_BUNDLES = typer.Argument(
+    ...,
+    metavar="BUNDLE",
+    help="Bundles 'assessor collect' wrote, or folders of them (each folder's *.bundle files, "
+    "by name).",
+)
 _TRUST = typer.Option(
     None,
     "--trust",
@@ -106,7 +111,7 @@ def ingest(
 
     bounds = setting(limits, "bundle_limits") or []
     request = pipeline.IngestRequest(
-        bundles,
+        _bundle_files(bundles),
         list(trust or []),
         allow_unsigned,
         pipeline.check_period(setting(period, "period")) if setting(period, "period") else None,
@@ -121,6 +126,23 @@ def ingest(
         print_json({"bundles": [_json(o) for o in done]})
     if code := _exit_code(done):
         raise typer.Exit(code)
+
+
+def _bundle_files(given: list[Path]) -> list[Path]:
+    """The bundles given, a folder standing for its ``*.bundle`` files (by name, not below)."""
+    found: list[Path] = []
+    for path in given:
+        if not path.is_dir():
+            found.append(path)
+            continue
+        inside = sorted(p for p in path.iterdir() if p.name.endswith(".bundle") and p.is_file())
+        if not inside:
+            raise AssessorError(
+                f"{path}: a folder with no *.bundle file in it",
+                hint="give the bundle files, or the folder 'assessor collect -o' wrote them to",
+            )
+        found.extend(inside)
+    return found
 
 
 def _quiet(_: IngestOutcome | BundleError) -> None:

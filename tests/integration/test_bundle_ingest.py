@@ -389,3 +389,31 @@ def test_collect_hostname_names_the_machine_the_bundle_says_it_collected(
     bad = _cli("collect", f"host:{root}", "--hostname", "a\tb", "-o", str(tmp_path / "x"), env=keys)
     assert bad.code == 2 and "--hostname" in bad.err and "Traceback" not in bad.err
     assert not (tmp_path / "x").exists()
+
+
+def test_a_folder_is_its_bundles_in_name_order(tmp_path: Path, keys: dict[str, str]) -> None:
+    """What a user types first for a folder of collected bundles: the folder. Its *.bundle
+    files are ingested by name (other files and sub-folders left alone); a folder without
+    one is a one-line error."""
+    folder = tmp_path / "bundles"
+    (folder / "older").mkdir(parents=True)
+    for name in ("b-web", "a-db"):
+        root = _root(tmp_path, name, icc=False)
+        assert (
+            _cli("collect", f"host:{root}", "-o", str(folder / f"{name}.bundle"), env=keys).code
+            == 0
+        )
+    (folder / "notes.txt").write_text("not a bundle")
+    (folder / "older" / "c.bundle").write_bytes((folder / "a-db.bundle").read_bytes())
+    db = f"sqlite:///{tmp_path / 'c.db'}"
+    run = _cli("ingest", str(folder), env=keys, db=db)
+    assert run.code == 0, run.err
+    assert [line.split(":")[0] for line in run.out.splitlines()] == [
+        str(folder / "a-db.bundle"),
+        str(folder / "b-web.bundle"),
+    ]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    none = _cli("ingest", str(empty), env=keys, db=db)
+    assert none.code == 2 and f"{empty}: a folder with no *.bundle file in it" in none.err
+    assert "Traceback" not in none.err
