@@ -167,6 +167,11 @@ def read_inventory(path: Path) -> Inventory:
     import assessor.yamlsafe as yamlsafe
 
     name = str(path)
+    if path.is_dir():
+        raise InventoryError(
+            name, None, "is a folder: an Ansible inventory folder is not read; export it "
+            f"first: ansible-inventory -i {name} --list --yaml > fleet.yml, then -i fleet.yml"
+        )  # fmt: skip
     if path.suffix.lower() in _YAML_SUFFIXES:
         parsed = _read_yaml(path, name)
     else:

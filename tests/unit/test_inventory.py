@@ -177,8 +177,10 @@ def test_bounds_hosts_ranges_and_size(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.setattr(inventory, "MAX_BYTES", 100)
     with pytest.raises(InventoryError, match="over the limit of 100"):
         read_inventory(_write(tmp_path, "h\n" * 60))
-    with pytest.raises(InventoryError, match="is a folder"):
+    with pytest.raises(InventoryError, match="is a folder") as folder:
         read_inventory(tmp_path)
+    # an Ansible inventory folder: the line says how to export it (not "give a YAML file")
+    assert f"ansible-inventory -i {tmp_path} --list --yaml > fleet.yml" in str(folder.value)
     (tmp_path / "bin").write_bytes(b"h1\n\xff\n")
     with pytest.raises(InventoryError, match=r"bin:2: not UTF-8"):
         read_inventory(tmp_path / "bin")
