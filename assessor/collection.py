@@ -199,10 +199,12 @@ class ThreadCollection(Collection):
                 return
             self._next += 1
             self._started[i] = time.monotonic()
+            # told before its thread starts: a target that ends at once (a root that is not
+            # there) was told ended before it was told READING (its thread ran first)
+            self.watch(TargetEvent(i, READING))
             future = in_daemon_thread(self._collect, i, name=f"collect-{i}")
             self._futures[i] = future
         self._began[i].set()
-        self.watch(TargetEvent(i, READING))
         future.add_done_callback(functools.partial(self._done, i))
 
     def _collect(self, i: int) -> Collected:
