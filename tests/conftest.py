@@ -30,6 +30,17 @@ def missing(what: str) -> None:
     pytest.skip(f"missing: {what}")
 
 
+def require_module(name: str, extra: str) -> None:
+    """Import ``name`` or, at a module's top or in a test, skip locally and fail under CI
+    (pytest.importorskip would skip under CI too)."""
+    try:
+        __import__(name)
+    except ImportError:
+        if IN_CI:
+            pytest.fail(f"required component missing under CI=true: {name} ({extra})")
+        pytest.skip(f"missing: {name} ({extra})", allow_module_level=True)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _cache_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """The tests' caches (catalog, engine images) in a folder of this session, never the

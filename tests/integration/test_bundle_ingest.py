@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 
 from assessor.sign.keys import init_keys
-from tests.conftest import ROOT, Run, run_cli, sql
+from tests.conftest import ROOT, Run, require_module, run_cli, sql
 from tests.secretcorpus import tar_bytes, write_docker_archive
 
-pytest.importorskip("pyhanko")
+require_module("pyhanko", "the report extra")
 
 SECRET = "AKIAZ7QW4NRT2XKP9LMB"
 
@@ -343,7 +343,7 @@ def test_the_report_says_where_the_evidence_came_from(
 ) -> None:
     """The cover names the bundle and its signer; an unsigned one is a warning an auditor
     cannot miss. A scanned assessment's cover has neither."""
-    pytest.importorskip("weasyprint")
+    require_module("weasyprint", "the report extra")
     signed, unsigned = tmp_path / "s.bundle", tmp_path / "u.bundle"
     assert (
         _cli("collect", f"host:{_root(tmp_path, 's', icc=True)}", "-o", str(signed), env=keys).code

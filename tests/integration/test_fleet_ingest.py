@@ -14,11 +14,9 @@ import sys
 from html import unescape
 from pathlib import Path
 
-import pytest
+from tests.conftest import ROOT, missing, require_module, run_cli
 
-from tests.conftest import ROOT, missing, run_cli
-
-pytest.importorskip("pyhanko")
+require_module("pyhanko", "the report extra")
 
 HOSTS = {"web-1": True, "web-2": False, "db-1": True}  # hostname -> icc in its daemon.json
 

@@ -27,8 +27,9 @@ from assessor.evidence import Evidence
 from assessor.sign.keys import SigningIdentity, init_keys, load_identity
 from assessor.sign.verify import Anchor, load_anchors
 from assessor.targets import parse_target
+from tests.conftest import require_module
 
-pytest.importorskip("pyhanko")
+require_module("pyhanko", "the report extra")
 
 T0 = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
 T1 = T0 + dt.timedelta(minutes=3)
